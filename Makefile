@@ -1,0 +1,51 @@
+# Thin driver over CMake. `make demo` and `make test` install missing Debian
+# packages first (scripts/install-deps.sh).
+JOBS ?= $(shell nproc)
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+CMAKE_FLAGS ?=
+
+.PHONY: all deps build build-asan test test-release test-asan demo bench check-clang fuzz check-valgrind clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+build:
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+build-asan:
+	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DNC_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(ASAN_BUILD) -j $(JOBS)
+
+# Release suite, then the same suite under AddressSanitizer + UBSan.
+test: deps
+	@$(MAKE) --no-print-directory test-release
+	@$(MAKE) --no-print-directory test-asan
+
+test-release: build
+	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+test-asan: build-asan
+	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 NC_SANITIZED=1 ctest --output-on-failure -j $(JOBS) -LE slow
+
+demo: deps build
+	@$(BUILD)/bin/nemoc demo
+
+bench: deps build
+	@bench/run.sh $(BUILD)
+
+check-clang:
+	@cmake -S . -B build-clang -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_COMPILER=clang >/dev/null
+	@cmake --build build-clang -j $(JOBS)
+
+fuzz:
+	@scripts/fuzz.sh $(FUZZ_SECONDS)
+
+check-valgrind: build
+	@cd $(BUILD) && ctest -L unit -T memcheck --overwrite MemoryCheckCommandOptions="--error-exitcode=1 --leak-check=full"
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) build-clang build-fuzz

@@ -1,0 +1,14 @@
+/* Subcommand table shared by main.c and the command files. */
+#ifndef NC_APP_CLI_H
+#define NC_APP_CLI_H
+
+typedef struct nc_cli_command {
+    const char *group;
+    const char *verb; /* NULL: the group is the whole command */
+    const char *help;
+    int (*run)(int argc, char **argv); /* argv[0] is the verb (or group) */
+} nc_cli_command;
+
+int nc_cmd_demo(int argc, char **argv);
+
+#endif

@@ -1,0 +1,41 @@
+/* Matrix multiply kernels (row-major).
+ *
+ *   C[b] (M x N) = alpha * op(A[b]) (M x K) * op(B[b]) (K x N) + beta * C[b]
+ *
+ * op(X) is X or X^T; a transposed A is stored K x M with leading dimension
+ * lda. Batches are strided; a zero stride broadcasts one matrix. */
+#ifndef NC_BACKEND_CPU_GEMM_H
+#define NC_BACKEND_CPU_GEMM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "nemoc/ctx.h"
+
+typedef struct nc_gemm_args {
+    bool ta, tb;
+    int64_t M, N, K;
+    float alpha, beta;
+    const float *A;
+    int64_t lda, stride_a;
+    const float *B;
+    int64_t ldb, stride_b;
+    float *C;
+    int64_t ldc, stride_c;
+    int64_t batch; /* >= 1 */
+} nc_gemm_args;
+
+/* Runs on the chosen engine; NC_GEMM_AUTO picks oneDNN for bf16 and OpenBLAS
+ * for fp32. `reference` forces the plain loops. */
+nc_status nc_cpu_gemm(nc_gemm_engine engine, nc_precision prec, bool reference,
+                      const nc_gemm_args *g);
+
+/* The engines, exposed for tests and benchmarks. */
+void nc_cpu_gemm_ref(const nc_gemm_args *g);
+void nc_cpu_gemm_blas(const nc_gemm_args *g);
+nc_status nc_cpu_gemm_dnnl(const nc_gemm_args *g, bool bf16);
+
+/* Drops cached oneDNN primitives (tests; process exit). */
+void nc_cpu_dnnl_cache_clear(void);
+
+#endif

@@ -1,0 +1,212 @@
+/* oneDNN matmul engine (fp32, and bf16 inputs with fp32 accumulation).
+ *
+ * Primitives are cached by shape, layout, dtype and scaling, because creating
+ * one costs far more than running a small matmul. bf16 operands are converted
+ * into per-thread buffers that only grow, so a steady-state step allocates
+ * nothing. */
+#include <oneapi/dnnl/dnnl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/cpu/gemm.h"
+#include "nemoc/alloc.h"
+#include "nemoc/tensor.h"
+
+typedef struct gemm_key {
+    int64_t M, N, K, lda, ldb, ldc, sa, sb, sc, batch;
+    float alpha, beta;
+    int ta, tb, bf16;
+} gemm_key;
+
+typedef struct cache_entry {
+    gemm_key key;
+    dnnl_primitive_t prim;
+    dnnl_memory_desc_t a_md, b_md, c_md;
+    int used;
+} cache_entry;
+
+#define CACHE_SIZE 512
+
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static cache_entry cache[CACHE_SIZE];
+static dnnl_engine_t engine;
+static dnnl_stream_t stream;
+
+static nc_status dnnl_fail(dnnl_status_t st, const char *what) {
+    return nc_error(NC_ERR_INTERNAL, "oneDNN %s failed (status %d)", what, (int)st);
+}
+
+static nc_status ensure_engine(void) {
+    if (engine) return NC_OK;
+    dnnl_status_t st = dnnl_engine_create(&engine, dnnl_cpu, 0);
+    if (st != dnnl_success) return dnnl_fail(st, "engine_create");
+    st = dnnl_stream_create(&stream, engine, dnnl_stream_default_flags);
+    if (st != dnnl_success) return dnnl_fail(st, "stream_create");
+    return NC_OK;
+}
+
+static uint64_t key_hash(const gemm_key *k) {
+    const unsigned char *p = (const unsigned char *)k;
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < sizeof *k; i++) h = (h ^ p[i]) * 1099511628211ull;
+    return h;
+}
+
+/* 3-D (batch, rows, cols) descriptor for a possibly transposed operand. */
+static dnnl_status_t make_md(dnnl_memory_desc_t *md, int64_t batch, int64_t rows, int64_t cols,
+                             bool trans, int64_t ld, int64_t bstride, dnnl_data_type_t dt) {
+    /* A zero batch stride broadcasts one matrix: oneDNN wants batch dim 1. */
+    if (bstride == 0) batch = 1;
+    dnnl_dims_t dims = {batch, rows, cols};
+    dnnl_dims_t strides = {batch == 1 ? (trans ? cols : rows) * ld : bstride, trans ? 1 : ld, trans ? ld : 1};
+    return dnnl_memory_desc_init_by_strides(md, 3, dims, dt, strides);
+}
+
+static nc_status build(cache_entry *e, const gemm_key *k) {
+    dnnl_data_type_t in_dt = k->bf16 ? dnnl_bf16 : dnnl_f32;
+    /* bf16 copies are packed densely (ld = row length), see convert_operand. */
+    int64_t lda = k->bf16 ? (k->ta ? k->M : k->K) : k->lda;
+    int64_t ldb = k->bf16 ? (k->tb ? k->K : k->N) : k->ldb;
+    int64_t sa = k->bf16 ? (k->sa ? k->M * k->K : 0) : k->sa;
+    int64_t sb = k->bf16 ? (k->sb ? k->K * k->N : 0) : k->sb;
+    dnnl_status_t st;
+    if ((st = make_md(&e->a_md, k->batch, k->M, k->K, k->ta, lda, sa, in_dt)) ||
+        (st = make_md(&e->b_md, k->batch, k->K, k->N, k->tb, ldb, sb, in_dt)) ||
+        (st = make_md(&e->c_md, k->batch, k->M, k->N, false, k->ldc, k->sc, dnnl_f32)))
+        return dnnl_fail(st, "memory_desc");
+    dnnl_matmul_desc_t md;
+    if ((st = dnnl_matmul_desc_init(&md, &e->a_md, &e->b_md, NULL, &e->c_md)))
+        return dnnl_fail(st, "matmul_desc_init");
+    dnnl_primitive_attr_t attr;
+    dnnl_primitive_attr_create(&attr);
+    if (k->alpha != 1.0f) dnnl_primitive_attr_set_output_scales(attr, 1, 0, &k->alpha);
+    if (k->beta != 0.0f) {
+        dnnl_post_ops_t po;
+        dnnl_post_ops_create(&po);
+        dnnl_post_ops_append_sum(po, k->beta);
+        dnnl_primitive_attr_set_post_ops(attr, po);
+        dnnl_post_ops_destroy(po);
+    }
+    dnnl_primitive_desc_t pd;
+    st = dnnl_primitive_desc_create(&pd, &md, attr, engine, NULL);
+    dnnl_primitive_attr_destroy(attr);
+    if (st) return dnnl_fail(st, "matmul primitive_desc_create");
+    st = dnnl_primitive_create(&e->prim, pd);
+    dnnl_primitive_desc_destroy(pd);
+    if (st) return dnnl_fail(st, "matmul primitive_create");
+    e->key = *k;
+    e->used = 1;
+    return NC_OK;
+}
+
+static _Thread_local uint16_t *bf_buf[2];
+static _Thread_local size_t bf_cap[2];
+
+/* Packs a (batch of) rows x cols operand with leading dimension ld into a
+ * dense bf16 buffer; a zero batch stride means one shared matrix. */
+static const uint16_t *convert_operand(int slot, const float *src, int64_t batch, int64_t rows,
+                                       int64_t cols, int64_t ld, int64_t bstride) {
+    int64_t nb = bstride ? batch : 1;
+    size_t need = (size_t)(nb * rows * cols);
+    if (need > bf_cap[slot]) {
+        nc_free(bf_buf[slot]);
+        bf_buf[slot] = nc_malloc(need * sizeof(uint16_t));
+        bf_cap[slot] = bf_buf[slot] ? need : 0;
+        if (!bf_buf[slot]) return NULL;
+    }
+    uint16_t *dst = bf_buf[slot];
+#pragma omp parallel for collapse(2) if (need > 32768) schedule(static)
+    for (int64_t b = 0; b < nb; b++)
+        for (int64_t r = 0; r < rows; r++)
+            nc_convert_f32_to_bf16(src + b * bstride + r * ld, dst + (b * rows + r) * cols, cols);
+    return dst;
+}
+
+nc_status nc_cpu_gemm_dnnl(const nc_gemm_args *g, bool bf16) {
+    gemm_key k;
+    memset(&k, 0, sizeof k);
+    k.M = g->M, k.N = g->N, k.K = g->K, k.lda = g->lda, k.ldb = g->ldb, k.ldc = g->ldc;
+    k.sa = g->batch > 1 ? g->stride_a : 0;
+    k.sb = g->batch > 1 ? g->stride_b : 0;
+    k.sc = g->batch > 1 ? g->stride_c : g->M * g->ldc;
+    k.batch = g->batch;
+    k.alpha = g->alpha, k.beta = g->beta;
+    k.ta = g->ta, k.tb = g->tb, k.bf16 = bf16;
+
+    pthread_mutex_lock(&cache_lock);
+    nc_status s = ensure_engine();
+    if (s) {
+        pthread_mutex_unlock(&cache_lock);
+        return s;
+    }
+    uint64_t h = key_hash(&k);
+    cache_entry *e = NULL;
+    for (int probe = 0; probe < 8; probe++) {
+        cache_entry *c = &cache[(h + (uint64_t)probe) % CACHE_SIZE];
+        if (c->used && memcmp(&c->key, &k, sizeof k) == 0) {
+            e = c;
+            break;
+        }
+        if (!c->used) {
+            s = build(c, &k);
+            if (s) {
+                pthread_mutex_unlock(&cache_lock);
+                return s;
+            }
+            e = c;
+            break;
+        }
+    }
+    if (!e) {
+        /* Probe window full: evict the home slot. */
+        e = &cache[h % CACHE_SIZE];
+        dnnl_primitive_destroy(e->prim);
+        e->used = 0;
+        s = build(e, &k);
+        if (s) {
+            pthread_mutex_unlock(&cache_lock);
+            return s;
+        }
+    }
+    pthread_mutex_unlock(&cache_lock);
+
+    const void *a = g->A, *b = g->B;
+    if (bf16) {
+        a = g->ta ? convert_operand(0, g->A, g->batch, g->K, g->M, g->lda, k.sa)
+                  : convert_operand(0, g->A, g->batch, g->M, g->K, g->lda, k.sa);
+        b = g->tb ? convert_operand(1, g->B, g->batch, g->N, g->K, g->ldb, k.sb)
+                  : convert_operand(1, g->B, g->batch, g->K, g->N, g->ldb, k.sb);
+        if (!a || !b) return nc_error(NC_ERR_OOM, "gemm: cannot allocate bf16 operand buffers");
+    }
+    dnnl_memory_t ma, mb, mc;
+    dnnl_status_t st;
+    if ((st = dnnl_memory_create(&ma, &e->a_md, engine, (void *)a))) return dnnl_fail(st, "memory");
+    if ((st = dnnl_memory_create(&mb, &e->b_md, engine, (void *)b))) {
+        dnnl_memory_destroy(ma);
+        return dnnl_fail(st, "memory");
+    }
+    if ((st = dnnl_memory_create(&mc, &e->c_md, engine, g->C))) {
+        dnnl_memory_destroy(ma);
+        dnnl_memory_destroy(mb);
+        return dnnl_fail(st, "memory");
+    }
+    dnnl_exec_arg_t args[3] = {
+        {DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}};
+    st = dnnl_primitive_execute(e->prim, stream, 3, args);
+    if (st == dnnl_success) st = dnnl_stream_wait(stream);
+    dnnl_memory_destroy(ma);
+    dnnl_memory_destroy(mb);
+    dnnl_memory_destroy(mc);
+    if (st) return dnnl_fail(st, "matmul execute");
+    return NC_OK;
+}
+
+void nc_cpu_dnnl_cache_clear(void) {
+    pthread_mutex_lock(&cache_lock);
+    for (int i = 0; i < CACHE_SIZE; i++) {
+        if (cache[i].used) dnnl_primitive_destroy(cache[i].prim);
+        cache[i].used = 0;
+    }
+    pthread_mutex_unlock(&cache_lock);
+}

@@ -1,0 +1,64 @@
+/* Status codes and the thread-local error message. */
+#include "nemoc/status.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define NC_ERRBUF 2048
+static _Thread_local char errbuf[NC_ERRBUF];
+
+const char *nc_status_str(nc_status s) {
+    switch (s) {
+    case NC_OK: return "ok";
+    case NC_ERR_INVALID_ARG: return "invalid argument";
+    case NC_ERR_OOM: return "out of memory";
+    case NC_ERR_IO: return "I/O error";
+    case NC_ERR_FORMAT: return "malformed input";
+    case NC_ERR_SHAPE: return "shape mismatch";
+    case NC_ERR_DTYPE: return "unsupported dtype";
+    case NC_ERR_CONFIG: return "configuration error";
+    case NC_ERR_NUMERIC: return "non-finite value";
+    case NC_ERR_UNSUPPORTED: return "unsupported";
+    case NC_ERR_NOT_FOUND: return "not found";
+    case NC_ERR_INTERRUPTED: return "interrupted";
+    case NC_ERR_INTERNAL: return "internal error";
+    case NC_ERR_COMM: return "communication error";
+    }
+    return "unknown status";
+}
+
+nc_status nc_verror(nc_status code, const char *fmt, va_list ap) {
+    vsnprintf(errbuf, sizeof errbuf, fmt, ap);
+    return code;
+}
+
+nc_status nc_error(nc_status code, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    nc_verror(code, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+nc_status nc_error_prefix(nc_status code, const char *fmt, ...) {
+    char prefix[NC_ERRBUF], old[NC_ERRBUF];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    va_end(ap);
+    memcpy(old, errbuf, sizeof old);
+    const char *rest = old[0] ? old : nc_status_str(code);
+    /* Build "prefix: rest" by hand; truncation of a long message is fine. */
+    size_t lp = strnlen(prefix, sizeof errbuf - 3);
+    memcpy(errbuf, prefix, lp);
+    errbuf[lp] = ':';
+    errbuf[lp + 1] = ' ';
+    size_t room = sizeof errbuf - lp - 3;
+    size_t lr = strnlen(rest, room);
+    memcpy(errbuf + lp + 2, rest, lr);
+    errbuf[lp + 2 + lr] = 0;
+    return code;
+}
+
+const char *nc_last_error(void) { return errbuf; }
+void nc_clear_error(void) { errbuf[0] = 0; }

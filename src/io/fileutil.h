@@ -1,0 +1,28 @@
+/* Whole-file reads and atomic writes. Not public. */
+#ifndef NC_IO_FILEUTIL_H
+#define NC_IO_FILEUTIL_H
+
+#include <stddef.h>
+
+#include "nemoc/status.h"
+
+/* Reads a whole file into nc_malloc'd memory (NUL-terminated for text use). */
+nc_status nc_read_file(const char *path, void **buf, size_t *len);
+/* Writes `path` via a temp file in the same folder, fsync, rename, and an
+ * fsync of the folder: the file is either the old or the new one, never torn. */
+nc_status nc_write_file_atomic(const char *path, const void *buf, size_t len);
+
+/* Test hook: when set, the n-th write chunk from nc_write_file_atomic and
+ * nc_atomic_* fails with ENOSPC (simulates a full disk). 0 disables. */
+void nc_io_fail_write_after(long n_chunks);
+
+/* Incremental atomic writer for large files. */
+typedef struct nc_atomic_file nc_atomic_file;
+nc_status nc_atomic_open(const char *path, nc_atomic_file **out);
+nc_status nc_atomic_write(nc_atomic_file *f, const void *buf, size_t len);
+/* Flushes, fsyncs and renames into place; frees f either way. */
+nc_status nc_atomic_commit(nc_atomic_file *f);
+/* Removes the temp file; frees f. */
+void nc_atomic_abort(nc_atomic_file *f);
+
+#endif

@@ -1,0 +1,158 @@
+/* matmul and linear, forward and backward on the gemm engines. */
+#include <string.h>
+
+#include "backend/cpu/gemm.h"
+#include "ops/ops_internal.h"
+
+typedef struct matmul_saved {
+    bool ta, tb;
+    int64_t M, N, K, batch;
+    bool b_shared; /* b is 2-D and broadcast over a's batch */
+} matmul_saved;
+
+static nc_gemm_args gemm2(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *A,
+                          const float *B, float *C, float beta) {
+    return (nc_gemm_args){.ta = ta, .tb = tb, .M = M, .N = N, .K = K, .alpha = 1.0f,
+                          .beta = beta, .A = A, .lda = ta ? M : K, .B = B, .ldb = tb ? K : N,
+                          .C = C, .ldc = N, .batch = 1};
+}
+
+static void matmul_backward(nc_ctx *ctx, nc_node *n) {
+    const matmul_saved *s = n->saved;
+    nc_tensor *a = n->in[0], *b = n->in[1];
+    const float *dC = nc_out_grad(n);
+    const float *A = a->data, *B = b->data;
+    int64_t M = s->M, N = s->N, K = s->K;
+    float *dA = nc_grad_buf(ctx, a);
+    if (dA) {
+        nc_gemm_args g;
+        if (!s->ta) /* dA (M,K) = dC (M,N) op(B)^T */
+            g = gemm2(false, !s->tb, M, K, N, dC, B, dA, 1.0f);
+        else /* dA stored (K,M) = op(B) (K,N) dC^T */
+            g = gemm2(s->tb, true, K, M, N, B, dC, dA, 1.0f);
+        g.batch = s->batch;
+        g.stride_a = s->ta ? (s->b_shared ? 0 : K * N) : M * N;
+        g.stride_b = s->ta ? M * N : (s->b_shared ? 0 : K * N);
+        g.stride_c = M * K;
+        if (!nc_ctx_gemm_run(ctx, &g)) return;
+    }
+    float *dB = nc_grad_buf(ctx, b);
+    if (dB) {
+        if (s->b_shared && !s->ta) {
+            /* One shared B: fold the batch into rows, A is (batch*M, K). */
+            nc_gemm_args g = s->tb ? gemm2(true, false, N, K, s->batch * M, dC, A, dB, 1.0f)
+                                   : gemm2(true, false, K, N, s->batch * M, A, dC, dB, 1.0f);
+            nc_ctx_gemm_run(ctx, &g);
+            return;
+        }
+        for (int64_t i = 0; i < (s->b_shared ? s->batch : 1); i++) {
+            nc_gemm_args g = s->tb ? gemm2(true, s->ta, N, K, M, dC, A, dB, 1.0f)
+                                   : gemm2(!s->ta, false, K, N, M, A, dC, dB, 1.0f);
+            if (s->b_shared) {
+                g.A = (s->tb ? dC : A) + i * (s->tb ? M * N : M * K);
+                g.B = (s->tb ? A : dC) + i * (s->tb ? M * K : M * N);
+            } else {
+                g.batch = s->batch;
+                g.stride_a = s->tb ? M * N : M * K;
+                g.stride_b = s->tb ? M * K : M * N;
+                g.stride_c = K * N;
+            }
+            if (!nc_ctx_gemm_run(ctx, &g)) return;
+        }
+    }
+}
+
+nc_tensor *nc_matmul(nc_ctx *ctx, nc_tensor *a, nc_tensor *b, bool ta, bool tb) {
+    if (!nc_ok2(ctx, a, b)) return NULL;
+    if (!nc_check_dtype(ctx, "matmul", a, NC_F32) || !nc_check_dtype(ctx, "matmul", b, NC_F32))
+        return NULL;
+    if (a->ndim < 2 || b->ndim < 2) return nc_shape_fail(ctx, "matmul", "need >= 2 dims", a, b);
+    int64_t M = ta ? nc_dim(a, -1) : nc_dim(a, -2);
+    int64_t K = ta ? nc_dim(a, -2) : nc_dim(a, -1);
+    int64_t Kb = tb ? nc_dim(b, -1) : nc_dim(b, -2);
+    int64_t N = tb ? nc_dim(b, -2) : nc_dim(b, -1);
+    if (K != Kb) return nc_shape_fail(ctx, "matmul", "inner dims differ", a, b);
+    int64_t batch = 1;
+    for (int i = 0; i < a->ndim - 2; i++) batch *= a->shape[i];
+    bool shared = b->ndim == 2 && a->ndim > 2;
+    if (!shared) {
+        if (b->ndim != a->ndim) return nc_shape_fail(ctx, "matmul", "batch dims differ", a, b);
+        for (int i = 0; i < a->ndim - 2; i++)
+            if (a->shape[i] != b->shape[i])
+                return nc_shape_fail(ctx, "matmul", "batch dims differ", a, b);
+    }
+    int64_t shape[NC_MAX_DIMS];
+    memcpy(shape, a->shape, sizeof shape);
+    shape[a->ndim - 2] = M;
+    shape[a->ndim - 1] = N;
+    nc_tensor *c = nc_empty(ctx, NC_F32, a->ndim, shape);
+    if (!c) return NULL;
+    nc_gemm_args g = gemm2(ta, tb, M, N, K, a->data, b->data, c->data, 0.0f);
+    g.batch = batch;
+    g.stride_a = M * K;
+    g.stride_b = shared ? 0 : K * N;
+    g.stride_c = M * N;
+    if (!nc_ctx_gemm_run(ctx, &g)) return NULL;
+    nc_node *n = nc_record(ctx, "matmul", matmul_backward, c, 2, (nc_tensor *[]){a, b},
+                           sizeof(matmul_saved));
+    if (n) *(matmul_saved *)n->saved = (matmul_saved){ta, tb, M, N, K, batch, shared};
+    return ctx->status ? NULL : c;
+}
+
+/* ---- linear ---- */
+
+static void linear_backward(nc_ctx *ctx, nc_node *n) {
+    nc_tensor *x = n->in[0], *w = n->in[1], *bias = n->n_in > 2 ? n->in[2] : NULL;
+    int64_t out_f = w->shape[0], in_f = w->shape[1];
+    int64_t rows = nc_numel(x) / in_f;
+    const float *dy = nc_out_grad(n);
+    float *dx = nc_grad_buf(ctx, x);
+    if (dx) { /* dx (R, in) += dy (R, out) @ w (out, in) */
+        nc_gemm_args g = gemm2(false, false, rows, in_f, out_f, dy, w->data, dx, 1.0f);
+        if (!nc_ctx_gemm_run(ctx, &g)) return;
+    }
+    float *dw = nc_grad_buf(ctx, w);
+    if (dw) { /* dw (out, in) += dy^T (out, R) @ x (R, in) */
+        nc_gemm_args g = gemm2(true, false, out_f, in_f, rows, dy, x->data, dw, 1.0f);
+        if (!nc_ctx_gemm_run(ctx, &g)) return;
+    }
+    float *db = bias ? nc_grad_buf(ctx, bias) : NULL;
+    if (db) {
+#pragma omp parallel for if (nc_par(ctx, rows * out_f)) schedule(static)
+        for (int64_t j = 0; j < out_f; j++) {
+            double s = 0;
+            for (int64_t r = 0; r < rows; r++) s += dy[r * out_f + j];
+            db[j] += (float)s;
+        }
+    }
+}
+
+nc_tensor *nc_linear(nc_ctx *ctx, nc_tensor *x, nc_tensor *w, nc_tensor *bias) {
+    if (!nc_ok2(ctx, x, w)) return NULL;
+    if (!nc_check_dtype(ctx, "linear", x, NC_F32) || !nc_check_dtype(ctx, "linear", w, NC_F32))
+        return NULL;
+    if (w->ndim != 2 || x->ndim < 1 || nc_dim(x, -1) != w->shape[1])
+        return nc_shape_fail(ctx, "linear", "input features do not match weight (out, in)", x, w);
+    int64_t out_f = w->shape[0], in_f = w->shape[1];
+    if (bias && (nc_numel(bias) != out_f || bias->dtype != NC_F32))
+        return nc_shape_fail(ctx, "linear", "bias does not match weight", bias, w);
+    int64_t shape[NC_MAX_DIMS];
+    memcpy(shape, x->shape, sizeof shape);
+    shape[x->ndim - 1] = out_f;
+    nc_tensor *y = nc_empty(ctx, NC_F32, x->ndim, shape);
+    if (!y) return NULL;
+    int64_t rows = nc_numel(x) / (in_f ? in_f : 1);
+    float *Y = y->data;
+    float beta = 0.0f;
+    if (bias) {
+        const float *bd = bias->data;
+#pragma omp parallel for if (nc_par(ctx, rows * out_f)) schedule(static)
+        for (int64_t r = 0; r < rows; r++) memcpy(Y + r * out_f, bd, (size_t)out_f * sizeof(float));
+        beta = 1.0f;
+    }
+    nc_gemm_args g = gemm2(false, true, rows, out_f, in_f, x->data, w->data, Y, beta);
+    if (!nc_ctx_gemm_run(ctx, &g)) return NULL;
+    nc_tensor *ins[3] = {x, w, bias};
+    nc_record(ctx, "linear", linear_backward, y, bias ? 3 : 2, ins, 0);
+    return ctx->status ? NULL : y;
+}
