@@ -31,7 +31,7 @@ typedef enum nc_precision {
 } nc_precision;
 
 typedef enum nc_gemm_engine {
-    NC_GEMM_AUTO = 0, /* oneDNN for bf16, OpenBLAS for fp32 */
+    NC_GEMM_AUTO = 0, /* oneDNN (fp32 and bf16) */
     NC_GEMM_REF,      /* plain loops, the reference every engine is tested against */
     NC_GEMM_BLAS,     /* OpenBLAS cblas_sgemm */
     NC_GEMM_DNNL,     /* oneDNN matmul (fp32 or bf16) */

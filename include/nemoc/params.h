@@ -52,6 +52,26 @@ int64_t nc_params_flat_size(const nc_params *p);
 int64_t nc_params_num_trainable(const nc_params *p); /* elements actually used */
 void nc_params_zero_grad(nc_params *p);
 
+/* Initialisers recorded per tensor at declaration and applied in
+ * declaration order by nc_params_initialize (torch's distributions through
+ * the torch-compatible RNG). Tensors without one stay zero. */
+typedef enum nc_init_kind {
+    NC_INIT_NONE = 0,
+    NC_INIT_ZEROS,
+    NC_INIT_CONST,   /* a */
+    NC_INIT_UNIFORM, /* U(a, b) */
+    NC_INIT_NORMAL,  /* N(a, b^2) */
+} nc_init_kind;
+
+typedef struct nc_init {
+    nc_init_kind kind;
+    float a, b;
+} nc_init;
+
+void nc_params_set_init(nc_params *p, const nc_tensor *t, nc_init init);
+struct nc_rng;
+nc_status nc_params_initialize(nc_params *p, struct nc_rng *rng);
+
 /* Freezing: a frozen trainable tensor gets no gradient and no update. */
 void nc_params_set_frozen(nc_params *p, const char *prefix, bool frozen);
 

@@ -4,12 +4,14 @@
 #include <string.h>
 
 #include "nemoc/alloc.h"
+#include "nemoc/rng.h"
 
 typedef struct entry {
     nc_tensor t;
     nc_tensor g; /* gradient header viewing the flat grad buffer */
     char *name;
     nc_param_kind kind;
+    nc_init init;
     int64_t offset; /* elements into flat data (trainable) or bytes into buffers */
 } entry;
 
@@ -173,4 +175,29 @@ void nc_params_set_frozen(nc_params *p, const char *prefix, bool frozen) {
         else
             e->t.flags |= NC_TF_REQUIRES_GRAD;
     }
+}
+
+void nc_params_set_init(nc_params *p, const nc_tensor *t, nc_init init) {
+    for (int64_t i = 0; i < p->n; i++)
+        if (&p->e[i]->t == t) p->e[i]->init = init;
+}
+
+nc_status nc_params_initialize(nc_params *p, nc_rng *rng) {
+    if (!p->finalized) return nc_error(NC_ERR_INVALID_ARG, "params: initialize before finalize");
+    for (int64_t i = 0; i < p->n; i++) {
+        entry *e = p->e[i];
+        if (e->t.dtype != NC_F32) continue;
+        float *d = e->t.data;
+        int64_t n = nc_numel(&e->t);
+        switch (e->init.kind) {
+        case NC_INIT_NONE: break;
+        case NC_INIT_ZEROS: memset(d, 0, (size_t)n * sizeof(float)); break;
+        case NC_INIT_CONST:
+            for (int64_t k = 0; k < n; k++) d[k] = e->init.a;
+            break;
+        case NC_INIT_UNIFORM: nc_rng_uniform(rng, d, n, e->init.a, e->init.b); break;
+        case NC_INIT_NORMAL: nc_rng_normal(rng, d, n, e->init.a, e->init.b); break;
+        }
+    }
+    return NC_OK;
 }

@@ -25,8 +25,8 @@ typedef struct nc_gemm_args {
     int64_t batch; /* >= 1 */
 } nc_gemm_args;
 
-/* Runs on the chosen engine; NC_GEMM_AUTO picks oneDNN for bf16 and OpenBLAS
- * for fp32. `reference` forces the plain loops. */
+/* Runs on the chosen engine; NC_GEMM_AUTO picks oneDNN; bf16 precision
+ * always runs on oneDNN. `reference` forces the plain loops. */
 nc_status nc_cpu_gemm(nc_gemm_engine engine, nc_precision prec, bool reference,
                       const nc_gemm_args *g);
 
