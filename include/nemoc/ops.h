@@ -146,6 +146,12 @@ typedef struct nc_lstm_weights {
 nc_tensor *nc_lstm(nc_ctx *ctx, nc_tensor *x, int num_layers, const nc_lstm_weights *layers,
                    nc_tensor *h0, nc_tensor *c0, nc_tensor **h_n, nc_tensor **c_n);
 
+/* ---- attention helpers (ops_attention.c) ---- */
+/* Transformer-XL relative shift as NeMo's RelPositionMultiHeadAttention.rel_shift
+ * followed by [..., :T]: x (..., T, 2T-1) with positions T-1 ... -(T-1) on the
+ * last dim -> y (..., T, T), y[i][j] = x[i][j + T-1-i]. */
+nc_tensor *nc_rel_shift(nc_ctx *ctx, nc_tensor *x);
+
 /* ---- registry ---- */
 /* Names of every op that records a backward; the gradient test suite must
  * hold an entry for each (tests/unit/test_gradcheck.c). */

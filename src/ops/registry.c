@@ -15,6 +15,8 @@ static const char *const names[] = {
     "sum", "mean", "max",
     /* ops_shape.c */
     "reshape", "permute", "slice", "concat", "pad", "contiguous_copy", "cast",
+    /* ops_attention.c */
+    "rel_shift",
     /* ops_softmax.c */
     "softmax", "log_softmax", "cross_entropy", "mse_loss",
 };

@@ -63,6 +63,7 @@ static nc_tensor *f_ce_none(nc_ctx *c, nc_tensor **x) {
 static nc_tensor *f_ce_sum(nc_ctx *c, nc_tensor **x) {
     return nc_cross_entropy(c, x[0], x[1], -100, 0.0f, NC_REDUCE_SUM);
 }
+static nc_tensor *f_rel_shift(nc_ctx *c, nc_tensor **x) { return nc_rel_shift(c, x[0]); }
 static nc_tensor *f_mse(nc_ctx *c, nc_tensor **x) { return nc_mse_loss(c, x[0], x[1], NC_REDUCE_MEAN); }
 
 static const gc_case cases[] = {
@@ -124,6 +125,7 @@ static const gc_case cases[] = {
     GC_CASE("cross_entropy", "ignore + smoothing", f_ce_ignore_smooth, 2, IN(GC_GRAD, 8, 5), GC_IDX(5, 8)),
     GC_CASE("cross_entropy", "none + smoothing", f_ce_none, 2, IN(GC_GRAD, 4, 5), GC_IDX(5, 4)),
     GC_CASE("cross_entropy", "sum", f_ce_sum, 2, IN(GC_GRAD, 4, 5), GC_IDX(5, 4)),
+    GC_CASE("rel_shift", "(B, H, T, 2T-1)", f_rel_shift, 1, IN(GC_GRAD, 2, 2, 4, 7)),
     GC_CASE("mse_loss", "mean", f_mse, 2, IN(GC_GRAD, 3, 4), IN(GC_GRAD, 3, 4)),
 };
 

@@ -1,0 +1,158 @@
+/* ConformerEncoder forward pass (see conformer.c for the structure). */
+#include <math.h>
+#include <string.h>
+
+#include "nemoc/conformer.h"
+
+/* Weight (out, in, 1) of a kernel-1 Conv1d viewed as a linear (out, in):
+ * on (B, T, C) activations the pointwise conv is exactly a linear layer. */
+static nc_tensor *pointwise(nc_ctx *ctx, nc_tensor *x, nc_tensor *w, nc_tensor *b) {
+    nc_tensor *w2 = nc_reshape(ctx, w, NC_DIMS(w->shape[0], w->shape[1]));
+    return nc_linear(ctx, x, w2, b);
+}
+
+/* RelPositionalEncoding.create_pe for positions T-1 ... -(T-1): (1, 2T-1, d),
+ * pe[:, 0::2] = sin(pos * div), pe[:, 1::2] = cos(pos * div),
+ * div = exp(arange(0, d, 2) * -(ln(10000) / d)), in float32 as NeMo computes it. */
+static nc_tensor *rel_pos_emb(nc_ctx *ctx, int64_t T, int64_t d) {
+    nc_tensor *pe = nc_empty(ctx, NC_F32, NC_DIMS(1, 2 * T - 1, d));
+    if (!pe) return NULL;
+    float *P = pe->data;
+    const float scale = (float)(-(log(10000.0) / (double)d));
+    for (int64_t r = 0; r < 2 * T - 1; r++) {
+        float pos = (float)(T - 1 - r);
+        for (int64_t i = 0; i < d; i += 2) {
+            float div = expf((float)i * scale);
+            P[r * d + i] = sinf(pos * div);
+            if (i + 1 < d) P[r * d + i + 1] = cosf(pos * div);
+        }
+    }
+    return pe;
+}
+
+/* (B, T) uint8 pad mask (1 on padded frames) and (B, 1, T, T) attention mask
+ * (1 where the query or the key is padded), as ConformerEncoder._create_masks. */
+static bool make_masks(nc_ctx *ctx, int64_t B, int64_t T, const int64_t *len, nc_tensor **pad,
+                       nc_tensor **att) {
+    *pad = nc_empty(ctx, NC_U8, NC_DIMS(B, T));
+    *att = nc_empty(ctx, NC_U8, NC_DIMS(B, 1, T, T));
+    if (!*pad || !*att) return false;
+    uint8_t *pm = (*pad)->data, *am = (*att)->data;
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t t = 0; t < T; t++) pm[b * T + t] = t >= len[b];
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t i = 0; i < T; i++)
+            for (int64_t j = 0; j < T; j++) am[(b * T + i) * T + j] = pm[b * T + i] | pm[b * T + j];
+    return true;
+}
+
+static nc_tensor *feed_forward(nc_ctx *ctx, const nc_linear_m *l1, const nc_linear_m *l2,
+                               nc_tensor *x, float dropout) {
+    nc_tensor *h = nc_silu(ctx, nc_linear_fwd(ctx, l1, x));
+    return nc_linear_fwd(ctx, l2, nc_dropout(ctx, h, dropout));
+}
+
+/* RelPositionMultiHeadAttention.forward. q, k, v: (B, T, d); p: (1, 2T-1, d). */
+static nc_tensor *rel_attention(nc_ctx *ctx, const nc_conformer_layer *l,
+                                const nc_conformer_cfg *c, nc_tensor *x, nc_tensor *pos_emb,
+                                nc_tensor *att_mask) {
+    if (!x) return NULL;
+    int64_t B = x->shape[0], T = x->shape[1], H = c->n_heads, dk = c->d_model / c->n_heads;
+    nc_tensor *q = nc_reshape(ctx, nc_linear_fwd(ctx, &l->linear_q, x), NC_DIMS(B, T, H, dk));
+    nc_tensor *k = nc_split_heads(ctx, nc_linear_fwd(ctx, &l->linear_k, x), H);
+    nc_tensor *v = nc_split_heads(ctx, nc_linear_fwd(ctx, &l->linear_v, x), H);
+    /* (B, T, H, dk) + (H, dk) broadcasts over batch and time */
+    nc_tensor *q_u = nc_permute(ctx, nc_add(ctx, q, l->pos_bias_u), (int[]){0, 2, 1, 3});
+    nc_tensor *q_v = nc_add(ctx, q, l->pos_bias_v);
+    /* matrix_bd: per head, (B*T, dk) @ (2T-1, dk)^T. Heads lead so the shared
+     * positional projection is a plain batched matmul over H. */
+    nc_tensor *p = nc_reshape(ctx, nc_linear_fwd(ctx, &l->linear_pos, pos_emb),
+                              NC_DIMS(2 * T - 1, H, dk));
+    p = nc_permute(ctx, p, (int[]){1, 0, 2});                           /* (H, 2T-1, dk) */
+    nc_tensor *qh = nc_permute(ctx, q_v, (int[]){2, 0, 1, 3});          /* (H, B, T, dk) */
+    qh = nc_reshape(ctx, qh, NC_DIMS(H, B * T, dk));
+    nc_tensor *bd = nc_matmul(ctx, qh, p, false, true);                 /* (H, B*T, 2T-1) */
+    bd = nc_reshape(ctx, bd, NC_DIMS(H, B, T, 2 * T - 1));
+    bd = nc_permute(ctx, bd, (int[]){1, 0, 2, 3});                      /* (B, H, T, 2T-1) */
+    bd = nc_rel_shift(ctx, bd);                                         /* (B, H, T, T) */
+    nc_tensor *ac = nc_matmul(ctx, q_u, k, false, true);                /* (B, H, T, T) */
+    nc_tensor *scores = nc_scale(ctx, nc_add(ctx, ac, bd), 1.0f / sqrtf((float)dk));
+    scores = nc_masked_fill(ctx, scores, att_mask, -10000.0f);
+    nc_tensor *attn = nc_masked_fill(ctx, nc_softmax(ctx, scores, -1), att_mask, 0.0f);
+    attn = nc_dropout(ctx, attn, c->dropout_att);
+    nc_tensor *o = nc_merge_heads(ctx, nc_matmul(ctx, attn, v, false, false));
+    return nc_linear_fwd(ctx, &l->linear_out, o);
+}
+
+/* ConformerConvolution on (B, T, d): pw1 -> GLU -> mask -> depthwise -> norm -> Swish -> pw2. */
+static nc_tensor *conv_module(nc_ctx *ctx, const nc_conformer_layer *l, const nc_conformer_cfg *c,
+                              nc_tensor *x, nc_tensor *pad_mask_bt1) {
+    nc_tensor *h = nc_glu(ctx, pointwise(ctx, x, l->pw1_weight, l->pw1_bias), -1);
+    h = nc_masked_fill(ctx, h, pad_mask_bt1, 0.0f);
+    h = nc_transpose(ctx, h, 1, 2); /* (B, d, T) */
+    h = nc_conv_fwd(ctx, &l->depthwise_conv, h);
+    if (c->conv_norm_type == NC_CONV_NORM_BATCH) {
+        h = nc_batch_norm_fwd(ctx, &l->batch_norm, h);
+        h = nc_transpose(ctx, nc_silu(ctx, h), 1, 2);
+    } else {
+        h = nc_transpose(ctx, h, 1, 2);
+        h = nc_silu(ctx, nc_layer_norm_fwd(ctx, &l->conv_layer_norm, h));
+    }
+    return pointwise(ctx, h, l->pw2_weight, l->pw2_bias);
+}
+
+static nc_tensor *layer_fwd(nc_ctx *ctx, const nc_conformer_layer *l, const nc_conformer_cfg *c,
+                            nc_tensor *x, nc_tensor *pos_emb, nc_tensor *att_mask,
+                            nc_tensor *pad_bt1) {
+    float drop = c->dropout;
+    nc_tensor *r = x, *h;
+    h = feed_forward(ctx, &l->ff1_linear1, &l->ff1_linear2,
+                     nc_layer_norm_fwd(ctx, &l->norm_feed_forward1, r), drop);
+    r = nc_add_scaled(ctx, r, nc_dropout(ctx, h, drop), 0.5f); /* fc_factor 0.5 */
+    h = rel_attention(ctx, l, c, nc_layer_norm_fwd(ctx, &l->norm_self_att, r), pos_emb, att_mask);
+    r = nc_add(ctx, r, nc_dropout(ctx, h, drop));
+    h = conv_module(ctx, l, c, nc_layer_norm_fwd(ctx, &l->norm_conv, r), pad_bt1);
+    r = nc_add(ctx, r, nc_dropout(ctx, h, drop));
+    h = feed_forward(ctx, &l->ff2_linear1, &l->ff2_linear2,
+                     nc_layer_norm_fwd(ctx, &l->norm_feed_forward2, r), drop);
+    r = nc_add_scaled(ctx, r, nc_dropout(ctx, h, drop), 0.5f);
+    return nc_layer_norm_fwd(ctx, &l->norm_out, r);
+}
+
+nc_tensor *nc_conformer_fwd(nc_ctx *ctx, const nc_conformer *enc, nc_tensor *feats,
+                            const int64_t *lengths, int64_t *out_lengths) {
+    if (!feats || nc_ctx_status(ctx)) return NULL;
+    const nc_conformer_cfg *c = &enc->cfg;
+    if (feats->ndim != 3 || feats->shape[1] != c->feat_in) {
+        char s[64];
+        return nc_ctx_fail(ctx, NC_ERR_SHAPE, "conformer: features %s, expected (B, %lld, T)",
+                           nc_shape_str(feats, s, sizeof s), (long long)c->feat_in);
+    }
+    int64_t B = feats->shape[0], T = feats->shape[2];
+    /* pre_encode: (B, F, T) -> (B, 1, T, F) -> convs -> (B, T', C*F') -> out */
+    nc_tensor *x = nc_transpose(ctx, feats, 1, 2);
+    x = nc_reshape(ctx, x, NC_DIMS(B, 1, T, c->feat_in));
+    for (int i = 0; i < enc->n_pre_conv; i++) {
+        x = nc_conv_fwd(ctx, &enc->pre_conv[i], x);
+        if (enc->pre_conv_relu_after[i]) x = nc_relu(ctx, x);
+    }
+    if (!x) return NULL;
+    int64_t Cc = x->shape[1], Tp = x->shape[2], Fp = x->shape[3];
+    x = nc_reshape(ctx, nc_transpose(ctx, x, 1, 2), NC_DIMS(B, Tp, Cc * Fp));
+    x = nc_linear_fwd(ctx, &enc->pre_out, x);
+    for (int64_t b = 0; b < B; b++) {
+        int64_t L = nc_conformer_out_length(c, lengths[b]);
+        out_lengths[b] = L < 0 ? 0 : (L > Tp ? Tp : L);
+    }
+    /* pos_enc: xscale, dropout_pre_encoder on x, dropout_emb on the positions */
+    if (c->xscaling) x = nc_scale(ctx, x, sqrtf((float)c->d_model));
+    x = nc_dropout(ctx, x, c->dropout_pre_encoder);
+    nc_tensor *pos_emb = nc_dropout(ctx, rel_pos_emb(ctx, Tp, c->d_model), c->dropout_emb);
+    nc_tensor *pad, *att;
+    if (!make_masks(ctx, B, Tp, out_lengths, &pad, &att)) return NULL;
+    nc_tensor *pad_bt1 = nc_reshape(ctx, pad, NC_DIMS(B, Tp, 1));
+    for (int64_t i = 0; i < c->n_layers; i++)
+        x = layer_fwd(ctx, &enc->layers[i], c, x, pos_emb, att, pad_bt1);
+    if (c->feat_out > 0) x = nc_linear_fwd(ctx, &enc->out_proj, x);
+    return x;
+}
