@@ -65,8 +65,9 @@ double nc_sched_lr(const nc_sched *s, int64_t step);
  * nc_sched_lr(s, global_step + last_epoch + 1). */
 double nc_sched_lr_for_step(const nc_sched *s, int64_t global_step);
 
-/* Resolved values: warmup steps after warmup_ratio, NeMo's hold_steps
- * attribute (warmup + hold, or 0 when not given), constant and decay steps. */
+/* Resolved values: the warmup steps after warmup_ratio, and NeMo's
+ * hold_steps attribute (warmup + hold for the WarmupHoldPolicy family, 0 when
+ * hold is not given or the class has no hold phase). */
 int64_t nc_sched_warmup_steps(const nc_sched *s);
 int64_t nc_sched_hold_steps(const nc_sched *s);
 const char *nc_sched_name(const nc_sched *s);
