@@ -17,6 +17,8 @@ static const char *const names[] = {
     "reshape", "permute", "slice", "concat", "pad", "contiguous_copy", "cast",
     /* ops_softmax.c */
     "softmax", "log_softmax", "cross_entropy", "mse_loss",
+    /* ops_ctc.c */
+    "ctc_loss",
 };
 
 const char *const *nc_op_names(int *count) {
