@@ -291,7 +291,8 @@ static void test_words(void) {
     CHECK(n == 0 && w == NULL);
 
     /* SentencePiece: ▁the ▁c at ▁s at at frames 0 3 4 7 8, FastConformer 80 ms */
-    const char *spm[] = {"\xE2\x96\x81the", "\xE2\x96\x81" "c", "at", "\xE2\x96\x81s", "\xE2\x96\x81", ""};
+    /* U+2581 in octal escapes, which stop after three digits ("\x81c" would not) */
+    const char *spm[] = {"\342\226\201the", "\342\226\201c", "at", "\342\226\201s", "\342\226\201", ""};
     uint8_t k2[6];
     nc_ctc_token_kinds(spm, 6, k2);
     CHECK(k2[0] == NC_CTC_TOKEN_WORD_START && k2[2] == NC_CTC_TOKEN_PLAIN && k2[4] == NC_CTC_TOKEN_WORD_START);
@@ -336,6 +337,34 @@ static void test_greedy_words(void) {
     nc_tensor_free(lp);
 }
 
+/* Every allocation of the decoders fails in turn: each failure is reported
+ * as NC_ERR_OOM and leaves nothing allocated. One utterance, so that the
+ * (single-threaded) debug allocator is used from one thread. */
+static void test_oom(void) {
+    enum { T = 10, V = 4 };
+    const int64_t lab[T] = {0, 0, 3, 0, 1, 1, 3, 3, 2, 2};
+    nc_tensor *lp = peaked(1, T, V, lab, 0.6);
+    nc_debug_alloc st = {.fail_at = 0};
+    nc_allocator dbg = nc_debug_allocator(&st), prev = nc_set_allocator(&dbg);
+    int64_t oom = 0, ok = 0;
+    for (int64_t k = 1; k < 64; k++) {
+        st = (nc_debug_alloc){.fail_at = k};
+        nc_ctc_nbest nb;
+        nc_ctc_hyp h;
+        nc_status s1 = nc_ctc_beam_decode(lp, NULL, 3, NULL, &nb);
+        if (s1 == NC_OK) nc_ctc_nbest_free(&nb);
+        nc_status s2 = nc_ctc_greedy_decode(lp, NULL, 3, &h);
+        if (s2 == NC_OK) nc_ctc_hyp_free(&h);
+        oom += (s1 == NC_ERR_OOM) + (s2 == NC_ERR_OOM);
+        ok += (s1 == NC_OK) + (s2 == NC_OK);
+        CHECK((s1 == NC_OK || s1 == NC_ERR_OOM) && (s2 == NC_OK || s2 == NC_ERR_OOM));
+        CHECK(st.live_blocks == 0);
+    }
+    nc_set_allocator(&prev);
+    CHECK(oom > 10 && ok > 10); /* both the failing and the passing paths ran */
+    nc_tensor_free(lp);
+}
+
 int main(void) {
     test_greedy();
     test_beam_beats_greedy();
@@ -343,5 +372,6 @@ int main(void) {
     test_beam_frames();
     test_words();
     test_greedy_words();
+    test_oom();
     return nc_test_finish("ctc_decoding");
 }
