@@ -54,11 +54,6 @@ typedef struct ranked {
     int64_t idx;
 } ranked;
 
-typedef struct tok_lp {
-    float lp;
-    int64_t c;
-} tok_lp;
-
 typedef struct bs_work {
     bnode *nodes;
     int64_t n_nodes;
@@ -69,7 +64,7 @@ typedef struct bs_work {
     int64_t *table, *stamp; /* open addressing over cands; stamp = frame + 1 marks live slots */
     uint64_t mask;
     ranked *rank;
-    tok_lp *toks;
+    ranked *toks; /* labels of this frame: score = log-prob, idx = label */
 } bs_work;
 
 static inline double lse2(double a, double b) {
@@ -116,21 +111,51 @@ static cand *cand_get(bs_work *w, int64_t stamp, int64_t node, int64_t parent, i
     return c;
 }
 
-static int cmp_ranked(const void *a, const void *b) {
-    const ranked *x = a, *y = b;
-    if (x->score != y->score) return x->score > y->score ? -1 : 1;
-    return x->idx < y->idx ? -1 : x->idx > y->idx;
+/* Higher score first, then lower index: a strict total order, so results
+ * do not depend on the selection algorithm. */
+static inline bool better(const ranked *a, const ranked *b) {
+    return a->score > b->score || (a->score == b->score && a->idx < b->idx);
 }
 
-static int cmp_tok(const void *a, const void *b) {
-    const tok_lp *x = a, *y = b;
-    if (x->lp != y->lp) return x->lp > y->lp ? -1 : 1;
-    return x->c < y->c ? -1 : x->c > y->c;
+static int cmp_ranked(const void *a, const void *b) {
+    return better(a, b) ? -1 : better(b, a) ? 1 : 0;
+}
+
+/* Min-heap (worst kept item at the root) sift-down over h[0..n). */
+static void sift_down(ranked *h, int64_t n, int64_t i) {
+    for (;;) {
+        int64_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n && better(&h[m], &h[l])) m = l;
+        if (r < n && better(&h[m], &h[r])) m = r;
+        if (m == i) return;
+        ranked t = h[i];
+        h[i] = h[m];
+        h[m] = t;
+        i = m;
+    }
+}
+
+/* Moves the best min(n, k) items to the front, sorted best first, in
+ * O(n log k): a size-k heap of the best seen so far replaces a full sort of
+ * beam_size * V candidates per frame. */
+static int64_t top_k(ranked *a, int64_t n, int64_t k) {
+    if (k < n) {
+        for (int64_t i = k / 2 - 1; i >= 0; i--) sift_down(a, k, i);
+        for (int64_t i = k; i < n; i++) {
+            if (better(&a[i], &a[0])) {
+                a[0] = a[i];
+                sift_down(a, k, 0);
+            }
+        }
+        n = k;
+    }
+    qsort(a, (size_t)n, sizeof *a, cmp_ranked);
+    return n;
 }
 
 /* Labels that may extend prefixes at this frame; returns their count. */
 static int64_t pick_tokens(const float *y, int64_t V, int64_t blank, const nc_ctc_beam_params *p,
-                           tok_lp *toks) {
+                           ranked *toks) {
     float m = -INFINITY;
     for (int64_t c = 0; c < V; c++)
         if (c != blank && y[c] > m) m = y[c];
@@ -138,12 +163,10 @@ static int64_t pick_tokens(const float *y, int64_t V, int64_t blank, const nc_ct
     for (int64_t c = 0; c < V; c++) {
         if (c == blank || y[c] == -INFINITY) continue;
         if (p->token_threshold > 0 && y[c] < m - p->token_threshold) continue;
-        toks[k++] = (tok_lp){.lp = y[c], .c = c};
+        toks[k++] = (ranked){.score = y[c], .idx = c};
     }
-    if (p->max_tokens_per_frame > 0 && k > p->max_tokens_per_frame) {
-        qsort(toks, (size_t)k, sizeof *toks, cmp_tok);
-        k = p->max_tokens_per_frame;
-    }
+    if (p->max_tokens_per_frame > 0 && k > p->max_tokens_per_frame)
+        k = top_k(toks, k, p->max_tokens_per_frame);
     return k;
 }
 
@@ -166,7 +189,7 @@ static void beam_step(bs_work *w, const float *y, int64_t t, int64_t blank, int6
         const bnode nd = w->nodes[bm.node];
         double total = lse2(bm.pb, bm.pnb);
         for (int64_t k = 0; k < n_toks; k++) {
-            int64_t c = w->toks[k].c;
+            int64_t c = w->toks[k].idx;
             double from = c == nd.token ? bm.pb : total;
             if (from == -INFINITY) continue;
             cand *e = cand_get(w, stamp, -1, bm.node, c, nd.len + 1, hash_step(nd.hash, c));
@@ -176,9 +199,8 @@ static void beam_step(bs_work *w, const float *y, int64_t t, int64_t blank, int6
     for (int64_t i = 0; i < w->n_cands; i++)
         w->rank[i] = (ranked){
             .score = lse2(w->cands[i].pb, lse2(w->cands[i].carry, w->cands[i].fresh)), .idx = i};
-    qsort(w->rank, (size_t)w->n_cands, sizeof *w->rank, cmp_ranked);
-    int64_t n = 0;
-    for (int64_t r = 0; r < w->n_cands && n < beam_size; r++) {
+    int64_t n_top = top_k(w->rank, w->n_cands, beam_size), n = 0;
+    for (int64_t r = 0; r < n_top; r++) {
         /* unreachable prefixes leave, unless nothing else is left */
         if (w->rank[r].score == -INFINITY && n > 0) break;
         cand *c = &w->cands[w->rank[r].idx];
@@ -224,7 +246,7 @@ static bool work_alloc(bs_work *w, int64_t L, int64_t V, int64_t beam_size) {
     w->table = nc_malloc((size_t)size * sizeof(int64_t));
     w->stamp = nc_calloc((size_t)size, sizeof(int64_t));
     w->rank = nc_malloc((size_t)max_c * sizeof(ranked));
-    w->toks = nc_malloc((size_t)n_toks * sizeof(tok_lp));
+    w->toks = nc_malloc((size_t)n_toks * sizeof(ranked));
     if (!w->nodes || !w->beams || !w->next || !w->cands || !w->table || !w->stamp || !w->rank ||
         !w->toks) {
         work_free(w);
