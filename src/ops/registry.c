@@ -19,6 +19,8 @@ static const char *const names[] = {
     "rel_shift",
     /* ops_softmax.c */
     "softmax", "log_softmax", "cross_entropy", "mse_loss",
+    /* ops_ctc.c */
+    "ctc_loss",
 };
 
 const char *const *nc_op_names(int *count) {

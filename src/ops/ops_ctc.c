@@ -1,0 +1,283 @@
+/* CTC loss: the alpha (forward) and beta (backward) recursions of Graves et
+ * al. 2006, section 4.1, in log space and double precision, one utterance per
+ * OpenMP task. Mirrors aten/src/ATen/native/LossCTC.cpp (ctc_loss_cpu_template
+ * and ctc_loss_backward_cpu_template) so that losses and gradients match
+ * torch.nn.functional.ctc_loss; NeMo's extra reductions follow
+ * nemo/collections/asr/losses/ctc.py (CTCLoss.reduce).
+ *
+ * Notation: the extended label sequence l' has length S2 = 2 * L + 1 with
+ * blanks at even positions and the L labels at odd positions. alpha[t][s] is
+ * the log-probability of all prefixes of alignments that are in state s at
+ * frame t (frame t's emission included); beta[t][s] the same for suffixes
+ * from frame t on (frame t's emission included too, as in torch). */
+#include <math.h>
+#include <string.h>
+
+#include "nemoc/ctc.h"
+#include "ops/ops_internal.h"
+
+static const char *const red_names[] = {
+    [NC_CTC_MEAN_BATCH] = "mean_batch", [NC_CTC_MEAN_VOLUME] = "mean_volume",
+    [NC_CTC_MEAN] = "mean",             [NC_CTC_SUM] = "sum",
+    [NC_CTC_NONE] = "none",
+};
+
+nc_status nc_ctc_reduction_parse(const char *name, nc_ctc_reduction *out) {
+    for (int i = 0; i < (int)(sizeof red_names / sizeof red_names[0]); i++) {
+        if (name && strcmp(name, red_names[i]) == 0) {
+            *out = (nc_ctc_reduction)i;
+            return NC_OK;
+        }
+    }
+    return nc_error(NC_ERR_CONFIG,
+                    "ctc_reduction '%s': expected one of mean_batch, mean_volume, mean, sum, none",
+                    name ? name : "(null)");
+}
+
+const char *nc_ctc_reduction_name(nc_ctc_reduction r) {
+    return (unsigned)r < sizeof red_names / sizeof red_names[0] ? red_names[r] : "?";
+}
+
+/* log(exp(a) + exp(b)) without overflow; -inf is the additive identity. */
+static inline double lse2(double a, double b) {
+    if (a == -INFINITY) return b;
+    if (b == -INFINITY) return a;
+    return a > b ? a + log1p(exp(b - a)) : b + log1p(exp(a - b));
+}
+
+/* Class emitted in extended state s. */
+static inline int64_t state_label(const int64_t *tg, int64_t s, int64_t blank) {
+    return (s & 1) ? tg[s >> 1] : blank;
+}
+
+/* Fills alpha rows for one utterance and returns its negative log-likelihood.
+ * lp (T, V); with `keep` row t lives at alpha + t * S2 (needed by backward),
+ * otherwise two rolling rows are used. */
+static double ctc_alpha(const float *lp, int64_t V, const int64_t *tg, int64_t il, int64_t tl,
+                        int64_t blank, double *alpha, bool keep) {
+    /* torch: an empty input explains only an empty target */
+    if (il == 0) return tl == 0 ? 0.0 : INFINITY;
+    int64_t S2 = 2 * tl + 1;
+    double *row = alpha;
+    for (int64_t s = 0; s < S2; s++) row[s] = -INFINITY;
+    row[0] = lp[blank];
+    if (tl > 0) row[1] = lp[tg[0]];
+    for (int64_t t = 1; t < il; t++) {
+        const double *prev = alpha + (keep ? t - 1 : (t - 1) & 1) * S2;
+        double *cur = alpha + (keep ? t : t & 1) * S2;
+        const float *l = lp + t * V;
+        for (int64_t s = 0; s < S2; s++) {
+            /* alpha_t(s) = (alpha_{t-1}(s) + alpha_{t-1}(s-1) [+ alpha_{t-1}(s-2)]) y_t(l'_s);
+             * the skip over a blank is allowed only between different labels */
+            double a = prev[s];
+            if (s > 0) a = lse2(a, prev[s - 1]);
+            if (s > 1 && (s & 1) && tg[s >> 1] != tg[(s >> 1) - 1]) a = lse2(a, prev[s - 2]);
+            cur[s] = a == -INFINITY ? -INFINITY : a + l[state_label(tg, s, blank)];
+        }
+    }
+    const double *last = alpha + (keep ? il - 1 : (il - 1) & 1) * S2;
+    /* a valid alignment ends in the last label or the trailing blank */
+    double ll = tl == 0 ? last[0] : lse2(last[S2 - 1], last[S2 - 2]);
+    return -ll;
+}
+
+/* Beta recursion and gradient for one utterance, added into dx (T, V):
+ * dx[t][c] += g * (exp(lp[t][c]) - exp(lse_{s: l'_s = c}(alpha+beta)[t][s] + nll - lp[t][c])).
+ * beta holds two rows of S2, acc V doubles. */
+static void ctc_grad(const float *lp, int64_t V, const int64_t *tg, int64_t il, int64_t tl,
+                     int64_t blank, const double *alpha, double nll, double g, double *beta,
+                     double *acc, float *dx) {
+    int64_t S2 = 2 * tl + 1;
+    if (nll == INFINITY) {
+        /* torch computes exp(-inf + inf) here: every frame of an impossible
+         * utterance gets NaN unless zero_infinity skipped it */
+        for (int64_t i = 0; i < il * V; i++) dx[i] = NAN;
+        return;
+    }
+    for (int64_t t = il - 1; t >= 0; t--) {
+        double *cur = beta + (t & 1) * S2;
+        const double *next = beta + ((t + 1) & 1) * S2;
+        const float *l = lp + t * V;
+        if (t == il - 1) {
+            for (int64_t s = 0; s < S2; s++) cur[s] = -INFINITY;
+            cur[S2 - 1] = l[blank];
+            if (tl > 0) cur[S2 - 2] = l[tg[tl - 1]];
+        } else {
+            for (int64_t s = 0; s < S2; s++) {
+                /* mirror image of the alpha step: s, s+1, and s+2 between different labels */
+                double b = next[s];
+                if (s < S2 - 1) b = lse2(b, next[s + 1]);
+                if (s < S2 - 2 && (s & 1) && tg[(s >> 1) + 1] != tg[s >> 1])
+                    b = lse2(b, next[s + 2]);
+                cur[s] = b == -INFINITY ? -INFINITY : b + l[state_label(tg, s, blank)];
+            }
+        }
+        for (int64_t c = 0; c < V; c++) acc[c] = -INFINITY;
+        const double *a = alpha + t * S2;
+        for (int64_t s = 0; s < S2; s++) {
+            double v = a[s] + cur[s];
+            if (v != -INFINITY) {
+                int64_t c = state_label(tg, s, blank);
+                acc[c] = lse2(acc[c], v);
+            }
+        }
+        /* alpha*beta counts y_t(c) twice, hence "- lp"; + nll divides by p(z|x).
+         * A class on no path (acc = -inf) has posterior 0: spelled out so a
+         * -inf log-prob does not turn -inf - (-inf) into NaN. */
+        float *d = dx + t * V;
+        for (int64_t c = 0; c < V; c++) {
+            double post = acc[c] == -INFINITY ? 0.0 : exp(acc[c] + nll - l[c]);
+            d[c] += (float)((exp((double)l[c]) - post) * g);
+        }
+    }
+}
+
+typedef struct ctc_saved {
+    double *alpha;  /* per utterance il * S2, at alpha + off[b] */
+    int64_t *off;   /* (B + 1) offsets into alpha */
+    double *nll;    /* (B) */
+    int64_t blank;
+    nc_ctc_reduction red;
+    bool zero_infinity;
+} ctc_saved;
+
+/* d out / d loss_b for the chosen reduction, given the incoming gradient. */
+static double loss_scale(const ctc_saved *s, const float *g, int64_t b, int64_t B,
+                         const int64_t *tl, int64_t sum_tl) {
+    switch (s->red) {
+    case NC_CTC_NONE: return g[b];
+    case NC_CTC_SUM: return g[0];
+    case NC_CTC_MEAN_BATCH: return g[0] / (double)B;
+    case NC_CTC_MEAN: return g[0] / ((double)(tl[b] > 1 ? tl[b] : 1) * (double)B);
+    case NC_CTC_MEAN_VOLUME: return sum_tl ? g[0] / (double)sum_tl : g[0] * INFINITY;
+    }
+    return 0;
+}
+
+static void ctc_backward(nc_ctx *ctx, nc_node *nd) {
+    const ctc_saved *s = nd->saved;
+    nc_tensor *lpt = nd->in[0], *tgt = nd->in[1], *ilt = nd->in[2], *tlt = nd->in[3];
+    float *dx = nc_grad_buf(ctx, lpt);
+    if (!dx) return;
+    int64_t B = lpt->shape[0], T = lpt->shape[1], V = lpt->shape[2], S = tgt->shape[1];
+    const int64_t *il = ilt->data, *tl = tlt->data;
+    int64_t sum_tl = 0, per = 2 * (2 * S + 1) + V;
+    for (int64_t b = 0; b < B; b++) sum_tl += tl[b];
+    double *work = nc_scratch(ctx, (size_t)(B * per) * sizeof(double));
+    if (!work) return;
+    const float *g = nc_out_grad(nd);
+    const float *LP = lpt->data;
+    const int64_t *TG = tgt->data;
+#pragma omp parallel for schedule(dynamic) if (nc_par(ctx, s->off[B] * 4))
+    for (int64_t b = 0; b < B; b++) {
+        if (s->zero_infinity && s->nll[b] == INFINITY) continue; /* loss was set to 0 */
+        double gb = loss_scale(s, g, b, B, tl, sum_tl);
+        double *w = work + b * per;
+        ctc_grad(LP + b * T * V, V, TG + b * S, il[b], tl[b], s->blank, s->alpha + s->off[b],
+                 s->nll[b], gb, w, w + 2 * (2 * S + 1), dx + b * T * V);
+    }
+}
+
+/* Shapes, dtypes and value ranges; fails the ctx with the offending index. */
+static bool ctc_check(nc_ctx *ctx, const nc_tensor *lp, const nc_tensor *tg, const nc_tensor *il,
+                      const nc_tensor *tl, int64_t blank) {
+    if (!nc_check_dtype(ctx, "ctc_loss", lp, NC_F32) || !nc_check_dtype(ctx, "ctc_loss", tg, NC_I64) ||
+        !nc_check_dtype(ctx, "ctc_loss", il, NC_I64) || !nc_check_dtype(ctx, "ctc_loss", tl, NC_I64))
+        return false;
+    if (lp->ndim != 3 || lp->shape[0] < 1 || lp->shape[2] < 1) {
+        nc_shape_fail(ctx, "ctc_loss", "log_probs must be (B, T, V) with B, V >= 1", lp, NULL);
+        return false;
+    }
+    int64_t B = lp->shape[0], T = lp->shape[1], V = lp->shape[2];
+    if (tg->ndim != 2 || tg->shape[0] != B) {
+        nc_shape_fail(ctx, "ctc_loss", "targets must be (B, S) padded", tg, lp);
+        return false;
+    }
+    if (il->ndim != 1 || il->shape[0] != B || tl->ndim != 1 || tl->shape[0] != B) {
+        nc_shape_fail(ctx, "ctc_loss", "input_lengths and target_lengths must be (B)", il, tl);
+        return false;
+    }
+    if (blank < 0 || blank >= V) {
+        nc_ctx_fail(ctx, NC_ERR_INVALID_ARG, "ctc_loss: blank %lld outside [0, %lld)",
+                    (long long)blank, (long long)V);
+        return false;
+    }
+    int64_t S = tg->shape[1];
+    const int64_t *ilv = il->data, *tlv = tl->data, *tgv = tg->data;
+    for (int64_t b = 0; b < B; b++) {
+        if (ilv[b] < 0 || ilv[b] > T || tlv[b] < 0 || tlv[b] > S) {
+            nc_ctx_fail(ctx, NC_ERR_INVALID_ARG,
+                        "ctc_loss: utterance %lld has input_length %lld (T = %lld) and "
+                        "target_length %lld (S = %lld)",
+                        (long long)b, (long long)ilv[b], (long long)T, (long long)tlv[b],
+                        (long long)S);
+            return false;
+        }
+        for (int64_t k = 0; k < tlv[b]; k++) {
+            int64_t c = tgv[b * S + k];
+            if (c < 0 || c >= V || c == blank) {
+                nc_ctx_fail(ctx, NC_ERR_INVALID_ARG,
+                            "ctc_loss: targets[%lld][%lld] = %lld is %s (V = %lld, blank = %lld)",
+                            (long long)b, (long long)k, (long long)c,
+                            c == blank ? "the blank" : "out of range", (long long)V,
+                            (long long)blank);
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+nc_tensor *nc_ctc_loss(nc_ctx *ctx, nc_tensor *log_probs, nc_tensor *targets,
+                       nc_tensor *input_lengths, nc_tensor *target_lengths, int64_t blank,
+                       nc_ctc_reduction reduction, bool zero_infinity) {
+    if (!nc_ok2(ctx, log_probs, targets) || !nc_ok2(ctx, input_lengths, target_lengths)) return NULL;
+    if ((unsigned)reduction > NC_CTC_NONE)
+        return nc_ctx_fail(ctx, NC_ERR_INVALID_ARG, "ctc_loss: bad reduction %d", (int)reduction);
+    if (!ctc_check(ctx, log_probs, targets, input_lengths, target_lengths, blank)) return NULL;
+    int64_t B = log_probs->shape[0], T = log_probs->shape[1], V = log_probs->shape[2];
+    int64_t S = targets->shape[1];
+    const int64_t *il = input_lengths->data, *tl = target_lengths->data;
+
+    /* The full alpha table is kept only when backward will need it. */
+    bool keep = nc_grad_enabled(ctx) && nc_needs_grad(log_probs);
+    int64_t *off = nc_scratch(ctx, (size_t)(B + 1) * sizeof(int64_t));
+    double *nll = nc_scratch(ctx, (size_t)B * sizeof(double));
+    if (!off || !nll) return NULL;
+    off[0] = 0;
+    for (int64_t b = 0; b < B; b++) off[b + 1] = off[b] + (keep ? il[b] : 2) * (2 * tl[b] + 1);
+    double *alpha = nc_scratch(ctx, (size_t)(off[B] ? off[B] : 1) * sizeof(double));
+    if (!alpha) return NULL;
+    const float *LP = log_probs->data;
+    const int64_t *TG = targets->data;
+#pragma omp parallel for schedule(dynamic) if (nc_par(ctx, off[B] * 4))
+    for (int64_t b = 0; b < B; b++)
+        nll[b] = ctc_alpha(LP + b * T * V, V, TG + b * S, il[b], tl[b], blank, alpha + off[b], keep);
+
+    nc_tensor *out = reduction == NC_CTC_NONE ? nc_empty(ctx, NC_F32, NC_DIMS(B))
+                                              : nc_empty(ctx, NC_F32, 0, NULL);
+    if (!out) return NULL;
+    float *o = out->data;
+    double total = 0;
+    int64_t sum_tl = 0;
+    for (int64_t b = 0; b < B; b++) {
+        double lb = zero_infinity && nll[b] == INFINITY ? 0.0 : nll[b];
+        sum_tl += tl[b];
+        if (reduction == NC_CTC_NONE) o[b] = (float)lb;
+        else if (reduction == NC_CTC_MEAN) total += lb / (double)(tl[b] > 1 ? tl[b] : 1);
+        else total += lb;
+    }
+    if (reduction == NC_CTC_SUM) o[0] = (float)total;
+    if (reduction == NC_CTC_MEAN || reduction == NC_CTC_MEAN_BATCH) o[0] = (float)(total / (double)B);
+    if (reduction == NC_CTC_MEAN_VOLUME)
+        o[0] = sum_tl ? (float)(total / (double)sum_tl) : (total == 0 ? NAN : INFINITY);
+
+    nc_node *nd = nc_record(ctx, "ctc_loss", ctc_backward, out, 4,
+                            (nc_tensor *[]){log_probs, targets, input_lengths, target_lengths},
+                            sizeof(ctc_saved));
+    if (nd)
+        *(ctc_saved *)nd->saved = (ctc_saved){.alpha = alpha, .off = off, .nll = nll,
+                                              .blank = blank, .red = reduction,
+                                              .zero_infinity = zero_infinity};
+    return ctx->status ? NULL : out;
+}
