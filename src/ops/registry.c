@@ -17,6 +17,10 @@ static const char *const names[] = {
     "reshape", "permute", "slice", "concat", "pad", "contiguous_copy", "cast",
     /* ops_softmax.c */
     "softmax", "log_softmax", "cross_entropy", "mse_loss",
+    /* ops_norm.c, ops_dropout.c */
+    "layer_norm", "batch_norm", "group_norm", "dropout",
+    /* ops_index.c */
+    "gather", "masked_fill", "embedding",
 };
 
 const char *const *nc_op_names(int *count) {
