@@ -76,9 +76,7 @@ static void next_state(nc_rng *r) {
     *p = p[MT_M - NC_MT_N] ^ twist(p[0], r->state[0]);
 }
 
-uint32_t nc_rng_u32(nc_rng *r) {
-    if (--r->left == 0) next_state(r);
-    uint32_t y = r->state[r->next++];
+static inline uint32_t temper(uint32_t y) {
     y ^= (y >> 11);
     y ^= (y << 7) & 0x9d2c5680u;
     y ^= (y << 15) & 0xefc60000u;
@@ -86,16 +84,38 @@ uint32_t nc_rng_u32(nc_rng *r) {
     return y;
 }
 
+uint32_t nc_rng_u32(nc_rng *r) {
+    if (--r->left == 0) next_state(r);
+    return temper(r->state[r->next++]);
+}
+
+/* n consecutive nc_rng_u32() outputs, a run of state words at a time (the
+ * tempering loop vectorises). Between twists, state[next .. next + left - 2]
+ * are the words the next left - 1 calls return. */
+static void fill_u32(nc_rng *r, uint32_t *out, int64_t n) {
+    int64_t i = 0;
+    while (i < n) {
+        int64_t avail = r->left - 1;
+        if (avail == 0) {
+            out[i++] = nc_rng_u32(r); /* twists */
+            continue;
+        }
+        int64_t k = avail < n - i ? avail : n - i;
+        const uint32_t *s = r->state + r->next;
+        for (int64_t j = 0; j < k; j++) out[i + j] = temper(s[j]);
+        r->next += (int32_t)k;
+        r->left -= (int32_t)k;
+        i += k;
+    }
+}
+
+/* Draws are made in chunks of this many words into a stack buffer. */
+enum { CHUNK = 512 };
+
 uint64_t nc_rng_u64(nc_rng *r) {
     uint32_t hi = nc_rng_u32(r);
     uint32_t lo = nc_rng_u32(r);
     return ((uint64_t)hi << 32) | lo;
-}
-
-/* transformation::uniform_real<float>: 24 bits, arithmetic in float. */
-static inline float uniform_f(nc_rng *r, float lo, float hi) {
-    float x = (float)(nc_rng_u32(r) & ((1u << 24) - 1)) * (1.0f / (float)(1u << 24));
-    return fmaf(x, hi - lo, lo);
 }
 
 double nc_rng_double(nc_rng *r) {
@@ -103,7 +123,14 @@ double nc_rng_double(nc_rng *r) {
 }
 
 void nc_rng_uniform(nc_rng *r, float *x, int64_t n, float lo, float hi) {
-    for (int64_t i = 0; i < n; i++) x[i] = uniform_f(r, lo, hi);
+    uint32_t w[CHUNK];
+    const float span = hi - lo;
+    for (int64_t i = 0; i < n; i += CHUNK) {
+        const int64_t k = n - i < CHUNK ? n - i : CHUNK;
+        fill_u32(r, w, k);
+        for (int64_t j = 0; j < k; j++)
+            x[i + j] = fmaf((float)(w[j] & ((1u << 24) - 1)) * (1.0f / (float)(1u << 24)), span, lo);
+    }
 }
 
 /* Cephes-style single-precision log and sincos, evaluated as torch 1.13's
@@ -218,18 +245,28 @@ void nc_rng_normal(nc_rng *r, float *x, int64_t n, float mean, float std) {
         for (int64_t i = 0; i < n; i++) x[i] = (float)normal_double(r, mean, std);
         return;
     }
-    for (int64_t i = 0; i < n; i++) x[i] = uniform_f(r, 0.0f, 1.0f);
+    nc_rng_uniform(r, x, n, 0.0f, 1.0f);
     for (int64_t i = 0; i + 15 < n; i += 16) normal_16(x + i, mean, std);
     if (n % 16 != 0) {
         /* torch recomputes the last 16 values from fresh uniforms */
         float *d = x + n - 16;
-        for (int i = 0; i < 16; i++) d[i] = uniform_f(r, 0.0f, 1.0f);
+        nc_rng_uniform(r, d, 16, 0.0f, 1.0f);
         normal_16(d, mean, std);
     }
 }
 
 void nc_rng_bernoulli(nc_rng *r, float *x, int64_t n, double p) {
-    for (int64_t i = 0; i < n; i++) x[i] = nc_rng_double(r) < p ? 1.0f : 0.0f;
+    /* one double uniform (random64(): high word drawn first) per element */
+    uint32_t w[CHUNK];
+    for (int64_t i = 0; i < n; i += CHUNK / 2) {
+        const int64_t k = n - i < CHUNK / 2 ? n - i : CHUNK / 2;
+        fill_u32(r, w, 2 * k);
+        for (int64_t j = 0; j < k; j++) {
+            const uint64_t v = ((uint64_t)w[2 * j] << 32) | w[2 * j + 1];
+            const double u = (double)(v & ((UINT64_C(1) << 53) - 1)) * (1.0 / (double)(UINT64_C(1) << 53));
+            x[i + j] = u < p ? 1.0f : 0.0f;
+        }
+    }
 }
 
 void nc_rng_randint(nc_rng *r, int64_t *x, int64_t n, int64_t lo, int64_t hi) {

@@ -112,6 +112,39 @@ typedef struct ln_saved {
     int64_t rows, c;
 } ln_saved;
 
+/* sum dy and sum dy * xhat over a row, dy = g * w (w NULL: dy = g). */
+static inline void row_dy_sums(const float *g, const float *w, const float *x, int64_t n, float m,
+                               float rs, double *sdy, double *sdyx) {
+    double a[8] = {0}, b[8] = {0};
+    int64_t i = 0;
+    if (w) {
+        for (; i + 8 <= n; i += 8)
+            for (int k = 0; k < 8; k++) {
+                const float dy = g[i + k] * w[i + k];
+                a[k] += dy;
+                b[k] += (double)dy * ((x[i + k] - m) * rs);
+            }
+    } else {
+        for (; i + 8 <= n; i += 8)
+            for (int k = 0; k < 8; k++) {
+                a[k] += g[i + k];
+                b[k] += (double)g[i + k] * ((x[i + k] - m) * rs);
+            }
+    }
+    double s = 0, t = 0;
+    for (; i < n; i++) {
+        const float dy = w ? g[i] * w[i] : g[i];
+        s += dy;
+        t += (double)dy * ((x[i] - m) * rs);
+    }
+    *sdy = ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7])) + s;
+    *sdyx = ((b[0] + b[4]) + (b[1] + b[5])) + ((b[2] + b[6]) + (b[3] + b[7])) + t;
+}
+
+/* Rows per block of the weight/bias partial sums: blocks are fixed (not per
+ * thread), so the sums do not depend on the thread count. */
+enum { LN_ROWS_PER_BLOCK = 32 };
+
 static void ln_backward(nc_ctx *ctx, nc_node *nd) {
     const ln_saved *s = nd->saved;
     nc_tensor *xt = nd->in[0];
@@ -121,47 +154,49 @@ static void ln_backward(nc_ctx *ctx, nc_node *nd) {
     float *dw = s->w ? nc_grad_buf(ctx, s->w) : NULL;
     float *db = s->b ? nc_grad_buf(ctx, s->b) : NULL;
     const int64_t rows = s->rows, C = s->c;
-    if (dx) {
+    const int64_t nblk = (rows + LN_ROWS_PER_BLOCK - 1) / LN_ROWS_PER_BLOCK;
+    /* per block: sum over its rows of g * xhat (C) then of g (C) */
+    double *part = NULL;
+    if (dw || db) {
+        part = nc_scratch(ctx, (size_t)(2 * C * (nblk ? nblk : 1)) * sizeof(double));
+        if (!part) return;
+    }
 #pragma omp parallel for if (nc_par(ctx, rows * C)) schedule(static)
-        for (int64_t r = 0; r < rows; r++) {
+    for (int64_t bi = 0; bi < nblk; bi++) {
+        const int64_t r1 = (bi + 1) * LN_ROWS_PER_BLOCK < rows ? (bi + 1) * LN_ROWS_PER_BLOCK : rows;
+        double *pw = part ? part + bi * 2 * C : NULL, *pb = pw ? pw + C : NULL;
+        if (pw) memset(pw, 0, (size_t)(2 * C) * sizeof(double));
+        for (int64_t r = bi * LN_ROWS_PER_BLOCK; r < r1; r++) {
             const float *x = X + r * C, *g = G + r * C;
-            float *d = dx + r * C;
             const float m = s->mean[r], rs = s->rstd[r];
-            double sdy = 0, sdyx = 0;
-            for (int64_t j = 0; j < C; j++) {
-                float dy = W ? g[j] * W[j] : g[j];
-                sdy += dy;
-                sdyx += (double)dy * ((x[j] - m) * rs);
-            }
+            if (pw)
+                for (int64_t j = 0; j < C; j++) {
+                    pw[j] += (double)g[j] * ((x[j] - m) * rs);
+                    pb[j] += g[j];
+                }
+            if (!dx) continue;
+            double sdy, sdyx;
+            row_dy_sums(g, W, x, C, m, rs, &sdy, &sdyx);
             /* in the forward pass this was: y = (x - mean) * rstd * w + b */
             const float a = (float)(sdy / (double)C), bb = (float)(sdyx / (double)C);
-            for (int64_t j = 0; j < C; j++) {
-                float dy = W ? g[j] * W[j] : g[j];
-                d[j] += rs * (dy - a - ((x[j] - m) * rs) * bb);
-            }
+            float *d = dx + r * C;
+            if (W)
+                for (int64_t j = 0; j < C; j++)
+                    d[j] += rs * (g[j] * W[j] - a - ((x[j] - m) * rs) * bb);
+            else
+                for (int64_t j = 0; j < C; j++) d[j] += rs * (g[j] - a - ((x[j] - m) * rs) * bb);
         }
     }
-    if (dw || db) {
-        /* Column blocks: each thread owns a block of channels and walks all rows. */
-        enum { BLK = 64 };
-        const int64_t nblk = (C + BLK - 1) / BLK;
-#pragma omp parallel for if (nc_par(ctx, rows * C)) schedule(static)
+    if (!part) return;
+#pragma omp parallel for if (nc_par(ctx, nblk * C)) schedule(static)
+    for (int64_t j = 0; j < C; j++) {
+        double sw = 0, sb = 0;
         for (int64_t bi = 0; bi < nblk; bi++) {
-            const int64_t j0 = bi * BLK, j1 = j0 + BLK < C ? j0 + BLK : C;
-            double aw[BLK] = {0}, ab[BLK] = {0};
-            for (int64_t r = 0; r < rows; r++) {
-                const float *x = X + r * C, *g = G + r * C;
-                const float m = s->mean[r], rs = s->rstd[r];
-                for (int64_t j = j0; j < j1; j++) {
-                    aw[j - j0] += (double)g[j] * ((x[j] - m) * rs);
-                    ab[j - j0] += g[j];
-                }
-            }
-            for (int64_t j = j0; j < j1; j++) {
-                if (dw) dw[j] += (float)aw[j - j0];
-                if (db) db[j] += (float)ab[j - j0];
-            }
+            sw += part[bi * 2 * C + j];
+            sb += part[bi * 2 * C + C + j];
         }
+        if (dw) dw[j] += (float)sw;
+        if (db) db[j] += (float)sb;
     }
 }
 

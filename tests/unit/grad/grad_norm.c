@@ -35,7 +35,7 @@ static nc_tensor *f_emb(nc_ctx *c, nc_tensor **x) { return nc_embedding(c, x[0],
 /* padding_idx rows still appear in the forward output but get no gradient,
  * which finite differences cannot see; so the case zeroes the padded
  * positions afterwards (as a model masks them) and FD then agrees. The
- * exclusion itself is checked directly in tests/unit/test_index.c. */
+ * exclusion itself is checked directly in tests/unit/test_ops_norm.c. */
 static nc_tensor *f_emb_pad(nc_ctx *c, nc_tensor **x) {
     int64_t n = nc_numel(x[1]);
     nc_tensor *m = nc_empty(c, NC_U8, NC_DIMS(n, 1));
