@@ -10,9 +10,10 @@
  * (Ioffe & Szegedy 2015, sec. 3; llm.c layernorm_backward), and
  *     dw += sum dL/dy * xhat,  db += sum dL/dy  over everything w/b touch.
  *
- * Statistics are accumulated in double, each set by one thread, so results
- * do not depend on the thread count; the reference ctx runs the same loops
- * single-threaded. Per-set mean and rstd are saved (as float, the values the
+ * Statistics are accumulated in double, each set by one thread, and
+ * layer_norm's weight/bias gradients are summed over fixed blocks of rows
+ * and then across blocks in order, so results do not depend on the thread
+ * count; the reference ctx runs the same loops single-threaded. Per-set mean and rstd are saved (as float, the values the
  * forward used) and xhat is recomputed from x in backward. */
 #include <math.h>
 #include <string.h>
