@@ -21,6 +21,10 @@ static const char *const names[] = {
     "softmax", "log_softmax", "cross_entropy", "mse_loss",
     /* ops_ctc.c */
     "ctc_loss",
+    /* ops_norm.c, ops_dropout.c */
+    "layer_norm", "batch_norm", "group_norm", "dropout",
+    /* ops_index.c */
+    "gather", "masked_fill", "embedding",
 };
 
 const char *const *nc_op_names(int *count) {
