@@ -115,8 +115,9 @@ nc_status nc_synth_plan_build(const nc_synth_params *p, nc_synth_plan **out);
 void nc_synth_plan_free(nc_synth_plan *plan);
 
 /* Normalises a line of text into `out` (cap bytes): lowercase ASCII letters,
- * apostrophes between letters, single spaces; every other character becomes
- * a space. Returns the length written (0 for a line with no letters). */
+ * apostrophes inside a word ("don't") or after a word-final s ("fathers'"),
+ * single spaces; every other character becomes a space. Returns the length
+ * written (0 for a line with no letters). */
 int64_t nc_synth_normalize_text(const char *in, char *out, int64_t cap);
 
 /* One utterance of the built-in digits/commands set (1..6 words) into buf.

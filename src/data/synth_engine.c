@@ -12,6 +12,14 @@
 #include "nemoc/synth.h"
 #include "util/spawn.h"
 
+/* Drops trailing whitespace (an engine's message ends in a newline). */
+static const char *rstrip(char *s) {
+    if (!s) return "";
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' ' || s[n - 1] == '\t')) s[--n] = 0;
+    return s;
+}
+
 /* Copies s into the store; returns it or NULL when full. */
 static const char *stash(char *store, int64_t cap, int64_t *used, const char *s) {
     int64_t n = (int64_t)strlen(s) + 1;
@@ -85,7 +93,7 @@ static nc_status query(const char *const argv[], char **out) {
     if (res.exit_code != 0) {
         char cmd[256];
         nc_spawn_format_argv(argv, cmd, sizeof cmd);
-        st = nc_error(NC_ERR_IO, "'%s' exited with status %d: %s", cmd, res.exit_code, res.err);
+        st = nc_error(NC_ERR_IO, "'%s' exited with status %d: %s", cmd, res.exit_code, rstrip(res.err));
         nc_spawn_result_free(&res);
         return st;
     }
@@ -127,7 +135,7 @@ nc_status nc_synth_check_engines(const nc_synth_plan *plan) {
             for (char *c = buf; *c; c++)
                 if (*c == '\n' || *c == '\t') *c = ' ';
             if (!strstr(buf, pad)) {
-                st = nc_error(NC_ERR_CONFIG, "flite has no voice '%s' (flite -lv:%s)", v->name, buf);
+                st = nc_error(NC_ERR_CONFIG, "flite has no voice '%s' (flite -lv:%s)", v->name, rstrip(buf));
                 goto done;
             }
             continue;
@@ -185,7 +193,8 @@ nc_status nc_synth_render(const nc_synth_plan *plan, int64_t i, const char *tmp_
         if (res.term_signal)
             st = nc_error(NC_ERR_IO, "command `%s` was killed by signal %d", cmd, res.term_signal);
         else
-            st = nc_error(NC_ERR_IO, "command `%s` exited with status %d: %s", cmd, res.exit_code, res.err);
+            st = nc_error(NC_ERR_IO, "command `%s` exited with status %d: %s", cmd, res.exit_code,
+                          rstrip(res.err));
         nc_spawn_result_free(&res);
         unlink(tmp);
         return fail_utt(plan, i, st);

@@ -65,18 +65,18 @@ void nc_synth_plan_free(nc_synth_plan *plan) {
 }
 
 /* Voice names go on an engine's command line and into JSON: keep them to a
- * safe alphabet. */
-static int valid_name(const char *s) {
+ * safe alphabet (plus ':' in split lists, for the "flite:slt" form). */
+static int valid_name(const char *s, const char *extra) {
     if (!*s) return 0;
     for (; *s; s++)
         if (!(('a' <= *s && *s <= 'z') || ('A' <= *s && *s <= 'Z') || ('0' <= *s && *s <= '9') ||
-              strchr("-_.+", *s)))
+              strchr("-_.+", *s) || strchr(extra, *s)))
             return 0;
     return 1;
 }
 
 /* Calls fn(item, ctx) for each trimmed, non-empty item of a comma list. */
-static nc_status each_item(const char *list, const char *key,
+static nc_status each_item(const char *list, const char *key, const char *extra,
                            nc_status (*fn)(const char *item, void *ctx), void *ctx) {
     if (!list) return NC_OK;
     for (const char *p = list; *p;) {
@@ -89,9 +89,9 @@ static nc_status each_item(const char *list, const char *key,
             if (n >= sizeof item) return nc_error(NC_ERR_CONFIG, "%s: item '%.*s...' is too long", key, 40, p);
             memcpy(item, p, n);
             item[n] = 0;
-            if (!valid_name(item))
-                return nc_error(NC_ERR_CONFIG, "%s: '%s' may only use letters, digits and - _ . +", key,
-                                item);
+            if (!valid_name(item, extra))
+                return nc_error(NC_ERR_CONFIG, "%s: '%s' may only use letters, digits and - _ . +%s", key,
+                                item, extra);
             nc_status st = fn(item, ctx);
             if (st) return nc_error_prefix(st, "%s", key);
         }
@@ -148,7 +148,7 @@ static nc_status add_accent(const char *accent, void *ctx) {
     for (const char *q = p->variants; q && *q; q++) has_variant |= *q != ',' && *q != ' ';
     if (!has_variant) return pool_add(p, NC_SYNTH_ESPEAK, accent);
     accent_ctx a = {.p = p, .accent = accent};
-    return each_item(p->variants, "espeak_variants", add_variant, &a);
+    return each_item(p->variants, "espeak_variants", "", add_variant, &a);
 }
 
 static nc_status add_flite(const char *name, void *ctx) { return pool_add(ctx, NC_SYNTH_FLITE, name); }
@@ -354,9 +354,9 @@ static nc_status build(nc_synth_plan *plan, const nc_synth_params *p, nc_rng *r)
     nc_status st;
     if ((st = check_params(p)) || (st = split_counts(p, plan->n_split))) return st;
     pool pl = {.v = NULL, .variants = p->espeak_variants};
-    if (p->engines[NC_SYNTH_ESPEAK] && (st = each_item(p->espeak_accents, "espeak_accents", add_accent, &pl)))
+    if (p->engines[NC_SYNTH_ESPEAK] && (st = each_item(p->espeak_accents, "espeak_accents", "", add_accent, &pl)))
         goto fail_pool;
-    if (p->engines[NC_SYNTH_FLITE] && (st = each_item(p->flite_voices, "flite_voices", add_flite, &pl)))
+    if (p->engines[NC_SYNTH_FLITE] && (st = each_item(p->flite_voices, "flite_voices", "", add_flite, &pl)))
         goto fail_pool;
     if (pl.n == 0) {
         st = nc_error(NC_ERR_CONFIG, "no voices: the voice lists of the chosen engines are empty");
@@ -364,9 +364,9 @@ static nc_status build(nc_synth_plan *plan, const nc_synth_params *p, nc_rng *r)
     }
     bool explicit_[NC_SPLIT_N] = {false, !list_empty(p->validation_voices), !list_empty(p->test_voices)};
     assign_ctx a = {.p = &pl, .split = NC_SPLIT_VALIDATION};
-    if ((st = each_item(p->validation_voices, "validation_voices", assign_named, &a))) goto fail_pool;
+    if ((st = each_item(p->validation_voices, "validation_voices", ":", assign_named, &a))) goto fail_pool;
     a.split = NC_SPLIT_TEST;
-    if ((st = each_item(p->test_voices, "test_voices", assign_named, &a))) goto fail_pool;
+    if ((st = each_item(p->test_voices, "test_voices", ":", assign_named, &a))) goto fail_pool;
     int64_t *scratch = nc_malloc((size_t)pl.n * sizeof(int64_t));
     if (!scratch) {
         st = nc_error(NC_ERR_OOM, "voice split");

@@ -11,6 +11,13 @@
 #include "nemoc/rng.h"
 #include "nemoc/synth.h"
 
+/* At the end of a word: a final apostrophe stays only as a plural
+ * possessive ("fathers'"); anywhere else it was a closing quote. */
+static int64_t end_word(char *out, int64_t n) {
+    if (n > 0 && out[n - 1] == '\'' && !(n >= 2 && out[n - 2] == 's')) n--;
+    return n;
+}
+
 int64_t nc_synth_normalize_text(const char *in, char *out, int64_t cap) {
     if (cap <= 0) return 0;
     int64_t n = 0;
@@ -22,11 +29,12 @@ int64_t nc_synth_normalize_text(const char *in, char *out, int64_t cap) {
             c = tolower(c);
             keep = 1;
         } else if (c == '\'') {
-            /* An apostrophe is kept only inside or at the end of a word
-             * ("don't", "fathers'"), never as a quotation mark. */
+            /* Only after a letter of the current word ("don't"), never as an
+             * opening quote. */
             keep = n > 0 && !pending_space && out[n - 1] != '\'';
         }
         if (!keep) {
+            n = end_word(out, n);
             pending_space = n > 0;
             continue;
         }
@@ -38,6 +46,7 @@ int64_t nc_synth_normalize_text(const char *in, char *out, int64_t cap) {
         if (n + 1 >= cap) break;
         out[n++] = (char)c;
     }
+    n = end_word(out, n);
     out[n] = 0; /* spaces are only written before a kept character: none trails */
     return n;
 }
