@@ -194,7 +194,9 @@ static int parse_args(int argc, char **argv, synth_args *a) {
             ok = parse_i64(k, v, &iv) && (iv >= 0 || bad_value(k, v, "an integer >= 0"));
             if (ok) p->seed = (uint64_t)iv;
         } else if (!strcmp(k, "engines")) ok = parse_engines(strip_brackets(v), p);
-        else if (!strcmp(k, "num_workers")) ok = parse_i64(k, v, &a->num_workers);
+        else if (!strcmp(k, "num_workers"))
+            ok = parse_i64(k, v, &a->num_workers) &&
+                 ((a->num_workers >= 0 && a->num_workers <= 1024) || bad_value(k, v, "0..1024"));
         else if (!strcmp(k, "sample_rate")) {
             ok = parse_i64(k, v, &iv) && ((iv > 0 && iv < INT_MAX) || bad_value(k, v, "a rate in Hz"));
             if (ok) p->sample_rate = (int)iv;
@@ -354,7 +356,7 @@ static int run_synth(int argc, char **argv) {
     progress_state ps = {.tty = isatty(2), .last_pct = 0, .t0 = now_s()};
     nc_synth_run_params rp = {
         .out_dir = a.out_dir,
-        .num_workers = (int)(a.num_workers > 0 && a.num_workers < 4096 ? a.num_workers : 0),
+        .num_workers = (int)a.num_workers,
         .progress = on_progress,
         .user_data = &ps,
         .durations = durations,

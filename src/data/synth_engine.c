@@ -170,22 +170,14 @@ static nc_status fail_utt(const nc_synth_plan *plan, int64_t i, nc_status st) {
                            u->text);
 }
 
-nc_status nc_synth_render(const nc_synth_plan *plan, int64_t i, const char *tmp_dir, const char *out_dir,
-                          double *duration) {
-    *duration = 0;
-    if (i < 0 || i >= plan->n_utts)
-        return nc_error(NC_ERR_INVALID_ARG, "utterance %lld of %lld", (long long)i, (long long)plan->n_utts);
+/* Renders utterance i whose engine command is argv (writing `tmp`). */
+static nc_status render(const nc_synth_plan *plan, int64_t i, const char *const argv[], const char *tmp,
+                        const char *out, double *duration) {
     const nc_synth_utt *u = &plan->utts[i];
-    char tmp[4096], out[4096], store[1024], cmd[1200];
-    snprintf(tmp, sizeof tmp, "%s/%06lld.wav", tmp_dir, (long long)i);
-    snprintf(out, sizeof out, "%s/%s", out_dir, u->audio_filepath);
-    const char *argv[16];
-    nc_status st = nc_synth_command(plan, i, tmp, argv, store, sizeof store);
-    if (st) return st;
+    char cmd[1200];
     nc_spawn_format_argv(argv, cmd, sizeof cmd);
-
     nc_spawn_result res;
-    st = nc_spawn_run(argv, 0, 1, 2048, &res);
+    nc_status st = nc_spawn_run(argv, 0, 1, 2048, &res);
     if (st == NC_ERR_NOT_FOUND)
         return fail_utt(plan, i, nc_error(st, "command `%s`: '%s' is not on PATH; %s", cmd, argv[0], install_hint));
     if (st) return fail_utt(plan, i, nc_error_prefix(st, "command `%s`", cmd));
@@ -228,4 +220,24 @@ nc_status nc_synth_render(const nc_synth_plan *plan, int64_t i, const char *tmp_
     if (st) return fail_utt(plan, i, st);
     *duration = (double)ny / (double)sr;
     return NC_OK;
+}
+
+nc_status nc_synth_render(const nc_synth_plan *plan, int64_t i, const char *tmp_dir, const char *out_dir,
+                          double *duration) {
+    *duration = 0;
+    if (i < 0 || i >= plan->n_utts)
+        return nc_error(NC_ERR_INVALID_ARG, "utterance %lld of %lld", (long long)i, (long long)plan->n_utts);
+    char tmp[4096], out[4096];
+    snprintf(tmp, sizeof tmp, "%s/%06lld.wav", tmp_dir, (long long)i);
+    snprintf(out, sizeof out, "%s/%s", out_dir, plan->utts[i].audio_filepath);
+    /* Room for the text (a line of a user's file can be long), the path and
+     * the fixed arguments. */
+    int64_t cap = (int64_t)(strlen(plan->utts[i].text) + strlen(tmp)) + 512;
+    char *store = nc_malloc((size_t)cap);
+    if (!store) return nc_error(NC_ERR_OOM, "utterance %lld: command line", (long long)i);
+    const char *argv[16];
+    nc_status st = nc_synth_command(plan, i, tmp, argv, store, cap);
+    if (!st) st = render(plan, i, argv, tmp, out, duration);
+    nc_free(store);
+    return st;
 }
