@@ -37,9 +37,10 @@ static void synth_help(FILE *f) {
             "DIR/{train,validation,test}_manifest.json, one JSON object per line:\n"
             "  {\"audio_filepath\": \"audio/train/000000.wav\", \"duration\": 1.2345, \"text\": \"...\",\n"
             "   \"speaker\": \"espeak-ng:en-gb+f2\"}\n"
-            "with audio_filepath relative to DIR. The split is by voice: validation and test\n"
-            "voices never speak training utterances. The same arguments give the same\n"
-            "dataset (texts, voices, parameters, audio) whatever num_workers is.\n"
+            "with audio_filepath relative to DIR (files of the same names are overwritten).\n"
+            "The split is by voice: validation and test voices never speak training\n"
+            "utterances. The same arguments give the same dataset (texts, voices,\n"
+            "parameters, audio) whatever num_workers is.\n"
             "\n"
             "keys (default):\n");
     opt(f, "out_dir", "", "output folder, created if missing (required)");
@@ -57,7 +58,9 @@ static void synth_help(FILE *f) {
     opt(f, "num_utts", b, "utterances in all splits together");
     snprintf(b, sizeof b, "%llu", (unsigned long long)d.seed);
     opt(f, "seed", b, "decides texts, voice split, engine parameters and noise");
-    opt(f, "engines", "[espeak,flite]", "TTS engines (espeak = espeak-ng)");
+    opt(f, "engines", "[espeak,flite]",
+        "TTS engines (espeak = espeak-ng); within a split they take turns,\n"
+        "                             and each engine's voices are used round-robin");
     opt(f, "num_workers", "0", "engine processes at once; 0 = number of CPUs");
     snprintf(b, sizeof b, "%d", d.sample_rate);
     opt(f, "sample_rate", b, "output rate in Hz (engine audio resampled with libsoxr)");
