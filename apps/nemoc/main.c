@@ -7,6 +7,7 @@
 
 static const nc_cli_command commands[] = {
     {"demo", NULL, "train a small model on a built-in synthetic task", nc_cmd_demo},
+    {"data", "synth", "build a NeMo manifest dataset of synthetic speech (espeak-ng, flite)", nc_cmd_data_synth},
 };
 
 static void usage(FILE *f) {

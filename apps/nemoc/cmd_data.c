@@ -1,0 +1,385 @@
+/* `nemoc data synth`: a NeMo manifest dataset of synthetic speech (espeak-ng
+ * and flite voices), split by voice into train/validation/test, for training
+ * and testing ASR without downloads. Hydra-style key=value arguments. */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "nemoc/alloc.h"
+#include "nemoc/synth.h"
+
+/* One key of --help: "  key=default" padded to a column, then the text;
+ * long defaults get the text on the next line. */
+static void opt(FILE *f, const char *key, const char *def, const char *text) {
+    char kv[256];
+    snprintf(kv, sizeof kv, "%s=%s", key, def);
+    if (strlen(kv) > 26)
+        fprintf(f, "  %s\n  %-26s %s\n", kv, "", text);
+    else
+        fprintf(f, "  %-26s %s\n", kv, text);
+}
+
+static void synth_help(FILE *f) {
+    nc_synth_params d = nc_synth_default_params();
+    char b[64];
+    fprintf(f,
+            "usage: nemoc data synth out_dir=DIR [key=value ...]\n"
+            "\n"
+            "Builds a speech dataset with text-to-speech engines (run as child processes):\n"
+            "16-bit mono WAV files under DIR/audio/<split>/ and NeMo manifests\n"
+            "DIR/{train,validation,test}_manifest.json, one JSON object per line:\n"
+            "  {\"audio_filepath\": \"audio/train/000000.wav\", \"duration\": 1.2345, \"text\": \"...\",\n"
+            "   \"speaker\": \"espeak-ng:en-gb+f2\"}\n"
+            "with audio_filepath relative to DIR (files of the same names are overwritten).\n"
+            "The split is by voice: validation and test voices never speak training\n"
+            "utterances. The same arguments give the same dataset (texts, voices,\n"
+            "parameters, audio) whatever num_workers is.\n"
+            "\n"
+            "keys (default):\n");
+    opt(f, "out_dir", "", "output folder, created if missing (required)");
+    opt(f, "text_set", d.text_set,
+        "digits: digit strings, short commands, spelled letters (1-6 words,\n"
+        "                             56-word vocabulary) generated from seed; sentences:\n"
+        "                             data/text/sentences.txt (3,000 KJV sentences, 3-12 words);\n"
+        "                             or a text file, one utterance per line (lowercased; other\n"
+        "                             characters than letters and ' become spaces)");
+    opt(f, "data_dir", "",
+        "where text_set=sentences is looked up (DIR/text/sentences.txt); empty:\n"
+        "                             $NEMOC_DATA_DIR, <bin>/../data, <bin>/../../data,\n"
+        "                             <bin>/../share/nemoc/data, $NC_SOURCE_DIR/data, ./data");
+    snprintf(b, sizeof b, "%lld", (long long)d.num_utts);
+    opt(f, "num_utts", b, "utterances in all splits together");
+    snprintf(b, sizeof b, "%llu", (unsigned long long)d.seed);
+    opt(f, "seed", b, "decides texts, voice split, engine parameters and noise");
+    opt(f, "engines", "[espeak,flite]",
+        "TTS engines (espeak = espeak-ng); within a split they take turns,\n"
+        "                             and each engine's voices are used round-robin");
+    opt(f, "num_workers", "0", "engine processes at once; 0 = number of CPUs");
+    snprintf(b, sizeof b, "%d", d.sample_rate);
+    opt(f, "sample_rate", b, "output rate in Hz (engine audio resampled with libsoxr)");
+    snprintf(b, sizeof b, "%g", d.validation_fraction);
+    opt(f, "validation_fraction", b, "share of utterances for validation");
+    snprintf(b, sizeof b, "%g", d.test_fraction);
+    opt(f, "test_fraction", b, "share of utterances for test");
+    opt(f, "num_validation", "-1", "validation utterance count; >= 0 overrides the fraction");
+    opt(f, "num_test", "-1", "test utterance count; >= 0 overrides the fraction");
+    opt(f, "validation_voices", "[]",
+        "voices held out for validation (en-gb+f2, slt or flite:slt);\n"
+        "                             empty: drawn from each engine's voices in proportion");
+    opt(f, "test_voices", "[]", "voices held out for test; empty: drawn like validation's");
+    opt(f, "espeak_accents", d.espeak_accents, "espeak-ng languages (espeak-ng --voices=en)");
+    opt(f, "espeak_variants", d.espeak_variants,
+        "espeak-ng variants (espeak-ng --voices=variant); every\n"
+        "                             accent+variant pair is a voice; empty: accents alone");
+    opt(f, "flite_voices", d.flite_voices, "flite voices (flite -lv)");
+    snprintf(b, sizeof b, "[%g,%g]", d.espeak_rate[0], d.espeak_rate[1]);
+    opt(f, "espeak_rate", b, "espeak-ng speed range, words per minute");
+    snprintf(b, sizeof b, "[%g,%g]", d.espeak_pitch[0], d.espeak_pitch[1]);
+    opt(f, "espeak_pitch", b, "espeak-ng pitch range, 0..99");
+    snprintf(b, sizeof b, "[%g,%g]", d.flite_stretch[0], d.flite_stretch[1]);
+    opt(f, "flite_stretch", b, "flite duration_stretch range (> 1 is slower)");
+    snprintf(b, sizeof b, "%g", d.speed_prob);
+    opt(f, "speed_prob", b, "training only: chance of speed perturbation");
+    snprintf(b, sizeof b, "[%g,%g]", d.speed_range[0], d.speed_range[1]);
+    opt(f, "speed_range", b, "its tempo factor range (1.1 = 10% faster; by resampling)");
+    snprintf(b, sizeof b, "%g", d.noise_prob);
+    opt(f, "noise_prob", b, "training only: chance of additive white noise");
+    snprintf(b, sizeof b, "[%g,%g]", d.snr_db[0], d.snr_db[1]);
+    opt(f, "snr_db", b, "its signal-to-noise ratio range in dB");
+    fprintf(f, "\nRanges are written [min,max] or min,max; lists [a,b] or a,b. The engines come\n"
+               "from the Debian packages espeak-ng and flite (scripts/install-deps.sh).\n");
+}
+
+static int bad_value(const char *key, const char *val, const char *want) {
+    fprintf(stderr, "nemoc data synth: %s=%s: expected %s\n", key, val, want);
+    return 0;
+}
+
+static int parse_i64(const char *key, const char *v, int64_t *out) {
+    char *end;
+    errno = 0;
+    long long x = strtoll(v, &end, 10);
+    if (errno || end == v || *end) return bad_value(key, v, "an integer");
+    *out = x;
+    return 1;
+}
+
+static int parse_f64(const char *key, const char *v, double *out) {
+    char *end;
+    errno = 0;
+    double x = strtod(v, &end);
+    if (errno || end == v || *end || !isfinite(x)) return bad_value(key, v, "a number");
+    *out = x;
+    return 1;
+}
+
+/* "[a,b]" or "a,b". */
+static int parse_range(const char *key, const char *v, double r[2]) {
+    char buf[128];
+    size_t n = strlen(v);
+    if (n >= sizeof buf) return bad_value(key, v, "[min,max]");
+    memcpy(buf, v, n + 1);
+    char *s = buf;
+    if (*s == '[' && n >= 2 && s[n - 1] == ']') {
+        s[n - 1] = 0;
+        s++;
+    }
+    char *comma = strchr(s, ',');
+    if (!comma) return bad_value(key, v, "[min,max]");
+    *comma = 0;
+    char *e1, *e2;
+    r[0] = strtod(s, &e1);
+    r[1] = strtod(comma + 1, &e2);
+    if (e1 == s || *e1 || e2 == comma + 1 || *e2) return bad_value(key, v, "[min,max]");
+    return 1;
+}
+
+/* "[a,b]" -> "a,b" in place for comma lists. */
+static const char *strip_brackets(char *v) {
+    size_t n = strlen(v);
+    if (n >= 2 && v[0] == '[' && v[n - 1] == ']') {
+        v[n - 1] = 0;
+        return v + 1;
+    }
+    return v;
+}
+
+static int parse_engines(const char *v, nc_synth_params *p) {
+    p->engines[NC_SYNTH_ESPEAK] = p->engines[NC_SYNTH_FLITE] = false;
+    const char *s = v;
+    while (*s) {
+        size_t n = strcspn(s, ",");
+        if ((n == 6 && !strncmp(s, "espeak", 6)) || (n == 9 && !strncmp(s, "espeak-ng", 9)))
+            p->engines[NC_SYNTH_ESPEAK] = true;
+        else if (n == 5 && !strncmp(s, "flite", 5))
+            p->engines[NC_SYNTH_FLITE] = true;
+        else if (n)
+            return bad_value("engines", v, "a comma list of espeak, flite");
+        s += n;
+        if (*s) s++;
+    }
+    return 1;
+}
+
+typedef struct synth_args {
+    nc_synth_params p;
+    const char *out_dir;
+    const char *data_dir;
+    int64_t num_workers;
+    char text_path[PATH_MAX];
+} synth_args;
+
+static int parse_args(int argc, char **argv, synth_args *a) {
+    nc_synth_params *p = &a->p;
+    for (int i = 1; i < argc; i++) {
+        char *eq = strchr(argv[i], '=');
+        if (!eq || eq == argv[i]) {
+            fprintf(stderr, "nemoc data synth: '%s' is not key=value (see --help)\n", argv[i]);
+            return 0;
+        }
+        *eq = 0;
+        const char *k = argv[i];
+        char *v = eq + 1;
+        int64_t iv;
+        int ok = 1;
+        if (!strcmp(k, "out_dir")) a->out_dir = v;
+        else if (!strcmp(k, "text_set")) p->text_set = v;
+        else if (!strcmp(k, "data_dir")) a->data_dir = v;
+        else if (!strcmp(k, "num_utts")) ok = parse_i64(k, v, &p->num_utts);
+        else if (!strcmp(k, "seed")) {
+            ok = parse_i64(k, v, &iv) && (iv >= 0 || bad_value(k, v, "an integer >= 0"));
+            if (ok) p->seed = (uint64_t)iv;
+        } else if (!strcmp(k, "engines")) ok = parse_engines(strip_brackets(v), p);
+        else if (!strcmp(k, "num_workers"))
+            ok = parse_i64(k, v, &a->num_workers) &&
+                 ((a->num_workers >= 0 && a->num_workers <= 1024) || bad_value(k, v, "0..1024"));
+        else if (!strcmp(k, "sample_rate")) {
+            ok = parse_i64(k, v, &iv) && ((iv > 0 && iv < INT_MAX) || bad_value(k, v, "a rate in Hz"));
+            if (ok) p->sample_rate = (int)iv;
+        } else if (!strcmp(k, "validation_fraction")) ok = parse_f64(k, v, &p->validation_fraction);
+        else if (!strcmp(k, "test_fraction")) ok = parse_f64(k, v, &p->test_fraction);
+        else if (!strcmp(k, "num_validation")) ok = parse_i64(k, v, &p->num_validation);
+        else if (!strcmp(k, "num_test")) ok = parse_i64(k, v, &p->num_test);
+        else if (!strcmp(k, "validation_voices")) p->validation_voices = strip_brackets(v);
+        else if (!strcmp(k, "test_voices")) p->test_voices = strip_brackets(v);
+        else if (!strcmp(k, "espeak_accents")) p->espeak_accents = strip_brackets(v);
+        else if (!strcmp(k, "espeak_variants")) p->espeak_variants = strip_brackets(v);
+        else if (!strcmp(k, "flite_voices")) p->flite_voices = strip_brackets(v);
+        else if (!strcmp(k, "espeak_rate")) ok = parse_range(k, v, p->espeak_rate);
+        else if (!strcmp(k, "espeak_pitch")) ok = parse_range(k, v, p->espeak_pitch);
+        else if (!strcmp(k, "flite_stretch")) ok = parse_range(k, v, p->flite_stretch);
+        else if (!strcmp(k, "speed_prob")) ok = parse_f64(k, v, &p->speed_prob);
+        else if (!strcmp(k, "speed_range")) ok = parse_range(k, v, p->speed_range);
+        else if (!strcmp(k, "noise_prob")) ok = parse_f64(k, v, &p->noise_prob);
+        else if (!strcmp(k, "snr_db")) ok = parse_range(k, v, p->snr_db);
+        else {
+            fprintf(stderr, "nemoc data synth: unknown key '%s' (see nemoc data synth --help)\n", k);
+            ok = 0;
+        }
+        *eq = '=';
+        if (!ok) return 0;
+    }
+    if (!a->out_dir || !*a->out_dir) {
+        fprintf(stderr, "nemoc data synth: out_dir= is required (see --help)\n");
+        return 0;
+    }
+    return 1;
+}
+
+static int is_file(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* text_set=sentences: the first data folder that holds text/sentences.txt. */
+static int find_sentences(const synth_args *a, char *out, size_t cap) {
+    char exe[PATH_MAX] = "";
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = 0;
+        char *slash = strrchr(exe, '/');
+        if (slash) *slash = 0;
+    }
+    const char *env = getenv("NEMOC_DATA_DIR"), *src = getenv("NC_SOURCE_DIR");
+    char cands[7][PATH_MAX + 32];
+    int k = 0;
+    if (a->data_dir && *a->data_dir) {
+        snprintf(cands[k++], sizeof cands[0], "%s", a->data_dir);
+    } else {
+        if (env && *env) snprintf(cands[k++], sizeof cands[0], "%s", env);
+        if (*exe) {
+            snprintf(cands[k++], sizeof cands[0], "%s/../data", exe);
+            snprintf(cands[k++], sizeof cands[0], "%s/../../data", exe);
+            snprintf(cands[k++], sizeof cands[0], "%s/../share/nemoc/data", exe);
+        }
+        if (src && *src) snprintf(cands[k++], sizeof cands[0], "%s/data", src);
+        snprintf(cands[k++], sizeof cands[0], "data");
+    }
+    for (int i = 0; i < k; i++) {
+        int w = snprintf(out, cap, "%s/text/sentences.txt", cands[i]);
+        if (w > 0 && (size_t)w < cap && is_file(out)) return 1;
+    }
+    fprintf(stderr, "nemoc data synth: text_set=sentences: no text/sentences.txt under");
+    for (int i = 0; i < k; i++) fprintf(stderr, " %s%s", cands[i], i + 1 < k ? "," : "");
+    fprintf(stderr, "; set data_dir= or NEMOC_DATA_DIR to the repository's data folder\n");
+    return 0;
+}
+
+/* Lists voices of one split, wrapped. */
+static void print_voices(const nc_synth_plan *plan, nc_synth_split s) {
+    int64_t nv = 0;
+    for (int64_t v = 0; v < plan->n_voices; v++) nv += plan->voices[v].split == s;
+    printf("  %-10s %4lld utterances, %3lld voices:", nc_synth_split_name(s), (long long)plan->n_split[s],
+           (long long)nv);
+    int col = 80;
+    for (int64_t v = 0; v < plan->n_voices; v++) {
+        const nc_synth_voice *x = &plan->voices[v];
+        if (x->split != s) continue;
+        int w = (int)strlen(x->speaker) + 1;
+        if (col + w > 96) {
+            printf("\n     ");
+            col = 5;
+        }
+        printf(" %s", x->speaker);
+        col += w;
+    }
+    printf("\n");
+}
+
+typedef struct progress_state {
+    int tty;
+    int64_t last_pct;
+    double t0;
+} progress_state;
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void on_progress(int64_t done, int64_t total, void *user_data) {
+    progress_state *ps = user_data;
+    int64_t pct = done * 100 / total;
+    if (ps->tty) {
+        fprintf(stderr, "\rsynth: %lld/%lld utterances (%lld%%)", (long long)done, (long long)total,
+                (long long)pct);
+        if (done == total) fprintf(stderr, "\n");
+    } else if (pct / 10 > ps->last_pct / 10 || done == total) {
+        fprintf(stderr, "synth: %lld/%lld utterances, %.1f s\n", (long long)done, (long long)total,
+                now_s() - ps->t0);
+    }
+    ps->last_pct = pct;
+}
+
+static int run_synth(int argc, char **argv) {
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            synth_help(stdout);
+            return 0;
+        }
+    synth_args a = {.p = nc_synth_default_params(), .num_workers = 0};
+    if (!parse_args(argc, argv, &a)) return 2;
+    if (!strcmp(a.p.text_set, "sentences")) {
+        if (!find_sentences(&a, a.text_path, sizeof a.text_path)) return 2;
+        a.p.text_set = a.text_path;
+    }
+    nc_synth_plan *plan;
+    nc_status st = nc_synth_plan_build(&a.p, &plan);
+    if (st) {
+        fprintf(stderr, "nemoc data synth: %s\n", nc_last_error());
+        return st == NC_ERR_CONFIG || st == NC_ERR_NOT_FOUND ? 2 : 1;
+    }
+    if ((st = nc_synth_check_engines(plan))) {
+        fprintf(stderr, "nemoc data synth: %s\n", nc_last_error());
+        nc_synth_plan_free(plan);
+        return 1;
+    }
+    printf("synth: %lld utterances from text_set=%s, seed %llu; split by voice:\n", (long long)plan->n_utts,
+           a.p.text_set, (unsigned long long)a.p.seed);
+    for (int s = 0; s < NC_SPLIT_N; s++) print_voices(plan, (nc_synth_split)s);
+    int64_t unused = 0;
+    for (int64_t v = 0; v < plan->n_voices; v++) unused += plan->voices[v].n_utts == 0;
+    if (unused) printf("  (%lld voices of a split with fewer utterances than voices speak nothing)\n", (long long)unused);
+    fflush(stdout);
+
+    double *durations = nc_calloc((size_t)plan->n_utts, sizeof(double));
+    if (!durations) {
+        fprintf(stderr, "nemoc data synth: out of memory\n");
+        nc_synth_plan_free(plan);
+        return 1;
+    }
+    progress_state ps = {.tty = isatty(2), .last_pct = 0, .t0 = now_s()};
+    nc_synth_run_params rp = {
+        .out_dir = a.out_dir,
+        .num_workers = (int)a.num_workers,
+        .progress = on_progress,
+        .user_data = &ps,
+        .durations = durations,
+    };
+    st = nc_synth_run(plan, &rp);
+    if (ps.tty && st) fprintf(stderr, "\n");
+    if (st) {
+        fprintf(stderr, "nemoc data synth: %s\n", nc_last_error());
+        nc_free(durations);
+        nc_synth_plan_free(plan);
+        return 1;
+    }
+    double total[NC_SPLIT_N] = {0};
+    for (int64_t i = 0; i < plan->n_utts; i++) total[plan->utts[i].split] += durations[i];
+    printf("synth: wrote %s/{train,validation,test}_manifest.json in %.1f s: "
+           "%.1f / %.1f / %.1f min of audio\n",
+           a.out_dir, now_s() - ps.t0, total[0] / 60, total[1] / 60, total[2] / 60);
+    nc_free(durations);
+    nc_synth_plan_free(plan);
+    return 0;
+}
+
+int nc_cmd_data_synth(int argc, char **argv) { return run_synth(argc, argv); }
