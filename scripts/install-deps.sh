@@ -11,9 +11,8 @@ pkgs=(build-essential cmake pkg-config clang
       libarchive-dev zlib1g-dev)
 # Data synthesis for the demo and end-to-end tests.
 pkgs+=(espeak-ng flite sentencepiece fortunes-min sox)
-# Source of data/text/sentences.txt (scripts/make_sentences.sh); not needed to build.
-pkgs+=(bible-kjv bible-kjv-text)
-# Optional extras: NC_DEPS_EXTRA="python3-torch python3-numpy" for fixtures/bench.
+# Optional extras, e.g. NC_DEPS_EXTRA="python3-torch python3-numpy" for fixtures and
+# bench, or "bible-kjv bible-kjv-text" to regenerate data/text/sentences.txt.
 if [ -n "${NC_DEPS_EXTRA:-}" ]; then
   read -r -a extra <<<"$NC_DEPS_EXTRA"
   pkgs+=("${extra[@]}")
