@@ -17,6 +17,8 @@ static const char *const names[] = {
     "reshape", "permute", "slice", "concat", "pad", "contiguous_copy", "cast",
     /* ops_softmax.c */
     "softmax", "log_softmax", "cross_entropy", "mse_loss",
+    /* ops_conv.c, ops_pool.c, ops_lstm.c */
+    "conv1d", "conv2d", "conv_transpose1d", "max_pool1d", "avg_pool1d", "lstm",
 };
 
 const char *const *nc_op_names(int *count) {
