@@ -41,6 +41,7 @@ static nc_conv_exec exec_for(nc_ctx *ctx, const nc_conv_geom *g) {
         .reference = ctx->reference,
         .threads = nc_par(ctx, macs),
         .work = NULL,
+        .col_budget = 0,
     };
 }
 

@@ -15,8 +15,8 @@
 
 #include <string.h>
 
-/* Column scratch per pass is capped near this many floats (64 MiB), but
- * always holds at least one sample. */
+/* Column scratch per pass is capped near this many floats (64 MiB) unless the
+ * exec says otherwise, but always holds at least one sample. */
 #define COL_BUDGET ((int64_t)16 << 20)
 
 static bool is_pointwise(const nc_conv_geom *g) {
@@ -28,9 +28,9 @@ static int64_t col_per_sample(const nc_conv_geom *g) {
     return g->Cin * g->KH * g->KW * g->OH * g->OW;
 }
 
-static int64_t chunk_samples(const nc_conv_geom *g) {
-    int64_t per = col_per_sample(g);
-    int64_t nb = per > 0 ? COL_BUDGET / per : g->N;
+static int64_t chunk_samples(const nc_conv_geom *g, const nc_conv_exec *e) {
+    int64_t per = col_per_sample(g), budget = e->col_budget > 0 ? e->col_budget : COL_BUDGET;
+    int64_t nb = per > 0 ? budget / per : g->N;
     if (nb < 1) nb = 1;
     if (nb > g->N) nb = g->N;
     return nb;
@@ -39,7 +39,7 @@ static int64_t chunk_samples(const nc_conv_geom *g) {
 int64_t nc_conv_work_floats(const nc_conv_geom *g, nc_conv_pass pass, const nc_conv_exec *e) {
     (void)pass;
     if (e->reference || nc_conv_is_depthwise(g) || is_pointwise(g)) return 0;
-    return chunk_samples(g) * col_per_sample(g);
+    return chunk_samples(g, e) * col_per_sample(g);
 }
 
 /* Unfolds samples [0, nb) of x (nb, Cin, H, W) into col (nb, Cin*KH*KW, P). */
@@ -114,7 +114,7 @@ nc_status nc_conv_forward(const nc_conv_geom *g, const nc_conv_exec *e, const fl
     int64_t Cg = g->Cin / g->groups, Og = g->Cout / g->groups, KK = g->KH * g->KW;
     int64_t CK = Cg * KK, P = g->OH * g->OW, HW = g->H * g->W;
     bool pw = is_pointwise(g);
-    int64_t nb = pw ? g->N : chunk_samples(g);
+    int64_t nb = pw ? g->N : chunk_samples(g, e);
     for (int64_t n0 = 0; n0 < g->N; n0 += nb) {
         int64_t cnt = g->N - n0 < nb ? g->N - n0 : nb;
         const float *cols = x + n0 * g->Cin * HW;
@@ -152,7 +152,7 @@ nc_status nc_conv_backward_data(const nc_conv_geom *g, const nc_conv_exec *e, co
     int64_t Cg = g->Cin / g->groups, Og = g->Cout / g->groups, KK = g->KH * g->KW;
     int64_t CK = Cg * KK, P = g->OH * g->OW, HW = g->H * g->W;
     bool pw = is_pointwise(g);
-    int64_t nb = pw ? g->N : chunk_samples(g);
+    int64_t nb = pw ? g->N : chunk_samples(g, e);
     for (int64_t n0 = 0; n0 < g->N; n0 += nb) {
         int64_t cnt = g->N - n0 < nb ? g->N - n0 : nb;
         /* 1x1: dx[n, g] (Cg, P) += w[g]^T @ dy[n, g] directly; else into dcol. */
@@ -187,7 +187,7 @@ nc_status nc_conv_backward_weight(const nc_conv_geom *g, const nc_conv_exec *e, 
     int64_t Cg = g->Cin / g->groups, Og = g->Cout / g->groups, KK = g->KH * g->KW;
     int64_t CK = Cg * KK, P = g->OH * g->OW, HW = g->H * g->W;
     bool pw = is_pointwise(g);
-    int64_t nb = pw ? g->N : chunk_samples(g);
+    int64_t nb = pw ? g->N : chunk_samples(g, e);
     for (int64_t n0 = 0; n0 < g->N; n0 += nb) {
         int64_t cnt = g->N - n0 < nb ? g->N - n0 : nb;
         const float *cols = x + n0 * g->Cin * HW;
