@@ -19,12 +19,35 @@
 typedef float v8f __attribute__((vector_size(32)));
 #define DW_TILE 64
 
-static inline v8f ld8(const float *p) {
-    v8f v;
-    memcpy(&v, p, sizeof v);
-    return v;
+/* Vectors go through pointers, never by value: passing a 32-byte vector in
+ * registers changes the ABI when the target lacks AVX (-Wpsabi). */
+static inline void ld8(v8f *v, const float *p) { memcpy(v, p, sizeof *v); }
+static inline void st8(float *p, const v8f *v) { memcpy(p, v, sizeof *v); }
+/* *acc += *w * p[0:8] */
+static inline void fma8(v8f *acc, const v8f *w, const float *p) {
+    v8f x;
+    memcpy(&x, p, sizeof x);
+    *acc += *w * x;
 }
-static inline void st8(float *p, v8f v) { memcpy(p, &v, sizeof v); }
+
+/* sum_i a[i] * b[i] with four vector accumulators (one would wait on the
+ * latency of each add). */
+static float dot_row(const float *restrict a, const float *restrict b, int64_t n) {
+    v8f s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0}, x;
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        ld8(&x, a + i), fma8(&s0, &x, b + i);
+        ld8(&x, a + i + 8), fma8(&s1, &x, b + i + 8);
+        ld8(&x, a + i + 16), fma8(&s2, &x, b + i + 16);
+        ld8(&x, a + i + 24), fma8(&s3, &x, b + i + 24);
+    }
+    for (; i + 8 <= n; i += 8) ld8(&x, a + i), fma8(&s0, &x, b + i);
+    v8f t = (s0 + s1) + (s2 + s3);
+    float r = 0;
+    for (int k = 0; k < 8; k++) r += t[k];
+    for (; i < n; i++) r += a[i] * b[i];
+    return r;
+}
 
 /* out[j] += sum_k w[k] * in[j + e0 + k*es] for j in [0, n_out), reading only
  * in[0, n_in) (the rest is padding). Forward is e0 = -p, es = d; backward-data
@@ -41,23 +64,28 @@ static void corr_row(float *restrict out, int64_t n_out, const float *restrict i
     int64_t j = a;
     for (; j + DW_TILE <= b; j += DW_TILE) {
         float *o = out + j;
-        v8f a0 = ld8(o), a1 = ld8(o + 8), a2 = ld8(o + 16), a3 = ld8(o + 24);
-        v8f a4 = ld8(o + 32), a5 = ld8(o + 40), a6 = ld8(o + 48), a7 = ld8(o + 56);
+        v8f a0, a1, a2, a3, a4, a5, a6, a7;
+        ld8(&a0, o), ld8(&a1, o + 8), ld8(&a2, o + 16), ld8(&a3, o + 24);
+        ld8(&a4, o + 32), ld8(&a5, o + 40), ld8(&a6, o + 48), ld8(&a7, o + 56);
         const float *ip = in + j + e0;
         for (int64_t k = 0; k < K; k++, ip += es) {
             v8f wv = (v8f){0} + w[k];
-            a0 += wv * ld8(ip), a1 += wv * ld8(ip + 8), a2 += wv * ld8(ip + 16);
-            a3 += wv * ld8(ip + 24), a4 += wv * ld8(ip + 32), a5 += wv * ld8(ip + 40);
-            a6 += wv * ld8(ip + 48), a7 += wv * ld8(ip + 56);
+            fma8(&a0, &wv, ip), fma8(&a1, &wv, ip + 8), fma8(&a2, &wv, ip + 16);
+            fma8(&a3, &wv, ip + 24), fma8(&a4, &wv, ip + 32), fma8(&a5, &wv, ip + 40);
+            fma8(&a6, &wv, ip + 48), fma8(&a7, &wv, ip + 56);
         }
-        st8(o, a0), st8(o + 8, a1), st8(o + 16, a2), st8(o + 24, a3);
-        st8(o + 32, a4), st8(o + 40, a5), st8(o + 48, a6), st8(o + 56, a7);
+        st8(o, &a0), st8(o + 8, &a1), st8(o + 16, &a2), st8(o + 24, &a3);
+        st8(o + 32, &a4), st8(o + 40, &a5), st8(o + 48, &a6), st8(o + 56, &a7);
     }
     for (; j + 8 <= b; j += 8) { /* the interior's tail, one vector at a time */
-        v8f a0 = ld8(out + j);
+        v8f a0;
+        ld8(&a0, out + j);
         const float *ip = in + j + e0;
-        for (int64_t k = 0; k < K; k++, ip += es) a0 += ((v8f){0} + w[k]) * ld8(ip);
-        st8(out + j, a0);
+        for (int64_t k = 0; k < K; k++, ip += es) {
+            v8f wv = (v8f){0} + w[k];
+            fma8(&a0, &wv, ip);
+        }
+        st8(out + j, &a0);
     }
     for (int64_t k = 0; k < K; k++) {
         int64_t e = e0 + k * es;
@@ -114,8 +142,7 @@ static void row_backward_weight(float *restrict dw, const float *restrict dy,
         nc_conv_valid_range(g->W, g->OW, s, off, &lo, &hi);
         float acc = 0;
         if (s == 1) {
-#pragma omp simd reduction(+ : acc)
-            for (int64_t i = lo; i < hi; i++) acc += dy[i] * x[i + off];
+            acc = dot_row(dy + lo, x + lo + off, hi - lo);
         } else {
             for (int64_t i = lo; i < hi; i++) acc += dy[i] * x[i * s + off];
         }
