@@ -7,8 +7,9 @@
  *     doubles the channels for the GLU);
  *   conv2d 3x3 stride 2 pad 1: x (8, 176, 200, 40) -> (8, 176, 100, 20) (the
  *     second ConvSubsampling layer).
- * Prints milliseconds per call for forward and forward+backward, with the
- * fast kernels and (for the depthwise conv) the reference loops.
+ * Prints the median (and minimum) milliseconds per call for forward and
+ * forward+backward, with the fast kernels, bf16 gemms for the pointwise conv,
+ * and the reference loops for the depthwise conv.
  * Usage: bench_conv [iterations]  (OMP_NUM_THREADS sets the threads). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,11 +43,21 @@ typedef struct bench {
     bool conv2d;
 } bench;
 
-/* ms per call of forward (backward = false) or forward + backward. */
-static double run(nc_ctx *ctx, bench *bm, bool backward, int iters) {
-    double t0 = 0;
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+typedef struct timing {
+    double median, min;
+} timing;
+
+/* Per-call times of forward (backward = false) or forward + backward; the
+ * median and the minimum resist a busy machine better than the mean. */
+static timing run(nc_ctx *ctx, bench *bm, bool backward, int iters) {
+    double *t = malloc((size_t)iters * sizeof(double));
     for (int i = -2; i < iters; i++) { /* two warm-up calls size the arena */
-        if (i == 0) t0 = now_ms();
+        double t0 = now_ms();
         nc_set_grad_enabled(ctx, backward);
         nc_tensor *y = bm->conv2d ? nc_conv2d(ctx, bm->x, bm->w, bm->b, &bm->p)
                                   : nc_conv1d(ctx, bm->x, bm->w, bm->b, &bm->p);
@@ -57,8 +68,16 @@ static double run(nc_ctx *ctx, bench *bm, bool backward, int iters) {
         nc_ctx_reset(ctx);
         /* the gradients lived in the arena that the reset just dropped */
         bm->x->grad = bm->w->grad = bm->b->grad = NULL;
+        if (i >= 0) t[i] = now_ms() - t0;
     }
-    return (now_ms() - t0) / iters;
+    qsort(t, (size_t)iters, sizeof(double), cmp_double);
+    timing r = {.median = t[iters / 2], .min = t[0]};
+    free(t);
+    return r;
+}
+
+static void report(const char *name, const char *what, timing t) {
+    printf("%-40s %-17s %9.3f ms/call (min %.3f)\n", name, what, t.median, t.min);
 }
 
 int main(int argc, char **argv) {
@@ -96,17 +115,17 @@ int main(int argc, char **argv) {
     bench *all[] = {&dw, &pw, &c2};
     for (int i = 0; i < 3; i++) {
         int it = all[i] == &c2 ? (iters + 3) / 4 : iters; /* the big conv2d: fewer calls */
-        printf("%-40s forward          %9.3f ms\n", all[i]->name, run(ctx, all[i], false, it));
-        printf("%-40s forward+backward %9.3f ms\n", all[i]->name, run(ctx, all[i], true, it));
+        report(all[i]->name, "forward", run(ctx, all[i], false, it));
+        report(all[i]->name, "forward+backward", run(ctx, all[i], true, it));
     }
     nc_ctx_set_precision(ctx, NC_PREC_BF16);
-    printf("%-40s forward (bf16)   %9.3f ms\n", pw.name, run(ctx, &pw, false, iters));
-    printf("%-40s fwd+bwd (bf16)   %9.3f ms\n", pw.name, run(ctx, &pw, true, iters));
+    report(pw.name, "forward bf16", run(ctx, &pw, false, iters));
+    report(pw.name, "fwd+bwd bf16", run(ctx, &pw, true, iters));
     nc_ctx_set_precision(ctx, NC_PREC_F32);
     nc_ctx_set_reference(ctx, true);
     int ref_iters = iters < 3 ? iters : 3;
-    printf("%-40s forward (ref)    %9.3f ms\n", dw.name, run(ctx, &dw, false, ref_iters));
-    printf("%-40s fwd+bwd (ref)    %9.3f ms\n", dw.name, run(ctx, &dw, true, ref_iters));
+    report(dw.name, "forward reference", run(ctx, &dw, false, ref_iters));
+    report(dw.name, "fwd+bwd reference", run(ctx, &dw, true, ref_iters));
 
     nc_ctx_free(ctx);
     for (int i = 0; i < 3; i++) {
