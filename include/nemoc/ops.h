@@ -119,6 +119,10 @@ typedef struct nc_conv_params {
 } nc_conv_params;
 /* stride 1, no padding, dilation 1, groups 1. */
 nc_conv_params nc_conv_default_params(void);
+/* p == NULL means the defaults. 1-D ops read index [0] of each pair; conv2d
+ * reads [0] for H and [1] for W. Under NC_PREC_BF16 the gemm-based paths take
+ * bf16 inputs with fp32 accumulation; depthwise convs (groups == Cin == Cout)
+ * run direct fp32 kernels in both precisions. */
 
 /* x (N, Cin, L), w (Cout, Cin/groups, K), bias (Cout) or NULL -> (N, Cout, Lout). */
 nc_tensor *nc_conv1d(nc_ctx *ctx, nc_tensor *x, nc_tensor *w, nc_tensor *bias,
@@ -130,7 +134,8 @@ nc_tensor *nc_conv2d(nc_ctx *ctx, nc_tensor *x, nc_tensor *w, nc_tensor *bias,
  * pad_left[0] is torch's `padding` (pad_right[0] must equal it). */
 nc_tensor *nc_conv_transpose1d(nc_ctx *ctx, nc_tensor *x, nc_tensor *w, nc_tensor *bias,
                                const nc_conv_params *p);
-/* x (N, C, L) pooled along L (padding with -inf for max, zeros for avg). */
+/* x (N, C, L) pooled along L (padding with -inf for max, zeros for avg);
+ * ceil_mode off, 0 <= padding <= kernel/2, stride <= 0 means stride = kernel. */
 nc_tensor *nc_max_pool1d(nc_ctx *ctx, nc_tensor *x, int64_t kernel, int64_t stride, int64_t padding);
 nc_tensor *nc_avg_pool1d(nc_ctx *ctx, nc_tensor *x, int64_t kernel, int64_t stride, int64_t padding,
                          bool count_include_pad);

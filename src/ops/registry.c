@@ -25,6 +25,8 @@ static const char *const names[] = {
     "layer_norm", "batch_norm", "group_norm", "dropout",
     /* ops_index.c */
     "gather", "masked_fill", "embedding",
+    /* ops_conv.c, ops_pool.c, ops_lstm.c */
+    "conv1d", "conv2d", "conv_transpose1d", "max_pool1d", "avg_pool1d", "lstm",
 };
 
 const char *const *nc_op_names(int *count) {

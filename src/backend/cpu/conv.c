@@ -1,0 +1,242 @@
+/* Convolution dispatch and the im2col + gemm path.
+ *
+ * For sample n and group g, unfolding the input into columns
+ *   col[(ci*KH + kh)*KW + kw, oh*OW + ow] = x[n, g*Cg + ci, oh*sh - ph + kh*dh, ow*sw - pw + kw*dw]
+ * (zero in the padding) turns the convolution into
+ *   y[n, g] (Og, P) += w[g] (Og, Cg*KH*KW) @ col (Cg*KH*KW, P),          P = OH*OW
+ * and its gradients into
+ *   dcol = w[g]^T @ dy[n, g]  (folded back into dx by col2im),
+ *   dw[g] += dy[n, g] @ col^T,
+ * as PyTorch's slow_conv2d does (aten/src/ATen/native/ConvolutionMM2d.cpp).
+ * Samples are unfolded a chunk at a time so the scratch stays bounded, and a
+ * chunk's products run as one batched gemm. A 1x1 stride-1 unpadded conv
+ * needs no unfolding: x[n, g] already is its column matrix. */
+#include "backend/cpu/conv.h"
+
+#include <string.h>
+
+/* Column scratch per pass is capped near this many floats (64 MiB) unless the
+ * exec says otherwise, but always holds at least one sample. */
+#define COL_BUDGET ((int64_t)16 << 20)
+
+static bool is_pointwise(const nc_conv_geom *g) {
+    return g->KH == 1 && g->KW == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0 &&
+           g->OH == g->H && g->OW == g->W;
+}
+
+static int64_t col_per_sample(const nc_conv_geom *g) {
+    return g->Cin * g->KH * g->KW * g->OH * g->OW;
+}
+
+static int64_t chunk_samples(const nc_conv_geom *g, const nc_conv_exec *e) {
+    int64_t per = col_per_sample(g), budget = e->col_budget > 0 ? e->col_budget : COL_BUDGET;
+    int64_t nb = per > 0 ? budget / per : g->N;
+    if (nb < 1) nb = 1;
+    if (nb > g->N) nb = g->N;
+    return nb;
+}
+
+int64_t nc_conv_work_floats(const nc_conv_geom *g, nc_conv_pass pass, const nc_conv_exec *e) {
+    (void)pass;
+    if (e->reference || nc_conv_is_depthwise(g) || is_pointwise(g)) return 0;
+    return chunk_samples(g, e) * col_per_sample(g);
+}
+
+/* Unfolds samples [0, nb) of x (nb, Cin, H, W) into col (nb, Cin*KH*KW, P). */
+static void im2col(const nc_conv_geom *g, bool threads, int64_t nb, const float *x, float *col) {
+    int64_t KK = g->KH * g->KW, rows = nb * g->Cin * KK, P = g->OH * g->OW;
+#pragma omp parallel for if (threads) schedule(static)
+    for (int64_t r = 0; r < rows; r++) {
+        int64_t plane = r / KK, k = r % KK, kh = k / g->KW, kw = k % g->KW;
+        const float *xp = x + plane * g->H * g->W;
+        float *cp = col + r * P;
+        int64_t off = kw * g->dw - g->pw, lo, hi;
+        nc_conv_valid_range(g->W, g->OW, g->sw, off, &lo, &hi);
+        for (int64_t oh = 0; oh < g->OH; oh++) {
+            float *row = cp + oh * g->OW;
+            int64_t ih = oh * g->sh - g->ph + kh * g->dh;
+            if (ih < 0 || ih >= g->H) {
+                memset(row, 0, (size_t)g->OW * sizeof(float));
+                continue;
+            }
+            const float *xr = xp + ih * g->W;
+            for (int64_t o = 0; o < lo; o++) row[o] = 0.0f;
+            if (g->sw == 1)
+                memcpy(row + lo, xr + lo + off, (size_t)(hi - lo) * sizeof(float));
+            else
+                for (int64_t o = lo; o < hi; o++) row[o] = xr[o * g->sw + off];
+            for (int64_t o = hi; o < g->OW; o++) row[o] = 0.0f;
+        }
+    }
+}
+
+/* Folds col (nb, Cin*KH*KW, P) back, adding into dx (nb, Cin, H, W). One
+ * thread owns each input plane, so the overlapping windows never race. */
+static void col2im_add(const nc_conv_geom *g, bool threads, int64_t nb, const float *col,
+                       float *dx) {
+    int64_t KK = g->KH * g->KW, planes = nb * g->Cin, P = g->OH * g->OW;
+#pragma omp parallel for if (threads) schedule(static)
+    for (int64_t pl = 0; pl < planes; pl++) {
+        float *dp = dx + pl * g->H * g->W;
+        for (int64_t k = 0; k < KK; k++) {
+            int64_t kh = k / g->KW, kw = k % g->KW;
+            const float *cp = col + (pl * KK + k) * P;
+            int64_t off = kw * g->dw - g->pw, lo, hi;
+            nc_conv_valid_range(g->W, g->OW, g->sw, off, &lo, &hi);
+            for (int64_t oh = 0; oh < g->OH; oh++) {
+                int64_t ih = oh * g->sh - g->ph + kh * g->dh;
+                if (ih < 0 || ih >= g->H) continue;
+                float *dr = dp + ih * g->W;
+                const float *cr = cp + oh * g->OW;
+                if (g->sw == 1)
+                    for (int64_t o = lo; o < hi; o++) dr[o + off] += cr[o];
+                else
+                    for (int64_t o = lo; o < hi; o++) dr[o * g->sw + off] += cr[o];
+            }
+        }
+    }
+}
+
+static nc_status gemm(const nc_conv_exec *e, const nc_gemm_args *a) {
+    return nc_cpu_gemm(e->engine, e->prec, false, a);
+}
+
+nc_status nc_conv_forward(const nc_conv_geom *g, const nc_conv_exec *e, const float *x,
+                          const float *w, float *y) {
+    if (e->reference) {
+        nc_conv_ref_forward(g, x, w, y);
+        return NC_OK;
+    }
+    if (nc_conv_is_depthwise(g)) {
+        nc_conv_dw_forward(g, e->threads, x, w, y);
+        return NC_OK;
+    }
+    int64_t Cg = g->Cin / g->groups, Og = g->Cout / g->groups, KK = g->KH * g->KW;
+    int64_t CK = Cg * KK, P = g->OH * g->OW, HW = g->H * g->W;
+    bool pw = is_pointwise(g);
+    int64_t nb = pw ? g->N : chunk_samples(g, e);
+    for (int64_t n0 = 0; n0 < g->N; n0 += nb) {
+        int64_t cnt = g->N - n0 < nb ? g->N - n0 : nb;
+        const float *cols = x + n0 * g->Cin * HW;
+        int64_t cstride = g->Cin * HW;
+        if (!pw) {
+            im2col(g, e->threads, cnt, cols, e->work);
+            cols = e->work;
+            cstride = g->Cin * KK * P;
+        }
+        for (int64_t gr = 0; gr < g->groups; gr++) {
+            nc_gemm_args a = {
+                .M = Og, .N = P, .K = CK, .alpha = 1.0f, .beta = 1.0f,
+                .A = w + gr * Og * CK, .lda = CK, .stride_a = 0,
+                .B = cols + gr * CK * P, .ldb = P, .stride_b = cstride,
+                .C = y + (n0 * g->Cout + gr * Og) * P, .ldc = P, .stride_c = g->Cout * P,
+                .batch = cnt,
+            };
+            nc_status s = gemm(e, &a);
+            if (s) return s;
+        }
+    }
+    return NC_OK;
+}
+
+nc_status nc_conv_backward_data(const nc_conv_geom *g, const nc_conv_exec *e, const float *dy,
+                                const float *w, float *dx) {
+    if (e->reference) {
+        nc_conv_ref_backward_data(g, dy, w, dx);
+        return NC_OK;
+    }
+    if (nc_conv_is_depthwise(g)) {
+        nc_conv_dw_backward_data(g, e->threads, dy, w, dx);
+        return NC_OK;
+    }
+    int64_t Cg = g->Cin / g->groups, Og = g->Cout / g->groups, KK = g->KH * g->KW;
+    int64_t CK = Cg * KK, P = g->OH * g->OW, HW = g->H * g->W;
+    bool pw = is_pointwise(g);
+    int64_t nb = pw ? g->N : chunk_samples(g, e);
+    for (int64_t n0 = 0; n0 < g->N; n0 += nb) {
+        int64_t cnt = g->N - n0 < nb ? g->N - n0 : nb;
+        /* 1x1: dx[n, g] (Cg, P) += w[g]^T @ dy[n, g] directly; else into dcol. */
+        float *dst = pw ? dx + n0 * g->Cin * HW : e->work;
+        int64_t dstride = pw ? g->Cin * HW : g->Cin * KK * P;
+        for (int64_t gr = 0; gr < g->groups; gr++) {
+            nc_gemm_args a = {
+                .ta = true, .M = CK, .N = P, .K = Og, .alpha = 1.0f, .beta = pw ? 1.0f : 0.0f,
+                .A = w + gr * Og * CK, .lda = CK, .stride_a = 0,
+                .B = dy + (n0 * g->Cout + gr * Og) * P, .ldb = P, .stride_b = g->Cout * P,
+                .C = dst + gr * CK * P, .ldc = P, .stride_c = dstride,
+                .batch = cnt,
+            };
+            nc_status s = gemm(e, &a);
+            if (s) return s;
+        }
+        if (!pw) col2im_add(g, e->threads, cnt, e->work, dx + n0 * g->Cin * HW);
+    }
+    return NC_OK;
+}
+
+nc_status nc_conv_backward_weight(const nc_conv_geom *g, const nc_conv_exec *e, const float *dy,
+                                  const float *x, float *dw) {
+    if (e->reference) {
+        nc_conv_ref_backward_weight(g, dy, x, dw);
+        return NC_OK;
+    }
+    if (nc_conv_is_depthwise(g)) {
+        nc_conv_dw_backward_weight(g, e->threads, dy, x, dw);
+        return NC_OK;
+    }
+    int64_t Cg = g->Cin / g->groups, Og = g->Cout / g->groups, KK = g->KH * g->KW;
+    int64_t CK = Cg * KK, P = g->OH * g->OW, HW = g->H * g->W;
+    bool pw = is_pointwise(g);
+    int64_t nb = pw ? g->N : chunk_samples(g, e);
+    for (int64_t n0 = 0; n0 < g->N; n0 += nb) {
+        int64_t cnt = g->N - n0 < nb ? g->N - n0 : nb;
+        const float *cols = x + n0 * g->Cin * HW;
+        int64_t cstride = g->Cin * HW;
+        if (!pw) {
+            im2col(g, e->threads, cnt, cols, e->work);
+            cols = e->work;
+            cstride = g->Cin * KK * P;
+        }
+        /* dw[g] (Og, CK) += dy[n, g] (Og, P) @ col[n, g]^T; the sum over n is
+         * a chain of beta = 1 products (a batched gemm cannot reduce). */
+        for (int64_t i = 0; i < cnt; i++)
+            for (int64_t gr = 0; gr < g->groups; gr++) {
+                nc_gemm_args a = {
+                    .tb = true, .M = Og, .N = CK, .K = P, .alpha = 1.0f, .beta = 1.0f,
+                    .A = dy + ((n0 + i) * g->Cout + gr * Og) * P, .lda = P,
+                    .B = cols + i * cstride + gr * CK * P, .ldb = P,
+                    .C = dw + gr * Og * CK, .ldc = CK,
+                    .batch = 1,
+                };
+                nc_status s = gemm(e, &a);
+                if (s) return s;
+            }
+    }
+    return NC_OK;
+}
+
+void nc_conv_backward_bias(int64_t N, int64_t C, int64_t P, bool threads, const float *dy,
+                           float *db) {
+#pragma omp parallel for if (threads) schedule(static)
+    for (int64_t c = 0; c < C; c++) {
+        double acc = 0;
+        for (int64_t n = 0; n < N; n++) {
+            const float *r = dy + (n * C + c) * P;
+            float s = 0;
+#pragma omp simd reduction(+ : s)
+            for (int64_t p = 0; p < P; p++) s += r[p];
+            acc += s;
+        }
+        db[c] += (float)acc;
+    }
+}
+
+void nc_conv_fill_bias(int64_t N, int64_t C, int64_t P, bool threads, const float *bias,
+                       float *y) {
+#pragma omp parallel for if (threads) schedule(static)
+    for (int64_t r = 0; r < N * C; r++) {
+        float v = bias ? bias[r % C] : 0.0f;
+        float *yr = y + r * P;
+        for (int64_t p = 0; p < P; p++) yr[p] = v;
+    }
+}

@@ -1,0 +1,90 @@
+/* Convolution kernels (NCHW, row-major, fp32 storage).
+ *
+ * One geometry describes 1-D and 2-D convolution alike (1-D is H = KH = OH = 1).
+ * Every kernel ACCUMULATES into its output (y += conv(x, w)), so the caller
+ * pre-fills y with the bias or zeros, and backward adds into gradient buffers.
+ * Transposed convolution is the same three kernels with the roles swapped
+ * (its forward is this backward-data), see ops_conv.c.
+ *
+ * Three implementations, picked by nc_conv_exec:
+ *   - reference: direct loops with double accumulators (conv_ref.c);
+ *   - depthwise (groups == Cin == Cout): direct row kernels threaded over
+ *     batch x channel (conv_dw.c), the Conformer conv module's hot path;
+ *   - everything else: im2col + the gemm engines (conv.c); a 1x1 stride-1
+ *     unpadded conv skips im2col and is a plain (batched) gemm. */
+#ifndef NC_BACKEND_CPU_CONV_H
+#define NC_BACKEND_CPU_CONV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "backend/cpu/gemm.h"
+
+typedef struct nc_conv_geom {
+    int64_t N, Cin, Cout, groups;
+    int64_t H, W;   /* input spatial size */
+    int64_t KH, KW; /* kernel size */
+    int64_t OH, OW; /* output spatial size (trailing padding only shows here) */
+    int64_t sh, sw; /* stride */
+    int64_t ph, pw; /* leading padding */
+    int64_t dh, dw; /* dilation */
+} nc_conv_geom;
+
+typedef struct nc_conv_exec {
+    nc_gemm_engine engine;
+    nc_precision prec; /* bf16: the gemms take bf16 inputs, accumulate in fp32 */
+    bool reference;    /* direct loops, no threads */
+    bool threads;      /* big enough to use OpenMP */
+    float *work;       /* nc_conv_work_floats() floats of scratch (may be NULL if 0) */
+    int64_t col_budget; /* im2col scratch cap in floats; 0 = default (16 Mi) */
+} nc_conv_exec;
+
+typedef enum nc_conv_pass { NC_CONV_FWD, NC_CONV_BWD_DATA, NC_CONV_BWD_WEIGHT } nc_conv_pass;
+
+/* Scratch floats a pass needs (0 for reference, depthwise and 1x1 paths). */
+int64_t nc_conv_work_floats(const nc_conv_geom *g, nc_conv_pass pass, const nc_conv_exec *e);
+
+/* x (N, Cin, H, W), w (Cout, Cin/groups, KH, KW): y (N, Cout, OH, OW) += conv(x, w). */
+nc_status nc_conv_forward(const nc_conv_geom *g, const nc_conv_exec *e, const float *x,
+                          const float *w, float *y);
+/* dx (N, Cin, H, W) += conv^T(dy, w). */
+nc_status nc_conv_backward_data(const nc_conv_geom *g, const nc_conv_exec *e, const float *dy,
+                                const float *w, float *dx);
+/* dw (Cout, Cin/groups, KH, KW) += sum_n dy[n] (x) x[n]. */
+nc_status nc_conv_backward_weight(const nc_conv_geom *g, const nc_conv_exec *e, const float *dy,
+                                  const float *x, float *dw);
+/* db (C) += sum over n and p of dy (N, C, P). */
+void nc_conv_backward_bias(int64_t N, int64_t C, int64_t P, bool threads, const float *dy,
+                           float *db);
+/* y (N, C, P) = bias[c] (or 0 when bias is NULL). */
+void nc_conv_fill_bias(int64_t N, int64_t C, int64_t P, bool threads, const float *bias,
+                       float *y);
+
+/* The implementations, exposed for tests and benchmarks. */
+void nc_conv_ref_forward(const nc_conv_geom *g, const float *x, const float *w, float *y);
+void nc_conv_ref_backward_data(const nc_conv_geom *g, const float *dy, const float *w, float *dx);
+void nc_conv_ref_backward_weight(const nc_conv_geom *g, const float *dy, const float *x, float *dw);
+
+bool nc_conv_is_depthwise(const nc_conv_geom *g);
+void nc_conv_dw_forward(const nc_conv_geom *g, bool threads, const float *x, const float *w,
+                        float *y);
+void nc_conv_dw_backward_data(const nc_conv_geom *g, bool threads, const float *dy,
+                              const float *w, float *dx);
+void nc_conv_dw_backward_weight(const nc_conv_geom *g, bool threads, const float *dy,
+                                const float *x, float *dw);
+
+/* Range [lo, hi) of output positions o whose input index o*s - p + k*d lies
+ * in [0, n): the unpadded part of a row for one kernel tap. */
+static inline void nc_conv_valid_range(int64_t n, int64_t out, int64_t s, int64_t off,
+                                       int64_t *lo, int64_t *hi) {
+    /* off = k*d - p; need 0 <= o*s + off < n */
+    int64_t a = -off, b = n - off; /* o*s >= a, o*s < b */
+    int64_t l = a <= 0 ? 0 : (a + s - 1) / s;
+    int64_t h = b <= 0 ? 0 : (b + s - 1) / s;
+    if (h > out) h = out;
+    if (l > h) l = h;
+    *lo = l;
+    *hi = h;
+}
+
+#endif
