@@ -1,5 +1,8 @@
 #include "nc_test.h"
 
+#include "nemoc/npy.h"
+#include "nemoc/params.h"
+
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -86,4 +89,80 @@ int nc_test_finish(const char *suite) {
     }
     printf("%s: all %d checks passed\n", suite, nc_test_checks);
     return 0;
+}
+
+nc_tensor *nc_test_npy(const char *dir, const char *name) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s.npy", dir, name);
+    nc_tensor *t = NULL;
+    nc_status s = nc_npy_load(path, &t);
+    if (s) {
+        nc_test_failures++;
+        fprintf(stderr, "FAIL loading %s: %s\n", path, nc_last_error());
+        return NULL;
+    }
+    return t;
+}
+
+int nc_test_load_params(struct nc_params *p, const char *dir, const char *prefix) {
+    int n = 0;
+    for (int64_t i = 0; i < nc_params_count(p); i++) {
+        nc_tensor *dst = nc_params_at(p, i);
+        char name[1024];
+        snprintf(name, sizeof name, "%s%s", prefix, dst->name);
+        nc_tensor *src = nc_test_npy(dir, name);
+        if (!src) return -1;
+        if (nc_numel(src) != nc_numel(dst) || (src->ndim != dst->ndim && nc_numel(src) != 1)) {
+            char a[128], b[128];
+            nc_test_failures++;
+            fprintf(stderr, "FAIL %s: fixture shape %s, parameter shape %s\n", name,
+                    nc_shape_str(src, a, sizeof a), nc_shape_str(dst, b, sizeof b));
+            nc_tensor_free(src);
+            return -1;
+        }
+        nc_status s = nc_tensor_convert(src, dst);
+        nc_tensor_free(src);
+        if (s) {
+            nc_test_failures++;
+            fprintf(stderr, "FAIL %s: %s\n", name, nc_last_error());
+            return -1;
+        }
+        n++;
+    }
+    return n;
+}
+
+void nc_test_check_grads(struct nc_params *p, const char *dir, const char *prefix, double rtol) {
+    double worst = 0;
+    const char *worst_name = "";
+    for (int64_t i = 0; i < nc_params_count(p); i++) {
+        if (nc_params_kind_at(p, i) != NC_PARAM_TRAINABLE) continue;
+        nc_tensor *t = nc_params_at(p, i);
+        char name[1024];
+        snprintf(name, sizeof name, "%s%s", prefix, t->name);
+        nc_tensor *want = nc_test_npy(dir, name);
+        if (!want) continue;
+        nc_test_checks++;
+        double e = nc_test_rel_err(nc_f32(t->grad), nc_f32(want), nc_numel(want));
+        /* Gradients that are zero in exact arithmetic (e.g. attention key biases,
+         * which softmax cancels) are rounding noise on both sides: judge them on
+         * an absolute floor of 1e-6 instead of relative to their own noise. */
+        double maxw = 0, maxd = 0;
+        for (int64_t k = 0; k < nc_numel(want); k++) {
+            double w = fabs(nc_f32(want)[k]), dd = fabs(nc_f32(t->grad)[k] - nc_f32(want)[k]);
+            maxw = w > maxw ? w : maxw;
+            maxd = dd > maxd ? dd : maxd;
+        }
+        if (maxw < 1e-6 && maxd < 1e-6) e = 0;
+        if (e > worst) {
+            worst = e;
+            worst_name = t->name;
+        }
+        if (!(e <= rtol)) {
+            nc_test_failures++;
+            fprintf(stderr, "FAIL grad %s: relative error %.3g > %.3g\n", t->name, e, rtol);
+        }
+        nc_tensor_free(want);
+    }
+    printf("worst gradient relative error %.3g (%s)\n", worst, worst_name);
 }

@@ -52,6 +52,16 @@ const char *nc_test_src(const char *rel);
 /* A fresh empty folder under $NC_BINARY_DIR/tmp (or /tmp). */
 const char *nc_test_tmpdir(const char *name);
 
+struct nc_params;
+/* Loads every tensor of `p` from <dir>/<prefix><name>.npy (shape checked,
+ * dtype converted); returns the number of tensors loaded, -1 on failure. */
+int nc_test_load_params(struct nc_params *p, const char *dir, const char *prefix);
+/* Compares the gradient of every trainable tensor of `p` with
+ * <dir>/<prefix><name>.npy: max |diff| <= rtol * max |want| per tensor. */
+void nc_test_check_grads(struct nc_params *p, const char *dir, const char *prefix, double rtol);
+/* Loads <dir>/<name>.npy into a new heap tensor (NULL on failure, reported). */
+nc_tensor *nc_test_npy(const char *dir, const char *name);
+
 /* Prints the summary; returns the process exit code. */
 int nc_test_finish(const char *suite);
 
