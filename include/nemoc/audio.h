@@ -72,7 +72,8 @@ nc_status nc_audio_resample(const float *in, int64_t n, int in_sr, int out_sr, f
                             int64_t *out_n);
 
 typedef enum nc_wav_format {
-    NC_WAV_PCM16 = 0, /* 16-bit PCM; samples are clipped to [-1, 1] before conversion */
+    NC_WAV_PCM16 = 0, /* 16-bit PCM, x * 32768 clipped to [-32768, 32767] (libsndfile's clipping
+                       * conversion); values on the 1/32768 grid are written exactly */
     NC_WAV_FLOAT = 1, /* 32-bit IEEE float */
 } nc_wav_format;
 
