@@ -10,5 +10,6 @@ typedef struct nc_cli_command {
 } nc_cli_command;
 
 int nc_cmd_demo(int argc, char **argv);
+int nc_cmd_audio_features(int argc, char **argv);
 
 #endif

@@ -7,6 +7,7 @@
 
 static const nc_cli_command commands[] = {
     {"demo", NULL, "train a small model on a built-in synthetic task", nc_cmd_demo},
+    {"audio", "features", "log-mel features of an audio file (NeMo preprocessor) to .npy", nc_cmd_audio_features},
 };
 
 static void usage(FILE *f) {

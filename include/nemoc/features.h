@@ -6,7 +6,8 @@
  *   seq_len = floor((len + 2*pad - n_fft) / hop)   (pad = n_fft/2, or
  *             (n_fft-hop)/2 with exact_pad; len 0 -> 0)
  *   [exact_pad: zero-pad (n_fft-hop)/2 samples on both sides]
- *   [training: x += dither * randn(B, T')]       (torch.randn_like order)
+ *   [training: x += dither * randn_like(x)]     (x the (B, T) or exact-padded batch,
+ *                                                 drawn in torch's order from an nc_rng)
  *   [preemph:  y[0] = x[0], y[t] = x[t] - preemph*x[t-1]; samples at index
  *              >= len of the (padded) signal set to 0]
  *   STFT: window(win_length, periodic=False) zero-padded to n_fft, centred;
