@@ -51,8 +51,8 @@ nc_status nc_featurizer_create(const nc_feature_config *cfg, nc_featurizer **out
     f->spans = nc_malloc((size_t)f->n_mels * sizeof(nc_mel_span));
     if (!f->window || !f->fb || !f->spans) {
         nc_featurizer_free(f);
-        return nc_error(NC_ERR_OOM, "featurizer buffers (%lld mels x %lld bins)", (long long)f->n_mels,
-                        (long long)f->n_bins);
+        return nc_error(NC_ERR_OOM, "featurizer buffers (%lld mels x %lld bins)", (long long)c.features,
+                        (long long)(c.n_fft / 2 + 1));
     }
     nc_feature_window(c.window, f->win, f->window);
     s = nc_feature_mel_filterbank((double)c.sample_rate, f->n_fft, f->n_mels, c.lowfreq, c.highfreq, c.mel_norm,
