@@ -219,7 +219,7 @@ def speech(sr, n, rng):
             raw, res = os.path.join(d, "a.wav"), os.path.join(d, "b.wav")
             subprocess.run(["espeak-ng", "-w", raw, "open the door and bring me seven apples"], check=True,
                            capture_output=True)
-            subprocess.run(["sox", raw, "-r", str(sr), res], check=True, capture_output=True)
+            subprocess.run(["sox", "-R", raw, "-D", "-r", str(sr), res], check=True, capture_output=True)
             with wave.open(res) as w:
                 y = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float32) / 32768.0
         y = y[int(0.15 * sr):]  # skip the leading silence
