@@ -20,7 +20,7 @@ script prints per config ("torch fp32 vs exact"). Dither noise is drawn as
 float32 torch.randn_like (what NeMo draws) and then added in float64.
 
 Signals: a -20 dBFS chirp, white noise and espeak-ng speech (a harmonic
-synthesis when espeak-ng/sox are missing), each over a -50 dBFS noise floor
+synthesis when espeak-ng/sox are missing), each over a -40 dBFS noise floor
 shaped by the inverse of the 0.97 pre-emphasis, so that after pre-emphasis
 every mel band holds energy within ~70 dB of the frame's peak. In bands much
 further below the peak, float32 FFT rounding alone moves log-mel values by
@@ -251,7 +251,7 @@ def batch(sr, n, lengths, rng):
     sigs = [chirp, noise, speech(sr, n, rng)]
     x = np.zeros((3, n), dtype=np.float32)
     for i, (s, L) in enumerate(zip(sigs, lengths)):
-        s = s + noise_floor(n, 3e-3, rng)
+        s = s + noise_floor(n, 1e-2, rng)
         x[i, :L] = s[:L]
     return x, np.array(lengths, dtype=np.int64)
 
