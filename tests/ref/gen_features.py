@@ -22,7 +22,7 @@ float32 torch.randn_like (what NeMo draws) and then added in float64.
 Signals: a -20 dBFS chirp, white noise and espeak-ng speech (a harmonic
 synthesis when espeak-ng/sox are missing), each over a -40 dBFS noise floor
 shaped by the inverse of the 0.97 pre-emphasis, so that after pre-emphasis
-every mel band holds energy within ~70 dB of the frame's peak. In bands much
+every mel band holds energy within ~60 dB of the frame's peak. In bands much
 further below the peak, float32 FFT rounding alone moves log-mel values by
 1e-3 (torch's as much as ours), which would blur a 1e-4 check.
 
