@@ -8,6 +8,7 @@
 static const nc_cli_command commands[] = {
     {"demo", NULL, "train a small model on a built-in synthetic task", nc_cmd_demo},
     {"data", "synth", "build a NeMo manifest dataset of synthetic speech (espeak-ng, flite)", nc_cmd_data_synth},
+    {"audio", "features", "log-mel features of an audio file (NeMo preprocessor) to .npy", nc_cmd_audio_features},
 };
 
 static void usage(FILE *f) {
