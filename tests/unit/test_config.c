@@ -490,6 +490,7 @@ static void test_editing(void) {
     CHECK_OK(nc_cfg_new(NC_CFG_MAP, &v));
     CHECK_OK(nc_cfg_set_int(v, "k", 1));
     CHECK_OK(nc_cfg_append(c, "a.list", v));
+    nc_cfg_free(v);
     CHECK(geti(c, "a.list[1].k") == 1);
     CHECK_OK(nc_cfg_set_node(c, "copy", nc_cfg_child(c, "a")));
     CHECK(geti(c, "copy.b.c") == 3);
