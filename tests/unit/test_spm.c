@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "nc_test.h"
+#include "text_fixture.h"
 #include "nemoc/alloc.h"
 #include "nemoc/tokenizer.h"
 
@@ -21,50 +22,6 @@ static const char *kModels[] = {
     "char_cf",          "word_v1024",
 };
 
-typedef struct lines {
-    char *buf;
-    char **line;
-    int64_t *len;
-    int64_t n;
-} lines;
-
-/* Splits a file at '\n' only (as std::getline: '\r' stays in the line). */
-static bool read_lines(const char *path, lines *out) {
-    memset(out, 0, sizeof *out);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        nc_test_fail(__FILE__, __LINE__, "cannot open %s", path);
-        return false;
-    }
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    out->buf = malloc((size_t)size + 1);
-    if (fread(out->buf, 1, (size_t)size, f) != (size_t)size) size = 0;
-    fclose(f);
-    out->buf[size] = 0;
-    int64_t cap = 1;
-    for (long i = 0; i < size; i++) cap += out->buf[i] == '\n';
-    out->line = malloc((size_t)cap * sizeof *out->line);
-    out->len = malloc((size_t)cap * sizeof *out->len);
-    char *s = out->buf, *end = out->buf + size;
-    while (s < end) {
-        char *nl = memchr(s, '\n', (size_t)(end - s));
-        char *e = nl ? nl : end;
-        out->line[out->n] = s;
-        out->len[out->n] = e - s;
-        *e = 0;
-        out->n++;
-        s = e + 1;
-    }
-    return true;
-}
-
-static void free_lines(lines *l) {
-    free(l->buf);
-    free(l->line);
-    free(l->len);
-}
 
 static int64_t parse_ids(const char *s, int32_t *ids, int64_t cap) {
     int64_t n = 0;
@@ -79,17 +36,17 @@ static int64_t parse_ids(const char *s, int32_t *ids, int64_t cap) {
     return n;
 }
 
-static void check_model(const char *name, const lines *corpus) {
+static void check_model(const char *name, const fx_lines *corpus) {
     char path[512];
     snprintf(path, sizeof path, "tests/ref/spm/%s.model", name);
     nc_tokenizer *t = NULL;
     CHECK_OK(nc_tokenizer_spm_load(nc_test_src(path), &t));
     if (!t) return;
-    lines ids, dec;
+    fx_lines ids, dec;
     snprintf(path, sizeof path, "tests/ref/spm/%s.ids", name);
-    bool ok = read_lines(nc_test_src(path), &ids);
+    bool ok = fx_read_lines(nc_test_src(path), &ids);
     snprintf(path, sizeof path, "tests/ref/spm/%s.decoded", name);
-    ok = read_lines(nc_test_src(path), &dec) && ok;
+    ok = fx_read_lines(nc_test_src(path), &dec) && ok;
     CHECK(ok && ids.n == corpus->n && dec.n == corpus->n);
     if (!ok || ids.n != corpus->n || dec.n != corpus->n) {
         nc_tokenizer_free(t);
@@ -132,8 +89,8 @@ static void check_model(const char *name, const lines *corpus) {
            (long long)total_ids, (long long)nc_tokenizer_vocab_size(t));
     free(want);
     nc_token_ids_free(&got);
-    free_lines(&ids);
-    free_lines(&dec);
+    fx_free_lines(&ids);
+    fx_free_lines(&dec);
     nc_tokenizer_free(t);
 }
 
@@ -254,10 +211,10 @@ static void check_api(void) {
 }
 
 int main(void) {
-    lines corpus;
-    if (read_lines(nc_test_src("tests/ref/spm/test_corpus.txt"), &corpus)) {
+    fx_lines corpus;
+    if (fx_read_lines(nc_test_src("tests/ref/spm/test_corpus.txt"), &corpus)) {
         for (size_t i = 0; i < sizeof kModels / sizeof kModels[0]; i++) check_model(kModels[i], &corpus);
-        free_lines(&corpus);
+        fx_free_lines(&corpus);
     }
     check_api();
     check_corrupt();
