@@ -10,5 +10,7 @@ typedef struct nc_cli_command {
 } nc_cli_command;
 
 int nc_cmd_demo(int argc, char **argv);
+int nc_cmd_tokenizer_train(int argc, char **argv);
+int nc_cmd_tokenizer_encode(int argc, char **argv);
 
 #endif

@@ -7,6 +7,8 @@
 
 static const nc_cli_command commands[] = {
     {"demo", NULL, "train a small model on a built-in synthetic task", nc_cmd_demo},
+    {"tokenizer", "train", "build a SentencePiece or WordPiece tokenizer from manifests", nc_cmd_tokenizer_train},
+    {"tokenizer", "encode", "text lines to token ids (or --decode ids to text)", nc_cmd_tokenizer_encode},
 };
 
 static void usage(FILE *f) {
