@@ -131,7 +131,8 @@ static nc_status count_word(trainer *t, const char *s, int64_t len) {
 }
 
 static nc_status read_corpus(trainer *t, const char *const *files, int64_t n_files, bool lower) {
-    nc_bert_basic_opts o = {.lower_case = lower, .strip_accents = lower, .chinese_chars = true};
+    /* HF tokenizers' BertNormalizer + BertPreTokenizer: no NFC step */
+    nc_bert_basic_opts o = {.lower_case = lower, .strip_accents = lower, .chinese_chars = true, .nfc = false};
     nc_str_list toks = {0};
     nc_status st = NC_OK;
     char *line = NULL;
