@@ -79,15 +79,19 @@ static void check_nfc(void) {
     fx_free_lines(&l);
 }
 
+/* Decodes the first character of a byte string literal. */
+static uint32_t dec(const char *s, size_t n, int *len) { return nc_utf8_decode(s, s + n, len); }
+
 static void check_utf8(void) {
     int len;
     /* sentencepiece DecodeUTF8: malformed -> U+FFFD, one byte */
-    CHECK(nc_utf8_decode("\xc0\xaf", "\xc0\xaf" + 2, &len) == 0xFFFD && len == 1);     /* overlong */
-    CHECK(nc_utf8_decode("\xed\xa0\x80", "\xed\xa0\x80" + 3, &len) == 0xFFFD && len == 1); /* surrogate */
-    CHECK(nc_utf8_decode("\xe6\x97", "\xe6\x97" + 2, &len) == 0xFFFD && len == 1);     /* truncated */
-    CHECK(nc_utf8_decode("\xf0\x9f\x98\x80", "\xf0\x9f\x98\x80" + 4, &len) == 0x1F600 && len == 4);
-    CHECK(nc_utf8_valid_at("\xef\xbf\xbd", "\xef\xbf\xbd" + 3, &len) && len == 3); /* a real U+FFFD */
-    CHECK(!nc_utf8_valid_at("\xff", "\xff" + 1, &len) && len == 1);
+    CHECK(dec("\xc0\xaf", 2, &len) == 0xFFFD && len == 1);     /* overlong */
+    CHECK(dec("\xed\xa0\x80", 3, &len) == 0xFFFD && len == 1); /* surrogate */
+    CHECK(dec("\xe6\x97", 2, &len) == 0xFFFD && len == 1);     /* truncated */
+    CHECK(dec("\xf0\x9f\x98\x80", 4, &len) == 0x1F600 && len == 4);
+    static const char fffd[] = "\xef\xbf\xbd", ff[] = "\xff";
+    CHECK(nc_utf8_valid_at(fffd, fffd + 3, &len) && len == 3); /* a real U+FFFD */
+    CHECK(!nc_utf8_valid_at(ff, ff + 1, &len) && len == 1);
     char buf[4];
     for (uint32_t c = 0; c < 0x110000; c += 97) {
         if (c >= 0xD800 && c <= 0xDFFF) continue;
