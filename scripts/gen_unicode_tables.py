@@ -15,6 +15,11 @@ Tables (all sorted by code point, looked up by binary search in unicode.c):
                 multi-code-point lower(), is special-cased in code)
   nc_uni_nfd_map    full canonical decompositions (NFD of one code point, up to
                 4 code points); Hangul syllables are decomposed in code.
+  nc_uni_ccc    ranges of equal non-zero canonical combining class
+                {first, last, ccc} (canonical ordering for NFC)
+  nc_uni_compose  primary composites {first, second, composite}, sorted by
+                (first, second): canonical pairs that NFC recomposes
+                (composition exclusions and singletons left out)
   nc_uni_ascii_fold_map  Latin letters and forms whose compatibility decomposition
                 (NFKD) minus non-spacing marks is 1-4 ASCII characters
                 ("é" -> "e", "ﬁ" -> "fi", "Ａ" -> "A"), packed little-endian
@@ -73,6 +78,25 @@ def main():
         if d != chr(c):
             assert len(d) <= 4, hex(c)
             nfd.append(tuple([c] + [ord(x) for x in d] + [0] * (4 - len(d))))
+    ccc = []
+    start = None
+    for c in range(0x110001):
+        v = unicodedata.combining(chr(c)) if c < 0x110000 else 0
+        if start is not None and v != prev:
+            ccc.append((start, c - 1, prev))
+            start = None
+        if v and start is None:
+            start, prev = c, v
+    compose = []
+    for c in range(0x110000):
+        if 0xAC00 <= c <= 0xD7A3:
+            continue
+        d = unicodedata.decomposition(chr(c))
+        if d and not d.startswith("<"):
+            parts = d.split()
+            if len(parts) == 2 and unicodedata.normalize("NFC", chr(c)) == chr(c):
+                compose.append((int(parts[0], 16), int(parts[1], 16), c))
+    compose.sort()
     fold = []
     fold_ranges = [(0x80, 0x24F), (0x1E00, 0x1EFF), (0x2000, 0x206F), (0xFB00, 0xFB06), (0xFF01, 0xFF5E)]
     for lo, hi in fold_ranges:
@@ -95,8 +119,10 @@ def main():
         emit_rows(f, "nc_uni_lower_map", lower, 2, 7)
         emit_rows(f, "nc_uni_nfd_map", nfd, 5, 4)
         emit_rows(f, "nc_uni_ascii_fold_map", fold, 2, 6)
-    print("wrote %s: %d punct, %d Mn, %d ctrl, %d Zs ranges; %d lower, %d nfd, %d fold" %
-          (OUT, len(punct), len(mn), len(ctrl), len(zs), len(lower), len(nfd), len(fold)))
+        emit_rows(f, "nc_uni_ccc", ccc, 3, 5)
+        emit_rows(f, "nc_uni_compose", compose, 3, 4)
+    print("wrote %s: %d punct, %d Mn, %d ctrl, %d Zs ranges; %d lower, %d nfd, %d fold, %d ccc, %d compose" %
+          (OUT, len(punct), len(mn), len(ctrl), len(zs), len(lower), len(nfd), len(fold), len(ccc), len(compose)))
 
 
 if __name__ == "__main__":

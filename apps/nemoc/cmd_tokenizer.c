@@ -11,6 +11,7 @@
  * in the tokenizer (spe: --normalization_rule_name=nmt_nfkc_cf; wpe: the BERT
  * normaliser) unless --no_lower_case. */
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,26 +98,32 @@ static int parse(int argc, char **argv, tok_args *a) {
         memcpy(name, arg, nl);
         name[nl] = 0;
         if (eq) val = eq + 1;
-#define FLAG(opt, field, v)                                                                       \
-    if (!strcmp(name, opt)) {                                                                     \
-        if (val) {                                                                                \
-            fprintf(stderr, "nemoc tokenizer train: %s takes no value\n", opt);                  \
-            return 2;                                                                             \
-        }                                                                                         \
-        a->field = v;                                                                             \
-        continue;                                                                                 \
-    }
-        FLAG("--no_lower_case", lower_case, 0)
-        FLAG("--log", log, 1)
-        FLAG("--spe_bos", bos, 1)
-        FLAG("--spe_eos", eos, 1)
-        FLAG("--spe_pad", pad, 1)
-        FLAG("--spe_byte_fallback", byte_fallback, 1)
-        FLAG("--spe_split_digits", split_digits, 1)
-        FLAG("--spe_remove_extra_whitespaces", remove_extra_ws, 1)
-        FLAG("--spe_train_extremely_large_corpus", large_corpus, 1)
-        FLAG("--spe_no_split_by_unicode_script", split_by_script, 0)
-#undef FLAG
+        const struct {
+            const char *opt;
+            int *field;
+            int value;
+        } flags[] = {
+            {.opt = "--no_lower_case", .field = &a->lower_case, .value = 0},
+            {.opt = "--log", .field = &a->log, .value = 1},
+            {.opt = "--spe_bos", .field = &a->bos, .value = 1},
+            {.opt = "--spe_eos", .field = &a->eos, .value = 1},
+            {.opt = "--spe_pad", .field = &a->pad, .value = 1},
+            {.opt = "--spe_byte_fallback", .field = &a->byte_fallback, .value = 1},
+            {.opt = "--spe_split_digits", .field = &a->split_digits, .value = 1},
+            {.opt = "--spe_remove_extra_whitespaces", .field = &a->remove_extra_ws, .value = 1},
+            {.opt = "--spe_train_extremely_large_corpus", .field = &a->large_corpus, .value = 1},
+            {.opt = "--spe_no_split_by_unicode_script", .field = &a->split_by_script, .value = 0},
+        };
+        size_t f = 0;
+        while (f < sizeof flags / sizeof flags[0] && strcmp(name, flags[f].opt) != 0) f++;
+        if (f < sizeof flags / sizeof flags[0]) {
+            if (val) {
+                fprintf(stderr, "nemoc tokenizer train: %s takes no value\n", flags[f].opt);
+                return 2;
+            }
+            *flags[f].field = flags[f].value;
+            continue;
+        }
         if (!strcmp(name, "--spe_user_defined_symbols") || !strcmp(name, "--spe_control_symbols")) {
             char **dst = name[6] == 'u' ? &a->user_symbols : &a->control_symbols;
             int got = 0;
@@ -218,7 +225,7 @@ static int build_document(const tok_args *a, char *out, size_t cap) {
     }
     snprintf(out, cap, "%s/document.txt", dir);
     if (access(out, F_OK) == 0) {
-        if (a->log) fprintf(stderr, "Corpus already exists at path : %s\n", out);
+        fprintf(stderr, "Corpus already exists at path : %s (delete it to rebuild from the manifests)\n", out);
         return 0;
     }
     char tmp[4216];
@@ -340,6 +347,25 @@ static int write_nemo_vocab(const char *dir, const tok_args *a) {
     return fclose(w) == 0 ? 0 : -1;
 }
 
+/* spm_train's argument vector: fixed strings, or formatted ones kept in opt. */
+typedef struct spm_argv {
+    char opt[16][4200];
+    int n_opt;
+    char *argv[40];
+    int argc;
+} spm_argv;
+
+static void arg_fixed(spm_argv *v, const char *s) { v->argv[v->argc++] = (char *)s; }
+
+static void arg_fmt(spm_argv *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void arg_fmt(spm_argv *v, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(v->opt[v->n_opt], sizeof v->opt[0], fmt, ap);
+    va_end(ap);
+    v->argv[v->argc++] = v->opt[v->n_opt++];
+}
+
 static int train_spe(const tok_args *a, const char *text_path) {
     char dir[4096];
     int o = snprintf(dir, sizeof dir, "%s/tokenizer_spe_%s_v%ld", a->data_root, a->spe_type, a->vocab_size);
@@ -358,44 +384,39 @@ static int train_spe(const tok_args *a, const char *text_path) {
         unlink(model);
     }
     /* create_spt_model's flags, in its order */
-    char opt[16][4200];
-    int n = 0;
-    char *argv[40];
-    int k = 0;
-    argv[k++] = "spm_train";
-#define OPT(...) (snprintf(opt[n], sizeof opt[n], __VA_ARGS__), argv[k++] = opt[n++])
-    OPT("--input=%s", text_path);
-    OPT("--model_prefix=%s/tokenizer", dir);
-    OPT("--vocab_size=%ld", a->vocab_size);
-    argv[k++] = "--shuffle_input_sentence=true";
-    argv[k++] = "--hard_vocab_limit=false";
-    OPT("--model_type=%s", a->spe_type);
-    OPT("--character_coverage=%s", a->coverage);
+    spm_argv v = {.n_opt = 0, .argc = 0}; /* ~68 KB on the stack */
+    arg_fixed(&v, "spm_train");
+    arg_fmt(&v, "--input=%s", text_path);
+    arg_fmt(&v, "--model_prefix=%s/tokenizer", dir);
+    arg_fmt(&v, "--vocab_size=%ld", a->vocab_size);
+    arg_fixed(&v, "--shuffle_input_sentence=true");
+    arg_fixed(&v, "--hard_vocab_limit=false");
+    arg_fmt(&v, "--model_type=%s", a->spe_type);
+    arg_fmt(&v, "--character_coverage=%s", a->coverage);
     int pad_id = 3;
     if (!a->bos) {
         pad_id--;
-        argv[k++] = "--bos_id=-1";
+        arg_fixed(&v, "--bos_id=-1");
     }
     if (!a->eos) {
         pad_id--;
-        argv[k++] = "--eos_id=-1";
+        arg_fixed(&v, "--eos_id=-1");
     }
-    if (a->pad) OPT("--pad_id=%d", pad_id);
-    if (a->control_symbols) OPT("--control_symbols=%s", a->control_symbols);
-    if (a->user_symbols) OPT("--user_defined_symbols=%s", a->user_symbols);
-    if (a->lower_case) argv[k++] = "--normalization_rule_name=nmt_nfkc_cf";
-    if (a->sample_size > 0) OPT("--input_sentence_size=%ld", a->sample_size);
-    if (a->large_corpus) argv[k++] = "--train_extremely_large_corpus=true";
-    if (a->max_piece_len >= 0) OPT("--max_sentencepiece_length=%ld", a->max_piece_len);
-    if (a->byte_fallback) argv[k++] = "--byte_fallback=true";
-    if (a->split_digits) argv[k++] = "--split_digits=true";
-    if (!a->split_by_script) argv[k++] = "--split_by_unicode_script=false";
-    if (!a->remove_extra_ws) argv[k++] = "--remove_extra_whitespaces=false";
-    argv[k] = NULL;
-#undef OPT
+    if (a->pad) arg_fmt(&v, "--pad_id=%d", pad_id);
+    if (a->control_symbols) arg_fmt(&v, "--control_symbols=%s", a->control_symbols);
+    if (a->user_symbols) arg_fmt(&v, "--user_defined_symbols=%s", a->user_symbols);
+    if (a->lower_case) arg_fixed(&v, "--normalization_rule_name=nmt_nfkc_cf");
+    if (a->sample_size > 0) arg_fmt(&v, "--input_sentence_size=%ld", a->sample_size);
+    if (a->large_corpus) arg_fixed(&v, "--train_extremely_large_corpus=true");
+    if (a->max_piece_len >= 0) arg_fmt(&v, "--max_sentencepiece_length=%ld", a->max_piece_len);
+    if (a->byte_fallback) arg_fixed(&v, "--byte_fallback=true");
+    if (a->split_digits) arg_fixed(&v, "--split_digits=true");
+    if (!a->split_by_script) arg_fixed(&v, "--split_by_unicode_script=false");
+    if (!a->remove_extra_ws) arg_fixed(&v, "--remove_extra_whitespaces=false");
+    v.argv[v.argc] = NULL;
     char log_path[4200];
     snprintf(log_path, sizeof log_path, "%s/.spm_train.log", dir);
-    int rc = run_child(argv, a->log, log_path);
+    int rc = run_child(v.argv, a->log, log_path);
     if (rc != 0) {
         if (rc == 127)
             fprintf(stderr, "nemoc tokenizer train: spm_train not found on PATH; install Debian's sentencepiece "

@@ -32,7 +32,7 @@ nc_wordpiece_train_params nc_wordpiece_train_default_params(void);
  *     stripped when lower_case), counted;
  *  2. vocabulary = [PAD] [UNK] [CLS] [SEP] [MASK], the limit_alphabet most
  *     frequent characters (sorted by code point), then the "##" forms of the
- *     characters that occur inside words;
+ *     characters that occur after a word's first character (sorted);
  *  3. each word starts as its characters, all but the first "##"-prefixed;
  *  4. repeatedly merge the most frequent adjacent pair (ties: the pair of
  *     smaller ids), the new token being left + right without its "##", until

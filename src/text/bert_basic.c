@@ -1,9 +1,10 @@
 /* BERT basic tokenisation, following transformers/models/bert/
  * tokenization_bert.py BasicTokenizer: _clean_text, _tokenize_chinese_chars,
- * whitespace_tokenize, lower() + _run_strip_accents, _run_split_on_punc.
- * Differences: the NFC pass newer transformers versions apply before
- * splitting is not done (it only matters for text holding decomposed
- * combining sequences), and canonical reordering inside NFD is skipped. */
+ * unicodedata.normalize("NFC") (transformers >= 4.32), whitespace_tokenize,
+ * lower() + _run_strip_accents, _run_split_on_punc. One simplification: the
+ * accent-stripping NFD does not reorder marks across characters (it only
+ * decides which marks are dropped, so the result is the same for text whose
+ * marks are all Mn). */
 #include "text/bert_basic.h"
 
 #include <string.h>
@@ -119,6 +120,16 @@ nc_status nc_bert_basic_tokenize(const nc_bert_basic_opts *o, const char *text, 
         } else {
             cps[n++] = cp;
         }
+    }
+    if (o->nfc && n > 0) {
+        uint32_t *norm = nc_malloc((size_t)(4 * n) * sizeof *norm);
+        if (!norm) {
+            nc_free(cps);
+            return nc_error(NC_ERR_OOM, "bert: cannot allocate %lld code points", (long long)(4 * n));
+        }
+        n = nc_uni_nfc(cps, n, norm);
+        nc_free(cps);
+        cps = norm;
     }
     nc_strbuf w = {0};
     nc_status st = NC_OK;

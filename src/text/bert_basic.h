@@ -14,6 +14,7 @@ typedef struct nc_bert_basic_opts {
     bool lower_case;    /* str.lower() each word */
     bool strip_accents; /* NFD, then drop non-spacing marks (Mn) */
     bool chinese_chars; /* put spaces around CJK ideographs */
+    bool nfc;           /* NFC after cleaning (transformers >= 4.32 BasicTokenizer; not the HF tokenizers trainer) */
 } nc_bert_basic_opts;
 
 /* A list of strings stored NUL-separated in one buffer. */
@@ -32,7 +33,7 @@ void nc_str_list_clear(nc_str_list *l);
 void nc_str_list_free(nc_str_list *l);
 
 /* Appends the tokens of text[0..len) to out: clean (drop NUL, U+FFFD,
- * controls; whitespace -> ' '), space out CJK, split at whitespace, lower /
+ * controls; whitespace -> ' '), space out CJK, NFC, split at whitespace, lower /
  * strip accents per word, split off every punctuation character. */
 nc_status nc_bert_basic_tokenize(const nc_bert_basic_opts *o, const char *text, int64_t len, nc_str_list *out);
 

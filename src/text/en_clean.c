@@ -23,15 +23,26 @@ typedef struct translit {
 
 /* Sorted by code point. */
 static const translit kTranslit[] = {
-    {0xA1, "!"},    {0xA2, "C/"},   {0xA3, "PS"},  {0xA5, "Y="},   {0xA7, "SS"},   {0xA9, "(c)"},   {0xAB, "<<"},
-    {0xAD, ""},     {0xAE, "(r)"},  {0xB0, "deg"}, {0xB6, "P"},    {0xB7, "*"},    {0xBB, ">>"},    {0xBC, " 1/4"},
-    {0xBD, " 1/2"}, {0xBE, " 3/4"}, {0xBF, "?"},   {0xC6, "AE"},   {0xD0, "D"},    {0xD7, "x"},     {0xD8, "O"},
-    {0xDE, "Th"},   {0xDF, "ss"},   {0xE6, "ae"},  {0xF0, "d"},    {0xF7, "/"},    {0xF8, "o"},     {0xFE, "th"},
-    {0x110, "D"},   {0x111, "d"},   {0x126, "H"},  {0x127, "h"},   {0x131, "i"},   {0x138, "k"},    {0x141, "L"},
-    {0x142, "l"},   {0x14A, "ng"},  {0x14B, "NG"}, {0x152, "OE"},  {0x153, "oe"},  {0x200B, " "},   {0x2010, "-"},
-    {0x2011, "-"},  {0x2012, "-"},  {0x2013, "-"}, {0x2014, "--"}, {0x2015, "--"}, {0x2018, "'"},   {0x2019, "'"},
-    {0x201A, ","},  {0x201B, "'"},  {0x201C, "\""}, {0x201D, "\""}, {0x201E, ",,"}, {0x201F, "\""}, {0x2022, "*"},
-    {0x2028, "\n"}, {0x2029, "\n"}, {0x2032, "'"}, {0x2033, "''"}, {0x2044, "/"},  {0x20AC, "EUR"}, {0x2122, "tm"},
+    {.cp = 0xA1, .ascii = "!"}, {.cp = 0xA2, .ascii = "C/"}, {.cp = 0xA3, .ascii = "PS"}, {.cp = 0xA5, .ascii = "Y="},
+    {.cp = 0xA7, .ascii = "SS"}, {.cp = 0xA9, .ascii = "(c)"}, {.cp = 0xAB, .ascii = "<<"}, {.cp = 0xAD, .ascii = ""},
+    {.cp = 0xAE, .ascii = "(r)"}, {.cp = 0xB0, .ascii = "deg"}, {.cp = 0xB6, .ascii = "P"},
+    {.cp = 0xB7, .ascii = "*"}, {.cp = 0xBB, .ascii = ">>"}, {.cp = 0xBC, .ascii = "1/4"},
+    {.cp = 0xBD, .ascii = "1/2"}, {.cp = 0xBE, .ascii = "3/4"}, {.cp = 0xBF, .ascii = "?"},
+    {.cp = 0xC6, .ascii = "AE"}, {.cp = 0xD0, .ascii = "D"}, {.cp = 0xD7, .ascii = "x"}, {.cp = 0xD8, .ascii = "O"},
+    {.cp = 0xDE, .ascii = "Th"}, {.cp = 0xDF, .ascii = "ss"}, {.cp = 0xE6, .ascii = "ae"}, {.cp = 0xF0, .ascii = "d"},
+    {.cp = 0xF7, .ascii = "/"}, {.cp = 0xF8, .ascii = "o"}, {.cp = 0xFE, .ascii = "th"}, {.cp = 0x110, .ascii = "D"},
+    {.cp = 0x111, .ascii = "d"}, {.cp = 0x126, .ascii = "H"}, {.cp = 0x127, .ascii = "h"},
+    {.cp = 0x131, .ascii = "i"}, {.cp = 0x138, .ascii = "k"}, {.cp = 0x141, .ascii = "L"},
+    {.cp = 0x142, .ascii = "l"}, {.cp = 0x14A, .ascii = "ng"}, {.cp = 0x14B, .ascii = "NG"},
+    {.cp = 0x152, .ascii = "OE"}, {.cp = 0x153, .ascii = "oe"}, {.cp = 0x200B, .ascii = " "},
+    {.cp = 0x2010, .ascii = "-"}, {.cp = 0x2011, .ascii = "-"}, {.cp = 0x2012, .ascii = "-"},
+    {.cp = 0x2013, .ascii = "-"}, {.cp = 0x2014, .ascii = "--"}, {.cp = 0x2015, .ascii = "--"},
+    {.cp = 0x2018, .ascii = "'"}, {.cp = 0x2019, .ascii = "'"}, {.cp = 0x201A, .ascii = ","},
+    {.cp = 0x201B, .ascii = "'"}, {.cp = 0x201C, .ascii = "\""}, {.cp = 0x201D, .ascii = "\""},
+    {.cp = 0x201E, .ascii = ",,"}, {.cp = 0x201F, .ascii = "\""}, {.cp = 0x2022, .ascii = "*"},
+    {.cp = 0x2028, .ascii = "\n"}, {.cp = 0x2029, .ascii = "\n"}, {.cp = 0x2032, .ascii = "'"},
+    {.cp = 0x2033, .ascii = "''"}, {.cp = 0x2044, .ascii = "/"}, {.cp = 0x20AC, .ascii = "EUR"},
+    {.cp = 0x2122, .ascii = "tm"},
 };
 
 static const char *translit_lookup(uint32_t cp) {

@@ -155,3 +155,69 @@ int nc_uni_ascii_fold(uint32_t cp, char out[4]) {
     }
     return 0;
 }
+
+int nc_uni_ccc_of(uint32_t cp) {
+    if (cp < 0x300) return 0;
+    int64_t lo = 0, hi = nc_uni_ccc_n - 1;
+    while (lo <= hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (cp < nc_uni_ccc[mid][0]) hi = mid - 1;
+        else if (cp > nc_uni_ccc[mid][1]) lo = mid + 1;
+        else return (int)nc_uni_ccc[mid][2];
+    }
+    return 0;
+}
+
+uint32_t nc_uni_compose_pair(uint32_t a, uint32_t b) {
+    /* Hangul: L + V -> LV, LV + T -> LVT (Unicode ch. 3.12) */
+    if (a >= 0x1100 && a < 0x1113 && b >= 0x1161 && b < 0x1176) return 0xAC00 + ((a - 0x1100) * 21 + (b - 0x1161)) * 28;
+    if (a >= 0xAC00 && a <= 0xD7A3 && (a - 0xAC00) % 28 == 0 && b > 0x11A7 && b < 0x11C3) return a + (b - 0x11A7);
+    int64_t lo = 0, hi = nc_uni_compose_n - 1;
+    while (lo <= hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        const uint32_t *e = nc_uni_compose[mid];
+        if (a < e[0] || (a == e[0] && b < e[1])) hi = mid - 1;
+        else if (a > e[0] || (a == e[0] && b > e[1])) lo = mid + 1;
+        else return e[2];
+    }
+    return 0;
+}
+
+int64_t nc_uni_nfc(const uint32_t *in, int64_t n, uint32_t *out) {
+    int64_t m = 0;
+    for (int64_t i = 0; i < n; i++) m += nc_uni_nfd(in[i], out + m);
+    /* canonical ordering: stable sort of each run of non-starters by class */
+    for (int64_t i = 1; i < m; i++) {
+        int cc = nc_uni_ccc_of(out[i]);
+        if (cc == 0) continue;
+        for (int64_t j = i; j > 0; j--) {
+            int pc = nc_uni_ccc_of(out[j - 1]);
+            if (pc == 0 || pc <= cc) break;
+            uint32_t t = out[j];
+            out[j] = out[j - 1];
+            out[j - 1] = t;
+        }
+    }
+    if (m == 0) return 0;
+    /* composition, as the UAX #15 sample code */
+    int64_t starter = 0, w = 1;
+    uint32_t starter_ch = out[0];
+    int last = nc_uni_ccc_of(starter_ch) ? 256 : 0;
+    for (int64_t i = 1; i < m; i++) {
+        uint32_t ch = out[i];
+        int cc = nc_uni_ccc_of(ch);
+        uint32_t comp = nc_uni_compose_pair(starter_ch, ch);
+        if (comp && (last < cc || last == 0)) {
+            out[starter] = comp;
+            starter_ch = comp;
+            continue;
+        }
+        if (cc == 0) {
+            starter = w;
+            starter_ch = ch;
+        }
+        last = cc;
+        out[w++] = ch;
+    }
+    return w;
+}

@@ -45,6 +45,17 @@ int nc_uni_lower(uint32_t cp, uint32_t out[3]);
  * neighbouring characters is not applied. */
 int nc_uni_nfd(uint32_t cp, uint32_t out[4]);
 
+/* Canonical combining class (0 for starters). */
+int nc_uni_ccc_of(uint32_t cp);
+
+/* Primary composite of the pair (a, b), or 0 (Hangul included). */
+uint32_t nc_uni_compose_pair(uint32_t a, uint32_t b);
+
+/* NFC of in[0..n) into out (capacity >= 4 * n): full canonical
+ * decomposition, canonical ordering of combining marks, then canonical
+ * composition (UAX #15). Returns the number of code points written. */
+int64_t nc_uni_nfc(const uint32_t *in, int64_t n, uint32_t *out);
+
 /* ASCII folding of a Latin letter/form (NFKD minus marks, when that is
  * 1..4 ASCII characters): writes them to out and returns the count, or 0. */
 int nc_uni_ascii_fold(uint32_t cp, char out[4]);
@@ -62,6 +73,10 @@ extern const uint32_t nc_uni_lower_map[][2];
 extern const int64_t nc_uni_lower_map_n;
 extern const uint32_t nc_uni_nfd_map[][5];
 extern const int64_t nc_uni_nfd_map_n;
+extern const uint32_t nc_uni_ccc[][3];
+extern const int64_t nc_uni_ccc_n;
+extern const uint32_t nc_uni_compose[][3];
+extern const int64_t nc_uni_compose_n;
 extern const uint32_t nc_uni_ascii_fold_map[][2];
 extern const int64_t nc_uni_ascii_fold_map_n;
 

@@ -1,6 +1,6 @@
 /* WordPiece (NeMo `wpe`: HF BertTokenizer over dir/vocab.txt).
  *
- * Encoding (transformers tokenization_bert.py): split the text at the
+ * Encoding (transformers tokenization_bert.py, 4.32+): split the text at the
  * special tokens ([PAD] [UNK] [CLS] [SEP] [MASK], kept whole as HF's
  * added-token trie does), BERT basic tokenisation of the rest, then per word
  * greedy longest-match-first: the longest vocabulary entry that prefixes the
@@ -208,6 +208,7 @@ static nc_status build(char *pool, int64_t len, const nc_wordpiece_params *p, nc
         .lower_case = p->lower_case,
         .strip_accents = p->strip_accents < 0 ? p->lower_case : p->strip_accents != 0,
         .chinese_chars = p->tokenize_chinese_chars,
+        .nfc = true,
     };
     wp->max_chars = p->max_input_chars_per_word > 0 ? p->max_input_chars_per_word : 100;
     nc_tokenizer_special sx = {

@@ -131,7 +131,8 @@ static nc_status count_word(trainer *t, const char *s, int64_t len) {
 }
 
 static nc_status read_corpus(trainer *t, const char *const *files, int64_t n_files, bool lower) {
-    nc_bert_basic_opts o = {.lower_case = lower, .strip_accents = lower, .chinese_chars = true};
+    /* HF tokenizers' BertNormalizer + BertPreTokenizer: no NFC step */
+    nc_bert_basic_opts o = {.lower_case = lower, .strip_accents = lower, .chinese_chars = true, .nfc = false};
     nc_str_list toks = {0};
     nc_status st = NC_OK;
     char *line = NULL;
@@ -158,6 +159,7 @@ static nc_status read_corpus(trainer *t, const char *const *files, int64_t n_fil
 typedef struct char_count {
     uint32_t cp;
     int64_t count;
+    bool inner; /* occurs after the first character of some word */
 } char_count;
 
 static int by_count_desc(const void *a, const void *b) {
@@ -177,13 +179,14 @@ static nc_status init_vocab(trainer *t, int64_t limit_alphabet) {
     nc_status st = NC_OK;
     int32_t id;
     for (int k = 0; k < 5 && !st; k++) st = add_token(t, specials[k], (int64_t)strlen(specials[k]), &id);
-    /* character frequencies over word occurrences */
+    /* character frequencies over word occurrences, and whether each also
+     * occurs after a word's first character (then it gets a "##" form) */
     nc_trie ch_ix = {0};
     char_count *cc = NULL;
     int64_t ncc = 0, capcc = 0;
     for (int64_t w = 0; w < t->n_words && !st; w++) {
-        const char *s = nc_str_list_at(&t->word_str, w), *e = s + nc_str_list_len(&t->word_str, w);
-        while (s < e && !st) {
+        const char *s0 = nc_str_list_at(&t->word_str, w), *e = s0 + nc_str_list_len(&t->word_str, w);
+        for (const char *s = s0; s < e && !st;) {
             int mb;
             uint32_t cp = nc_utf8_decode(s, e, &mb);
             int32_t ix = nc_trie_get(&ch_ix, s, mb);
@@ -200,10 +203,13 @@ static nc_status init_vocab(trainer *t, int64_t limit_alphabet) {
                     cc = n2;
                 }
                 ix = (int32_t)ncc;
-                cc[ncc++] = (char_count){.cp = cp, .count = 0};
+                cc[ncc++] = (char_count){.cp = cp, .count = 0, .inner = false};
                 st = nc_trie_put(&ch_ix, s, mb, ix);
             }
-            if (!st) cc[ix].count += t->words[w].count;
+            if (!st) {
+                cc[ix].count += t->words[w].count;
+                cc[ix].inner |= s > s0;
+            }
             s += mb;
         }
     }
@@ -218,7 +224,7 @@ static nc_status init_vocab(trainer *t, int64_t limit_alphabet) {
         }
         for (int64_t i = 0; i < ncc && !st; i++) {
             char u[6] = {'#', '#'};
-            st = add_token(t, u, 2 + nc_utf8_encode(cc[i].cp, u + 2), &id);
+            if (cc[i].inner) st = add_token(t, u, 2 + nc_utf8_encode(cc[i].cp, u + 2), &id);
         }
     }
     nc_free(cc);

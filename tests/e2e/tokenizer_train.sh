@@ -8,6 +8,9 @@ src=${NC_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 work=$(mktemp -d "${NC_BINARY_DIR:-/tmp}/tokenizer_train.XXXXXX" 2>/dev/null || mktemp -d)
 trap 'rm -rf "$work"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
+for t in spm_train spm_encode; do
+    command -v "$t" >/dev/null || fail "$t missing: install Debian's sentencepiece (scripts/install-deps.sh)"
+done
 
 # Two manifests from the sentence corpus (text is [a-z' ] only: JSON-safe).
 head -n 1200 "$src/tests/data/text/sentences.txt" |

@@ -7,8 +7,8 @@ built on Python's unicodedata: special tokens split out first, then
 BasicTokenizer (_clean_text, _tokenize_chinese_chars, whitespace split,
 lower() + NFD accent stripping, _run_split_on_punc) and WordpieceTokenizer
 (greedy longest-match-first, "##" continuations, [UNK] for a word with an
-unmatched rest or more than 100 characters). Like the C code it leaves out
-the NFC pass recent transformers versions add before splitting.
+unmatched rest or more than 100 characters), including the NFC pass that
+transformers >= 4.32 applies before the whitespace split.
 
 Outputs:
   vocab.txt               a small vocabulary: specials, characters, ## letters,
@@ -66,7 +66,7 @@ def basic_tokenize(text, lower):
         else:
             out.append(ch)
     words = []
-    for tok in "".join(out).strip().split():
+    for tok in unicodedata.normalize("NFC", "".join(out)).strip().split():
         if lower:
             tok = tok.lower()
             tok = "".join(c for c in unicodedata.normalize("NFD", tok) if unicodedata.category(c) != "Mn")
@@ -165,6 +165,7 @@ def main():
         ("a" * 100).encode(),
         ("a" * 101).encode(),
         ("x" * 150 + " hello").encode(),
+        "cafe\u0301 Cafe\u0301 CAFE\u0301 e\u0301\u0323 \u212b \u1100\u1161\u11a8 \uf900".encode(),
         "Hello, World! THE END.".encode(),
         "hellothere helloing HELLO".encode(),
     ]

@@ -9,6 +9,7 @@
 #include "text_fixture.h"
 #include "nemoc/alloc.h"
 #include "nemoc/tokenizer.h"
+#include "nemoc/tokenizer_train.h"
 
 
 static void check_mode(const char *name, bool lower, const fx_lines *in) {
@@ -93,6 +94,57 @@ static void check_api(void) {
     nc_tokenizer_free(t);
 }
 
+/* The trainer on a corpus small enough to follow by hand. */
+static void check_train(void) {
+    const char *dir = nc_test_tmpdir("wpe_train");
+    char corpus[4200], vocab[4200];
+    snprintf(corpus, sizeof corpus, "%s/corpus.txt", dir);
+    snprintf(vocab, sizeof vocab, "%s/vocab.txt", dir);
+    FILE *f = fopen(corpus, "w");
+    CHECK(f != NULL);
+    if (!f) return;
+    /* words: "ab" x3, "abc" x2 (upper case and punctuation normalised away) */
+    fputs("AB ab\nabc, ab\n\tABC\n", f);
+    fclose(f);
+    const char *files[] = {corpus};
+    nc_wordpiece_train_params p = nc_wordpiece_train_default_params();
+    p.vocab_size = 20;
+    int64_t size = 0;
+    CHECK_OK(nc_wordpiece_train(files, 1, &p, vocab, &size));
+    /* specials; alphabet a b c and "," (sorted); ## forms of inner chars;
+     * merges: (a, ##b) x5 -> "ab", then (ab, ##c) x2 -> "abc" */
+    static const char want[] = "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n,\na\nb\nc\n##b\n##c\nab\nabc\n";
+    fx_lines got;
+    if (fx_read_lines(vocab, &got)) {
+        char all[512] = "";
+        for (int64_t i = 0; i < got.n; i++) {
+            strcat(all, got.line[i]);
+            strcat(all, "\n");
+        }
+        if (strcmp(all, want) != 0) nc_test_fail(__FILE__, __LINE__, "trained vocab:\n%s", all);
+        nc_test_checks++;
+        fx_free_lines(&got);
+    }
+    CHECK(size == 13);
+    /* min_frequency 3 stops after the first merge */
+    p.min_frequency = 3;
+    CHECK_OK(nc_wordpiece_train(files, 1, &p, vocab, &size));
+    CHECK(size == 12);
+    /* the result loads and splits as trained: ABC -> ab ##c; cab -> [UNK]
+     * (no "##a": 'a' never follows another character in the corpus) */
+    nc_tokenizer *t = NULL;
+    nc_wordpiece_params wp = nc_wordpiece_default_params();
+    wp.lower_case = true;
+    CHECK_OK(nc_tokenizer_wordpiece_load(vocab, &wp, &t));
+    nc_token_ids ids = {0};
+    CHECK_OK(nc_tokenizer_encode(t, "ABC cab", -1, &ids));
+    CHECK(ids.n == 3 && ids.ids[0] == 11 && ids.ids[1] == 10 && ids.ids[2] == 1);
+    nc_token_ids_free(&ids);
+    nc_tokenizer_free(t);
+    const char *missing[] = {"/nonexistent/corpus.txt"};
+    CHECK(nc_wordpiece_train(missing, 1, &p, vocab, &size) == NC_ERR_NOT_FOUND);
+}
+
 int main(void) {
     fx_lines in;
     if (fx_read_lines(nc_test_src("tests/ref/wpe/inputs.txt"), &in)) {
@@ -101,5 +153,6 @@ int main(void) {
         fx_free_lines(&in);
     }
     check_api();
+    check_train();
     return nc_test_finish("wordpiece");
 }
