@@ -25,7 +25,7 @@
 static nc_tensor *mk(nc_dtype dt, int ndim, const int64_t *shape, const void *data) {
     nc_tensor *t = NULL;
     if (nc_tensor_new(dt, ndim, shape, &t) != NC_OK) return NULL;
-    memcpy(t->data, data, nc_nbytes(t));
+    if (data) memcpy(t->data, data, nc_nbytes(t));
     return t;
 }
 
