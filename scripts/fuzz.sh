@@ -6,10 +6,11 @@
 #   NC_FUZZ_BUILD   build folder (default build-fuzz)
 #   NC_FUZZ_JOBS    parallel compile jobs (default 2)
 #
-# New interesting inputs go to a scratch folder, not into the committed
-# seeds under tests/fuzz/corpus/<target>/. A crash stops the script with
-# the failing input saved as <build>/fuzz/crash-<target>-*; once fixed, copy
-# it into the target's corpus folder so it stays a regression seed.
+# New interesting inputs collect in tests/fuzz/findings/<target>/ (ignored by
+# git, reused by the next run), not in the committed seeds under
+# tests/fuzz/corpus/<target>/. A crash stops the script with the failing
+# input saved as tests/fuzz/findings/crash-<target>-*; once fixed, copy it
+# into the target's corpus folder so it stays a regression seed.
 set -euo pipefail
 
 secs="${1:-20}"
@@ -30,21 +31,22 @@ done
 cmake -S "$root" -B "$build" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Release -DNC_FUZZ=ON >/dev/null
 cmake --build "$build" -j "$jobs" --target "${targets[@]}"
 
-scratch="$(mktemp -d)"
-trap 'rm -rf "$scratch"' EXIT
+findings="$root/tests/fuzz/findings"
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
 status=0
 for t in "${targets[@]}"; do
     corpus="$root/tests/fuzz/corpus/$t"
-    mkdir -p "$scratch/$t"
+    mkdir -p "$findings/$t"
     echo "== $t: ${secs}s"
     if ! ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1 \
         "$build/fuzz/$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-        -artifact_prefix="$build/fuzz/crash-$t-" "$scratch/$t" "$corpus" 2>"$scratch/$t.log"; then
-        tail -n 60 "$scratch/$t.log" >&2
-        echo "fuzz.sh: $t failed; input saved under $build/fuzz/crash-$t-*" >&2
+        -artifact_prefix="$findings/crash-$t-" "$findings/$t" "$corpus" 2>"$log"; then
+        tail -n 60 "$log" >&2
+        echo "fuzz.sh: $t failed; input saved as $findings/crash-$t-*" >&2
         status=1
         break
     fi
-    grep -E "^stat::number_of_executed_units|^stat::peak_rss_mb" "$scratch/$t.log" || true
+    grep -E "^stat::number_of_executed_units|^stat::peak_rss_mb" "$log" || true
 done
 exit $status
