@@ -74,9 +74,10 @@ int64_t nc_st_count(const nc_st_file *f);
 const nc_st_info *nc_st_at(const nc_st_file *f, int64_t i);
 /* NULL when absent. */
 const nc_st_info *nc_st_find(const nc_st_file *f, const char *name);
-/* A view of the tensor's bytes (not owned; writes stay private to this
- * process). NC_ERR_NOT_FOUND when absent, NC_ERR_DTYPE for dtypes nemoc
- * does not compute in (F64, I8, ...). */
+/* A view of the tensor's bytes, valid until nc_st_close. The bytes are
+ * read-only (for nc_st_open they are the mapped file): copy them, e.g. into
+ * a parameter buffer, before changing them. NC_ERR_NOT_FOUND when absent,
+ * NC_ERR_DTYPE for dtypes nemoc does not compute in (F64, I8, ...). */
 nc_status nc_st_get(const nc_st_file *f, const char *name, nc_tensor *out);
 
 /* The "__metadata__" map, in key order. */

@@ -249,50 +249,6 @@ nc_status nc_cfg_apply_overrides(nc_cfg *root, int n, const char *const *ovs) {
     return NC_OK;
 }
 
-/* ---- loading by name ----------------------------------------------------- */
-
-static bool ends_with(const char *s, const char *suffix) {
-    size_t a = strlen(s), b = strlen(suffix);
-    return a >= b && !strcmp(s + a - b, suffix);
-}
-
-nc_status nc_cfg_load_hydra(const char *config_path, const char *config_name, nc_cfg **out) {
-    *out = NULL;
-    if (!config_name || !*config_name)
-        return nc_error(NC_ERR_INVALID_ARG, "no config name given (use --config-name NAME)");
-    cfg_buf b = {0};
-    if (config_path && *config_path && config_name[0] != '/') {
-        cfg_buf_adds(&b, config_path);
-        if (!ends_with(config_path, "/")) cfg_buf_addc(&b, '/');
-    }
-    cfg_buf_adds(&b, config_name);
-    if (!ends_with(config_name, ".yaml") && !ends_with(config_name, ".yml")) cfg_buf_adds(&b, ".yaml");
-    nc_status s = b.oom ? nc_error(NC_ERR_OOM, "config path") : nc_cfg_load(cfg_buf_str(&b), out);
-    if (s == NC_ERR_NOT_FOUND)
-        s = nc_error(NC_ERR_NOT_FOUND, "config '%s' not found (looked for '%s'; set --config-path and --config-name)",
-                     config_name, cfg_buf_str(&b));
-    cfg_buf_free(&b);
-    if (s) return s;
-    nc_cfg *d = nc_cfg_child(*out, "defaults");
-    if (d) {
-        /* Hydra's defaults list composes several files; nemoc reads one. A
-         * list holding only _self_ is a no-op and is dropped. */
-        bool only_self = d->kind == NC_CFG_SEQ;
-        for (int64_t i = 0; only_self && i < d->n; i++)
-            only_self = d->items[i]->kind == NC_CFG_SCALAR && !strcmp(d->items[i]->text, "_self_");
-        if (!only_self) {
-            s = nc_error(NC_ERR_UNSUPPORTED,
-                         "%s: Hydra 'defaults' lists (config composition) are not supported; merge the configs into one file",
-                         (*out)->file ? (*out)->file : config_name);
-            nc_cfg_free(*out);
-            *out = NULL;
-            return s;
-        }
-        nc_cfg_free(d);
-    }
-    return NC_OK;
-}
-
 static bool flag(const char *arg, const char *long_name, const char *short_name, int *i, int argc,
                  const char *const *argv, const char **value, nc_status *err) {
     size_t ll = strlen(long_name);

@@ -396,14 +396,20 @@ static int write_handler(void *data, unsigned char *buffer, size_t size) {
     return !b->oom;
 }
 
+/* The style depends only on the value (its type and text), never on how the
+ * source spelled it, so emitting a re-read tree gives the same text. */
 static int emit_scalar(yaml_emitter_t *e, const char *text, bool quoted, bool key) {
-    yaml_scalar_style_t style = YAML_ANY_SCALAR_STYLE;
-    if (!quoted) {
-        style = YAML_PLAIN_SCALAR_STYLE;
-        if (!*text && !key) text = "null"; /* an empty plain value reads as null */
+    yaml_scalar_style_t style = YAML_ANY_SCALAR_STYLE; /* plain when libyaml allows it */
+    nc_cfg_type t = nc_cfg_scalar_type(text, quoted);
+    if (key) {
+        /* A plain `<<` key would read back as a merge key. */
+        style = strcmp(text, "<<") ? YAML_ANY_SCALAR_STYLE : YAML_SINGLE_QUOTED_SCALAR_STYLE;
+    } else if (t != NC_CFG_T_STR) {
+        if (t == NC_CFG_T_NULL && !*text) text = "null"; /* an empty plain value */
+        style = t == NC_CFG_T_MISSING ? YAML_ANY_SCALAR_STYLE : YAML_PLAIN_SCALAR_STYLE;
     } else if (strchr(text, '\n')) {
-        style = YAML_LITERAL_SCALAR_STYLE;
-    } else if (strcmp(text, "?\?\?") && cfg_str_needs_quotes(text)) {
+        style = YAML_LITERAL_SCALAR_STYLE; /* libyaml falls back to quotes if it must */
+    } else if (cfg_str_needs_quotes(text)) {
         style = YAML_SINGLE_QUOTED_SCALAR_STYLE;
     }
     yaml_event_t ev;

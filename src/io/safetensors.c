@@ -305,9 +305,9 @@ nc_status nc_st_open(const char *path, nc_st_file **out) {
         close(fd);
         return nc_error(NC_ERR_FORMAT, "%s: %zu bytes is too small for a safetensors file", path, len);
     }
-    /* Private writable mapping: views are plain nc_tensor data pointers, and
-     * a stray write changes this process's copy, never the file. */
-    void *map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+    /* Read-only: a writable private mapping would be charged against the
+     * commit limit for the whole file, which large checkpoints exceed. */
+    void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
     int err = errno;
     close(fd);
     if (map == MAP_FAILED) return nc_error(NC_ERR_IO, "cannot map '%s': %s", path, strerror(err));

@@ -675,6 +675,78 @@ static void test_nemo_config(void) {
     CHECK(raw == NULL);
 }
 
+/* ---- Hydra defaults lists --------------------------------------------------- */
+static void put(const char *dir, const char *rel, const char *text) {
+    char path[4400], cmd[4500];
+    snprintf(path, sizeof path, "%s/%s", dir, rel);
+    snprintf(cmd, sizeof cmd, "mkdir -p \"$(dirname '%s')\"", path);
+    CHECK(system(cmd) == 0);
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (!f) return;
+    fputs(text, f);
+    fclose(f);
+}
+
+static void test_defaults_list(void) {
+    const char *d = nc_test_tmpdir("cfg_defaults");
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s", d);
+    put(dir, "main.yaml",
+        "defaults:\n"
+        "  - base\n"
+        "  - model/encoder: conformer\n"
+        "  - optional aug: missing\n"
+        "  - tok@model.tokenizer: bpe\n"
+        "  - glob@_global_: g\n"
+        "  - hdr: h\n"
+        "  - _self_\n"
+        "  - nothing: null\n"
+        "model:\n  encoder:\n    d_model: 512\n"
+        "top: 1\n"
+        "ref: ${model.encoder.n_layers}\n");
+    put(dir, "base.yaml", "top: 0\nbase_key: b\n");
+    put(dir, "model/encoder/conformer.yaml", "defaults:\n  - sub: x\nd_model: 256\nn_layers: 17\n");
+    put(dir, "model/encoder/sub/x.yaml", "k: v\n");
+    put(dir, "tok/bpe.yaml", "type: bpe\n");
+    put(dir, "glob/g.yaml", "g: 1\n");
+    put(dir, "hdr/h.yaml", "# a comment\n# @package _global_\nfrom_hdr: 1\n");
+    nc_cfg *c = NULL;
+    CHECK_OK(nc_cfg_load_hydra(dir, "main", &c));
+    if (c) {
+        CHECK(geti(c, "top") == 1); /* _self_ after base */
+        CHECK_STR(gets(c, "base_key"), "b");
+        CHECK(geti(c, "model.encoder.d_model") == 512);
+        CHECK(geti(c, "model.encoder.n_layers") == 17);
+        CHECK_STR(gets(c, "model.encoder.sub.k"), "v");
+        CHECK_STR(gets(c, "model.tokenizer.type"), "bpe");
+        CHECK(geti(c, "g") == 1 && geti(c, "from_hdr") == 1);
+        CHECK(geti(c, "ref") == 17);
+        CHECK(!nc_cfg_has(c, "defaults") && !nc_cfg_has(c, "aug") && !nc_cfg_has(c, "nothing"));
+        int64_t v;
+        CHECK_ERR(nc_cfg_get_int(c, "model.encoder.sub.k", &v), NC_ERR_CONFIG, "model.encoder.sub.k: expected int");
+        nc_cfg_free(c);
+    }
+    /* Without _self_ the file's own keys come last. */
+    put(dir, "noself.yaml", "defaults:\n  - base\ntop: 5\n");
+    CHECK_OK(nc_cfg_load_hydra(dir, "noself.yaml", &c));
+    if (c) CHECK(geti(c, "top") == 5);
+    nc_cfg_free(c);
+    put(dir, "selffirst.yaml", "defaults:\n  - _self_\n  - base\ntop: 5\n");
+    CHECK_OK(nc_cfg_load_hydra(dir, "selffirst", &c));
+    if (c) CHECK(geti(c, "top") == 0);
+    nc_cfg_free(c);
+    put(dir, "ovr.yaml", "defaults:\n  - override model/encoder: x\n");
+    CHECK_ERR(nc_cfg_load_hydra(dir, "ovr", &c), NC_ERR_UNSUPPORTED, "'override' entries are not supported");
+    put(dir, "miss.yaml", "defaults:\n  - model/encoder: nope\n");
+    CHECK_ERR(nc_cfg_load_hydra(dir, "miss", &c), NC_ERR_NOT_FOUND, "model/encoder/nope.yaml");
+    put(dir, "loop.yaml", "defaults:\n  - loop\n");
+    CHECK_ERR(nc_cfg_load_hydra(dir, "loop", &c), NC_ERR_CONFIG, "nest deeper than");
+    put(dir, "badlist.yaml", "defaults: 5\n");
+    CHECK_ERR(nc_cfg_load_hydra(dir, "badlist", &c), NC_ERR_CONFIG, "'defaults' must be a list");
+    CHECK(c == NULL);
+}
+
 /* ---- every allocation failure is reported, never crashes or leaks ------------ */
 static void test_oom(void) {
     const char *y = "a: 1\nb:\n  c: [1, 2, {d: 'x_${a}'}]\n  e: ${b.c}\nf: &x {g: 1}\nh: {<<: *x, i: 2}\n";
@@ -716,6 +788,7 @@ int main(void) {
     test_editing();
     test_emit();
     test_nemo_config();
+    test_defaults_list();
     test_oom();
     return nc_test_finish("test_config");
 }

@@ -25,7 +25,7 @@
 static nc_tensor *mk(nc_dtype dt, int ndim, const int64_t *shape, const void *data) {
     nc_tensor *t = NULL;
     if (nc_tensor_new(dt, ndim, shape, &t) != NC_OK) return NULL;
-    memcpy(t->data, data, nc_nbytes(t));
+    if (data) memcpy(t->data, data, nc_nbytes(t));
     return t;
 }
 
@@ -151,9 +151,6 @@ static void test_fixture(void) {
         CHECK(nc_st_metadata_get(f, "nope") == NULL);
         nc_tensor v;
         CHECK_ERR(nc_st_get(f, "encoder.weigth", &v), NC_ERR_NOT_FOUND, "no tensor named 'encoder.weigth'");
-        /* Views are writable privately: the file does not change. */
-        nc_st_get(f, "encoder.bias", &v);
-        nc_f32(&v)[0] = 99;
         nc_st_close(f);
     }
     /* Our writer reproduces the Python layout byte for byte. */
