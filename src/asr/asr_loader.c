@@ -25,8 +25,8 @@ typedef struct asr_slot {
     int64_t batch;         /* plan index it holds, -1 when unused */
     int64_t n_items, n_done;
     bool ready;
-    nc_status err;         /* first hard error among its utterances or in collation */
-    char *err_msg;
+    nc_status err;         /* a hard error in one of its utterances or in collation */
+    char *err_msg;         /* collation's message (utterances keep their own) */
     asr_utt *utts;         /* (max_batch,) */
     asr_batch_buf buf;
     nc_asr_batch out;
@@ -105,10 +105,7 @@ static void run_item(nc_asr_loader *l, int64_t b, int64_t j) {
     asr_utt *u = &s->utts[j];
     asr_utt_process(&l->work, l->epoch, sample, u);
     pthread_mutex_lock(&l->mu);
-    if (u->err && !s->err) {
-        s->err = u->err;
-        s->err_msg = nc_strdup(u->msg ? u->msg : nc_status_str(u->err));
-    }
+    if (u->err) s->err = u->err; /* the consumer reports the first failing utterance's message */
     const bool last = ++s->n_done == s->n_items;
     if (last && !s->err) {
         /* Nobody else touches a slot whose utterances are all done until it is delivered. */
@@ -389,10 +386,19 @@ nc_status nc_asr_loader_next(nc_asr_loader *l, const nc_asr_batch **batch) {
         asr_slot *s = slot_of(l, b);
         if (!(s->batch == b && s->ready)) {
             if (l->n_threads == 0) {
+                /* One utterance is too small for an OpenMP team (measured: 6x slower with two
+                 * threads than one); the caller's setting is restored afterwards. */
+                const int omp_threads = omp_get_max_threads();
+                omp_set_num_threads(1);
                 int64_t cb, cj;
                 while (!(s->batch == b && s->ready) && claim(l, &cb, &cj)) {
                     pthread_mutex_unlock(&l->mu);
                     run_item(l, cb, cj);
+                }
+                omp_set_num_threads(omp_threads);
+                if (!(s->batch == b && s->ready)) {
+                    pthread_mutex_unlock(&l->mu);
+                    return nc_error(NC_ERR_INTERNAL, "loader: batch %lld could not be scheduled", (long long)b);
                 }
             } else {
                 const double t0 = now_s();
@@ -402,7 +408,16 @@ nc_status nc_asr_loader_next(nc_asr_loader *l, const nc_asr_batch **batch) {
         }
         l->next_batch++;
         if (s->err) {
-            nc_status st = nc_error(s->err, "%s", s->err_msg ? s->err_msg : nc_status_str(s->err));
+            /* The first failing utterance in plan order, whichever worker hit it first. */
+            const char *msg = s->err_msg;
+            nc_status code = s->err;
+            for (int64_t j = 0; j < s->n_items; j++)
+                if (s->utts[j].err) {
+                    code = s->utts[j].err;
+                    msg = s->utts[j].msg;
+                    break;
+                }
+            nc_status st = nc_error(code, "%s", msg ? msg : nc_status_str(code));
             pthread_mutex_unlock(&l->mu);
             return st;
         }
