@@ -127,7 +127,7 @@ typedef struct nc_asr_loader_params {
     /* reproducibility and sharding */
     uint64_t seed;
     int rank, world_size;       /* 0, 1 */
-    int prefetch;               /* ready batches held ahead of the consumer (default 2) */
+    int prefetch;               /* batches prepared ahead of the one the consumer holds (default 2) */
     void *owned_;               /* private: memory from nc_asr_loader_params_from_cfg */
 } nc_asr_loader_params;
 
@@ -187,7 +187,9 @@ nc_status nc_asr_loader_begin_epoch(nc_asr_loader *l, int64_t epoch, int64_t ski
 /* Batches in one epoch on this rank (the plan, the same on every rank). */
 int64_t nc_asr_loader_num_batches(const nc_asr_loader *l);
 /* Next batch of the epoch, or *batch = NULL at its end. The batch stays
- * valid until the next call. A planned batch whose every utterance was bad
+ * valid until the next call of _next or _begin_epoch. Call both from one
+ * thread. Warnings about skipped audio are logged here, in plan order, with
+ * the manifest file:line and the reason. A planned batch whose every utterance was bad
  * audio is passed over (so with world_size > 1 that rank sees one batch
  * fewer). Errors carry the manifest file:line of the utterance. */
 nc_status nc_asr_loader_next(nc_asr_loader *l, const nc_asr_batch **batch);

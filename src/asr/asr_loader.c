@@ -3,11 +3,11 @@
  *
  * Work is handed out one utterance at a time, in plan order, so that all
  * workers help finish the oldest batch first; the worker that completes a
- * batch's last utterance collates it. A batch's slot can be claimed only
- * while it is fewer than `prefetch + 2` batches ahead of the one the
- * consumer holds (held + prefetch ready + one being built), which bounds
- * memory and keeps workers from running away. With num_workers = 0 the
- * consumer does the same work itself inside nc_asr_loader_next.
+ * batch's last utterance collates it. A batch can be started only while it
+ * is at most `prefetch` batches ahead of the one the consumer holds (the
+ * ring has prefetch + 1 slots), which bounds memory to prefetch ready or
+ * building batches and keeps workers from running away. With num_workers = 0
+ * the consumer does the same work itself inside nc_asr_loader_next.
  *
  * Warnings about skipped audio and the skip counters are emitted by the
  * consumer when it reaches the batch, so they come in plan order on the
@@ -289,7 +289,7 @@ static nc_status setup(nc_asr_loader *l, const nc_asr_loader_params *p) {
     l->max_batch = plan.max_batch > 0 ? plan.max_batch : 1;
     l->plan_batches = plan.n_batches;
     asr_plan_free(&plan);
-    l->n_slots = (p->prefetch > 0 ? p->prefetch : 1) + 2;
+    l->n_slots = (p->prefetch > 0 ? p->prefetch : 1) + 1; /* held + prefetch ahead */
     l->slots = nc_calloc((size_t)l->n_slots, sizeof *l->slots);
     if (!l->slots) return nc_error(NC_ERR_OOM, "batch slots");
     for (int i = 0; i < l->n_slots; i++) {
@@ -360,13 +360,17 @@ nc_status nc_asr_loader_begin_epoch(nc_asr_loader *l, int64_t epoch, int64_t ski
     return NC_OK;
 }
 
-/* Under mu: logs and counts the skipped utterances of a delivered slot. */
+/* Logs the skipped utterances of slot s, which the consumer holds (no worker
+ * can reuse it), with mu released so that a log callback may call back in. */
 static void report_skips(nc_asr_loader *l, const asr_slot *s) {
-    for (int64_t j = 0; j < s->n_items; j++) {
-        if (!s->utts[j].bad) continue;
-        l->stats.n_skipped_audio++;
-        NC_WARN("skipping an utterance: %s", s->utts[j].msg ? s->utts[j].msg : "bad audio");
-    }
+    int64_t n = 0;
+    for (int64_t j = 0; j < s->n_items; j++) n += s->utts[j].bad;
+    if (!n) return;
+    l->stats.n_skipped_audio += n;
+    pthread_mutex_unlock(&l->mu);
+    for (int64_t j = 0; j < s->n_items; j++)
+        if (s->utts[j].bad) NC_WARN("skipping an utterance: %s", s->utts[j].msg ? s->utts[j].msg : "bad audio");
+    pthread_mutex_lock(&l->mu);
 }
 
 nc_status nc_asr_loader_next(nc_asr_loader *l, const nc_asr_batch **batch) {

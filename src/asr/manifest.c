@@ -7,7 +7,6 @@
  * reading stops counting kept utterances at max_utts. nemoc is stricter than
  * NeMo where NeMo would fail later or silently (negative durations, non-string
  * text): those are errors naming file:line. */
-#include <cJSON.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
