@@ -14,5 +14,8 @@ int nc_cmd_data_synth(int argc, char **argv); /* cmd_data.c */
 int nc_cmd_audio_features(int argc, char **argv);
 int nc_cmd_tokenizer_train(int argc, char **argv);
 int nc_cmd_tokenizer_encode(int argc, char **argv);
+int nc_cmd_asr_train(int argc, char **argv);
+int nc_cmd_asr_transcribe(int argc, char **argv);
+int nc_cmd_asr_eval(int argc, char **argv);
 
 #endif

@@ -6,6 +6,9 @@
 #include "cli.h"
 
 static const nc_cli_command commands[] = {
+    {"asr", "train", "train a CTC speech recognizer from a NeMo config (speech_to_text_ctc*.py)", nc_cmd_asr_train},
+    {"asr", "transcribe", "audio to text with a trained model (transcribe_speech.py)", nc_cmd_asr_transcribe},
+    {"asr", "eval", "WER/CER of a model on a manifest (speech_to_text_eval.py)", nc_cmd_asr_eval},
     {"demo", NULL, "train a small model on a built-in synthetic task", nc_cmd_demo},
     {"data", "synth", "build a NeMo manifest dataset of synthetic speech (espeak-ng, flite)", nc_cmd_data_synth},
     {"audio", "features", "log-mel features of an audio file (NeMo preprocessor) to .npy", nc_cmd_audio_features},

@@ -13,6 +13,7 @@
 #include "nemoc/ctc_decoder.h"
 #include "nemoc/ctc_decoding.h"
 #include "nemoc/model.h"
+#include "nemoc/trainer.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -61,6 +62,18 @@ nc_status nc_ctc_transcribe_batch(nc_model *m, nc_ctx *ctx, const nc_asr_batch *
 
 /* Text of token ids (labels joined, or the tokenizer's detokenisation). */
 nc_status nc_ctc_ids_to_text(const nc_ctc_model *cm, const int64_t *ids, int64_t n, char **text);
+
+/* Loader parameters for a dataset section of this model: the model's
+ * preprocessor, SpecAugment (training only) and tokenizer. */
+nc_status nc_ctc_loader_params(const nc_model *m, const nc_cfg *ds, bool training, uint64_t seed,
+                               int rank, int world_size, nc_asr_loader_params *out);
+
+/* Adapts an ASR loader to the trainer's data source interface. */
+void nc_asr_data_source(nc_asr_loader *l, nc_data_source *out);
+
+/* Loads a model from a nemoc training checkpoint (.ckpt, which carries its
+ * config) or a NeMo .nemo archive. */
+nc_status nc_asr_model_load(const char *path, nc_model **out);
 
 #ifdef __cplusplus
 }

@@ -48,6 +48,7 @@ typedef struct nc_exp_params {
     int64_t es_patience;          /* 10 */
     bool es_check_finite;         /* true */
     double es_stopping_threshold, es_divergence_threshold; /* NAN: none */
+    double max_time_per_run;      /* seconds ("DD:HH:MM:SS" in the config); 0: none */
 } nc_exp_params;
 
 typedef struct nc_trainer_params {

@@ -32,7 +32,8 @@ typedef struct run {
     double last_grad_norm;
     bool any_bad;    /* a micro-batch of the current accumulation had a bad loss */
     int64_t bad_run; /* consecutive skipped optimizer steps */
-    bool stop, early_stopped;
+    bool stop, early_stopped, time_up;
+    int64_t last_saved_step;
 } run;
 
 static double now_s(void) {
@@ -93,6 +94,7 @@ static nc_status save_nemo(run *r) {
  * a temp name and renamed only when complete. */
 static nc_status save_last(run *r) {
     if (!r->p->exp.create_checkpoint_callback || !r->p->exp.save_last) return NC_OK;
+    if (r->last_saved_step == r->st.global_step && r->exp.last_path[0]) return NC_OK;
     char path[1300];
     nc_exp_ckpt_path(&r->exp, r->st.last_monitor, r->st.epoch, r->st.global_step, "-last", path,
                      sizeof path);
@@ -100,6 +102,7 @@ static nc_status save_last(run *r) {
     if (s) return s;
     if (r->exp.last_path[0] && strcmp(r->exp.last_path, path) != 0) unlink(r->exp.last_path);
     snprintf(r->exp.last_path, sizeof r->exp.last_path, "%s", path);
+    r->last_saved_step = r->st.global_step;
     return NC_OK;
 }
 
@@ -273,13 +276,22 @@ static nc_status train_epoch(run *r) {
         if (!val_now && p->exp.every_n_train_steps > 0 && stepped &&
             r->st.global_step % p->exp.every_n_train_steps == 0 && r->exp.rank0 && (s = save_last(r)))
             return s;
-        if (r->st.batch_in_epoch >= r->n_batches) {
-            r->st.epoch++;
-            r->st.batch_in_epoch = 0;
-        }
         if (val_now && (s = validate(r))) return s;
         if (r->h->stop_flag && *r->h->stop_flag) r->stop = true;
+        if (p->exp.max_time_per_run > 0 && now_s() - r->t_start >= p->exp.max_time_per_run) {
+            /* NeMo's StatelessTimer: stop cleanly and save, like the end of training. */
+            nc_exp_log(&r->exp, "max_time_per_run reached at step %lld", (long long)r->st.global_step);
+            r->time_up = true;
+        }
+        if (r->time_up) break;
         if (r->max_steps > 0 && r->st.global_step >= r->max_steps) break;
+    }
+    /* Checkpoints written at the last batch record batch_in_epoch == n_batches;
+     * the epoch counter moves on only here, so names and logs say epoch=0 for
+     * the first epoch, as Lightning's do. */
+    if (r->st.batch_in_epoch >= r->n_batches) {
+        r->st.epoch++;
+        r->st.batch_in_epoch = 0;
     }
     return NC_OK;
 }
@@ -313,6 +325,7 @@ static nc_status setup(run *r) {
                        : (int64_t)floor((double)r->n_batches * p->val_check_interval);
     if (r->val_every <= 0) r->val_every = 1;
     r->st.best_metric = r->st.es_best = r->st.last_monitor = NAN;
+    r->last_saved_step = -1;
     if (r->h->root_cfg) {
         size_t len;
         if ((s = nc_cfg_emit(r->h->root_cfg, NC_CFG_EMIT_RESOLVE, &r->config_yaml, &len))) return s;
@@ -338,6 +351,10 @@ nc_status nc_trainer_fit(const nc_trainer_params *p, nc_model *m, nc_data_source
         s = nc_ckpt_load(r->exp.resume_from, m, r->opt, &r->st);
         if (!s) {
             *nc_ctx_rng(r->ctx) = r->st.rng;
+            if (r->st.batch_in_epoch >= r->n_batches) {
+                r->st.epoch++;
+                r->st.batch_in_epoch = 0;
+            }
             nc_exp_log(&r->exp, "resumed from %s at step %lld (epoch %lld, batch %lld)",
                        r->exp.resume_from, (long long)r->st.global_step, (long long)r->st.epoch,
                        (long long)r->st.batch_in_epoch);
@@ -358,7 +375,7 @@ nc_status nc_trainer_fit(const nc_trainer_params *p, nc_model *m, nc_data_source
         s = run_validation(r, p->num_sanity_val_steps, &acc);
         if (s) s = nc_error_prefix(s, "sanity validation");
     }
-    while (!s && !r->stop && !r->early_stopped &&
+    while (!s && !r->stop && !r->early_stopped && !r->time_up &&
            (p->max_epochs < 0 || r->st.epoch < p->max_epochs) &&
            (r->max_steps <= 0 || r->st.global_step < r->max_steps)) {
         s = train_epoch(r);
@@ -371,7 +388,9 @@ nc_status nc_trainer_fit(const nc_trainer_params *p, nc_model *m, nc_data_source
         out->interrupted = true;
     } else if (!s && r->exp.rank0) {
         s = save_last(r);
-        if (!s && p->exp.create_checkpoint_callback) {
+        /* The end marker tells resume_if_exists the run finished; a run cut
+         * by max_time_per_run is meant to be resumed, so it gets none. */
+        if (!s && p->exp.create_checkpoint_callback && !r->time_up) {
             char path[1300];
             snprintf(path, sizeof path, "%s/%s--end.ckpt", r->exp.ckpt_dir, r->exp.name);
             s = save_ckpt(r, path);

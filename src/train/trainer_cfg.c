@@ -1,6 +1,7 @@
 /* trainer:, exp_manager: and model.optim: sections into nc_trainer_params,
  * with Lightning's and NeMo's defaults. */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "nemoc/alloc.h"
@@ -15,7 +16,8 @@ static const char *const trainer_keys[] = {
     "replace_sampler_ddp", "deterministic", "max_time", "gpus", "amp_backend", "amp_level",
     "enable_model_summary", "detect_anomaly", "reload_dataloaders_every_n_epochs", "callbacks",
     "plugins", "min_epochs", "min_steps", "default_root_dir", "inference_mode",
-    "max_bad_steps", "seed", NULL};
+    "max_bad_steps", "seed", "resume_from_checkpoint", "auto_select_gpus", "progress_bar_refresh_rate",
+    "weights_summary", "log_gpu_memory", "flush_logs_every_n_steps", "terminate_on_nan", NULL};
 
 static const char *const exp_keys[] = {
     "explicit_log_dir", "exp_dir", "name", "version", "use_datetime_version", "resume_if_exists",
@@ -151,6 +153,15 @@ static nc_status parse_exp(const nc_cfg *root, nc_exp_params *e) {
         (s = nc_cfg_get_bool_or(x, "create_early_stopping_callback", false,
                                 &e->create_early_stopping_callback)))
         return s;
+    const char *mt = NULL;
+    if ((s = nc_cfg_get_str_or(x, "max_time_per_run", NULL, &mt))) return s;
+    if (mt) {
+        /* NeMo/Lightning's "DD:HH:MM:SS" */
+        int dd = 0, hh = 0, mm = 0, ss = 0;
+        if (sscanf(mt, "%d:%d:%d:%d", &dd, &hh, &mm, &ss) != 4 || dd < 0 || hh < 0 || mm < 0 || ss < 0)
+            return nc_error(NC_ERR_CONFIG, "exp_manager.max_time_per_run: expected DD:HH:MM:SS, got '%s'", mt);
+        e->max_time_per_run = ((dd * 24.0 + hh) * 60.0 + mm) * 60.0 + ss;
+    }
     if (nc_cfg_has(x, "checkpoint_callback_params")) {
         nc_cfg *c = NULL;
         if ((s = nc_cfg_get_node(x, "checkpoint_callback_params", &c))) return s;

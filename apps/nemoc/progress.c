@@ -1,0 +1,91 @@
+/* Training progress: tqdm-like bar on a terminal, log lines otherwise. */
+#include "progress.h"
+
+#include <math.h>
+#include <string.h>
+#include <unistd.h>
+
+void nc_progress_init(nc_progress *p, FILE *out, bool enabled) {
+    memset(p, 0, sizeof *p);
+    p->out = out;
+    p->tty = isatty(fileno(out));
+    p->enabled = enabled;
+    p->last_loss = NAN;
+}
+
+static void fmt_time(double s, char *buf, size_t len) {
+    if (!(s >= 0) || !isfinite(s)) {
+        snprintf(buf, len, "?");
+        return;
+    }
+    long t = (long)(s + 0.5);
+    if (t >= 3600)
+        snprintf(buf, len, "%ld:%02ld:%02ld", t / 3600, (t / 60) % 60, t % 60);
+    else
+        snprintf(buf, len, "%02ld:%02ld", t / 60, t % 60);
+}
+
+static void close_bar(nc_progress *p) {
+    if (p->bar_open) fputc('\n', p->out);
+    p->bar_open = false;
+}
+
+void nc_progress_event(const nc_train_event *ev, void *ud) {
+    nc_progress *p = ud;
+    char el[32], eta[32];
+    fmt_time(ev->elapsed_s, el, sizeof el);
+    fmt_time(ev->eta_s, eta, sizeof eta);
+    switch (ev->kind) {
+    case NC_EV_START:
+        fprintf(p->out, "training: %lld batches per epoch, max_steps %lld, logs in %s\n",
+                (long long)ev->batches_per_epoch, (long long)ev->max_steps, ev->log_dir);
+        break;
+    case NC_EV_STEP:
+        p->last_loss = ev->loss;
+        if (!p->enabled) break;
+        if (p->tty) {
+            double frac = ev->batches_per_epoch > 0 ? (double)ev->batch / (double)ev->batches_per_epoch : 0;
+            int fill = (int)(frac * 20 + 0.5);
+            char bar[64];
+            for (int i = 0; i < 20; i++) bar[i] = i < fill ? '#' : '.';
+            bar[20] = 0;
+            fprintf(p->out,
+                    "\rEpoch %lld: %3.0f%%|%s| %lld/%lld [%s<%s, step %lld, loss=%.4f, lr=%.2e, "
+                    "%.1f utt/s, %.1f audio-s/s]   ",
+                    (long long)ev->epoch, 100 * frac, bar, (long long)ev->batch,
+                    (long long)ev->batches_per_epoch, el, eta, (long long)ev->global_step, ev->loss,
+                    ev->lr, ev->items_per_s, ev->seconds_per_s);
+            p->bar_open = true;
+        } else {
+            fprintf(p->out,
+                    "epoch %lld step %lld/%lld loss %.4f lr %.3e %.1f utt/s %.1f audio-s/s "
+                    "elapsed %s eta %s\n",
+                    (long long)ev->epoch, (long long)ev->global_step, (long long)ev->max_steps,
+                    ev->loss, ev->lr, ev->items_per_s, ev->seconds_per_s, el, eta);
+        }
+        fflush(p->out);
+        break;
+    case NC_EV_VALIDATION:
+        close_bar(p);
+        fprintf(p->out, "validation at step %lld (epoch %lld): val_loss %.4f  val_wer %.2f%%  val_cer %.2f%%\n",
+                (long long)ev->global_step, (long long)ev->epoch, ev->val_loss, 100 * ev->val_wer,
+                100 * ev->val_cer);
+        fflush(p->out);
+        break;
+    case NC_EV_CHECKPOINT:
+        if (!p->tty) {
+            fprintf(p->out, "saved %s\n", ev->message);
+            fflush(p->out);
+        }
+        break;
+    case NC_EV_WARNING:
+        close_bar(p);
+        fprintf(p->out, "warning: %s\n", ev->message);
+        break;
+    case NC_EV_END:
+        close_bar(p);
+        fprintf(p->out, "finished at step %lld (epoch %lld) after %s\n", (long long)ev->global_step,
+                (long long)ev->epoch, el);
+        break;
+    }
+}
