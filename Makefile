@@ -32,7 +32,7 @@ test-asan: build-asan
 	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 NC_SANITIZED=1 ctest --output-on-failure -j $(JOBS) -LE slow
 
 demo: deps build
-	@$(BUILD)/bin/nemoc demo
+	@scripts/demo.sh $(BUILD)/bin/nemoc
 
 bench: deps build
 	@bench/run.sh $(BUILD)
