@@ -364,7 +364,10 @@ static nc_status make_plan(const nc_named_tensor *items, int64_t n, const nc_tor
         else if (e == pl->n_ents - 1) snprintf(nm, sizeof nm, "%s/version", arch);
         else snprintf(nm, sizeof nm, "%s/data/%lld", arch, (long long)(e - 2));
         pl->names[e] = nc_strdup(nm);
-        if (!pl->names[e]) st = nc_error(NC_ERR_OOM, "torch checkpoint: record names");
+        if (!pl->names[e]) {
+            st = nc_error(NC_ERR_OOM, "torch checkpoint: record names");
+            break;
+        }
         pl->ents[e].name = pl->names[e];
         if (e == 0) {
             pl->ents[e].size = pl->pkl.n;
