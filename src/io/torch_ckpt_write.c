@@ -129,7 +129,8 @@ static void put_global(pbuf *p, const char *mod, const char *name) {
 
 /* ---- the plan ------------------------------------------------------------- */
 
-typedef struct plan {
+typedef struct nc_torch_plan plan;
+struct nc_torch_plan {
     const nc_named_tensor *items;
     int64_t n;
     nc_torch_dtype *td; /* dtype written for each item */
@@ -139,7 +140,7 @@ typedef struct plan {
     int64_t n_ents;
     uint64_t cd_off, total;
     bool force_zip64;
-} plan;
+};
 
 static const char VERSION[] = "3\n";
 static const char BYTEORDER[] = "little";
@@ -402,6 +403,33 @@ static nc_status emit(const plan *pl, nc_byte_sink sink, void *user) {
     }
     if (!st) st = nc_zip_emit_central(pl->ents, pl->n_ents, pl->cd_off, pl->force_zip64, sink, user);
     return st;
+}
+
+nc_status nc_torch_plan_new(const nc_named_tensor *items, int64_t n, const nc_torch_write_params *params,
+                            nc_torch_plan **out) {
+    *out = NULL;
+    plan *pl = nc_calloc(1, sizeof *pl);
+    if (!pl) return nc_error(NC_ERR_OOM, "torch checkpoint plan");
+    nc_status st = make_plan(items, n, params, NULL, pl);
+    if (st) {
+        plan_free(pl);
+        nc_free(pl);
+        return st;
+    }
+    *out = pl;
+    return NC_OK;
+}
+
+uint64_t nc_torch_plan_size(const nc_torch_plan *p) { return p->total; }
+
+nc_status nc_torch_plan_emit(const nc_torch_plan *p, nc_byte_sink sink, void *user) {
+    return emit(p, sink, user);
+}
+
+void nc_torch_plan_free(nc_torch_plan *p) {
+    if (!p) return;
+    plan_free(p);
+    nc_free(p);
 }
 
 nc_status nc_torch_ckpt_size(const nc_named_tensor *items, int64_t n, const nc_torch_write_params *params,

@@ -25,4 +25,13 @@ nc_torch_dtype nc_torch_dtype_of(nc_dtype d);
 nc_status nc_torch_ckpt_load_src(const nc_rsrc *src, const nc_torch_read_params *params,
                                  nc_tensor_list *out);
 
+/* A checkpoint laid out ahead of writing (pickle built, CRCs computed), so
+ * its size is known before its bytes are emitted (a tar header needs it). */
+typedef struct nc_torch_plan nc_torch_plan;
+nc_status nc_torch_plan_new(const nc_named_tensor *items, int64_t n, const nc_torch_write_params *params,
+                            nc_torch_plan **out);
+uint64_t nc_torch_plan_size(const nc_torch_plan *p);
+nc_status nc_torch_plan_emit(const nc_torch_plan *p, nc_byte_sink sink, void *user);
+void nc_torch_plan_free(nc_torch_plan *p);
+
 #endif

@@ -271,7 +271,9 @@ def main():
     write_expect("bigendian", plain_dict())
 
     cfg, tok, vocab, vocab_name = make_nemo(msd, "w:", os.path.join(OUT, "model.nemo"), True)
-    make_nemo(msd, "w:gz", os.path.join(OUT, "legacy_gz.nemo"), False)
+    cfg_gz, _, _, _ = make_nemo(msd, "w:gz", os.path.join(OUT, "legacy_gz.nemo"), False)
+    with open(os.path.join(EXP, "model_config_gz.yaml"), "w") as f:
+        f.write(cfg_gz)
     with open(os.path.join(EXP, "model_config.yaml"), "w") as f:
         f.write(cfg)
     with open(os.path.join(EXP, "tokenizer.model"), "wb") as f:

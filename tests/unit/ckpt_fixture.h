@@ -52,7 +52,7 @@ static inline bool ckpt_same_values(const char *what, const nc_tensor *got, cons
 /* Compares names, torch dtypes, shapes and values with expect/<kase>. */
 static inline void ckpt_check_case(const nc_tensor_list *l, const char *kase) {
     char path[4096], line[1024];
-    snprintf(path, sizeof path, "%s/expect/%s.txt", nc_test_src("tests/ref/torch_ckpt"), kase);
+    snprintf(path, sizeof path, "%.3000s/expect/%s.txt", nc_test_src("tests/ref/torch_ckpt"), kase);
     FILE *f = fopen(path, "r");
     CHECK(f != NULL);
     if (!f) return;
@@ -82,7 +82,7 @@ static inline void ckpt_check_case(const nc_tensor_list *l, const char *kase) {
         if (strcmp(got_shape, shape) != 0)
             nc_test_fail(__FILE__, __LINE__, "%s: '%s' has shape [%s], want [%s]", kase, name, got_shape, shape);
         char dir[4096], nm[32];
-        snprintf(dir, sizeof dir, "%s/expect/%s", nc_test_src("tests/ref/torch_ckpt"), kase);
+        snprintf(dir, sizeof dir, "%.3000s/expect/%s", nc_test_src("tests/ref/torch_ckpt"), kase);
         snprintf(nm, sizeof nm, "%lld", (long long)i);
         nc_tensor *want = nc_test_npy(dir, nm);
         if (want) {
@@ -169,7 +169,7 @@ static inline bool ckpt_have_torch(void) {
 /* Runs tests/ref/check_torch_load.py <mode> <file> <expect_dir>; returns its exit status. */
 static inline int ckpt_run_check(const char *mode, const char *file, const char *expect_dir) {
     char cmd[8192];
-    snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s' %s '%s' '%s'", nc_test_src("tests/ref/check_torch_load.py"), mode,
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%.2000s' %.8s '%.2000s' '%.2000s'", nc_test_src("tests/ref/check_torch_load.py"), mode,
              file, expect_dir);
     return system(cmd);
 }
@@ -177,7 +177,7 @@ static inline int ckpt_run_check(const char *mode, const char *file, const char 
 /* Writes a tensor list as the check script's expectation (manifest + npy). */
 static inline void ckpt_write_expect(const nc_named_tensor *items, int64_t n, const char *dir) {
     char path[4096];
-    snprintf(path, sizeof path, "%s/expect.txt", dir);
+    snprintf(path, sizeof path, "%.3000s/expect.txt", dir);
     FILE *f = fopen(path, "w");
     CHECK(f != NULL);
     if (!f) return;
@@ -197,7 +197,7 @@ static inline void ckpt_write_expect(const nc_named_tensor *items, int64_t n, co
         fprintf(f, "%s\t%s\t", items[i].name, nc_torch_dtype_name(td));
         for (int d = 0; d < t->ndim; d++) fprintf(f, d ? ",%lld" : "%lld", (long long)t->shape[d]);
         fprintf(f, "\n");
-        snprintf(path, sizeof path, "%s/%lld.npy", dir, (long long)i);
+        snprintf(path, sizeof path, "%.3000s/%lld.npy", dir, (long long)i);
         if (t->dtype == NC_BF16) {
             nc_tensor *c = NULL;
             CHECK_OK(nc_tensor_new(NC_F32, t->ndim, t->shape, &c));

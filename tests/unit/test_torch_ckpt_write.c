@@ -169,9 +169,9 @@ static void torch_check(const nc_tensor_list *l, const char *file, const char *d
 static void round_trip(void) {
     const char *dir = nc_test_tmpdir("torch_write");
     char path[4096], path64[4096], edir[4096];
-    snprintf(path, sizeof path, "%s/model.ckpt", dir);
-    snprintf(path64, sizeof path64, "%s/z64.pt", dir);
-    snprintf(edir, sizeof edir, "%s/expect", dir);
+    snprintf(path, sizeof path, "%.3000s/model.ckpt", dir);
+    snprintf(path64, sizeof path64, "%.3000s/z64.pt", dir);
+    snprintf(edir, sizeof edir, "%.3000s/expect", dir);
     mkdir(edir, 0755);
 
     nc_tensor_list src = {0}, back = {0};
@@ -222,7 +222,7 @@ static void round_trip(void) {
 static void errors(void) {
     const char *dir = nc_test_tmpdir("torch_write_err");
     char path[4096];
-    snprintf(path, sizeof path, "%s/w.pt", dir);
+    snprintf(path, sizeof path, "%.3000s/w.pt", dir);
     nc_tensor_list l = {0};
     add(&l, "a", make(NC_F32, NC_DIMS(2), 1), NC_TORCH_AUTO);
     add(&l, "a", make(NC_F32, NC_DIMS(2), 2), NC_TORCH_AUTO);
