@@ -11,5 +11,8 @@ typedef struct nc_cli_command {
 
 int nc_cmd_demo(int argc, char **argv);
 int nc_cmd_data_synth(int argc, char **argv); /* cmd_data.c */
+int nc_cmd_audio_features(int argc, char **argv);
+int nc_cmd_tokenizer_train(int argc, char **argv);
+int nc_cmd_tokenizer_encode(int argc, char **argv);
 
 #endif

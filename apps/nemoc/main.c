@@ -8,6 +8,9 @@
 static const nc_cli_command commands[] = {
     {"demo", NULL, "train a small model on a built-in synthetic task", nc_cmd_demo},
     {"data", "synth", "build a NeMo manifest dataset of synthetic speech (espeak-ng, flite)", nc_cmd_data_synth},
+    {"audio", "features", "log-mel features of an audio file (NeMo preprocessor) to .npy", nc_cmd_audio_features},
+    {"tokenizer", "train", "build a SentencePiece or WordPiece tokenizer from manifests", nc_cmd_tokenizer_train},
+    {"tokenizer", "encode", "text lines to token ids (or --decode ids to text)", nc_cmd_tokenizer_encode},
 };
 
 static void usage(FILE *f) {

@@ -8,7 +8,9 @@
 #include <unistd.h>
 
 #include "nemoc/alloc.h"
-#include "nemoc/audio_io.h"
+#include "nemoc/audio.h"
+#include "nemoc/augment.h"
+#include "nemoc/rng.h"
 #include "nemoc/synth.h"
 #include "util/spawn.h"
 
@@ -194,10 +196,11 @@ static nc_status render(const nc_synth_plan *plan, int64_t i, const char *const 
     nc_spawn_result_free(&res);
 
     nc_audio a;
-    st = nc_audio_read(tmp, &a);
+    nc_audio_read_params rp = nc_audio_read_default_params();
+    st = nc_audio_read(tmp, &rp, &a);
     unlink(tmp);
     if (st) return fail_utt(plan, i, nc_error_prefix(st, "output of `%s`", cmd));
-    if (a.n == 0) {
+    if (a.n_samples == 0) {
         nc_audio_free(&a);
         return fail_utt(plan, i, nc_error(NC_ERR_FORMAT, "command `%s` produced no audio", cmd));
     }
@@ -208,14 +211,27 @@ static nc_status render(const nc_synth_plan *plan, int64_t i, const char *const 
     const int sr = plan->params.sample_rate;
     float *y;
     int64_t ny;
-    st = nc_audio_resample(a.samples, a.n, (double)a.sample_rate * u->speed, (double)sr, &y, &ny);
+    st = nc_audio_resample(a.samples, a.n_samples, (double)a.sample_rate * u->speed, (double)sr, &y, &ny);
     nc_audio_free(&a);
     if (st) return fail_utt(plan, i, st);
-    if (isfinite(u->snr_db) && (st = nc_audio_add_white_noise(y, ny, u->snr_db, u->noise_seed))) {
-        nc_free(y);
-        return fail_utt(plan, i, st);
+    if (isfinite(u->snr_db)) {
+        /* A generator per utterance (seeded from the plan) keeps the noise
+         * identical for any number of workers; 2.5 KB, so not on the stack. */
+        nc_rng *r = nc_malloc(sizeof *r);
+        if (!r) st = nc_error(NC_ERR_OOM, "white noise: rng");
+        if (r) {
+            nc_rng_seed(r, u->noise_seed);
+            nc_audio noisy = {.samples = y, .n_samples = ny, .sample_rate = sr};
+            nc_white_noise_snr_perturb wp = {.min_snr_db = u->snr_db, .max_snr_db = u->snr_db};
+            st = nc_perturb_white_noise_snr(&wp, &noisy, r, NULL);
+            nc_free(r);
+        }
+        if (st) {
+            nc_free(y);
+            return fail_utt(plan, i, st);
+        }
     }
-    st = nc_audio_write_wav16(out, y, ny, sr);
+    st = nc_audio_write_wav(out, y, ny, 1, sr, NC_WAV_PCM16);
     nc_free(y);
     if (st) return fail_utt(plan, i, st);
     *duration = (double)ny / (double)sr;

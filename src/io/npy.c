@@ -116,10 +116,20 @@ nc_status nc_npy_parse(const void *buf, size_t len, const char *what, nc_tensor 
         p = end;
     }
     {
-        int64_t numel = nc_dims_numel(ndim, shape);
-        size_t need = (size_t)numel * nc_dtype_size(dt);
+        /* Bytes needed, checked per dimension: a header may claim a shape
+         * whose element count overflows (each dim alone is <= 2^40). */
         size_t avail = len - hoff - hlen;
-        if (numel < 0 || need > avail) {
+        size_t need = nc_dtype_size(dt);
+        for (int i = 0; i < ndim; i++) {
+            if (shape[i] && need > avail / (size_t)shape[i]) {
+                char shp[256];
+                nc_dims_str(ndim, shape, shp, sizeof shp);
+                st = nc_error(NC_ERR_FORMAT, "%s: data truncated (%zu bytes for shape %s)", what, avail, shp);
+                goto done;
+            }
+            need *= (size_t)shape[i];
+        }
+        if (need > avail) {
             st = nc_error(NC_ERR_FORMAT, "%s: data truncated (%zu bytes, need %zu)", what, avail, need);
             goto done;
         }

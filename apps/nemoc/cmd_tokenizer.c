@@ -1,0 +1,583 @@
+/* `nemoc tokenizer train`: NeMo's scripts/tokenizers/process_asr_text_tokenizer.py.
+ *
+ * Collects the `text` of JSONL manifests into DATA_ROOT/text_corpus/document.txt
+ * (or uses --data_file), then builds
+ *   spe: DATA_ROOT/tokenizer_spe_{type}_v{V}[_max_{n}][_pad][_bos][_eos]/
+ *        tokenizer.model + tokenizer.vocab (Debian's spm_train, run with the
+ *        flags NeMo's create_spt_model passes) and vocab.txt (NeMo's format:
+ *        "▁x" -> "x", "x" -> "##x", special and user symbols left out)
+ *   wpe: DATA_ROOT/tokenizer_wpe_v{V}/vocab.txt (nc_wordpiece_train).
+ * As in NeMo the corpus keeps the manifests' text as is; lower-casing happens
+ * in the tokenizer (spe: --normalization_rule_name=nmt_nfkc_cf; wpe: the BERT
+ * normaliser) unless --no_lower_case. */
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "cli.h"
+#include "nemoc/alloc.h"
+#include "nemoc/tokenizer.h"
+#include "nemoc/tokenizer_train.h"
+
+typedef struct tok_args {
+    const char *manifest, *data_file, *data_root;
+    long vocab_size;
+    const char *tokenizer; /* spe | wpe */
+    const char *spe_type;  /* bpe | unigram | char | word */
+    const char *coverage;
+    int lower_case, log;
+    long max_piece_len, sample_size;
+    int bos, eos, pad, byte_fallback, split_digits, remove_extra_ws, large_corpus, split_by_script;
+    char *user_symbols, *control_symbols; /* comma-joined, malloc'd */
+} tok_args;
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: nemoc tokenizer train (--manifest M1[,M2...] | --data_file F[,F2...]) --data_root DIR\n"
+            "                             [options]\n\n"
+            "Builds a NeMo ASR tokenizer (scripts/tokenizers/process_asr_text_tokenizer.py).\n\n"
+            "  --manifest LIST                comma-separated JSONL manifests; their `text` fields\n"
+            "                                 are collected into DATA_ROOT/text_corpus/document.txt\n"
+            "  --data_file LIST               comma-separated text files, one sentence per line\n"
+            "  --data_root DIR                output directory (created)\n"
+            "  --vocab_size N                 vocabulary size (default 1024)\n"
+            "  --tokenizer spe|wpe            SentencePiece or BERT WordPiece (default wpe)\n"
+            "  --spe_type bpe|unigram|char|word  SentencePiece model type (default bpe)\n"
+            "  --spe_character_coverage X     character coverage (default 1.0; ~0.9995 for CJK)\n"
+            "  --spe_max_sentencepiece_length N  longest piece (default: no limit)\n"
+            "  --spe_user_defined_symbols S..  symbols always kept whole (space or comma separated)\n"
+            "  --spe_control_symbols S..      control symbols (space or comma separated)\n"
+            "  --spe_byte_fallback            unknown characters become <0xNN> byte pieces\n"
+            "  --spe_split_digits             split numbers into single digits\n"
+            "  --spe_remove_extra_whitespaces  drop leading, trailing and repeated spaces\n"
+            "  --spe_no_split_by_unicode_script  let pieces cross Unicode scripts\n"
+            "  --spe_bos, --spe_eos, --spe_pad  add <s>, </s>, <pad> pieces\n"
+            "  --spe_sample_size N            train on N sampled sentences (default: all)\n"
+            "  --spe_train_extremely_large_corpus  pass train_extremely_large_corpus to spm_train\n"
+            "  --no_lower_case                keep case (default: lower-case)\n"
+            "  --log                          show spm_train's log\n"
+            "  -h, --help                     this help\n\n"
+            "spe needs Debian's sentencepiece package (spm_train).\n");
+}
+
+static char *join_append(char *old, const char *add) {
+    size_t a = old ? strlen(old) : 0, b = strlen(add);
+    char *s = malloc(a + b + 2);
+    if (!s) return old;
+    if (old) memcpy(s, old, a);
+    if (a) s[a++] = ',';
+    memcpy(s + a, add, b + 1);
+    free(old);
+    return s;
+}
+
+/* argparse-style: "--opt value" or "--opt=value"; list options take every
+ * following argument up to the next "--option". Returns 0, 1 (help) or 2. */
+static int parse(int argc, char **argv, tok_args *a) {
+    *a = (tok_args){.vocab_size = 1024, .tokenizer = "wpe", .spe_type = "bpe", .coverage = "1.0", .lower_case = 1,
+                    .max_piece_len = -1, .sample_size = -1, .split_by_script = 1};
+    for (int i = 1; i < argc; i++) {
+        char *arg = argv[i], *val = NULL;
+        if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) return 1;
+        if (strncmp(arg, "--", 2) != 0) {
+            fprintf(stderr, "nemoc tokenizer train: unexpected argument '%s'\n", arg);
+            return 2;
+        }
+        char name[64];
+        char *eq = strchr(arg, '=');
+        size_t nl = eq ? (size_t)(eq - arg) : strlen(arg);
+        if (nl >= sizeof name) nl = sizeof name - 1;
+        memcpy(name, arg, nl);
+        name[nl] = 0;
+        if (eq) val = eq + 1;
+        const struct {
+            const char *opt;
+            int *field;
+            int value;
+        } flags[] = {
+            {.opt = "--no_lower_case", .field = &a->lower_case, .value = 0},
+            {.opt = "--log", .field = &a->log, .value = 1},
+            {.opt = "--spe_bos", .field = &a->bos, .value = 1},
+            {.opt = "--spe_eos", .field = &a->eos, .value = 1},
+            {.opt = "--spe_pad", .field = &a->pad, .value = 1},
+            {.opt = "--spe_byte_fallback", .field = &a->byte_fallback, .value = 1},
+            {.opt = "--spe_split_digits", .field = &a->split_digits, .value = 1},
+            {.opt = "--spe_remove_extra_whitespaces", .field = &a->remove_extra_ws, .value = 1},
+            {.opt = "--spe_train_extremely_large_corpus", .field = &a->large_corpus, .value = 1},
+            {.opt = "--spe_no_split_by_unicode_script", .field = &a->split_by_script, .value = 0},
+        };
+        size_t f = 0;
+        while (f < sizeof flags / sizeof flags[0] && strcmp(name, flags[f].opt) != 0) f++;
+        if (f < sizeof flags / sizeof flags[0]) {
+            if (val) {
+                fprintf(stderr, "nemoc tokenizer train: %s takes no value\n", flags[f].opt);
+                return 2;
+            }
+            *flags[f].field = flags[f].value;
+            continue;
+        }
+        if (!strcmp(name, "--spe_user_defined_symbols") || !strcmp(name, "--spe_control_symbols")) {
+            char **dst = name[6] == 'u' ? &a->user_symbols : &a->control_symbols;
+            int got = 0;
+            if (val && *val) {
+                *dst = join_append(*dst, val);
+                got++;
+            }
+            while (!val && i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0) {
+                *dst = join_append(*dst, argv[++i]);
+                got++;
+            }
+            if (!got) {
+                fprintf(stderr, "nemoc tokenizer train: %s needs at least one symbol\n", name);
+                return 2;
+            }
+            continue;
+        }
+        if (!val) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "nemoc tokenizer train: %s needs a value\n", name);
+                return 2;
+            }
+            val = argv[++i];
+        }
+        char *end = NULL;
+        if (!strcmp(name, "--manifest")) a->manifest = val;
+        else if (!strcmp(name, "--data_file")) a->data_file = val;
+        else if (!strcmp(name, "--data_root")) a->data_root = val;
+        else if (!strcmp(name, "--tokenizer")) a->tokenizer = val;
+        else if (!strcmp(name, "--spe_type")) a->spe_type = val;
+        else if (!strcmp(name, "--spe_character_coverage")) {
+            a->coverage = val;
+            double c = strtod(val, &end);
+            if (*end || !(c > 0 && c <= 1)) {
+                fprintf(stderr, "nemoc tokenizer train: --spe_character_coverage must be in (0, 1], got '%s'\n", val);
+                return 2;
+            }
+        } else if (!strcmp(name, "--vocab_size") || !strcmp(name, "--spe_max_sentencepiece_length") ||
+                   !strcmp(name, "--spe_sample_size")) {
+            long v = strtol(val, &end, 10);
+            if (*end || end == val) {
+                fprintf(stderr, "nemoc tokenizer train: %s needs an integer, got '%s'\n", name, val);
+                return 2;
+            }
+            if (name[2] == 'v') a->vocab_size = v;
+            else if (name[6] == 'm') a->max_piece_len = v;
+            else a->sample_size = v;
+        } else {
+            fprintf(stderr, "nemoc tokenizer train: unknown option '%s' (see --help)\n", name);
+            return 2;
+        }
+    }
+    if (!!a->manifest == !!a->data_file) {
+        fprintf(stderr, "nemoc tokenizer train: give exactly one of --manifest and --data_file\n");
+        return 2;
+    }
+    if (!a->data_root) {
+        fprintf(stderr, "nemoc tokenizer train: --data_root is required\n");
+        return 2;
+    }
+    if (strcmp(a->tokenizer, "spe") && strcmp(a->tokenizer, "wpe")) {
+        fprintf(stderr, "nemoc tokenizer train: --tokenizer must be spe or wpe, got '%s'\n", a->tokenizer);
+        return 2;
+    }
+    const char *types[] = {"bpe", "unigram", "char", "word"};
+    int ok = 0;
+    for (int k = 0; k < 4; k++) ok |= !strcmp(a->spe_type, types[k]);
+    if (!ok) {
+        fprintf(stderr, "nemoc tokenizer train: --spe_type must be bpe, unigram, char or word, got '%s'\n", a->spe_type);
+        return 2;
+    }
+    if (a->vocab_size <= 0) {
+        fprintf(stderr, "nemoc tokenizer train: --vocab_size must be positive\n");
+        return 2;
+    }
+    return 0;
+}
+
+static int mkdirs(const char *path) {
+    char buf[4096];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) return -1;
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST) return -1;
+        *p = '/';
+    }
+    return mkdir(buf, 0755) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* NeMo __build_document_from_manifests: one line per manifest entry, the
+ * `text` field verbatim; an existing document.txt is reused. */
+static int build_document(const tok_args *a, char *out, size_t cap) {
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/text_corpus", a->data_root);
+    if (mkdirs(dir) != 0) {
+        fprintf(stderr, "nemoc tokenizer train: cannot create %s: %s\n", dir, strerror(errno));
+        return -1;
+    }
+    snprintf(out, cap, "%s/document.txt", dir);
+    if (access(out, F_OK) == 0) {
+        fprintf(stderr, "Corpus already exists at path : %s (delete it to rebuild from the manifests)\n", out);
+        return 0;
+    }
+    char tmp[4216];
+    snprintf(tmp, sizeof tmp, "%s.tmp", out);
+    FILE *w = fopen(tmp, "w");
+    if (!w) {
+        fprintf(stderr, "nemoc tokenizer train: cannot write %s: %s\n", tmp, strerror(errno));
+        return -1;
+    }
+    char *list = strdup(a->manifest);
+    long n_lines = 0;
+    int rc = 0;
+    char *line = NULL;
+    size_t lcap = 0;
+    for (char *m = strtok(list, ","); m && !rc; m = strtok(NULL, ",")) {
+        FILE *r = fopen(m, "r");
+        if (!r) {
+            fprintf(stderr, "nemoc tokenizer train: cannot open manifest %s: %s\n", m, strerror(errno));
+            rc = -1;
+            break;
+        }
+        long ln = 0;
+        ssize_t n;
+        while (!rc && (n = getline(&line, &lcap, r)) >= 0) {
+            ln++;
+            if (strspn(line, " \t\r\n") == (size_t)n) continue;
+            cJSON *j = cJSON_ParseWithLength(line, (size_t)n);
+            cJSON *text = j ? cJSON_GetObjectItemCaseSensitive(j, "text") : NULL;
+            if (!j || !cJSON_IsString(text)) {
+                fprintf(stderr, "nemoc tokenizer train: %s:%ld: %s\n", m, ln,
+                        j ? "no string field \"text\"" : "not a JSON object");
+                rc = -1;
+            } else {
+                fprintf(w, "%s\n", text->valuestring);
+                n_lines++;
+            }
+            cJSON_Delete(j);
+        }
+        fclose(r);
+        if (!rc && a->log) fprintf(stderr, "Finished extracting manifest : %s\n", m);
+    }
+    free(line);
+    free(list);
+    if (fclose(w) != 0 && !rc) {
+        fprintf(stderr, "nemoc tokenizer train: error writing %s\n", tmp);
+        rc = -1;
+    }
+    if (!rc && rename(tmp, out) != 0) rc = -1;
+    if (rc) unlink(tmp);
+    else if (a->log) fprintf(stderr, "Finished extracting all manifests ! Number of sentences : %ld\n", n_lines);
+    return rc;
+}
+
+/* Runs argv with fork/exec; its output goes to the terminal with --log,
+ * else to log_path (shown on failure). Returns the exit status or -1. */
+static int run_child(char *const argv[], int show, const char *log_path) {
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        fprintf(stderr, "nemoc tokenizer train: fork failed: %s\n", strerror(errno));
+        return -1;
+    }
+    if (pid == 0) {
+        if (!show) {
+            int fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+            if (fd >= 0) {
+                dup2(fd, 1);
+                dup2(fd, 2);
+                close(fd);
+            }
+        }
+        execvp(argv[0], argv);
+        /* only reached when exec failed */
+        _exit(errno == ENOENT ? 127 : 126);
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR) return -1;
+    if (WIFEXITED(status)) return WEXITSTATUS(status);
+    return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+}
+
+/* NeMo create_spt_model: vocab.txt from tokenizer.vocab. */
+static int write_nemo_vocab(const char *dir, const tok_args *a) {
+    char in_path[4200], out_path[4200];
+    snprintf(in_path, sizeof in_path, "%s/tokenizer.vocab", dir);
+    snprintf(out_path, sizeof out_path, "%s/vocab.txt", dir);
+    FILE *r = fopen(in_path, "r"), *w = r ? fopen(out_path, "w") : NULL;
+    if (!r || !w) {
+        fprintf(stderr, "nemoc tokenizer train: cannot convert %s to %s\n", in_path, out_path);
+        if (r) fclose(r);
+        return -1;
+    }
+    char *line = NULL, *skip = NULL;
+    size_t cap = 0;
+    skip = join_append(skip, "<s>,</s>,<pad>,<unk>");
+    if (a->control_symbols) skip = join_append(skip, a->control_symbols);
+    if (a->user_symbols) skip = join_append(skip, a->user_symbols);
+    ssize_t n;
+    while ((n = getline(&line, &cap, r)) >= 0) {
+        char *tab = strchr(line, '\t');
+        if (tab) *tab = 0;
+        else if (n > 0 && line[n - 1] == '\n') line[n - 1] = 0;
+        int special = 0;
+        for (char *s = skip; s && *s && !special;) {
+            char *c = strchr(s, ',');
+            size_t l = c ? (size_t)(c - s) : strlen(s);
+            special = strlen(line) == l && !strncmp(line, s, l);
+            s = c ? c + 1 : NULL;
+        }
+        if (special) continue;
+        static const char ws[] = "\xe2\x96\x81";
+        if (!strncmp(line, ws, 3)) fprintf(w, "%s\n", line[3] ? line + 3 : ws); /* "▁" alone stays "▁" */
+        else fprintf(w, "##%s\n", line);
+    }
+    free(line);
+    free(skip);
+    fclose(r);
+    return fclose(w) == 0 ? 0 : -1;
+}
+
+/* spm_train's argument vector: fixed strings, or formatted ones kept in opt. */
+typedef struct spm_argv {
+    char opt[16][4200];
+    int n_opt;
+    char *argv[40];
+    int argc;
+} spm_argv;
+
+static void arg_fixed(spm_argv *v, const char *s) { v->argv[v->argc++] = (char *)s; }
+
+static void arg_fmt(spm_argv *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void arg_fmt(spm_argv *v, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(v->opt[v->n_opt], sizeof v->opt[0], fmt, ap);
+    va_end(ap);
+    v->argv[v->argc++] = v->opt[v->n_opt++];
+}
+
+static int train_spe(const tok_args *a, const char *text_path) {
+    char dir[4096];
+    int o = snprintf(dir, sizeof dir, "%s/tokenizer_spe_%s_v%ld", a->data_root, a->spe_type, a->vocab_size);
+    if (a->max_piece_len > 0) o += snprintf(dir + o, sizeof dir - (size_t)o, "_max_%ld", a->max_piece_len);
+    if (a->pad) o += snprintf(dir + o, sizeof dir - (size_t)o, "_pad");
+    if (a->bos) o += snprintf(dir + o, sizeof dir - (size_t)o, "_bos");
+    if (a->eos) snprintf(dir + o, sizeof dir - (size_t)o, "_eos");
+    if (mkdirs(dir) != 0) {
+        fprintf(stderr, "nemoc tokenizer train: cannot create %s: %s\n", dir, strerror(errno));
+        return 1;
+    }
+    char model[4200];
+    snprintf(model, sizeof model, "%s/tokenizer.model", dir);
+    if (access(model, F_OK) == 0) {
+        fprintf(stderr, "warning: Model file already exists, overriding old model file !\n");
+        unlink(model);
+    }
+    /* create_spt_model's flags, in its order */
+    spm_argv v = {.n_opt = 0, .argc = 0}; /* ~68 KB on the stack */
+    arg_fixed(&v, "spm_train");
+    arg_fmt(&v, "--input=%s", text_path);
+    arg_fmt(&v, "--model_prefix=%s/tokenizer", dir);
+    arg_fmt(&v, "--vocab_size=%ld", a->vocab_size);
+    arg_fixed(&v, "--shuffle_input_sentence=true");
+    arg_fixed(&v, "--hard_vocab_limit=false");
+    arg_fmt(&v, "--model_type=%s", a->spe_type);
+    arg_fmt(&v, "--character_coverage=%s", a->coverage);
+    int pad_id = 3;
+    if (!a->bos) {
+        pad_id--;
+        arg_fixed(&v, "--bos_id=-1");
+    }
+    if (!a->eos) {
+        pad_id--;
+        arg_fixed(&v, "--eos_id=-1");
+    }
+    if (a->pad) arg_fmt(&v, "--pad_id=%d", pad_id);
+    if (a->control_symbols) arg_fmt(&v, "--control_symbols=%s", a->control_symbols);
+    if (a->user_symbols) arg_fmt(&v, "--user_defined_symbols=%s", a->user_symbols);
+    if (a->lower_case) arg_fixed(&v, "--normalization_rule_name=nmt_nfkc_cf");
+    if (a->sample_size > 0) arg_fmt(&v, "--input_sentence_size=%ld", a->sample_size);
+    if (a->large_corpus) arg_fixed(&v, "--train_extremely_large_corpus=true");
+    if (a->max_piece_len >= 0) arg_fmt(&v, "--max_sentencepiece_length=%ld", a->max_piece_len);
+    if (a->byte_fallback) arg_fixed(&v, "--byte_fallback=true");
+    if (a->split_digits) arg_fixed(&v, "--split_digits=true");
+    if (!a->split_by_script) arg_fixed(&v, "--split_by_unicode_script=false");
+    if (!a->remove_extra_ws) arg_fixed(&v, "--remove_extra_whitespaces=false");
+    v.argv[v.argc] = NULL;
+    char log_path[4200];
+    snprintf(log_path, sizeof log_path, "%s/.spm_train.log", dir);
+    int rc = run_child(v.argv, a->log, log_path);
+    if (rc != 0) {
+        if (rc == 127)
+            fprintf(stderr, "nemoc tokenizer train: spm_train not found on PATH; install Debian's sentencepiece "
+                            "package (apt-get install sentencepiece)\n");
+        else {
+            fprintf(stderr, "nemoc tokenizer train: spm_train failed (exit %d)", rc);
+            FILE *l = a->log ? NULL : fopen(log_path, "r");
+            if (l) {
+                fprintf(stderr, "; its log:\n");
+                char buf[4096];
+                size_t got;
+                while ((got = fread(buf, 1, sizeof buf, l)) > 0) fwrite(buf, 1, got, stderr);
+                fclose(l);
+            } else {
+                fprintf(stderr, "\n");
+            }
+        }
+        unlink(log_path);
+        return 1;
+    }
+    unlink(log_path);
+    if (write_nemo_vocab(dir, a) != 0) return 1;
+    /* The C encoder must accept what was written. */
+    nc_tokenizer *t = NULL;
+    if (nc_tokenizer_spm_load(model, &t) != NC_OK) {
+        fprintf(stderr, "nemoc tokenizer train: %s\n", nc_last_error());
+        return 1;
+    }
+    if (a->log) fprintf(stderr, "Loaded %s: %lld pieces\n", model, (long long)nc_tokenizer_vocab_size(t));
+    nc_tokenizer_free(t);
+    printf("Serialized tokenizer at location : %s\n", dir);
+    return 0;
+}
+
+static int train_wpe(const tok_args *a, const char *text_path) {
+    char dir[4096], vocab[4200];
+    snprintf(dir, sizeof dir, "%s/tokenizer_wpe_v%ld", a->data_root, a->vocab_size);
+    if (mkdirs(dir) != 0) {
+        fprintf(stderr, "nemoc tokenizer train: cannot create %s: %s\n", dir, strerror(errno));
+        return 1;
+    }
+    snprintf(vocab, sizeof vocab, "%s/vocab.txt", dir);
+    char *list = strdup(text_path);
+    const char *files[256];
+    int64_t nf = 0;
+    for (char *f = strtok(list, ","); f && nf < 256; f = strtok(NULL, ",")) files[nf++] = f;
+    nc_wordpiece_train_params p = nc_wordpiece_train_default_params();
+    p.vocab_size = a->vocab_size;
+    p.lower_case = a->lower_case;
+    int64_t size = 0;
+    nc_status st = nc_wordpiece_train(files, nf, &p, vocab, &size);
+    free(list);
+    if (st) {
+        fprintf(stderr, "nemoc tokenizer train: %s\n", nc_last_error());
+        return 1;
+    }
+    if (a->log) fprintf(stderr, "WordPiece vocabulary: %lld tokens\n", (long long)size);
+    printf("Serialized tokenizer at location : %s\n", dir);
+    return 0;
+}
+
+int nc_cmd_tokenizer_train(int argc, char **argv) {
+    tok_args a;
+    int pr = parse(argc, argv, &a);
+    if (pr == 1) {
+        usage(stdout);
+        return 0;
+    }
+    int rc = 2;
+    if (pr == 0) {
+        rc = 1;
+        char doc[4200];
+        const char *text = a.data_file;
+        if (mkdirs(a.data_root) != 0) {
+            fprintf(stderr, "nemoc tokenizer train: cannot create %s: %s\n", a.data_root, strerror(errno));
+        } else if (a.manifest && build_document(&a, doc, sizeof doc) != 0) {
+            /* reported */
+        } else {
+            if (a.manifest) text = doc;
+            rc = !strcmp(a.tokenizer, "spe") ? train_spe(&a, text) : train_wpe(&a, text);
+        }
+    }
+    free(a.user_symbols);
+    free(a.control_symbols);
+    return rc;
+}
+
+/* `nemoc tokenizer encode`: ids of each stdin line, like spm_encode
+ * --output_format=id (or --decode: text of each line of ids). */
+int nc_cmd_tokenizer_encode(int argc, char **argv) {
+    const char *dir = NULL, *type = "bpe", *model = NULL;
+    int decode = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            printf("usage: nemoc tokenizer encode (--dir DIR [--type bpe|wpe] | --model tokenizer.model) [--decode]\n\n"
+                   "Reads text lines from stdin and prints their token ids (space-separated, one line\n"
+                   "each), as spm_encode --output_format=id. With --decode, reads id lines and prints text.\n"
+                   "  --dir DIR     a NeMo tokenizer directory (model.tokenizer.dir)\n"
+                   "  --type T      bpe (DIR/tokenizer.model, default) or wpe (DIR/vocab.txt)\n"
+                   "  --model FILE  a SentencePiece model file\n");
+            return 0;
+        }
+        if (!strcmp(argv[i], "--decode")) decode = 1;
+        else if (i + 1 < argc && !strcmp(argv[i], "--dir")) dir = argv[++i];
+        else if (i + 1 < argc && !strcmp(argv[i], "--type")) type = argv[++i];
+        else if (i + 1 < argc && !strcmp(argv[i], "--model")) model = argv[++i];
+        else {
+            fprintf(stderr, "nemoc tokenizer encode: unexpected argument '%s' (see --help)\n", argv[i]);
+            return 2;
+        }
+    }
+    if (!dir == !model) {
+        fprintf(stderr, "nemoc tokenizer encode: give --dir or --model\n");
+        return 2;
+    }
+    nc_tokenizer *t = NULL;
+    nc_status st = model ? nc_tokenizer_spm_load(model, &t) : nc_tokenizer_load_dir(dir, type, &t);
+    if (st) {
+        fprintf(stderr, "nemoc tokenizer encode: %s\n", nc_last_error());
+        return 1;
+    }
+    nc_token_ids ids = {0};
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    int rc = 0;
+    while (!rc && (n = getline(&line, &cap, stdin)) >= 0) {
+        if (n > 0 && line[n - 1] == '\n') line[--n] = 0;
+        if (decode) {
+            ids.n = 0;
+            for (char *s = line, *e; *s; s = e) {
+                long v = strtol(s, &e, 10);
+                if (e == s) break;
+                if (ids.n == ids.cap) {
+                    ids.cap = ids.cap ? ids.cap * 2 : 64;
+                    ids.ids = realloc(ids.ids, (size_t)ids.cap * sizeof *ids.ids);
+                    if (!ids.ids) return 1;
+                }
+                ids.ids[ids.n++] = (int32_t)v;
+            }
+            char *text = NULL;
+            if (nc_tokenizer_decode(t, ids.ids, ids.n, &text) != NC_OK) {
+                fprintf(stderr, "nemoc tokenizer encode: %s\n", nc_last_error());
+                rc = 1;
+            } else {
+                printf("%s\n", text);
+            }
+            nc_free(text);
+            continue;
+        }
+        if (nc_tokenizer_encode(t, line, n, &ids) != NC_OK) {
+            fprintf(stderr, "nemoc tokenizer encode: %s\n", nc_last_error());
+            rc = 1;
+            break;
+        }
+        for (int64_t k = 0; k < ids.n; k++) printf(k ? " %d" : "%d", ids.ids[k]);
+        printf("\n");
+    }
+    free(line);
+    if (decode) free(ids.ids);
+    else nc_token_ids_free(&ids);
+    nc_tokenizer_free(t);
+    return rc;
+}

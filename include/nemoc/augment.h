@@ -1,0 +1,146 @@
+/* Data augmentation for speech, driven by an nc_rng so a seed reproduces it.
+ *
+ * Spectrogram side: NeMo's SpectrogramAugmentation
+ * (nemo/collections/asr/modules/audio_preprocessing.py) = SpecCutout then
+ * SpecAugment (nemo/collections/asr/parts/submodules/spectr_augment.py).
+ * The default, vectorised SpecAugment draws torch.rand exactly as NeMo does,
+ * so with the same seed the masks equal NeMo's (torch global RNG).
+ *
+ * Waveform side: NeMo's perturbations
+ * (nemo/collections/asr/parts/preprocessing/perturb.py): SpeedPerturbation,
+ * GainPerturbation, WhiteNoisePerturbation, NoisePerturbation, plus white
+ * noise at an SNR, and the AudioAugmentor pipeline (each step applied with
+ * its probability, in order). NeMo draws these from Python's `random`; nemoc
+ * draws them from the nc_rng (same distributions, not the same numbers). */
+#ifndef NEMOC_AUGMENT_H
+#define NEMOC_AUGMENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "nemoc/audio.h"
+#include "nemoc/rng.h"
+#include "nemoc/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- spectrogram augmentation ---------------------------------------------------------- */
+
+/* Keys and defaults of SpectrogramAugmentation. */
+typedef struct nc_spec_augment_config {
+    int64_t freq_masks;       /* 0 */
+    int64_t time_masks;       /* 0 */
+    int64_t freq_width;       /* 10 bins (maximum mask width) */
+    double time_width;        /* 10 frames, or a fraction of each utterance's length */
+    bool time_width_is_fraction; /* NeMo: isinstance(time_width, float) */
+    int64_t rect_masks;       /* 0 (SpecCutout) */
+    int64_t rect_time;        /* 5 */
+    int64_t rect_freq;        /* 20 */
+    float mask_value;         /* 0.0 */
+    bool use_vectorized_spec_augment; /* true; false = the legacy per-mask loop */
+} nc_spec_augment_config;
+
+nc_spec_augment_config nc_spec_augment_default_config(void);
+/* key=value with NeMo's keys; time_width "0.05" (has '.' or 'e') is a fraction,
+ * "10" frames. Unknown keys and bad values are NC_ERR_CONFIG. */
+nc_status nc_spec_augment_config_set(nc_spec_augment_config *c, const char *key, const char *value);
+
+/* Augments spec (B, F, T) in place; lengths (B,) are valid frames. Training only. */
+nc_status nc_spec_augment(const nc_spec_augment_config *c, float *spec, int64_t B, int64_t F, int64_t T,
+                          const int64_t *lengths, nc_rng *rng);
+
+/* ---- waveform perturbations ------------------------------------------------------------- */
+
+/* SpeedPerturbation: resample from sr to int(sr * rate) and keep calling it sr,
+ * so the signal gets rate times longer (and lower). rate is one of
+ * linspace(min, max, num_rates) (num_rates > 0; 1.0 leaves the audio alone) or
+ * uniform in [min, max] (num_rates <= 0). Resampling: soxr HQ. */
+typedef struct nc_speed_perturb {
+    double min_speed_rate; /* 0.9 */
+    double max_speed_rate; /* 1.1 */
+    int num_rates;         /* 5 */
+} nc_speed_perturb;
+
+/* GainPerturbation: gain ~ U[min, max] dB. */
+typedef struct nc_gain_perturb {
+    double min_gain_dbfs; /* -10 */
+    double max_gain_dbfs; /* 10 */
+} nc_gain_perturb;
+
+/* WhiteNoisePerturbation: level ~ randint(min_level, max_level) dB (upper
+ * bound exclusive, as np.random.randint); adds randn * 10^(level/20). */
+typedef struct nc_white_noise_perturb {
+    int min_level; /* -90 */
+    int max_level; /* -46 */
+} nc_white_noise_perturb;
+
+/* White noise at snr ~ U[min, max] dB relative to the signal's mean power. */
+typedef struct nc_white_noise_snr_perturb {
+    double min_snr_db;
+    double max_snr_db;
+} nc_white_noise_snr_perturb;
+
+/* Noise files for NoisePerturbation, from a JSONL manifest whose lines hold
+ * audio_filepath (or audio_filename), duration and optional offset (seconds).
+ * Relative paths are looked up next to the manifest first. */
+typedef struct nc_noise_set nc_noise_set;
+nc_status nc_noise_set_load(const char *manifest_path, nc_noise_set **out);
+void nc_noise_set_free(nc_noise_set *s);
+int64_t nc_noise_set_size(const nc_noise_set *s);
+
+/* NoisePerturbation: pick a noise entry uniformly, read it at the audio's rate,
+ * snr ~ U[min_snr_db, max_snr_db], take a random segment as long as the audio
+ * (start ~ U[0, noise_dur - audio_dur]), scale it by
+ * min(rms_db(audio) - rms_db(segment) - snr, max_gain_db) dB and add it; a
+ * noise shorter than the audio is added at a random position. One deviation
+ * from NeMo: the noise level is measured on the segment that is mixed in, not
+ * on the whole noise file, so the mixed SNR is the drawn one even for noise
+ * whose level varies. */
+typedef struct nc_noise_perturb {
+    const nc_noise_set *noise;
+    double min_snr_db;  /* 10 */
+    double max_snr_db;  /* 50 */
+    double max_gain_db; /* 300 */
+} nc_noise_perturb;
+
+/* Each returns what it drew (rate, gain dB, level dB, SNR dB) through `drawn`
+ * when not NULL. The audio is changed in place (speed replaces its buffer). */
+nc_status nc_perturb_speed(const nc_speed_perturb *p, nc_audio *a, nc_rng *rng, double *drawn);
+nc_status nc_perturb_gain(const nc_gain_perturb *p, nc_audio *a, nc_rng *rng, double *drawn);
+nc_status nc_perturb_white_noise(const nc_white_noise_perturb *p, nc_audio *a, nc_rng *rng, double *drawn);
+nc_status nc_perturb_white_noise_snr(const nc_white_noise_snr_perturb *p, nc_audio *a, nc_rng *rng,
+                                     double *drawn);
+nc_status nc_perturb_noise(const nc_noise_perturb *p, nc_audio *a, nc_rng *rng, double *drawn);
+
+/* Mean power of a signal in dB (AudioSegment.rms_db: 10*log10(mean(x^2))). */
+double nc_audio_rms_db(const float *x, int64_t n);
+
+/* AudioAugmentor: steps run in order, each when U[0,1) < prob. */
+typedef enum nc_perturb_kind {
+    NC_PERTURB_SPEED = 0,
+    NC_PERTURB_GAIN,
+    NC_PERTURB_WHITE_NOISE,
+    NC_PERTURB_WHITE_NOISE_SNR,
+    NC_PERTURB_NOISE,
+} nc_perturb_kind;
+
+typedef struct nc_perturb_step {
+    double prob;
+    nc_perturb_kind kind;
+    union {
+        nc_speed_perturb speed;
+        nc_gain_perturb gain;
+        nc_white_noise_perturb white_noise;
+        nc_white_noise_snr_perturb white_noise_snr;
+        nc_noise_perturb noise;
+    } u;
+} nc_perturb_step;
+
+nc_status nc_audio_augment(const nc_perturb_step *steps, int n_steps, nc_audio *a, nc_rng *rng);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

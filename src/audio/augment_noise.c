@@ -1,0 +1,171 @@
+/* NoisePerturbation (nemo/collections/asr/parts/preprocessing/perturb.py):
+ * a noise manifest (JSONL, parsed with cJSON) and the mixing of a random
+ * noise segment into an utterance at a random SNR. */
+#include <cJSON.h>
+#include <libgen.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "io/fileutil.h"
+#include "nemoc/alloc.h"
+#include "nemoc/augment.h"
+
+typedef struct noise_entry {
+    char *path;
+    double offset;   /* seconds; 0 when absent */
+    double duration; /* seconds; 0 = the whole file */
+} noise_entry;
+
+struct nc_noise_set {
+    noise_entry *items;
+    int64_t n;
+};
+
+void nc_noise_set_free(nc_noise_set *s) {
+    if (!s) return;
+    for (int64_t i = 0; i < s->n; i++) nc_free(s->items[i].path);
+    nc_free(s->items);
+    nc_free(s);
+}
+
+int64_t nc_noise_set_size(const nc_noise_set *s) { return s ? s->n : 0; }
+
+static bool is_file(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* NeMo's get_full_path: a relative path is taken relative to the manifest's
+ * folder when a file is there, else as given. */
+static char *resolve_path(const char *manifest_dir, const char *p) {
+    if (p[0] != '/') {
+        size_t n = strlen(manifest_dir) + strlen(p) + 2;
+        char *full = nc_malloc(n);
+        if (!full) return NULL;
+        snprintf(full, n, "%s/%s", manifest_dir, p);
+        if (is_file(full)) return full;
+        nc_free(full);
+    }
+    return nc_strdup(p);
+}
+
+static nc_status parse_line(const char *manifest, int64_t lineno, const char *line, const char *dir,
+                            noise_entry *e) {
+    cJSON *j = cJSON_Parse(line);
+    if (!j || !cJSON_IsObject(j)) {
+        cJSON_Delete(j);
+        return nc_error(NC_ERR_FORMAT, "%s:%lld: not a JSON object", manifest, (long long)lineno);
+    }
+    const cJSON *fp = cJSON_GetObjectItemCaseSensitive(j, "audio_filepath");
+    if (!fp) fp = cJSON_GetObjectItemCaseSensitive(j, "audio_filename");
+    const cJSON *dur = cJSON_GetObjectItemCaseSensitive(j, "duration");
+    const cJSON *off = cJSON_GetObjectItemCaseSensitive(j, "offset");
+    nc_status s = NC_OK;
+    if (!cJSON_IsString(fp) || !fp->valuestring[0])
+        s = nc_error(NC_ERR_FORMAT, "%s:%lld: missing \"audio_filepath\"", manifest, (long long)lineno);
+    else if (!cJSON_IsNumber(dur) || !(dur->valuedouble >= 0))
+        s = nc_error(NC_ERR_FORMAT, "%s:%lld: missing or negative \"duration\"", manifest, (long long)lineno);
+    else if (off && !cJSON_IsNull(off) && (!cJSON_IsNumber(off) || !(off->valuedouble >= 0)))
+        s = nc_error(NC_ERR_FORMAT, "%s:%lld: \"offset\" must be a number >= 0", manifest, (long long)lineno);
+    if (!s) {
+        e->path = resolve_path(dir, fp->valuestring);
+        e->duration = dur->valuedouble;
+        e->offset = cJSON_IsNumber(off) ? off->valuedouble : 0.0;
+        if (!e->path) s = nc_error(NC_ERR_OOM, "%s:%lld", manifest, (long long)lineno);
+    }
+    cJSON_Delete(j);
+    return s;
+}
+
+nc_status nc_noise_set_load(const char *manifest_path, nc_noise_set **out) {
+    if (!manifest_path || !out) return nc_error(NC_ERR_INVALID_ARG, "nc_noise_set_load: NULL argument");
+    *out = NULL;
+    void *buf;
+    size_t len;
+    nc_status s = nc_read_file(manifest_path, &buf, &len);
+    if (s) return nc_error_prefix(s, "noise manifest");
+    char *text = buf;
+    int64_t cap = 1;
+    for (size_t i = 0; i < len; i++) cap += text[i] == '\n';
+    nc_noise_set *set = nc_calloc(1, sizeof *set);
+    char *dcopy = nc_strdup(manifest_path);
+    if (set) set->items = nc_calloc((size_t)cap, sizeof(noise_entry));
+    if (!set || !set->items || !dcopy) {
+        nc_free(buf);
+        nc_free(dcopy);
+        nc_noise_set_free(set);
+        return nc_error(NC_ERR_OOM, "noise manifest '%s'", manifest_path);
+    }
+    const char *dir = dirname(dcopy);
+    int64_t lineno = 0;
+    for (char *line = text, *next; line && *line; line = next) {
+        lineno++;
+        next = strchr(line, '\n');
+        if (next) *next++ = 0;
+        const char *p = line;
+        while (*p == ' ' || *p == '\t' || *p == '\r') p++;
+        if (!*p) continue; /* blank lines are allowed */
+        s = parse_line(manifest_path, lineno, p, dir, &set->items[set->n]);
+        if (s) break;
+        set->n++;
+    }
+    nc_free(dcopy);
+    nc_free(buf);
+    if (!s && set->n == 0) s = nc_error(NC_ERR_FORMAT, "noise manifest '%s' has no entries", manifest_path);
+    if (s) {
+        nc_noise_set_free(set);
+        return s;
+    }
+    *out = set;
+    return NC_OK;
+}
+
+nc_status nc_perturb_noise(const nc_noise_perturb *p, nc_audio *a, nc_rng *rng, double *drawn) {
+    if (!p || !p->noise || p->noise->n == 0 || !a || !rng || a->sample_rate <= 0 || (a->n_samples && !a->samples))
+        return nc_error(NC_ERR_INVALID_ARG, "noise perturbation: bad arguments (no noise set?)");
+    if (p->max_snr_db < p->min_snr_db)
+        return nc_error(NC_ERR_CONFIG, "noise perturbation: min_snr_db %g > max_snr_db %g", p->min_snr_db,
+                        p->max_snr_db);
+    /* random.sample(manifest.data, 1) */
+    const int64_t k = (int64_t)floor(nc_rng_double(rng) * (double)p->noise->n);
+    const noise_entry *e = &p->noise->items[k < p->noise->n ? k : p->noise->n - 1];
+    nc_audio_read_params rp = nc_audio_read_default_params();
+    rp.target_sr = a->sample_rate;
+    rp.offset = e->offset;
+    rp.duration = e->duration;
+    nc_audio noise;
+    nc_status s = nc_audio_read(e->path, &rp, &noise);
+    if (s) return nc_error_prefix(s, "noise perturbation");
+
+    const double snr = p->min_snr_db + (p->max_snr_db - p->min_snr_db) * nc_rng_double(rng);
+    if (drawn) *drawn = snr;
+    const int sr = a->sample_rate;
+    const double data_dur = (double)a->n_samples / sr, noise_dur = (double)noise.n_samples / sr;
+    /* start_time = random.uniform(0, noise.duration - data.duration); subsegment when it fits. */
+    const double start = (noise_dur - data_dur) * nc_rng_double(rng);
+    const float *seg = noise.samples;
+    int64_t nseg = noise.n_samples;
+    if (noise_dur > start + data_dur) {
+        const int64_t s0 = (int64_t)round(start * sr), s1 = (int64_t)round((start + data_dur) * sr);
+        seg = noise.samples + s0;
+        nseg = (s1 < noise.n_samples ? s1 : noise.n_samples) - s0;
+    }
+    const double data_db = nc_audio_rms_db(a->samples, a->n_samples);
+    const double noise_db = nc_audio_rms_db(seg, nseg);
+    if (!isfinite(data_db) || !isfinite(noise_db)) {
+        /* NeMo warns and skips when both are empty; an empty side gives no level to match. */
+        nc_audio_free(&noise);
+        return NC_OK;
+    }
+    double gain_db = data_db - noise_db - snr;
+    if (gain_db > p->max_gain_db) gain_db = p->max_gain_db;
+    const float g = (float)pow(10.0, gain_db / 20.0);
+    int64_t at = 0;
+    if (nseg < a->n_samples) at = (int64_t)floor(nc_rng_double(rng) * (double)(a->n_samples - nseg + 1));
+    const int64_t m = nseg < a->n_samples - at ? nseg : a->n_samples - at;
+    for (int64_t i = 0; i < m; i++) a->samples[at + i] += g * seg[i];
+    nc_audio_free(&noise);
+    return NC_OK;
+}

@@ -1,0 +1,56 @@
+/* Experiment manager internals: log folder, resume lookup, logs, checkpoint
+ * files and top-k bookkeeping (nemo/utils/exp_manager.py semantics). */
+#ifndef NC_TRAIN_EXP_MANAGER_H
+#define NC_TRAIN_EXP_MANAGER_H
+
+#include <stdio.h>
+
+#include "nemoc/tensorboard.h"
+#include "nemoc/trainer.h"
+
+#define NC_EXP_MAX_TOPK 64
+
+typedef struct nc_expm {
+    const nc_exp_params *p;
+    bool rank0;
+    char name[256];
+    char log_dir[1024];
+    char ckpt_dir[1024];
+    char resume_from[1024]; /* checkpoint to resume ("" = fresh start) */
+    FILE *log_file;         /* nemo_log_globalrank-0_localrank-0.txt */
+    FILE *metrics;          /* metrics.jsonl */
+    nc_tb_writer *tb;
+    struct {
+        double metric;
+        char path[1024];
+    } topk[NC_EXP_MAX_TOPK];
+    int n_topk;
+    char last_path[1024];
+} nc_expm;
+
+/* Resolves and creates the log folder, finds the checkpoint to resume from,
+ * moves an earlier run's files to run_N, writes cmd-args.log and hparams.yaml,
+ * opens the logs. Only rank 0 writes files. */
+nc_status nc_exp_setup(nc_expm *e, const nc_exp_params *p, const nc_trainer_hooks *h, bool rank0);
+void nc_exp_close(nc_expm *e);
+
+/* Appends a line to the run's log file (rank 0). */
+void nc_exp_log(nc_expm *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* One JSON object per line into metrics.jsonl and the scalars into TensorBoard. */
+void nc_exp_metrics(nc_expm *e, int64_t step, int n, const char *const *keys, const double *values);
+
+/* Checkpoint file name for the current monitor value and epoch
+ * ("{name}--{val_wer:.4f}-{epoch}" -> "name--val_wer=0.1234-epoch=3.ckpt"). */
+void nc_exp_ckpt_path(const nc_expm *e, double monitor, int64_t epoch, int64_t step,
+                      const char *suffix, char *out, size_t len);
+
+/* Whether `metric` enters the top-k; returns the path to evict into *evict
+ * ("" if none). Call nc_exp_topk_insert after the file is written. */
+bool nc_exp_topk_accepts(const nc_expm *e, double metric, char *evict, size_t len);
+void nc_exp_topk_insert(nc_expm *e, double metric, const char *path);
+/* Best top-k entry ("" when none). */
+const char *nc_exp_topk_best(const nc_expm *e, double *metric);
+/* True when a is better than b under the monitor's mode. */
+bool nc_exp_better(const nc_expm *e, double a, double b);
+
+#endif

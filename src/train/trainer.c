@@ -1,0 +1,402 @@
+/* The training loop: Lightning's fit semantics (epochs, accumulation,
+ * validation interval, checkpoint and early-stopping callbacks, resume) under
+ * NeMo's keys. One ctx per run; its arena is reset after every batch. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "nemoc/alloc.h"
+#include "nemoc/ops.h"
+#include "nemoc/trainer.h"
+#include "train/checkpoint.h"
+#include "train/exp_manager.h"
+
+typedef struct run {
+    const nc_trainer_params *p;
+    const nc_trainer_hooks *h;
+    nc_model *m;
+    nc_data_source *train, *val;
+    nc_ctx *ctx;
+    nc_optim *opt;
+    nc_sched *sched;
+    nc_expm exp;
+    nc_train_state st;
+    int64_t n_batches, max_steps, val_every;
+    double t_start;
+    char *config_yaml;
+    /* throughput window */
+    double win_t0, win_items, win_seconds, win_loss;
+    int64_t win_batches;
+    double last_grad_norm;
+    bool any_bad;    /* a micro-batch of the current accumulation had a bad loss */
+    int64_t bad_run; /* consecutive skipped optimizer steps */
+    bool stop, early_stopped;
+} run;
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void emit(run *r, nc_train_event ev) {
+    ev.epoch = r->st.epoch;
+    ev.global_step = r->st.global_step;
+    ev.max_steps = r->max_steps;
+    ev.batches_per_epoch = r->n_batches;
+    ev.elapsed_s = now_s() - r->t_start;
+    ev.log_dir = r->exp.log_dir;
+    if (r->h->on_event) r->h->on_event(&ev, r->h->user_data);
+}
+
+static void warn(run *r, const char *msg) {
+    nc_exp_log(&r->exp, "WARNING %s", msg);
+    emit(r, (nc_train_event){.kind = NC_EV_WARNING, .message = msg});
+}
+
+static double monitor_value(const char *name, double val_loss, double val_wer, double val_cer) {
+    if (!strcmp(name, "val_loss")) return val_loss;
+    if (!strcmp(name, "val_wer")) return val_wer;
+    if (!strcmp(name, "val_cer")) return val_cer;
+    return NAN;
+}
+
+static bool known_monitor(const char *name) {
+    return !strcmp(name, "val_loss") || !strcmp(name, "val_wer") || !strcmp(name, "val_cer");
+}
+
+static nc_status save_ckpt(run *r, const char *path) {
+    nc_train_state st = r->st;
+    st.rng = *nc_ctx_rng(r->ctx);
+    nc_status s = nc_ckpt_save(path, r->m, r->opt, &st, r->config_yaml);
+    if (s) return s;
+    nc_exp_log(&r->exp, "saved checkpoint %s", path);
+    emit(r, (nc_train_event){.kind = NC_EV_CHECKPOINT, .message = path});
+    return NC_OK;
+}
+
+static nc_status save_nemo(run *r) {
+    if (!r->h->save_nemo) return NC_OK;
+    char path[1300];
+    snprintf(path, sizeof path, "%s/%s.nemo", r->exp.ckpt_dir, r->exp.name);
+    nc_status s = r->h->save_nemo(r->m, path, r->h->user_data);
+    if (s) return s;
+    nc_exp_log(&r->exp, "saved %s", path);
+    emit(r, (nc_train_event){.kind = NC_EV_CHECKPOINT, .message = path});
+    return NC_OK;
+}
+
+/* save_last: one "<...>-last.ckpt", replacing the previous one. A failure
+ * (disk full) leaves the previous file in place: the new one is written to
+ * a temp name and renamed only when complete. */
+static nc_status save_last(run *r) {
+    if (!r->p->exp.create_checkpoint_callback || !r->p->exp.save_last) return NC_OK;
+    char path[1300];
+    nc_exp_ckpt_path(&r->exp, r->st.last_monitor, r->st.epoch, r->st.global_step, "-last", path,
+                     sizeof path);
+    nc_status s = save_ckpt(r, path);
+    if (s) return s;
+    if (r->exp.last_path[0] && strcmp(r->exp.last_path, path) != 0) unlink(r->exp.last_path);
+    snprintf(r->exp.last_path, sizeof r->exp.last_path, "%s", path);
+    return NC_OK;
+}
+
+static nc_status run_validation(run *r, int64_t limit, nc_metric_acc *acc) {
+    memset(acc, 0, sizeof *acc);
+    nc_status s = r->val->begin_epoch(r->val->self, 0, 0);
+    for (int64_t i = 0; !s && (limit <= 0 || i < limit); i++) {
+        const void *b = NULL;
+        if ((s = r->val->next(r->val->self, &b)) || !b) break;
+        s = r->m->ops->validation_step(r->m, r->ctx, b, acc);
+        nc_ctx_reset(r->ctx);
+    }
+    return s;
+}
+
+/* Validation + checkpoint callback + early stopping. */
+static nc_status validate(run *r) {
+    nc_metric_acc acc;
+    nc_status s = run_validation(r, r->p->limit_val_batches, &acc);
+    if (s) return nc_error_prefix(s, "validation");
+    double vl = nc_metric_loss(&acc), vw = nc_edit_rate(&acc.words), vc = nc_edit_rate(&acc.chars);
+    const char *keys[] = {"val_loss", "val_wer", "val_cer", "epoch"};
+    double vals[] = {vl, vw, vc, (double)r->st.epoch};
+    nc_exp_metrics(&r->exp, r->st.global_step, 4, keys, vals);
+    nc_exp_log(&r->exp, "epoch %lld step %lld: val_loss %.4f val_wer %.4f val_cer %.4f",
+               (long long)r->st.epoch, (long long)r->st.global_step, vl, vw, vc);
+    emit(r, (nc_train_event){.kind = NC_EV_VALIDATION, .val_loss = vl, .val_wer = vw, .val_cer = vc});
+    const nc_exp_params *e = &r->p->exp;
+    double mon = monitor_value(e->monitor, vl, vw, vc);
+    r->st.last_monitor = mon;
+    if (e->create_checkpoint_callback && r->exp.rank0) {
+        char evict[1024], path[1300];
+        if (nc_exp_topk_accepts(&r->exp, mon, evict, sizeof evict)) {
+            nc_exp_ckpt_path(&r->exp, mon, r->st.epoch, r->st.global_step, NULL, path, sizeof path);
+            bool new_best = nc_exp_better(&r->exp, mon, r->st.best_metric);
+            if (new_best) r->st.best_metric = mon;
+            if ((s = save_ckpt(r, path))) return s;
+            if (evict[0] && strcmp(evict, path) != 0) unlink(evict);
+            nc_exp_topk_insert(&r->exp, mon, path);
+            if (new_best && e->always_save_nemo && (s = save_nemo(r))) return s;
+        }
+        if ((s = save_last(r))) return s;
+    }
+    if (e->create_early_stopping_callback) {
+        double v = monitor_value(e->es_monitor, vl, vw, vc);
+        if (e->es_check_finite && !isfinite(v)) {
+            warn(r, "early stopping: the monitored metric is not finite");
+            r->early_stopped = true;
+        } else {
+            bool improved = isnan(r->st.es_best) ||
+                            (e->es_mode_max ? v > r->st.es_best + e->es_min_delta
+                                            : v < r->st.es_best - e->es_min_delta);
+            if (improved) {
+                r->st.es_best = v;
+                r->st.es_wait = 0;
+            } else if (++r->st.es_wait >= e->es_patience) {
+                r->early_stopped = true;
+            }
+            if (isfinite(e->es_stopping_threshold) &&
+                (e->es_mode_max ? v >= e->es_stopping_threshold : v <= e->es_stopping_threshold))
+                r->early_stopped = true;
+            if (isfinite(e->es_divergence_threshold) &&
+                (e->es_mode_max ? v <= e->es_divergence_threshold : v >= e->es_divergence_threshold))
+                r->early_stopped = true;
+        }
+        if (r->early_stopped) nc_exp_log(&r->exp, "early stopping at step %lld", (long long)r->st.global_step);
+    }
+    return NC_OK;
+}
+
+/* Gradient check, clipping, lr, optimizer step. Returns false when the step
+ * was skipped for a non-finite loss or gradient. */
+static nc_status optimizer_step(run *r, bool loss_finite, bool *stepped) {
+    *stepped = false;
+    nc_params *pa = r->m->params;
+    if (!loss_finite || !nc_grads_finite(pa)) {
+        nc_params_zero_grad(pa);
+        r->st.bad_steps_total++;
+        r->win_batches = 0;
+        char msg[256];
+        snprintf(msg, sizeof msg, "step %lld skipped: non-finite %s (%lld skipped so far)",
+                 (long long)r->st.global_step, loss_finite ? "gradient" : "loss",
+                 (long long)r->st.bad_steps_total);
+        warn(r, msg);
+        return NC_OK;
+    }
+    double norm = NAN;
+    if (r->p->gradient_clip_val > 0) {
+        nc_status s = r->p->gradient_clip_by_value ? nc_clip_grad_value(pa, r->p->gradient_clip_val)
+                                                   : nc_clip_grad_norm(pa, r->p->gradient_clip_val, &norm);
+        if (s) return s;
+    }
+    r->last_grad_norm = norm;
+    if (r->sched) nc_optim_set_lr(r->opt, nc_sched_lr_for_step(r->sched, r->st.global_step));
+    nc_status s = nc_optim_step(r->opt);
+    nc_params_zero_grad(pa);
+    if (s) return s;
+    r->st.global_step++;
+    *stepped = true;
+    return NC_OK;
+}
+
+static void log_step(run *r) {
+    double t = now_s(), dt = t - r->win_t0;
+    double loss = r->win_batches ? r->win_loss / (double)r->win_batches : NAN;
+    double ips = dt > 0 ? r->win_items / dt : 0, sps = dt > 0 ? r->win_seconds / dt : 0;
+    double per_step = dt / (double)(r->p->log_every_n_steps > 0 ? r->p->log_every_n_steps : 1);
+    double eta = r->max_steps > 0 ? per_step * (double)(r->max_steps - r->st.global_step) : -1;
+    double lr = nc_optim_get_lr(r->opt);
+    const char *keys[] = {"train_loss", "learning_rate", "global_step", "epoch", "train_step_timing in s"};
+    double vals[] = {loss, lr, (double)r->st.global_step, (double)r->st.epoch, per_step};
+    nc_exp_metrics(&r->exp, r->st.global_step, 5, keys, vals);
+    emit(r, (nc_train_event){.kind = NC_EV_STEP, .batch = r->st.batch_in_epoch, .loss = loss, .lr = lr,
+                             .grad_norm = r->last_grad_norm, .items_per_s = ips,
+                             .seconds_per_s = sps, .eta_s = eta});
+    r->win_t0 = t;
+    r->win_items = r->win_seconds = r->win_loss = 0;
+    r->win_batches = 0;
+}
+
+static nc_status train_epoch(run *r) {
+    const nc_trainer_params *p = r->p;
+    nc_status s = r->train->begin_epoch(r->train->self, r->st.epoch, r->st.batch_in_epoch);
+    if (s) return s;
+    int64_t micro = 0;
+    bool val_due_epoch = r->val && (r->st.epoch + 1) % (p->check_val_every_n_epoch > 0 ? p->check_val_every_n_epoch : 1) == 0;
+    while (r->st.batch_in_epoch < r->n_batches && !r->stop && !r->early_stopped) {
+        const void *b = NULL;
+        if ((s = r->train->next(r->train->self, &b))) return s;
+        if (!b) break;
+        int64_t items = 0;
+        double secs = 0;
+        if (r->train->batch_size) r->train->batch_size(b, &items, &secs);
+        nc_set_training(r->ctx, true);
+        nc_tensor *loss = NULL;
+        s = r->m->ops->training_step(r->m, r->ctx, b, &loss);
+        if (s) return nc_error_prefix(s, "training step %lld", (long long)r->st.global_step);
+        float lv = nc_f32(loss)[0];
+        bool finite = isfinite(lv);
+        if (finite) {
+            if (p->accumulate_grad_batches > 1) loss = nc_scale(r->ctx, loss, 1.0f / (float)p->accumulate_grad_batches);
+            if ((s = nc_backward(r->ctx, loss))) return nc_error_prefix(s, "backward");
+        }
+        nc_ctx_reset(r->ctx);
+        r->st.batch_in_epoch++;
+        micro++;
+        r->win_items += (double)items;
+        r->win_seconds += secs;
+        if (finite) {
+            r->win_loss += lv;
+            r->win_batches++;
+        }
+        r->any_bad |= !finite;
+        if (micro < p->accumulate_grad_batches && r->st.batch_in_epoch < r->n_batches) continue;
+        micro = 0;
+        bool stepped;
+        if ((s = optimizer_step(r, !r->any_bad, &stepped))) return s;
+        r->any_bad = false;
+        r->bad_run = stepped ? 0 : r->bad_run + 1;
+        if (r->bad_run >= p->max_bad_steps)
+            return nc_error(NC_ERR_NUMERIC,
+                            "stopping: %lld consecutive steps had a non-finite loss or gradient "
+                            "(the last good checkpoint is intact; lower the learning rate or check the data)",
+                            (long long)r->bad_run);
+        if (stepped && p->log_every_n_steps > 0 && r->st.global_step % p->log_every_n_steps == 0) log_step(r);
+        bool val_now = false;
+        if (r->val && val_due_epoch) {
+            if (r->val_every > 0 && r->st.batch_in_epoch % r->val_every == 0) val_now = true;
+            if (r->st.batch_in_epoch >= r->n_batches) val_now = true;
+        }
+        if (!val_now && p->exp.every_n_train_steps > 0 && stepped &&
+            r->st.global_step % p->exp.every_n_train_steps == 0 && r->exp.rank0 && (s = save_last(r)))
+            return s;
+        if (r->st.batch_in_epoch >= r->n_batches) {
+            r->st.epoch++;
+            r->st.batch_in_epoch = 0;
+        }
+        if (val_now && (s = validate(r))) return s;
+        if (r->h->stop_flag && *r->h->stop_flag) r->stop = true;
+        if (r->max_steps > 0 && r->st.global_step >= r->max_steps) break;
+    }
+    return NC_OK;
+}
+
+static nc_status setup(run *r) {
+    const nc_trainer_params *p = r->p;
+    nc_status s;
+    if (r->val && !known_monitor(p->exp.monitor) && p->exp.create_checkpoint_callback)
+        return nc_error(NC_ERR_CONFIG,
+                        "exp_manager.checkpoint_callback_params.monitor: '%s' is not logged (use val_loss, val_wer or val_cer)",
+                        p->exp.monitor);
+    nc_ctx_params cp = nc_ctx_default_params();
+    cp.seed = p->seed;
+    cp.precision = p->precision;
+    if ((s = nc_ctx_create(&cp, &r->ctx))) return s;
+    if ((s = nc_optim_create(r->m->params, &p->optim, &r->opt))) return s;
+    r->n_batches = r->train->num_batches(r->train->self);
+    if (p->limit_train_batches > 0 && p->limit_train_batches < r->n_batches) r->n_batches = p->limit_train_batches;
+    if (r->n_batches <= 0) return nc_error(NC_ERR_CONFIG, "the training set yields no batches");
+    int64_t acc = p->accumulate_grad_batches;
+    int64_t steps_per_epoch = (r->n_batches + acc - 1) / acc;
+    r->max_steps = p->max_steps > 0 ? p->max_steps : p->max_epochs * steps_per_epoch;
+    if (p->has_sched) {
+        nc_sched_params sp = p->sched;
+        /* NeMo fills sched.max_steps from the trainer when it is not given. */
+        if (sp.max_steps < 0) sp.max_steps = r->max_steps;
+        if ((s = nc_sched_create(&sp, &r->sched))) return nc_error_prefix(s, "model.optim.sched");
+    }
+    r->val_every = p->val_check_interval > 1.0
+                       ? (int64_t)p->val_check_interval
+                       : (int64_t)floor((double)r->n_batches * p->val_check_interval);
+    if (r->val_every <= 0) r->val_every = 1;
+    r->st.best_metric = r->st.es_best = r->st.last_monitor = NAN;
+    if (r->h->root_cfg) {
+        size_t len;
+        if ((s = nc_cfg_emit(r->h->root_cfg, NC_CFG_EMIT_RESOLVE, &r->config_yaml, &len))) return s;
+    }
+    return NC_OK;
+}
+
+nc_status nc_trainer_fit(const nc_trainer_params *p, nc_model *m, nc_data_source *train,
+                         nc_data_source *val, const nc_trainer_hooks *hooks, nc_fit_result *out) {
+    run *r = nc_calloc(1, sizeof *r);
+    if (!r) return nc_error(NC_ERR_OOM, "trainer");
+    nc_trainer_hooks none = {0};
+    r->p = p;
+    r->h = hooks ? hooks : &none;
+    r->m = m;
+    r->train = train;
+    r->val = val;
+    r->t_start = r->win_t0 = now_s();
+    memset(out, 0, sizeof *out);
+    nc_status s = setup(r);
+    if (!s) s = nc_exp_setup(&r->exp, &p->exp, r->h, true);
+    if (!s && r->exp.resume_from[0]) {
+        s = nc_ckpt_load(r->exp.resume_from, m, r->opt, &r->st);
+        if (!s) {
+            *nc_ctx_rng(r->ctx) = r->st.rng;
+            nc_exp_log(&r->exp, "resumed from %s at step %lld (epoch %lld, batch %lld)",
+                       r->exp.resume_from, (long long)r->st.global_step, (long long)r->st.epoch,
+                       (long long)r->st.batch_in_epoch);
+        } else {
+            s = nc_error_prefix(s, "resuming");
+        }
+    }
+    snprintf(out->log_dir, sizeof out->log_dir, "%s", r->exp.log_dir);
+    if (!s) {
+        nc_exp_log(&r->exp, "training %s: %lld parameters, %lld batches per epoch, max_steps %lld",
+                   m->ops->target, (long long)nc_params_num_trainable(m->params),
+                   (long long)r->n_batches, (long long)r->max_steps);
+        emit(r, (nc_train_event){.kind = NC_EV_START});
+    }
+    /* Lightning's sanity check: a few validation batches before training. */
+    if (!s && val && p->num_sanity_val_steps > 0 && !r->exp.resume_from[0]) {
+        nc_metric_acc acc;
+        s = run_validation(r, p->num_sanity_val_steps, &acc);
+        if (s) s = nc_error_prefix(s, "sanity validation");
+    }
+    while (!s && !r->stop && !r->early_stopped &&
+           (p->max_epochs < 0 || r->st.epoch < p->max_epochs) &&
+           (r->max_steps <= 0 || r->st.global_step < r->max_steps)) {
+        s = train_epoch(r);
+    }
+    if (!s && r->stop) {
+        /* SIGINT/SIGTERM: keep the state to resume exactly. */
+        if (r->exp.rank0) s = save_last(r);
+        if (!s) s = nc_error(NC_ERR_INTERRUPTED, "training interrupted at step %lld; checkpoint saved in %s",
+                             (long long)r->st.global_step, r->exp.ckpt_dir);
+        out->interrupted = true;
+    } else if (!s && r->exp.rank0) {
+        s = save_last(r);
+        if (!s && p->exp.create_checkpoint_callback) {
+            char path[1300];
+            snprintf(path, sizeof path, "%s/%s--end.ckpt", r->exp.ckpt_dir, r->exp.name);
+            s = save_ckpt(r, path);
+        }
+        if (!s && p->exp.save_nemo_on_train_end) {
+            if (p->exp.save_best_model) {
+                const char *best = nc_exp_topk_best(&r->exp, NULL);
+                if (best[0]) s = nc_ckpt_load(best, m, NULL, NULL);
+            }
+            if (!s) s = save_nemo(r);
+        }
+    }
+    out->global_step = r->st.global_step;
+    out->epoch = r->st.epoch;
+    out->best_metric = r->st.best_metric;
+    out->early_stopped = r->early_stopped;
+    out->last_val_loss = NAN;
+    snprintf(out->best_ckpt, sizeof out->best_ckpt, "%s", nc_exp_topk_best(&r->exp, NULL));
+    if (s && s != NC_ERR_INTERRUPTED) nc_exp_log(&r->exp, "ERROR %s", nc_last_error());
+    emit(r, (nc_train_event){.kind = NC_EV_END});
+    nc_exp_close(&r->exp);
+    nc_sched_free(r->sched);
+    nc_optim_free(r->opt);
+    nc_ctx_free(r->ctx);
+    nc_free(r->config_yaml);
+    nc_free(r);
+    return s;
+}
