@@ -235,9 +235,12 @@ const nc_nemo_member *nc_nemo_member_at(const nc_nemo *n, int64_t i) {
 }
 
 static const member *find(const nc_nemo *n, const char *name) {
-    if (!strncmp(name, "nemo:", 5)) name += 5;
-    name = strip_dot(name);
-    int64_t i = nc_strmap_get(n->index, name, strlen(name));
+    const char *p = strip_dot(name);
+    int64_t i = nc_strmap_get(n->index, p, strlen(p));
+    if (i < 0 && !strncmp(name, "nemo:", 5)) { /* a config reference to an artifact */
+        p = strip_dot(name + 5);
+        i = nc_strmap_get(n->index, p, strlen(p));
+    }
     return i < 0 ? NULL : &n->m[i];
 }
 

@@ -89,7 +89,7 @@ static nc_status push_mark(pk_vm *vm) {
 static nc_status pop_mark(pk_vm *vm, pk_obj ***items, int64_t *n) {
     if (!vm->n_marks) return pk_fail(vm, NC_ERR_FORMAT, "no MARK on the stack");
     int64_t at = vm->marks[--vm->n_marks];
-    *items = vm->stack + at;
+    *items = vm->stack ? vm->stack + at : NULL; /* MARK on an empty, never-grown stack */
     *n = vm->sp - at;
     vm->sp = at;
     return NC_OK;
