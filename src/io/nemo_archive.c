@@ -1,6 +1,7 @@
 /* Reading .nemo archives: one libarchive pass indexes the members; reads go
  * straight to the file for uncompressed tars (data offsets recovered from the
- * tar headers) and through libarchive again for gzip ones. */
+ * tar headers) and through libarchive again for gzip ones. A handle is
+ * read-only after opening: members may be read from several threads. */
 #include "nemoc/nemo_archive.h"
 
 #include <archive.h>
@@ -94,30 +95,83 @@ static bool tar_data_offset(const nc_rsrc *s, uint64_t pos, uint64_t size, uint6
 
 /* ---- indexing ------------------------------------------------------------- */
 
-static struct archive *reader_open(const nc_nemo *n) {
-    struct archive *a = archive_read_new();
-    if (!a) return NULL;
-    archive_read_support_filter_gzip(a);
-    archive_read_support_format_tar(a);
-    int r;
-    if (n->fd >= 0) {
-        if (lseek(n->fd, 0, SEEK_SET) != 0) {
-            archive_read_free(a);
-            return NULL;
-        }
-        r = archive_read_open_fd(a, n->fd, 1 << 16);
+/* libarchive reads through these callbacks at a private position, so reads
+ * of different members may run concurrently on one handle. */
+typedef struct feed {
+    const nc_rsrc *src;
+    uint64_t pos;
+    unsigned char buf[1 << 16];
+} feed;
+
+static la_ssize_t feed_read(struct archive *a, void *ud, const void **out) {
+    (void)a;
+    feed *f = ud;
+    uint64_t left = f->src->size - f->pos;
+    size_t k = left < sizeof f->buf ? (size_t)left : sizeof f->buf;
+    if (f->src->mem) {
+        *out = f->src->mem + f->pos;
     } else {
-        r = archive_read_open_memory(a, n->src.mem, (size_t)n->src.size);
+        if (k && nc_rsrc_read(f->src, f->pos, f->buf, k) != NC_OK) {
+            archive_set_error(a, EIO, "%s", nc_last_error());
+            return -1;
+        }
+        *out = f->buf;
     }
-    if (r != ARCHIVE_OK) {
-        nc_error(NC_ERR_FORMAT, "%s: %s", n->what, archive_error_string(a) ? archive_error_string(a) : "cannot read");
-        archive_read_free(a);
-        return NULL;
-    }
-    return a;
+    f->pos += k;
+    return (la_ssize_t)k;
 }
 
-/* "./a" -> "a"; "." and "./" (the folder NeMo adds as arcname ".") -> "". */
+static la_int64_t feed_skip(struct archive *a, void *ud, la_int64_t request) {
+    (void)a;
+    feed *f = ud;
+    uint64_t left = f->src->size - f->pos;
+    uint64_t k = request < 0 ? 0 : (uint64_t)request < left ? (uint64_t)request : left;
+    f->pos += k;
+    return (la_int64_t)k;
+}
+
+static la_int64_t feed_seek(struct archive *a, void *ud, la_int64_t offset, int whence) {
+    (void)a;
+    feed *f = ud;
+    int64_t base = whence == SEEK_SET ? 0 : whence == SEEK_CUR ? (int64_t)f->pos : (int64_t)f->src->size;
+    int64_t to = base + offset;
+    if (to < 0 || (uint64_t)to > f->src->size) return ARCHIVE_FATAL;
+    f->pos = (uint64_t)to;
+    return to;
+}
+
+static void reader_close(struct archive *a, feed *f) {
+    archive_read_free(a);
+    nc_free(f);
+}
+
+static nc_status reader_open(const nc_nemo *n, struct archive **aout, feed **fout) {
+    *aout = NULL;
+    *fout = NULL;
+    feed *f = nc_calloc(1, sizeof *f);
+    struct archive *a = f ? archive_read_new() : NULL;
+    if (!a) {
+        nc_free(f);
+        return nc_error(NC_ERR_OOM, "%s: tar reader", n->what);
+    }
+    f->src = &n->src;
+    archive_read_support_filter_gzip(a);
+    archive_read_support_format_tar(a);
+    archive_read_set_callback_data(a, f);
+    archive_read_set_read_callback(a, feed_read);
+    archive_read_set_skip_callback(a, feed_skip);
+    archive_read_set_seek_callback(a, feed_seek);
+    if (archive_read_open1(a) != ARCHIVE_OK) {
+        const char *msg = archive_error_string(a);
+        nc_status st = nc_error(NC_ERR_FORMAT, "%s: not a readable tar (%s)", n->what, msg ? msg : "unknown format");
+        reader_close(a, f);
+        return st;
+    }
+    *aout = a;
+    *fout = f;
+    return NC_OK;
+}
+
 static const char *strip_dot(const char *s) {
     while (s[0] == '.' && s[1] == '/') {
         s += 2;
@@ -153,9 +207,10 @@ static nc_status add_member(nc_nemo *n, struct archive *a, struct archive_entry 
 }
 
 static nc_status index_members(nc_nemo *n) {
-    struct archive *a = reader_open(n);
-    if (!a) return nc_error_prefix(NC_ERR_FORMAT, "%s: not a readable tar", n->what);
-    nc_status st = NC_OK;
+    feed *f;
+    struct archive *a;
+    nc_status st = reader_open(n, &a, &f);
+    if (st) return st;
     for (;;) {
         struct archive_entry *e;
         int r = archive_read_next_header(a, &e);
@@ -170,7 +225,7 @@ static nc_status index_members(nc_nemo *n) {
         st = add_member(n, a, e);
         if (st) break;
     }
-    archive_read_free(a);
+    reader_close(a, f);
     if (!st && n->n == 0) st = nc_error(NC_ERR_FORMAT, "%s: an empty archive, not a .nemo", n->what);
     return st;
 }
@@ -253,8 +308,9 @@ static nc_status readable(const nc_nemo *n, const char *name, const member **out
     const member *m = find(n, name);
     if (!m) return nc_error(NC_ERR_NOT_FOUND, "%s: no member '%s'", n->what, name);
     if (!m->pub.is_file) return nc_error(NC_ERR_FORMAT, "%s: member '%s' is not a regular file", n->what, m->pub.name);
-    /* A gzip member cannot expand beyond ~1032x its compressed bytes. */
-    if (n->compressed && (uint64_t)m->pub.size / 1032 > n->src.size + 1)
+    /* A member read through libarchive (gzip, sparse) is bounded by deflate's
+     * ~1032x expansion; a larger header claim would only waste memory. */
+    if (!m->in_place && (uint64_t)m->pub.size / 1032 > n->src.size + 1)
         return nc_error(NC_ERR_FORMAT, "%s: member '%s' claims %lld bytes in a %llu-byte archive", n->what,
                         m->pub.name, (long long)m->pub.size, (unsigned long long)n->src.size);
     *out = m;
@@ -279,10 +335,11 @@ static nc_status stream_member(const nc_nemo *n, const member *m, nc_byte_sink s
         nc_free(buf);
         return st;
     }
-    struct archive *a = reader_open(n);
-    if (!a) return nc_error_prefix(NC_ERR_FORMAT, "%s: reopening", n->what);
+    feed *f;
+    struct archive *a;
+    nc_status st = reader_open(n, &a, &f);
+    if (st) return st;
     int64_t idx = m - n->m;
-    nc_status st = NC_OK;
     uint64_t got = 0;
     for (int64_t i = 0; i <= idx && !st; i++) {
         struct archive_entry *e;
@@ -308,7 +365,7 @@ static nc_status stream_member(const nc_nemo *n, const member *m, nc_byte_sink s
     if (!st && got != (uint64_t)m->pub.size)
         st = nc_error(NC_ERR_FORMAT, "%s: '%s' holds %llu of %lld bytes (truncated)", n->what, m->pub.name,
                       (unsigned long long)got, (long long)m->pub.size);
-    archive_read_free(a);
+    reader_close(a, f);
     return st;
 }
 

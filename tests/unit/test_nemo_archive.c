@@ -91,6 +91,29 @@ static void check_nemo(nc_nemo *n, bool with_vocab, const char *config) {
     CHECK(nc_nemo_extract(n, ".", dir) != NC_OK);
 }
 
+/* One handle, members read from several threads at once (gzip: each read
+ * decompresses again through its own libarchive reader). */
+static void concurrent_reads(nc_nemo *n) {
+    size_t tlen, clen;
+    void *tok = slurp(ckpt_ref("expect/tokenizer.model"), &tlen);
+    void *cfg = slurp(ckpt_ref("expect/model_config_gz.yaml"), &clen);
+    int bad = 0;
+#pragma omp parallel for reduction(+ : bad) num_threads(4) schedule(static, 1)
+    for (int i = 0; i < 16; i++) {
+        void *b = NULL;
+        size_t len = 0;
+        bool t = i % 2;
+        if (nc_nemo_read(n, t ? "0123456789abcdef0123456789abcdef_tokenizer.model" : "model_config.yaml", &b, &len))
+            bad++;
+        else
+            bad += len != (t ? tlen : clen) || memcmp(b, t ? tok : cfg, len) != 0;
+        nc_free(b);
+    }
+    CHECK(bad == 0);
+    nc_free(tok);
+    nc_free(cfg);
+}
+
 static void read_fixtures(void) {
     nc_nemo *n = NULL;
     CHECK_OK(nc_nemo_open(ckpt_ref("model.nemo"), &n));
@@ -103,6 +126,7 @@ static void read_fixtures(void) {
     if (n) {
         CHECK(nc_nemo_compressed(n));
         check_nemo(n, false, "expect/model_config_gz.yaml");
+        concurrent_reads(n);
         nc_nemo_close(n);
     }
     size_t len;
