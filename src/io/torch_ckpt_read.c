@@ -43,6 +43,7 @@ typedef struct reader {
     nc_strmap *names; /* name -> flat index */
     char *path;       /* name being built while flattening */
     size_t path_cap;
+    int64_t budget;   /* container visits left while flattening */
 } reader;
 
 /* ---- locating the records ------------------------------------------------ */
@@ -109,6 +110,10 @@ static nc_status run_pickle(reader *r) {
     if (!buf) return nc_error(NC_ERR_OOM, "%s: %llu bytes for data.pkl", r->src->what, (unsigned long long)e->usize);
     nc_status st = nc_zip_read(r->zip, e, buf, r->p->verify_crc);
     if (!st) st = pk_load(buf, (size_t)e->usize, r->src->what, r->p->allow_unknown_globals, &r->pk);
+    /* Containers shared through the memo form a DAG that a naive walk
+     * visits exponentially often; a tree needs at most one visit per pickle
+     * byte or so. */
+    r->budget = 4 * (int64_t)e->usize + 4096;
     nc_free(buf);
     return st;
 }
@@ -233,8 +238,12 @@ static nc_status path_push(reader *r, size_t len, const char *s, size_t slen, si
 }
 
 static nc_status flatten(reader *r, const pk_obj *o, size_t len, int depth) {
+    if (o->kind != PK_TENSOR && o->kind != PK_DICT && o->kind != PK_LIST && o->kind != PK_TUPLE)
+        return NC_OK; /* epoch, strings, ... */
+    if (--r->budget < 0)
+        return nc_error(NC_ERR_FORMAT, "%s: containers or tensors are shared so often that flattening them explodes (at '%.*s')",
+                        r->src->what, (int)(len > 200 ? 200 : len), r->path);
     if (o->kind == PK_TENSOR) return add_flat(r, len, o->u.index);
-    if (o->kind != PK_DICT && o->kind != PK_LIST && o->kind != PK_TUPLE) return NC_OK; /* epoch, strings, ... */
     if (depth >= MAX_NESTING)
         return nc_error(NC_ERR_FORMAT, "%s: containers nested deeper than %d levels (at '%.*s')", r->src->what,
                         MAX_NESTING, (int)(len > 200 ? 200 : len), r->path);

@@ -177,6 +177,18 @@ static void bad_pickles(void) {
     /* Self-containing list: the flattening depth limit stops it. */
     ZIP_ERR("\x80\x02]q\x00h\x00" "a.", NC_ERR_FORMAT, "nested deeper than 64");
 
+    /* 40 levels of [prev, prev]: 2^40 paths through 40 lists. */
+    char dag[5 + 40 * 9 + 1], *q = dag;
+    memcpy(q, "\x80\x02]q\x00", 5);
+    q += 5;
+    for (int i = 1; i <= 40; i++) {
+        unsigned char step[9] = {']', '(', 'h', (unsigned char)(i - 1), 'h', (unsigned char)(i - 1), 'e', 'q', (unsigned char)i};
+        memcpy(q, step, 9);
+        q += 9;
+    }
+    *q++ = '.';
+    zip_error(dag, (size_t)(q - dag), 1, keys, datas, lens, NC_ERR_FORMAT, "flattening them explodes", __LINE__);
+
     /* Tensor views that do not fit their storage. */
     ZIP_ERR("\x80\x02}X\x01\x00\x00\x00w" REBUILD
             "((X\x07\x00\x00\x00storagectorch\nFloatStorage\nX\x01\x00\x00\x00" "0X\x03\x00\x00\x00" "cpuK\x04tQ"
