@@ -20,6 +20,11 @@ static void on_signal(int sig) {
     stop_requested = 1;
 }
 
+static nc_status save_nemo(const nc_model *m, const char *path, void *ud) {
+    (void)ud;
+    return nc_nemo_model_save(m, path);
+}
+
 static void usage(void) {
     printf("usage: nemoc asr train --config-path DIR --config-name NAME [overrides...]\n\n"
            "Trains a CTC speech recognizer (EncDecCTCModel with model.labels, or\n"
@@ -27,6 +32,8 @@ static void usage(void) {
            "examples/asr/asr_ctc/speech_to_text_ctc.py and speech_to_text_ctc_bpe.py.\n\n"
            "Overrides follow Hydra: key=value sets an existing key, +key=value adds one,\n"
            "++key=value adds or sets, ~key deletes.\n"
+           "Fine-tuning (speech_to_text_finetune.py): +init_from_nemo_model=model.nemo loads\n"
+           "every matching weight; a decoder for a different vocabulary starts fresh.\n"
            "Example configs: examples/asr/conf/conformer/, examples/asr/conf/fastconformer/.\n\n"
            "Exit codes: 0 done, 1 error, 2 usage, 130 interrupted (checkpoint saved).\n");
 }
@@ -58,6 +65,22 @@ int nc_cmd_asr_train(int argc, char **argv) {
         nc_model_create(model_cfg, NULL, NULL, tp.seed, &model)) {
         fail("building the model");
         goto done;
+    }
+    const char *init_from = NULL;
+    nc_cfg_get_str_or(cfg, "init_from_nemo_model", NULL, &init_from);
+    if (nc_cfg_has(cfg, "init_from_pretrained_model")) {
+        fprintf(stderr, "nemoc asr train: init_from_pretrained_model needs a download; "
+                        "use +init_from_nemo_model=<file.nemo> with a local file\n");
+        goto done;
+    }
+    if (init_from) {
+        int64_t n_loaded = 0;
+        if (nc_nemo_model_init_from(model, init_from, &n_loaded)) {
+            fail("init_from_nemo_model");
+            goto done;
+        }
+        printf("initialised %lld of %lld tensors from %s\n", (long long)n_loaded,
+               (long long)nc_params_count(model->params), init_from);
     }
     nc_asr_loader_params lp;
     if (nc_cfg_get_node(cfg, "model.train_ds", &ds) ||
@@ -92,7 +115,7 @@ int nc_cmd_asr_train(int argc, char **argv) {
     sigaction(SIGTERM, &sa, NULL);
     nc_trainer_hooks hooks = {.on_event = nc_progress_event, .user_data = &prog,
                               .stop_flag = &stop_requested, .argc = argc, .argv = (const char *const *)argv,
-                              .root_cfg = cfg};
+                              .root_cfg = cfg, .save_nemo = save_nemo};
     nc_fit_result res;
     nc_status s = nc_trainer_fit(&tp, model, &train_src, val_loader ? &val_src : NULL, &hooks, &res);
     if (s == NC_ERR_INTERRUPTED) {
