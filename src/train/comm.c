@@ -180,18 +180,19 @@ static nc_status check_rank(const nc_comm *c, const char *what, const char *role
 }
 
 /* The division of AVG (torch's ReduceOp.AVG on a SUM): one pass after the
- * sum is complete, so every rank divides identical sums. */
+ * sum is complete, so every rank divides identical sums. Deliberately not
+ * OpenMP: it is memory-bound (about 2 ms for 10M floats) and mpirun binds
+ * each rank to its own core(s), where waking a thread team between two MPI
+ * calls measured 2x slower than one thread (docs/distributed.md). */
 static void divide_by_size(void *buf, int64_t n, nc_comm_dtype dt, int size) {
     if (size == 1) return;
     if (dt == NC_COMM_F32) {
         float *x = buf;
         float d = (float)size;
-#pragma omp parallel for if (n > (1 << 18)) schedule(static)
         for (int64_t i = 0; i < n; i++) x[i] /= d;
     } else {
         double *x = buf;
         double d = (double)size;
-#pragma omp parallel for if (n > (1 << 18)) schedule(static)
         for (int64_t i = 0; i < n; i++) x[i] /= d;
     }
 }

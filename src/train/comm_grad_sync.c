@@ -73,9 +73,9 @@ nc_status nc_grad_sync_create(nc_comm *comm, float *grad, int64_t n, const nc_gr
     s->lo = nc_malloc((size_t)s->cap_iv * sizeof *s->lo);
     s->hi = nc_malloc((size_t)s->cap_iv * sizeof *s->hi);
     if (!s->req || !s->ready || !s->lo || !s->hi) {
+        int64_t nb = s->n_buckets;
         nc_grad_sync_free(s);
-        return nc_error(NC_ERR_OOM, "grad_sync: out of memory for %lld buckets",
-                        (long long)s->n_buckets);
+        return nc_error(NC_ERR_OOM, "grad_sync: out of memory for %lld buckets", (long long)nb);
     }
     reset_step(s);
     *out = s;

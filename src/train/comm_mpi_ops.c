@@ -1,8 +1,9 @@
 /* Collectives and messages of the "mpi" communicator. Without a timeout each
  * is MPI's blocking call; with one it is the nonblocking form (MPI_I*) waited
  * on by the watchdog in comm_mpi_wait.c. Buffers longer than MPI's int count
- * go in pieces of NC_MPI_CHUNK elements (all-reduce, broadcast, messages);
- * gathers and scatters, whose layout is one block per rank, refuse them. */
+ * go in pieces of NC_MPI_CHUNK elements (broadcast, messages; all-reduce
+ * always goes in pieces when nonblocking); gathers and scatters, whose
+ * layout is one block per rank, refuse them. */
 #include <limits.h>
 #include <stdio.h>
 
@@ -47,20 +48,23 @@ static int piece(int64_t count, int64_t off) {
 
 nc_status nc_mpi_all_reduce(nc_comm *c, void *buf, int64_t count, nc_comm_dtype dt,
                             nc_reduce_op op) {
+    if (watched(c)) {
+        /* The nonblocking form, in concurrent pieces (see nc_mpi_start). */
+        nc_comm_request r = {.comm = c, .buf = buf, .count = count, .dt = dt, .op = op};
+        nc_status s = nc_mpi_start(c, &r);
+        if (!s) s = nc_mpi_req_wait(c, &r);
+        nc_mpi_req_release(c, &r);
+        return s;
+    }
     char what[96];
     snprintf(what, sizeof what, "all_reduce(%s x %lld, %s)", nc_comm_dtype_name(dt),
              (long long)count, nc_reduce_op_name(op));
     MPI_Comm comm = nc_mpi_of(c)->comm;
     size_t es = nc_comm_dtype_size(dt);
     for (int64_t off = 0; off < count; off += NC_MPI_CHUNK) {
-        char *p = (char *)buf + (size_t)off * es;
-        int n = piece(count, off);
-        MPI_Request rq;
-        int rc = watched(c)
-                     ? MPI_Iallreduce(MPI_IN_PLACE, p, n, nc_mpi_dtype(dt), nc_mpi_op(op), comm, &rq)
-                     : MPI_Allreduce(MPI_IN_PLACE, p, n, nc_mpi_dtype(dt), nc_mpi_op(op), comm);
-        nc_status s = complete(c, rc, watched(c) ? &rq : NULL, MPI_STATUS_IGNORE, what);
-        if (s) return s;
+        int rc = MPI_Allreduce(MPI_IN_PLACE, (char *)buf + (size_t)off * es, piece(count, off),
+                               nc_mpi_dtype(dt), nc_mpi_op(op), comm);
+        if (rc != MPI_SUCCESS) return nc_mpi_fail(c, rc, what);
     }
     return NC_OK;
 }
@@ -232,36 +236,51 @@ nc_status nc_mpi_recv(nc_comm *c, void *buf, int64_t nbytes, int peer, int tag) 
             nc_error(NC_ERR_COMM, "%s on rank %d of %d%s: the message holds %lld bytes, expected %d",
                      what, c->rank, c->size, nc_comm_world_suffix(c, ws, sizeof ws),
                      (long long)(off + got), (int)(off + n));
-            return nc_comm_mark_broken(c);
+            return NC_ERR_COMM; /* the message was consumed: c stays usable */
         }
         off += n;
     } while (off < nbytes);
     return NC_OK;
 }
 
-/* ---- asynchronous all-reduce: one MPI request per piece ---- */
+/* ---- asynchronous all-reduce: concurrent pieces ----
+ *
+ * OpenMPI's nonblocking collectives (libnbc) run one big MPI_Iallreduce as a
+ * few whole-buffer rounds with nothing overlapped; several smaller ones in
+ * flight at once pipeline the transfer of one piece with the reduction of
+ * another. Measured on 10M floats with 2 ranks: one request 40-80 ms, pieces
+ * of 2.5-10 MB 12-20 ms, the blocking MPI_Allreduce 17 ms. */
+#define NC_MPI_PIECE_BYTES ((int64_t)4 << 20)
 
 typedef struct mpi_req {
     int n;
     MPI_Request rq[];
 } mpi_req;
 
+static int64_t piece_elems(nc_comm_dtype dt) {
+    return NC_MPI_PIECE_BYTES / (int64_t)nc_comm_dtype_size(dt);
+}
+
 static void req_what(const nc_comm_request *r, char *what, size_t len) {
-    snprintf(what, len, "all_reduce(%s x %lld, %s%s)", nc_comm_dtype_name(r->dt),
-             (long long)r->count, r->average ? "avg" : nc_reduce_op_name(r->op),
-             ", asynchronous");
+    snprintf(what, len, "all_reduce(%s x %lld, %s)", nc_comm_dtype_name(r->dt),
+             (long long)r->count, r->average ? "avg" : nc_reduce_op_name(r->op));
 }
 
 nc_status nc_mpi_start(nc_comm *c, nc_comm_request *r) {
-    int64_t pieces = (r->count + NC_MPI_CHUNK - 1) / NC_MPI_CHUNK;
+    int64_t step = piece_elems(r->dt);
+    int64_t pieces = (r->count + step - 1) / step;
+    if (pieces > INT_MAX)
+        return nc_error(NC_ERR_UNSUPPORTED, "all_reduce: %lld elements is too many pieces",
+                        (long long)r->count);
     mpi_req *q = nc_malloc(sizeof *q + (size_t)pieces * sizeof(MPI_Request));
-    if (!q) return nc_error(NC_ERR_OOM, "all_reduce_start: out of memory");
+    if (!q) return nc_error(NC_ERR_OOM, "all_reduce: out of memory");
     q->n = 0;
     r->impl = q;
     MPI_Comm comm = nc_mpi_of(c)->comm;
     size_t es = nc_comm_dtype_size(r->dt);
-    for (int64_t off = 0; off < r->count; off += NC_MPI_CHUNK) {
-        int rc = MPI_Iallreduce(MPI_IN_PLACE, (char *)r->buf + (size_t)off * es, piece(r->count, off),
+    for (int64_t off = 0; off < r->count; off += step) {
+        int64_t n = r->count - off < step ? r->count - off : step;
+        int rc = MPI_Iallreduce(MPI_IN_PLACE, (char *)r->buf + (size_t)off * es, (int)n,
                                 nc_mpi_dtype(r->dt), nc_mpi_op(r->op), comm, &q->rq[q->n]);
         if (rc != MPI_SUCCESS) {
             char what[96];

@@ -43,7 +43,12 @@ nc_status nc_mpi_fail(nc_comm *c, int rc, const char *what) {
     char at[96];
     where(c, at, sizeof at);
     nc_error(NC_ERR_COMM, "%s failed on %s: %s", what, at, msg);
-    return nc_comm_mark_broken(c);
+    /* A receive into a too-short buffer consumed the whole message: the
+     * communicator is still in step, so only that call fails. Anything else
+     * may leave ranks at different points of a collective. */
+    int cls = MPI_ERR_OTHER;
+    MPI_Error_class(rc, &cls);
+    return cls == MPI_ERR_TRUNCATE ? NC_ERR_COMM : nc_comm_mark_broken(c);
 }
 
 /* MPI_ERR_IN_STATUS hides the real code in the statuses. */
