@@ -67,8 +67,10 @@ echo "ok: -np 1 is single without MPI; kind=mpi works alone"
 timeout 120 "$BIN" single >"$TMP/singleton.log" 2>&1 || { cat "$TMP/singleton.log"; fail "no mpirun"; }
 echo "ok: without mpirun, single by default; kind=mpi runs as a singleton"
 
-# The message each survivor must give: operation, timeout, own rank, culprit.
-want='all_reduce\(float32 x 1048576, sum\) timed out after 3 s \(rank [01] of 3\); no answer within 3 s from rank 2 '
+# The message each survivor must give: operation, timeout, own rank, culprit
+# (on a loaded machine the other survivor may answer the probe late and be
+# listed too; rank 2 must be named).
+want='all_reduce\(float32 x 1048576, sum\) timed out after 3 s \(rank [01] of 3\); no answer within 3 s from rank ([01], )?2 '
 
 run hang 120 -np 3 "$BIN" hang 3
 [ $RC -ne 124 ] || { cat "$LOG"; fail "stalled rank: the job hung (killed by timeout after 120 s)"; }
