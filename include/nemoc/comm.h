@@ -52,11 +52,11 @@ typedef enum nc_comm_dtype {
 /* Reductions. AVG is SUM followed by a division by the group size (floating
  * types only, as torch's ReduceOp.AVG). */
 typedef enum nc_reduce_op {
-    NC_REDUCE_SUM = 0,
-    NC_REDUCE_AVG,
-    NC_REDUCE_MAX,
-    NC_REDUCE_MIN,
-    NC_REDUCE_OP_COUNT
+    NC_COMM_SUM = 0,
+    NC_COMM_AVG,
+    NC_COMM_MAX,
+    NC_COMM_MIN,
+    NC_COMM_OP_COUNT
 } nc_reduce_op;
 
 typedef enum nc_comm_kind {

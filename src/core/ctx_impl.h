@@ -17,6 +17,8 @@ struct nc_ctx {
     nc_precision precision;
     nc_gemm_engine gemm;
     nc_rng rng;
+    nc_sync_sum_fn sync; /* data-parallel sum for synchronized batch norm, or NULL */
+    void *sync_ud;
 };
 
 #endif

@@ -120,11 +120,11 @@ const char *nc_comm_dtype_name(nc_comm_dtype dt) {
 
 const char *nc_reduce_op_name(nc_reduce_op op) {
     switch (op) {
-    case NC_REDUCE_SUM: return "sum";
-    case NC_REDUCE_AVG: return "avg";
-    case NC_REDUCE_MAX: return "max";
-    case NC_REDUCE_MIN: return "min";
-    case NC_REDUCE_OP_COUNT: break;
+    case NC_COMM_SUM: return "sum";
+    case NC_COMM_AVG: return "avg";
+    case NC_COMM_MAX: return "max";
+    case NC_COMM_MIN: return "min";
+    case NC_COMM_OP_COUNT: break;
     }
     return "?";
 }
@@ -148,9 +148,9 @@ static nc_status check_buf(const char *what, const void *buf, int64_t count, nc_
 }
 
 static nc_status check_op(const char *what, nc_reduce_op op, nc_comm_dtype dt) {
-    if ((unsigned)op >= NC_REDUCE_OP_COUNT)
+    if ((unsigned)op >= NC_COMM_OP_COUNT)
         return nc_error(NC_ERR_INVALID_ARG, "%s: unknown reduce op %d", what, (int)op);
-    if (op == NC_REDUCE_AVG && dt != NC_COMM_F32 && dt != NC_COMM_F64)
+    if (op == NC_COMM_AVG && dt != NC_COMM_F32 && dt != NC_COMM_F64)
         return nc_error(NC_ERR_INVALID_ARG, "%s: avg needs a floating dtype, got %s", what,
                         nc_comm_dtype_name(dt));
     return NC_OK;
@@ -197,7 +197,7 @@ static void divide_by_size(void *buf, int64_t n, nc_comm_dtype dt, int size) {
     }
 }
 
-static nc_reduce_op impl_op(nc_reduce_op op) { return op == NC_REDUCE_AVG ? NC_REDUCE_SUM : op; }
+static nc_reduce_op impl_op(nc_reduce_op op) { return op == NC_COMM_AVG ? NC_COMM_SUM : op; }
 
 /* ---- collectives ---- */
 
@@ -209,7 +209,7 @@ nc_status nc_comm_all_reduce(nc_comm *c, void *buf, int64_t count, nc_comm_dtype
         (s = check_op(what, op, dt)))
         return s;
     if ((s = c->vt->all_reduce(c, buf, count, dt, impl_op(op)))) return s;
-    if (op == NC_REDUCE_AVG) divide_by_size(buf, count, dt, c->size);
+    if (op == NC_COMM_AVG) divide_by_size(buf, count, dt, c->size);
     return NC_OK;
 }
 
@@ -227,7 +227,7 @@ static nc_status reduce_scatter(nc_comm *c, const char *what, const void *send, 
     }
     if ((s = check_buf(what, send, total, dt)) || (s = check_buf(what, recv, count, dt))) return s;
     if ((s = c->vt->reduce_scatter(c, send, recv, count, counts, dt, impl_op(op)))) return s;
-    if (op == NC_REDUCE_AVG) divide_by_size(recv, count, dt, c->size);
+    if (op == NC_COMM_AVG) divide_by_size(recv, count, dt, c->size);
     return NC_OK;
 }
 
@@ -338,7 +338,7 @@ nc_status nc_comm_all_reduce_start(nc_comm *c, void *buf, int64_t count, nc_comm
     nc_comm_request *r = nc_calloc(1, sizeof *r);
     if (!r) return nc_error(NC_ERR_OOM, "%s: out of memory", what);
     *r = (nc_comm_request){.comm = c, .buf = buf, .count = count, .dt = dt, .op = impl_op(op),
-                           .average = op == NC_REDUCE_AVG};
+                           .average = op == NC_COMM_AVG};
     if ((s = c->vt->start(c, r))) {
         c->vt->release(c, r);
         nc_free(r);

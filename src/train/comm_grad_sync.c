@@ -104,7 +104,7 @@ void nc_grad_sync_bucket_range(const nc_grad_sync *s, int64_t b, int64_t *offset
 }
 
 static nc_reduce_op sync_op(const nc_grad_sync *s) {
-    return s->average ? NC_REDUCE_AVG : NC_REDUCE_SUM;
+    return s->average ? NC_COMM_AVG : NC_COMM_SUM;
 }
 
 nc_status nc_grad_sync_all_reduce(nc_grad_sync *s) {

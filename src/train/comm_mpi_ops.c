@@ -24,11 +24,11 @@ MPI_Datatype nc_mpi_dtype(nc_comm_dtype dt) {
 
 MPI_Op nc_mpi_op(nc_reduce_op op) {
     switch (op) {
-    case NC_REDUCE_SUM: return MPI_SUM;
-    case NC_REDUCE_MAX: return MPI_MAX;
-    case NC_REDUCE_MIN: return MPI_MIN;
-    case NC_REDUCE_AVG: /* the front end turns AVG into SUM */
-    case NC_REDUCE_OP_COUNT: break;
+    case NC_COMM_SUM: return MPI_SUM;
+    case NC_COMM_MAX: return MPI_MAX;
+    case NC_COMM_MIN: return MPI_MIN;
+    case NC_COMM_AVG: /* the front end turns AVG into SUM */
+    case NC_COMM_OP_COUNT: break;
     }
     return MPI_OP_NULL;
 }

@@ -58,14 +58,14 @@ static void expect(void *out, nc_comm_dtype dt, nc_reduce_op op, int64_t at, int
     double acc = elem(dt, ranks[0], i);
     for (int k = 1; k < n; k++) {
         double v = elem(dt, ranks[k], i);
-        if (op == NC_REDUCE_MAX) acc = v > acc ? v : acc;
-        else if (op == NC_REDUCE_MIN) acc = v < acc ? v : acc;
+        if (op == NC_COMM_MAX) acc = v > acc ? v : acc;
+        else if (op == NC_COMM_MIN) acc = v < acc ? v : acc;
         else acc += v;
     }
     put(out, dt, at, acc);
     /* AVG divides the (exact) sum in the buffer's own type, as the library does. */
-    if (op == NC_REDUCE_AVG && dt == NC_COMM_F32) ((float *)out)[at] /= (float)n;
-    if (op == NC_REDUCE_AVG && dt == NC_COMM_F64) ((double *)out)[at] /= (double)n;
+    if (op == NC_COMM_AVG && dt == NC_COMM_F32) ((float *)out)[at] /= (float)n;
+    if (op == NC_COMM_AVG && dt == NC_COMM_F64) ((double *)out)[at] /= (double)n;
 }
 
 static bool same(const char *what, const void *got, const void *want, int64_t n, nc_comm_dtype dt) {
@@ -84,9 +84,9 @@ static bool same(const char *what, const void *got, const void *want, int64_t n,
 static void test_all_reduce(nc_comm *c, const int *all) {
     const int64_t lens[] = {1, 17, 100003};
     for (int dt = 0; dt < NC_COMM_DTYPE_COUNT; dt++) {
-        for (int op = 0; op < NC_REDUCE_OP_COUNT; op++) {
+        for (int op = 0; op < NC_COMM_OP_COUNT; op++) {
             bool fl = dt == NC_COMM_F32 || dt == NC_COMM_F64;
-            if (op == NC_REDUCE_AVG && !fl) continue;
+            if (op == NC_COMM_AVG && !fl) continue;
             for (int k = 0; k < 3; k++) {
                 int64_t n = lens[k];
                 size_t es = nc_comm_dtype_size((nc_comm_dtype)dt);
@@ -106,7 +106,7 @@ static void test_all_reduce(nc_comm *c, const int *all) {
             }
         }
     }
-    CHECK_OK(nc_comm_all_reduce(c, NULL, 0, NC_COMM_F32, NC_REDUCE_SUM));
+    CHECK_OK(nc_comm_all_reduce(c, NULL, 0, NC_COMM_F32, NC_COMM_SUM));
 }
 
 /* Per-rank chunk sizes with a zero and unequal lengths. */
@@ -117,7 +117,7 @@ static void test_scatter_gather(nc_comm *c, const int *all) {
     int64_t total = cnt * g_size;
     float *send = nc_malloc((size_t)total * 4), *recv = nc_malloc((size_t)total * 4);
     float *want = nc_malloc((size_t)total * 4);
-    for (int op = 0; op < NC_REDUCE_OP_COUNT; op++) {
+    for (int op = 0; op < NC_COMM_OP_COUNT; op++) {
         for (int64_t i = 0; i < total; i++) send[i] = (float)elem(NC_COMM_F32, g_rank, i);
         for (int64_t i = 0; i < cnt; i++)
             expect(want, NC_COMM_F32, (nc_reduce_op)op, i, g_rank * cnt + i, all, g_size);
@@ -137,8 +137,8 @@ static void test_scatter_gather(nc_comm *c, const int *all) {
     }
     for (int64_t i = 0; i < vtotal; i++) send[i] = (float)elem(NC_COMM_F32, g_rank, i);
     for (int64_t i = 0; i < counts[g_rank]; i++)
-        expect(want, NC_COMM_F32, NC_REDUCE_AVG, i, my_off + i, all, g_size);
-    CHECK_OK(nc_comm_reduce_scatter_v(c, send, recv, counts, NC_COMM_F32, NC_REDUCE_AVG));
+        expect(want, NC_COMM_F32, NC_COMM_AVG, i, my_off + i, all, g_size);
+    CHECK_OK(nc_comm_reduce_scatter_v(c, send, recv, counts, NC_COMM_F32, NC_COMM_AVG));
     same("reduce_scatter_v avg", recv, want, counts[g_rank], NC_COMM_F32);
 
     /* all_gather of int64: rank r contributes elem(r, 0..cnt). */
@@ -243,7 +243,7 @@ static void test_split(nc_comm *c) {
     CHECK(nc_comm_local_size(g) == n && nc_comm_local_rank(g) == my);
     CHECK(nc_comm_timeout(g) == nc_comm_timeout(c));
     int64_t x = g_rank + 1;
-    CHECK_OK(nc_comm_all_reduce(g, &x, 1, NC_COMM_I64, NC_REDUCE_SUM));
+    CHECK_OK(nc_comm_all_reduce(g, &x, 1, NC_COMM_I64, NC_COMM_SUM));
     int64_t want = 0;
     for (int k = 0; k < n; k++) want += members[k] + 1;
     CHECK(x == want);
@@ -257,7 +257,7 @@ static void test_split(nc_comm *c) {
     CHECK((g_rank == 0) == (h == NULL));
     if (h) {
         int32_t one = 1;
-        CHECK_OK(nc_comm_all_reduce(h, &one, 1, NC_COMM_I32, NC_REDUCE_SUM));
+        CHECK_OK(nc_comm_all_reduce(h, &one, 1, NC_COMM_I32, NC_COMM_SUM));
         CHECK(one == n - (g_rank % 2 == 0 ? 1 : 0));
     }
     /* Groups may outlive their parent's use; free the child first anyway. */
@@ -275,10 +275,10 @@ static void test_async(nc_comm *c, const int *all) {
     double *buf = nc_malloc((size_t)n * 8), *want = nc_malloc((size_t)n * 8);
     for (int64_t i = 0; i < n; i++) {
         buf[i] = elem(NC_COMM_F64, g_rank, i);
-        expect(want, NC_COMM_F64, NC_REDUCE_AVG, i, i, all, g_size);
+        expect(want, NC_COMM_F64, NC_COMM_AVG, i, i, all, g_size);
     }
     nc_comm_request *r = NULL;
-    CHECK_OK(nc_comm_all_reduce_start(c, buf, n, NC_COMM_F64, NC_REDUCE_AVG, &r));
+    CHECK_OK(nc_comm_all_reduce_start(c, buf, n, NC_COMM_F64, NC_COMM_AVG, &r));
     bool done = false;
     for (int spins = 0; spins < 100000 && !done; spins++) {
         CHECK_OK(nc_comm_test(r, &done));
@@ -297,8 +297,8 @@ static void test_grad_sync(nc_comm *c, const int *all) {
     float *grad = nc_malloc((size_t)n * 4), *want = nc_malloc((size_t)n * 4);
     float *sum = nc_malloc((size_t)n * 4);
     for (int64_t i = 0; i < n; i++) {
-        expect(want, NC_COMM_F32, NC_REDUCE_AVG, i, i, all, g_size);
-        expect(sum, NC_COMM_F32, NC_REDUCE_SUM, i, i, all, g_size);
+        expect(want, NC_COMM_F32, NC_COMM_AVG, i, i, all, g_size);
+        expect(sum, NC_COMM_F32, NC_COMM_SUM, i, i, all, g_size);
     }
 #define FILL() for (int64_t i = 0; i < n; i++) grad[i] = (float)elem(NC_COMM_F32, g_rank, i)
     nc_grad_sync_params p = nc_grad_sync_default_params();
@@ -405,7 +405,7 @@ static int run_single(void) {
     CHECK_OK(nc_comm_create(&p, &c));
     CHECK(!strcmp(nc_comm_backend(c), "mpi") && nc_comm_size(c) == 1);
     float x[2] = {3, 4};
-    CHECK_OK(nc_comm_all_reduce(c, x, 2, NC_COMM_F32, NC_REDUCE_AVG));
+    CHECK_OK(nc_comm_all_reduce(c, x, 2, NC_COMM_F32, NC_COMM_AVG));
     CHECK(x[0] == 3 && x[1] == 4);
     nc_comm_free(c);
     MPI_Finalized(&flag);
@@ -436,7 +436,7 @@ static int run_failure(bool dead, double timeout) {
     if (g_rank == victim) {
         if (dead) {
             nc_comm_request *r = NULL;
-            CHECK_OK(nc_comm_all_reduce_start(c, buf, n, NC_COMM_F32, NC_REDUCE_SUM, &r));
+            CHECK_OK(nc_comm_all_reduce_start(c, buf, n, NC_COMM_F32, NC_COMM_SUM, &r));
             usleep(300000);
             fprintf(stderr, "rank %d: _exit(1) inside all_reduce\n", g_rank);
             _exit(1);
@@ -447,7 +447,7 @@ static int run_failure(bool dead, double timeout) {
     /* A survivor may still complete the first all-reduce (the victim's data
      * left in its first round before it died); the next one cannot. */
     nc_status s = NC_OK;
-    for (int k = 0; k < 3 && !s; k++) s = nc_comm_all_reduce(c, buf, n, NC_COMM_F32, NC_REDUCE_SUM);
+    for (int k = 0; k < 3 && !s; k++) s = nc_comm_all_reduce(c, buf, n, NC_COMM_F32, NC_COMM_SUM);
     double dt = MPI_Wtime() - t0;
     char want[64];
     snprintf(want, sizeof want, "from rank %d ", victim);
@@ -484,7 +484,7 @@ static void bench_one(nc_comm *c, const char *name, int variant, float *buf, int
         double t0 = now();
         switch (variant) {
         case 0: CHECK(MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD) == 0); break;
-        case 1: CHECK_OK(nc_comm_all_reduce(c, buf, n, NC_COMM_F32, NC_REDUCE_AVG)); break;
+        case 1: CHECK_OK(nc_comm_all_reduce(c, buf, n, NC_COMM_F32, NC_COMM_AVG)); break;
         case 2: CHECK_OK(nc_grad_sync_all_reduce(s)); break;
         case 3: CHECK_OK(nc_grad_sync_start(s)); CHECK_OK(nc_grad_sync_wait(s)); break;
         }

@@ -72,10 +72,10 @@ static void test_all_reduce(nc_comm *c) {
     int32_t i32[2] = {-7, 9};
     int64_t i64[3] = {(int64_t)1 << 40, -3, 0};
     uint8_t u8[2] = {255, 1};
-    for (int op = 0; op < NC_REDUCE_OP_COUNT; op++) {
+    for (int op = 0; op < NC_COMM_OP_COUNT; op++) {
         CHECK_OK(nc_comm_all_reduce(c, f, 4, NC_COMM_F32, (nc_reduce_op)op));
         CHECK_OK(nc_comm_all_reduce(c, d, 3, NC_COMM_F64, (nc_reduce_op)op));
-        if (op == NC_REDUCE_AVG) continue;
+        if (op == NC_COMM_AVG) continue;
         CHECK_OK(nc_comm_all_reduce(c, i32, 2, NC_COMM_I32, (nc_reduce_op)op));
         CHECK_OK(nc_comm_all_reduce(c, i64, 3, NC_COMM_I64, (nc_reduce_op)op));
         CHECK_OK(nc_comm_all_reduce(c, u8, 2, NC_COMM_U8, (nc_reduce_op)op));
@@ -85,34 +85,34 @@ static void test_all_reduce(nc_comm *c) {
     CHECK(i32[0] == -7 && i32[1] == 9);
     CHECK(i64[0] == (int64_t)1 << 40 && i64[1] == -3 && i64[2] == 0);
     CHECK(u8[0] == 255 && u8[1] == 1);
-    CHECK_OK(nc_comm_all_reduce(c, NULL, 0, NC_COMM_F32, NC_REDUCE_SUM));
+    CHECK_OK(nc_comm_all_reduce(c, NULL, 0, NC_COMM_F32, NC_COMM_SUM));
 
     /* Argument errors name the operation and the problem. */
-    CHECK(nc_comm_all_reduce(c, i64, 3, NC_COMM_I64, NC_REDUCE_AVG) == NC_ERR_INVALID_ARG);
+    CHECK(nc_comm_all_reduce(c, i64, 3, NC_COMM_I64, NC_COMM_AVG) == NC_ERR_INVALID_ARG);
     CHECK(strstr(nc_last_error(), "all_reduce") && strstr(nc_last_error(), "int64"));
-    CHECK(nc_comm_all_reduce(c, f, -1, NC_COMM_F32, NC_REDUCE_SUM) == NC_ERR_INVALID_ARG);
-    CHECK(nc_comm_all_reduce(c, NULL, 4, NC_COMM_F32, NC_REDUCE_SUM) == NC_ERR_INVALID_ARG);
-    CHECK(nc_comm_all_reduce(c, f, 4, (nc_comm_dtype)9, NC_REDUCE_SUM) == NC_ERR_INVALID_ARG);
+    CHECK(nc_comm_all_reduce(c, f, -1, NC_COMM_F32, NC_COMM_SUM) == NC_ERR_INVALID_ARG);
+    CHECK(nc_comm_all_reduce(c, NULL, 4, NC_COMM_F32, NC_COMM_SUM) == NC_ERR_INVALID_ARG);
+    CHECK(nc_comm_all_reduce(c, f, 4, (nc_comm_dtype)9, NC_COMM_SUM) == NC_ERR_INVALID_ARG);
     CHECK(nc_comm_all_reduce(c, f, 4, NC_COMM_F32, (nc_reduce_op)9) == NC_ERR_INVALID_ARG);
-    CHECK(nc_comm_all_reduce(NULL, f, 4, NC_COMM_F32, NC_REDUCE_SUM) == NC_ERR_INVALID_ARG);
+    CHECK(nc_comm_all_reduce(NULL, f, 4, NC_COMM_F32, NC_COMM_SUM) == NC_ERR_INVALID_ARG);
     CHECK(strstr(nc_last_error(), "NULL") != NULL);
 }
 
 static void test_scatter_gather(nc_comm *c) {
     const double src[5] = {1, 2, 3, 4, 5};
     double out[5] = {0};
-    CHECK_OK(nc_comm_reduce_scatter(c, src, out, 5, NC_COMM_F64, NC_REDUCE_SUM));
+    CHECK_OK(nc_comm_reduce_scatter(c, src, out, 5, NC_COMM_F64, NC_COMM_SUM));
     CHECK(!memcmp(out, src, sizeof src));
     const int64_t counts[1] = {3};
     float fs[3] = {7, 8, 9}, fo[3] = {0};
-    CHECK_OK(nc_comm_reduce_scatter_v(c, fs, fo, counts, NC_COMM_F32, NC_REDUCE_AVG));
+    CHECK_OK(nc_comm_reduce_scatter_v(c, fs, fo, counts, NC_COMM_F32, NC_COMM_AVG));
     CHECK(fo[0] == 7 && fo[1] == 8 && fo[2] == 9);
-    CHECK_OK(nc_comm_reduce_scatter(c, fs, fs, 3, NC_COMM_F32, NC_REDUCE_MAX)); /* in place */
+    CHECK_OK(nc_comm_reduce_scatter(c, fs, fs, 3, NC_COMM_F32, NC_COMM_MAX)); /* in place */
     CHECK(fs[0] == 7 && fs[2] == 9);
-    CHECK(nc_comm_reduce_scatter_v(c, fs, fo, NULL, NC_COMM_F32, NC_REDUCE_SUM) ==
+    CHECK(nc_comm_reduce_scatter_v(c, fs, fo, NULL, NC_COMM_F32, NC_COMM_SUM) ==
           NC_ERR_INVALID_ARG);
     const int64_t neg[1] = {-2};
-    CHECK(nc_comm_reduce_scatter_v(c, fs, fo, neg, NC_COMM_F32, NC_REDUCE_SUM) ==
+    CHECK(nc_comm_reduce_scatter_v(c, fs, fo, neg, NC_COMM_F32, NC_COMM_SUM) ==
           NC_ERR_INVALID_ARG);
     CHECK(strstr(nc_last_error(), "counts[0]") != NULL);
 
@@ -150,7 +150,7 @@ static void test_broadcast_p2p_split(nc_comm *c) {
     CHECK(g && nc_comm_size(g) == 1 && nc_comm_rank(g) == 0);
     CHECK(nc_comm_timeout(g) == nc_comm_timeout(c));
     float x = 2;
-    CHECK_OK(nc_comm_all_reduce(g, &x, 1, NC_COMM_F32, NC_REDUCE_SUM));
+    CHECK_OK(nc_comm_all_reduce(g, &x, 1, NC_COMM_F32, NC_COMM_SUM));
     CHECK(x == 2);
     nc_comm_free(g);
     g = (nc_comm *)&x;
@@ -161,14 +161,14 @@ static void test_broadcast_p2p_split(nc_comm *c) {
 static void test_async(nc_comm *c) {
     float buf[3] = {1, 2, 3};
     nc_comm_request *r = NULL;
-    CHECK_OK(nc_comm_all_reduce_start(c, buf, 3, NC_COMM_F32, NC_REDUCE_AVG, &r));
+    CHECK_OK(nc_comm_all_reduce_start(c, buf, 3, NC_COMM_F32, NC_COMM_AVG, &r));
     bool done = false;
     CHECK_OK(nc_comm_test(r, &done));
     CHECK(done);
     CHECK_OK(nc_comm_test(r, &done));
     CHECK_OK(nc_comm_wait(r));
     CHECK(buf[0] == 1 && buf[1] == 2 && buf[2] == 3);
-    CHECK(nc_comm_all_reduce_start(c, buf, 3, NC_COMM_I32, NC_REDUCE_AVG, &r) ==
+    CHECK(nc_comm_all_reduce_start(c, buf, 3, NC_COMM_I32, NC_COMM_AVG, &r) ==
           NC_ERR_INVALID_ARG && r == NULL);
     CHECK(nc_comm_wait(NULL) == NC_ERR_INVALID_ARG);
 }
@@ -273,7 +273,7 @@ static void test_oom(void) {
         nc_grad_sync *s = NULL;
         nc_status rc = nc_comm_create_world(&c);
         if (!rc) rc = nc_comm_split(c, 0, 0, &g);
-        if (!rc) rc = nc_comm_all_reduce_start(c, grad, 64, NC_COMM_F32, NC_REDUCE_SUM, &r);
+        if (!rc) rc = nc_comm_all_reduce_start(c, grad, 64, NC_COMM_F32, NC_COMM_SUM, &r);
         if (!rc) rc = nc_comm_wait(r);
         if (!rc) rc = nc_grad_sync_create(c, grad, 64, &gp, &s);
         /* 32 disjoint ranges force the interval list past its first capacity. */
