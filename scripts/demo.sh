@@ -12,8 +12,8 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(nproc)}
 
 mkdir -p "$OUT"
-echo "== 1/4 synthesizing $UTTS utterances of digits and commands (espeak-ng, flite)"
-"$NEMOC" data synth out_dir="$OUT/data" text_set=digits num_utts="$UTTS" seed=7 | tail -n 4
+echo "== 1/4 synthesizing $UTTS utterances of digits and commands with espeak-ng"
+"$NEMOC" data synth out_dir="$OUT/data" text_set=digits letters=false engines=espeak num_utts="$UTTS" seed=7 | tail -n 4
 
 echo "== 2/4 training Conformer-CTC (char) for at most $MINUTES minutes"
 rm -rf "$OUT/exp"

@@ -196,6 +196,14 @@ nc_status nc_ctc_model_build(nc_model *m, bool bpe, const char *base_dir, uint64
     }
     if ((s = build_tokenizer(m, cm, bpe, base_dir))) return s;
     cm->vocab_size = nc_tokenizer_vocab_size(cm->tokenizer);
+    if (nc_cfg_has(m->cfg, "interctc.loss_weights")) {
+        double *w = NULL;
+        int64_t nw = 0;
+        if (nc_cfg_get_float_list(m->cfg, "interctc.loss_weights", &w, &nw) == NC_OK) nc_free(w);
+        if (nw > 0)
+            return nc_error(NC_ERR_UNSUPPORTED,
+                            "model.interctc.loss_weights: InterCTC is not supported; use []");
+    }
     const char *red = "mean_batch";
     if ((s = nc_cfg_get_str_or(m->cfg, "ctc_reduction", "mean_batch", &red)) ||
         (s = nc_ctc_reduction_parse(red, &cm->reduction)))
