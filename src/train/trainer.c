@@ -31,6 +31,7 @@ typedef struct run {
     double win_t0, win_items, win_seconds, win_loss;
     int64_t win_batches;
     double last_grad_norm;
+    double win_comm_s; /* gradient all-reduce time in the log window */
     bool any_bad;    /* a micro-batch of the current accumulation had a bad loss */
     int64_t bad_run; /* consecutive skipped optimizer steps */
     bool stop, early_stopped, time_up;
@@ -207,7 +208,9 @@ static nc_status optimizer_step(run *r, bool loss_finite, bool *stepped) {
     nc_params *pa = r->m->params;
     if (r->world > 1) {
         /* DDP: average gradients; every rank skips a step any rank found bad. */
+        double t0 = now_s();
         nc_status s = nc_grad_sync_all_reduce(r->gsync);
+        r->win_comm_s += now_s() - t0;
         int64_t bad = !loss_finite;
         if (!s) s = nc_comm_all_reduce(r->comm, &bad, 1, NC_COMM_I64, NC_COMM_MAX);
         if (s) return nc_error_prefix(s, "gradient all-reduce");
@@ -257,9 +260,13 @@ static void log_step(run *r) {
     double per_step = dt / (double)(r->p->log_every_n_steps > 0 ? r->p->log_every_n_steps : 1);
     double eta = r->max_steps > 0 ? per_step * (double)(r->max_steps - r->st.global_step) : -1;
     double lr = nc_optim_get_lr(r->opt);
-    const char *keys[] = {"train_loss", "learning_rate", "global_step", "epoch", "train_step_timing in s"};
-    double vals[] = {loss, lr, (double)r->st.global_step, (double)r->st.epoch, per_step};
-    nc_exp_metrics(&r->exp, r->st.global_step, 5, keys, vals);
+    const char *keys[] = {"train_loss", "learning_rate", "global_step", "epoch", "train_step_timing in s",
+                          "grad_allreduce_timing in s"};
+    double steps = (double)(r->p->log_every_n_steps > 0 ? r->p->log_every_n_steps : 1);
+    double vals[] = {loss, lr, (double)r->st.global_step, (double)r->st.epoch, per_step,
+                     r->win_comm_s / steps};
+    nc_exp_metrics(&r->exp, r->st.global_step, r->world > 1 ? 6 : 5, keys, vals);
+    r->win_comm_s = 0;
     emit(r, (nc_train_event){.kind = NC_EV_STEP, .batch = r->st.batch_in_epoch, .loss = loss, .lr = lr,
                              .grad_norm = r->last_grad_norm, .items_per_s = ips,
                              .seconds_per_s = sps, .eta_s = eta});
