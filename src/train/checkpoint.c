@@ -53,6 +53,13 @@ nc_status nc_ckpt_save(const char *path, const nc_model *m, const nc_optim *opt,
             return nc_error(NC_ERR_NUMERIC, "checkpoint '%s' not written: parameter '%s' is not finite",
                             path, t->name);
     }
+    for (int64_t i = 0; i < no; i++) {
+        nc_tensor v;
+        const char *n = nc_optim_state_at(opt, i, &v);
+        if (v.dtype == NC_F32 && !nc_all_finite(nc_f32(&v), nc_numel(&v)))
+            return nc_error(NC_ERR_NUMERIC, "checkpoint '%s' not written: optimizer state '%s' is not finite",
+                            path, n);
+    }
     nc_st_entry *ent = nc_calloc((size_t)(np + no), sizeof *ent);
     nc_tensor *views = nc_calloc((size_t)(no ? no : 1), sizeof *views);
     char **names = nc_calloc((size_t)(no ? no : 1), sizeof *names);
