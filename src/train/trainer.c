@@ -254,32 +254,43 @@ static nc_status train_epoch(run *r) {
     while (r->st.batch_in_epoch < r->n_batches && !r->stop && !r->early_stopped) {
         const void *b = NULL;
         if ((s = r->train->next(r->train->self, &b))) return s;
-        if (!b) break;
-        if (micro == 0 && r->buf_bytes) buffers_copy(r, true);
-        int64_t items = 0;
-        double secs = 0;
-        if (r->train->batch_size) r->train->batch_size(b, &items, &secs);
-        nc_set_training(r->ctx, true);
-        nc_tensor *loss = NULL;
-        s = r->m->ops->training_step(r->m, r->ctx, b, &loss);
-        if (s) return nc_error_prefix(s, "training step %lld", (long long)r->st.global_step);
-        float lv = nc_f32(loss)[0];
-        bool finite = isfinite(lv);
-        if (finite) {
-            if (p->accumulate_grad_batches > 1) loss = nc_scale(r->ctx, loss, 1.0f / (float)p->accumulate_grad_batches);
-            if ((s = nc_backward(r->ctx, loss))) return nc_error_prefix(s, "backward");
+        const int64_t pos0 = r->st.batch_in_epoch;
+        if (!b) {
+            /* The source ran out before its planned count (the ASR loader passes
+             * over batches whose every utterance is unreadable): the epoch is
+             * complete; a partial accumulation still makes its step. */
+            r->st.batch_in_epoch = r->n_batches;
+            if (micro == 0) break;
+        } else {
+            if (micro == 0 && r->buf_bytes) buffers_copy(r, true);
+            int64_t items = 0;
+            double secs = 0;
+            if (r->train->batch_size) r->train->batch_size(b, &items, &secs);
+            nc_set_training(r->ctx, true);
+            nc_tensor *loss = NULL;
+            s = r->m->ops->training_step(r->m, r->ctx, b, &loss);
+            if (s) return nc_error_prefix(s, "training step %lld", (long long)r->st.global_step);
+            float lv = nc_f32(loss)[0];
+            bool finite = isfinite(lv);
+            if (finite) {
+                if (p->accumulate_grad_batches > 1) loss = nc_scale(r->ctx, loss, 1.0f / (float)p->accumulate_grad_batches);
+                if ((s = nc_backward(r->ctx, loss))) return nc_error_prefix(s, "backward");
+            }
+            nc_ctx_reset(r->ctx);
+            /* The position in the epoch's plan, passed-over batches included:
+             * what begin_epoch must skip to resume after this batch. */
+            int64_t pos = r->train->batch_end ? r->train->batch_end(b) : pos0 + 1;
+            r->st.batch_in_epoch = pos > pos0 ? pos : pos0 + 1;
+            micro++;
+            r->win_items += (double)items;
+            r->win_seconds += secs;
+            if (finite) {
+                r->win_loss += lv;
+                r->win_batches++;
+            }
+            r->any_bad |= !finite;
+            if (micro < p->accumulate_grad_batches && r->st.batch_in_epoch < r->n_batches) continue;
         }
-        nc_ctx_reset(r->ctx);
-        r->st.batch_in_epoch++;
-        micro++;
-        r->win_items += (double)items;
-        r->win_seconds += secs;
-        if (finite) {
-            r->win_loss += lv;
-            r->win_batches++;
-        }
-        r->any_bad |= !finite;
-        if (micro < p->accumulate_grad_batches && r->st.batch_in_epoch < r->n_batches) continue;
         micro = 0;
         bool stepped;
         if ((s = optimizer_step(r, !r->any_bad, &stepped))) return s;
@@ -293,7 +304,9 @@ static nc_status train_epoch(run *r) {
         if (stepped && p->log_every_n_steps > 0 && r->st.global_step % p->log_every_n_steps == 0) log_step(r);
         bool val_now = false;
         if (r->val && val_due_epoch) {
-            if (r->val_every > 0 && r->st.batch_in_epoch % r->val_every == 0) val_now = true;
+            /* A multiple of val_every in (pos0, position]: the same as position %
+             * val_every == 0 unless the position jumped over passed-over batches. */
+            if (r->val_every > 0 && r->st.batch_in_epoch / r->val_every > pos0 / r->val_every) val_now = true;
             if (r->st.batch_in_epoch >= r->n_batches) val_now = true;
         }
         if (!val_now && p->exp.every_n_train_steps > 0 && stepped &&

@@ -100,13 +100,13 @@ static nc_data_source source_of(list_source *l) {
 
 static nc_cfg *g_cfg;
 
-static nc_trainer_params params_for(const char *exp_dir, int max_steps, const char *extra) {
+static nc_trainer_params params_for(const char *exp_dir, int max_epochs, int max_steps, const char *extra) {
     char text[4096];
     snprintf(text, sizeof text,
              "model:\n"
              "  optim: {name: adamw, lr: 0.05}\n"
              "trainer:\n"
-             "  max_epochs: -1\n"
+             "  max_epochs: %d\n"
              "  max_steps: %d\n"
              "  log_every_n_steps: 1\n"
              "  enable_progress_bar: false\n"
@@ -119,7 +119,7 @@ static nc_trainer_params params_for(const char *exp_dir, int max_steps, const ch
              "  resume_if_exists: true\n"
              "  resume_ignore_no_checkpoint: true\n"
              "  checkpoint_callback_params: {every_n_train_steps: 2, save_nemo_on_train_end: false}\n",
-             max_steps, extra, exp_dir);
+             max_epochs, max_steps, extra, exp_dir);
     nc_cfg_free(g_cfg);
     g_cfg = NULL;
     CHECK_OK(nc_cfg_parse(text, strlen(text), "test", &g_cfg));
@@ -178,7 +178,7 @@ static void test_numerics(void) {
     b[7].kind = B_NAN_LOSS;
     list_source ls = {.batches = list, .n = 12};
     nc_data_source src = source_of(&ls);
-    nc_trainer_params p = params_for(dir, 9, "");
+    nc_trainer_params p = params_for(dir, -1, 9, "");
     nc_model *m = probe_model();
     events ev = {0};
     nc_trainer_hooks h = {.on_event = on_event, .user_data = &ev};
@@ -201,7 +201,7 @@ static void test_numerics(void) {
     /* max_bad_steps in a row stop the run with a message; the last good checkpoint stays. */
     dir = nc_test_tmpdir("train_faults_stop");
     for (int i = 4; i < 12; i++) b[i].kind = B_INF_GRAD;
-    p = params_for(dir, 12, "  max_bad_steps: 3\n");
+    p = params_for(dir, -1, 12, "  max_bad_steps: 3\n");
     m = probe_model();
     ev = (events){0};
     ls.pos = 0;
@@ -255,7 +255,7 @@ static void test_disk_full(void) {
 
     /* The uninterrupted run. */
     const char *dir = nc_test_tmpdir("train_faults_ref");
-    nc_trainer_params p = params_for(dir, 12, "");
+    nc_trainer_params p = params_for(dir, -1, 12, "");
     nc_model *ref = probe_model();
     nc_fit_result res;
     CHECK_OK(nc_trainer_fit(&p, ref, &src, NULL, NULL, &res));
@@ -271,7 +271,7 @@ static void test_disk_full(void) {
 
     /* The third checkpoint (step 6) hits a full disk half way. */
     dir = nc_test_tmpdir("train_faults_disk");
-    p = params_for(dir, 12, "");
+    p = params_for(dir, -1, 12, "");
     events ev = {0};
     nc_trainer_hooks h = {.on_event = on_event, .user_data = &ev};
     nc_io_fail_write_after(2 * per_ckpt + 3);
@@ -321,7 +321,7 @@ static void test_two_last(void) {
     list_source ls = {.batches = list, .n = 3};
     nc_data_source src = source_of(&ls);
     const char *dir = nc_test_tmpdir("train_faults_two_last");
-    nc_trainer_params p = params_for(dir, 4, "");
+    nc_trainer_params p = params_for(dir, -1, 4, "");
     nc_model *m = probe_model();
     nc_fit_result res;
     CHECK_OK(nc_trainer_fit(&p, m, &src, NULL, NULL, &res));
@@ -355,6 +355,68 @@ static void test_two_last(void) {
     nc_optim_free(opt);
     nc_model_free(m);
     nc_model_free(m2);
+}
+
+/* ---- a source that passes over planned batches (all of their audio bad) ---- */
+
+typedef struct plan_source {
+    const probe_batch *batches;
+    const int64_t *index; /* plan position of each delivered batch */
+    int64_t n, planned, pos;
+} plan_source;
+
+static nc_status ps_begin(void *self, int64_t epoch, int64_t skip) {
+    (void)epoch;
+    plan_source *l = self;
+    for (l->pos = 0; l->pos < l->n && l->index[l->pos] < skip;) l->pos++;
+    return NC_OK;
+}
+static nc_status ps_next(void *self, const void **batch) {
+    plan_source *l = self;
+    *batch = l->pos < l->n ? &l->batches[l->pos++] : NULL;
+    return NC_OK;
+}
+static int64_t ps_count(void *self) { return ((plan_source *)self)->planned; }
+static plan_source *g_plan;
+static int64_t ps_end(const void *batch) {
+    int64_t i = (const probe_batch *)batch - g_plan->batches;
+    return g_plan->index[i] + 1;
+}
+
+static void test_passed_over_batches(void) {
+    static probe_batch b[4];
+    static const int64_t index[4] = {0, 1, 3, 4}; /* planned 6: batches 2 and 5 were passed over */
+    for (int i = 0; i < 4; i++) b[i] = (probe_batch){.x = {(float)i, 1, 2, 3}};
+    plan_source ps = {.batches = b, .index = index, .n = 4, .planned = 6};
+    g_plan = &ps;
+    nc_data_source src = {.self = &ps, .begin_epoch = ps_begin, .next = ps_next, .num_batches = ps_count,
+                          .batch_end = ps_end};
+    /* Two epochs of 4 steps each: the epoch ends when the source does. */
+    const char *dir = nc_test_tmpdir("train_faults_plan_ref");
+    nc_trainer_params p = params_for(dir, 2, -1, "");
+    nc_model *ref = probe_model();
+    nc_fit_result res;
+    CHECK_OK(nc_trainer_fit(&p, ref, &src, NULL, NULL, &res));
+    CHECK(res.global_step == 8 && res.epoch == 2);
+    /* Stopped after plan position 3 (step 3), resumed: the same weights. */
+    dir = nc_test_tmpdir("train_faults_plan");
+    p = params_for(dir, 2, 3, "");
+    nc_model *m = probe_model();
+    CHECK_OK(nc_trainer_fit(&p, m, &src, NULL, NULL, &res));
+    char path[2048];
+    snprintf(path, sizeof path, "%s/run/checkpoints/run--end.ckpt", dir);
+    nc_train_state st;
+    nc_model *chk = probe_model();
+    CHECK_OK(nc_ckpt_load(path, chk, NULL, &st));
+    CHECK(st.global_step == 3 && st.batch_in_epoch == 4);
+    CHECK(unlink(path) == 0); /* as if killed: resume from the -last file */
+    p = params_for(dir, 2, -1, "");
+    CHECK_OK(nc_trainer_fit(&p, m, &src, NULL, NULL, &res));
+    CHECK(res.global_step == 8 && res.epoch == 2);
+    CHECK(memcmp(nc_params_flat_data(m->params), nc_params_flat_data(ref->params), 4 * sizeof(float)) == 0);
+    nc_model_free(chk);
+    nc_model_free(m);
+    nc_model_free(ref);
 }
 
 /* ---- out of memory at every allocation of a short Conformer-CTC fit ---- */
@@ -404,7 +466,7 @@ static void test_oom(void) {
     list_source ls = {.batches = list, .n = 3};
     nc_data_source src = source_of(&ls);
     const char *dir = nc_test_tmpdir("train_faults_oom");
-    nc_trainer_params p = params_for(dir, 2, "");
+    nc_trainer_params p = params_for(dir, -1, 2, "");
     p.exp.resume_if_exists = false; /* a fresh version folder per attempt */
     p.exp.use_datetime_version = false;
 
@@ -471,6 +533,7 @@ int main(void) {
     test_numerics();
     test_disk_full();
     test_two_last();
+    test_passed_over_batches();
     test_oom();
     nc_cfg_free(g_cfg);
     return nc_test_finish("train_faults");
