@@ -17,7 +17,7 @@
 typedef struct infer_args {
     const char *model_path, *audio_dir, *dataset_manifest, *output_filename, *audio_type;
     int64_t batch_size, num_workers, beam_size;
-    bool timestamps, use_cer, lowercase, rm_punct;
+    bool timestamps, use_cer, lowercase, rm_punct, skip_bad_audio;
 } infer_args;
 
 static int usage(bool eval) {
@@ -30,7 +30,9 @@ static int usage(bool eval) {
            "  output_filename=FILE       output manifest with pred_text (default: next to the input)\n"
            "  batch_size=32  num_workers=1\n"
            "  timestamps=false           add word timestamps (start/end offsets and seconds)\n"
-           "  ctc_decoding.strategy=greedy|beam  ctc_decoding.beam.beam_size=4\n");
+           "  ctc_decoding.strategy=greedy|beam  ctc_decoding.beam.beam_size=4\n"
+           "  skip_bad_audio=true         unreadable audio: skip it with a counted warning (true)\n"
+           "                             or stop with an error naming the manifest line (false)\n");
     if (eval)
         printf("  use_cer=false              report CER instead of WER as the headline\n"
                "  text_processing.do_lowercase=false  text_processing.rm_punctuation=false\n");
@@ -45,6 +47,7 @@ static int parse_args(int argc, char **argv, bool eval, infer_args *a) {
     a->num_workers = 1;
     a->beam_size = 1;
     a->audio_type = "wav";
+    a->skip_bad_audio = true;
     bool beam = false;
     int64_t beam_size = 4;
     for (int i = 1; i < argc; i++) {
@@ -65,6 +68,7 @@ static int parse_args(int argc, char **argv, bool eval, infer_args *a) {
         else if (KEY("batch_size")) a->batch_size = atoll(v);
         else if (KEY("num_workers")) a->num_workers = atoll(v);
         else if (KEY("timestamps")) a->timestamps = parse_bool(v);
+        else if (KEY("skip_bad_audio")) a->skip_bad_audio = parse_bool(v);
         else if (KEY("ctc_decoding.strategy")) beam = !strcmp(v, "beam");
         else if (KEY("ctc_decoding.beam.beam_size") || KEY("beam_size")) beam_size = atoll(v), beam = beam || KEY("beam_size");
         else if (eval && KEY("use_cer")) a->use_cer = parse_bool(v);
@@ -189,6 +193,7 @@ static int run_infer(int argc, char **argv, bool eval) {
     lp.features = &cm->features;
     lp.tokenizer = NULL;
     lp.training = false;
+    lp.skip_bad_audio = a.skip_bad_audio;
     if (nc_asr_loader_create(&lp, &loader) || nc_asr_loader_begin_epoch(loader, 0, 0)) {
         fprintf(stderr, "nemoc asr: %s: %s\n", manifest, nc_last_error());
         goto done;
@@ -276,6 +281,10 @@ static int run_infer(int argc, char **argv, bool eval) {
     }
     fclose(out);
     printf("transcribed %lld of %lld utterances -> %s\n", (long long)n_out, (long long)mf->n, out_path);
+    nc_asr_loader_stats ls = nc_asr_loader_get_stats(loader);
+    if (ls.n_skipped_audio)
+        fprintf(stderr, "nemoc asr: %lld utterance(s) skipped for unreadable audio (see the warnings above; "
+                        "skip_bad_audio=false makes this an error)\n", (long long)ls.n_skipped_audio);
     if (eval) {
         printf("WER %.2f%% (%lld errors / %lld words)  CER %.2f%% (%lld / %lld chars)\n",
                100 * nc_edit_rate(&wtot), (long long)nc_edit_errors(&wtot), (long long)wtot.ref_len,
