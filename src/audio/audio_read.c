@@ -56,11 +56,14 @@ static nc_status open_file(const char *path, SNDFILE **sf, SF_INFO *info) {
     *sf = sf_open(path, SFM_READ, info);
     if (!*sf)
         return nc_error(NC_ERR_FORMAT, "cannot decode audio file '%s': %s", path, sf_strerror(NULL));
-    if (info->channels <= 0 || info->samplerate <= 0) {
+    /* A header saying 1 Hz makes a few KB of samples last hours, and resampling
+     * them to 16 kHz would take minutes and gigabytes (found by fuzzing):
+     * rates outside NC_AUDIO_MIN_RATE..NC_AUDIO_MAX_RATE mean a damaged file. */
+    if (info->channels <= 0 || info->samplerate < NC_AUDIO_MIN_RATE || info->samplerate > NC_AUDIO_MAX_RATE) {
         sf_close(*sf);
         *sf = NULL;
-        return nc_error(NC_ERR_FORMAT, "audio file '%s' has %d channels at %d Hz", path, info->channels,
-                        info->samplerate);
+        return nc_error(NC_ERR_FORMAT, "audio file '%s' has %d channels at %d Hz (corrupt header?)", path,
+                        info->channels, info->samplerate);
     }
     if (info->frames <= 0) {
         sf_close(*sf);
@@ -136,7 +139,9 @@ static nc_status check_params(const char *path, const nc_audio_read_params *p) {
         return nc_error(NC_ERR_INVALID_ARG, "'%s': offset %g s must be finite and >= 0", path, p->offset);
     if (!(p->duration >= 0.0) || !isfinite(p->duration))
         return nc_error(NC_ERR_INVALID_ARG, "'%s': duration %g s must be finite and >= 0", path, p->duration);
-    if (p->target_sr < 0) return nc_error(NC_ERR_INVALID_ARG, "'%s': target sample rate %d < 0", path, p->target_sr);
+    if (p->target_sr < 0 || (p->target_sr > 0 && (p->target_sr < NC_AUDIO_MIN_RATE || p->target_sr > NC_AUDIO_MAX_RATE)))
+        return nc_error(NC_ERR_INVALID_ARG, "'%s': target sample rate %d Hz (use 0, or %d..%d)", path, p->target_sr,
+                        NC_AUDIO_MIN_RATE, NC_AUDIO_MAX_RATE);
     if (p->channel < -1) return nc_error(NC_ERR_INVALID_ARG, "'%s': channel %d (use -1 to average)", path, p->channel);
     if (!(p->end_tolerance >= 0.0))
         return nc_error(NC_ERR_INVALID_ARG, "'%s': end_tolerance %g s must be >= 0", path, p->end_tolerance);

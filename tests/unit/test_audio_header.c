@@ -85,5 +85,27 @@ int main(void) {
     CHECK(a.n_samples == 20);
     CHECK(st.peak_bytes < (1 << 20));
     nc_audio_free(&a);
+    /* A header saying 1 Hz (found by fuzzing: resampling its samples to 16 kHz took
+     * minutes): refused as corrupt, also when only probed. */
+    snprintf(path, sizeof path, "%s/rate1.wav", dir);
+    write_wav(path, 1, 600, 600);
+    FILE *f = fopen(path, "r+b");
+    CHECK(f != NULL);
+    if (f) {
+        unsigned char rate[8];
+        le32(rate, 1);     /* sample rate */
+        le32(rate + 4, 2); /* byte rate */
+        fseek(f, 24, SEEK_SET);
+        fwrite(rate, 1, sizeof rate, f);
+        fclose(f);
+    }
+    p = nc_audio_read_default_params();
+    p.target_sr = 16000;
+    CHECK(nc_audio_read(path, &p, &a) == NC_ERR_FORMAT);
+    CHECK(strstr(nc_last_error(), "rate1.wav") && strstr(nc_last_error(), "1 Hz (corrupt header?)"));
+    nc_audio_info info;
+    CHECK(nc_audio_probe(path, &info) == NC_ERR_FORMAT);
+    p.target_sr = 5;
+    CHECK(nc_audio_read(path, &p, &a) == NC_ERR_INVALID_ARG);
     return nc_test_finish("audio_header");
 }
