@@ -44,8 +44,9 @@ check-clang:
 fuzz:
 	@scripts/fuzz.sh $(FUZZ_SECONDS)
 
-check-valgrind: build
-	@cd $(BUILD) && ctest -L unit -T memcheck --overwrite MemoryCheckCommandOptions="--error-exitcode=1 --leak-check=full"
+# Unit tests under valgrind memcheck (slow; not part of `make test`).
+check-valgrind:
+	@scripts/valgrind.sh $(VALGRIND_TESTS)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) build-clang build-fuzz
+	rm -rf $(BUILD) $(ASAN_BUILD) build-clang build-fuzz build-valgrind

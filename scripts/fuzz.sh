@@ -28,7 +28,10 @@ for src in "$root"/tests/fuzz/fuzz_*.c; do
     targets+=("$(basename "$src" .c)")
 done
 
-cmake -S "$root" -B "$build" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Release -DNC_FUZZ=ON >/dev/null
+# Coverage instrumentation keeps some `omp simd` loops from vectorising;
+# clang reports that as a warning, which -Werror would make fatal.
+cmake -S "$root" -B "$build" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Release -DNC_FUZZ=ON \
+    -DCMAKE_C_FLAGS="-Wno-pass-failed" >/dev/null
 cmake --build "$build" -j "$jobs" --target "${targets[@]}"
 
 findings="$root/tests/fuzz/findings"

@@ -137,6 +137,11 @@ int nc_cmd_asr_train(int argc, char **argv) {
                               .root_cfg = cfg, .save_nemo = save_nemo, .comm = comm};
     nc_fit_result res;
     nc_status s = nc_trainer_fit(&tp, model, &train_src, val_loader ? &val_src : NULL, &hooks, &res);
+    nc_asr_loader_stats ls = nc_asr_loader_get_stats(train_loader);
+    if (ls.n_skipped_audio)
+        fprintf(stderr, "nemoc asr train: %lld training utterance(s) skipped for unreadable audio (see the "
+                        "warnings; +model.train_ds.skip_bad_audio=false makes this an error)\n",
+                (long long)ls.n_skipped_audio);
     if (s == NC_ERR_INTERRUPTED) {
         if (g_rank == 0) fprintf(stderr, "nemoc asr train: %s\n", nc_last_error());
         rc = 130;

@@ -60,6 +60,32 @@ typedef struct nc_transcribe_params {
 nc_status nc_ctc_transcribe_batch(nc_model *m, nc_ctx *ctx, const nc_asr_batch *b,
                                   const nc_transcribe_params *p, nc_asr_hyp *hyps);
 
+/* Decoding of log-probs lp (B, T, V+1) with lengths (B,) i64 into hyps[B]
+ * (greedy or beam, text, word timestamps when asked). */
+nc_status nc_ctc_decode_log_probs(const nc_ctc_model *cm, const nc_tensor *lp, const nc_tensor *lengths,
+                                  const nc_transcribe_params *p, nc_asr_hyp *hyps);
+
+/* Long audio: NeMo's buffered CTC inference (FrameBatchASR in
+ * nemo/collections/asr/parts/utils/streaming_utils.py, used by
+ * examples/asr/asr_chunked_inference/ctc/speech_to_text_buffered_infer_ctc.py).
+ * The file is cut into chunks of chunk_s seconds; each is decoded from the
+ * file on its own (a seek: the file is never loaded whole) with
+ * (buffer_s - chunk_s) / 2 seconds of context on each side, featurized and
+ * encoded alone, and the log-probs of its chunk frames are kept; the
+ * concatenation is decoded as one utterance. Memory is bounded by the buffer,
+ * not the file, and a full-attention encoder sees buffer_s seconds at most. */
+typedef struct nc_long_audio_params {
+    double chunk_s;  /* 30 s */
+    double buffer_s; /* 40 s (>= chunk_s) */
+} nc_long_audio_params;
+
+nc_long_audio_params nc_long_audio_default_params(void);
+
+/* Transcribes [offset, offset + duration) of `path` (duration <= 0: to the
+ * end of the file) into *hyp. Audio errors name the path, as nc_audio_read's. */
+nc_status nc_ctc_transcribe_long(nc_model *m, nc_ctx *ctx, const char *path, double offset, double duration,
+                                 const nc_long_audio_params *lp, const nc_transcribe_params *p, nc_asr_hyp *hyp);
+
 /* Text of token ids (labels joined, or the tokenizer's detokenisation). */
 nc_status nc_ctc_ids_to_text(const nc_ctc_model *cm, const int64_t *ids, int64_t n, char **text);
 

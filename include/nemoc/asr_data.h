@@ -69,6 +69,12 @@ typedef struct nc_manifest {
     void *strings_; /* private: the string pool every entry points into */
 } nc_manifest;
 
+/* A manifest line longer than this is an error (NC_ERR_FORMAT naming
+ * file:line) and its bytes are skipped without being held in memory: a
+ * manifest line is metadata (an hour-long transcript is ~60 KB), and a
+ * corrupt file must not make the reader allocate gigabytes. */
+#define NC_MANIFEST_MAX_LINE_BYTES ((int64_t)16 << 20)
+
 /* Reads one or more manifests (comma-separated paths, as NeMo accepts), in
  * order. `filter` may be NULL (keep everything). Errors (NC_ERR_FORMAT unless
  * noted) name "file:line": malformed JSON, a line that is not an object,

@@ -25,6 +25,10 @@
 extern "C" {
 #endif
 
+/* Sample rates a file may declare; others are refused as corrupt headers. */
+#define NC_AUDIO_MIN_RATE 1000
+#define NC_AUDIO_MAX_RATE 768000
+
 /* A mono signal. `samples` is nc_malloc'd and owned; free with nc_audio_free. */
 typedef struct nc_audio {
     float *samples;  /* (n_samples,) */

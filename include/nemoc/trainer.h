@@ -88,6 +88,10 @@ typedef struct nc_data_source {
     int64_t (*num_batches)(void *self);
     /* utterances and audio seconds of a batch (throughput) */
     void (*batch_size)(const void *batch, int64_t *items, double *seconds);
+    /* Batches of the epoch's plan consumed once `batch` is done, passed-over
+     * ones included (the `skip` that resumes after it); NULL: every batch
+     * counts one. */
+    int64_t (*batch_end)(const void *batch);
 } nc_data_source;
 
 typedef enum nc_train_event_kind {

@@ -366,10 +366,13 @@ static void report_skips(nc_asr_loader *l, const asr_slot *s) {
     int64_t n = 0;
     for (int64_t j = 0; j < s->n_items; j++) n += s->utts[j].bad;
     if (!n) return;
+    int64_t k = l->stats.n_skipped_audio;
     l->stats.n_skipped_audio += n;
     pthread_mutex_unlock(&l->mu);
     for (int64_t j = 0; j < s->n_items; j++)
-        if (s->utts[j].bad) NC_WARN("skipping an utterance: %s", s->utts[j].msg ? s->utts[j].msg : "bad audio");
+        if (s->utts[j].bad)
+            NC_WARN("skipping an utterance (%lld skipped so far): %s", (long long)++k,
+                    s->utts[j].msg ? s->utts[j].msg : "bad audio");
     pthread_mutex_lock(&l->mu);
 }
 

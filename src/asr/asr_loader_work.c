@@ -16,6 +16,7 @@
  *
  * Collation mirrors _speech_collate_fn: audio zero-padded to the longest,
  * tokens padded with pad_id, lengths kept. */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -119,6 +120,15 @@ void asr_utt_process(const asr_work_cfg *w, int64_t epoch, int64_t sample, asr_u
         bad_audio(w, u, NC_ERR_FORMAT, "zero-length audio");
         return;
     }
+    /* A float file holding NaN/Inf would only surface as a skipped training
+     * step (or a NaN transcript); it is bad audio, named as such. */
+    for (int64_t i = 0; i < u->audio.n_samples; i++)
+        if (!isfinite(u->audio.samples[i])) {
+            char why[128];
+            snprintf(why, sizeof why, "sample %lld is not finite (%g)", (long long)i, (double)u->audio.samples[i]);
+            bad_audio(w, u, NC_ERR_NUMERIC, why);
+            return;
+        }
     nc_rng rng;
     nc_rng_seed(&rng, asr_seed_hash(w->seed, ASR_STREAM_UTT, (uint64_t)epoch, (uint64_t)sample));
     if (w->training && w->n_perturb > 0) {

@@ -24,9 +24,12 @@ static void src_batch_size(const void *batch, int64_t *items, double *seconds) {
     *seconds = b->audio_seconds;
 }
 
+static int64_t src_batch_end(const void *batch) { return ((const nc_asr_batch *)batch)->batch_index + 1; }
+
 void nc_asr_data_source(nc_asr_loader *l, nc_data_source *out) {
     *out = (nc_data_source){.self = l, .begin_epoch = src_begin, .next = src_next,
-                            .num_batches = src_num_batches, .batch_size = src_batch_size};
+                            .num_batches = src_num_batches, .batch_size = src_batch_size,
+                            .batch_end = src_batch_end};
 }
 
 nc_status nc_ctc_loader_params(const nc_model *m, const nc_cfg *ds, bool training, uint64_t seed,

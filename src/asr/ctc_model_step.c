@@ -136,6 +136,13 @@ nc_status nc_ctc_transcribe_batch(nc_model *m, nc_ctx *ctx, const nc_asr_batch *
     if (s) return s;
     nc_tensor *lens = nc_from_data(ctx, NC_I64, NC_DIMS(B), enc_len);
     if (!lens) return nc_ctx_status(ctx);
+    return nc_ctc_decode_log_probs(cm, lp, lens, p, hyps);
+}
+
+nc_status nc_ctc_decode_log_probs(const nc_ctc_model *cm, const nc_tensor *lp, const nc_tensor *lens,
+                                  const nc_transcribe_params *p, nc_asr_hyp *hyps) {
+    const int64_t B = lp->shape[0];
+    nc_status s = NC_OK;
     int64_t blank = nc_ctc_decoder_blank(&cm->decoder);
     memset(hyps, 0, (size_t)B * sizeof *hyps);
     nc_ctc_hyp *raw = nc_calloc((size_t)B, sizeof *raw);

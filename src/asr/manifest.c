@@ -267,7 +267,9 @@ static nc_status push_entry(read_state *st, const nc_manifest_entry *e) {
 
 static nc_status read_one(read_state *st, const char *file) {
     nc_jsonl_reader *r = NULL;
-    nc_status s = nc_jsonl_open(file, NULL, &r);
+    nc_jsonl_opts opts = nc_jsonl_default_opts();
+    opts.max_line_bytes = NC_MANIFEST_MAX_LINE_BYTES;
+    nc_status s = nc_jsonl_open(file, &opts, &r);
     if (s) return nc_error_prefix(s, "manifest");
     char *dcopy = nc_strdup(file);
     if (!dcopy) {

@@ -14,8 +14,8 @@
 
 #include "nemoc/alloc.h"
 
-/* Frames decoded per sf_readf_float call: bounds the interleaved scratch
- * buffer for many-channel files without making calls too small. */
+/* Samples decoded per sf_readf_float call (all channels together): bounds
+ * the interleaved scratch buffer for many-channel files. */
 #define READ_CHUNK 65536
 
 void nc_audio_free(nc_audio *a) {
@@ -56,11 +56,14 @@ static nc_status open_file(const char *path, SNDFILE **sf, SF_INFO *info) {
     *sf = sf_open(path, SFM_READ, info);
     if (!*sf)
         return nc_error(NC_ERR_FORMAT, "cannot decode audio file '%s': %s", path, sf_strerror(NULL));
-    if (info->channels <= 0 || info->samplerate <= 0) {
+    /* A header saying 1 Hz makes a few KB of samples last hours, and resampling
+     * them to 16 kHz would take minutes and gigabytes (found by fuzzing):
+     * rates outside NC_AUDIO_MIN_RATE..NC_AUDIO_MAX_RATE mean a damaged file. */
+    if (info->channels <= 0 || info->samplerate < NC_AUDIO_MIN_RATE || info->samplerate > NC_AUDIO_MAX_RATE) {
         sf_close(*sf);
         *sf = NULL;
-        return nc_error(NC_ERR_FORMAT, "audio file '%s' has %d channels at %d Hz", path, info->channels,
-                        info->samplerate);
+        return nc_error(NC_ERR_FORMAT, "audio file '%s' has %d channels at %d Hz (corrupt header?)", path,
+                        info->channels, info->samplerate);
     }
     if (info->frames <= 0) {
         sf_close(*sf);
@@ -87,12 +90,29 @@ nc_status nc_audio_probe(const char *path, nc_audio_info *info) {
     return NC_OK;
 }
 
-/* Reads n frames from the current position, mixing channels down (mean, as
- * np.mean(signal, axis=-1) in float32) or picking one. Returns frames read. */
-static int64_t read_mono(SNDFILE *sf, int channels, int channel, int64_t n, float *out, float *chunk) {
+/* Reads up to n frames from the current position, mixing channels down
+ * (mean, as np.mean(signal, axis=-1) in float32) or picking one, into *out,
+ * which holds *cap frames and grows as frames actually arrive: a damaged
+ * header can claim any length, and must not decide how much is allocated.
+ * Returns frames read, or -1 when growing fails. */
+static int64_t read_mono(SNDFILE *sf, int channels, int channel, int64_t n, float **outp, int64_t *cap,
+                         float *chunk) {
     int64_t done = 0;
+    /* The scratch buffer holds READ_CHUNK samples (or one frame of a file with more channels). */
+    const int64_t per_read = channels > 1 ? (READ_CHUNK / channels > 0 ? READ_CHUNK / channels : 1) : READ_CHUNK;
     while (done < n) {
-        int64_t want = n - done < READ_CHUNK ? n - done : READ_CHUNK;
+        int64_t want = n - done < per_read ? n - done : per_read;
+        if (done + want > *cap) {
+            int64_t nc = *cap * 2 > done + want ? *cap * 2 : done + want;
+            if (nc > n) nc = n;
+            float *grown = nc_malloc((size_t)nc * sizeof(float));
+            if (!grown) return -1;
+            if (done) memcpy(grown, *outp, (size_t)done * sizeof(float));
+            nc_free(*outp);
+            *outp = grown;
+            *cap = nc;
+        }
+        float *out = *outp;
         float *dst = channels == 1 ? out + done : chunk;
         sf_count_t got = sf_readf_float(sf, dst, (sf_count_t)want);
         if (got <= 0) break;
@@ -119,7 +139,9 @@ static nc_status check_params(const char *path, const nc_audio_read_params *p) {
         return nc_error(NC_ERR_INVALID_ARG, "'%s': offset %g s must be finite and >= 0", path, p->offset);
     if (!(p->duration >= 0.0) || !isfinite(p->duration))
         return nc_error(NC_ERR_INVALID_ARG, "'%s': duration %g s must be finite and >= 0", path, p->duration);
-    if (p->target_sr < 0) return nc_error(NC_ERR_INVALID_ARG, "'%s': target sample rate %d < 0", path, p->target_sr);
+    if (p->target_sr < 0 || (p->target_sr > 0 && (p->target_sr < NC_AUDIO_MIN_RATE || p->target_sr > NC_AUDIO_MAX_RATE)))
+        return nc_error(NC_ERR_INVALID_ARG, "'%s': target sample rate %d Hz (use 0, or %d..%d)", path, p->target_sr,
+                        NC_AUDIO_MIN_RATE, NC_AUDIO_MAX_RATE);
     if (p->channel < -1) return nc_error(NC_ERR_INVALID_ARG, "'%s': channel %d (use -1 to average)", path, p->channel);
     if (!(p->end_tolerance >= 0.0))
         return nc_error(NC_ERR_INVALID_ARG, "'%s': end_tolerance %g s must be >= 0", path, p->end_tolerance);
@@ -177,16 +199,23 @@ nc_status nc_audio_read(const char *path, const nc_audio_read_params *params, nc
         return e;
     }
 
-    float *mono = nc_malloc((size_t)want * sizeof(float));
-    float *chunk = ch > 1 ? nc_malloc((size_t)READ_CHUNK * (size_t)ch * sizeof(float)) : NULL;
+    /* Start with up to 2^22 frames (16 MB); read_mono grows the buffer. */
+    int64_t cap = want < ((int64_t)1 << 22) ? want : ((int64_t)1 << 22);
+    float *mono = nc_malloc((size_t)cap * sizeof(float));
+    float *chunk = ch > 1 ? nc_malloc((size_t)(ch > READ_CHUNK ? ch : READ_CHUNK) * sizeof(float)) : NULL;
     if (!mono || (ch > 1 && !chunk)) {
         nc_free(mono);
         nc_free(chunk);
         sf_close(sf);
         return nc_error(NC_ERR_OOM, "decoding %lld frames of '%s'", (long long)want, path);
     }
-    const int64_t got = read_mono(sf, ch, p.channel, want, mono, chunk);
+    const int64_t got = read_mono(sf, ch, p.channel, want, &mono, &cap, chunk);
     nc_free(chunk);
+    if (got < 0) {
+        nc_free(mono);
+        sf_close(sf);
+        return nc_error(NC_ERR_OOM, "decoding %lld frames of '%s'", (long long)want, path);
+    }
     const int err = sf_error(sf);
     char errmsg[256];
     snprintf(errmsg, sizeof errmsg, "%s", sf_strerror(sf));

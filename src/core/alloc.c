@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/alloc_note.h"
+
 typedef struct block_header {
     void (*free_fn)(void *ud, void *p);
     void *ud;
@@ -42,9 +44,11 @@ nc_allocator nc_set_allocator(const nc_allocator *a) {
 }
 
 void *nc_malloc(size_t size) {
-    if (size > SIZE_MAX - HDR_SPACE) return NULL;
-    void *base = current.alloc(current.user_data, size + HDR_SPACE, NC_ALIGN);
-    if (!base) return NULL;
+    void *base = size > SIZE_MAX - HDR_SPACE ? NULL : current.alloc(current.user_data, size + HDR_SPACE, NC_ALIGN);
+    if (!base) {
+        nc_note_failed_alloc(size);
+        return NULL;
+    }
     block_header *h = (block_header *)((char *)base + HDR_SPACE - sizeof(block_header));
     h->free_fn = current.free;
     h->ud = current.user_data;
@@ -54,7 +58,10 @@ void *nc_malloc(size_t size) {
 }
 
 void *nc_calloc(size_t n, size_t size) {
-    if (size && n > SIZE_MAX / size) return NULL;
+    if (size && n > SIZE_MAX / size) {
+        nc_note_failed_alloc(SIZE_MAX);
+        return NULL;
+    }
     void *p = nc_malloc(n * size);
     if (p) memset(p, 0, n * size);
     return p;

@@ -1,11 +1,16 @@
 /* Status codes and the thread-local error message. */
 #include "nemoc/status.h"
 
+#include "core/alloc_note.h"
+
 #include <stdio.h>
 #include <string.h>
 
 #define NC_ERRBUF 2048
 static _Thread_local char errbuf[NC_ERRBUF];
+static _Thread_local size_t failed_alloc; /* bytes of the last refused nc_malloc, 0: none */
+
+void nc_note_failed_alloc(size_t bytes) { failed_alloc = bytes ? bytes : 1; }
 
 const char *nc_status_str(nc_status s) {
     switch (s) {
@@ -28,7 +33,18 @@ const char *nc_status_str(nc_status s) {
 }
 
 nc_status nc_verror(nc_status code, const char *fmt, va_list ap) {
-    vsnprintf(errbuf, sizeof errbuf, fmt, ap);
+    /* Format into a copy: callers pass the current message as an argument
+     * (nc_error(code, "%s", nc_last_error())), and vsnprintf into the buffer
+     * it reads from is undefined (glibc empties it). */
+    char tmp[NC_ERRBUF];
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    if (code == NC_ERR_OOM && failed_alloc) {
+        /* Name the size unless the message already does (arena, readers). */
+        if (n >= 0 && (size_t)n < sizeof tmp && !strstr(tmp, " bytes"))
+            snprintf(tmp + n, sizeof tmp - (size_t)n, " (an allocation of %zu bytes failed)", failed_alloc);
+        failed_alloc = 0;
+    }
+    memcpy(errbuf, tmp, sizeof errbuf);
     return code;
 }
 

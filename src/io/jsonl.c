@@ -222,10 +222,16 @@ nc_status nc_jsonl_next(nc_jsonl_reader *r, cJSON **obj) {
             return NC_OK;
         }
         if (len > 0 && at >= len) at = len - 1;
+        /* Python's json.dumps writes float nan/inf as these bare words. */
+        const char *hint = "", *t = s + at;
+        size_t left = len - at;
+        if (left && (*t == '-' || *t == '+')) t++, left--;
+        if ((left >= 3 && !memcmp(t, "NaN", 3)) || (left >= 8 && !memcmp(t, "Infinity", 8)))
+            hint = " (NaN and Infinity are not JSON: write a finite number)";
         excerpt(s, len, at, ex, sizeof ex);
         if (!ex[0]) snprintf(ex, sizeof ex, "(empty)");
-        return nc_error(NC_ERR_FORMAT, "%s:%lld: malformed JSON at column %zu: '%s'", r->name, (long long)r->lineno,
-                        at + 1, ex);
+        return nc_error(NC_ERR_FORMAT, "%s:%lld: malformed JSON at column %zu: '%s'%s", r->name, (long long)r->lineno,
+                        at + 1, ex, hint);
     }
 }
 

@@ -180,7 +180,8 @@ static nc_status prepare(const nc_st_entry *entries, int64_t n, const char *cons
         off += w[i].nbytes;
     }
     sb_add(hdr, "}", 1);
-    while (hdr->n % 8) sb_add(hdr, " ", 1);
+    /* (after an allocation failure sb_add adds nothing: stop, reported below) */
+    while (!hdr->oom && hdr->n % 8) sb_add(hdr, " ", 1);
     nc_free(meta);
     if (hdr->oom) {
         nc_free(w);

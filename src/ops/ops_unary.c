@@ -33,7 +33,9 @@ static void un_forward(nc_ctx *ctx, un_kind k, float p, const float *x, float *y
         break;
     case UN_RELU:
 #pragma omp parallel for if (par) schedule(static)
-        for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : 0.0f;
+        /* NaN passes through, as torch.relu (clamp_min) does: a NaN input must
+         * reach the loss so the trainer skips the step instead of training on zeros. */
+        for (int64_t i = 0; i < n; i++) y[i] = x[i] <= 0 ? 0.0f : x[i];
         break;
     case UN_LEAKY_RELU:
 #pragma omp parallel for if (par) schedule(static)
@@ -101,7 +103,7 @@ static void un_backward(nc_ctx *ctx, nc_node *nd) {
         break;
     case UN_RELU:
 #pragma omp parallel for if (par) schedule(static)
-        for (int64_t i = 0; i < n; i++) dx[i] += x[i] > 0 ? g[i] : 0.0f;
+        for (int64_t i = 0; i < n; i++) dx[i] += x[i] <= 0 ? 0.0f : g[i]; /* torch threshold_backward */
         break;
     case UN_LEAKY_RELU:
 #pragma omp parallel for if (par) schedule(static)

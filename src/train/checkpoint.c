@@ -7,11 +7,52 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/crc32c.h"
 #include "nemoc/alloc.h"
 #include "nemoc/safetensors.h"
 #include "nemoc/trainer.h"
 
 #define OPT_PREFIX "optimizer."
+/* Metadata key of the per-tensor checksums: "name=crc32c-hex\n" for every
+ * tensor, so a flipped bit in the data (which safetensors cannot notice) is
+ * refused by the name of the tensor it hit. Checkpoints without it load. */
+#define CRC_KEY "tensor_crc32c"
+
+static uint32_t tensor_crc(const nc_tensor *t) { return nc_crc32c(0, t->data, nc_nbytes(t)); }
+
+/* "name=xxxxxxxx\n" lines for the n entries, nc_malloc'd. */
+static char *crc_lines(const nc_st_entry *ent, int64_t n) {
+    size_t len = 1;
+    for (int64_t i = 0; i < n; i++) len += strlen(ent[i].name) + 10;
+    char *out = nc_malloc(len), *o = out;
+    if (!out) return NULL;
+    for (int64_t i = 0; i < n; i++)
+        o += sprintf(o, "%s=%08x\n", ent[i].name, (unsigned)tensor_crc(ent[i].tensor));
+    *o = 0;
+    return out;
+}
+
+/* Checks the stored tensor `name` (viewed as *t) against its recorded checksum. */
+static nc_status check_crc(const char *path, const char *lines, const char *name, const nc_tensor *t) {
+    if (!lines) return NC_OK;
+    size_t nl = strlen(name);
+    for (const char *l = lines; *l;) {
+        const char *eol = strchr(l, '\n');
+        if (!eol) break;
+        if ((size_t)(eol - l) == nl + 9 && !strncmp(l, name, nl) && l[nl] == '=') {
+            char hex[9];
+            memcpy(hex, l + nl + 1, 8);
+            hex[8] = 0;
+            char *end;
+            unsigned long want = strtoul(hex, &end, 16);
+            if (*end || (uint32_t)want != tensor_crc(t))
+                return nc_error(NC_ERR_FORMAT, "%s: tensor '%s' is corrupt (checksum mismatch)", path, name);
+            return NC_OK;
+        }
+        l = eol + 1;
+    }
+    return nc_error(NC_ERR_FORMAT, "%s: tensor '%s' has no checksum (damaged metadata?)", path, name);
+}
 
 static char *hex_encode(const void *p, size_t n) {
     static const char digits[] = "0123456789abcdef";
@@ -53,10 +94,18 @@ nc_status nc_ckpt_save(const char *path, const nc_model *m, const nc_optim *opt,
             return nc_error(NC_ERR_NUMERIC, "checkpoint '%s' not written: parameter '%s' is not finite",
                             path, t->name);
     }
+    for (int64_t i = 0; i < no; i++) {
+        nc_tensor v;
+        const char *n = nc_optim_state_at(opt, i, &v);
+        if (v.dtype == NC_F32 && !nc_all_finite(nc_f32(&v), nc_numel(&v)))
+            return nc_error(NC_ERR_NUMERIC, "checkpoint '%s' not written: optimizer state '%s' is not finite",
+                            path, n);
+    }
     nc_st_entry *ent = nc_calloc((size_t)(np + no), sizeof *ent);
     nc_tensor *views = nc_calloc((size_t)(no ? no : 1), sizeof *views);
     char **names = nc_calloc((size_t)(no ? no : 1), sizeof *names);
     char *rng_hex = st ? hex_encode(&st->rng, sizeof st->rng) : NULL;
+    char *crcs = NULL;
     nc_status s = NC_OK;
     if (!ent || !views || !names || (st && !rng_hex)) {
         s = nc_error(NC_ERR_OOM, "checkpoint '%s'", path);
@@ -74,9 +123,15 @@ nc_status nc_ckpt_save(const char *path, const nc_model *m, const nc_optim *opt,
         snprintf(names[i], len, OPT_PREFIX "%s", n);
         ent[np + i] = (nc_st_entry){.name = names[i], .tensor = &views[i]};
     }
+    if (!(crcs = crc_lines(ent, np + no))) {
+        s = nc_error(NC_ERR_OOM, "checkpoint '%s'", path);
+        goto done;
+    }
     char step[32], epoch[32], batch[32], bad[32], best[64], esb[64], esw[32], lastm[64];
     const char *meta[40];
     int k = 0;
+    meta[k++] = CRC_KEY;
+    meta[k++] = crcs;
     meta[k++] = "format";
     meta[k++] = NC_CKPT_FORMAT;
     meta[k++] = "version";
@@ -114,6 +169,7 @@ done:
     nc_free(views);
     nc_free(ent);
     nc_free(rng_hex);
+    nc_free(crcs);
     return s;
 }
 
@@ -183,10 +239,12 @@ nc_status nc_ckpt_load(const char *path, nc_model *m, nc_optim *opt, nc_train_st
             s = nc_error(NC_ERR_CONFIG, "%s: tensor '%s' is not part of this model (another architecture?)",
                          path, n);
     }
+    const char *crcs = nc_st_metadata_get(f, CRC_KEY);
     nc_tensor tmp;
     for (int64_t i = 0; i < np && !s; i++) {
         nc_tensor *t = nc_params_at(p, i);
         if ((s = nc_st_get(f, t->name, &tmp))) break;
+        if ((s = check_crc(path, crcs, t->name, &tmp))) break;
         if (tmp.dtype == NC_F32 && !nc_all_finite(nc_f32(&tmp), nc_numel(&tmp)))
             s = nc_error(NC_ERR_NUMERIC, "%s: tensor '%s' holds non-finite values", path, t->name);
     }
@@ -213,6 +271,13 @@ nc_status nc_ckpt_load(const char *path, nc_model *m, nc_optim *opt, nc_train_st
             char name[512];
             snprintf(name, sizeof name, OPT_PREFIX "%s", nc_optim_state_at(opt, i, &view));
             s = check_tensor(path, f, name, &view);
+            if (!s) s = nc_st_get(f, name, &tmp);
+            if (!s && tmp.dtype != view.dtype)
+                s = nc_error(NC_ERR_DTYPE, "%s: tensor '%s' is %s, the optimizer keeps %s", path, name,
+                             nc_dtype_name(tmp.dtype), nc_dtype_name(view.dtype));
+            if (!s) s = check_crc(path, crcs, name, &tmp);
+            if (!s && tmp.dtype == NC_F32 && !nc_all_finite(nc_f32(&tmp), nc_numel(&tmp)))
+                s = nc_error(NC_ERR_NUMERIC, "%s: tensor '%s' holds non-finite values", path, name);
         }
     }
     if (s) goto done;

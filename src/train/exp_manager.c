@@ -7,11 +7,13 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "nemoc/alloc.h"
+#include "nemoc/safetensors.h"
 
 static nc_status mkdirs(const char *path) {
     char tmp[1024];
@@ -52,6 +54,45 @@ static int64_t next_version(const char *dir) {
     return next;
 }
 
+/* global_step recorded in a checkpoint's metadata, -1 when unreadable. */
+static int64_t ckpt_step(const char *path) {
+    nc_st_file *f;
+    if (nc_st_open(path, &f) != NC_OK) return -1;
+    const char *v = nc_st_metadata_get(f, "global_step");
+    char *end = NULL;
+    long long step = v ? strtoll(v, &end, 10) : -1;
+    if (!v || *end) step = -1;
+    nc_st_close(f);
+    return (int64_t)step;
+}
+
+/* Several *last.ckpt: the trainer writes the new -last file before removing
+ * the old one (the name carries the epoch and metric, so they can differ), and
+ * a crash in between leaves both, each complete (atomic writes). The one with
+ * the highest global_step is the latest state. NeMo's check_resume raises here;
+ * nemoc resumes, since a kill -9 at that moment must not cost the run. */
+static nc_status newest_last(nc_expm *e) {
+    DIR *d = opendir(e->ckpt_dir);
+    if (!d) return nc_error(NC_ERR_IO, "cannot list '%s': %s", e->ckpt_dir, strerror(errno));
+    int64_t best = -1;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (!ends_with(de->d_name, "last.ckpt")) continue;
+        char path[2048];
+        snprintf(path, sizeof path, "%s/%s", e->ckpt_dir, de->d_name);
+        int64_t step = ckpt_step(path);
+        if (step > best) {
+            best = step;
+            snprintf(e->resume_from, sizeof e->resume_from, "%s", path);
+        }
+    }
+    closedir(d);
+    if (best < 0)
+        return nc_error(NC_ERR_FORMAT, "several *last.ckpt files in '%s' and none is a readable nemoc checkpoint",
+                        e->ckpt_dir);
+    return NC_OK;
+}
+
 /* check_resume: *end.ckpt means a finished run, exactly one *last.ckpt resumes. */
 static nc_status find_resume(nc_expm *e) {
     const nc_exp_params *p = e->p;
@@ -89,8 +130,7 @@ static nc_status find_resume(nc_expm *e) {
         snprintf(e->resume_from, sizeof e->resume_from, "%s", end);
         return NC_OK;
     }
-    if (n_last > 1)
-        return nc_error(NC_ERR_CONFIG, "several *last.ckpt files in '%s'; keep one to resume", e->ckpt_dir);
+    if (n_last > 1) return newest_last(e);
     snprintf(e->resume_from, sizeof e->resume_from, "%s", last);
     return NC_OK;
 }
@@ -129,18 +169,41 @@ static nc_status move_old_files(nc_expm *e) {
     return s;
 }
 
-/* Rebuilds the top-k list from "<monitor>=<value>" in existing checkpoint names. */
-static void scan_topk(nc_expm *e) {
+/* A temp file of an atomic write ("<name>.tmp.<pid>", src/io/fileutil.c)
+ * whose writer is gone: left by a process killed mid-write. */
+static bool stale_temp(const char *name) {
+    const char *t = strstr(name, ".tmp.");
+    if (!t) return false;
+    char *end;
+    long pid = strtol(t + 5, &end, 10);
+    if (*end || pid <= 0) return false;
+    return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+}
+
+/* Rebuilds the top-k list from "<monitor>=<value>" in existing checkpoint
+ * names. When resuming, other *last.ckpt files (older states left by a crash
+ * between writing a new -last file and removing the old one) and temp files of
+ * killed writers are removed; returns how many. */
+static int scan_topk(nc_expm *e) {
     DIR *d = opendir(e->ckpt_dir);
-    if (!d) return;
+    if (!d) return 0;
     char pat[300];
     snprintf(pat, sizeof pat, "%s=", e->p->monitor);
     struct dirent *de;
+    int removed = 0;
     while ((de = readdir(d))) {
-        if (!ends_with(de->d_name, ".ckpt")) continue;
         char path[2048];
         snprintf(path, sizeof path, "%s/%s", e->ckpt_dir, de->d_name);
+        if (stale_temp(de->d_name)) {
+            removed += unlink(path) == 0;
+            continue;
+        }
+        if (!ends_with(de->d_name, ".ckpt")) continue;
         if (ends_with(de->d_name, "last.ckpt")) {
+            if (e->p->resume_if_exists && ends_with(e->resume_from, "last.ckpt") && strcmp(path, e->resume_from) != 0) {
+                removed += unlink(path) == 0;
+                continue;
+            }
             snprintf(e->last_path, sizeof e->last_path, "%s", path);
             continue;
         }
@@ -151,6 +214,7 @@ static void scan_topk(nc_expm *e) {
         e->n_topk++;
     }
     closedir(d);
+    return removed;
 }
 
 static nc_status write_text(const char *path, const char *text) {
@@ -224,7 +288,7 @@ nc_status nc_exp_setup(nc_expm *e, const nc_exp_params *p, const nc_trainer_hook
     if ((s = mkdirs(e->log_dir))) return s;
     if (p->resume_if_exists && (s = move_old_files(e))) return s;
     if ((s = mkdirs(e->ckpt_dir))) return s;
-    scan_topk(e);
+    int removed = scan_topk(e);
     if ((s = write_run_files(e, h))) return s;
     char path[1200];
     snprintf(path, sizeof path, "%s/nemo_log_globalrank-0_localrank-0.txt", e->log_dir);
@@ -232,6 +296,7 @@ nc_status nc_exp_setup(nc_expm *e, const nc_exp_params *p, const nc_trainer_hook
     snprintf(path, sizeof path, "%s/metrics.jsonl", e->log_dir);
     e->metrics = fopen(path, "a");
     if (!e->log_file || !e->metrics) return nc_error(NC_ERR_IO, "cannot open logs in '%s': %s", e->log_dir, strerror(errno));
+    if (removed) nc_exp_log(e, "removed %d stale file(s) of an interrupted checkpoint write in %s", removed, e->ckpt_dir);
     if (p->create_tensorboard_logger && (s = nc_tb_open(e->log_dir, &e->tb))) return s;
     return NC_OK;
 }

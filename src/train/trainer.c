@@ -41,7 +41,25 @@ typedef struct run {
     int rank, world;
     nc_grad_sync *gsync;
     bool resumed;
+    /* Non-trainable buffers (batch-norm running statistics) as they were
+     * before the current accumulation window: a skipped step puts them back,
+     * so a NaN batch cannot poison them (torch would keep the NaN). */
+    unsigned char *buf_snapshot;
+    size_t buf_bytes;
 } run;
+
+static void buffers_copy(run *r, bool save) {
+    nc_params *pa = r->m->params;
+    size_t o = 0;
+    for (int64_t i = 0; i < nc_params_count(pa); i++) {
+        if (nc_params_kind_at(pa, i) != NC_PARAM_BUFFER) continue;
+        nc_tensor *t = nc_params_at(pa, i);
+        size_t n = nc_nbytes(t);
+        if (save) memcpy(r->buf_snapshot + o, t->data, n);
+        else memcpy(t->data, r->buf_snapshot + o, n);
+        o += n;
+    }
+}
 
 static double now_s(void) {
     struct timespec ts;
@@ -79,7 +97,10 @@ static nc_status save_ckpt(run *r, const char *path) {
     nc_train_state st = r->st;
     st.rng = *nc_ctx_rng(r->ctx);
     nc_status s = nc_ckpt_save(path, r->m, r->opt, &st, r->config_yaml);
-    if (s) return s;
+    /* The write is atomic: a failure (disk full) leaves earlier files whole. */
+    if (s)
+        return nc_error_prefix(s, "checkpoint of step %lld not saved (earlier checkpoints are intact)",
+                               (long long)r->st.global_step);
     nc_exp_log(&r->exp, "saved checkpoint %s", path);
     emit(r, (nc_train_event){.kind = NC_EV_CHECKPOINT, .message = path});
     return NC_OK;
@@ -218,6 +239,7 @@ static nc_status optimizer_step(run *r, bool loss_finite, bool *stepped) {
     }
     if (!loss_finite || !nc_grads_finite(pa)) {
         nc_params_zero_grad(pa);
+        if (r->buf_bytes) buffers_copy(r, false);
         r->st.bad_steps_total++;
         r->win_batches = 0;
         char msg[256];
@@ -284,37 +306,49 @@ static nc_status train_epoch(run *r) {
     while (r->st.batch_in_epoch < r->n_batches && !r->stop && !r->early_stopped) {
         const void *b = NULL;
         if ((s = r->train->next(r->train->self, &b))) return s;
-        if (!b) break;
-        int64_t items = 0;
-        double secs = 0;
-        if (r->train->batch_size) r->train->batch_size(b, &items, &secs);
-        nc_set_training(r->ctx, true);
-        nc_tensor *loss = NULL;
-        s = r->m->ops->training_step(r->m, r->ctx, b, &loss);
-        if (s) return nc_error_prefix(s, "training step %lld", (long long)r->st.global_step);
-        float lv = nc_f32(loss)[0];
-        bool finite = isfinite(lv);
-        if (finite) {
-            if (p->accumulate_grad_batches > 1) loss = nc_scale(r->ctx, loss, 1.0f / (float)p->accumulate_grad_batches);
-            if ((s = nc_backward(r->ctx, loss))) return nc_error_prefix(s, "backward");
+        const int64_t pos0 = r->st.batch_in_epoch;
+        if (!b) {
+            /* The source ran out before its planned count (the ASR loader passes
+             * over batches whose every utterance is unreadable): the epoch is
+             * complete; a partial accumulation still makes its step. */
+            r->st.batch_in_epoch = r->n_batches;
+            if (micro == 0) break;
+        } else {
+            if (micro == 0 && r->buf_bytes) buffers_copy(r, true);
+            int64_t items = 0;
+            double secs = 0;
+            if (r->train->batch_size) r->train->batch_size(b, &items, &secs);
+            nc_set_training(r->ctx, true);
+            nc_tensor *loss = NULL;
+            s = r->m->ops->training_step(r->m, r->ctx, b, &loss);
+            if (s) return nc_error_prefix(s, "training step %lld", (long long)r->st.global_step);
+            float lv = nc_f32(loss)[0];
+            bool finite = isfinite(lv);
+            if (finite) {
+                if (p->accumulate_grad_batches > 1) loss = nc_scale(r->ctx, loss, 1.0f / (float)p->accumulate_grad_batches);
+                if ((s = nc_backward(r->ctx, loss))) return nc_error_prefix(s, "backward");
+            }
+            nc_ctx_reset(r->ctx);
+            /* The position in the epoch's plan, passed-over batches included:
+             * what begin_epoch must skip to resume after this batch. */
+            int64_t pos = r->train->batch_end ? r->train->batch_end(b) : pos0 + 1;
+            r->st.batch_in_epoch = pos > pos0 ? pos : pos0 + 1;
+            micro++;
+            r->win_items += (double)items;
+            r->win_seconds += secs;
+            if (finite) {
+                r->win_loss += lv;
+                r->win_batches++;
+            }
+            r->any_bad |= !finite;
+            if (micro < p->accumulate_grad_batches && r->st.batch_in_epoch < r->n_batches) continue;
         }
-        nc_ctx_reset(r->ctx);
-        r->st.batch_in_epoch++;
-        micro++;
-        r->win_items += (double)items;
-        r->win_seconds += secs;
-        if (finite) {
-            r->win_loss += lv;
-            r->win_batches++;
-        }
-        r->any_bad |= !finite;
-        if (micro < p->accumulate_grad_batches && r->st.batch_in_epoch < r->n_batches) continue;
         micro = 0;
         bool stepped;
         if ((s = optimizer_step(r, !r->any_bad, &stepped))) return s;
         r->any_bad = false;
         r->bad_run = stepped ? 0 : r->bad_run + 1;
-        if (r->bad_run >= p->max_bad_steps)
+        if (!stepped && r->bad_run >= p->max_bad_steps)
             return nc_error(NC_ERR_NUMERIC,
                             "stopping: %lld consecutive steps had a non-finite loss or gradient "
                             "(the last good checkpoint is intact; lower the learning rate or check the data)",
@@ -322,7 +356,9 @@ static nc_status train_epoch(run *r) {
         if (stepped && p->log_every_n_steps > 0 && r->st.global_step % p->log_every_n_steps == 0) log_step(r);
         bool val_now = false;
         if (r->val && val_due_epoch) {
-            if (r->val_every > 0 && r->st.batch_in_epoch % r->val_every == 0) val_now = true;
+            /* A multiple of val_every in (pos0, position]: the same as position %
+             * val_every == 0 unless the position jumped over passed-over batches. */
+            if (r->val_every > 0 && r->st.batch_in_epoch / r->val_every > pos0 / r->val_every) val_now = true;
             if (r->st.batch_in_epoch >= r->n_batches) val_now = true;
         }
         if (!val_now && p->exp.every_n_train_steps > 0 && stepped &&
@@ -425,6 +461,10 @@ static nc_status setup(run *r) {
                        ? (int64_t)p->val_check_interval
                        : (int64_t)floor((double)r->n_batches * p->val_check_interval);
     if (r->val_every <= 0) r->val_every = 1;
+    for (int64_t i = 0; i < nc_params_count(r->m->params); i++)
+        if (nc_params_kind_at(r->m->params, i) == NC_PARAM_BUFFER) r->buf_bytes += nc_nbytes(nc_params_at(r->m->params, i));
+    if (r->buf_bytes && !(r->buf_snapshot = nc_malloc(r->buf_bytes)))
+        return nc_error(NC_ERR_OOM, "trainer: %zu bytes for a copy of the model's buffers", r->buf_bytes);
     r->st.best_metric = r->st.es_best = r->st.last_monitor = NAN;
     r->last_saved_step = -1;
     if (r->h->root_cfg) {
@@ -534,6 +574,7 @@ nc_status nc_trainer_fit(const nc_trainer_params *p, nc_model *m, nc_data_source
     nc_optim_free(r->opt);
     nc_ctx_free(r->ctx);
     nc_free(r->config_yaml);
+    nc_free(r->buf_snapshot);
     nc_free(r);
     return s;
 }

@@ -124,6 +124,8 @@ static nc_status parse_trainer(const nc_cfg *root, nc_trainer_params *p) {
         return nc_error(NC_ERR_CONFIG, "trainer: max_epochs and max_steps are both unlimited");
     if (!(p->val_check_interval > 0))
         return nc_error(NC_ERR_CONFIG, "trainer.val_check_interval: must be > 0");
+    if (p->max_bad_steps < 1)
+        return nc_error(NC_ERR_CONFIG, "trainer.max_bad_steps: must be >= 1 (consecutive skipped steps before stopping)");
     /* limit_*_batches: an int is a count, a float a fraction (resolved by the trainer). */
     double lim;
     if ((s = nc_cfg_get_float_or(t, "limit_train_batches", 1.0, &lim))) return s;

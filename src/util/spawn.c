@@ -209,6 +209,13 @@ nc_status nc_spawn_run(const char *const argv[], int capture_out, int capture_er
     }
     if (WIFEXITED(status)) {
         result->exit_code = WEXITSTATUS(status);
+        /* POSIX lets posix_spawn report a failed exec as exit status 127 of
+         * the child instead of an error (glibc does so when it cannot use
+         * vfork semantics, e.g. under valgrind): the same error as ENOENT. */
+        if (result->exit_code == 127 && !nc_spawn_on_path(argv[0])) {
+            st = nc_error(NC_ERR_NOT_FOUND, "cannot run '%s': %s (not on PATH)", argv[0], strerror(ENOENT));
+            result->exit_code = -1;
+        }
     } else if (WIFSIGNALED(status)) {
         result->exit_code = -1;
         result->term_signal = WTERMSIG(status);
