@@ -32,6 +32,10 @@ const char *nc_dtype_name(nc_dtype dt) {
 }
 
 int64_t nc_dims_numel(int ndim, const int64_t *shape) {
+    /* A zero dim first: an empty tensor's other dims may be large enough
+     * that their product overflows before the zero is reached. */
+    for (int i = 0; i < ndim; i++)
+        if (shape[i] == 0) return 0;
     int64_t n = 1;
     for (int i = 0; i < ndim; i++) n *= shape[i];
     return n;

@@ -121,7 +121,14 @@ nc_status nc_npy_parse(const void *buf, size_t len, const char *what, nc_tensor 
         size_t avail = len - hoff - hlen;
         size_t need = nc_dtype_size(dt);
         bool empty = false; /* a zero dim anywhere: no data at all, whatever the others say */
-        for (int i = 0; i < ndim; i++) empty |= shape[i] == 0;
+        int64_t nonzero = 1; /* as NumPy: the nonzero dims' product must fit, even for an empty array */
+        for (int i = 0; i < ndim; i++) {
+            empty |= shape[i] == 0;
+            if (shape[i] && __builtin_mul_overflow(nonzero, shape[i], &nonzero)) {
+                st = nc_error(NC_ERR_FORMAT, "%s: shape too large (element count overflows)", what);
+                goto done;
+            }
+        }
         for (int i = 0; i < ndim && !empty; i++) {
             if (shape[i] && need > avail / (size_t)shape[i]) {
                 char shp[256];
