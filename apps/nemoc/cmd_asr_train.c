@@ -3,7 +3,8 @@
  *   nemoc asr train --config-path DIR --config-name NAME [key=value | +key=value | ~key ...]
  *
  * Exit codes: 0 trained; 1 error; 2 usage; 130 interrupted by SIGINT/SIGTERM
- * after writing a checkpoint (resume with exp_manager.resume_if_exists=true). */
+ * after writing a checkpoint (resume with exp_manager.resume_if_exists=true);
+ * a second signal ends the process at once (killed by that signal). */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,8 +16,15 @@
 
 static volatile sig_atomic_t stop_requested;
 
+/* The first SIGINT/SIGTERM asks the trainer to save and stop after the
+ * current step; a second one ends the process at once (checkpoint writes are
+ * atomic, so the last complete checkpoint is still whole). */
 static void on_signal(int sig) {
-    (void)sig;
+    if (stop_requested) {
+        signal(sig, SIG_DFL);
+        raise(sig);
+        return;
+    }
     stop_requested = 1;
 }
 
@@ -28,7 +36,9 @@ static void usage(void) {
            "Overrides follow Hydra: key=value sets an existing key, +key=value adds one,\n"
            "++key=value adds or sets, ~key deletes.\n"
            "Example configs: examples/asr/conf/conformer/, examples/asr/conf/fastconformer/.\n\n"
-           "Exit codes: 0 done, 1 error, 2 usage, 130 interrupted (checkpoint saved).\n");
+           "Exit codes: 0 done, 1 error, 2 usage, 130 interrupted (checkpoint saved).\n"
+           "Ctrl-C (SIGINT) or SIGTERM saves a checkpoint after the current step and stops;\n"
+           "a second one stops at once. Resume with exp_manager.resume_if_exists=true.\n");
 }
 
 static int fail(const char *what) {
