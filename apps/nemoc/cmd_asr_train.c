@@ -3,7 +3,8 @@
  *   nemoc asr train --config-path DIR --config-name NAME [key=value | +key=value | ~key ...]
  *
  * Exit codes: 0 trained; 1 error; 2 usage; 130 interrupted by SIGINT/SIGTERM
- * after writing a checkpoint (resume with exp_manager.resume_if_exists=true). */
+ * after writing a checkpoint (resume with exp_manager.resume_if_exists=true);
+ * a second signal ends the process at once (killed by that signal). */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,8 +17,15 @@
 
 static volatile sig_atomic_t stop_requested;
 
+/* The first SIGINT/SIGTERM asks the trainer to save and stop after the
+ * current step; a second one ends the process at once (checkpoint writes are
+ * atomic, so the last complete checkpoint is still whole). */
 static void on_signal(int sig) {
-    (void)sig;
+    if (stop_requested) {
+        signal(sig, SIG_DFL);
+        raise(sig);
+        return;
+    }
     stop_requested = 1;
 }
 
@@ -36,7 +44,9 @@ static void usage(void) {
            "Fine-tuning (speech_to_text_finetune.py): +init_from_nemo_model=model.nemo loads\n"
            "every matching weight; a decoder for a different vocabulary starts fresh.\n"
            "Example configs: examples/asr/conf/conformer/, examples/asr/conf/fastconformer/.\n\n"
-           "Exit codes: 0 done, 1 error, 2 usage, 130 interrupted (checkpoint saved).\n");
+           "Exit codes: 0 done, 1 error, 2 usage, 130 interrupted (checkpoint saved).\n"
+           "Ctrl-C (SIGINT) or SIGTERM saves a checkpoint after the current step and stops;\n"
+           "a second one stops at once. Resume with exp_manager.resume_if_exists=true.\n");
 }
 
 static int g_rank, g_world = 1;

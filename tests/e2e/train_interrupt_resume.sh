@@ -123,4 +123,25 @@ for sig in INT TERM; do
     check_same "$d" "SIG$sig"
     echo "SIG$sig at step $stopped: exit 130, resumed at the same step -> identical losses"
 done
-echo "OK ($n kill points, 2 signals)"
+# Two SIGTERMs in a row: the second ends the process at once (143, or 130
+# if the first had already finished the job); the resume is still exact.
+d="$W/twice"
+touch "$W/started"
+"$NEMOC" asr train "${args[@]}" exp_manager.exp_dir="$d" >>"$d.log" 2>&1 &
+bg=$!
+for _ in $(seq 1 6000); do
+    s=$(last_step "$d" || true)
+    if [ -n "$s" ] && [ "$s" -ge 8 ]; then break; fi
+    sleep 0.01
+done
+kill -TERM $bg 2>/dev/null || true
+sleep 0.005 # two signals sent together would merge into one
+kill -TERM $bg 2>/dev/null || true
+rc=0
+wait $bg || rc=$?
+bg=
+[ "$rc" -eq 143 ] || [ "$rc" -eq 130 ] || { cat "$d.log"; fail "two SIGTERMs: exit code $rc"; }
+"$NEMOC" asr train "${args[@]}" exp_manager.exp_dir="$d" >>"$d.log" 2>&1 || { cat "$d.log"; fail "resume after two SIGTERMs"; }
+check_same "$d" "two SIGTERMs"
+echo "two SIGTERMs: exit $rc, resumed at step(s) $(resumed_at "$d")-> identical losses"
+echo "OK ($n kill points, 2 signals, a double SIGTERM)"
