@@ -102,6 +102,26 @@ nc_status nc_backward_with(nc_ctx *ctx, nc_tensor *out, const nc_tensor *grad_ou
 /* Number of nodes on the tape (for tests and profiling). */
 int64_t nc_tape_size(const nc_ctx *ctx);
 
+/* ---- per-op profile ----
+ * When on (nc_ctx_set_profile, or NC_PROFILE=1 in the environment at
+ * nc_ctx_create), every op's forward time is the wall time since the
+ * previous op (or reset/backward end) finished, attributed to the op name as
+ * it records itself, and every backward function is timed by itself
+ * ("<op>.bwd"). Costs two clock reads per op; off by default. */
+typedef struct nc_profile_entry {
+    const char *op;   /* op name; backward entries have backward set */
+    bool backward;
+    int64_t calls;
+    double seconds;
+} nc_profile_entry;
+void nc_ctx_set_profile(nc_ctx *ctx, bool on);
+bool nc_ctx_profiling(const nc_ctx *ctx);
+/* Restarts the forward clock (call after work that is not an op). */
+void nc_ctx_profile_mark(nc_ctx *ctx);
+/* Copies up to cap entries (most expensive first); returns how many exist. */
+int64_t nc_ctx_profile(const nc_ctx *ctx, nc_profile_entry *out, int64_t cap);
+void nc_ctx_profile_clear(nc_ctx *ctx);
+
 #ifdef __cplusplus
 }
 #endif

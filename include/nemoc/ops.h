@@ -157,6 +157,28 @@ nc_tensor *nc_lstm(nc_ctx *ctx, nc_tensor *x, int num_layers, const nc_lstm_weig
  * last dim -> y (..., T, T), y[i][j] = x[i][j + T-1-i]. */
 nc_tensor *nc_rel_shift(nc_ctx *ctx, nc_tensor *x);
 
+/* Fused multi-head scaled dot-product attention (src/backend/cpu/attention.h
+ * has the formulas), optionally with NeMo's relative positions:
+ *   q, k, v (B, T, H*d_k) as the linear projections give them (head h in
+ *   columns h*d_k .. (h+1)*d_k, NeMo's view(n, -1, h, d_k)); pos NULL or
+ *   (2T-1, H*d_k) / (1, 2T-1, H*d_k): linear_pos of the relative positional
+ *   embeddings for positions T-1 ... -(T-1); bias_u/bias_v NULL or (H, d_k)
+ *   (pos_bias_u/v; bias_v needs pos).
+ * Returns (B, T, H*d_k), the heads merged, ready for linear_out. Equal to
+ * NeMo's RelPositionMultiHeadAttention (with pos) or MultiHeadAttention
+ * between the projections, with masked_fill(-10000) before and
+ * masked_fill(0) after the softmax, attention dropout 0. Keeps only the
+ * probabilities (B, H, T, T) for backward. */
+typedef struct nc_attention_params {
+    int64_t n_heads;
+    float scale;            /* <= 0: 1/sqrt(d_k) */
+    const int64_t *lengths; /* (B) valid frames (keys past them masked), or NULL */
+    bool mask_queries;      /* also mask query rows past the length (Conformer's att_mask) */
+    bool causal;            /* mask keys after the query (decoders) */
+} nc_attention_params;
+nc_tensor *nc_attention(nc_ctx *ctx, nc_tensor *q, nc_tensor *k, nc_tensor *v, nc_tensor *pos,
+                        nc_tensor *bias_u, nc_tensor *bias_v, const nc_attention_params *p);
+
 /* ---- registry ---- */
 /* Names of every op that records a backward; the gradient test suite must
  * hold an entry for each (tests/unit/test_gradcheck.c). */

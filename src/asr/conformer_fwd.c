@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "nemoc/conformer.h"
+#include "nemoc/ops.h"
 
 /* Weight (out, in, 1) of a kernel-1 Conv1d viewed as a linear (out, in):
  * on (B, T, C) activations the pointwise conv is exactly a linear layer. */
@@ -52,11 +53,12 @@ static nc_tensor *feed_forward(nc_ctx *ctx, const nc_linear_m *l1, const nc_line
     return nc_linear_fwd(ctx, l2, nc_dropout(ctx, h, dropout));
 }
 
-/* RelPositionMultiHeadAttention.forward. q, k, v: (B, T, d); p: (1, 2T-1, d). */
-static nc_tensor *rel_attention(nc_ctx *ctx, const nc_conformer_layer *l,
-                                const nc_conformer_cfg *c, nc_tensor *x, nc_tensor *pos_emb,
-                                nc_tensor *att_mask) {
-    if (!x) return NULL;
+/* RelPositionMultiHeadAttention.forward with the attention-probability
+ * dropout, composed of ops (q, k, v: (B, T, d); p: (1, 2T-1, d)). The fused
+ * op below computes the same without dropout. */
+static nc_tensor *rel_attention_composed(nc_ctx *ctx, const nc_conformer_layer *l,
+                                         const nc_conformer_cfg *c, nc_tensor *x,
+                                         nc_tensor *pos_emb, nc_tensor *att_mask) {
     int64_t B = x->shape[0], T = x->shape[1], H = c->n_heads, dk = c->d_model / c->n_heads;
     nc_tensor *q = nc_reshape(ctx, nc_linear_fwd(ctx, &l->linear_q, x), NC_DIMS(B, T, H, dk));
     nc_tensor *k = nc_split_heads(ctx, nc_linear_fwd(ctx, &l->linear_k, x), H);
@@ -84,6 +86,24 @@ static nc_tensor *rel_attention(nc_ctx *ctx, const nc_conformer_layer *l,
     return nc_linear_fwd(ctx, &l->linear_out, o);
 }
 
+/* RelPositionMultiHeadAttention.forward on x (B, T, d) with the fused
+ * attention op: projections, then one op for scores, relative shift, masks,
+ * softmax and the weighted sum. */
+static nc_tensor *rel_attention(nc_ctx *ctx, const nc_conformer_layer *l,
+                                const nc_conformer_cfg *c, nc_tensor *x, nc_tensor *pos_emb,
+                                const int64_t *lengths, nc_tensor *att_mask) {
+    if (!x) return NULL;
+    if (c->dropout_att > 0.0f && nc_training(ctx))
+        return rel_attention_composed(ctx, l, c, x, pos_emb, att_mask);
+    nc_tensor *q = nc_linear_fwd(ctx, &l->linear_q, x);
+    nc_tensor *k = nc_linear_fwd(ctx, &l->linear_k, x);
+    nc_tensor *v = nc_linear_fwd(ctx, &l->linear_v, x);
+    nc_tensor *p = nc_linear_fwd(ctx, &l->linear_pos, pos_emb);
+    nc_attention_params ap = {.n_heads = c->n_heads, .lengths = lengths, .mask_queries = true};
+    nc_tensor *o = nc_attention(ctx, q, k, v, p, l->pos_bias_u, l->pos_bias_v, &ap);
+    return nc_linear_fwd(ctx, &l->linear_out, o);
+}
+
 /* ConformerConvolution on (B, T, d): pw1 -> GLU -> mask -> depthwise -> norm -> Swish -> pw2. */
 static nc_tensor *conv_module(nc_ctx *ctx, const nc_conformer_layer *l, const nc_conformer_cfg *c,
                               nc_tensor *x, nc_tensor *pad_mask_bt1) {
@@ -102,14 +122,15 @@ static nc_tensor *conv_module(nc_ctx *ctx, const nc_conformer_layer *l, const nc
 }
 
 static nc_tensor *layer_fwd(nc_ctx *ctx, const nc_conformer_layer *l, const nc_conformer_cfg *c,
-                            nc_tensor *x, nc_tensor *pos_emb, nc_tensor *att_mask,
-                            nc_tensor *pad_bt1) {
+                            nc_tensor *x, nc_tensor *pos_emb, const int64_t *lengths,
+                            nc_tensor *att_mask, nc_tensor *pad_bt1) {
     float drop = c->dropout;
     nc_tensor *r = x, *h;
     h = feed_forward(ctx, &l->ff1_linear1, &l->ff1_linear2,
                      nc_layer_norm_fwd(ctx, &l->norm_feed_forward1, r), drop);
     r = nc_add_scaled(ctx, r, nc_dropout(ctx, h, drop), 0.5f); /* fc_factor 0.5 */
-    h = rel_attention(ctx, l, c, nc_layer_norm_fwd(ctx, &l->norm_self_att, r), pos_emb, att_mask);
+    h = rel_attention(ctx, l, c, nc_layer_norm_fwd(ctx, &l->norm_self_att, r), pos_emb, lengths,
+                      att_mask);
     r = nc_add(ctx, r, nc_dropout(ctx, h, drop));
     h = conv_module(ctx, l, c, nc_layer_norm_fwd(ctx, &l->norm_conv, r), pad_bt1);
     r = nc_add(ctx, r, nc_dropout(ctx, h, drop));
@@ -152,7 +173,7 @@ nc_tensor *nc_conformer_fwd(nc_ctx *ctx, const nc_conformer *enc, nc_tensor *fea
     if (!make_masks(ctx, B, Tp, out_lengths, &pad, &att)) return NULL;
     nc_tensor *pad_bt1 = nc_reshape(ctx, pad, NC_DIMS(B, Tp, 1));
     for (int64_t i = 0; i < c->n_layers; i++)
-        x = layer_fwd(ctx, &enc->layers[i], c, x, pos_emb, att, pad_bt1);
+        x = layer_fwd(ctx, &enc->layers[i], c, x, pos_emb, out_lengths, att, pad_bt1);
     if (c->feat_out > 0) x = nc_linear_fwd(ctx, &enc->out_proj, x);
     return x;
 }

@@ -6,6 +6,15 @@
 
 struct nc_node;
 
+/* Per-op profile table (see nc_ctx_set_profile); op names are string
+ * literals, so entries are keyed by pointer. */
+#define NC_PROFILE_SLOTS 128
+typedef struct nc_profile {
+    nc_profile_entry e[NC_PROFILE_SLOTS];
+    int64_t n;
+    double last; /* end of the previous op (seconds, monotonic) */
+} nc_profile;
+
 struct nc_ctx {
     nc_arena *arena;
     struct nc_node *nodes; /* tape, in the arena */
@@ -17,6 +26,7 @@ struct nc_ctx {
     nc_precision precision;
     nc_gemm_engine gemm;
     nc_rng rng;
+    nc_profile *prof; /* NULL unless profiling */
 };
 
 #endif

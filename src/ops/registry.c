@@ -16,7 +16,7 @@ static const char *const names[] = {
     /* ops_shape.c */
     "reshape", "permute", "slice", "concat", "pad", "contiguous_copy", "cast",
     /* ops_attention.c */
-    "rel_shift",
+    "rel_shift", "attention",
     /* ops_softmax.c */
     "softmax", "log_softmax", "cross_entropy", "mse_loss",
     /* ops_ctc.c */
