@@ -181,9 +181,10 @@ int main(int argc, char **argv) {
     nc_set_grad_enabled(ctx, train);
     int n = o.warmup + o.steps;
     double *t = nc_malloc((size_t)n * sizeof(double)), loss_v = 0;
+    double *cpu = nc_malloc((size_t)n * sizeof(double));
     for (int it = 0; it < n; it++) {
         if (it == o.warmup && o.profile) nc_ctx_profile_clear(ctx);
-        double t0 = bench_now();
+        double t0 = bench_now(), c0 = bench_cpu_s();
         nc_tensor *x = nc_from_data(ctx, NC_F32, NC_DIMS(B, F, T), feats);
         nc_tensor *lp = nc_ctc_decoder_fwd(ctx, &dec, nc_conformer_fwd(ctx, &enc, x, len, enc_len));
         if (train) {
@@ -209,22 +210,23 @@ int main(int argc, char **argv) {
         }
         nc_ctx_reset(ctx);
         t[it] = bench_now() - t0;
+        cpu[it] = bench_cpu_s() - c0;
         if (getenv("NC_BENCH_VERBOSE"))
             fprintf(stderr, "step %d %.3f s loss %.4f\n", it, t[it], loss_v);
     }
-    double med = bench_median(t + o.warmup, o.steps);
+    double med = bench_median(t + o.warmup, o.steps), cmed = bench_median(cpu + o.warmup, o.steps);
     double fl = forward_flops(&cfg, B, T, Tp, o.vocab) * (train ? 3.0 : 1.0);
     double audio = 0;
     for (int64_t b = 0; b < B; b++) audio += (double)len[b] / 100.0;
-    printf("result side=nemoc case=%s_%s prec=%s median_s=%.4f gflop=%.1f gflops=%.1f "
+    printf("result side=nemoc case=%s_%s prec=%s median_s=%.4f cpu_s=%.3f gflop=%.1f gflops=%.1f "
            "rss_mb=%.0f rtf=%.5f loss=%.4f T_enc=%lld\n",
-           o.arch, o.mode, o.prec, med, fl * 1e-9, fl * 1e-9 / med, bench_max_rss_mb(),
+           o.arch, o.mode, o.prec, med, cmed, fl * 1e-9, fl * 1e-9 / med, bench_max_rss_mb(),
            med / audio, loss_v, (long long)Tp);
     if (o.profile) bench_print_profile(ctx, o.steps);
     nc_ctx_free(ctx);
     nc_optim_free(opt);
     nc_conformer_free(&enc);
     nc_params_free(p);
-    nc_free(feats), nc_free(len), nc_free(enc_len), nc_free(tg), nc_free(tl), nc_free(t);
+    nc_free(feats), nc_free(len), nc_free(enc_len), nc_free(tg), nc_free(tl), nc_free(t), nc_free(cpu);
     return 0;
 }

@@ -26,6 +26,16 @@ static inline double bench_median(double *t, int n) {
     return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
 }
 
+/* CPU time (user + system) of this process so far, in seconds: under
+ * contention from other processes it measures work, where wall time also
+ * counts waiting for a core. */
+static inline double bench_cpu_s(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec +
+           (double)ru.ru_stime.tv_sec + 1e-6 * (double)ru.ru_stime.tv_usec;
+}
+
 /* Peak resident set size of this process in MiB. */
 static inline double bench_max_rss_mb(void) {
     struct rusage ru;

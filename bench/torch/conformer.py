@@ -58,9 +58,9 @@ def main():
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3) if train else None
     amp = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if a.prec == "bf16" else contextlib.nullcontext
     B = feats.shape[0]
-    times, loss_v = [], 0.0
+    times, cpus, loss_v = [], [], 0.0
     for it in range(a.warmup + a.steps):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         if train:
             opt.zero_grad(set_to_none=False)
             with amp():
@@ -80,12 +80,14 @@ def main():
         dt = time.perf_counter() - t0
         if it >= a.warmup:
             times.append(dt)
+            cpus.append(time.process_time() - c0)
         if os.environ.get("NC_BENCH_VERBOSE"):
             print(f"step {it} {dt:.3f} s loss {loss_v:.4f}", file=sys.stderr)
     med = float(np.median(times))
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     audio = float(lens.sum()) / 100.0
     print(f"result side=torch case={a.arch}_{a.mode} prec={a.prec} median_s={med:.4f} "
+          f"cpu_s={float(np.median(cpus)):.3f} "
           f"rss_mb={rss:.0f} rtf={med / audio:.5f} loss={loss_v:.4f}")
 
 

@@ -179,6 +179,27 @@ typedef struct nc_attention_params {
 nc_tensor *nc_attention(nc_ctx *ctx, nc_tensor *q, nc_tensor *k, nc_tensor *v, nc_tensor *pos,
                         nc_tensor *bias_u, nc_tensor *bias_v, const nc_attention_params *p);
 
+/* ---- fused ops for (B, T, C) activations (ops_fused.c, ops_norm_cl.c) ----
+ * Each computes what a chain of the ops above computes, in one pass and
+ * without transposes (tests/unit/test_fused_ops.c compares them). */
+/* a + alpha * dropout(b, p) (same shape): NeMo's residual x + alpha * dropout(f(x)).
+ * Draws the same noise as nc_dropout(b, p); no dropout in eval mode. */
+nc_tensor *nc_add_dropout(nc_ctx *ctx, nc_tensor *a, nc_tensor *b, float p, float alpha);
+/* GLU over the last dim of x (B, T, 2C) -> (B, T, C), frames t >= lengths[b]
+ * set to 0 (ConformerConvolution: glu(dim=1), masked_fill(pad_mask, 0));
+ * lengths NULL: no mask. */
+nc_tensor *nc_glu_mask(nc_ctx *ctx, nc_tensor *x, const int64_t *lengths);
+/* Depthwise conv1d over time on x (B, T, C): w (C, 1, K), bias (C) or NULL,
+ * stride 1, zero padding -> (B, T + pad_left + pad_right - K + 1, C); what
+ * transpose(1, 2), nc_conv1d(groups = C), transpose(1, 2) computes. */
+nc_tensor *nc_dwconv1d_tc(nc_ctx *ctx, nc_tensor *x, nc_tensor *w, nc_tensor *bias,
+                          int64_t pad_left, int64_t pad_right);
+/* nc_batch_norm over the LAST dim of x (..., C) (channels-last), then SiLU
+ * when silu is set. Same statistics, running-stat update and eval rule. */
+nc_tensor *nc_batch_norm_cl(nc_ctx *ctx, nc_tensor *x, nc_tensor *weight, nc_tensor *bias,
+                            nc_tensor *running_mean, nc_tensor *running_var,
+                            nc_tensor *num_batches_tracked, float momentum, float eps, bool silu);
+
 /* ---- registry ---- */
 /* Names of every op that records a backward; the gradient test suite must
  * hold an entry for each (tests/unit/test_gradcheck.c). */

@@ -31,20 +31,16 @@ static nc_tensor *rel_pos_emb(nc_ctx *ctx, int64_t T, int64_t d) {
     return pe;
 }
 
-/* (B, T) uint8 pad mask (1 on padded frames) and (B, 1, T, T) attention mask
- * (1 where the query or the key is padded), as ConformerEncoder._create_masks. */
-static bool make_masks(nc_ctx *ctx, int64_t B, int64_t T, const int64_t *len, nc_tensor **pad,
-                       nc_tensor **att) {
-    *pad = nc_empty(ctx, NC_U8, NC_DIMS(B, T));
-    *att = nc_empty(ctx, NC_U8, NC_DIMS(B, 1, T, T));
-    if (!*pad || !*att) return false;
-    uint8_t *pm = (*pad)->data, *am = (*att)->data;
-    for (int64_t b = 0; b < B; b++)
-        for (int64_t t = 0; t < T; t++) pm[b * T + t] = t >= len[b];
+/* (B, 1, T, T) attention mask (1 where the query or the key is padded), as
+ * ConformerEncoder._create_masks; only the composed attention uses it. */
+static nc_tensor *make_att_mask(nc_ctx *ctx, int64_t B, int64_t T, const int64_t *len) {
+    nc_tensor *att = nc_empty(ctx, NC_U8, NC_DIMS(B, 1, T, T));
+    if (!att) return NULL;
+    uint8_t *am = att->data;
     for (int64_t b = 0; b < B; b++)
         for (int64_t i = 0; i < T; i++)
-            for (int64_t j = 0; j < T; j++) am[(b * T + i) * T + j] = pm[b * T + i] | pm[b * T + j];
-    return true;
+            for (int64_t j = 0; j < T; j++) am[(b * T + i) * T + j] = i >= len[b] || j >= len[b];
+    return att;
 }
 
 static nc_tensor *feed_forward(nc_ctx *ctx, const nc_linear_m *l1, const nc_linear_m *l2,
@@ -104,39 +100,42 @@ static nc_tensor *rel_attention(nc_ctx *ctx, const nc_conformer_layer *l,
     return nc_linear_fwd(ctx, &l->linear_out, o);
 }
 
-/* ConformerConvolution on (B, T, d): pw1 -> GLU -> mask -> depthwise -> norm -> Swish -> pw2. */
+/* ConformerConvolution on (B, T, d): pw1 -> GLU -> mask -> depthwise -> norm
+ * -> Swish -> pw2, all in (B, T, d) (NeMo transposes to (B, d, T) around the
+ * convs; the fused ops compute the same without the transposes). */
 static nc_tensor *conv_module(nc_ctx *ctx, const nc_conformer_layer *l, const nc_conformer_cfg *c,
-                              nc_tensor *x, nc_tensor *pad_mask_bt1) {
-    nc_tensor *h = nc_glu(ctx, pointwise(ctx, x, l->pw1_weight, l->pw1_bias), -1);
-    h = nc_masked_fill(ctx, h, pad_mask_bt1, 0.0f);
-    h = nc_transpose(ctx, h, 1, 2); /* (B, d, T) */
-    h = nc_conv_fwd(ctx, &l->depthwise_conv, h);
+                              nc_tensor *x, const int64_t *lengths) {
+    nc_tensor *h = nc_glu_mask(ctx, pointwise(ctx, x, l->pw1_weight, l->pw1_bias), lengths);
+    const nc_conv_m *dw = &l->depthwise_conv;
+    h = nc_dwconv1d_tc(ctx, h, dw->weight, dw->bias, dw->cp.pad_left[0], dw->cp.pad_right[0]);
     if (c->conv_norm_type == NC_CONV_NORM_BATCH) {
-        h = nc_batch_norm_fwd(ctx, &l->batch_norm, h);
-        h = nc_transpose(ctx, nc_silu(ctx, h), 1, 2);
+        const nc_batch_norm_m *bn = &l->batch_norm;
+        h = nc_batch_norm_cl(ctx, h, bn->weight, bn->bias, bn->running_mean, bn->running_var,
+                             bn->num_batches_tracked, bn->momentum, bn->eps, true);
     } else {
-        h = nc_transpose(ctx, h, 1, 2);
         h = nc_silu(ctx, nc_layer_norm_fwd(ctx, &l->conv_layer_norm, h));
     }
     return pointwise(ctx, h, l->pw2_weight, l->pw2_bias);
 }
 
+/* ConformerLayer.forward: the residual branches (dropout, then add with
+ * fc_factor 0.5 for the feed-forwards) are fused adds. */
 static nc_tensor *layer_fwd(nc_ctx *ctx, const nc_conformer_layer *l, const nc_conformer_cfg *c,
                             nc_tensor *x, nc_tensor *pos_emb, const int64_t *lengths,
-                            nc_tensor *att_mask, nc_tensor *pad_bt1) {
+                            nc_tensor *att_mask) {
     float drop = c->dropout;
     nc_tensor *r = x, *h;
     h = feed_forward(ctx, &l->ff1_linear1, &l->ff1_linear2,
                      nc_layer_norm_fwd(ctx, &l->norm_feed_forward1, r), drop);
-    r = nc_add_scaled(ctx, r, nc_dropout(ctx, h, drop), 0.5f); /* fc_factor 0.5 */
+    r = nc_add_dropout(ctx, r, h, drop, 0.5f); /* fc_factor 0.5 */
     h = rel_attention(ctx, l, c, nc_layer_norm_fwd(ctx, &l->norm_self_att, r), pos_emb, lengths,
                       att_mask);
-    r = nc_add(ctx, r, nc_dropout(ctx, h, drop));
-    h = conv_module(ctx, l, c, nc_layer_norm_fwd(ctx, &l->norm_conv, r), pad_bt1);
-    r = nc_add(ctx, r, nc_dropout(ctx, h, drop));
+    r = nc_add_dropout(ctx, r, h, drop, 1.0f);
+    h = conv_module(ctx, l, c, nc_layer_norm_fwd(ctx, &l->norm_conv, r), lengths);
+    r = nc_add_dropout(ctx, r, h, drop, 1.0f);
     h = feed_forward(ctx, &l->ff2_linear1, &l->ff2_linear2,
                      nc_layer_norm_fwd(ctx, &l->norm_feed_forward2, r), drop);
-    r = nc_add_scaled(ctx, r, nc_dropout(ctx, h, drop), 0.5f);
+    r = nc_add_dropout(ctx, r, h, drop, 0.5f);
     return nc_layer_norm_fwd(ctx, &l->norm_out, r);
 }
 
@@ -169,11 +168,11 @@ nc_tensor *nc_conformer_fwd(nc_ctx *ctx, const nc_conformer *enc, nc_tensor *fea
     if (c->xscaling) x = nc_scale(ctx, x, sqrtf((float)c->d_model));
     x = nc_dropout(ctx, x, c->dropout_pre_encoder);
     nc_tensor *pos_emb = nc_dropout(ctx, rel_pos_emb(ctx, Tp, c->d_model), c->dropout_emb);
-    nc_tensor *pad, *att;
-    if (!make_masks(ctx, B, Tp, out_lengths, &pad, &att)) return NULL;
-    nc_tensor *pad_bt1 = nc_reshape(ctx, pad, NC_DIMS(B, Tp, 1));
+    nc_tensor *att = NULL;
+    if (c->dropout_att > 0.0f && nc_training(ctx) && !(att = make_att_mask(ctx, B, Tp, out_lengths)))
+        return NULL;
     for (int64_t i = 0; i < c->n_layers; i++)
-        x = layer_fwd(ctx, &enc->layers[i], c, x, pos_emb, out_lengths, att, pad_bt1);
+        x = layer_fwd(ctx, &enc->layers[i], c, x, pos_emb, out_lengths, att);
     if (c->feat_out > 0) x = nc_linear_fwd(ctx, &enc->out_proj, x);
     return x;
 }

@@ -291,6 +291,17 @@ float *nc_grad_buf(nc_ctx *ctx, nc_tensor *t) {
     return t->grad->data;
 }
 
+float *nc_grad_buf_fresh(nc_ctx *ctx, nc_tensor *t, bool *fresh) {
+    *fresh = false;
+    if (!nc_needs_grad(t)) return NULL;
+    if (!t->grad) {
+        t->grad = nc_empty(ctx, NC_F32, t->ndim, t->shape);
+        if (!t->grad) return NULL;
+        *fresh = true;
+    }
+    return t->grad->data;
+}
+
 static nc_status run_backward_nodes(nc_ctx *ctx) {
     for (int64_t i = ctx->n_nodes - 1; i >= 0; i--) {
         nc_node *n = &ctx->nodes[i];

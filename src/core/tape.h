@@ -28,6 +28,12 @@ nc_node *nc_record(nc_ctx *ctx, const char *op, nc_backward_fn backward, nc_tens
  * on first use; NULL when t needs no gradient (or on OOM, status set). */
 float *nc_grad_buf(nc_ctx *ctx, nc_tensor *t);
 
+/* Like nc_grad_buf, but a buffer allocated by this call is NOT zeroed and
+ * *fresh is set: the caller must then write (=) every element instead of
+ * adding (+=). Saves a memset and a read of the whole gradient for the
+ * first op that produces it (usually the only one). */
+float *nc_grad_buf_fresh(nc_ctx *ctx, nc_tensor *t, bool *fresh);
+
 /* The incoming gradient d(out) of a node (never NULL inside backward). */
 static inline float *nc_out_grad(nc_node *n) { return (float *)n->out->grad->data; }
 

@@ -31,6 +31,18 @@ static double decimal_double(float p) {
     return (double)p;
 }
 
+float *nc_dropout_mask(nc_ctx *ctx, int64_t n, float p) {
+    const double keep = 1.0 - decimal_double(p);
+    float *mask = nc_scratch(ctx, (size_t)(n ? n : 1) * sizeof(float));
+    if (!mask) return NULL;
+    /* The draws are sequential by nature (one generator stream, as in torch). */
+    nc_rng_bernoulli(&ctx->rng, mask, n, keep);
+    const float k = (float)keep;
+#pragma omp parallel for if (nc_par(ctx, n)) schedule(static)
+    for (int64_t i = 0; i < n; i++) mask[i] = mask[i] / k; /* noise.div_(1 - p): 0 or 1/(1-p) */
+    return mask;
+}
+
 static void do_backward(nc_ctx *ctx, nc_node *nd) {
     const do_saved *s = nd->saved;
     float *dx = nc_grad_buf(ctx, nd->in[0]);
@@ -58,16 +70,10 @@ nc_tensor *nc_dropout(nc_ctx *ctx, nc_tensor *x, float p) {
 #pragma omp parallel for if (nc_par(ctx, n)) schedule(static)
         for (int64_t i = 0; i < n; i++) Y[i] = X[i] * 0.0f;
     } else {
-        const double keep = 1.0 - decimal_double(p);
-        mask = nc_scratch(ctx, (size_t)n * sizeof(float));
+        mask = nc_dropout_mask(ctx, n, p);
         if (!mask) return NULL;
-        /* The draws are sequential by nature (one generator stream, as in torch). */
-        nc_rng_bernoulli(&ctx->rng, mask, n, keep);
 #pragma omp parallel for if (nc_par(ctx, n)) schedule(static)
-        for (int64_t i = 0; i < n; i++) {
-            mask[i] = mask[i] / (float)keep; /* noise.div_(1 - p): 0 or 1/(1-p) */
-            Y[i] = X[i] * mask[i];
-        }
+        for (int64_t i = 0; i < n; i++) Y[i] = X[i] * mask[i];
     }
     nc_node *nd = nc_record(ctx, "dropout", do_backward, y, 1, &x, sizeof(do_saved));
     if (nd) ((do_saved *)nd->saved)->mask = mask;

@@ -101,14 +101,45 @@ nc_tensor *nc_matmul(nc_ctx *ctx, nc_tensor *a, nc_tensor *b, bool ta, bool tb) 
 
 /* ---- linear ---- */
 
+/* db (N) += column sums of dy (rows, N). Rows are summed in fixed blocks
+ * (unit-stride, vectorised over columns), then the block sums in order in
+ * double, so the result does not depend on the thread count. */
+enum { DB_ROWS = 64 };
+static void bias_grad(nc_ctx *ctx, const float *dy, int64_t rows, int64_t N, float *db) {
+    int64_t nblk = (rows + DB_ROWS - 1) / DB_ROWS;
+    float *part = nc_scratch(ctx, (size_t)((nblk ? nblk : 1) * N) * sizeof(float));
+    if (!part) return;
+#pragma omp parallel if (nc_par(ctx, rows * N))
+    {
+#pragma omp for schedule(static)
+        for (int64_t bi = 0; bi < nblk; bi++) {
+            float *pp = part + bi * N;
+            int64_t r0 = bi * DB_ROWS, r1 = r0 + DB_ROWS < rows ? r0 + DB_ROWS : rows;
+            memcpy(pp, dy + r0 * N, (size_t)N * sizeof(float));
+            for (int64_t r = r0 + 1; r < r1; r++) {
+                const float *d = dy + r * N;
+#pragma omp simd
+                for (int64_t j = 0; j < N; j++) pp[j] += d[j];
+            }
+        }
+#pragma omp for schedule(static)
+        for (int64_t j = 0; j < N; j++) {
+            double acc = 0;
+            for (int64_t bi = 0; bi < nblk; bi++) acc += part[bi * N + j];
+            db[j] += (float)acc;
+        }
+    }
+}
+
 static void linear_backward(nc_ctx *ctx, nc_node *n) {
     nc_tensor *x = n->in[0], *w = n->in[1], *bias = n->n_in > 2 ? n->in[2] : NULL;
     int64_t out_f = w->shape[0], in_f = w->shape[1];
     int64_t rows = nc_numel(x) / in_f;
     const float *dy = nc_out_grad(n);
-    float *dx = nc_grad_buf(ctx, x);
-    if (dx) { /* dx (R, in) += dy (R, out) @ w (out, in) */
-        nc_gemm_args g = gemm2(false, false, rows, in_f, out_f, dy, w->data, dx, 1.0f);
+    bool fresh;
+    float *dx = nc_grad_buf_fresh(ctx, x, &fresh);
+    if (dx) { /* dx (R, in) (+)= dy (R, out) @ w (out, in) */
+        nc_gemm_args g = gemm2(false, false, rows, in_f, out_f, dy, w->data, dx, fresh ? 0.0f : 1.0f);
         if (!nc_ctx_gemm_run(ctx, &g)) return;
     }
     float *dw = nc_grad_buf(ctx, w);
@@ -118,12 +149,9 @@ static void linear_backward(nc_ctx *ctx, nc_node *n) {
     }
     float *db = bias ? nc_grad_buf(ctx, bias) : NULL;
     if (db) {
-#pragma omp parallel for if (nc_par(ctx, rows * out_f)) schedule(static)
-        for (int64_t j = 0; j < out_f; j++) {
-            double s = 0;
-            for (int64_t r = 0; r < rows; r++) s += dy[r * out_f + j];
-            db[j] += (float)s;
-        }
+        nc_arena_mark m = nc_arena_mark_get(ctx->arena);
+        bias_grad(ctx, dy, rows, out_f, db);
+        nc_arena_rewind(ctx->arena, m);
     }
 }
 
@@ -142,15 +170,8 @@ nc_tensor *nc_linear(nc_ctx *ctx, nc_tensor *x, nc_tensor *w, nc_tensor *bias) {
     nc_tensor *y = nc_empty(ctx, NC_F32, x->ndim, shape);
     if (!y) return NULL;
     int64_t rows = nc_numel(x) / (in_f ? in_f : 1);
-    float *Y = y->data;
-    float beta = 0.0f;
-    if (bias) {
-        const float *bd = bias->data;
-#pragma omp parallel for if (nc_par(ctx, rows * out_f)) schedule(static)
-        for (int64_t r = 0; r < rows; r++) memcpy(Y + r * out_f, bd, (size_t)out_f * sizeof(float));
-        beta = 1.0f;
-    }
-    nc_gemm_args g = gemm2(false, true, rows, out_f, in_f, x->data, w->data, Y, beta);
+    nc_gemm_args g = gemm2(false, true, rows, out_f, in_f, x->data, w->data, y->data, 0.0f);
+    g.bias = bias ? bias->data : NULL;
     if (!nc_ctx_gemm_run(ctx, &g)) return NULL;
     nc_tensor *ins[3] = {x, w, bias};
     nc_record(ctx, "linear", linear_backward, y, bias ? 3 : 2, ins, 0);
