@@ -130,6 +130,10 @@ nc_tensor *nc_conv1d(nc_ctx *ctx, nc_tensor *x, nc_tensor *w, nc_tensor *bias,
 /* x (N, Cin, H, W), w (Cout, Cin/groups, KH, KW) -> (N, Cout, Hout, Wout). */
 nc_tensor *nc_conv2d(nc_ctx *ctx, nc_tensor *x, nc_tensor *w, nc_tensor *bias,
                      const nc_conv_params *p);
+/* relu(nc_conv2d(...)) in one op (the ReLU applied in place, its mask taken
+ * from the output in backward): ConvSubsampling's Conv2d + ReLU pairs. */
+nc_tensor *nc_conv2d_relu(nc_ctx *ctx, nc_tensor *x, nc_tensor *w, nc_tensor *bias,
+                          const nc_conv_params *p);
 /* x (N, Cin, L), w (Cin, Cout/groups, K) -> (N, Cout, (L-1)s - pl - pr + d(K-1) + op + 1);
  * pad_left[0] is torch's `padding` (pad_right[0] must equal it). */
 nc_tensor *nc_conv_transpose1d(nc_ctx *ctx, nc_tensor *x, nc_tensor *w, nc_tensor *bias,

@@ -153,8 +153,10 @@ nc_tensor *nc_conformer_fwd(nc_ctx *ctx, const nc_conformer *enc, nc_tensor *fea
     nc_tensor *x = nc_transpose(ctx, feats, 1, 2);
     x = nc_reshape(ctx, x, NC_DIMS(B, 1, T, c->feat_in));
     for (int i = 0; i < enc->n_pre_conv; i++) {
-        x = nc_conv_fwd(ctx, &enc->pre_conv[i], x);
-        if (enc->pre_conv_relu_after[i]) x = nc_relu(ctx, x);
+        const nc_conv_m *cv = &enc->pre_conv[i];
+        x = enc->pre_conv_relu_after[i] && cv->dims == 2
+                ? nc_conv2d_relu(ctx, x, cv->weight, cv->bias, &cv->cp)
+                : nc_conv_fwd(ctx, cv, x);
     }
     if (!x) return NULL;
     int64_t Cc = x->shape[1], Tp = x->shape[2], Fp = x->shape[3];
