@@ -27,7 +27,9 @@ typedef struct nc_ctx nc_ctx;
 
 typedef enum nc_precision {
     NC_PREC_F32 = 0,  /* everything in fp32 (bit-reproducible for a seed and thread count) */
-    NC_PREC_BF16 = 1, /* matmul/conv inputs in bf16, fp32 accumulation and master weights */
+    NC_PREC_BF16 = 1, /* matmul/conv inputs in bf16, fp32 accumulation and master weights;
+                       * bf16 copies of the weights are kept until nc_ctx_reset, so
+                       * reset the ctx after changing weights (the trainer does) */
 } nc_precision;
 
 typedef enum nc_gemm_engine {

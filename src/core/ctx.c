@@ -62,7 +62,29 @@ void nc_ctx_reset(nc_ctx *ctx) {
     ctx->nodes = NULL;
     ctx->n_nodes = 0;
     ctx->cap_nodes = 0;
+    ctx->bf16 = NULL;
+    ctx->n_bf16 = ctx->cap_bf16 = 0;
     nc_ctx_profile_mark(ctx);
+}
+
+const uint16_t *nc_ctx_bf16_param(nc_ctx *ctx, const nc_tensor *t) {
+    if (ctx->status) return NULL;
+    int64_t n = nc_numel(t);
+    for (int64_t i = 0; i < ctx->n_bf16; i++)
+        if (ctx->bf16[i].key == t->data && ctx->bf16[i].n == n) return ctx->bf16[i].val;
+    if (ctx->n_bf16 == ctx->cap_bf16) {
+        int64_t cap = ctx->cap_bf16 ? 2 * ctx->cap_bf16 : 64;
+        nc_bf16_entry *e = nc_arena_alloc(ctx->arena, (size_t)cap * sizeof *e);
+        if (!e) return nc_ctx_fail(ctx, NC_ERR_OOM, "%s", nc_last_error());
+        if (ctx->n_bf16) memcpy(e, ctx->bf16, (size_t)ctx->n_bf16 * sizeof *e);
+        ctx->bf16 = e;
+        ctx->cap_bf16 = cap;
+    }
+    uint16_t *v = nc_arena_alloc(ctx->arena, (size_t)(n ? n : 1) * sizeof(uint16_t));
+    if (!v) return nc_ctx_fail(ctx, NC_ERR_OOM, "%s", nc_last_error());
+    nc_convert_f32_to_bf16(t->data, v, n);
+    ctx->bf16[ctx->n_bf16++] = (nc_bf16_entry){.key = t->data, .n = n, .val = v};
+    return v;
 }
 
 /* ---- profile ---- */

@@ -27,6 +27,15 @@ struct nc_ctx {
     nc_gemm_engine gemm;
     nc_rng rng;
     nc_profile *prof; /* NULL unless profiling */
+    /* bf16 copies of parameters made this step (arena, dropped by reset) */
+    struct nc_bf16_entry *bf16;
+    int64_t n_bf16, cap_bf16;
 };
+
+typedef struct nc_bf16_entry {
+    const void *key;
+    int64_t n;
+    uint16_t *val;
+} nc_bf16_entry;
 
 #endif

@@ -131,22 +131,49 @@ static void bias_grad(nc_ctx *ctx, const float *dy, int64_t rows, int64_t N, flo
     }
 }
 
+/* In bf16 precision (fast kernels) the ops hand the gemm operands already
+ * converted: weights from the ctx's per-step cache, the input x converted
+ * once in forward and kept for the weight gradient, dy converted once for
+ * both backward products. */
+static bool bf16_path(const nc_ctx *ctx) {
+    return ctx->precision == NC_PREC_BF16 && !ctx->reference && ctx->gemm != NC_GEMM_REF;
+}
+
+typedef struct linear_saved {
+    const uint16_t *x16; /* x in bf16 (bf16 path), or NULL */
+} linear_saved;
+
 static void linear_backward(nc_ctx *ctx, nc_node *n) {
     nc_tensor *x = n->in[0], *w = n->in[1], *bias = n->n_in > 2 ? n->in[2] : NULL;
+    const linear_saved *sv = n->saved;
     int64_t out_f = w->shape[0], in_f = w->shape[1];
     int64_t rows = nc_numel(x) / in_f;
     const float *dy = nc_out_grad(n);
     bool fresh;
     float *dx = nc_grad_buf_fresh(ctx, x, &fresh);
+    float *dw = nc_grad_buf(ctx, w);
+    if (ctx->status) return;
+    const bool bf = bf16_path(ctx) && (dx || dw);
+    /* the weight copy comes from the step cache: fetch it before the mark */
+    const uint16_t *w16 = bf && dx ? nc_ctx_bf16_param(ctx, w) : NULL;
+    nc_arena_mark m = nc_arena_mark_get(ctx->arena);
+    uint16_t *dy16 = NULL;
+    if (bf) {
+        dy16 = nc_scratch(ctx, (size_t)(rows * out_f) * sizeof(uint16_t));
+        if (!dy16 || (dx && !w16)) return;
+        nc_convert_f32_to_bf16(dy, dy16, rows * out_f);
+    }
     if (dx) { /* dx (R, in) (+)= dy (R, out) @ w (out, in) */
         nc_gemm_args g = gemm2(false, false, rows, in_f, out_f, dy, w->data, dx, fresh ? 0.0f : 1.0f);
+        g.A16 = dy16, g.B16 = w16;
         if (!nc_ctx_gemm_run(ctx, &g)) return;
     }
-    float *dw = nc_grad_buf(ctx, w);
     if (dw) { /* dw (out, in) += dy^T (out, R) @ x (R, in) */
         nc_gemm_args g = gemm2(true, false, out_f, in_f, rows, dy, x->data, dw, 1.0f);
+        g.A16 = dy16, g.B16 = dy16 ? sv->x16 : NULL;
         if (!nc_ctx_gemm_run(ctx, &g)) return;
     }
+    nc_arena_rewind(ctx->arena, m); /* dy16 */
     float *db = bias ? nc_grad_buf(ctx, bias) : NULL;
     if (db) {
         nc_arena_mark m = nc_arena_mark_get(ctx->arena);
@@ -172,8 +199,27 @@ nc_tensor *nc_linear(nc_ctx *ctx, nc_tensor *x, nc_tensor *w, nc_tensor *bias) {
     int64_t rows = nc_numel(x) / (in_f ? in_f : 1);
     nc_gemm_args g = gemm2(false, true, rows, out_f, in_f, x->data, w->data, y->data, 0.0f);
     g.bias = bias ? bias->data : NULL;
-    if (!nc_ctx_gemm_run(ctx, &g)) return NULL;
+    uint16_t *x16 = NULL;
     nc_tensor *ins[3] = {x, w, bias};
-    nc_record(ctx, "linear", linear_backward, y, bias ? 3 : 2, ins, 0);
+    /* x16 is kept for the weight gradient when this op will be recorded and
+     * handed back at once otherwise */
+    const bool rec = ctx->grad_enabled &&
+                     (nc_needs_grad(x) || nc_needs_grad(w) || (bias && nc_needs_grad(bias)));
+    nc_arena_mark m = {0};
+    if (bf16_path(ctx)) {
+        g.B16 = nc_ctx_bf16_param(ctx, w);
+        m = nc_arena_mark_get(ctx->arena);
+        x16 = nc_scratch(ctx, (size_t)(rows * in_f) * sizeof(uint16_t));
+        if (!g.B16 || !x16) return NULL;
+        nc_convert_f32_to_bf16(x->data, x16, rows * in_f);
+        g.A16 = x16;
+    }
+    if (!nc_ctx_gemm_run(ctx, &g)) return NULL;
+    if (x16 && !rec) {
+        nc_arena_rewind(ctx->arena, m);
+        x16 = NULL;
+    }
+    nc_node *n = nc_record(ctx, "linear", linear_backward, y, bias ? 3 : 2, ins, sizeof(linear_saved));
+    if (n) ((linear_saved *)n->saved)->x16 = x16;
     return ctx->status ? NULL : y;
 }

@@ -22,9 +22,7 @@ typedef struct un_saved {
     float p; /* scale, slope or exponent */
 } un_saved;
 
-static const float SQRT1_2 = 0.70710678118654752440f;
 static const float SQRT_2_PI = 0.79788456080286535588f; /* sqrt(2/pi) */
-static const float INV_SQRT_2PI = 0.39894228040143267794f;
 
 static void un_forward(nc_ctx *ctx, un_kind k, float p, const float *x, float *y, int64_t n) {
     bool par = nc_par(ctx, n);
@@ -51,7 +49,7 @@ static void un_forward(nc_ctx *ctx, un_kind k, float p, const float *x, float *y
         break;
     case UN_GELU:
 #pragma omp parallel for if (par) schedule(static)
-        for (int64_t i = 0; i < n; i++) y[i] = 0.5f * x[i] * (1.0f + erff(x[i] * SQRT1_2));
+        for (int64_t b0 = 0; b0 < n; b0 += VBLK) nc_vgelu(y + b0, x + b0, blk(n, b0));
         break;
     case UN_GELU_TANH:
 #pragma omp parallel for if (par) schedule(static)
@@ -125,11 +123,11 @@ static void un_backward(nc_ctx *ctx, nc_node *nd) {
         break;
     case UN_GELU: /* Phi(x) + x phi(x) */
 #pragma omp parallel for if (par) schedule(static)
-        for (int64_t i = 0; i < n; i++) {
-            float v = x[i];
-            float cdf = 0.5f * (1.0f + erff(v * SQRT1_2));
-            float pdf = INV_SQRT_2PI * expf(-0.5f * v * v);
-            dx[i] += g[i] * (cdf + v * pdf);
+        for (int64_t b0 = 0; b0 < n; b0 += VBLK) {
+            float dg[VBLK];
+            const int64_t m = blk(n, b0);
+            nc_vgelu_deriv(dg, x + b0, m);
+            for (int64_t i = 0; i < m; i++) dx[b0 + i] += g[b0 + i] * dg[i];
         }
         break;
     case UN_GELU_TANH:

@@ -26,6 +26,10 @@ typedef struct nc_gemm_args {
     int64_t ldc, stride_c;
     int64_t batch; /* >= 1 */
     const float *bias; /* (N) or NULL */
+    /* bf16 precision only: operands already converted, stored like A / B but
+     * dense (leading dimension = stored row length, batch stride = matrix
+     * size, or one matrix when the float stride is 0); NULL: converted here. */
+    const uint16_t *A16, *B16;
 } nc_gemm_args;
 
 /* Runs on the chosen engine; NC_GEMM_AUTO picks oneDNN; bf16 precision

@@ -121,6 +121,10 @@ static const uint16_t *convert_operand(int slot, const float *src, int64_t batch
         if (!bf_buf[slot]) return NULL;
     }
     uint16_t *dst = bf_buf[slot];
+    if (ld == cols && (nb == 1 || bstride == rows * cols)) {
+        nc_convert_f32_to_bf16(src, dst, (int64_t)need); /* one dense block */
+        return dst;
+    }
 #pragma omp parallel for collapse(2) if (need > 32768) schedule(static)
     for (int64_t b = 0; b < nb; b++)
         for (int64_t r = 0; r < rows; r++)
@@ -178,10 +182,12 @@ nc_status nc_cpu_gemm_dnnl(const nc_gemm_args *g, bool bf16) {
 
     const void *a = g->A, *b = g->B;
     if (bf16) {
-        a = g->ta ? convert_operand(0, g->A, g->batch, g->K, g->M, g->lda, k.sa)
-                  : convert_operand(0, g->A, g->batch, g->M, g->K, g->lda, k.sa);
-        b = g->tb ? convert_operand(1, g->B, g->batch, g->N, g->K, g->ldb, k.sb)
-                  : convert_operand(1, g->B, g->batch, g->K, g->N, g->ldb, k.sb);
+        a = g->A16 ? g->A16
+            : g->ta ? convert_operand(0, g->A, g->batch, g->K, g->M, g->lda, k.sa)
+                    : convert_operand(0, g->A, g->batch, g->M, g->K, g->lda, k.sa);
+        b = g->B16 ? g->B16
+            : g->tb ? convert_operand(1, g->B, g->batch, g->N, g->K, g->ldb, k.sb)
+                    : convert_operand(1, g->B, g->batch, g->K, g->N, g->ldb, k.sb);
         if (!a || !b) return nc_error(NC_ERR_OOM, "gemm: cannot allocate bf16 operand buffers");
     }
     dnnl_memory_t ma, mb, mc;

@@ -138,4 +138,58 @@ static inline void nc_vsilu(float *y, const float *x, int64_t n) {
     }
 }
 
+/* erf lane-wise by Abramowitz & Stegun 7.1.26: for x >= 0,
+ * erf(x) = 1 - (a1 t + a2 t^2 + ... + a5 t^5) e^{-x^2}, t = 1 / (1 + p x),
+ * odd-extended; absolute error below 1.5e-7 (so GELU, which multiplies it
+ * by x/2, keeps about 7 digits where its value matters). */
+static inline void nc_v16_erf(nc_v16f *x) {
+    nc_v16f v = *x;
+    nc_v16i neg = v < 0.0f;
+    nc_v16f a = (nc_v16f)((nc_v16i)v & ((nc_v16i){0} + INT32_MAX)); /* |x| */
+    nc_v16f t = 1.0f / (1.0f + 0.3275911f * a);
+    nc_v16f y = NC_V16(1.061405429f);
+    y = y * t - 1.453152027f;
+    y = y * t + 1.421413741f;
+    y = y * t - 0.284496736f;
+    y = y * t + 0.254829592f;
+    y = y * t;
+    nc_v16f e = -(a * a);
+    nc_v16_exp(&e);
+    y = 1.0f - y * e;
+    nc_v16f ny = -y;
+    nc_v16_select(x, &neg, &ny, &y);
+}
+
+/* y = x/2 (1 + erf(x / sqrt 2)) (exact GELU, torch's default) */
+static inline void nc_vgelu(float *y, const float *x, int64_t n) {
+    nc_v16f v, e;
+    for (int64_t i = 0; i < n; i += 16) {
+        int64_t k = n - i < 16 ? n - i : 16;
+        if (k == 16) nc_v16_load(&v, x + i);
+        else nc_v16_load_tail(&v, x + i, k, 0.0f);
+        e = v * 0.70710678118654752440f;
+        nc_v16_erf(&e);
+        v = 0.5f * v * (1.0f + e);
+        if (k == 16) nc_v16_store(y + i, &v);
+        else nc_v16_store_tail(y + i, &v, k);
+    }
+}
+
+/* d[i] = GELU'(x[i]) = Phi(x) + x phi(x) */
+static inline void nc_vgelu_deriv(float *d, const float *x, int64_t n) {
+    nc_v16f v, e, p;
+    for (int64_t i = 0; i < n; i += 16) {
+        int64_t k = n - i < 16 ? n - i : 16;
+        if (k == 16) nc_v16_load(&v, x + i);
+        else nc_v16_load_tail(&v, x + i, k, 0.0f);
+        e = v * 0.70710678118654752440f;
+        nc_v16_erf(&e);
+        p = -0.5f * v * v;
+        nc_v16_exp(&p);
+        v = 0.5f * (1.0f + e) + v * p * 0.39894228040143267794f;
+        if (k == 16) nc_v16_store(d + i, &v);
+        else nc_v16_store_tail(d + i, &v, k);
+    }
+}
+
 #endif
