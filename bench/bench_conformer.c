@@ -8,9 +8,12 @@
  *
  * A training step is what one `nemoc asr train` batch costs: zero the
  * gradients, forward in training mode (dropout 0.1 as NeMo's configs), CTC
- * loss (mean_batch), backward, AdamW update. Inference is eval mode without
- * gradients: encoder, decoder, greedy CTC decoding of the batch. The batch is
- * log-mel features (B, 80, T) with lengths from `seconds` down to 85% of it.
+ * loss (mean_batch), backward, AdamW update. Inference is transcription of
+ * a batch of 16 kHz audio in eval mode without gradients: log-mel features
+ * (NeMo's preprocessor: 25 ms / 10 ms, 80 mels, n_fft 512, per-feature
+ * normalisation), encoder, decoder, greedy CTC decoding; its real-time
+ * factor is compute time / audio duration. Training batches are log-mel
+ * features (B, 80, T) ~ N(0, 1); lengths run from `seconds` down to 85%.
  * --save DIR writes the initial weights (safetensors) and the batch (.npy)
  * for the PyTorch twin. Prints one "result" line (median step time, its
  * FLOP count and GFLOP/s, peak RSS); --profile adds the per-op table. */
@@ -26,6 +29,7 @@
 #include "nemoc/ctc.h"
 #include "nemoc/ctc_decoder.h"
 #include "nemoc/ctc_decoding.h"
+#include "nemoc/features.h"
 #include "nemoc/npy.h"
 #include "nemoc/optim.h"
 #include "nemoc/rng.h"
@@ -140,6 +144,31 @@ int main(int argc, char **argv) {
     nc_rng_randint(&rng, tg, B * S, 0, o.vocab);
     for (int64_t b = 0; b < B; b++) tl[b] = nc_conformer_out_length(&cfg, len[b]) / 4;
 
+    /* inference input: audio, lengths in samples (same durations) */
+    const int64_t S_len = (int64_t)(o.seconds * 16000.0);
+    float *audio = NULL;
+    int64_t *alen = NULL;
+    nc_featurizer *fz = NULL;
+    if (!train) {
+        nc_feature_config fc = nc_feature_default_config();
+        nc_feature_config_set(&fc, "window_size", "0.025");
+        nc_feature_config_set(&fc, "features", "80");
+        nc_feature_config_set(&fc, "n_fft", "512");
+        nc_feature_config_set(&fc, "pad_to", "0");
+        if (nc_featurizer_create(&fc, &fz)) {
+            fprintf(stderr, "features: %s\n", nc_last_error());
+            return 1;
+        }
+        audio = nc_malloc((size_t)(B * S_len) * sizeof(float));
+        alen = nc_malloc((size_t)B * sizeof(int64_t));
+        nc_rng_normal(&rng, audio, B * S_len, 0.0f, 0.1f);
+        for (int64_t b = 0; b < B; b++) {
+            alen[b] = len[b] * 160;
+            if (alen[b] > S_len) alen[b] = S_len;
+            for (int64_t i = alen[b]; i < S_len; i++) audio[b * S_len + i] = 0.0f;
+        }
+    }
+
     if (o.save) {
         mkdir(o.save, 0755);
         char path[4096];
@@ -160,6 +189,15 @@ int main(int argc, char **argv) {
         for (int i = 0; i < 4 && !s; i++) {
             snprintf(path, sizeof path, "%s/%s.npy", o.save, files[i].n);
             s = nc_npy_save(path, files[i].t);
+        }
+        if (!s && audio) {
+            nc_tensor ta, tal;
+            nc_tensor_init(&ta, NC_F32, NC_DIMS(B, S_len), audio);
+            nc_tensor_init(&tal, NC_I64, NC_DIMS(B), alen);
+            snprintf(path, sizeof path, "%s/audio.npy", o.save);
+            s = nc_npy_save(path, &ta);
+            snprintf(path, sizeof path, "%s/audio_lengths.npy", o.save);
+            if (!s) s = nc_npy_save(path, &tal);
         }
         if (s) {
             fprintf(stderr, "save: %s\n", nc_last_error());
@@ -185,8 +223,22 @@ int main(int argc, char **argv) {
     for (int it = 0; it < n; it++) {
         if (it == o.warmup && o.profile) nc_ctx_profile_clear(ctx);
         double t0 = bench_now(), c0 = bench_cpu_s();
-        nc_tensor *x = nc_from_data(ctx, NC_F32, NC_DIMS(B, F, T), feats);
-        nc_tensor *lp = nc_ctc_decoder_fwd(ctx, &dec, nc_conformer_fwd(ctx, &enc, x, len, enc_len));
+        nc_tensor *x;
+        int64_t *flen = len;
+        if (train) {
+            x = nc_from_data(ctx, NC_F32, NC_DIMS(B, F, T), feats);
+        } else {
+            /* the featurizer writes straight into an arena tensor */
+            int64_t Tf = nc_featurizer_out_frames(fz, S_len);
+            x = nc_empty(ctx, NC_F32, NC_DIMS(B, F, Tf));
+            flen = nc_scratch(ctx, (size_t)B * sizeof(int64_t));
+            if (!x || !flen || nc_featurizer_compute(fz, audio, alen, B, S_len, false, NULL,
+                                                     nc_f32(x), flen)) {
+                fprintf(stderr, "features: %s\n", nc_last_error());
+                return 1;
+            }
+        }
+        nc_tensor *lp = nc_ctc_decoder_fwd(ctx, &dec, nc_conformer_fwd(ctx, &enc, x, flen, enc_len));
         if (train) {
             nc_params_zero_grad(p);
             nc_tensor *il = nc_from_data(ctx, NC_I64, NC_DIMS(B), enc_len);
@@ -216,17 +268,20 @@ int main(int argc, char **argv) {
     }
     double med = bench_median(t + o.warmup, o.steps), cmed = bench_median(cpu + o.warmup, o.steps);
     double fl = forward_flops(&cfg, B, T, Tp, o.vocab) * (train ? 3.0 : 1.0);
-    double audio = 0;
-    for (int64_t b = 0; b < B; b++) audio += (double)len[b] / 100.0;
+    double audio_s = 0;
+    for (int64_t b = 0; b < B; b++) audio_s += (double)len[b] / 100.0;
     printf("result side=nemoc case=%s_%s prec=%s median_s=%.4f cpu_s=%.3f gflop=%.1f gflops=%.1f "
            "rss_mb=%.0f rtf=%.5f loss=%.4f T_enc=%lld\n",
            o.arch, o.mode, o.prec, med, cmed, fl * 1e-9, fl * 1e-9 / med, bench_max_rss_mb(),
-           med / audio, loss_v, (long long)Tp);
+           med / audio_s, loss_v, (long long)Tp);
     if (o.profile) bench_print_profile(ctx, o.steps);
     nc_ctx_free(ctx);
     nc_optim_free(opt);
     nc_conformer_free(&enc);
     nc_params_free(p);
+    nc_featurizer_free(fz);
+    nc_free(audio);
+    nc_free(alen);
     nc_free(feats), nc_free(len), nc_free(enc_len), nc_free(tg), nc_free(tl), nc_free(t), nc_free(cpu);
     return 0;
 }

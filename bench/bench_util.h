@@ -22,6 +22,7 @@ static int bench_cmp(const void *a, const void *b) {
 
 /* Median of n samples (sorts in place). */
 static inline double bench_median(double *t, int n) {
+    if (n <= 0) return 0.0;
     qsort(t, (size_t)n, sizeof *t, bench_cmp);
     return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
 }

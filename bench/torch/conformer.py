@@ -5,7 +5,9 @@ directory bench_conformer --save wrote), the same step: zero_grad, forward
 in training mode (dropout 0.1), CTC loss (NeMo mean_batch), backward, AdamW
 (torch defaults, lr 1e-3). --prec bf16 runs the forward and the loss under
 torch.autocast("cpu", dtype=torch.bfloat16), as Lightning's bf16-mixed does.
---mode infer: eval, no_grad, greedy CTC decoding of the batch.
+--mode infer: transcription of the saved audio batch: NeMo's log-mel
+preprocessor (the torch re-implementation in tests/ref/gen_features.py),
+eval, no_grad, greedy CTC decoding; the real-time factor is its time / audio.
 
   conformer.py --dir DIR [--arch conformer|fastconformer] [--prec 32|bf16]
                [--mode train|infer] [--layers 16] [--d 176] [--heads 4]
@@ -24,6 +26,11 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nemo_modules as nm  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "ref"))
+import gen_features  # noqa: E402
+
+ASR = dict(window_size=0.025, features=80, n_fft=512, pad_to=0)
 
 
 def main():
@@ -54,6 +61,9 @@ def main():
     tg = torch.from_numpy(np.load(os.path.join(a.dir, "targets.npy")))
     tl = torch.from_numpy(np.load(os.path.join(a.dir, "target_lengths.npy")))
     train = a.mode == "train"
+    if not train:
+        audio = torch.from_numpy(np.load(os.path.join(a.dir, "audio.npy")))
+        alen = torch.from_numpy(np.load(os.path.join(a.dir, "audio_lengths.npy")))
     model.train(train)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3) if train else None
     amp = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if a.prec == "bf16" else contextlib.nullcontext
@@ -71,8 +81,10 @@ def main():
             opt.step()
             loss_v = loss.item()
         else:
+            with torch.no_grad():
+                f, fl = gen_features.featurize(audio, alen, ASR, None)[:2]
             with torch.no_grad(), amp():
-                lp, el = model(feats, lens)
+                lp, el = model(f, fl)
                 best = lp.argmax(-1)
                 for b in range(B):  # greedy: collapse repeats, drop blanks
                     ids = torch.unique_consecutive(best[b, :el[b]])
@@ -85,10 +97,10 @@ def main():
             print(f"step {it} {dt:.3f} s loss {loss_v:.4f}", file=sys.stderr)
     med = float(np.median(times))
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    audio = float(lens.sum()) / 100.0
+    audio_s = float(lens.sum()) / 100.0
     print(f"result side=torch case={a.arch}_{a.mode} prec={a.prec} median_s={med:.4f} "
           f"cpu_s={float(np.median(cpus)):.3f} "
-          f"rss_mb={rss:.0f} rtf={med / audio:.5f} loss={loss_v:.4f}")
+          f"rss_mb={rss:.0f} rtf={med / audio_s:.5f} loss={loss_v:.4f}")
 
 
 if __name__ == "__main__":

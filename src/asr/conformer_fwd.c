@@ -2,6 +2,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "nemoc/arena.h"
 #include "nemoc/conformer.h"
 #include "nemoc/ops.h"
 
@@ -148,7 +149,20 @@ nc_tensor *nc_conformer_fwd(nc_ctx *ctx, const nc_conformer *enc, nc_tensor *fea
         return nc_ctx_fail(ctx, NC_ERR_SHAPE, "conformer: features %s, expected (B, %lld, T)",
                            nc_shape_str(feats, s, sizeof s), (long long)c->feat_in);
     }
-    int64_t B = feats->shape[0], T = feats->shape[2];
+    int64_t B = feats->shape[0], T = feats->shape[2], d = c->d_model;
+    /* Without gradients nothing outlives the step that reads it, so (for
+     * inference memory) each stage runs in arena space that is handed back
+     * once its output is copied into a buffer made before it. */
+    const bool frugal = !nc_grad_enabled(ctx);
+    nc_arena *arena = nc_ctx_arena(ctx);
+    const int64_t Tp0 = nc_conformer_out_length(c, T);
+    nc_tensor *buf[2] = {NULL, NULL};
+    if (frugal) {
+        buf[0] = nc_empty(ctx, NC_F32, NC_DIMS(B, Tp0 > 0 ? Tp0 : 1, d));
+        buf[1] = nc_empty(ctx, NC_F32, NC_DIMS(B, Tp0 > 0 ? Tp0 : 1, d));
+        if (!buf[0] || !buf[1]) return NULL;
+    }
+    nc_arena_mark m = nc_arena_mark_get(arena);
     /* pre_encode: (B, F, T) -> (B, 1, T, F) -> convs -> (B, T', C*F') -> out */
     nc_tensor *x = nc_transpose(ctx, feats, 1, 2);
     x = nc_reshape(ctx, x, NC_DIMS(B, 1, T, c->feat_in));
@@ -162,6 +176,12 @@ nc_tensor *nc_conformer_fwd(nc_ctx *ctx, const nc_conformer *enc, nc_tensor *fea
     int64_t Cc = x->shape[1], Tp = x->shape[2], Fp = x->shape[3];
     x = nc_reshape(ctx, nc_transpose(ctx, x, 1, 2), NC_DIMS(B, Tp, Cc * Fp));
     x = nc_linear_fwd(ctx, &enc->pre_out, x);
+    if (!x) return NULL;
+    if (frugal && nc_numel(x) == nc_numel(buf[0])) {
+        memcpy(buf[0]->data, x->data, nc_nbytes(x));
+        nc_arena_rewind(arena, m);
+        x = buf[0];
+    }
     for (int64_t b = 0; b < B; b++) {
         int64_t L = nc_conformer_out_length(c, lengths[b]);
         out_lengths[b] = L < 0 ? 0 : (L > Tp ? Tp : L);
@@ -173,8 +193,17 @@ nc_tensor *nc_conformer_fwd(nc_ctx *ctx, const nc_conformer *enc, nc_tensor *fea
     nc_tensor *att = NULL;
     if (c->dropout_att > 0.0f && nc_training(ctx) && !(att = make_att_mask(ctx, B, Tp, out_lengths)))
         return NULL;
-    for (int64_t i = 0; i < c->n_layers; i++)
-        x = layer_fwd(ctx, &enc->layers[i], c, x, pos_emb, out_lengths, att);
+    for (int64_t i = 0; i < c->n_layers; i++) {
+        m = nc_arena_mark_get(arena);
+        nc_tensor *y = layer_fwd(ctx, &enc->layers[i], c, x, pos_emb, out_lengths, att);
+        if (frugal && y && nc_numel(y) == nc_numel(buf[0])) {
+            nc_tensor *dst = buf[x == buf[0] ? 1 : 0];
+            memcpy(dst->data, y->data, nc_nbytes(y));
+            nc_arena_rewind(arena, m);
+            y = dst;
+        }
+        x = y;
+    }
     if (c->feat_out > 0) x = nc_linear_fwd(ctx, &enc->out_proj, x);
     return x;
 }
