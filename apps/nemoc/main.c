@@ -1,7 +1,9 @@
 /* nemoc: the command-line front end. Dispatches `nemoc <group> <verb>` to
  * one file per subcommand; the only place that prints for a person or exits. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -27,7 +29,26 @@ static void usage(FILE *f) {
     fprintf(f, "\nRun 'nemoc <command> --help' for a command's options.\n");
 }
 
+/* libgomp's threads spin up to GOMP_SPINCOUNT (300000) iterations at every
+ * barrier before sleeping. On a machine shared with other busy processes a
+ * spinning thread holds a core while its partner waits to be scheduled, and
+ * each of the thousands of parallel regions in a training step can cost a
+ * scheduler slice: bench/README.md measured 2-3x slower steps than with
+ * sleeping waits, which cost next to nothing on an idle machine. libgomp reads
+ * its settings once, before main, so when the user chose none the program
+ * re-executes itself once with OMP_WAIT_POLICY=passive (NEMOC_OMP_DEFAULTS=0
+ * turns this off; any OMP_WAIT_POLICY or GOMP_SPINCOUNT is left alone). */
+static void omp_defaults(char **argv) {
+    const char *off = getenv("NEMOC_OMP_DEFAULTS");
+    if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT") || (off && !strcmp(off, "0")))
+        return;
+    if (setenv("OMP_WAIT_POLICY", "passive", 1) != 0) return;
+    execv("/proc/self/exe", argv); /* returns only on failure: run as we are */
+    unsetenv("OMP_WAIT_POLICY");
+}
+
 int main(int argc, char **argv) {
+    omp_defaults(argv);
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
