@@ -264,17 +264,41 @@ void nc_rng_normal(nc_rng *r, float *x, int64_t n, float mean, float std) {
     }
 }
 
+/* u < p for the double u = (53 low bits of v) / 2^53 is, exactly, those
+ * bits < p * 2^53 (a power-of-two scaling, exact in double), so the draw
+ * compares integers against a threshold computed once. */
+static inline uint64_t bern_threshold(double p) {
+    if (!(p > 0.0)) return 0;
+    if (p >= 1.0) return UINT64_C(1) << 53;
+    double t = ceil(p * (double)(UINT64_C(1) << 53)); /* k < p*2^53 <=> k < ceil(p*2^53) */
+    return (uint64_t)t;
+}
+
 void nc_rng_bernoulli(nc_rng *r, float *x, int64_t n, double p) {
     /* one double uniform (random64(): high word drawn first) per element */
     uint32_t w[CHUNK];
+    const uint64_t thr = bern_threshold(p);
     for (int64_t i = 0; i < n; i += CHUNK / 2) {
         const int64_t k = n - i < CHUNK / 2 ? n - i : CHUNK / 2;
         fill_u32(r, w, 2 * k);
 #pragma omp simd
         for (int64_t j = 0; j < k; j++) {
             const uint64_t v = ((uint64_t)w[2 * j] << 32) | w[2 * j + 1];
-            const double u = (double)(v & ((UINT64_C(1) << 53) - 1)) * (1.0 / (double)(UINT64_C(1) << 53));
-            x[i + j] = u < p ? 1.0f : 0.0f;
+            x[i + j] = (v & ((UINT64_C(1) << 53) - 1)) < thr ? 1.0f : 0.0f;
+        }
+    }
+}
+
+void nc_rng_bernoulli_u8(nc_rng *r, uint8_t *x, int64_t n, double p) {
+    uint32_t w[CHUNK];
+    const uint64_t thr = bern_threshold(p);
+    for (int64_t i = 0; i < n; i += CHUNK / 2) {
+        const int64_t k = n - i < CHUNK / 2 ? n - i : CHUNK / 2;
+        fill_u32(r, w, 2 * k);
+#pragma omp simd
+        for (int64_t j = 0; j < k; j++) {
+            const uint64_t v = ((uint64_t)w[2 * j] << 32) | w[2 * j + 1];
+            x[i + j] = (uint8_t)((v & ((UINT64_C(1) << 53) - 1)) < thr);
         }
     }
 }

@@ -13,16 +13,17 @@
 /* ==================================================================== add_dropout */
 
 typedef struct ad_saved {
-    const float *mask; /* NULL: no dropout (p == 0 or eval) */
-    float alpha, p;
+    const uint8_t *mask; /* NULL: no dropout (p == 0 or eval) */
+    float alpha, p, scale;
 } ad_saved;
 
 static void ad_backward(nc_ctx *ctx, nc_node *n) {
     const ad_saved *s = n->saved;
     nc_tensor *a = n->in[0], *b = n->in[1];
-    const float *g = nc_out_grad(n), *m = s->mask;
+    const float *g = nc_out_grad(n);
+    const uint8_t *m = s->mask;
     const int64_t N = nc_numel(n->out);
-    const float al = s->alpha;
+    const float al = s->alpha, sc = s->scale;
     bool fresh;
     float *db = nc_grad_buf_fresh(ctx, b, &fresh);
     if (db) {
@@ -30,7 +31,7 @@ static void ad_backward(nc_ctx *ctx, nc_node *n) {
         const bool zero = s->p == 1.0f;
 #pragma omp parallel for if (nc_par(ctx, N)) schedule(static)
         for (int64_t i = 0; i < N; i++) {
-            float v = zero ? g[i] * 0.0f : (m ? al * g[i] * m[i] : al * g[i]);
+            float v = zero ? g[i] * 0.0f : (m ? al * (g[i] * (m[i] ? sc : 0.0f)) : al * g[i]);
             db[i] = fresh ? v : db[i] + v;
         }
     }
@@ -57,12 +58,13 @@ nc_tensor *nc_add_dropout(nc_ctx *ctx, nc_tensor *a, nc_tensor *b, float p, floa
     nc_tensor *y = nc_empty_like(ctx, a);
     if (!y) return NULL;
     const float *A = a->data, *B = b->data;
-    float *Y = y->data, *mask = NULL;
+    float *Y = y->data, scale = 0.0f;
+    uint8_t *mask = NULL;
     if (p > 0.0f && p < 1.0f && n > 0) {
-        mask = nc_dropout_mask(ctx, n, p);
+        mask = nc_dropout_mask(ctx, n, p, &scale);
         if (!mask) return NULL;
 #pragma omp parallel for if (nc_par(ctx, n)) schedule(static)
-        for (int64_t i = 0; i < n; i++) Y[i] = A[i] + alpha * (B[i] * mask[i]);
+        for (int64_t i = 0; i < n; i++) Y[i] = A[i] + alpha * (B[i] * (mask[i] ? scale : 0.0f));
     } else if (p == 1.0f) {
         /* torch multiplies by a zero scalar: NaN/inf in b give NaN, as there */
 #pragma omp parallel for if (nc_par(ctx, n)) schedule(static)
@@ -72,7 +74,7 @@ nc_tensor *nc_add_dropout(nc_ctx *ctx, nc_tensor *a, nc_tensor *b, float p, floa
         for (int64_t i = 0; i < n; i++) Y[i] = A[i] + alpha * B[i];
     }
     nc_node *nd = nc_record(ctx, op, ad_backward, y, 2, (nc_tensor *[]){a, b}, sizeof(ad_saved));
-    if (nd) *(ad_saved *)nd->saved = (ad_saved){.mask = mask, .alpha = alpha, .p = p};
+    if (nd) *(ad_saved *)nd->saved = (ad_saved){.mask = mask, .alpha = alpha, .p = p, .scale = scale};
     return ctx->status ? NULL : y;
 }
 
