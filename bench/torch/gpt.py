@@ -51,9 +51,9 @@ class Attn(nn.Module):
 class Layer(nn.Module):
     def __init__(self, d, h, p):
         super().__init__()
-        self.norm1 = nn.LayerNorm(d)
+        self.norm1 = nm.LayerNorm(d)
         self.self_attn = Attn(d, h)
-        self.norm2 = nn.LayerNorm(d)
+        self.norm2 = nm.LayerNorm(d)
         self.linear1 = nn.Linear(d, 4 * d)
         self.linear2 = nn.Linear(4 * d, d)
         self.drop = nn.Dropout(p)
@@ -67,7 +67,7 @@ class Stack(nn.Module):
     def __init__(self, n, d, h, p):
         super().__init__()
         self.layers = nn.ModuleList([Layer(d, h, p) for _ in range(n)])
-        self.norm_out = nn.LayerNorm(d)
+        self.norm_out = nm.LayerNorm(d)
 
 
 class GPT(nn.Module):

@@ -33,6 +33,23 @@ def load_safetensors(path):
     return out
 
 
+class LayerNorm(nn.LayerNorm):
+    """nn.LayerNorm computed in float32. torch 1.13's CPU autocast hands
+    layer_norm a bfloat16 input with float32 weights and fails ("expected
+    scalar type BFloat16 but found Float"); norms in fp32 is what autocast
+    intends (and what nemoc's bf16-mixed does). A no-op in fp32."""
+
+    def forward(self, x):
+        return F.layer_norm(x.float(), self.normalized_shape, self.weight, self.bias, self.eps)
+
+
+class BatchNorm1d(nn.BatchNorm1d):
+    """nn.BatchNorm1d in float32 for the same reason."""
+
+    def forward(self, x):
+        return super().forward(x.float())
+
+
 def calc_length(lengths, all_paddings, kernel_size, stride, repeat_num):
     add_pad = all_paddings - kernel_size
     for _ in range(repeat_num):
@@ -145,7 +162,7 @@ class ConvModule(nn.Module):
         super().__init__()
         self.pointwise_conv1 = nn.Conv1d(d, 2 * d, 1, bias=bias)
         self.depthwise_conv = nn.Conv1d(d, d, k, padding=(k - 1) // 2, groups=d, bias=bias)
-        self.batch_norm = nn.BatchNorm1d(d)
+        self.batch_norm = BatchNorm1d(d)
         self.pointwise_conv2 = nn.Conv1d(d, d, 1, bias=bias)
 
     def forward(self, x, pad_mask):
@@ -160,15 +177,15 @@ class ConvModule(nn.Module):
 class ConformerLayer(nn.Module):
     def __init__(self, d, heads, k, dropout, ff=4):
         super().__init__()
-        self.norm_feed_forward1 = nn.LayerNorm(d)
+        self.norm_feed_forward1 = LayerNorm(d)
         self.feed_forward1 = FF(d, d * ff, dropout)
-        self.norm_conv = nn.LayerNorm(d)
+        self.norm_conv = LayerNorm(d)
         self.conv = ConvModule(d, k)
-        self.norm_self_att = nn.LayerNorm(d)
+        self.norm_self_att = LayerNorm(d)
         self.self_attn = RelPositionMultiHeadAttention(heads, d)
-        self.norm_feed_forward2 = nn.LayerNorm(d)
+        self.norm_feed_forward2 = LayerNorm(d)
         self.feed_forward2 = FF(d, d * ff, dropout)
-        self.norm_out = nn.LayerNorm(d)
+        self.norm_out = LayerNorm(d)
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x, att_mask, pos_emb, pad_mask):
