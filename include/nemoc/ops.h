@@ -189,6 +189,9 @@ nc_tensor *nc_attention(nc_ctx *ctx, nc_tensor *q, nc_tensor *k, nc_tensor *v, n
 /* a + alpha * dropout(b, p) (same shape): NeMo's residual x + alpha * dropout(f(x)).
  * Draws the same noise as nc_dropout(b, p); no dropout in eval mode. */
 nc_tensor *nc_add_dropout(nc_ctx *ctx, nc_tensor *a, nc_tensor *b, float p, float alpha);
+/* dropout(silu(x), p) (NeMo's feed-forward: linear1, Swish, dropout); the
+ * same noise as nc_dropout, no dropout in eval mode; p < 1. */
+nc_tensor *nc_silu_dropout(nc_ctx *ctx, nc_tensor *x, float p);
 /* GLU over the last dim of x (B, T, 2C) -> (B, T, C), frames t >= lengths[b]
  * set to 0 (ConformerConvolution: glu(dim=1), masked_fill(pad_mask, 0));
  * lengths NULL: no mask. */

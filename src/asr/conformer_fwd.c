@@ -46,8 +46,8 @@ static nc_tensor *make_att_mask(nc_ctx *ctx, int64_t B, int64_t T, const int64_t
 
 static nc_tensor *feed_forward(nc_ctx *ctx, const nc_linear_m *l1, const nc_linear_m *l2,
                                nc_tensor *x, float dropout) {
-    nc_tensor *h = nc_silu(ctx, nc_linear_fwd(ctx, l1, x));
-    return nc_linear_fwd(ctx, l2, nc_dropout(ctx, h, dropout));
+    nc_tensor *h = nc_silu_dropout(ctx, nc_linear_fwd(ctx, l1, x), dropout);
+    return nc_linear_fwd(ctx, l2, h);
 }
 
 /* RelPositionMultiHeadAttention.forward with the attention-probability

@@ -78,6 +78,65 @@ nc_tensor *nc_add_dropout(nc_ctx *ctx, nc_tensor *a, nc_tensor *b, float p, floa
     return ctx->status ? NULL : y;
 }
 
+/* ==================================================================== silu_dropout */
+
+typedef struct sd_saved {
+    const uint8_t *mask; /* NULL: no dropout */
+    float scale;
+} sd_saved;
+
+static void sd_backward(nc_ctx *ctx, nc_node *n) {
+    const sd_saved *s = n->saved;
+    bool fresh;
+    float *dx = nc_grad_buf_fresh(ctx, n->in[0], &fresh);
+    if (!dx) return;
+    const float *X = n->in[0]->data, *G = nc_out_grad(n);
+    const uint8_t *m = s->mask;
+    const float sc = s->scale;
+    const int64_t N = nc_numel(n->out);
+#pragma omp parallel for if (nc_par(ctx, N)) schedule(static)
+    for (int64_t b0 = 0; b0 < N; b0 += 1024) {
+        float sg[1024];
+        const int64_t k = N - b0 < 1024 ? N - b0 : 1024;
+        nc_vsigmoid(sg, X + b0, k);
+        /* forward: y = silu(x) * noise; d silu = s (1 + x (1 - s)) */
+        for (int64_t i = 0; i < k; i++) {
+            const float g = m ? G[b0 + i] * (m[b0 + i] ? sc : 0.0f) : G[b0 + i];
+            const float v = g * sg[i] * (1.0f + X[b0 + i] * (1.0f - sg[i]));
+            dx[b0 + i] = fresh ? v : dx[b0 + i] + v;
+        }
+    }
+}
+
+nc_tensor *nc_silu_dropout(nc_ctx *ctx, nc_tensor *x, float p) {
+    const char *op = "silu_dropout";
+    if (!nc_ok1(ctx, x) || !nc_check_dtype(ctx, op, x, NC_F32)) return NULL;
+    if (!(p >= 0.0f && p < 1.0f))
+        return nc_ctx_fail(ctx, NC_ERR_INVALID_ARG,
+                           "silu_dropout: probability has to be in [0, 1), got %g", (double)p);
+    const int64_t n = nc_numel(x);
+    nc_tensor *y = nc_empty_like(ctx, x);
+    if (!y) return NULL;
+    float scale = 0.0f;
+    uint8_t *mask = NULL;
+    if (ctx->training && p > 0.0f && n > 0) {
+        mask = nc_dropout_mask(ctx, n, p, &scale);
+        if (!mask) return NULL;
+    }
+    const float *X = x->data;
+    float *Y = y->data;
+#pragma omp parallel for if (nc_par(ctx, n)) schedule(static)
+    for (int64_t b0 = 0; b0 < n; b0 += 1024) {
+        const int64_t k = n - b0 < 1024 ? n - b0 : 1024;
+        nc_vsilu(Y + b0, X + b0, k);
+        if (mask)
+            for (int64_t i = 0; i < k; i++) Y[b0 + i] = Y[b0 + i] * (mask[b0 + i] ? scale : 0.0f);
+    }
+    nc_node *nd = nc_record(ctx, op, sd_backward, y, 1, &x, sizeof(sd_saved));
+    if (nd) *(sd_saved *)nd->saved = (sd_saved){.mask = mask, .scale = scale};
+    return ctx->status ? NULL : y;
+}
+
 /* ==================================================================== glu_mask */
 
 typedef struct gm_saved {

@@ -28,7 +28,7 @@ static const char *const names[] = {
     /* ops_conv.c, ops_pool.c, ops_lstm.c */
     "conv1d", "conv2d", "conv2d_relu", "conv_transpose1d", "max_pool1d", "avg_pool1d", "lstm",
     /* ops_fused.c, ops_norm_cl.c */
-    "add_dropout", "glu_mask", "dwconv1d_tc", "batch_norm_cl",
+    "add_dropout", "silu_dropout", "glu_mask", "dwconv1d_tc", "batch_norm_cl",
 };
 
 const char *const *nc_op_names(int *count) {

@@ -5,7 +5,7 @@
  *   glu_mask vs glu + masked_fill, dwconv1d_tc vs transpose + conv1d + transpose,
  *   batch_norm_cl(+SiLU) vs transpose + batch_norm + silu + transpose (train
  *     and eval, running statistics too), add_dropout vs add_scaled + dropout
- *     (the same noise: bit-identical).
+ *     and silu_dropout vs dropout(silu) (the same noise: bit-identical).
  * Tolerance: 1e-4 relative to each array's scale (different summation orders). */
 #include <math.h>
 #include <stdio.h>
@@ -258,6 +258,15 @@ static nc_tensor *ad_chain(nc_ctx *ctx, nc_tensor **x, void *arg) {
     return nc_add_scaled(ctx, x[0], nc_dropout(ctx, x[1], 0.1f), 0.5f);
 }
 
+static nc_tensor *sd_fused(nc_ctx *ctx, nc_tensor **x, void *arg) {
+    (void)arg;
+    return nc_silu_dropout(ctx, x[0], 0.1f);
+}
+static nc_tensor *sd_chain(nc_ctx *ctx, nc_tensor **x, void *arg) {
+    (void)arg;
+    return nc_dropout(ctx, nc_silu(ctx, x[0]), 0.1f);
+}
+
 static void test_add_dropout(void) {
     const int64_t sh[2][4] = {{4, 100, 176}, {4, 100, 176}};
     const int nd[2] = {3, 3};
@@ -267,6 +276,11 @@ static void test_add_dropout(void) {
     run(ad_chain, NULL, 2, sh, nd, g, 77, true, &b);
     compare("add_dropout", &a, &b, 2, 0.0);
     free_result(&a, 2), free_result(&b, 2);
+    memset(&a, 0, sizeof a), memset(&b, 0, sizeof b);
+    run(sd_fused, NULL, 1, sh, nd, g, 78, true, &a);
+    run(sd_chain, NULL, 1, sh, nd, g, 78, true, &b);
+    compare("silu_dropout", &a, &b, 1, 0.0);
+    free_result(&a, 1), free_result(&b, 1);
 }
 
 int main(void) {

@@ -10,6 +10,7 @@ static nc_tensor *f_ad_same(nc_ctx *c, nc_tensor **x) {
     /* the same tensor on both sides: its gradient is g + alpha * mask * g */
     return nc_add_dropout(c, x[0], x[0], 0.5f, 0.5f);
 }
+static nc_tensor *f_sd(nc_ctx *c, nc_tensor **x) { return nc_silu_dropout(c, x[0], 0.25f); }
 static nc_tensor *f_gm(nc_ctx *c, nc_tensor **x) { return nc_glu_mask(c, x[0], lens); }
 static nc_tensor *f_gm_nolen(nc_ctx *c, nc_tensor **x) { return nc_glu_mask(c, x[0], NULL); }
 static nc_tensor *f_dw(nc_ctx *c, nc_tensor **x) { return nc_dwconv1d_tc(c, x[0], x[1], x[2], 1, 1); }
@@ -33,6 +34,8 @@ static const gc_case cases[] = {
     TRAIN("add_dropout", "train p=1", f_ad_all, 2, IN(GC_GRAD, 3, 4), IN(GC_GRAD, 3, 4)),
     TRAIN("add_dropout", "same tensor twice", f_ad_same, 1, IN(GC_GRAD, 4, 6)),
     GC_CASE("add_dropout", "eval / p=0", f_ad_nodrop, 2, IN(GC_GRAD, 2, 3), IN(GC_GRAD, 2, 3)),
+    TRAIN("silu_dropout", "train p=0.25", f_sd, 1, IN(GC_GRAD, 3, 700)),
+    GC_CASE("silu_dropout", "eval", f_sd, 1, IN(GC_GRAD, 4, 5)),
     GC_CASE("glu_mask", "lengths", f_gm, 1, IN(GC_GRAD, 2, 4, 6)),
     GC_CASE("glu_mask", "no mask", f_gm_nolen, 1, IN(GC_GRAD, 2, 3, 4)),
     GC_CASE("dwconv1d_tc", "k3 same padding", f_dw, 3, IN(GC_GRAD, 2, 6, 5), IN(GC_GRAD, 5, 1, 3),
