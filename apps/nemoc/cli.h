@@ -17,5 +17,6 @@ int nc_cmd_tokenizer_encode(int argc, char **argv);
 int nc_cmd_asr_train(int argc, char **argv);
 int nc_cmd_asr_transcribe(int argc, char **argv);
 int nc_cmd_asr_eval(int argc, char **argv);
+int nc_cmd_export(int argc, char **argv);
 
 #endif

@@ -50,6 +50,9 @@ static void synth_help(FILE *f) {
         "                             data/text/sentences.txt (3,000 KJV sentences, 3-12 words);\n"
         "                             or a text file, one utterance per line (lowercased; other\n"
         "                             characters than letters and ' become spaces)");
+    opt(f, "letters", d.letters ? "true" : "false",
+        "text_set=digits: include spelled-letter utterances (\"b k p\"); false makes\n"
+        "                             those digit strings");
     opt(f, "data_dir", "",
         "where text_set=sentences is looked up (DIR/text/sentences.txt); empty:\n"
         "                             $NEMOC_DATA_DIR, <bin>/../data, <bin>/../../data,\n"
@@ -191,6 +194,10 @@ static int parse_args(int argc, char **argv, synth_args *a) {
         int ok = 1;
         if (!strcmp(k, "out_dir")) a->out_dir = v;
         else if (!strcmp(k, "text_set")) p->text_set = v;
+        else if (!strcmp(k, "letters")) {
+            ok = !strcmp(v, "true") || !strcmp(v, "false") || bad_value(k, v, "true or false");
+            p->letters = !strcmp(v, "true");
+        }
         else if (!strcmp(k, "data_dir")) a->data_dir = v;
         else if (!strcmp(k, "num_utts")) ok = parse_i64(k, v, &p->num_utts);
         else if (!strcmp(k, "seed")) {

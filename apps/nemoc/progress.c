@@ -42,7 +42,7 @@ void nc_progress_event(const nc_train_event *ev, void *ud) {
         break;
     case NC_EV_STEP:
         p->last_loss = ev->loss;
-        if (!p->enabled) break;
+        if (!p->enabled && p->tty) break; /* off the terminal these are log lines */
         if (p->tty) {
             double frac = ev->batches_per_epoch > 0 ? (double)ev->batch / (double)ev->batches_per_epoch : 0;
             int fill = (int)(frac * 20 + 0.5);

@@ -71,6 +71,15 @@ nc_status nc_ctc_loader_params(const nc_model *m, const nc_cfg *ds, bool trainin
 /* Adapts an ASR loader to the trainer's data source interface. */
 void nc_asr_data_source(nc_asr_loader *l, nc_data_source *out);
 
+/* NeMo .nemo archives: load a whole model (its config selects the class;
+ * every state_dict key must match by name and shape), initialise a model's
+ * weights from one (matching tensors only; a decoder whose vocabulary changed
+ * is re-initialised, as speech_to_text_finetune.py does), or save one that
+ * NeMo's restore_from() reads. */
+nc_status nc_nemo_model_load(const char *path, nc_model **out);
+nc_status nc_nemo_model_init_from(nc_model *m, const char *path, int64_t *n_loaded);
+nc_status nc_nemo_model_save(const nc_model *m, const char *path);
+
 /* Loads a model from a nemoc training checkpoint (.ckpt, which carries its
  * config) or a NeMo .nemo archive. */
 nc_status nc_asr_model_load(const char *path, nc_model **out);

@@ -102,7 +102,7 @@ typedef struct nc_asr_loader_params {
     int num_workers;            /* decoding threads; 0 = decode on the caller's thread (default 2) */
     double min_duration, max_duration; /* < 0: none */
     int64_t max_utts;           /* 0: all */
-    bool trim_silence;          /* true is refused with a clear error (not implemented) */
+    bool trim_silence;          /* true is refused with a clear error (unsupported) */
     bool use_start_end_token;   /* add bos/eos ids around each transcript when the tokenizer has them
                                  * (ids > 0, as NeMo's AudioToBPEDataset); default true (NeMo's) */
     /* Duration bucketing (nemoc's form of NeMo's bucketed datasets): utterances go into

@@ -101,6 +101,13 @@ nc_status nc_backward(nc_ctx *ctx, nc_tensor *loss);
 /* Same, seeding d(out) with `grad_out` (shape of out). */
 nc_status nc_backward_with(nc_ctx *ctx, nc_tensor *out, const nc_tensor *grad_out);
 
+/* Cross-process reduction for synchronized batch statistics (NeMo configs set
+ * trainer.sync_batchnorm: true): sums n doubles in place over every rank of
+ * a data-parallel group. When set, training-mode batch_norm normalizes with
+ * the statistics of the global batch, forward and backward. */
+typedef nc_status (*nc_sync_sum_fn)(void *user_data, double *buf, int64_t n);
+void nc_ctx_set_sync(nc_ctx *ctx, nc_sync_sum_fn fn, void *user_data);
+
 /* Number of nodes on the tape (for tests and profiling). */
 int64_t nc_tape_size(const nc_ctx *ctx);
 

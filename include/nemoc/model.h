@@ -44,10 +44,13 @@ struct nc_model {
     nc_cfg *cfg;      /* the model section, owned, interpolations resolved */
     void *impl;
     /* Artifacts (e.g. tokenizer files) a .nemo archive must carry: config key
-     * path (e.g. "tokenizer.model_path") -> file path on disk. */
+     * path (e.g. "tokenizer.model_path"), the file's base name and its bytes
+     * (held in memory: the file may have been a temporary extraction). */
     int n_artifacts;
     struct {
-        char *key, *path;
+        char *key, *name;
+        void *data;
+        size_t len;
     } artifacts[8];
 };
 

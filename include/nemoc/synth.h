@@ -50,6 +50,7 @@ typedef struct nc_synth_params {
     /* "digits" (generated from the seed), or the path of a text file with one
      * utterance per line (the CLI maps "sentences" to data/text/sentences.txt). */
     const char *text_set;
+    bool letters; /* digits set: include spelled-letter utterances ("b p k") */
     bool engines[NC_SYNTH_N_ENGINES];
     /* espeak-ng voices are every accent x variant pair ("en-gb+f2"). */
     const char *espeak_accents;  /* comma list */
@@ -123,7 +124,7 @@ int64_t nc_synth_normalize_text(const char *in, char *out, int64_t cap);
 /* One utterance of the built-in digits/commands set (1..6 words) into buf.
  * Draws from `rng` (an nc_rng). Returns the length. */
 struct nc_rng;
-int64_t nc_synth_digits_utterance(struct nc_rng *rng, char *buf, int64_t cap);
+int64_t nc_synth_digits_utterance(struct nc_rng *rng, char *buf, int64_t cap, bool letters);
 /* The set's vocabulary, for documentation and tests (NULL-terminated). */
 extern const char *const nc_synth_digits_vocab[];
 

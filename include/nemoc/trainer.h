@@ -67,6 +67,7 @@ typedef struct nc_trainer_params {
     int64_t limit_train_batches;  /* 0: all */
     int64_t limit_val_batches;    /* 0: all */
     int64_t max_bad_steps;        /* nemoc: consecutive non-finite steps before stopping (10) */
+    bool sync_batchnorm;          /* batch statistics over all ranks (Lightning default false) */
     uint64_t seed;                /* dropout/augmentation seed (exp seed) */
     nc_exp_params exp;
     nc_optim_params optim;

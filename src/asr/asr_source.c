@@ -49,8 +49,7 @@ nc_status nc_ctc_loader_params(const nc_model *m, const nc_cfg *ds, bool trainin
 nc_status nc_asr_model_load(const char *path, nc_model **out) {
     *out = NULL;
     size_t n = strlen(path);
-    if (n > 5 && !strcmp(path + n - 5, ".nemo"))
-        return nc_error(NC_ERR_UNSUPPORTED, "%s: .nemo archives are not supported yet", path);
+    if (n > 5 && !strcmp(path + n - 5, ".nemo")) return nc_nemo_model_load(path, out);
     nc_st_file *f;
     nc_status s = nc_st_open(path, &f);
     if (s) return s;

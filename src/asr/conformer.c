@@ -91,15 +91,10 @@ static nc_status layer_init(nc_conformer_layer *l, nc_params *p, const char *bas
     if ((s = nc_conv1d_init(&pw2, p, NAME("conv.pointwise_conv2"), d, d, 1, NULL, b))) return s;
     l->pw2_weight = pw2.weight;
     l->pw2_bias = pw2.bias;
-    if ((s = nc_layer_norm_init(&l->norm_self_att, p, NAME("norm_self_att"), d, 1e-5f)) ||
-        (s = nc_linear_init(&l->linear_q, p, NAME("self_attn.linear_q"), d, d, b)) ||
-        (s = nc_linear_init(&l->linear_k, p, NAME("self_attn.linear_k"), d, d, b)) ||
-        (s = nc_linear_init(&l->linear_v, p, NAME("self_attn.linear_v"), d, d, b)) ||
-        (s = nc_linear_init(&l->linear_out, p, NAME("self_attn.linear_out"), d, d, b)) ||
-        (s = nc_linear_init(&l->linear_pos, p, NAME("self_attn.linear_pos"), d, d, false)))
-        return s;
+    if ((s = nc_layer_norm_init(&l->norm_self_att, p, NAME("norm_self_att"), d, 1e-5f))) return s;
+    /* A module's own parameters precede its children's in a torch state_dict:
+     * pos_bias_u/v come before linear_q. NeMo initialises them with zeros_. */
     if (c->untie_biases) {
-        /* NeMo initialises pos_bias_u/v with zeros_. */
         l->pos_bias_u = nc_nn_param(p, base, "self_attn.pos_bias_u", NC_DIMS(c->n_heads, dk),
                                     (nc_init){.kind = NC_INIT_ZEROS});
         l->pos_bias_v = nc_nn_param(p, base, "self_attn.pos_bias_v", NC_DIMS(c->n_heads, dk),
@@ -109,6 +104,12 @@ static nc_status layer_init(nc_conformer_layer *l, nc_params *p, const char *bas
         l->pos_bias_u = shared_u;
         l->pos_bias_v = shared_v;
     }
+    if ((s = nc_linear_init(&l->linear_q, p, NAME("self_attn.linear_q"), d, d, b)) ||
+        (s = nc_linear_init(&l->linear_k, p, NAME("self_attn.linear_k"), d, d, b)) ||
+        (s = nc_linear_init(&l->linear_v, p, NAME("self_attn.linear_v"), d, d, b)) ||
+        (s = nc_linear_init(&l->linear_out, p, NAME("self_attn.linear_out"), d, d, b)) ||
+        (s = nc_linear_init(&l->linear_pos, p, NAME("self_attn.linear_pos"), d, d, false)))
+        return s;
     if ((s = nc_layer_norm_init(&l->norm_feed_forward2, p, NAME("norm_feed_forward2"), d, 1e-5f)) ||
         (s = nc_linear_init(&l->ff2_linear1, p, NAME("feed_forward2.linear1"), d, dff, b)) ||
         (s = nc_linear_init(&l->ff2_linear2, p, NAME("feed_forward2.linear2"), dff, d, b)) ||
@@ -137,6 +138,16 @@ nc_status nc_conformer_init(nc_conformer *enc, nc_params *p, const char *prefix,
     int n_sub = log2i(c->subsampling_factor);
     char base[512], n[640];
     nc_status s;
+    /* Shared biases are the encoder's own parameters: first in its state_dict. */
+    nc_tensor *shared_u = NULL, *shared_v = NULL;
+    int64_t dk = c->d_model / c->n_heads;
+    if (!c->untie_biases) {
+        shared_u = nc_nn_param(p, prefix, "pos_bias_u", NC_DIMS(c->n_heads, dk),
+                               (nc_init){.kind = NC_INIT_ZEROS});
+        shared_v = nc_nn_param(p, prefix, "pos_bias_v", NC_DIMS(c->n_heads, dk),
+                               (nc_init){.kind = NC_INIT_ZEROS});
+        if (!shared_u || !shared_v) return NC_ERR_INVALID_ARG;
+    }
     nc_nn_name(base, sizeof base, prefix, "pre_encode");
     nc_conv_params cp = nc_conv_default_params();
     cp.stride[0] = cp.stride[1] = 2;
@@ -175,15 +186,6 @@ nc_status nc_conformer_init(nc_conformer *enc, nc_params *p, const char *prefix,
     if ((s = nc_linear_init(&enc->pre_out, p, nc_nn_name(n, sizeof n, base, "out"), C * fout,
                             c->d_model, true)))
         return s;
-    nc_tensor *shared_u = NULL, *shared_v = NULL;
-    int64_t dk = c->d_model / c->n_heads;
-    if (!c->untie_biases) {
-        shared_u = nc_nn_param(p, prefix, "pos_bias_u", NC_DIMS(c->n_heads, dk),
-                               (nc_init){.kind = NC_INIT_ZEROS});
-        shared_v = nc_nn_param(p, prefix, "pos_bias_v", NC_DIMS(c->n_heads, dk),
-                               (nc_init){.kind = NC_INIT_ZEROS});
-        if (!shared_u || !shared_v) return NC_ERR_INVALID_ARG;
-    }
     enc->layers = nc_calloc((size_t)(c->n_layers > 0 ? c->n_layers : 1), sizeof(nc_conformer_layer));
     if (!enc->layers) return nc_error(NC_ERR_OOM, "%s: layers", prefix);
     for (int64_t i = 0; i < c->n_layers; i++) {

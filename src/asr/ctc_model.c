@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "io/fileutil.h"
 #include "nemoc/alloc.h"
 #include "nemoc/asr_ctc.h"
 #include "nemoc/log.h"
@@ -133,11 +134,15 @@ static nc_status build_tokenizer(nc_model *m, nc_ctc_model *cm, bool bpe, const 
             snprintf(path, sizeof path, "%s", dir);
         if ((s = nc_tokenizer_load_dir(path, type, &cm->tokenizer)))
             return nc_error_prefix(s, "model.tokenizer.dir '%s'", path);
+        /* Keep the tokenizer file's bytes for .nemo archives. */
+        bool wpe = !strcmp(type, "wpe");
         char art[4200];
-        snprintf(art, sizeof art, "%s/%s", path, !strcmp(type, "wpe") ? "vocab.txt" : "tokenizer.model");
-        m->artifacts[0].key = nc_strdup(!strcmp(type, "wpe") ? "tokenizer.vocab_path" : "tokenizer.model_path");
-        m->artifacts[0].path = nc_strdup(art);
+        snprintf(art, sizeof art, "%s/%s", path, wpe ? "vocab.txt" : "tokenizer.model");
+        if ((s = nc_read_file(art, &m->artifacts[0].data, &m->artifacts[0].len))) return s;
+        m->artifacts[0].key = nc_strdup(wpe ? "tokenizer.vocab_path" : "tokenizer.model_path");
+        m->artifacts[0].name = nc_strdup(wpe ? "vocab.txt" : "tokenizer.model");
         m->n_artifacts = 1;
+        if (!m->artifacts[0].key || !m->artifacts[0].name) return nc_error(NC_ERR_OOM, "tokenizer artifact");
         return NC_OK;
     }
     const char **labels = NULL;
@@ -191,6 +196,14 @@ nc_status nc_ctc_model_build(nc_model *m, bool bpe, const char *base_dir, uint64
     }
     if ((s = build_tokenizer(m, cm, bpe, base_dir))) return s;
     cm->vocab_size = nc_tokenizer_vocab_size(cm->tokenizer);
+    if (nc_cfg_has(m->cfg, "interctc.loss_weights")) {
+        double *w = NULL;
+        int64_t nw = 0;
+        if (nc_cfg_get_float_list(m->cfg, "interctc.loss_weights", &w, &nw) == NC_OK) nc_free(w);
+        if (nw > 0)
+            return nc_error(NC_ERR_UNSUPPORTED,
+                            "model.interctc.loss_weights: InterCTC is not supported; use []");
+    }
     const char *red = "mean_batch";
     if ((s = nc_cfg_get_str_or(m->cfg, "ctc_reduction", "mean_batch", &red)) ||
         (s = nc_ctc_reduction_parse(red, &cm->reduction)))

@@ -381,3 +381,8 @@ nc_status nc_backward_with(nc_ctx *ctx, nc_tensor *out, const nc_tensor *grad_ou
 }
 
 int64_t nc_tape_size(const nc_ctx *ctx) { return ctx->n_nodes; }
+
+void nc_ctx_set_sync(nc_ctx *ctx, nc_sync_sum_fn fn, void *user_data) {
+    ctx->sync = fn;
+    ctx->sync_ud = user_data;
+}

@@ -26,6 +26,8 @@ struct nc_ctx {
     nc_precision precision;
     nc_gemm_engine gemm;
     nc_rng rng;
+    nc_sync_sum_fn sync; /* data-parallel sum for synchronized batch norm, or NULL */
+    void *sync_ud;
     nc_profile *prof; /* NULL unless profiling */
     /* bf16 copies of parameters made this step (arena, dropped by reset) */
     struct nc_bf16_entry *bf16;

@@ -34,6 +34,7 @@ nc_synth_params nc_synth_default_params(void) {
         .seed = 0,
         .num_utts = 100,
         .text_set = "digits",
+        .letters = true,
         .engines = {[NC_SYNTH_ESPEAK] = true, [NC_SYNTH_FLITE] = true},
         .espeak_accents = "en-us,en-gb,en-gb-scotland,en-gb-x-rp,en-gb-x-gbclan,en-gb-x-gbcwmd,"
                           "en-029,en-us-nyc",
@@ -272,7 +273,7 @@ static nc_status plan_texts(nc_synth_plan *plan, const nc_synth_params *p, nc_rn
         if (!plan->text_storage) return nc_error(NC_ERR_OOM, "texts for %lld utterances", (long long)n);
         for (int64_t i = 0; i < n; i++) {
             char *t = plan->text_storage + i * per;
-            nc_synth_digits_utterance(r, t, per);
+            nc_synth_digits_utterance(r, t, per, p->letters);
             plan->utts[i].text = t;
         }
         return NC_OK;

@@ -65,7 +65,7 @@ static const char *const commands[] = {
     "channel down", "turn on the light", "turn off the light",
 };
 static const char *const number_commands[] = {"channel", "volume", "page", "go to page", "call"};
-static const char *const letters[] = {"b", "c", "d", "f", "g", "h", "j", "k",
+static const char *const letter_words[] = {"b", "c", "d", "f", "g", "h", "j", "k",
                                       "l", "m", "p", "r", "s", "t", "v"};
 
 const char *const nc_synth_digits_vocab[] = {
@@ -105,12 +105,13 @@ static int64_t put_digits(nc_rng *r, char *buf, int64_t len, int64_t cap, int64_
     return len;
 }
 
-int64_t nc_synth_digits_utterance(nc_rng *r, char *buf, int64_t cap) {
+int64_t nc_synth_digits_utterance(nc_rng *r, char *buf, int64_t cap, bool letters) {
     if (cap <= 0) return 0;
     buf[0] = 0;
     int64_t len = 0;
     double u = nc_rng_double(r);
-    if (u < 0.40) { /* a digit string, 1..6 digits */
+    /* Without letters the last 15% are digit strings as well. */
+    if (u < 0.40 || (!letters && u >= 0.85)) { /* a digit string, 1..6 digits */
         len = put_digits(r, buf, len, cap, 1 + pick(r, 6));
     } else if (u < 0.65) { /* a command */
         len = put(buf, len, cap, commands[pick(r, N_OF(commands))]);
@@ -123,7 +124,7 @@ int64_t nc_synth_digits_utterance(nc_rng *r, char *buf, int64_t cap) {
         len = put_digits(r, buf, len, cap, 1 + pick(r, max_digits));
     } else { /* spelled letters, 2..5 */
         int64_t count = 2 + pick(r, 4);
-        for (int64_t k = 0; k < count; k++) len = put(buf, len, cap, letters[pick(r, N_OF(letters))]);
+        for (int64_t k = 0; k < count; k++) len = put(buf, len, cap, letter_words[pick(r, N_OF(letter_words))]);
     }
     return len;
 }

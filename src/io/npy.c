@@ -120,7 +120,9 @@ nc_status nc_npy_parse(const void *buf, size_t len, const char *what, nc_tensor 
          * whose element count overflows (each dim alone is <= 2^40). */
         size_t avail = len - hoff - hlen;
         size_t need = nc_dtype_size(dt);
-        for (int i = 0; i < ndim; i++) {
+        bool empty = false; /* a zero dim anywhere: no data at all, whatever the others say */
+        for (int i = 0; i < ndim; i++) empty |= shape[i] == 0;
+        for (int i = 0; i < ndim && !empty; i++) {
             if (shape[i] && need > avail / (size_t)shape[i]) {
                 char shp[256];
                 nc_dims_str(ndim, shape, shp, sizeof shp);
@@ -129,6 +131,7 @@ nc_status nc_npy_parse(const void *buf, size_t len, const char *what, nc_tensor 
             }
             need *= (size_t)shape[i];
         }
+        if (empty) need = 0;
         if (need > avail) {
             st = nc_error(NC_ERR_FORMAT, "%s: data truncated (%zu bytes, need %zu)", what, avail, need);
             goto done;

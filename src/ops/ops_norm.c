@@ -248,6 +248,7 @@ typedef struct bn_saved {
     float *mean, *rstd; /* (C): batch statistics (train) or running ones (eval) */
     int64_t n, c, l;    /* x viewed as (N, C, L) */
     bool batch_stats;   /* gradient flows through mean/rstd */
+    double m_total;     /* values per channel over all ranks (synchronized) or 0 */
 } bn_saved;
 
 static void bn_backward(nc_ctx *ctx, nc_node *nd) {
@@ -259,14 +260,44 @@ static void bn_backward(nc_ctx *ctx, nc_node *nd) {
     float *db = s->b ? nc_grad_buf(ctx, s->b) : NULL;
     const float *W = s->w ? s->w->data : NULL;
     const int64_t N = s->n, C = s->c, L = s->l;
-    const double M = (double)(N * L);
+    double M = (double)(N * L);
+    /* SyncBatchNorm: the channel sums of g and g*xhat over every rank enter dx;
+     * dw/db stay local (data-parallel averaging of gradients follows). */
+    double *global = NULL;
+    if (s->m_total > 0) {
+        global = nc_scratch(ctx, (size_t)(2 * (C ? C : 1)) * sizeof(double));
+        if (!global) return;
+        for (int64_t c = 0; c < C; c++) {
+            double sg = 0, sgx = 0;
+            for (int64_t n = 0; n < N; n++) {
+                const int64_t off = (n * C + c) * L;
+                sum_g_gxhat(G + off, X + off, L, s->mean[c], s->rstd[c], &sg, &sgx);
+            }
+            global[c] = sg;
+            global[C + c] = sgx;
+        }
+        if (dw) for (int64_t c = 0; c < C; c++) dw[c] += (float)global[C + c];
+        if (db) for (int64_t c = 0; c < C; c++) db[c] += (float)global[c];
+        dw = db = NULL;
+        nc_status st = ctx->sync(ctx->sync_ud, global, 2 * C);
+        if (st) {
+            nc_ctx_fail(ctx, st, "batch_norm: %s", nc_last_error());
+            return;
+        }
+        M = s->m_total;
+    }
 #pragma omp parallel for if (nc_par(ctx, N * C * L)) schedule(static)
     for (int64_t c = 0; c < C; c++) {
         const float m = s->mean[c], rs = s->rstd[c], w = W ? W[c] : 1.0f;
         double sg = 0, sgx = 0;
-        for (int64_t n = 0; n < N; n++) {
-            const int64_t off = (n * C + c) * L;
-            sum_g_gxhat(G + off, X + off, L, m, rs, &sg, &sgx);
+        if (global) {
+            sg = global[c];
+            sgx = global[C + c];
+        } else {
+            for (int64_t n = 0; n < N; n++) {
+                const int64_t off = (n * C + c) * L;
+                sum_g_gxhat(G + off, X + off, L, m, rs, &sg, &sgx);
+            }
         }
         if (dw) dw[c] += (float)sgx;
         if (db) db[c] += (float)sg;
@@ -334,9 +365,46 @@ nc_tensor *nc_batch_norm(nc_ctx *ctx, nc_tensor *x, nc_tensor *weight, nc_tensor
     float *RM = running_mean ? running_mean->data : NULL;
     float *RV = running_var ? running_var->data : NULL;
     const bool update = ctx->training && RM;
+    /* SyncBatchNorm (trainer.sync_batchnorm): mean and variance of the global
+     * batch from channel sums reduced over ranks, centred in a second pass. */
+    const bool sync = batch_stats && ctx->training && ctx->sync;
+    double m_total = 0;
+    if (sync) {
+        double *acc = nc_scratch(ctx, (size_t)(C + 1) * sizeof(double));
+        if (!acc) return NULL;
+        for (int64_t c = 0; c < C; c++) {
+            double sc = 0;
+            for (int64_t n = 0; n < N; n++) sc += sum_f(X + (n * C + c) * L, L);
+            acc[c] = sc;
+        }
+        acc[C] = (double)M;
+        nc_status st = ctx->sync(ctx->sync_ud, acc, C + 1);
+        if (st) return nc_ctx_fail(ctx, st, "batch_norm: %s", nc_last_error());
+        m_total = acc[C];
+        for (int64_t c = 0; c < C; c++) {
+            const double m = acc[c] / m_total;
+            double ss = 0;
+            for (int64_t n = 0; n < N; n++) ss += sumsq_centered(X + (n * C + c) * L, L, m);
+            acc[c] = ss;
+            mean[c] = (float)m;
+        }
+        st = ctx->sync(ctx->sync_ud, acc, C);
+        if (st) return nc_ctx_fail(ctx, st, "batch_norm: %s", nc_last_error());
+        for (int64_t c = 0; c < C; c++) {
+            const double var = acc[c] / m_total;
+            rstd[c] = (float)(1.0 / sqrt(var + eps));
+            if (update) {
+                const double mo = momentum, unbiased = acc[c] / (m_total - 1);
+                RM[c] = (float)(mo * mean[c] + (1.0 - mo) * RM[c]);
+                RV[c] = (float)(mo * unbiased + (1.0 - mo) * RV[c]);
+            }
+        }
+    }
 #pragma omp parallel for if (nc_par(ctx, N * C * L)) schedule(static)
     for (int64_t c = 0; c < C; c++) {
-        if (batch_stats) {
+        if (sync) {
+            /* statistics computed above */
+        } else if (batch_stats) {
             double s = 0;
             for (int64_t n = 0; n < N; n++) s += sum_f(X + (n * C + c) * L, L);
             const double m = s / (double)M;
@@ -371,7 +439,8 @@ nc_tensor *nc_batch_norm(nc_ctx *ctx, nc_tensor *x, nc_tensor *weight, nc_tensor
     nc_node *nd = nc_record(ctx, op, bn_backward, y, n_in, ins, sizeof(bn_saved));
     if (nd)
         *(bn_saved *)nd->saved = (bn_saved){.w = weight, .b = bias, .mean = mean, .rstd = rstd,
-                                            .n = N, .c = C, .l = L, .batch_stats = batch_stats};
+                                            .n = N, .c = C, .l = L, .batch_stats = batch_stats,
+                                            .m_total = m_total};
     return ctx->status ? NULL : y;
 }
 

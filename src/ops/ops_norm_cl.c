@@ -6,6 +6,10 @@
  * Backward recomputes z from x: dz = dy * s (1 + z (1 - s)), s = sigmoid(z),
  * then the batch-norm backward on dz.
  *
+ * With a data-parallel sync set on the ctx (synchronized batch norm), the
+ * statistics and the backward's channel sums are reduced over ranks exactly
+ * as nc_batch_norm does.
+ *
  * Rows are summed in fixed blocks (unit-stride over channels), the block
  * sums added in block order in double: the statistics do not depend on the
  * thread count. */
@@ -22,6 +26,7 @@ typedef struct bncl_saved {
     float *mean, *rstd; /* (C) */
     int64_t rows, c;
     bool batch_stats, silu;
+    double m_total; /* values per channel over all ranks (synchronized) or 0 */
 } bncl_saved;
 
 /* z row = (x - m) * rs * w + b, channels vectorised */
@@ -112,11 +117,22 @@ static void bncl_backward(nc_ctx *ctx, nc_node *nd) {
         if (dw) dw[c] += (float)sums[C + c];
         if (db) db[c] += (float)sums[c];
     }
+    double M = (double)rows;
+    if (s->m_total > 0) {
+        /* SyncBatchNorm (as nc_batch_norm): the channel sums of dz and
+         * dz * xhat over every rank enter dx; dw/db stay local (the
+         * data-parallel gradient average follows) */
+        nc_status st = ctx->sync(ctx->sync_ud, sums, 2 * C);
+        if (st) {
+            nc_ctx_fail(ctx, st, "batch_norm_cl: %s", nc_last_error());
+            return;
+        }
+        M = s->m_total;
+    }
     if (dx) {
         /* batch stats: dx = w * rstd * (dz - mean(dz) - xhat * mean(dz * xhat));
          * eval: dx = w * rstd * dz */
         float *a = coef, *bb = coef + C, *k = coef + 2 * C;
-        const double M = (double)rows;
         for (int64_t c = 0; c < C; c++) {
             a[c] = s->batch_stats ? (float)(sums[c] / M) : 0.0f;
             bb[c] = s->batch_stats ? (float)(sums[C + c] / M) : 0.0f;
@@ -159,27 +175,42 @@ nc_tensor *nc_batch_norm_cl(nc_ctx *ctx, nc_tensor *x, nc_tensor *weight, nc_ten
     float *mean = stats, *rstd = stats + C;
     const float *X = x->data, *W = weight ? weight->data : NULL, *Bb = bias ? bias->data : NULL;
     float *Y = y->data;
+    /* SyncBatchNorm (trainer.sync_batchnorm, as nc_batch_norm): the channel
+     * sums and the count are reduced over ranks before each pass */
+    const bool sync = batch_stats && ctx->training && ctx->sync;
+    double m_total = 0;
     if (batch_stats) {
         nc_arena_mark mk = nc_arena_mark_get(ctx->arena);
         const int64_t nblk = (rows + CL_ROWS - 1) / CL_ROWS;
         float *part = nc_scratch(ctx, (size_t)(nblk * C) * sizeof(float));
-        double *sum = nc_scratch(ctx, (size_t)(2 * C) * sizeof(double)), *ss = sum ? sum + C : NULL;
+        double *sum = nc_scratch(ctx, (size_t)(2 * C + 1) * sizeof(double)), *ss = sum ? sum + C + 1 : NULL;
         if (!part || !sum) return NULL;
         block_sums(ctx, 0, X, NULL, NULL, NULL, rows, C, part, sum);
-        for (int64_t c = 0; c < C; c++) mean[c] = (float)(sum[c] / (double)rows);
+        double M = (double)rows;
+        if (sync) {
+            sum[C] = M;
+            nc_status st = ctx->sync(ctx->sync_ud, sum, C + 1);
+            if (st) return nc_ctx_fail(ctx, st, "batch_norm_cl: %s", nc_last_error());
+            M = m_total = sum[C];
+        }
+        for (int64_t c = 0; c < C; c++) mean[c] = (float)(sum[c] / M);
         /* two passes for the variance, as nc_batch_norm: the centred sum is
          * taken about the float mean the normalisation uses */
         block_sums(ctx, 1, X, NULL, mean, NULL, rows, C, part, ss);
+        if (sync) {
+            nc_status st = ctx->sync(ctx->sync_ud, ss, C);
+            if (st) return nc_ctx_fail(ctx, st, "batch_norm_cl: %s", nc_last_error());
+        }
         float *RM = running_mean ? running_mean->data : NULL;
         float *RV = running_var ? running_var->data : NULL;
         for (int64_t c = 0; c < C; c++) {
-            const double var = ss[c] / (double)rows;
+            const double var = ss[c] / M;
             rstd[c] = (float)(1.0 / sqrt(var + eps));
             if (ctx->training && RM) {
                 /* torch: running = momentum * stat + (1 - momentum) * running, unbiased var */
                 const double mo = momentum;
-                RM[c] = (float)(mo * (sum[c] / (double)rows) + (1.0 - mo) * RM[c]);
-                RV[c] = (float)(mo * (ss[c] / (double)(rows - 1)) + (1.0 - mo) * RV[c]);
+                RM[c] = (float)(mo * (sum[c] / M) + (1.0 - mo) * RM[c]);
+                RV[c] = (float)(mo * (ss[c] / (M - 1)) + (1.0 - mo) * RV[c]);
             }
         }
         nc_arena_rewind(ctx->arena, mk);
@@ -206,6 +237,6 @@ nc_tensor *nc_batch_norm_cl(nc_ctx *ctx, nc_tensor *x, nc_tensor *weight, nc_ten
     if (nd)
         *(bncl_saved *)nd->saved = (bncl_saved){.w = weight, .b = bias, .mean = mean, .rstd = rstd,
                                                 .rows = rows, .c = C, .batch_stats = batch_stats,
-                                                .silu = silu};
+                                                .silu = silu, .m_total = m_total};
     return ctx->status ? NULL : y;
 }

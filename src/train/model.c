@@ -10,7 +10,8 @@ void nc_model_free(nc_model *m) {
     nc_cfg_free(m->cfg);
     for (int i = 0; i < m->n_artifacts; i++) {
         nc_free(m->artifacts[i].key);
-        nc_free(m->artifacts[i].path);
+        nc_free(m->artifacts[i].name);
+        nc_free(m->artifacts[i].data);
     }
     nc_free(m);
 }

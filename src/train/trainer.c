@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "nemoc/alloc.h"
+#include "nemoc/comm.h"
 #include "nemoc/ops.h"
 #include "nemoc/trainer.h"
 #include "train/checkpoint.h"
@@ -30,10 +31,16 @@ typedef struct run {
     double win_t0, win_items, win_seconds, win_loss;
     int64_t win_batches;
     double last_grad_norm;
+    double win_comm_s; /* gradient all-reduce time in the log window */
     bool any_bad;    /* a micro-batch of the current accumulation had a bad loss */
     int64_t bad_run; /* consecutive skipped optimizer steps */
     bool stop, early_stopped, time_up;
     int64_t last_saved_step;
+    /* data parallel */
+    nc_comm *comm;     /* NULL: one process */
+    int rank, world;
+    nc_grad_sync *gsync;
+    bool resumed;
 } run;
 
 static double now_s(void) {
@@ -49,7 +56,7 @@ static void emit(run *r, nc_train_event ev) {
     ev.batches_per_epoch = r->n_batches;
     ev.elapsed_s = now_s() - r->t_start;
     ev.log_dir = r->exp.log_dir;
-    if (r->h->on_event) r->h->on_event(&ev, r->h->user_data);
+    if (r->h->on_event && r->rank == 0) r->h->on_event(&ev, r->h->user_data);
 }
 
 static void warn(run *r, const char *msg) {
@@ -119,9 +126,30 @@ static nc_status run_validation(run *r, int64_t limit, nc_metric_acc *acc) {
 }
 
 /* Validation + checkpoint callback + early stopping. */
+/* Sums validation accumulators over ranks: WER is total errors over total
+ * words of the whole set, not a mean of per-rank rates. */
+static nc_status reduce_metrics(run *r, nc_metric_acc *acc) {
+    if (r->world <= 1) return NC_OK;
+    double d[2] = {acc->loss_sum, (double)acc->loss_count};
+    int64_t v[2 * NC_EDIT_COUNTS_N + 1];
+    nc_edit_counts_pack(&acc->words, v);
+    nc_edit_counts_pack(&acc->chars, v + NC_EDIT_COUNTS_N);
+    v[2 * NC_EDIT_COUNTS_N] = acc->n_utts;
+    nc_status s = nc_comm_all_reduce(r->comm, d, 2, NC_COMM_F64, NC_COMM_SUM);
+    if (!s) s = nc_comm_all_reduce(r->comm, v, 2 * NC_EDIT_COUNTS_N + 1, NC_COMM_I64, NC_COMM_SUM);
+    if (s) return s;
+    acc->loss_sum = d[0];
+    acc->loss_count = (int64_t)d[1];
+    nc_edit_counts_unpack(v, &acc->words);
+    nc_edit_counts_unpack(v + NC_EDIT_COUNTS_N, &acc->chars);
+    acc->n_utts = v[2 * NC_EDIT_COUNTS_N];
+    return NC_OK;
+}
+
 static nc_status validate(run *r) {
     nc_metric_acc acc;
     nc_status s = run_validation(r, r->p->limit_val_batches, &acc);
+    if (!s) s = reduce_metrics(r, &acc);
     if (s) return nc_error_prefix(s, "validation");
     double vl = nc_metric_loss(&acc), vw = nc_edit_rate(&acc.words), vc = nc_edit_rate(&acc.chars);
     const char *keys[] = {"val_loss", "val_wer", "val_cer", "epoch"};
@@ -178,6 +206,16 @@ static nc_status validate(run *r) {
 static nc_status optimizer_step(run *r, bool loss_finite, bool *stepped) {
     *stepped = false;
     nc_params *pa = r->m->params;
+    if (r->world > 1) {
+        /* DDP: average gradients; every rank skips a step any rank found bad. */
+        double t0 = now_s();
+        nc_status s = nc_grad_sync_all_reduce(r->gsync);
+        r->win_comm_s += now_s() - t0;
+        int64_t bad = !loss_finite;
+        if (!s) s = nc_comm_all_reduce(r->comm, &bad, 1, NC_COMM_I64, NC_COMM_MAX);
+        if (s) return nc_error_prefix(s, "gradient all-reduce");
+        loss_finite = !bad;
+    }
     if (!loss_finite || !nc_grads_finite(pa)) {
         nc_params_zero_grad(pa);
         r->st.bad_steps_total++;
@@ -206,15 +244,29 @@ static nc_status optimizer_step(run *r, bool loss_finite, bool *stepped) {
 }
 
 static void log_step(run *r) {
+    if (r->world > 1) {
+        /* the logged loss is the mean over all ranks' batches; throughput is global */
+        double d[4] = {r->win_loss, (double)r->win_batches, r->win_items, r->win_seconds};
+        if (nc_comm_all_reduce(r->comm, d, 4, NC_COMM_F64, NC_COMM_SUM) == NC_OK) {
+            r->win_loss = d[0];
+            r->win_batches = (int64_t)d[1];
+            r->win_items = d[2];
+            r->win_seconds = d[3];
+        }
+    }
     double t = now_s(), dt = t - r->win_t0;
     double loss = r->win_batches ? r->win_loss / (double)r->win_batches : NAN;
     double ips = dt > 0 ? r->win_items / dt : 0, sps = dt > 0 ? r->win_seconds / dt : 0;
     double per_step = dt / (double)(r->p->log_every_n_steps > 0 ? r->p->log_every_n_steps : 1);
     double eta = r->max_steps > 0 ? per_step * (double)(r->max_steps - r->st.global_step) : -1;
     double lr = nc_optim_get_lr(r->opt);
-    const char *keys[] = {"train_loss", "learning_rate", "global_step", "epoch", "train_step_timing in s"};
-    double vals[] = {loss, lr, (double)r->st.global_step, (double)r->st.epoch, per_step};
-    nc_exp_metrics(&r->exp, r->st.global_step, 5, keys, vals);
+    const char *keys[] = {"train_loss", "learning_rate", "global_step", "epoch", "train_step_timing in s",
+                          "grad_allreduce_timing in s"};
+    double steps = (double)(r->p->log_every_n_steps > 0 ? r->p->log_every_n_steps : 1);
+    double vals[] = {loss, lr, (double)r->st.global_step, (double)r->st.epoch, per_step,
+                     r->win_comm_s / steps};
+    nc_exp_metrics(&r->exp, r->st.global_step, r->world > 1 ? 6 : 5, keys, vals);
+    r->win_comm_s = 0;
     emit(r, (nc_train_event){.kind = NC_EV_STEP, .batch = r->st.batch_in_epoch, .loss = loss, .lr = lr,
                              .grad_norm = r->last_grad_norm, .items_per_s = ips,
                              .seconds_per_s = sps, .eta_s = eta});
@@ -283,6 +335,13 @@ static nc_status train_epoch(run *r) {
             nc_exp_log(&r->exp, "max_time_per_run reached at step %lld", (long long)r->st.global_step);
             r->time_up = true;
         }
+        if (r->world > 1) {
+            /* every rank stops at the same step when any rank is told to */
+            int64_t f[2] = {r->stop, r->time_up};
+            if ((s = nc_comm_all_reduce(r->comm, f, 2, NC_COMM_I64, NC_COMM_MAX))) return s;
+            r->stop = f[0];
+            r->time_up = f[1];
+        }
         if (r->time_up) break;
         if (r->max_steps > 0 && r->st.global_step >= r->max_steps) break;
     }
@@ -296,6 +355,30 @@ static nc_status train_epoch(run *r) {
     return NC_OK;
 }
 
+static nc_status sync_sum(void *ud, double *buf, int64_t n) {
+    return nc_comm_all_reduce(ud, buf, n, NC_COMM_F64, NC_COMM_SUM);
+}
+
+/* Rank 0's weights, buffers, optimizer state and train state to every rank:
+ * all start identical (after init, init_from_nemo_model or a resume). */
+static nc_status broadcast_state(run *r) {
+    if (r->world <= 1) return NC_OK;
+    nc_params *pa = r->m->params;
+    nc_status s = nc_comm_broadcast(r->comm, nc_params_flat_data(pa), nc_params_flat_size(pa),
+                                    NC_COMM_F32, 0);
+    for (int64_t i = 0; i < nc_params_count(pa) && !s; i++)
+        if (nc_params_kind_at(pa, i) == NC_PARAM_BUFFER)
+            s = nc_comm_broadcast_bytes(r->comm, nc_params_at(pa, i)->data,
+                                        (int64_t)nc_nbytes(nc_params_at(pa, i)), 0);
+    nc_tensor view;
+    for (int64_t i = 0; i < nc_optim_state_count(r->opt) && !s; i++) {
+        nc_optim_state_at(r->opt, i, &view);
+        s = nc_comm_broadcast_bytes(r->comm, view.data, (int64_t)nc_nbytes(&view), 0);
+    }
+    if (!s) s = nc_comm_broadcast_bytes(r->comm, &r->st, sizeof r->st, 0);
+    return s ? nc_error_prefix(s, "broadcasting the initial state") : NC_OK;
+}
+
 static nc_status setup(run *r) {
     const nc_trainer_params *p = r->p;
     nc_status s;
@@ -303,11 +386,29 @@ static nc_status setup(run *r) {
         return nc_error(NC_ERR_CONFIG,
                         "exp_manager.checkpoint_callback_params.monitor: '%s' is not logged (use val_loss, val_wer or val_cer)",
                         p->exp.monitor);
+    r->comm = r->h->comm;
+    r->rank = r->comm ? nc_comm_rank(r->comm) : 0;
+    r->world = r->comm ? nc_comm_size(r->comm) : 1;
+    int64_t want = p->devices > 0 ? p->devices * (p->num_nodes > 0 ? p->num_nodes : 1) : -1;
+    if (want > 0 && want != r->world)
+        return nc_error(NC_ERR_CONFIG,
+                        "trainer.devices (%lld) x trainer.num_nodes (%lld) = %lld processes, but %d "
+                        "were started (run with mpirun -np %lld, or set trainer.devices=-1)",
+                        (long long)p->devices, (long long)p->num_nodes, (long long)want, r->world,
+                        (long long)want);
     nc_ctx_params cp = nc_ctx_default_params();
-    cp.seed = p->seed;
+    /* Different dropout/augmentation streams per rank, as DDP processes have. */
+    cp.seed = p->seed + (uint64_t)r->rank * 1000003u;
     cp.precision = p->precision;
     if ((s = nc_ctx_create(&cp, &r->ctx))) return s;
     if ((s = nc_optim_create(r->m->params, &p->optim, &r->opt))) return s;
+    if (r->world > 1) {
+        nc_grad_sync_params gp = nc_grad_sync_default_params();
+        if ((s = nc_grad_sync_create(r->comm, nc_params_flat_grad(r->m->params),
+                                     nc_params_flat_size(r->m->params), &gp, &r->gsync)))
+            return s;
+        if (p->sync_batchnorm) nc_ctx_set_sync(r->ctx, sync_sum, r->comm);
+    }
     r->n_batches = r->train->num_batches(r->train->self);
     if (p->limit_train_batches > 0 && p->limit_train_batches < r->n_batches) r->n_batches = p->limit_train_batches;
     if (r->n_batches <= 0) return nc_error(NC_ERR_CONFIG, "the training set yields no batches");
@@ -346,10 +447,11 @@ nc_status nc_trainer_fit(const nc_trainer_params *p, nc_model *m, nc_data_source
     r->t_start = r->win_t0 = now_s();
     memset(out, 0, sizeof *out);
     nc_status s = setup(r);
-    if (!s) s = nc_exp_setup(&r->exp, &p->exp, r->h, true);
-    if (!s && r->exp.resume_from[0]) {
+    if (!s) s = nc_exp_setup(&r->exp, &p->exp, r->h, r->rank == 0);
+    if (!s && r->rank == 0 && r->exp.resume_from[0]) {
         s = nc_ckpt_load(r->exp.resume_from, m, r->opt, &r->st);
         if (!s) {
+            r->resumed = true;
             *nc_ctx_rng(r->ctx) = r->st.rng;
             if (r->st.batch_in_epoch >= r->n_batches) {
                 r->st.epoch++;
@@ -362,6 +464,21 @@ nc_status nc_trainer_fit(const nc_trainer_params *p, nc_model *m, nc_data_source
             s = nc_error_prefix(s, "resuming");
         }
     }
+    if (r->world > 1) {
+        /* A failure on rank 0 (say, a corrupt checkpoint) must stop every rank. */
+        int64_t f[2] = {s != NC_OK, r->rank == 0 && r->exp.resume_from[0]};
+        nc_status cs = nc_comm_all_reduce(r->comm, f, 2, NC_COMM_I64, NC_COMM_MAX);
+        if (!s && cs) s = cs;
+        if (!s && f[0]) s = nc_error(NC_ERR_COMM, "another rank failed to set up the run");
+        r->resumed = f[1];
+        if (!s) s = broadcast_state(r);
+        if (!s && r->resumed && r->rank > 0) {
+            /* The checkpoint holds rank 0's dropout stream; the others get
+             * their own, fixed by the seed, the rank and the step. */
+            nc_rng_seed(nc_ctx_rng(r->ctx), p->seed + (uint64_t)r->rank * 1000003u +
+                                                (uint64_t)r->st.global_step * 7919u);
+        }
+    }
     snprintf(out->log_dir, sizeof out->log_dir, "%s", r->exp.log_dir);
     if (!s) {
         nc_exp_log(&r->exp, "training %s: %lld parameters, %lld batches per epoch, max_steps %lld",
@@ -370,7 +487,7 @@ nc_status nc_trainer_fit(const nc_trainer_params *p, nc_model *m, nc_data_source
         emit(r, (nc_train_event){.kind = NC_EV_START});
     }
     /* Lightning's sanity check: a few validation batches before training. */
-    if (!s && val && p->num_sanity_val_steps > 0 && !r->exp.resume_from[0]) {
+    if (!s && val && p->num_sanity_val_steps > 0 && !r->resumed) {
         nc_metric_acc acc;
         s = run_validation(r, p->num_sanity_val_steps, &acc);
         if (s) s = nc_error_prefix(s, "sanity validation");
@@ -410,8 +527,9 @@ nc_status nc_trainer_fit(const nc_trainer_params *p, nc_model *m, nc_data_source
     out->last_val_loss = NAN;
     snprintf(out->best_ckpt, sizeof out->best_ckpt, "%s", nc_exp_topk_best(&r->exp, NULL));
     if (s && s != NC_ERR_INTERRUPTED) nc_exp_log(&r->exp, "ERROR %s", nc_last_error());
-    emit(r, (nc_train_event){.kind = NC_EV_END});
+    if (!s || s == NC_ERR_INTERRUPTED) emit(r, (nc_train_event){.kind = NC_EV_END});
     nc_exp_close(&r->exp);
+    nc_grad_sync_free(r->gsync);
     nc_sched_free(r->sched);
     nc_optim_free(r->opt);
     nc_ctx_free(r->ctx);

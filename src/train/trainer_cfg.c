@@ -111,6 +111,7 @@ static nc_status parse_trainer(const nc_cfg *root, nc_trainer_params *p) {
         (s = nc_cfg_get_int_or(t, "num_sanity_val_steps", 2, &p->num_sanity_val_steps)) ||
         (s = nc_cfg_get_bool_or(t, "enable_progress_bar", true, &p->enable_progress_bar)) ||
         (s = nc_cfg_get_int_or(t, "max_bad_steps", 10, &p->max_bad_steps)) ||
+        (s = nc_cfg_get_bool_or(t, "sync_batchnorm", false, &p->sync_batchnorm)) ||
         (s = nc_cfg_get_int_or(t, "seed", seed, &seed)) || (s = parse_precision(t, &p->precision)))
         return s;
     p->seed = (uint64_t)seed;

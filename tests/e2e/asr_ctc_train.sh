@@ -11,7 +11,7 @@ W=$(mktemp -d "${TMPDIR:-/tmp}/nemoc_e2e_asr.XXXXXX")
 trap 'rm -rf "$W"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
-"$NEMOC" data synth out_dir="$W/data" text_set=digits num_utts=600 seed=11 \
+"$NEMOC" data synth out_dir="$W/data" text_set=digits letters=false engines=espeak num_utts=600 seed=11 \
     validation_fraction=0.1 test_fraction=0.1 >/dev/null
 
 "$NEMOC" asr train --config-path "$ROOT/examples/asr/conf/conformer" \

@@ -55,7 +55,7 @@ static void test_digits_set(void) {
     char buf[64];
     int bad = 0;
     for (int k = 0; k < 5000; k++) {
-        nc_synth_digits_utterance(r, buf, sizeof buf);
+        nc_synth_digits_utterance(r, buf, sizeof buf, true);
         int words = 0;
         for (const char *p = buf; *p;) {
             size_t len = strcspn(p, " ");
