@@ -137,8 +137,8 @@ static nc_tensor *attn_chain(nc_ctx *ctx, nc_tensor **x, void *va) {
 }
 
 static void test_attention(void) {
-    const int64_t B = 4, T = 64, H = 2, dk = 8, D = H * dk;
-    static const int64_t len[4] = {64, 50, 33, 1};
+    const int64_t B = 4, T = 150, H = 2, dk = 8, D = H * dk; /* 3 blocks of positional rows */
+    static const int64_t len[4] = {150, 101, 64, 1};
     const int64_t shapes[6][4] = {{B, T, D}, {B, T, D}, {B, T, D}, {2 * T - 1, D}, {H, dk}, {H, dk}};
     const int nd[6] = {3, 3, 3, 2, 2, 2};
     const bool g[6] = {true, true, true, true, true, true};

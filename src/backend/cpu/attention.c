@@ -11,7 +11,8 @@
  *     dBD = unshift(dS) (zero elsewhere),  dqv = dBD p,  dp += dBD^T qv,
  *     dq += dqu + dqv,  du += sum_t dqu,  dv_bias += sum_t dqv.
  * qu = q + u, qv = q + v_bias. The shifted product only needs positions
- * [T-R, T-1+L) of p for rows i < R (row i reads p rows T-1-i .. T-2-i+L). */
+ * [T-R, T-1+L) of p for rows i < R (row i reads p rows T-1-i .. T-2-i+L);
+ * blocks of rows take only their band of it. */
 #include "backend/cpu/attention.h"
 
 #include <math.h>
@@ -20,6 +21,12 @@
 #include <string.h>
 
 #include "backend/cpu/vmath.h"
+
+/* Query rows per block of the positional product: a block of n rows needs
+ * L + n - 1 positions instead of the L + R - 1 all rows together span, so
+ * blocking halves that product's work (Transformer-XL's shift makes each row
+ * read a different window of the same position matrix). */
+enum { POS_ROWS = 64 };
 
 /* C (M, N) = op(A) op(B) + beta C, row-major, one thread. */
 static void sg(bool ref, bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *A,
@@ -112,13 +119,17 @@ static void fwd_task(const nc_attn_geom *g, bool ref, int64_t b, int64_t h, cons
     if (g->has_pos && bv) add_bias_rows(qv, qb, ld, bv + h * dk, R, dk), a2 = qv, l2 = dk;
     sg(ref, false, true, R, L, dk, a1, l1, kb, ld, 0.0f, P, T); /* ac */
     if (g->has_pos) {
-        const int64_t c0 = T - R, np = L + R - 1;
-        sg(ref, false, true, R, np, dk, a2, l2, p + c0 * ld + h * dk, ld, 0.0f, bd, np);
-        for (int64_t i = 0; i < R; i++) {
-            const float *src = bd + i * np + (T - 1 - i - c0);
-            float *dst = P + i * T;
+        /* rows [i0, i1) read positions T-i1 .. T-i1+w, w = L + (i1-i0) - 1 */
+        for (int64_t i0 = 0; i0 < R; i0 += POS_ROWS) {
+            const int64_t i1 = i0 + POS_ROWS < R ? i0 + POS_ROWS : R, w = L + (i1 - i0) - 1;
+            sg(ref, false, true, i1 - i0, w, dk, a2 + i0 * l2, l2, p + (T - i1) * ld + h * dk, ld,
+               0.0f, bd, w);
+            for (int64_t i = i0; i < i1; i++) {
+                const float *src = bd + (i - i0) * w + (i1 - 1 - i);
+                float *dst = P + i * T;
 #pragma omp simd
-            for (int64_t j = 0; j < L; j++) dst[j] += src[j];
+                for (int64_t j = 0; j < L; j++) dst[j] += src[j];
+            }
         }
     }
     for (int64_t i = 0; i < R; i++) {
@@ -183,24 +194,27 @@ static void bwd_task(const nc_attn_geom *g, bool ref, int64_t b, int64_t h, cons
     }
     if (dk_) sg(ref, true, false, L, dk, R, ds, L, a1, l1, 1.0f, dk_ + off, ld);
     if (!g->has_pos) return;
-    const int64_t c0 = T - R, np = L + R - 1;
-    memset(dbd, 0, (size_t)(R * np) * sizeof(float));
-    for (int64_t i = 0; i < R; i++)
-        memcpy(dbd + i * np + (T - 1 - i - c0), ds + i * L, (size_t)L * sizeof(float));
-    const float *pb = p + c0 * ld + h * dk;
-    if (pv) {
-        sg(ref, false, false, R, dk, np, dbd, np, pb, ld, 0.0f, dx, dk);
-        for (int64_t i = 0; i < R; i++)
-            for (int64_t c = 0; c < dk; c++) {
-                pv[c] += dx[i * dk + c];
-                if (dq) dq[off + i * ld + c] += dx[i * dk + c];
-            }
-    } else if (dq) {
-        sg(ref, false, false, R, dk, np, dbd, np, pb, ld, 1.0f, dq + off, ld);
+    /* the band of positions per block of rows, as in forward */
+    for (int64_t i0 = 0; i0 < R; i0 += POS_ROWS) {
+        const int64_t i1 = i0 + POS_ROWS < R ? i0 + POS_ROWS : R, nr = i1 - i0, w = L + nr - 1;
+        memset(dbd, 0, (size_t)(nr * w) * sizeof(float));
+        for (int64_t i = i0; i < i1; i++)
+            memcpy(dbd + (i - i0) * w + (i1 - 1 - i), ds + i * L, (size_t)L * sizeof(float));
+        const float *pb = p + (T - i1) * ld + h * dk;
+        if (pv) {
+            sg(ref, false, false, nr, dk, w, dbd, w, pb, ld, 0.0f, dx, dk);
+            for (int64_t i = 0; i < nr; i++)
+                for (int64_t c = 0; c < dk; c++) {
+                    pv[c] += dx[i * dk + c];
+                    if (dq) dq[off + (i0 + i) * ld + c] += dx[i * dk + c];
+                }
+        } else if (dq) {
+            sg(ref, false, false, nr, dk, w, dbd, w, pb, ld, 1.0f, dq + off + i0 * ld, ld);
+        }
+        if (dp_part)
+            sg(ref, true, false, w, dk, nr, dbd, w, a2 + i0 * l2, l2, 1.0f,
+               dp_part + b * (2 * T - 1) * ld + (T - i1) * ld + h * dk, ld);
     }
-    if (dp_part)
-        sg(ref, true, false, np, dk, R, dbd, np, a2, l2, 1.0f,
-           dp_part + b * (2 * T - 1) * ld + c0 * ld + h * dk, ld);
 }
 
 void nc_attn_backward(const nc_attn_geom *g, const nc_attn_exec *e, const float *q,
