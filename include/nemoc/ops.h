@@ -178,7 +178,7 @@ typedef struct nc_attention_params {
     float scale;            /* <= 0: 1/sqrt(d_k) */
     const int64_t *lengths; /* (B) valid frames (keys past them masked), or NULL */
     bool mask_queries;      /* also mask query rows past the length (Conformer's att_mask) */
-    bool causal;            /* mask keys after the query (decoders) */
+    bool causal;            /* mask keys after the query (decoders; not with pos) */
 } nc_attention_params;
 nc_tensor *nc_attention(nc_ctx *ctx, nc_tensor *q, nc_tensor *k, nc_tensor *v, nc_tensor *pos,
                         nc_tensor *bias_u, nc_tensor *bias_v, const nc_attention_params *p);

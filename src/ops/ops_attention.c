@@ -118,6 +118,9 @@ nc_tensor *nc_attention(nc_ctx *ctx, nc_tensor *q, nc_tensor *k, nc_tensor *v, n
     }
     if (bias_v && !pos)
         return nc_ctx_fail(ctx, NC_ERR_INVALID_ARG, "attention: bias_v needs positions");
+    if (pos && p->causal)
+        return nc_ctx_fail(ctx, NC_ERR_UNSUPPORTED,
+                           "attention: causal masking with relative positions is not supported");
     if (!attn_check_bias(ctx, bias_u, H, dk) || !attn_check_bias(ctx, bias_v, H, dk)) return NULL;
     int64_t *len = NULL;
     if (p->lengths) {

@@ -28,6 +28,15 @@
  * read a different window of the same position matrix). */
 enum { POS_ROWS = 64 };
 
+/* Causal attention runs in blocks of query rows, each against the keys up
+ * to its last row only: the products skip the masked upper triangle. */
+enum { CAUSAL_ROWS = 64 };
+
+/* keys a block of query rows ending at i1 (exclusive) can see */
+static inline int64_t block_keys(const nc_attn_geom *g, int64_t L, int64_t i1) {
+    return g->causal && i1 < L ? i1 : L;
+}
+
 /* C (M, N) = op(A) op(B) + beta C, row-major, one thread. */
 static void sg(bool ref, bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *A,
                int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
@@ -117,7 +126,12 @@ static void fwd_task(const nc_attn_geom *g, bool ref, int64_t b, int64_t h, cons
     int64_t l1 = ld, l2 = ld;
     if (bu) add_bias_rows(qu, qb, ld, bu + h * dk, R, dk), a1 = qu, l1 = dk;
     if (g->has_pos && bv) add_bias_rows(qv, qb, ld, bv + h * dk, R, dk), a2 = qv, l2 = dk;
-    sg(ref, false, true, R, L, dk, a1, l1, kb, ld, 0.0f, P, T); /* ac */
+    const int64_t rb = g->causal ? CAUSAL_ROWS : R;
+    for (int64_t i0 = 0; i0 < R; i0 += rb) { /* ac */
+        const int64_t i1 = i0 + rb < R ? i0 + rb : R;
+        sg(ref, false, true, i1 - i0, block_keys(g, L, i1), dk, a1 + i0 * l1, l1, kb, ld, 0.0f,
+           P + i0 * T, T);
+    }
     if (g->has_pos) {
         /* rows [i0, i1) read positions T-i1 .. T-i1+w, w = L + (i1-i0) - 1 */
         for (int64_t i0 = 0; i0 < R; i0 += POS_ROWS) {
@@ -136,7 +150,11 @@ static void fwd_task(const nc_attn_geom *g, bool ref, int64_t b, int64_t h, cons
         int64_t n = g->causal ? (i + 1 < L ? i + 1 : L) : L;
         softmax_row(P + i * T, n, L, g->scale);
     }
-    sg(ref, false, false, R, dk, L, P, T, vb, ld, 0.0f, ob, ld);
+    for (int64_t i0 = 0; i0 < R; i0 += rb) {
+        const int64_t i1 = i0 + rb < R ? i0 + rb : R;
+        sg(ref, false, false, i1 - i0, dk, block_keys(g, L, i1), P + i0 * T, T, vb, ld, 0.0f,
+           ob + i0 * ld, ld);
+    }
 }
 
 void nc_attn_forward(const nc_attn_geom *g, const nc_attn_exec *e, const float *q,
@@ -165,34 +183,43 @@ static void bwd_task(const nc_attn_geom *g, bool ref, int64_t b, int64_t h, cons
     const float *qb = q + off, *kb = k + off, *vb = v + off, *gb = dout + off;
     const float *P = probs + (b * H + h) * T * T;
     float *qu = w, *qv = w + T * dk, *dx = w + 2 * T * dk, *ds = w + 3 * T * dk, *dbd = ds + T * T;
-    /* dP = dout v^T (R, L); dv += P^T dout */
-    sg(ref, false, true, R, L, dk, gb, ld, vb, ld, 0.0f, ds, L);
-    if (dv) sg(ref, true, false, L, dk, R, P, T, gb, ld, 1.0f, dv + off, ld);
-    for (int64_t i = 0; i < R; i++) {
-        const float *pr = P + i * T;
-        float *d = ds + i * L;
-        double s = 0;
-        for (int64_t j = 0; j < L; j++) s += (double)d[j] * pr[j];
-        const float sf = (float)s;
+    /* dP = dout v^T (R, L); dv += P^T dout (causal: by row blocks, keys up
+     * to the block's last row) */
+    const int64_t rb = g->causal ? CAUSAL_ROWS : R;
+    for (int64_t i0 = 0; i0 < R; i0 += rb) {
+        const int64_t i1 = i0 + rb < R ? i0 + rb : R, kc = block_keys(g, L, i1);
+        sg(ref, false, true, i1 - i0, kc, dk, gb + i0 * ld, ld, vb, ld, 0.0f, ds + i0 * L, L);
+        if (dv) sg(ref, true, false, kc, dk, i1 - i0, P + i0 * T, T, gb + i0 * ld, ld, 1.0f, dv + off, ld);
+        for (int64_t i = i0; i < i1; i++) {
+            const float *pr = P + i * T;
+            float *d = ds + i * L;
+            double s = 0;
+            for (int64_t j = 0; j < kc; j++) s += (double)d[j] * pr[j];
+            const float sf = (float)s;
 #pragma omp simd
-        for (int64_t j = 0; j < L; j++) d[j] = pr[j] * (d[j] - sf) * g->scale;
+            for (int64_t j = 0; j < kc; j++) d[j] = pr[j] * (d[j] - sf) * g->scale;
+        }
     }
     const float *a1 = qb, *a2 = qb;
     int64_t l1 = ld, l2 = ld;
     if (bu) add_bias_rows(qu, qb, ld, bu + h * dk, R, dk), a1 = qu, l1 = dk;
     if (g->has_pos && bv) add_bias_rows(qv, qb, ld, bv + h * dk, R, dk), a2 = qv, l2 = dk;
     /* d(q + u) = dS k: into dq directly, or through dx when u needs its sum */
-    if (pu) {
-        sg(ref, false, false, R, dk, L, ds, L, kb, ld, 0.0f, dx, dk);
-        for (int64_t i = 0; i < R; i++)
-            for (int64_t c = 0; c < dk; c++) {
-                pu[c] += dx[i * dk + c];
-                if (dq) dq[off + i * ld + c] += dx[i * dk + c];
-            }
-    } else if (dq) {
-        sg(ref, false, false, R, dk, L, ds, L, kb, ld, 1.0f, dq + off, ld);
+    for (int64_t i0 = 0; i0 < R; i0 += rb) {
+        const int64_t i1 = i0 + rb < R ? i0 + rb : R, nr = i1 - i0, kc = block_keys(g, L, i1);
+        const float *dsb = ds + i0 * L;
+        if (pu) {
+            sg(ref, false, false, nr, dk, kc, dsb, L, kb, ld, 0.0f, dx, dk);
+            for (int64_t i = 0; i < nr; i++)
+                for (int64_t c = 0; c < dk; c++) {
+                    pu[c] += dx[i * dk + c];
+                    if (dq) dq[off + (i0 + i) * ld + c] += dx[i * dk + c];
+                }
+        } else if (dq) {
+            sg(ref, false, false, nr, dk, kc, dsb, L, kb, ld, 1.0f, dq + off + i0 * ld, ld);
+        }
+        if (dk_) sg(ref, true, false, kc, dk, nr, dsb, L, a1 + i0 * l1, l1, 1.0f, dk_ + off, ld);
     }
-    if (dk_) sg(ref, true, false, L, dk, R, ds, L, a1, l1, 1.0f, dk_ + off, ld);
     if (!g->has_pos) return;
     /* the band of positions per block of rows, as in forward */
     for (int64_t i0 = 0; i0 < R; i0 += POS_ROWS) {
