@@ -27,7 +27,9 @@ typedef struct nc_ctx nc_ctx;
 
 typedef enum nc_precision {
     NC_PREC_F32 = 0,  /* everything in fp32 (bit-reproducible for a seed and thread count) */
-    NC_PREC_BF16 = 1, /* matmul/conv inputs in bf16, fp32 accumulation and master weights */
+    NC_PREC_BF16 = 1, /* matmul/conv inputs in bf16, fp32 accumulation and master weights;
+                       * bf16 copies of the weights are kept until nc_ctx_reset, so
+                       * reset the ctx after changing weights (the trainer does) */
 } nc_precision;
 
 typedef enum nc_gemm_engine {
@@ -108,6 +110,26 @@ void nc_ctx_set_sync(nc_ctx *ctx, nc_sync_sum_fn fn, void *user_data);
 
 /* Number of nodes on the tape (for tests and profiling). */
 int64_t nc_tape_size(const nc_ctx *ctx);
+
+/* ---- per-op profile ----
+ * When on (nc_ctx_set_profile, or NC_PROFILE=1 in the environment at
+ * nc_ctx_create), every op's forward time is the wall time since the
+ * previous op (or reset/backward end) finished, attributed to the op name as
+ * it records itself, and every backward function is timed by itself
+ * ("<op>.bwd"). Costs two clock reads per op; off by default. */
+typedef struct nc_profile_entry {
+    const char *op;   /* op name; backward entries have backward set */
+    bool backward;
+    int64_t calls;
+    double seconds;
+} nc_profile_entry;
+void nc_ctx_set_profile(nc_ctx *ctx, bool on);
+bool nc_ctx_profiling(const nc_ctx *ctx);
+/* Restarts the forward clock (call after work that is not an op). */
+void nc_ctx_profile_mark(nc_ctx *ctx);
+/* Copies up to cap entries (most expensive first); returns how many exist. */
+int64_t nc_ctx_profile(const nc_ctx *ctx, nc_profile_entry *out, int64_t cap);
+void nc_ctx_profile_clear(nc_ctx *ctx);
 
 #ifdef __cplusplus
 }

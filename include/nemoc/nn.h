@@ -80,10 +80,14 @@ typedef struct nc_mha_m {
     nc_linear_m linear_q, linear_k, linear_v, linear_out;
     int64_t n_head, d_model;
     float dropout_att;
+    bool causal; /* decoder self-attention: query t sees keys <= t (false after init) */
 } nc_mha_m;
 nc_status nc_mha_init(nc_mha_m *m, nc_params *p, const char *prefix, int64_t d_model,
                       int64_t n_head, float dropout_att, bool bias);
-/* x (B, T, d); pad_mask (B, T) uint8 with 1 on padded frames, or NULL. */
+/* x (B, T, d); pad_mask (B, T) uint8 with 1 on padded frames, or NULL.
+ * Runs the fused attention op (nc_attention) unless attention dropout is
+ * active or the padding is not a suffix of each row; the composed ops
+ * otherwise (same result). */
 nc_tensor *nc_mha_fwd(nc_ctx *ctx, const nc_mha_m *m, nc_tensor *x, nc_tensor *pad_mask);
 
 /* Pre-LN Transformer encoder layer: x += attn(norm1(x)); x += linear2(gelu(linear1(norm2(x)))). */
@@ -104,6 +108,9 @@ typedef struct nc_tfm_encoder_m {
 nc_status nc_tfm_encoder_init(nc_tfm_encoder_m *m, nc_params *p, const char *prefix, int n_layers,
                               int64_t d_model, int64_t n_head, int64_t d_ff, float dropout);
 void nc_tfm_encoder_free(nc_tfm_encoder_m *m);
+/* Makes every layer's self-attention causal (a GPT-style decoder stack) and
+ * sets its attention-probability dropout (init uses `dropout` for both). */
+void nc_tfm_encoder_set_attention(nc_tfm_encoder_m *m, bool causal, float dropout_att);
 /* x (B, T, d), pad_mask (B, T) uint8 or NULL -> (B, T, d) after norm_out. */
 nc_tensor *nc_tfm_encoder_fwd(nc_ctx *ctx, const nc_tfm_encoder_m *m, nc_tensor *x,
                               nc_tensor *pad_mask);

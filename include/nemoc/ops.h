@@ -130,6 +130,10 @@ nc_tensor *nc_conv1d(nc_ctx *ctx, nc_tensor *x, nc_tensor *w, nc_tensor *bias,
 /* x (N, Cin, H, W), w (Cout, Cin/groups, KH, KW) -> (N, Cout, Hout, Wout). */
 nc_tensor *nc_conv2d(nc_ctx *ctx, nc_tensor *x, nc_tensor *w, nc_tensor *bias,
                      const nc_conv_params *p);
+/* relu(nc_conv2d(...)) in one op (the ReLU applied in place, its mask taken
+ * from the output in backward): ConvSubsampling's Conv2d + ReLU pairs. */
+nc_tensor *nc_conv2d_relu(nc_ctx *ctx, nc_tensor *x, nc_tensor *w, nc_tensor *bias,
+                          const nc_conv_params *p);
 /* x (N, Cin, L), w (Cin, Cout/groups, K) -> (N, Cout, (L-1)s - pl - pr + d(K-1) + op + 1);
  * pad_left[0] is torch's `padding` (pad_right[0] must equal it). */
 nc_tensor *nc_conv_transpose1d(nc_ctx *ctx, nc_tensor *x, nc_tensor *w, nc_tensor *bias,
@@ -156,6 +160,52 @@ nc_tensor *nc_lstm(nc_ctx *ctx, nc_tensor *x, int num_layers, const nc_lstm_weig
  * followed by [..., :T]: x (..., T, 2T-1) with positions T-1 ... -(T-1) on the
  * last dim -> y (..., T, T), y[i][j] = x[i][j + T-1-i]. */
 nc_tensor *nc_rel_shift(nc_ctx *ctx, nc_tensor *x);
+
+/* Fused multi-head scaled dot-product attention (src/backend/cpu/attention.h
+ * has the formulas), optionally with NeMo's relative positions:
+ *   q, k, v (B, T, H*d_k) as the linear projections give them (head h in
+ *   columns h*d_k .. (h+1)*d_k, NeMo's view(n, -1, h, d_k)); pos NULL or
+ *   (2T-1, H*d_k) / (1, 2T-1, H*d_k): linear_pos of the relative positional
+ *   embeddings for positions T-1 ... -(T-1); bias_u/bias_v NULL or (H, d_k)
+ *   (pos_bias_u/v; bias_v needs pos).
+ * Returns (B, T, H*d_k), the heads merged, ready for linear_out. Equal to
+ * NeMo's RelPositionMultiHeadAttention (with pos) or MultiHeadAttention
+ * between the projections, with masked_fill(-10000) before and
+ * masked_fill(0) after the softmax, attention dropout 0. Keeps only the
+ * probabilities (B, H, T, T) for backward. */
+typedef struct nc_attention_params {
+    int64_t n_heads;
+    float scale;            /* <= 0: 1/sqrt(d_k) */
+    const int64_t *lengths; /* (B) valid frames (keys past them masked), or NULL */
+    bool mask_queries;      /* also mask query rows past the length (Conformer's att_mask) */
+    bool causal;            /* mask keys after the query (decoders; not with pos) */
+} nc_attention_params;
+nc_tensor *nc_attention(nc_ctx *ctx, nc_tensor *q, nc_tensor *k, nc_tensor *v, nc_tensor *pos,
+                        nc_tensor *bias_u, nc_tensor *bias_v, const nc_attention_params *p);
+
+/* ---- fused ops for (B, T, C) activations (ops_fused.c, ops_norm_cl.c) ----
+ * Each computes what a chain of the ops above computes, in one pass and
+ * without transposes (tests/unit/test_fused_ops.c compares them). */
+/* a + alpha * dropout(b, p) (same shape): NeMo's residual x + alpha * dropout(f(x)).
+ * Draws the same noise as nc_dropout(b, p); no dropout in eval mode. */
+nc_tensor *nc_add_dropout(nc_ctx *ctx, nc_tensor *a, nc_tensor *b, float p, float alpha);
+/* dropout(silu(x), p) (NeMo's feed-forward: linear1, Swish, dropout); the
+ * same noise as nc_dropout, no dropout in eval mode; p < 1. */
+nc_tensor *nc_silu_dropout(nc_ctx *ctx, nc_tensor *x, float p);
+/* GLU over the last dim of x (B, T, 2C) -> (B, T, C), frames t >= lengths[b]
+ * set to 0 (ConformerConvolution: glu(dim=1), masked_fill(pad_mask, 0));
+ * lengths NULL: no mask. */
+nc_tensor *nc_glu_mask(nc_ctx *ctx, nc_tensor *x, const int64_t *lengths);
+/* Depthwise conv1d over time on x (B, T, C): w (C, 1, K), bias (C) or NULL,
+ * stride 1, zero padding -> (B, T + pad_left + pad_right - K + 1, C); what
+ * transpose(1, 2), nc_conv1d(groups = C), transpose(1, 2) computes. */
+nc_tensor *nc_dwconv1d_tc(nc_ctx *ctx, nc_tensor *x, nc_tensor *w, nc_tensor *bias,
+                          int64_t pad_left, int64_t pad_right);
+/* nc_batch_norm over the LAST dim of x (..., C) (channels-last), then SiLU
+ * when silu is set. Same statistics, running-stat update and eval rule. */
+nc_tensor *nc_batch_norm_cl(nc_ctx *ctx, nc_tensor *x, nc_tensor *weight, nc_tensor *bias,
+                            nc_tensor *running_mean, nc_tensor *running_var,
+                            nc_tensor *num_batches_tracked, float momentum, float eps, bool silu);
 
 /* ---- registry ---- */
 /* Names of every op that records a backward; the gradient test suite must

@@ -36,6 +36,8 @@ void nc_rng_uniform(nc_rng *r, float *x, int64_t n, float lo, float hi);
 void nc_rng_normal(nc_rng *r, float *x, int64_t n, float mean, float std);
 /* Tensor.bernoulli_(p) on a float32 tensor: 1 with probability p, else 0. */
 void nc_rng_bernoulli(nc_rng *r, float *x, int64_t n, double p);
+/* The same draws as nc_rng_bernoulli, as bytes 0/1 (dropout masks). */
+void nc_rng_bernoulli_u8(nc_rng *r, uint8_t *x, int64_t n, double p);
 /* torch.randint(lo, hi, (n,)) as int64. */
 void nc_rng_randint(nc_rng *r, int64_t *x, int64_t n, int64_t lo, int64_t hi);
 /* torch.randperm(n) as int64. */

@@ -2,7 +2,9 @@
 #include <math.h>
 #include <string.h>
 
+#include "nemoc/arena.h"
 #include "nemoc/conformer.h"
+#include "nemoc/ops.h"
 
 /* Weight (out, in, 1) of a kernel-1 Conv1d viewed as a linear (out, in):
  * on (B, T, C) activations the pointwise conv is exactly a linear layer. */
@@ -30,33 +32,30 @@ static nc_tensor *rel_pos_emb(nc_ctx *ctx, int64_t T, int64_t d) {
     return pe;
 }
 
-/* (B, T) uint8 pad mask (1 on padded frames) and (B, 1, T, T) attention mask
- * (1 where the query or the key is padded), as ConformerEncoder._create_masks. */
-static bool make_masks(nc_ctx *ctx, int64_t B, int64_t T, const int64_t *len, nc_tensor **pad,
-                       nc_tensor **att) {
-    *pad = nc_empty(ctx, NC_U8, NC_DIMS(B, T));
-    *att = nc_empty(ctx, NC_U8, NC_DIMS(B, 1, T, T));
-    if (!*pad || !*att) return false;
-    uint8_t *pm = (*pad)->data, *am = (*att)->data;
-    for (int64_t b = 0; b < B; b++)
-        for (int64_t t = 0; t < T; t++) pm[b * T + t] = t >= len[b];
+/* (B, 1, T, T) attention mask (1 where the query or the key is padded), as
+ * ConformerEncoder._create_masks; only the composed attention uses it. */
+static nc_tensor *make_att_mask(nc_ctx *ctx, int64_t B, int64_t T, const int64_t *len) {
+    nc_tensor *att = nc_empty(ctx, NC_U8, NC_DIMS(B, 1, T, T));
+    if (!att) return NULL;
+    uint8_t *am = att->data;
     for (int64_t b = 0; b < B; b++)
         for (int64_t i = 0; i < T; i++)
-            for (int64_t j = 0; j < T; j++) am[(b * T + i) * T + j] = pm[b * T + i] | pm[b * T + j];
-    return true;
+            for (int64_t j = 0; j < T; j++) am[(b * T + i) * T + j] = i >= len[b] || j >= len[b];
+    return att;
 }
 
 static nc_tensor *feed_forward(nc_ctx *ctx, const nc_linear_m *l1, const nc_linear_m *l2,
                                nc_tensor *x, float dropout) {
-    nc_tensor *h = nc_silu(ctx, nc_linear_fwd(ctx, l1, x));
-    return nc_linear_fwd(ctx, l2, nc_dropout(ctx, h, dropout));
+    nc_tensor *h = nc_silu_dropout(ctx, nc_linear_fwd(ctx, l1, x), dropout);
+    return nc_linear_fwd(ctx, l2, h);
 }
 
-/* RelPositionMultiHeadAttention.forward. q, k, v: (B, T, d); p: (1, 2T-1, d). */
-static nc_tensor *rel_attention(nc_ctx *ctx, const nc_conformer_layer *l,
-                                const nc_conformer_cfg *c, nc_tensor *x, nc_tensor *pos_emb,
-                                nc_tensor *att_mask) {
-    if (!x) return NULL;
+/* RelPositionMultiHeadAttention.forward with the attention-probability
+ * dropout, composed of ops (q, k, v: (B, T, d); p: (1, 2T-1, d)). The fused
+ * op below computes the same without dropout. */
+static nc_tensor *rel_attention_composed(nc_ctx *ctx, const nc_conformer_layer *l,
+                                         const nc_conformer_cfg *c, nc_tensor *x,
+                                         nc_tensor *pos_emb, nc_tensor *att_mask) {
     int64_t B = x->shape[0], T = x->shape[1], H = c->n_heads, dk = c->d_model / c->n_heads;
     nc_tensor *q = nc_reshape(ctx, nc_linear_fwd(ctx, &l->linear_q, x), NC_DIMS(B, T, H, dk));
     nc_tensor *k = nc_split_heads(ctx, nc_linear_fwd(ctx, &l->linear_k, x), H);
@@ -84,38 +83,60 @@ static nc_tensor *rel_attention(nc_ctx *ctx, const nc_conformer_layer *l,
     return nc_linear_fwd(ctx, &l->linear_out, o);
 }
 
-/* ConformerConvolution on (B, T, d): pw1 -> GLU -> mask -> depthwise -> norm -> Swish -> pw2. */
+/* RelPositionMultiHeadAttention.forward on x (B, T, d) with the fused
+ * attention op: projections, then one op for scores, relative shift, masks,
+ * softmax and the weighted sum. */
+static nc_tensor *rel_attention(nc_ctx *ctx, const nc_conformer_layer *l,
+                                const nc_conformer_cfg *c, nc_tensor *x, nc_tensor *pos_emb,
+                                const int64_t *lengths, nc_tensor *att_mask) {
+    if (!x) return NULL;
+    if (c->dropout_att > 0.0f && nc_training(ctx))
+        return rel_attention_composed(ctx, l, c, x, pos_emb, att_mask);
+    nc_tensor *q = nc_linear_fwd(ctx, &l->linear_q, x);
+    nc_tensor *k = nc_linear_fwd(ctx, &l->linear_k, x);
+    nc_tensor *v = nc_linear_fwd(ctx, &l->linear_v, x);
+    nc_tensor *p = nc_linear_fwd(ctx, &l->linear_pos, pos_emb);
+    nc_attention_params ap = {.n_heads = c->n_heads, .lengths = lengths, .mask_queries = true};
+    nc_tensor *o = nc_attention(ctx, q, k, v, p, l->pos_bias_u, l->pos_bias_v, &ap);
+    return nc_linear_fwd(ctx, &l->linear_out, o);
+}
+
+/* ConformerConvolution on (B, T, d): pw1 -> GLU -> mask -> depthwise -> norm
+ * -> Swish -> pw2, all in (B, T, d) (NeMo transposes to (B, d, T) around the
+ * convs; the fused ops compute the same without the transposes). */
 static nc_tensor *conv_module(nc_ctx *ctx, const nc_conformer_layer *l, const nc_conformer_cfg *c,
-                              nc_tensor *x, nc_tensor *pad_mask_bt1) {
-    nc_tensor *h = nc_glu(ctx, pointwise(ctx, x, l->pw1_weight, l->pw1_bias), -1);
-    h = nc_masked_fill(ctx, h, pad_mask_bt1, 0.0f);
-    h = nc_transpose(ctx, h, 1, 2); /* (B, d, T) */
-    h = nc_conv_fwd(ctx, &l->depthwise_conv, h);
+                              nc_tensor *x, const int64_t *lengths) {
+    nc_tensor *h = nc_glu_mask(ctx, pointwise(ctx, x, l->pw1_weight, l->pw1_bias), lengths);
+    const nc_conv_m *dw = &l->depthwise_conv;
+    h = nc_dwconv1d_tc(ctx, h, dw->weight, dw->bias, dw->cp.pad_left[0], dw->cp.pad_right[0]);
     if (c->conv_norm_type == NC_CONV_NORM_BATCH) {
-        h = nc_batch_norm_fwd(ctx, &l->batch_norm, h);
-        h = nc_transpose(ctx, nc_silu(ctx, h), 1, 2);
+        const nc_batch_norm_m *bn = &l->batch_norm;
+        h = nc_batch_norm_cl(ctx, h, bn->weight, bn->bias, bn->running_mean, bn->running_var,
+                             bn->num_batches_tracked, bn->momentum, bn->eps, true);
     } else {
-        h = nc_transpose(ctx, h, 1, 2);
         h = nc_silu(ctx, nc_layer_norm_fwd(ctx, &l->conv_layer_norm, h));
     }
     return pointwise(ctx, h, l->pw2_weight, l->pw2_bias);
 }
 
+/* ConformerLayer.forward: the residual branches (dropout, then add with
+ * fc_factor 0.5 for the feed-forwards) are fused adds. */
 static nc_tensor *layer_fwd(nc_ctx *ctx, const nc_conformer_layer *l, const nc_conformer_cfg *c,
-                            nc_tensor *x, nc_tensor *pos_emb, nc_tensor *att_mask,
-                            nc_tensor *pad_bt1) {
+                            nc_tensor *x, nc_tensor *pos_emb, const int64_t *lengths,
+                            nc_tensor *att_mask) {
     float drop = c->dropout;
     nc_tensor *r = x, *h;
     h = feed_forward(ctx, &l->ff1_linear1, &l->ff1_linear2,
                      nc_layer_norm_fwd(ctx, &l->norm_feed_forward1, r), drop);
-    r = nc_add_scaled(ctx, r, nc_dropout(ctx, h, drop), 0.5f); /* fc_factor 0.5 */
-    h = rel_attention(ctx, l, c, nc_layer_norm_fwd(ctx, &l->norm_self_att, r), pos_emb, att_mask);
-    r = nc_add(ctx, r, nc_dropout(ctx, h, drop));
-    h = conv_module(ctx, l, c, nc_layer_norm_fwd(ctx, &l->norm_conv, r), pad_bt1);
-    r = nc_add(ctx, r, nc_dropout(ctx, h, drop));
+    r = nc_add_dropout(ctx, r, h, drop, 0.5f); /* fc_factor 0.5 */
+    h = rel_attention(ctx, l, c, nc_layer_norm_fwd(ctx, &l->norm_self_att, r), pos_emb, lengths,
+                      att_mask);
+    r = nc_add_dropout(ctx, r, h, drop, 1.0f);
+    h = conv_module(ctx, l, c, nc_layer_norm_fwd(ctx, &l->norm_conv, r), lengths);
+    r = nc_add_dropout(ctx, r, h, drop, 1.0f);
     h = feed_forward(ctx, &l->ff2_linear1, &l->ff2_linear2,
                      nc_layer_norm_fwd(ctx, &l->norm_feed_forward2, r), drop);
-    r = nc_add_scaled(ctx, r, nc_dropout(ctx, h, drop), 0.5f);
+    r = nc_add_dropout(ctx, r, h, drop, 0.5f);
     return nc_layer_norm_fwd(ctx, &l->norm_out, r);
 }
 
@@ -128,18 +149,39 @@ nc_tensor *nc_conformer_fwd(nc_ctx *ctx, const nc_conformer *enc, nc_tensor *fea
         return nc_ctx_fail(ctx, NC_ERR_SHAPE, "conformer: features %s, expected (B, %lld, T)",
                            nc_shape_str(feats, s, sizeof s), (long long)c->feat_in);
     }
-    int64_t B = feats->shape[0], T = feats->shape[2];
+    int64_t B = feats->shape[0], T = feats->shape[2], d = c->d_model;
+    /* Without gradients nothing outlives the step that reads it, so (for
+     * inference memory) each stage runs in arena space that is handed back
+     * once its output is copied into a buffer made before it. */
+    const bool frugal = !nc_grad_enabled(ctx);
+    nc_arena *arena = nc_ctx_arena(ctx);
+    const int64_t Tp0 = nc_conformer_out_length(c, T);
+    nc_tensor *buf[2] = {NULL, NULL};
+    if (frugal) {
+        buf[0] = nc_empty(ctx, NC_F32, NC_DIMS(B, Tp0 > 0 ? Tp0 : 1, d));
+        buf[1] = nc_empty(ctx, NC_F32, NC_DIMS(B, Tp0 > 0 ? Tp0 : 1, d));
+        if (!buf[0] || !buf[1]) return NULL;
+    }
+    nc_arena_mark m = nc_arena_mark_get(arena);
     /* pre_encode: (B, F, T) -> (B, 1, T, F) -> convs -> (B, T', C*F') -> out */
     nc_tensor *x = nc_transpose(ctx, feats, 1, 2);
     x = nc_reshape(ctx, x, NC_DIMS(B, 1, T, c->feat_in));
     for (int i = 0; i < enc->n_pre_conv; i++) {
-        x = nc_conv_fwd(ctx, &enc->pre_conv[i], x);
-        if (enc->pre_conv_relu_after[i]) x = nc_relu(ctx, x);
+        const nc_conv_m *cv = &enc->pre_conv[i];
+        x = enc->pre_conv_relu_after[i] && cv->dims == 2
+                ? nc_conv2d_relu(ctx, x, cv->weight, cv->bias, &cv->cp)
+                : nc_conv_fwd(ctx, cv, x);
     }
     if (!x) return NULL;
     int64_t Cc = x->shape[1], Tp = x->shape[2], Fp = x->shape[3];
     x = nc_reshape(ctx, nc_transpose(ctx, x, 1, 2), NC_DIMS(B, Tp, Cc * Fp));
     x = nc_linear_fwd(ctx, &enc->pre_out, x);
+    if (!x) return NULL;
+    if (frugal && nc_numel(x) == nc_numel(buf[0])) {
+        memcpy(buf[0]->data, x->data, nc_nbytes(x));
+        nc_arena_rewind(arena, m);
+        x = buf[0];
+    }
     for (int64_t b = 0; b < B; b++) {
         int64_t L = nc_conformer_out_length(c, lengths[b]);
         out_lengths[b] = L < 0 ? 0 : (L > Tp ? Tp : L);
@@ -148,11 +190,20 @@ nc_tensor *nc_conformer_fwd(nc_ctx *ctx, const nc_conformer *enc, nc_tensor *fea
     if (c->xscaling) x = nc_scale(ctx, x, sqrtf((float)c->d_model));
     x = nc_dropout(ctx, x, c->dropout_pre_encoder);
     nc_tensor *pos_emb = nc_dropout(ctx, rel_pos_emb(ctx, Tp, c->d_model), c->dropout_emb);
-    nc_tensor *pad, *att;
-    if (!make_masks(ctx, B, Tp, out_lengths, &pad, &att)) return NULL;
-    nc_tensor *pad_bt1 = nc_reshape(ctx, pad, NC_DIMS(B, Tp, 1));
-    for (int64_t i = 0; i < c->n_layers; i++)
-        x = layer_fwd(ctx, &enc->layers[i], c, x, pos_emb, att, pad_bt1);
+    nc_tensor *att = NULL;
+    if (c->dropout_att > 0.0f && nc_training(ctx) && !(att = make_att_mask(ctx, B, Tp, out_lengths)))
+        return NULL;
+    for (int64_t i = 0; i < c->n_layers; i++) {
+        m = nc_arena_mark_get(arena);
+        nc_tensor *y = layer_fwd(ctx, &enc->layers[i], c, x, pos_emb, out_lengths, att);
+        if (frugal && y && nc_numel(y) == nc_numel(buf[0])) {
+            nc_tensor *dst = buf[x == buf[0] ? 1 : 0];
+            memcpy(dst->data, y->data, nc_nbytes(y));
+            nc_arena_rewind(arena, m);
+            y = dst;
+        }
+        x = y;
+    }
     if (c->feat_out > 0) x = nc_linear_fwd(ctx, &enc->out_proj, x);
     return x;
 }

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/ctx_impl.h"
 #include "core/tape.h"
@@ -43,6 +44,8 @@ nc_status nc_ctx_create(const nc_ctx_params *p, nc_ctx **out) {
         c->reference = p->reference_kernels != 0;
     }
     nc_rng_seed(&c->rng, p->seed);
+    const char *pe = getenv("NC_PROFILE");
+    if (pe && pe[0] && strcmp(pe, "0") != 0) nc_ctx_set_profile(c, true);
     *out = c;
     return NC_OK;
 }
@@ -50,6 +53,7 @@ nc_status nc_ctx_create(const nc_ctx_params *p, nc_ctx **out) {
 void nc_ctx_free(nc_ctx *ctx) {
     if (!ctx) return;
     nc_arena_free(ctx->arena);
+    nc_free(ctx->prof);
     nc_free(ctx);
 }
 
@@ -58,6 +62,85 @@ void nc_ctx_reset(nc_ctx *ctx) {
     ctx->nodes = NULL;
     ctx->n_nodes = 0;
     ctx->cap_nodes = 0;
+    ctx->bf16 = NULL;
+    ctx->n_bf16 = ctx->cap_bf16 = 0;
+    nc_ctx_profile_mark(ctx);
+}
+
+const uint16_t *nc_ctx_bf16_param(nc_ctx *ctx, const nc_tensor *t) {
+    if (ctx->status) return NULL;
+    int64_t n = nc_numel(t);
+    for (int64_t i = 0; i < ctx->n_bf16; i++)
+        if (ctx->bf16[i].key == t->data && ctx->bf16[i].n == n) return ctx->bf16[i].val;
+    if (ctx->n_bf16 == ctx->cap_bf16) {
+        int64_t cap = ctx->cap_bf16 ? 2 * ctx->cap_bf16 : 64;
+        nc_bf16_entry *e = nc_arena_alloc(ctx->arena, (size_t)cap * sizeof *e);
+        if (!e) return nc_ctx_fail(ctx, NC_ERR_OOM, "%s", nc_last_error());
+        if (ctx->n_bf16) memcpy(e, ctx->bf16, (size_t)ctx->n_bf16 * sizeof *e);
+        ctx->bf16 = e;
+        ctx->cap_bf16 = cap;
+    }
+    uint16_t *v = nc_arena_alloc(ctx->arena, (size_t)(n ? n : 1) * sizeof(uint16_t));
+    if (!v) return nc_ctx_fail(ctx, NC_ERR_OOM, "%s", nc_last_error());
+    nc_convert_f32_to_bf16(t->data, v, n);
+    ctx->bf16[ctx->n_bf16++] = (nc_bf16_entry){.key = t->data, .n = n, .val = v};
+    return v;
+}
+
+/* ---- profile ---- */
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void nc_ctx_set_profile(nc_ctx *ctx, bool on) {
+    if (on && !ctx->prof) {
+        ctx->prof = nc_calloc(1, sizeof *ctx->prof);
+        if (ctx->prof) ctx->prof->last = now_s();
+    } else if (!on) {
+        nc_free(ctx->prof);
+        ctx->prof = NULL;
+    }
+}
+
+bool nc_ctx_profiling(const nc_ctx *ctx) { return ctx->prof != NULL; }
+
+void nc_ctx_profile_mark(nc_ctx *ctx) {
+    if (ctx->prof) ctx->prof->last = now_s();
+}
+
+void nc_ctx_profile_clear(nc_ctx *ctx) {
+    if (!ctx->prof) return;
+    ctx->prof->n = 0;
+    ctx->prof->last = now_s();
+}
+
+static void prof_add(nc_profile *p, const char *op, bool bwd, double dt) {
+    for (int64_t i = 0; i < p->n; i++)
+        if (p->e[i].backward == bwd && (p->e[i].op == op || strcmp(p->e[i].op, op) == 0)) {
+            p->e[i].calls++;
+            p->e[i].seconds += dt;
+            return;
+        }
+    if (p->n == NC_PROFILE_SLOTS) return; /* table full: later op names go uncounted */
+    p->e[p->n++] = (nc_profile_entry){.op = op, .backward = bwd, .calls = 1, .seconds = dt};
+}
+
+static int prof_cmp(const void *a, const void *b) {
+    double x = ((const nc_profile_entry *)a)->seconds, y = ((const nc_profile_entry *)b)->seconds;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+int64_t nc_ctx_profile(const nc_ctx *ctx, nc_profile_entry *out, int64_t cap) {
+    if (!ctx->prof) return 0;
+    nc_profile_entry tmp[NC_PROFILE_SLOTS];
+    int64_t n = ctx->prof->n;
+    memcpy(tmp, ctx->prof->e, (size_t)n * sizeof tmp[0]);
+    qsort(tmp, (size_t)n, sizeof tmp[0], prof_cmp);
+    for (int64_t i = 0; i < n && i < cap; i++) out[i] = tmp[i];
+    return n;
 }
 
 nc_status nc_ctx_status(const nc_ctx *ctx) { return ctx->status; }
@@ -188,6 +271,11 @@ bool nc_check_dtype(nc_ctx *ctx, const char *op, const nc_tensor *t, nc_dtype dt
 
 nc_node *nc_record(nc_ctx *ctx, const char *op, nc_backward_fn backward, nc_tensor *out, int n_in,
                    nc_tensor *const *in, size_t saved_size) {
+    if (ctx->prof) {
+        double t = now_s();
+        prof_add(ctx->prof, op, false, t - ctx->prof->last);
+        ctx->prof->last = t;
+    }
     if (ctx->status || !ctx->grad_enabled) return NULL;
     bool any = false;
     for (int i = 0; i < n_in; i++) any |= nc_needs_grad(in[i]);
@@ -225,7 +313,18 @@ float *nc_grad_buf(nc_ctx *ctx, nc_tensor *t) {
     return t->grad->data;
 }
 
-static nc_status run_backward(nc_ctx *ctx) {
+float *nc_grad_buf_fresh(nc_ctx *ctx, nc_tensor *t, bool *fresh) {
+    *fresh = false;
+    if (!nc_needs_grad(t)) return NULL;
+    if (!t->grad) {
+        t->grad = nc_empty(ctx, NC_F32, t->ndim, t->shape);
+        if (!t->grad) return NULL;
+        *fresh = true;
+    }
+    return t->grad->data;
+}
+
+static nc_status run_backward_nodes(nc_ctx *ctx) {
     for (int64_t i = ctx->n_nodes - 1; i >= 0; i--) {
         nc_node *n = &ctx->nodes[i];
         if (!n->out->grad) continue; /* nothing flowed into this op's output */
@@ -236,11 +335,19 @@ static nc_status run_backward(nc_ctx *ctx) {
                    ctx->status;
         bool prev = ctx->grad_enabled;
         ctx->grad_enabled = false; /* backward itself is never recorded */
+        double t0 = ctx->prof ? now_s() : 0.0;
         n->backward(ctx, n);
+        if (ctx->prof) prof_add(ctx->prof, n->op, true, now_s() - t0);
         ctx->grad_enabled = prev;
         if (ctx->status) return nc_error_prefix(ctx->status, "backward of '%s'", n->op);
     }
     return NC_OK;
+}
+
+static nc_status run_backward(nc_ctx *ctx) {
+    nc_status s = run_backward_nodes(ctx);
+    nc_ctx_profile_mark(ctx);
+    return s;
 }
 
 nc_status nc_backward(nc_ctx *ctx, nc_tensor *loss) {

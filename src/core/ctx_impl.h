@@ -6,6 +6,15 @@
 
 struct nc_node;
 
+/* Per-op profile table (see nc_ctx_set_profile); op names are string
+ * literals, so entries are keyed by pointer. */
+#define NC_PROFILE_SLOTS 128
+typedef struct nc_profile {
+    nc_profile_entry e[NC_PROFILE_SLOTS];
+    int64_t n;
+    double last; /* end of the previous op (seconds, monotonic) */
+} nc_profile;
+
 struct nc_ctx {
     nc_arena *arena;
     struct nc_node *nodes; /* tape, in the arena */
@@ -19,6 +28,16 @@ struct nc_ctx {
     nc_rng rng;
     nc_sync_sum_fn sync; /* data-parallel sum for synchronized batch norm, or NULL */
     void *sync_ud;
+    nc_profile *prof; /* NULL unless profiling */
+    /* bf16 copies of parameters made this step (arena, dropped by reset) */
+    struct nc_bf16_entry *bf16;
+    int64_t n_bf16, cap_bf16;
 };
+
+typedef struct nc_bf16_entry {
+    const void *key;
+    int64_t n;
+    uint16_t *val;
+} nc_bf16_entry;
 
 #endif

@@ -64,16 +64,24 @@ void nc_rng_seed(nc_rng *r, uint64_t seed) {
 
 static inline uint32_t mix_bits(uint32_t u, uint32_t v) { return (u & UPPER_MASK) | (v & LOWER_MASK); }
 static inline uint32_t twist(uint32_t u, uint32_t v) {
-    return (mix_bits(u, v) >> 1) ^ ((v & 1u) ? MATRIX_A : 0u);
+    /* branch-free: the loops below vectorise */
+    return (mix_bits(u, v) >> 1) ^ ((0u - (v & 1u)) & MATRIX_A);
 }
 
+/* The standard MT19937 regeneration (torch's mt19937_engine::next_state),
+ * written with plain indices so it vectorises: the first loop reads words
+ * M ahead (not yet rewritten), the second reads words N - M = 227 behind
+ * (already rewritten), both farther than any vector width. */
 static void next_state(nc_rng *r) {
-    uint32_t *p = r->state;
+    uint32_t *s = r->state;
     r->left = NC_MT_N;
     r->next = 0;
-    for (int j = NC_MT_N - MT_M + 1; --j; p++) *p = p[MT_M] ^ twist(p[0], p[1]);
-    for (int j = MT_M; --j; p++) *p = p[MT_M - NC_MT_N] ^ twist(p[0], p[1]);
-    *p = p[MT_M - NC_MT_N] ^ twist(p[0], r->state[0]);
+#pragma omp simd safelen(16)
+    for (int j = 0; j < NC_MT_N - MT_M; j++) s[j] = s[j + MT_M] ^ twist(s[j], s[j + 1]);
+#pragma omp simd safelen(16)
+    for (int j = NC_MT_N - MT_M; j < NC_MT_N - 1; j++)
+        s[j] = s[j + MT_M - NC_MT_N] ^ twist(s[j], s[j + 1]);
+    s[NC_MT_N - 1] = s[MT_M - 1] ^ twist(s[NC_MT_N - 1], s[0]);
 }
 
 static inline uint32_t temper(uint32_t y) {
@@ -102,6 +110,7 @@ static void fill_u32(nc_rng *r, uint32_t *out, int64_t n) {
         }
         int64_t k = avail < n - i ? avail : n - i;
         const uint32_t *s = r->state + r->next;
+#pragma omp simd
         for (int64_t j = 0; j < k; j++) out[i + j] = temper(s[j]);
         r->next += (int32_t)k;
         r->left -= (int32_t)k;
@@ -255,16 +264,41 @@ void nc_rng_normal(nc_rng *r, float *x, int64_t n, float mean, float std) {
     }
 }
 
+/* u < p for the double u = (53 low bits of v) / 2^53 is, exactly, those
+ * bits < p * 2^53 (a power-of-two scaling, exact in double), so the draw
+ * compares integers against a threshold computed once. */
+static inline uint64_t bern_threshold(double p) {
+    if (!(p > 0.0)) return 0;
+    if (p >= 1.0) return UINT64_C(1) << 53;
+    double t = ceil(p * (double)(UINT64_C(1) << 53)); /* k < p*2^53 <=> k < ceil(p*2^53) */
+    return (uint64_t)t;
+}
+
 void nc_rng_bernoulli(nc_rng *r, float *x, int64_t n, double p) {
     /* one double uniform (random64(): high word drawn first) per element */
     uint32_t w[CHUNK];
+    const uint64_t thr = bern_threshold(p);
     for (int64_t i = 0; i < n; i += CHUNK / 2) {
         const int64_t k = n - i < CHUNK / 2 ? n - i : CHUNK / 2;
         fill_u32(r, w, 2 * k);
+#pragma omp simd
         for (int64_t j = 0; j < k; j++) {
             const uint64_t v = ((uint64_t)w[2 * j] << 32) | w[2 * j + 1];
-            const double u = (double)(v & ((UINT64_C(1) << 53) - 1)) * (1.0 / (double)(UINT64_C(1) << 53));
-            x[i + j] = u < p ? 1.0f : 0.0f;
+            x[i + j] = (v & ((UINT64_C(1) << 53) - 1)) < thr ? 1.0f : 0.0f;
+        }
+    }
+}
+
+void nc_rng_bernoulli_u8(nc_rng *r, uint8_t *x, int64_t n, double p) {
+    uint32_t w[CHUNK];
+    const uint64_t thr = bern_threshold(p);
+    for (int64_t i = 0; i < n; i += CHUNK / 2) {
+        const int64_t k = n - i < CHUNK / 2 ? n - i : CHUNK / 2;
+        fill_u32(r, w, 2 * k);
+#pragma omp simd
+        for (int64_t j = 0; j < k; j++) {
+            const uint64_t v = ((uint64_t)w[2 * j] << 32) | w[2 * j + 1];
+            x[i + j] = (uint8_t)((v & ((UINT64_C(1) << 53) - 1)) < thr);
         }
     }
 }

@@ -28,8 +28,19 @@ nc_node *nc_record(nc_ctx *ctx, const char *op, nc_backward_fn backward, nc_tens
  * on first use; NULL when t needs no gradient (or on OOM, status set). */
 float *nc_grad_buf(nc_ctx *ctx, nc_tensor *t);
 
+/* Like nc_grad_buf, but a buffer allocated by this call is NOT zeroed and
+ * *fresh is set: the caller must then write (=) every element instead of
+ * adding (+=). Saves a memset and a read of the whole gradient for the
+ * first op that produces it (usually the only one). */
+float *nc_grad_buf_fresh(nc_ctx *ctx, nc_tensor *t, bool *fresh);
+
 /* The incoming gradient d(out) of a node (never NULL inside backward). */
 static inline float *nc_out_grad(nc_node *n) { return (float *)n->out->grad->data; }
+
+/* A bf16 copy of the f32 parameter t (or a view of one), converted on first
+ * use in a step and kept until nc_ctx_reset: parameters change only between
+ * steps. NULL (status set) on OOM. */
+const uint16_t *nc_ctx_bf16_param(nc_ctx *ctx, const nc_tensor *t);
 
 /* Header-only tensor in the arena viewing `data` (views share storage). */
 nc_tensor *nc_tensor_view_of(nc_ctx *ctx, nc_dtype dt, int ndim, const int64_t *shape, void *data);

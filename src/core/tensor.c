@@ -189,9 +189,35 @@ float nc_f16_to_f32(uint16_t h) {
     return f;
 }
 
+/* The same rounding as nc_f32_to_bf16 without a branch, 16 lanes at a time
+ * (the scalar version's early return for NaN keeps the compilers from
+ * vectorising it). */
+typedef uint32_t v16u __attribute__((vector_size(64)));
+typedef uint16_t v16h __attribute__((vector_size(32)));
+static inline void bf16_block(const float *src, uint16_t *dst) {
+    v16u u;
+    memcpy(&u, src, sizeof u);
+    v16u nan = (u & 0x7fffffffu) > 0x7f800000u; /* all ones where NaN */
+    v16u r = (u + (0x7fffu + ((u >> 16) & 1u))) >> 16;
+    v16u q = (u >> 16) | 0x40u;
+    v16u o = (q & nan) | (r & ~nan);
+    v16h h = __builtin_convertvector(o, v16h);
+    memcpy(dst, &h, sizeof h);
+}
+
+static void convert_run(const float *src, uint16_t *dst, int64_t n) {
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) bf16_block(src + i, dst + i);
+    for (; i < n; i++) dst[i] = nc_f32_to_bf16(src[i]);
+}
+
 void nc_convert_f32_to_bf16(const float *src, uint16_t *dst, int64_t n) {
-#pragma omp parallel for if (n > 65536) schedule(static)
-    for (int64_t i = 0; i < n; i++) dst[i] = nc_f32_to_bf16(src[i]);
+    if (n <= 65536) {
+        convert_run(src, dst, n);
+        return;
+    }
+#pragma omp parallel for schedule(static)
+    for (int64_t b = 0; b < n; b += 16384) convert_run(src + b, dst + b, n - b < 16384 ? n - b : 16384);
 }
 
 void nc_convert_bf16_to_f32(const uint16_t *src, float *dst, int64_t n) {

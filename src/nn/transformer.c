@@ -4,6 +4,7 @@
 
 #include "nemoc/alloc.h"
 #include "nemoc/nn.h"
+#include "nemoc/ops.h"
 
 nc_status nc_tfm_encoder_init(nc_tfm_encoder_m *m, nc_params *p, const char *prefix, int n_layers,
                               int64_t d_model, int64_t n_head, int64_t d_ff, float dropout) {
@@ -38,14 +39,21 @@ void nc_tfm_encoder_free(nc_tfm_encoder_m *m) {
     m->layers = NULL;
 }
 
+void nc_tfm_encoder_set_attention(nc_tfm_encoder_m *m, bool causal, float dropout_att) {
+    for (int i = 0; i < m->n_layers; i++) {
+        m->layers[i].self_attn.causal = causal;
+        m->layers[i].self_attn.dropout_att = dropout_att;
+    }
+}
+
 nc_tensor *nc_tfm_encoder_fwd(nc_ctx *ctx, const nc_tfm_encoder_m *m, nc_tensor *x,
                               nc_tensor *pad_mask) {
     for (int i = 0; i < m->n_layers; i++) {
         const nc_tfm_layer_m *l = &m->layers[i];
         nc_tensor *a = nc_mha_fwd(ctx, &l->self_attn, nc_layer_norm_fwd(ctx, &l->norm1, x), pad_mask);
-        x = nc_add(ctx, x, nc_dropout(ctx, a, l->dropout));
+        x = nc_add_dropout(ctx, x, a, l->dropout, 1.0f); /* x + dropout(a) */
         nc_tensor *h = nc_gelu(ctx, nc_linear_fwd(ctx, &l->linear1, nc_layer_norm_fwd(ctx, &l->norm2, x)), false);
-        x = nc_add(ctx, x, nc_dropout(ctx, nc_linear_fwd(ctx, &l->linear2, h), l->dropout));
+        x = nc_add_dropout(ctx, x, nc_linear_fwd(ctx, &l->linear2, h), l->dropout, 1.0f);
     }
     return nc_layer_norm_fwd(ctx, &m->norm_out, x);
 }

@@ -1,8 +1,12 @@
-/* Attention helpers: the relative-position shift of Transformer-XL
+/* Attention: the fused multi-head attention op (kernels in
+ * src/backend/cpu/attention.c) and the relative-position shift of Transformer-XL
  * (Dai et al. 2019, appendix B) used by NeMo's RelPositionMultiHeadAttention
  * (nemo/collections/asr/parts/submodules/multi_head_attention.py, rel_shift). */
+#include <math.h>
+#include <omp.h>
 #include <string.h>
 
+#include "backend/cpu/attention.h"
 #include "ops/ops_internal.h"
 
 typedef struct rs_saved {
@@ -47,4 +51,111 @@ nc_tensor *nc_rel_shift(nc_ctx *ctx, nc_tensor *x) {
     nc_node *n = nc_record(ctx, "rel_shift", rs_backward, y, 1, &x, sizeof(rs_saved));
     if (n) *(rs_saved *)n->saved = (rs_saved){rows, T, P};
     return ctx->status ? NULL : y;
+}
+
+/* ==================================================================== attention */
+
+typedef struct attn_saved {
+    nc_attn_geom g;
+    float *probs; /* (B, H, T, T) */
+    bool has_u, has_v;
+} attn_saved;
+
+static void attn_backward(nc_ctx *ctx, nc_node *n) {
+    const attn_saved *s = n->saved;
+    nc_tensor *q = n->in[0], *k = n->in[1], *v = n->in[2];
+    nc_tensor *pos = s->g.has_pos ? n->in[3] : NULL;
+    int i = s->g.has_pos ? 4 : 3;
+    nc_tensor *bu = s->has_u ? n->in[i++] : NULL;
+    nc_tensor *bv = s->has_v ? n->in[i] : NULL;
+    float *dq = nc_grad_buf(ctx, q), *dk = nc_grad_buf(ctx, k), *dv = nc_grad_buf(ctx, v);
+    float *dp = pos ? nc_grad_buf(ctx, pos) : NULL;
+    float *dbu = bu ? nc_grad_buf(ctx, bu) : NULL, *dbv = bv ? nc_grad_buf(ctx, bv) : NULL;
+    if (ctx->status) return;
+    const nc_attn_geom *g = &s->g;
+    nc_attn_exec e = {.reference = ctx->reference,
+                      .threads = nc_par(ctx, g->B * g->H * g->T * g->T)};
+    int64_t nt = e.reference ? 1 : omp_get_max_threads();
+    float *work = nc_scratch(ctx, (size_t)(nt * nc_attn_work_floats(g, true)) * sizeof(float));
+    float *dpp = dp ? nc_scratch(ctx, (size_t)(g->B * (2 * g->T - 1) * g->ld) * sizeof(float)) : NULL;
+    float *bp = (dbu || dbv) ? nc_scratch(ctx, (size_t)(2 * g->B * g->H * g->dk) * sizeof(float))
+                             : NULL;
+    if (ctx->status) return;
+    nc_attn_backward(g, &e, q->data, k->data, v->data, pos ? pos->data : NULL,
+                     bu ? bu->data : NULL, bv ? bv->data : NULL, s->probs, nc_out_grad(n), dq,
+                     dk, dv, dp, dbu, dbv, dpp, bp, work);
+}
+
+static bool attn_check_bias(nc_ctx *ctx, const nc_tensor *b, int64_t H, int64_t dk) {
+    if (!b) return true;
+    if (!nc_check_dtype(ctx, "attention", b, NC_F32)) return false;
+    if (b->ndim != 2 || b->shape[0] != H || b->shape[1] != dk) {
+        nc_shape_fail(ctx, "attention", "position bias must be (heads, d_k)", b, NULL);
+        return false;
+    }
+    return true;
+}
+
+nc_tensor *nc_attention(nc_ctx *ctx, nc_tensor *q, nc_tensor *k, nc_tensor *v, nc_tensor *pos,
+                        nc_tensor *bias_u, nc_tensor *bias_v, const nc_attention_params *p) {
+    const char *op = "attention";
+    if (!nc_ok3(ctx, q, k, v) || !p) return p ? NULL : nc_ctx_fail(ctx, NC_ERR_INVALID_ARG, "attention: no params");
+    if (!nc_check_dtype(ctx, op, q, NC_F32) || !nc_check_dtype(ctx, op, k, NC_F32) ||
+        !nc_check_dtype(ctx, op, v, NC_F32))
+        return NULL;
+    if (q->ndim != 3 || !nc_same_shape(q, k) || !nc_same_shape(q, v))
+        return nc_shape_fail(ctx, op, "q, k, v must all be (B, T, heads * d_k)", q, k);
+    const int64_t B = q->shape[0], T = q->shape[1], D = q->shape[2], H = p->n_heads;
+    if (H <= 0 || D % H)
+        return nc_ctx_fail(ctx, NC_ERR_INVALID_ARG, "attention: %lld features are not %lld heads",
+                           (long long)D, (long long)H);
+    const int64_t dk = D / H;
+    if (pos) {
+        if (!nc_check_dtype(ctx, op, pos, NC_F32)) return NULL;
+        int64_t rows = nc_numel(pos) / (D ? D : 1);
+        if (nc_dim(pos, -1) != D || rows != 2 * T - 1)
+            return nc_shape_fail(ctx, op, "positions must be (2T-1, heads * d_k)", pos, q);
+    }
+    if (bias_v && !pos)
+        return nc_ctx_fail(ctx, NC_ERR_INVALID_ARG, "attention: bias_v needs positions");
+    if (pos && p->causal)
+        return nc_ctx_fail(ctx, NC_ERR_UNSUPPORTED,
+                           "attention: causal masking with relative positions is not supported");
+    if (!attn_check_bias(ctx, bias_u, H, dk) || !attn_check_bias(ctx, bias_v, H, dk)) return NULL;
+    int64_t *len = NULL;
+    if (p->lengths) {
+        len = nc_scratch(ctx, (size_t)(B ? B : 1) * sizeof(int64_t));
+        if (!len) return NULL;
+        memcpy(len, p->lengths, (size_t)B * sizeof(int64_t));
+    }
+    nc_tensor *ins[6] = {q, k, v};
+    int n_in = 3;
+    if (pos) ins[n_in++] = pos;
+    if (bias_u) ins[n_in++] = bias_u;
+    if (bias_v) ins[n_in++] = bias_v;
+    bool rec = nc_grad_enabled(ctx);
+    bool any = false;
+    for (int i = 0; i < n_in; i++) any |= nc_needs_grad(ins[i]);
+    rec = rec && any;
+    nc_attn_geom g = {.B = B, .T = T, .H = H, .dk = dk, .ld = D,
+                      .scale = p->scale > 0 ? p->scale : 1.0f / sqrtf((float)dk), .len = len,
+                      .causal = p->causal, .mask_queries = p->mask_queries, .has_pos = pos != NULL};
+    nc_attn_exec e = {.reference = ctx->reference, .threads = nc_par(ctx, B * H * T * T)};
+    nc_tensor *out = nc_empty(ctx, NC_F32, NC_DIMS(B, T, D));
+    float *probs = rec ? nc_scratch(ctx, (size_t)(B * H * T * T) * sizeof(float)) : NULL;
+    if (!out || (rec && !probs)) return NULL;
+    /* forward scratch is only needed during the call: hand it back after */
+    nc_arena_mark m = nc_arena_mark_get(ctx->arena);
+    int64_t nt = e.reference ? 1 : omp_get_max_threads();
+    float *work = nc_scratch(ctx, (size_t)(nt * nc_attn_work_floats(&g, false)) * sizeof(float));
+    if (!work) return NULL;
+    nc_attn_forward(&g, &e, q->data, k->data, v->data, pos ? pos->data : NULL,
+                    bias_u ? bias_u->data : NULL, bias_v ? bias_v->data : NULL, probs, out->data,
+                    work);
+    nc_arena_rewind(ctx->arena, m);
+    nc_node *n = nc_record(ctx, op, attn_backward, out, n_in, ins, sizeof(attn_saved));
+    if (n)
+        *(attn_saved *)n->saved = (attn_saved){.g = g, .probs = probs, .has_u = bias_u != NULL,
+                                               .has_v = bias_v != NULL};
+    return ctx->status ? NULL : out;
 }

@@ -30,6 +30,7 @@ nc_conv_params nc_conv_default_params(void) {
 typedef struct conv_saved {
     nc_conv_geom g;
     bool transpose;
+    bool relu; /* y = relu(conv): dy is masked by y > 0 first */
 } conv_saved;
 
 static nc_conv_exec exec_for(nc_ctx *ctx, const nc_conv_geom *g) {
@@ -78,7 +79,15 @@ static void conv_backward(nc_ctx *ctx, nc_node *n) {
     const conv_saved *s = n->saved;
     const nc_conv_geom *g = &s->g;
     nc_tensor *x = n->in[0], *w = n->in[1], *bias = n->n_in > 2 ? n->in[2] : NULL;
-    const float *dy = nc_out_grad(n);
+    float *dy = nc_out_grad(n);
+    if (s->relu) {
+        /* forward: y = relu(z), so dz = dy * (y > 0); masked in place, as
+         * nothing reads this op's output gradient after its backward */
+        const float *y = n->out->data;
+        int64_t ny = nc_numel(n->out);
+#pragma omp parallel for if (nc_par(ctx, ny)) schedule(static)
+        for (int64_t i = 0; i < ny; i++) dy[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+    }
     float *dx = nc_grad_buf(ctx, x);
     float *dw = nc_grad_buf(ctx, w);
     float *db = bias ? nc_grad_buf(ctx, bias) : NULL;
@@ -139,7 +148,7 @@ static bool out_len(nc_ctx *ctx, const char *op, int dim, int64_t in, int64_t k,
 }
 
 static nc_tensor *conv_nd(nc_ctx *ctx, const char *op, nc_tensor *x, nc_tensor *w,
-                          nc_tensor *bias, const nc_conv_params *p, int nsp) {
+                          nc_tensor *bias, const nc_conv_params *p, int nsp, bool relu) {
     if (!nc_ok2(ctx, x, w)) return NULL;
     nc_conv_params def = nc_conv_default_params();
     if (!p) p = &def;
@@ -169,20 +178,31 @@ static nc_tensor *conv_nd(nc_ctx *ctx, const char *op, nc_tensor *x, nc_tensor *
     nc_conv_fill_bias(N, Cout, g.OH * g.OW, nc_par(ctx, nc_numel(y)),
                       bias ? (const float *)bias->data : NULL, y->data);
     if (!run_pass(ctx, &g, NC_CONV_FWD, x->data, w->data, y->data)) return NULL;
+    if (relu) {
+        float *Y = y->data;
+        int64_t ny = nc_numel(y);
+#pragma omp parallel for if (nc_par(ctx, ny)) schedule(static)
+        for (int64_t i = 0; i < ny; i++) Y[i] = Y[i] > 0.0f ? Y[i] : 0.0f;
+    }
     nc_tensor *ins[3] = {x, w, bias};
     nc_node *n = nc_record(ctx, op, conv_backward, y, bias ? 3 : 2, ins, sizeof(conv_saved));
-    if (n) *(conv_saved *)n->saved = (conv_saved){.g = g, .transpose = false};
+    if (n) *(conv_saved *)n->saved = (conv_saved){.g = g, .transpose = false, .relu = relu};
     return ctx->status ? NULL : y;
 }
 
 nc_tensor *nc_conv1d(nc_ctx *ctx, nc_tensor *x, nc_tensor *w, nc_tensor *bias,
                      const nc_conv_params *p) {
-    return conv_nd(ctx, "conv1d", x, w, bias, p, 1);
+    return conv_nd(ctx, "conv1d", x, w, bias, p, 1, false);
 }
 
 nc_tensor *nc_conv2d(nc_ctx *ctx, nc_tensor *x, nc_tensor *w, nc_tensor *bias,
                      const nc_conv_params *p) {
-    return conv_nd(ctx, "conv2d", x, w, bias, p, 2);
+    return conv_nd(ctx, "conv2d", x, w, bias, p, 2, false);
+}
+
+nc_tensor *nc_conv2d_relu(nc_ctx *ctx, nc_tensor *x, nc_tensor *w, nc_tensor *bias,
+                          const nc_conv_params *p) {
+    return conv_nd(ctx, "conv2d_relu", x, w, bias, p, 2, true);
 }
 
 /* torch.nn.ConvTranspose1d (aten/src/ATen/native/NaiveConvolutionTranspose2d.cpp):
@@ -226,6 +246,6 @@ nc_tensor *nc_conv_transpose1d(nc_ctx *ctx, nc_tensor *x, nc_tensor *w, nc_tenso
     if (!run_pass(ctx, &g, NC_CONV_BWD_DATA, x->data, w->data, y->data)) return NULL;
     nc_tensor *ins[3] = {x, w, bias};
     nc_node *n = nc_record(ctx, op, conv_backward, y, bias ? 3 : 2, ins, sizeof(conv_saved));
-    if (n) *(conv_saved *)n->saved = (conv_saved){.g = g, .transpose = true};
+    if (n) *(conv_saved *)n->saved = (conv_saved){.g = g, .transpose = true, .relu = false};
     return ctx->status ? NULL : y;
 }

@@ -16,7 +16,8 @@
 #include "ops/ops_internal.h"
 
 typedef struct do_saved {
-    const float *mask; /* (numel) 0 or 1/(1-p); NULL when p == 1 (all zero) */
+    const uint8_t *mask; /* (numel) kept elements; NULL when p == 1 (all zero) */
+    float scale;         /* 1/(1-p) */
 } do_saved;
 
 /* The double a Python user means by the float p: the shortest decimal that
@@ -31,15 +32,26 @@ static double decimal_double(float p) {
     return (double)p;
 }
 
+uint8_t *nc_dropout_mask(nc_ctx *ctx, int64_t n, float p, float *scale) {
+    const double keep = 1.0 - decimal_double(p);
+    uint8_t *mask = nc_scratch(ctx, (size_t)(n ? n : 1));
+    if (!mask) return NULL;
+    /* The draws are sequential by nature (one generator stream, as in torch). */
+    nc_rng_bernoulli_u8(&ctx->rng, mask, n, keep);
+    *scale = 1.0f / (float)keep; /* noise.div_(1 - p): 0 or 1/(1-p) */
+    return mask;
+}
+
 static void do_backward(nc_ctx *ctx, nc_node *nd) {
     const do_saved *s = nd->saved;
     float *dx = nc_grad_buf(ctx, nd->in[0]);
     if (!dx) return;
-    const float *g = nc_out_grad(nd), *m = s->mask;
+    const float *g = nc_out_grad(nd), sc = s->scale;
+    const uint8_t *m = s->mask;
     int64_t n = nc_numel(nd->out);
-    /* forward: out = x * mask, so dx += g * mask (mask == 0 everywhere when p == 1) */
+    /* forward: out = x * noise, noise = mask ? 1/(1-p) : 0 (all 0 when p == 1) */
 #pragma omp parallel for if (nc_par(ctx, n)) schedule(static)
-    for (int64_t i = 0; i < n; i++) dx[i] += m ? g[i] * m[i] : g[i] * 0.0f;
+    for (int64_t i = 0; i < n; i++) dx[i] += m ? g[i] * (m[i] ? sc : 0.0f) : g[i] * 0.0f;
 }
 
 nc_tensor *nc_dropout(nc_ctx *ctx, nc_tensor *x, float p) {
@@ -52,24 +64,19 @@ nc_tensor *nc_dropout(nc_ctx *ctx, nc_tensor *x, float p) {
     nc_tensor *y = nc_empty_like(ctx, x);
     if (!y) return NULL;
     const float *X = x->data;
-    float *Y = y->data, *mask = NULL;
+    float *Y = y->data, scale = 0.0f;
+    uint8_t *mask = NULL;
     if (p == 1.0f) {
         /* torch multiplies by a zero scalar: NaN/inf inputs give NaN, as there */
 #pragma omp parallel for if (nc_par(ctx, n)) schedule(static)
         for (int64_t i = 0; i < n; i++) Y[i] = X[i] * 0.0f;
     } else {
-        const double keep = 1.0 - decimal_double(p);
-        mask = nc_scratch(ctx, (size_t)n * sizeof(float));
+        mask = nc_dropout_mask(ctx, n, p, &scale);
         if (!mask) return NULL;
-        /* The draws are sequential by nature (one generator stream, as in torch). */
-        nc_rng_bernoulli(&ctx->rng, mask, n, keep);
 #pragma omp parallel for if (nc_par(ctx, n)) schedule(static)
-        for (int64_t i = 0; i < n; i++) {
-            mask[i] = mask[i] / (float)keep; /* noise.div_(1 - p): 0 or 1/(1-p) */
-            Y[i] = X[i] * mask[i];
-        }
+        for (int64_t i = 0; i < n; i++) Y[i] = X[i] * (mask[i] ? scale : 0.0f);
     }
     nc_node *nd = nc_record(ctx, "dropout", do_backward, y, 1, &x, sizeof(do_saved));
-    if (nd) ((do_saved *)nd->saved)->mask = mask;
+    if (nd) *(do_saved *)nd->saved = (do_saved){.mask = mask, .scale = scale};
     return ctx->status ? NULL : y;
 }

@@ -39,6 +39,12 @@ bool nc_broadcast_shape(nc_ctx *ctx, const char *op, const nc_tensor *a, const n
 /* Element strides of `t` viewed in an ndim-dim broadcast shape (0 on broadcast dims). */
 void nc_broadcast_strides(const nc_tensor *t, int ndim, const int64_t *shape, int64_t *strides);
 
+/* torch's dropout noise for n elements with 0 < p < 1: bernoulli(1 - p)
+ * drawn from the ctx RNG in torch's order, as bytes (1 = kept); the kept
+ * value is x * *scale, *scale = 1 / (1 - p) in float as torch divides
+ * (ops_dropout.c). In the arena; NULL (ctx failed) on OOM. */
+uint8_t *nc_dropout_mask(nc_ctx *ctx, int64_t n, float p, float *scale);
+
 /* gemm through the ctx's engine and precision; fails the ctx on error. */
 struct nc_gemm_args;
 bool nc_ctx_gemm_run(nc_ctx *ctx, const struct nc_gemm_args *g);

@@ -101,29 +101,84 @@ nc_tensor *nc_matmul(nc_ctx *ctx, nc_tensor *a, nc_tensor *b, bool ta, bool tb) 
 
 /* ---- linear ---- */
 
+/* db (N) += column sums of dy (rows, N). Rows are summed in fixed blocks
+ * (unit-stride, vectorised over columns), then the block sums in order in
+ * double, so the result does not depend on the thread count. */
+enum { DB_ROWS = 64 };
+static void bias_grad(nc_ctx *ctx, const float *dy, int64_t rows, int64_t N, float *db) {
+    int64_t nblk = (rows + DB_ROWS - 1) / DB_ROWS;
+    float *part = nc_scratch(ctx, (size_t)((nblk ? nblk : 1) * N) * sizeof(float));
+    if (!part) return;
+#pragma omp parallel if (nc_par(ctx, rows * N))
+    {
+#pragma omp for schedule(static)
+        for (int64_t bi = 0; bi < nblk; bi++) {
+            float *pp = part + bi * N;
+            int64_t r0 = bi * DB_ROWS, r1 = r0 + DB_ROWS < rows ? r0 + DB_ROWS : rows;
+            memcpy(pp, dy + r0 * N, (size_t)N * sizeof(float));
+            for (int64_t r = r0 + 1; r < r1; r++) {
+                const float *d = dy + r * N;
+#pragma omp simd
+                for (int64_t j = 0; j < N; j++) pp[j] += d[j];
+            }
+        }
+#pragma omp for schedule(static)
+        for (int64_t j = 0; j < N; j++) {
+            double acc = 0;
+            for (int64_t bi = 0; bi < nblk; bi++) acc += part[bi * N + j];
+            db[j] += (float)acc;
+        }
+    }
+}
+
+/* In bf16 precision (fast kernels) the ops hand the gemm operands already
+ * converted: weights from the ctx's per-step cache, the input x converted
+ * once in forward and kept for the weight gradient, dy converted once for
+ * both backward products. */
+static bool bf16_path(const nc_ctx *ctx) {
+    return ctx->precision == NC_PREC_BF16 && !ctx->reference && ctx->gemm != NC_GEMM_REF;
+}
+
+typedef struct linear_saved {
+    const uint16_t *x16; /* x in bf16 (bf16 path), or NULL */
+} linear_saved;
+
 static void linear_backward(nc_ctx *ctx, nc_node *n) {
     nc_tensor *x = n->in[0], *w = n->in[1], *bias = n->n_in > 2 ? n->in[2] : NULL;
+    const linear_saved *sv = n->saved;
     int64_t out_f = w->shape[0], in_f = w->shape[1];
     int64_t rows = nc_numel(x) / in_f;
     const float *dy = nc_out_grad(n);
-    float *dx = nc_grad_buf(ctx, x);
-    if (dx) { /* dx (R, in) += dy (R, out) @ w (out, in) */
-        nc_gemm_args g = gemm2(false, false, rows, in_f, out_f, dy, w->data, dx, 1.0f);
+    bool fresh;
+    float *dx = nc_grad_buf_fresh(ctx, x, &fresh);
+    float *dw = nc_grad_buf(ctx, w);
+    if (ctx->status) return;
+    const bool bf = bf16_path(ctx) && (dx || dw);
+    /* the weight copy comes from the step cache: fetch it before the mark */
+    const uint16_t *w16 = bf && dx ? nc_ctx_bf16_param(ctx, w) : NULL;
+    nc_arena_mark m = nc_arena_mark_get(ctx->arena);
+    uint16_t *dy16 = NULL;
+    if (bf) {
+        dy16 = nc_scratch(ctx, (size_t)(rows * out_f) * sizeof(uint16_t));
+        if (!dy16 || (dx && !w16)) return;
+        nc_convert_f32_to_bf16(dy, dy16, rows * out_f);
+    }
+    if (dx) { /* dx (R, in) (+)= dy (R, out) @ w (out, in) */
+        nc_gemm_args g = gemm2(false, false, rows, in_f, out_f, dy, w->data, dx, fresh ? 0.0f : 1.0f);
+        g.A16 = dy16, g.B16 = w16;
         if (!nc_ctx_gemm_run(ctx, &g)) return;
     }
-    float *dw = nc_grad_buf(ctx, w);
     if (dw) { /* dw (out, in) += dy^T (out, R) @ x (R, in) */
         nc_gemm_args g = gemm2(true, false, out_f, in_f, rows, dy, x->data, dw, 1.0f);
+        g.A16 = dy16, g.B16 = dy16 ? sv->x16 : NULL;
         if (!nc_ctx_gemm_run(ctx, &g)) return;
     }
+    nc_arena_rewind(ctx->arena, m); /* dy16 */
     float *db = bias ? nc_grad_buf(ctx, bias) : NULL;
     if (db) {
-#pragma omp parallel for if (nc_par(ctx, rows * out_f)) schedule(static)
-        for (int64_t j = 0; j < out_f; j++) {
-            double s = 0;
-            for (int64_t r = 0; r < rows; r++) s += dy[r * out_f + j];
-            db[j] += (float)s;
-        }
+        nc_arena_mark m = nc_arena_mark_get(ctx->arena);
+        bias_grad(ctx, dy, rows, out_f, db);
+        nc_arena_rewind(ctx->arena, m);
     }
 }
 
@@ -142,17 +197,29 @@ nc_tensor *nc_linear(nc_ctx *ctx, nc_tensor *x, nc_tensor *w, nc_tensor *bias) {
     nc_tensor *y = nc_empty(ctx, NC_F32, x->ndim, shape);
     if (!y) return NULL;
     int64_t rows = nc_numel(x) / (in_f ? in_f : 1);
-    float *Y = y->data;
-    float beta = 0.0f;
-    if (bias) {
-        const float *bd = bias->data;
-#pragma omp parallel for if (nc_par(ctx, rows * out_f)) schedule(static)
-        for (int64_t r = 0; r < rows; r++) memcpy(Y + r * out_f, bd, (size_t)out_f * sizeof(float));
-        beta = 1.0f;
-    }
-    nc_gemm_args g = gemm2(false, true, rows, out_f, in_f, x->data, w->data, Y, beta);
-    if (!nc_ctx_gemm_run(ctx, &g)) return NULL;
+    nc_gemm_args g = gemm2(false, true, rows, out_f, in_f, x->data, w->data, y->data, 0.0f);
+    g.bias = bias ? bias->data : NULL;
+    uint16_t *x16 = NULL;
     nc_tensor *ins[3] = {x, w, bias};
-    nc_record(ctx, "linear", linear_backward, y, bias ? 3 : 2, ins, 0);
+    /* x16 is kept for the weight gradient when this op will be recorded and
+     * handed back at once otherwise */
+    const bool rec = ctx->grad_enabled &&
+                     (nc_needs_grad(x) || nc_needs_grad(w) || (bias && nc_needs_grad(bias)));
+    nc_arena_mark m = {0};
+    if (bf16_path(ctx)) {
+        g.B16 = nc_ctx_bf16_param(ctx, w);
+        m = nc_arena_mark_get(ctx->arena);
+        x16 = nc_scratch(ctx, (size_t)(rows * in_f) * sizeof(uint16_t));
+        if (!g.B16 || !x16) return NULL;
+        nc_convert_f32_to_bf16(x->data, x16, rows * in_f);
+        g.A16 = x16;
+    }
+    if (!nc_ctx_gemm_run(ctx, &g)) return NULL;
+    if (x16 && !rec) {
+        nc_arena_rewind(ctx->arena, m);
+        x16 = NULL;
+    }
+    nc_node *n = nc_record(ctx, "linear", linear_backward, y, bias ? 3 : 2, ins, sizeof(linear_saved));
+    if (n) ((linear_saved *)n->saved)->x16 = x16;
     return ctx->status ? NULL : y;
 }

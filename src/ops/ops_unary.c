@@ -4,7 +4,13 @@
 #include <math.h>
 #include <string.h>
 
+#include "backend/cpu/vmath.h"
 #include "ops/ops_internal.h"
+
+/* exp-based activations run in blocks through the vector kernels of
+ * backend/cpu/vmath.h (libm's expf does not vectorise). */
+enum { VBLK = 1024 };
+static inline int64_t blk(int64_t n, int64_t b0) { return n - b0 < VBLK ? n - b0 : VBLK; }
 
 typedef enum un_kind {
     UN_SCALE, UN_ADD_SCALAR, UN_RELU, UN_LEAKY_RELU, UN_SILU, UN_GELU, UN_GELU_TANH, UN_TANH,
@@ -16,9 +22,7 @@ typedef struct un_saved {
     float p; /* scale, slope or exponent */
 } un_saved;
 
-static const float SQRT1_2 = 0.70710678118654752440f;
 static const float SQRT_2_PI = 0.79788456080286535588f; /* sqrt(2/pi) */
-static const float INV_SQRT_2PI = 0.39894228040143267794f;
 
 static void un_forward(nc_ctx *ctx, un_kind k, float p, const float *x, float *y, int64_t n) {
     bool par = nc_par(ctx, n);
@@ -43,11 +47,11 @@ static void un_forward(nc_ctx *ctx, un_kind k, float p, const float *x, float *y
         break;
     case UN_SILU:
 #pragma omp parallel for if (par) schedule(static)
-        for (int64_t i = 0; i < n; i++) y[i] = x[i] / (1.0f + expf(-x[i]));
+        for (int64_t b0 = 0; b0 < n; b0 += VBLK) nc_vsilu(y + b0, x + b0, blk(n, b0));
         break;
     case UN_GELU:
 #pragma omp parallel for if (par) schedule(static)
-        for (int64_t i = 0; i < n; i++) y[i] = 0.5f * x[i] * (1.0f + erff(x[i] * SQRT1_2));
+        for (int64_t b0 = 0; b0 < n; b0 += VBLK) nc_vgelu(y + b0, x + b0, blk(n, b0));
         break;
     case UN_GELU_TANH:
 #pragma omp parallel for if (par) schedule(static)
@@ -62,11 +66,11 @@ static void un_forward(nc_ctx *ctx, un_kind k, float p, const float *x, float *y
         break;
     case UN_SIGMOID:
 #pragma omp parallel for if (par) schedule(static)
-        for (int64_t i = 0; i < n; i++) y[i] = 1.0f / (1.0f + expf(-x[i]));
+        for (int64_t b0 = 0; b0 < n; b0 += VBLK) nc_vsigmoid(y + b0, x + b0, blk(n, b0));
         break;
     case UN_EXP:
 #pragma omp parallel for if (par) schedule(static)
-        for (int64_t i = 0; i < n; i++) y[i] = expf(x[i]);
+        for (int64_t b0 = 0; b0 < n; b0 += VBLK) nc_vexp(y + b0, x + b0, blk(n, b0));
         break;
     case UN_LOG:
 #pragma omp parallel for if (par) schedule(static)
@@ -111,18 +115,21 @@ static void un_backward(nc_ctx *ctx, nc_node *nd) {
         break;
     case UN_SILU: /* d/dx x*s(x) = s(x) (1 + x (1 - s(x))) */
 #pragma omp parallel for if (par) schedule(static)
-        for (int64_t i = 0; i < n; i++) {
-            float sg = 1.0f / (1.0f + expf(-x[i]));
-            dx[i] += g[i] * sg * (1.0f + x[i] * (1.0f - sg));
+        for (int64_t b0 = 0; b0 < n; b0 += VBLK) {
+            float sg[VBLK];
+            const int64_t m = blk(n, b0);
+            nc_vsigmoid(sg, x + b0, m);
+            for (int64_t i = 0; i < m; i++)
+                dx[b0 + i] += g[b0 + i] * sg[i] * (1.0f + x[b0 + i] * (1.0f - sg[i]));
         }
         break;
     case UN_GELU: /* Phi(x) + x phi(x) */
 #pragma omp parallel for if (par) schedule(static)
-        for (int64_t i = 0; i < n; i++) {
-            float v = x[i];
-            float cdf = 0.5f * (1.0f + erff(v * SQRT1_2));
-            float pdf = INV_SQRT_2PI * expf(-0.5f * v * v);
-            dx[i] += g[i] * (cdf + v * pdf);
+        for (int64_t b0 = 0; b0 < n; b0 += VBLK) {
+            float dg[VBLK];
+            const int64_t m = blk(n, b0);
+            nc_vgelu_deriv(dg, x + b0, m);
+            for (int64_t i = 0; i < m; i++) dx[b0 + i] += g[b0 + i] * dg[i];
         }
         break;
     case UN_GELU_TANH:
@@ -204,10 +211,14 @@ static void glu_backward(nc_ctx *ctx, nc_node *n) {
         const float *a = x + o * 2 * hi, *b = a + hi;
         float *da = dx + o * 2 * hi, *db = da + hi;
         const float *go = g + o * hi;
-        for (int64_t i = 0; i < hi; i++) {
-            float sg = 1.0f / (1.0f + expf(-b[i]));
-            da[i] += go[i] * sg;
-            db[i] += go[i] * a[i] * sg * (1.0f - sg);
+        for (int64_t b0 = 0; b0 < hi; b0 += VBLK) {
+            float sg[VBLK];
+            const int64_t m = blk(hi, b0);
+            nc_vsigmoid(sg, b + b0, m);
+            for (int64_t i = 0; i < m; i++) {
+                da[b0 + i] += go[b0 + i] * sg[i];
+                db[b0 + i] += go[b0 + i] * a[b0 + i] * sg[i] * (1.0f - sg[i]);
+            }
         }
     }
 }
@@ -229,7 +240,9 @@ nc_tensor *nc_glu(nc_ctx *ctx, nc_tensor *x, int dim) {
 #pragma omp parallel for if (nc_par(ctx, outer * hi)) schedule(static)
     for (int64_t o = 0; o < outer; o++) {
         const float *a = X + o * 2 * hi, *b = a + hi;
-        for (int64_t i = 0; i < hi; i++) Y[o * hi + i] = a[i] / (1.0f + expf(-b[i]));
+        float *yo = Y + o * hi;
+        nc_vsigmoid(yo, b, hi);
+        for (int64_t i = 0; i < hi; i++) yo[i] *= a[i];
     }
     nc_node *nd = nc_record(ctx, "glu", glu_backward, y, 1, &x, sizeof(glu_saved));
     if (nd) *(glu_saved *)nd->saved = (glu_saved){outer, n / 2, inner};

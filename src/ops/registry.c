@@ -16,7 +16,7 @@ static const char *const names[] = {
     /* ops_shape.c */
     "reshape", "permute", "slice", "concat", "pad", "contiguous_copy", "cast",
     /* ops_attention.c */
-    "rel_shift",
+    "rel_shift", "attention",
     /* ops_softmax.c */
     "softmax", "log_softmax", "cross_entropy", "mse_loss",
     /* ops_ctc.c */
@@ -26,7 +26,9 @@ static const char *const names[] = {
     /* ops_index.c */
     "gather", "masked_fill", "embedding",
     /* ops_conv.c, ops_pool.c, ops_lstm.c */
-    "conv1d", "conv2d", "conv_transpose1d", "max_pool1d", "avg_pool1d", "lstm",
+    "conv1d", "conv2d", "conv2d_relu", "conv_transpose1d", "max_pool1d", "avg_pool1d", "lstm",
+    /* ops_fused.c, ops_norm_cl.c */
+    "add_dropout", "silu_dropout", "glu_mask", "dwconv1d_tc", "batch_norm_cl",
 };
 
 const char *const *nc_op_names(int *count) {

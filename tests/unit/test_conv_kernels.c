@@ -106,6 +106,8 @@ static void test_kernels(void) {
         {"depthwise 2-D 3x5, W 90", dw2d, 0},
         {"conv2d s2 p1, one sample per chunk", c2, c2_col},
         {"conv2d s2 p1, two samples per chunk", c2, 2 * c2_col + 1},
+        {"conv2d s2 p1, blocks of 2 output rows", c2, c2.Cin * 9 * c2.OW * 2},
+        {"conv2d s2 p1, blocks of 1 output row", c2, 1},
         {"conv1d groups 2 stride 3, chunked", g1d(5, 4, 6, 2, 40, 5, 3, 2, 1, 2), 200},
         {"conv1d channel multiplier 2 (groups = Cin)", g1d(2, 3, 6, 3, 70, 3, 1, 1, 1, 1), 0},
         {"pointwise, L 77", g1d(3, 5, 7, 1, 77, 1, 1, 0, 0, 1), 0},

@@ -9,15 +9,19 @@
  *   dw[g] += dy[n, g] @ col^T,
  * as PyTorch's slow_conv2d does (aten/src/ATen/native/ConvolutionMM2d.cpp).
  * Samples are unfolded a chunk at a time so the scratch stays bounded, and a
- * chunk's products run as one batched gemm. A 1x1 stride-1 unpadded conv
- * needs no unfolding: x[n, g] already is its column matrix. */
+ * chunk's products run as one batched gemm. A sample whose columns alone
+ * exceed the budget (the Conformer's subsampling convs: 50 MB per utterance)
+ * is unfolded a block of output rows at a time instead, each block's
+ * product taken while its columns are still in cache. A 1x1 stride-1
+ * unpadded conv needs no unfolding: x[n, g] already is its column matrix. */
 #include "backend/cpu/conv.h"
 
 #include <string.h>
 
-/* Column scratch per pass is capped near this many floats (64 MiB) unless the
- * exec says otherwise, but always holds at least one sample. */
-#define COL_BUDGET ((int64_t)16 << 20)
+/* Column scratch per pass is capped near this many floats (8 MiB, about what
+ * stays in the last-level cache between unfolding and the product) unless
+ * the exec says otherwise; a block always holds at least one output row. */
+#define COL_BUDGET ((int64_t)2 << 20)
 
 static bool is_pointwise(const nc_conv_geom *g) {
     return g->KH == 1 && g->KW == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0 &&
@@ -36,10 +40,79 @@ static int64_t chunk_samples(const nc_conv_geom *g, const nc_conv_exec *e) {
     return nb;
 }
 
+/* Output rows per block when one sample's columns exceed the budget (0: no
+ * row blocking, whole samples are chunked). */
+static int64_t block_rows(const nc_conv_geom *g, const nc_conv_exec *e) {
+    int64_t budget = e->col_budget > 0 ? e->col_budget : COL_BUDGET;
+    if (col_per_sample(g) <= budget || g->OH <= 1) return 0;
+    int64_t per_row = g->Cin * g->KH * g->KW * g->OW;
+    int64_t rb = budget / (per_row ? per_row : 1);
+    return rb < 1 ? 1 : rb;
+}
+
 int64_t nc_conv_work_floats(const nc_conv_geom *g, nc_conv_pass pass, const nc_conv_exec *e) {
     (void)pass;
     if (e->reference || nc_conv_is_depthwise(g) || is_pointwise(g)) return 0;
+    int64_t rb = block_rows(g, e);
+    if (rb) return g->Cin * g->KH * g->KW * g->OW * rb;
     return chunk_samples(g, e) * col_per_sample(g);
+}
+
+/* Unfolds output rows [oh0, oh1) of one sample x (Cin, H, W) into
+ * col (Cin*KH*KW, (oh1 - oh0) * OW). */
+static void im2col_rows(const nc_conv_geom *g, bool threads, const float *x, int64_t oh0,
+                        int64_t oh1, float *col) {
+    int64_t KK = g->KH * g->KW, rows = g->Cin * KK, nr = oh1 - oh0, P = nr * g->OW;
+#pragma omp parallel for if (threads) schedule(static)
+    for (int64_t r = 0; r < rows; r++) {
+        int64_t plane = r / KK, k = r % KK, kh = k / g->KW, kw = k % g->KW;
+        const float *xp = x + plane * g->H * g->W;
+        float *cp = col + r * P;
+        int64_t off = kw * g->dw - g->pw, lo, hi;
+        nc_conv_valid_range(g->W, g->OW, g->sw, off, &lo, &hi);
+        for (int64_t oh = oh0; oh < oh1; oh++) {
+            float *row = cp + (oh - oh0) * g->OW;
+            int64_t ih = oh * g->sh - g->ph + kh * g->dh;
+            if (ih < 0 || ih >= g->H) {
+                memset(row, 0, (size_t)g->OW * sizeof(float));
+                continue;
+            }
+            const float *xr = xp + ih * g->W;
+            for (int64_t o = 0; o < lo; o++) row[o] = 0.0f;
+            if (g->sw == 1)
+                memcpy(row + lo, xr + lo + off, (size_t)(hi - lo) * sizeof(float));
+            else
+                for (int64_t o = lo; o < hi; o++) row[o] = xr[o * g->sw + off];
+            for (int64_t o = hi; o < g->OW; o++) row[o] = 0.0f;
+        }
+    }
+}
+
+/* Folds col (Cin*KH*KW, (oh1 - oh0) * OW) of output rows [oh0, oh1) back,
+ * adding into one sample's dx (Cin, H, W); one thread per input plane. */
+static void col2im_rows(const nc_conv_geom *g, bool threads, const float *col, int64_t oh0,
+                        int64_t oh1, float *dx) {
+    int64_t KK = g->KH * g->KW, P = (oh1 - oh0) * g->OW;
+#pragma omp parallel for if (threads) schedule(static)
+    for (int64_t pl = 0; pl < g->Cin; pl++) {
+        float *dp = dx + pl * g->H * g->W;
+        for (int64_t k = 0; k < KK; k++) {
+            int64_t kh = k / g->KW, kw = k % g->KW;
+            const float *cp = col + (pl * KK + k) * P;
+            int64_t off = kw * g->dw - g->pw, lo, hi;
+            nc_conv_valid_range(g->W, g->OW, g->sw, off, &lo, &hi);
+            for (int64_t oh = oh0; oh < oh1; oh++) {
+                int64_t ih = oh * g->sh - g->ph + kh * g->dh;
+                if (ih < 0 || ih >= g->H) continue;
+                float *dr = dp + ih * g->W;
+                const float *cr = cp + (oh - oh0) * g->OW;
+                if (g->sw == 1)
+                    for (int64_t o = lo; o < hi; o++) dr[o + off] += cr[o];
+                else
+                    for (int64_t o = lo; o < hi; o++) dr[o * g->sw + off] += cr[o];
+            }
+        }
+    }
 }
 
 /* Unfolds samples [0, nb) of x (nb, Cin, H, W) into col (nb, Cin*KH*KW, P). */
@@ -114,6 +187,22 @@ nc_status nc_conv_forward(const nc_conv_geom *g, const nc_conv_exec *e, const fl
     int64_t Cg = g->Cin / g->groups, Og = g->Cout / g->groups, KK = g->KH * g->KW;
     int64_t CK = Cg * KK, P = g->OH * g->OW, HW = g->H * g->W;
     bool pw = is_pointwise(g);
+    int64_t rb = pw ? 0 : block_rows(g, e);
+    for (int64_t n = 0; rb && n < g->N; n++)
+        for (int64_t oh0 = 0; oh0 < g->OH; oh0 += rb) {
+            int64_t oh1 = oh0 + rb < g->OH ? oh0 + rb : g->OH, nc = (oh1 - oh0) * g->OW;
+            im2col_rows(g, e->threads, x + n * g->Cin * HW, oh0, oh1, e->work);
+            for (int64_t gr = 0; gr < g->groups; gr++) {
+                nc_gemm_args a = {
+                    .M = Og, .N = nc, .K = CK, .alpha = 1.0f, .beta = 1.0f,
+                    .A = w + gr * Og * CK, .lda = CK, .B = e->work + gr * CK * nc, .ldb = nc,
+                    .C = y + (n * g->Cout + gr * Og) * P + oh0 * g->OW, .ldc = P, .batch = 1,
+                };
+                nc_status s = gemm(e, &a);
+                if (s) return s;
+            }
+        }
+    if (rb) return NC_OK;
     int64_t nb = pw ? g->N : chunk_samples(g, e);
     for (int64_t n0 = 0; n0 < g->N; n0 += nb) {
         int64_t cnt = g->N - n0 < nb ? g->N - n0 : nb;
@@ -152,6 +241,23 @@ nc_status nc_conv_backward_data(const nc_conv_geom *g, const nc_conv_exec *e, co
     int64_t Cg = g->Cin / g->groups, Og = g->Cout / g->groups, KK = g->KH * g->KW;
     int64_t CK = Cg * KK, P = g->OH * g->OW, HW = g->H * g->W;
     bool pw = is_pointwise(g);
+    int64_t rb = pw ? 0 : block_rows(g, e);
+    for (int64_t n = 0; rb && n < g->N; n++)
+        for (int64_t oh0 = 0; oh0 < g->OH; oh0 += rb) {
+            int64_t oh1 = oh0 + rb < g->OH ? oh0 + rb : g->OH, nc = (oh1 - oh0) * g->OW;
+            for (int64_t gr = 0; gr < g->groups; gr++) {
+                nc_gemm_args a = {
+                    .ta = true, .M = CK, .N = nc, .K = Og, .alpha = 1.0f, .beta = 0.0f,
+                    .A = w + gr * Og * CK, .lda = CK,
+                    .B = dy + (n * g->Cout + gr * Og) * P + oh0 * g->OW, .ldb = P,
+                    .C = e->work + gr * CK * nc, .ldc = nc, .batch = 1,
+                };
+                nc_status s = gemm(e, &a);
+                if (s) return s;
+            }
+            col2im_rows(g, e->threads, e->work, oh0, oh1, dx + n * g->Cin * HW);
+        }
+    if (rb) return NC_OK;
     int64_t nb = pw ? g->N : chunk_samples(g, e);
     for (int64_t n0 = 0; n0 < g->N; n0 += nb) {
         int64_t cnt = g->N - n0 < nb ? g->N - n0 : nb;
@@ -187,6 +293,23 @@ nc_status nc_conv_backward_weight(const nc_conv_geom *g, const nc_conv_exec *e, 
     int64_t Cg = g->Cin / g->groups, Og = g->Cout / g->groups, KK = g->KH * g->KW;
     int64_t CK = Cg * KK, P = g->OH * g->OW, HW = g->H * g->W;
     bool pw = is_pointwise(g);
+    int64_t rb = pw ? 0 : block_rows(g, e);
+    for (int64_t n = 0; rb && n < g->N; n++)
+        for (int64_t oh0 = 0; oh0 < g->OH; oh0 += rb) {
+            int64_t oh1 = oh0 + rb < g->OH ? oh0 + rb : g->OH, nc = (oh1 - oh0) * g->OW;
+            im2col_rows(g, e->threads, x + n * g->Cin * HW, oh0, oh1, e->work);
+            for (int64_t gr = 0; gr < g->groups; gr++) {
+                nc_gemm_args a = {
+                    .tb = true, .M = Og, .N = CK, .K = nc, .alpha = 1.0f, .beta = 1.0f,
+                    .A = dy + (n * g->Cout + gr * Og) * P + oh0 * g->OW, .lda = P,
+                    .B = e->work + gr * CK * nc, .ldb = nc,
+                    .C = dw + gr * Og * CK, .ldc = CK, .batch = 1,
+                };
+                nc_status s = gemm(e, &a);
+                if (s) return s;
+            }
+        }
+    if (rb) return NC_OK;
     int64_t nb = pw ? g->N : chunk_samples(g, e);
     for (int64_t n0 = 0; n0 < g->N; n0 += nb) {
         int64_t cnt = g->N - n0 < nb ? g->N - n0 : nb;

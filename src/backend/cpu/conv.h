@@ -36,7 +36,7 @@ typedef struct nc_conv_exec {
     bool reference;    /* direct loops, no threads */
     bool threads;      /* big enough to use OpenMP */
     float *work;       /* nc_conv_work_floats() floats of scratch (may be NULL if 0) */
-    int64_t col_budget; /* im2col scratch cap in floats; 0 = default (16 Mi) */
+    int64_t col_budget; /* im2col scratch cap in floats; 0 = default (2 Mi) */
 } nc_conv_exec;
 
 typedef enum nc_conv_pass { NC_CONV_FWD, NC_CONV_BWD_DATA, NC_CONV_BWD_WEIGHT } nc_conv_pass;

@@ -37,14 +37,28 @@ nc_status nc_cpu_gemm(nc_gemm_engine engine, nc_precision prec, bool reference,
                       const nc_gemm_args *g) {
     if (g->M == 0 || g->N == 0 || g->batch == 0) return NC_OK;
     if (g->K == 0) {
-        /* Empty reduction: C = beta * C (BLAS would skip alpha*AB anyway). */
+        /* Empty reduction: C = beta * C + bias (BLAS would skip alpha*AB anyway). */
         for (int64_t b = 0; b < g->batch; b++)
             for (int64_t i = 0; i < g->M; i++)
                 for (int64_t j = 0; j < g->N; j++) {
                     float *c = g->C + b * g->stride_c + i * g->ldc + j;
-                    *c = g->beta == 0.0f ? 0.0f : g->beta * *c;
+                    *c = (g->beta == 0.0f ? 0.0f : g->beta * *c) + (g->bias ? g->bias[j] : 0.0f);
                 }
         return NC_OK;
+    }
+    bool dnnl = !reference && engine != NC_GEMM_REF && (prec == NC_PREC_BF16 || engine != NC_GEMM_BLAS);
+    if (g->bias && !dnnl) {
+        /* C = beta C + bias, then accumulate the product */
+        nc_gemm_args h = *g;
+        for (int64_t b = 0; b < g->batch; b++)
+            for (int64_t i = 0; i < g->M; i++) {
+                float *c = g->C + b * g->stride_c + i * g->ldc;
+                for (int64_t j = 0; j < g->N; j++)
+                    c[j] = (g->beta == 0.0f ? 0.0f : g->beta * c[j]) + g->bias[j];
+            }
+        h.beta = 1.0f;
+        h.bias = NULL;
+        return nc_cpu_gemm(engine, prec, reference, &h);
     }
     if (reference || engine == NC_GEMM_REF) {
         nc_cpu_gemm_ref(g);

@@ -1,7 +1,9 @@
 /* Matrix multiply kernels (row-major).
  *
- *   C[b] (M x N) = alpha * op(A[b]) (M x K) * op(B[b]) (K x N) + beta * C[b]
+ *   C[b] (M x N) = alpha * op(A[b]) (M x K) * op(B[b]) (K x N) + beta * C[b] + bias
  *
+ * bias (N) is NULL or added to every row (oneDNN applies it in the kernel;
+ * the other engines fill C with it first).
  * op(X) is X or X^T; a transposed A is stored K x M with leading dimension
  * lda. Batches are strided; a zero stride broadcasts one matrix. */
 #ifndef NC_BACKEND_CPU_GEMM_H
@@ -23,6 +25,11 @@ typedef struct nc_gemm_args {
     float *C;
     int64_t ldc, stride_c;
     int64_t batch; /* >= 1 */
+    const float *bias; /* (N) or NULL */
+    /* bf16 precision only: operands already converted, stored like A / B but
+     * dense (leading dimension = stored row length, batch stride = matrix
+     * size, or one matrix when the float stride is 0); NULL: converted here. */
+    const uint16_t *A16, *B16;
 } nc_gemm_args;
 
 /* Runs on the chosen engine; NC_GEMM_AUTO picks oneDNN; bf16 precision

@@ -16,13 +16,13 @@
 typedef struct gemm_key {
     int64_t M, N, K, lda, ldb, ldc, sa, sb, sc, batch;
     float alpha, beta;
-    int ta, tb, bf16;
+    int ta, tb, bf16, bias;
 } gemm_key;
 
 typedef struct cache_entry {
     gemm_key key;
     dnnl_primitive_t prim;
-    dnnl_memory_desc_t a_md, b_md, c_md;
+    dnnl_memory_desc_t a_md, b_md, c_md, bias_md;
     int used;
 } cache_entry;
 
@@ -75,8 +75,13 @@ static nc_status build(cache_entry *e, const gemm_key *k) {
         (st = make_md(&e->b_md, k->batch, k->K, k->N, k->tb, ldb, sb, in_dt)) ||
         (st = make_md(&e->c_md, k->batch, k->M, k->N, false, k->ldc, k->sc, dnnl_f32)))
         return dnnl_fail(st, "memory_desc");
+    if (k->bias) {
+        dnnl_dims_t bd = {1, 1, k->N};
+        if ((st = dnnl_memory_desc_init_by_tag(&e->bias_md, 3, bd, dnnl_f32, dnnl_abc)))
+            return dnnl_fail(st, "bias memory_desc");
+    }
     dnnl_matmul_desc_t md;
-    if ((st = dnnl_matmul_desc_init(&md, &e->a_md, &e->b_md, NULL, &e->c_md)))
+    if ((st = dnnl_matmul_desc_init(&md, &e->a_md, &e->b_md, k->bias ? &e->bias_md : NULL, &e->c_md)))
         return dnnl_fail(st, "matmul_desc_init");
     dnnl_primitive_attr_t attr;
     dnnl_primitive_attr_create(&attr);
@@ -116,6 +121,10 @@ static const uint16_t *convert_operand(int slot, const float *src, int64_t batch
         if (!bf_buf[slot]) return NULL;
     }
     uint16_t *dst = bf_buf[slot];
+    if (ld == cols && (nb == 1 || bstride == rows * cols)) {
+        nc_convert_f32_to_bf16(src, dst, (int64_t)need); /* one dense block */
+        return dst;
+    }
 #pragma omp parallel for collapse(2) if (need > 32768) schedule(static)
     for (int64_t b = 0; b < nb; b++)
         for (int64_t r = 0; r < rows; r++)
@@ -132,7 +141,7 @@ nc_status nc_cpu_gemm_dnnl(const nc_gemm_args *g, bool bf16) {
     k.sc = g->batch > 1 ? g->stride_c : g->M * g->ldc;
     k.batch = g->batch;
     k.alpha = g->alpha, k.beta = g->beta;
-    k.ta = g->ta, k.tb = g->tb, k.bf16 = bf16;
+    k.ta = g->ta, k.tb = g->tb, k.bf16 = bf16, k.bias = g->bias != NULL;
 
     pthread_mutex_lock(&cache_lock);
     nc_status s = ensure_engine();
@@ -173,10 +182,12 @@ nc_status nc_cpu_gemm_dnnl(const nc_gemm_args *g, bool bf16) {
 
     const void *a = g->A, *b = g->B;
     if (bf16) {
-        a = g->ta ? convert_operand(0, g->A, g->batch, g->K, g->M, g->lda, k.sa)
-                  : convert_operand(0, g->A, g->batch, g->M, g->K, g->lda, k.sa);
-        b = g->tb ? convert_operand(1, g->B, g->batch, g->N, g->K, g->ldb, k.sb)
-                  : convert_operand(1, g->B, g->batch, g->K, g->N, g->ldb, k.sb);
+        a = g->A16 ? g->A16
+            : g->ta ? convert_operand(0, g->A, g->batch, g->K, g->M, g->lda, k.sa)
+                    : convert_operand(0, g->A, g->batch, g->M, g->K, g->lda, k.sa);
+        b = g->B16 ? g->B16
+            : g->tb ? convert_operand(1, g->B, g->batch, g->N, g->K, g->ldb, k.sb)
+                    : convert_operand(1, g->B, g->batch, g->K, g->N, g->ldb, k.sb);
         if (!a || !b) return nc_error(NC_ERR_OOM, "gemm: cannot allocate bf16 operand buffers");
     }
     dnnl_memory_t ma, mb, mc;
@@ -191,13 +202,21 @@ nc_status nc_cpu_gemm_dnnl(const nc_gemm_args *g, bool bf16) {
         dnnl_memory_destroy(mb);
         return dnnl_fail(st, "memory");
     }
-    dnnl_exec_arg_t args[3] = {
-        {DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}};
-    st = dnnl_primitive_execute(e->prim, stream, 3, args);
+    dnnl_memory_t mbias = NULL;
+    if (g->bias && (st = dnnl_memory_create(&mbias, &e->bias_md, engine, (void *)g->bias))) {
+        dnnl_memory_destroy(ma);
+        dnnl_memory_destroy(mb);
+        dnnl_memory_destroy(mc);
+        return dnnl_fail(st, "memory");
+    }
+    dnnl_exec_arg_t args[4] = {
+        {DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}, {DNNL_ARG_BIAS, mbias}};
+    st = dnnl_primitive_execute(e->prim, stream, g->bias ? 4 : 3, args);
     if (st == dnnl_success) st = dnnl_stream_wait(stream);
     dnnl_memory_destroy(ma);
     dnnl_memory_destroy(mb);
     dnnl_memory_destroy(mc);
+    if (mbias) dnnl_memory_destroy(mbias);
     if (st) return dnnl_fail(st, "matmul execute");
     return NC_OK;
 }

@@ -58,6 +58,11 @@ static nc_tensor *f_c2_subsample(nc_ctx *c, nc_tensor **x) {
     p.stride[1] = 2, p.pad_left[1] = 1, p.pad_right[1] = 1;
     return nc_conv2d(c, x[0], x[1], x[2], &p);
 }
+static nc_tensor *f_c2_relu(nc_ctx *c, nc_tensor **x) {
+    nc_conv_params p = cp(2, 1, 1, 1, 1);
+    p.stride[1] = 2, p.pad_left[1] = 1, p.pad_right[1] = 1;
+    return nc_conv2d_relu(c, x[0], x[1], x[2], &p);
+}
 static nc_tensor *f_c2_groups_dil(nc_ctx *c, nc_tensor **x) {
     nc_conv_params p = cp(1, 1, 1, 2, 2);
     p.pad_left[1] = 2, p.pad_right[1] = 0, p.dilation[1] = 1;
@@ -135,6 +140,8 @@ static const gc_case cases[] = {
     GC_CASE("conv1d", "pointwise", f_c1_pointwise, 3, IN(GC_GRAD, 2, 4, 5), IN(GC_GRAD, 3, 4, 1), IN(GC_GRAD, 3)),
     GC_CASE("conv1d", "pointwise groups 2", f_c1_pointwise_g2, 2, IN(GC_GRAD, 2, 4, 5), IN(GC_GRAD, 4, 2, 1)),
     GC_CASE("conv2d", "stride 2 pad 1 (subsampling)", f_c2_subsample, 3, IN(GC_GRAD, 2, 1, 7, 6), IN(GC_GRAD, 3, 1, 3, 3), IN(GC_GRAD, 3)),
+    {.op = "conv2d_relu", .label = "stride 2 pad 1 (subsampling)", .fn = f_c2_relu, .n_in = 3,
+     .in = {IN(GC_GRAD, 2, 1, 7, 6), IN(GC_GRAD, 3, 1, 3, 3), IN(GC_GRAD, 3)}, .eps = 1e-3f},
     GC_CASE("conv2d", "groups 2 dilation 2x1", f_c2_groups_dil, 2, IN(GC_GRAD, 1, 4, 7, 5), IN(GC_GRAD, 4, 2, 3, 3)),
     GC_CASE("conv2d", "depthwise stride 2 pad 1", f_c2_dw, 3, IN(GC_GRAD, 2, 3, 6, 5), IN(GC_GRAD, 3, 1, 3, 3), IN(GC_GRAD, 3)),
     GC_CASE("conv2d", "asymmetric pad, stride 1x2", f_c2_asym, 3, IN(GC_GRAD, 1, 2, 5, 4), IN(GC_GRAD, 3, 2, 2, 2), IN(GC_GRAD, 3)),

@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# The benchmark suite (`make bench`): nemoc against PyTorch on the same CPU,
+# same shapes, same weights, same batches. Each case runs the nemoc program
+# and its PyTorch twin (bench/torch/, Debian's python3-torch, 2 threads)
+# alternately REPEATS times; each run does WARMUP + STEPS steps and reports
+# the median step. The table shows the median over runs of wall time and CPU
+# time per step, nemoc/PyTorch speed ratios, peak RSS of each process, and
+# nemoc's achieved GFLOP/s (FLOP counts in bench/README.md).
+#
+#   bench/run.sh [BUILD_DIR]          (default build)
+#   env: REPEATS=3 STEPS=3 WARMUP=1 THREADS=2 CASES="conformer fastconformer gpt infer features"
+#        SECONDS_AUDIO=16 OMP_WAIT_POLICY (default passive for both sides, see README)
+#        PYTHON=/usr/bin/python3 OUT=bench_out
+set -euo pipefail
+BUILD=${1:-build}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BIN=$BUILD/bench
+PY=${PYTHON:-/usr/bin/python3}
+REPEATS=${REPEATS:-3}
+STEPS=${STEPS:-3}
+WARMUP=${WARMUP:-1}
+THREADS=${THREADS:-2}
+SECS=${SECONDS_AUDIO:-16}
+CASES=${CASES:-"conformer fastconformer gpt infer features"}
+OUT=${OUT:-bench_out}
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
+mkdir -p "$OUT"
+LOG="$OUT/runs.log"
+: > "$LOG"
+
+for b in bench_conformer bench_gpt bench_features; do
+    [ -x "$BIN/$b" ] || { echo "missing $BIN/$b: build first (make build)" >&2; exit 1; }
+done
+"$PY" -c "import torch" 2>/dev/null || { echo "PyTorch not found for $PY (apt install python3-torch)" >&2; exit 1; }
+
+echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores;" \
+     "flags:$(grep -m1 -o -w -E 'avx512f|avx512_bf16|amx_bf16' /proc/cpuinfo | sort -u | tr '\n' ' ')"
+echo "torch $("$PY" -c 'import torch; print(torch.__version__)'), threads $THREADS, OMP_WAIT_POLICY=$OMP_WAIT_POLICY," \
+     "repeats $REPEATS x (warmup $WARMUP + steps $STEPS), load at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# field NAME from a "result ..." line
+field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<< "$2"; }
+median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) print "nan"; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+
+# run_pair LABEL "nemoc command" "torch command": alternates, keeps result lines
+declare -A WALL CPU RSS GF
+run_pair() {
+    local label=$1 nc=$2 th=$3 r line
+    local nw=() nc_cpu=() nr=() ng=() tw=() tc=() tr=()
+    for ((r = 0; r < REPEATS; r++)); do
+        line=$(OMP_NUM_THREADS=$THREADS eval "$nc" | grep '^result' || true)
+        echo "[$label] $line" >> "$LOG"
+        nw+=("$(field median_s "$line")") nc_cpu+=("$(field cpu_s "$line")")
+        nr+=("$(field rss_mb "$line")") ng+=("$(field gflop "$line")")
+        line=$(eval "$th" | grep '^result' || true)
+        echo "[$label] $line" >> "$LOG"
+        tw+=("$(field median_s "$line")") tc+=("$(field cpu_s "$line")") tr+=("$(field rss_mb "$line")")
+    done
+    WALL[$label.nc]=$(printf '%s\n' "${nw[@]}" | median)
+    CPU[$label.nc]=$(printf '%s\n' "${nc_cpu[@]}" | median)
+    RSS[$label.nc]=$(printf '%s\n' "${nr[@]}" | sort -g | tail -1)
+    GF[$label]=$(printf '%s\n' "${ng[@]}" | median)
+    WALL[$label.th]=$(printf '%s\n' "${tw[@]}" | median)
+    CPU[$label.th]=$(printf '%s\n' "${tc[@]}" | median)
+    RSS[$label.th]=$(printf '%s\n' "${tr[@]}" | sort -g | tail -1)
+}
+
+row() { # LABEL description [torch label to compare with]
+    local l=$1 what=$2 tl=${3:-$1}
+    awk -v w="$what" -v nw="${WALL[$l.nc]}" -v tw="${WALL[$tl.th]}" -v nc="${CPU[$l.nc]}" \
+        -v tc="${CPU[$tl.th]}" -v nr="${RSS[$l.nc]}" -v tr="${RSS[$tl.th]}" -v gf="${GF[$l]}" \
+        'BEGIN { printf "| %-38s | %8.3f | %8.3f | %5.2fx | %7.3f | %7.3f | %5.2fx | %6d | %6d | %6.1f |\n",
+                 w, nw, tw, tw / nw, nc, tc, tc / nc, nr, tr, gf / nw }'
+}
+
+header() {
+    echo
+    echo "| case | nemoc s/step | torch s/step | speed-up (wall) | nemoc CPU s | torch CPU s | speed-up (CPU) | nemoc RSS MB | torch RSS MB | nemoc GFLOP/s |"
+    echo "|---|---|---|---|---|---|---|---|---|---|"
+}
+
+TABLE="$OUT/table.md"
+: > "$TABLE"
+for c in $CASES; do
+    case $c in
+    conformer|fastconformer)
+        d="$OUT/$c"
+        "$BIN/bench_conformer" --arch "$c" --steps 0 --warmup 0 --seconds "$SECS" --save "$d" > /dev/null
+        for p in 32 bf16; do
+            run_pair "$c.$p" \
+                "$BIN/bench_conformer --arch $c --prec $p --seconds $SECS --steps $STEPS --warmup $WARMUP" \
+                "$PY $ROOT/bench/torch/conformer.py --dir $d --arch $c --prec $p --steps $STEPS --warmup $WARMUP --threads $THREADS"
+        done
+        {
+            header
+            row "$c.32" "$c train fp32 vs torch fp32"
+            row "$c.bf16" "$c train bf16 vs torch fp32" "$c.32"
+            row "$c.bf16" "$c train bf16 vs torch bf16 autocast"
+        } | tee -a "$TABLE"
+        ;;
+    gpt)
+        d="$OUT/gpt"
+        "$BIN/bench_gpt" --steps 0 --warmup 0 --save "$d" > /dev/null
+        for p in 32 bf16; do
+            run_pair "gpt.$p" "$BIN/bench_gpt --prec $p --steps $STEPS --warmup $WARMUP" \
+                "$PY $ROOT/bench/torch/gpt.py --dir $d --prec $p --steps $STEPS --warmup $WARMUP --threads $THREADS"
+        done
+        {
+            header
+            row gpt.32 "GPT-2-small step fp32 vs torch fp32"
+            row gpt.bf16 "GPT-2-small step bf16 vs torch fp32" gpt.32
+            row gpt.bf16 "GPT-2-small step bf16 vs torch bf16"
+        } | tee -a "$TABLE"
+        ;;
+    infer)
+        d="$OUT/infer"
+        "$BIN/bench_conformer" --mode infer --steps 0 --warmup 0 --seconds "$SECS" --save "$d" > /dev/null
+        for t in 1 2; do
+            THREADS_SAVE=$THREADS
+            THREADS=$t
+            run_pair "infer.t$t" "$BIN/bench_conformer --mode infer --seconds $SECS --steps $STEPS --warmup $WARMUP" \
+                "$PY $ROOT/bench/torch/conformer.py --dir $d --mode infer --steps $STEPS --warmup $WARMUP --threads $t"
+            THREADS=$THREADS_SAVE
+        done
+        {
+            header
+            row infer.t1 "Conformer-CTC transcribe 8x${SECS}s, 1 thread"
+            row infer.t2 "Conformer-CTC transcribe 8x${SECS}s, 2 threads"
+            audio=$(awk -v s="$SECS" 'BEGIN { print 8 * s * (1 - 0.15 / 2) }')
+            echo
+            for t in 1 2; do
+                awk -v t=$t -v a="$audio" -v n="${WALL[infer.t$t.nc]}" -v p="${WALL[infer.t$t.th]}" \
+                    'BEGIN { printf "real-time factor, %d thread(s): nemoc %.4f, torch %.4f (%.2fx better)\n", t, n / a, p / a, p / n }'
+            done
+        } | tee -a "$TABLE"
+        ;;
+    features)
+        echo | tee -a "$TABLE"
+        for t in 1 2; do
+            OMP_NUM_THREADS=$t "$BIN/bench_features" --threads $t --python "$PY" | sed "s/^/features ($t thread): /" | tee -a "$TABLE"
+        done
+        ;;
+    *) echo "unknown case $c" >&2; exit 2 ;;
+    esac
+done
+echo
+echo "load at end: $(cut -d' ' -f1-3 /proc/loadavg); per-run lines in $LOG, table in $TABLE"
