@@ -182,7 +182,7 @@ static nc_tensor *conv_nd(nc_ctx *ctx, const char *op, nc_tensor *x, nc_tensor *
         float *Y = y->data;
         int64_t ny = nc_numel(y);
 #pragma omp parallel for if (nc_par(ctx, ny)) schedule(static)
-        for (int64_t i = 0; i < ny; i++) Y[i] = Y[i] > 0.0f ? Y[i] : 0.0f;
+        for (int64_t i = 0; i < ny; i++) Y[i] = Y[i] <= 0.0f ? 0.0f : Y[i]; /* NaN passes, as nc_relu */
     }
     nc_tensor *ins[3] = {x, w, bias};
     nc_node *n = nc_record(ctx, op, conv_backward, y, bias ? 3 : 2, ins, sizeof(conv_saved));
