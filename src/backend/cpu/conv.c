@@ -58,116 +58,70 @@ int64_t nc_conv_work_floats(const nc_conv_geom *g, nc_conv_pass pass, const nc_c
     return chunk_samples(g, e) * col_per_sample(g);
 }
 
-/* Unfolds output rows [oh0, oh1) of one sample x (Cin, H, W) into
- * col (Cin*KH*KW, (oh1 - oh0) * OW). */
-static void im2col_rows(const nc_conv_geom *g, bool threads, const float *x, int64_t oh0,
-                        int64_t oh1, float *col) {
-    int64_t KK = g->KH * g->KW, rows = g->Cin * KK, nr = oh1 - oh0, P = nr * g->OW;
-#pragma omp parallel for if (threads) schedule(static)
-    for (int64_t r = 0; r < rows; r++) {
-        int64_t plane = r / KK, k = r % KK, kh = k / g->KW, kw = k % g->KW;
-        const float *xp = x + plane * g->H * g->W;
-        float *cp = col + r * P;
-        int64_t off = kw * g->dw - g->pw, lo, hi;
-        nc_conv_valid_range(g->W, g->OW, g->sw, off, &lo, &hi);
-        for (int64_t oh = oh0; oh < oh1; oh++) {
-            float *row = cp + (oh - oh0) * g->OW;
-            int64_t ih = oh * g->sh - g->ph + kh * g->dh;
-            if (ih < 0 || ih >= g->H) {
-                memset(row, 0, (size_t)g->OW * sizeof(float));
-                continue;
-            }
-            const float *xr = xp + ih * g->W;
-            for (int64_t o = 0; o < lo; o++) row[o] = 0.0f;
-            if (g->sw == 1)
-                memcpy(row + lo, xr + lo + off, (size_t)(hi - lo) * sizeof(float));
-            else
-                for (int64_t o = lo; o < hi; o++) row[o] = xr[o * g->sw + off];
-            for (int64_t o = hi; o < g->OW; o++) row[o] = 0.0f;
+/* Unfolds output rows [oh0, oh1) of one kernel tap (kh, kw) of one input
+ * plane xp (H, W) into cp ((oh1 - oh0) * OW). */
+static void unfold_tap(const nc_conv_geom *g, const float *xp, int64_t kh, int64_t kw, int64_t oh0,
+                       int64_t oh1, float *cp) {
+    int64_t off = kw * g->dw - g->pw, lo, hi;
+    nc_conv_valid_range(g->W, g->OW, g->sw, off, &lo, &hi);
+    for (int64_t oh = oh0; oh < oh1; oh++) {
+        float *row = cp + (oh - oh0) * g->OW;
+        int64_t ih = oh * g->sh - g->ph + kh * g->dh;
+        if (ih < 0 || ih >= g->H) {
+            memset(row, 0, (size_t)g->OW * sizeof(float));
+            continue;
         }
+        const float *xr = xp + ih * g->W;
+        for (int64_t o = 0; o < lo; o++) row[o] = 0.0f;
+        if (g->sw == 1)
+            memcpy(row + lo, xr + lo + off, (size_t)(hi - lo) * sizeof(float));
+        else
+            for (int64_t o = lo; o < hi; o++) row[o] = xr[o * g->sw + off];
+        for (int64_t o = hi; o < g->OW; o++) row[o] = 0.0f;
     }
 }
 
-/* Folds col (Cin*KH*KW, (oh1 - oh0) * OW) of output rows [oh0, oh1) back,
- * adding into one sample's dx (Cin, H, W); one thread per input plane. */
-static void col2im_rows(const nc_conv_geom *g, bool threads, const float *col, int64_t oh0,
-                        int64_t oh1, float *dx) {
+/* The adjoint of unfold_tap: adds cp ((oh1 - oh0) * OW) back into the
+ * input plane dp (H, W). */
+static void fold_tap(const nc_conv_geom *g, const float *cp, int64_t kh, int64_t kw, int64_t oh0,
+                     int64_t oh1, float *dp) {
+    int64_t off = kw * g->dw - g->pw, lo, hi;
+    nc_conv_valid_range(g->W, g->OW, g->sw, off, &lo, &hi);
+    for (int64_t oh = oh0; oh < oh1; oh++) {
+        int64_t ih = oh * g->sh - g->ph + kh * g->dh;
+        if (ih < 0 || ih >= g->H) continue;
+        float *dr = dp + ih * g->W;
+        const float *cr = cp + (oh - oh0) * g->OW;
+        if (g->sw == 1)
+            for (int64_t o = lo; o < hi; o++) dr[o + off] += cr[o];
+        else
+            for (int64_t o = lo; o < hi; o++) dr[o * g->sw + off] += cr[o];
+    }
+}
+
+/* Unfolds output rows [oh0, oh1) of planes [0, planes) of x (planes, H, W)
+ * into col (planes*KH*KW, (oh1 - oh0) * OW): one sample's row block, or
+ * (oh0, oh1) = (0, OH) over nb samples' planes at once. */
+static void im2col_rows(const nc_conv_geom *g, bool threads, int64_t planes, const float *x,
+                        int64_t oh0, int64_t oh1, float *col) {
+    int64_t KK = g->KH * g->KW, rows = planes * KK, P = (oh1 - oh0) * g->OW;
+#pragma omp parallel for if (threads) schedule(static)
+    for (int64_t r = 0; r < rows; r++) {
+        int64_t k = r % KK;
+        unfold_tap(g, x + (r / KK) * g->H * g->W, k / g->KW, k % g->KW, oh0, oh1, col + r * P);
+    }
+}
+
+/* Folds col (planes*KH*KW, (oh1 - oh0) * OW) back, adding into dx (planes,
+ * H, W). One thread owns each input plane, so overlapping windows never race. */
+static void col2im_rows(const nc_conv_geom *g, bool threads, int64_t planes, const float *col,
+                        int64_t oh0, int64_t oh1, float *dx) {
     int64_t KK = g->KH * g->KW, P = (oh1 - oh0) * g->OW;
 #pragma omp parallel for if (threads) schedule(static)
-    for (int64_t pl = 0; pl < g->Cin; pl++) {
-        float *dp = dx + pl * g->H * g->W;
-        for (int64_t k = 0; k < KK; k++) {
-            int64_t kh = k / g->KW, kw = k % g->KW;
-            const float *cp = col + (pl * KK + k) * P;
-            int64_t off = kw * g->dw - g->pw, lo, hi;
-            nc_conv_valid_range(g->W, g->OW, g->sw, off, &lo, &hi);
-            for (int64_t oh = oh0; oh < oh1; oh++) {
-                int64_t ih = oh * g->sh - g->ph + kh * g->dh;
-                if (ih < 0 || ih >= g->H) continue;
-                float *dr = dp + ih * g->W;
-                const float *cr = cp + (oh - oh0) * g->OW;
-                if (g->sw == 1)
-                    for (int64_t o = lo; o < hi; o++) dr[o + off] += cr[o];
-                else
-                    for (int64_t o = lo; o < hi; o++) dr[o * g->sw + off] += cr[o];
-            }
-        }
-    }
-}
-
-/* Unfolds samples [0, nb) of x (nb, Cin, H, W) into col (nb, Cin*KH*KW, P). */
-static void im2col(const nc_conv_geom *g, bool threads, int64_t nb, const float *x, float *col) {
-    int64_t KK = g->KH * g->KW, rows = nb * g->Cin * KK, P = g->OH * g->OW;
-#pragma omp parallel for if (threads) schedule(static)
-    for (int64_t r = 0; r < rows; r++) {
-        int64_t plane = r / KK, k = r % KK, kh = k / g->KW, kw = k % g->KW;
-        const float *xp = x + plane * g->H * g->W;
-        float *cp = col + r * P;
-        int64_t off = kw * g->dw - g->pw, lo, hi;
-        nc_conv_valid_range(g->W, g->OW, g->sw, off, &lo, &hi);
-        for (int64_t oh = 0; oh < g->OH; oh++) {
-            float *row = cp + oh * g->OW;
-            int64_t ih = oh * g->sh - g->ph + kh * g->dh;
-            if (ih < 0 || ih >= g->H) {
-                memset(row, 0, (size_t)g->OW * sizeof(float));
-                continue;
-            }
-            const float *xr = xp + ih * g->W;
-            for (int64_t o = 0; o < lo; o++) row[o] = 0.0f;
-            if (g->sw == 1)
-                memcpy(row + lo, xr + lo + off, (size_t)(hi - lo) * sizeof(float));
-            else
-                for (int64_t o = lo; o < hi; o++) row[o] = xr[o * g->sw + off];
-            for (int64_t o = hi; o < g->OW; o++) row[o] = 0.0f;
-        }
-    }
-}
-
-/* Folds col (nb, Cin*KH*KW, P) back, adding into dx (nb, Cin, H, W). One
- * thread owns each input plane, so the overlapping windows never race. */
-static void col2im_add(const nc_conv_geom *g, bool threads, int64_t nb, const float *col,
-                       float *dx) {
-    int64_t KK = g->KH * g->KW, planes = nb * g->Cin, P = g->OH * g->OW;
-#pragma omp parallel for if (threads) schedule(static)
-    for (int64_t pl = 0; pl < planes; pl++) {
-        float *dp = dx + pl * g->H * g->W;
-        for (int64_t k = 0; k < KK; k++) {
-            int64_t kh = k / g->KW, kw = k % g->KW;
-            const float *cp = col + (pl * KK + k) * P;
-            int64_t off = kw * g->dw - g->pw, lo, hi;
-            nc_conv_valid_range(g->W, g->OW, g->sw, off, &lo, &hi);
-            for (int64_t oh = 0; oh < g->OH; oh++) {
-                int64_t ih = oh * g->sh - g->ph + kh * g->dh;
-                if (ih < 0 || ih >= g->H) continue;
-                float *dr = dp + ih * g->W;
-                const float *cr = cp + oh * g->OW;
-                if (g->sw == 1)
-                    for (int64_t o = lo; o < hi; o++) dr[o + off] += cr[o];
-                else
-                    for (int64_t o = lo; o < hi; o++) dr[o * g->sw + off] += cr[o];
-            }
-        }
-    }
+    for (int64_t pl = 0; pl < planes; pl++)
+        for (int64_t k = 0; k < KK; k++)
+            fold_tap(g, col + (pl * KK + k) * P, k / g->KW, k % g->KW, oh0, oh1,
+                     dx + pl * g->H * g->W);
 }
 
 static nc_status gemm(const nc_conv_exec *e, const nc_gemm_args *a) {
@@ -191,7 +145,7 @@ nc_status nc_conv_forward(const nc_conv_geom *g, const nc_conv_exec *e, const fl
     for (int64_t n = 0; rb && n < g->N; n++)
         for (int64_t oh0 = 0; oh0 < g->OH; oh0 += rb) {
             int64_t oh1 = oh0 + rb < g->OH ? oh0 + rb : g->OH, nc = (oh1 - oh0) * g->OW;
-            im2col_rows(g, e->threads, x + n * g->Cin * HW, oh0, oh1, e->work);
+            im2col_rows(g, e->threads, g->Cin, x + n * g->Cin * HW, oh0, oh1, e->work);
             for (int64_t gr = 0; gr < g->groups; gr++) {
                 nc_gemm_args a = {
                     .M = Og, .N = nc, .K = CK, .alpha = 1.0f, .beta = 1.0f,
@@ -209,7 +163,7 @@ nc_status nc_conv_forward(const nc_conv_geom *g, const nc_conv_exec *e, const fl
         const float *cols = x + n0 * g->Cin * HW;
         int64_t cstride = g->Cin * HW;
         if (!pw) {
-            im2col(g, e->threads, cnt, cols, e->work);
+            im2col_rows(g, e->threads, cnt * g->Cin, cols, 0, g->OH, e->work);
             cols = e->work;
             cstride = g->Cin * KK * P;
         }
@@ -255,7 +209,7 @@ nc_status nc_conv_backward_data(const nc_conv_geom *g, const nc_conv_exec *e, co
                 nc_status s = gemm(e, &a);
                 if (s) return s;
             }
-            col2im_rows(g, e->threads, e->work, oh0, oh1, dx + n * g->Cin * HW);
+            col2im_rows(g, e->threads, g->Cin, e->work, oh0, oh1, dx + n * g->Cin * HW);
         }
     if (rb) return NC_OK;
     int64_t nb = pw ? g->N : chunk_samples(g, e);
@@ -275,7 +229,7 @@ nc_status nc_conv_backward_data(const nc_conv_geom *g, const nc_conv_exec *e, co
             nc_status s = gemm(e, &a);
             if (s) return s;
         }
-        if (!pw) col2im_add(g, e->threads, cnt, e->work, dx + n0 * g->Cin * HW);
+        if (!pw) col2im_rows(g, e->threads, cnt * g->Cin, e->work, 0, g->OH, dx + n0 * g->Cin * HW);
     }
     return NC_OK;
 }
@@ -297,7 +251,7 @@ nc_status nc_conv_backward_weight(const nc_conv_geom *g, const nc_conv_exec *e, 
     for (int64_t n = 0; rb && n < g->N; n++)
         for (int64_t oh0 = 0; oh0 < g->OH; oh0 += rb) {
             int64_t oh1 = oh0 + rb < g->OH ? oh0 + rb : g->OH, nc = (oh1 - oh0) * g->OW;
-            im2col_rows(g, e->threads, x + n * g->Cin * HW, oh0, oh1, e->work);
+            im2col_rows(g, e->threads, g->Cin, x + n * g->Cin * HW, oh0, oh1, e->work);
             for (int64_t gr = 0; gr < g->groups; gr++) {
                 nc_gemm_args a = {
                     .tb = true, .M = Og, .N = CK, .K = nc, .alpha = 1.0f, .beta = 1.0f,
@@ -316,7 +270,7 @@ nc_status nc_conv_backward_weight(const nc_conv_geom *g, const nc_conv_exec *e, 
         const float *cols = x + n0 * g->Cin * HW;
         int64_t cstride = g->Cin * HW;
         if (!pw) {
-            im2col(g, e->threads, cnt, cols, e->work);
+            im2col_rows(g, e->threads, cnt * g->Cin, cols, 0, g->OH, e->work);
             cols = e->work;
             cstride = g->Cin * KK * P;
         }
