@@ -11,8 +11,8 @@
 # run nemoc's plain reference kernels, which valgrind can follow, instead of
 # oneDNN's JIT code (which reads whole vectors past the end of its own
 # buffers, and has no symbols). Valgrind's virtual CPU has no AVX-512, so
-# oneDNN offers no bf16 matmul there: the bf16 cases of test_conv_ref fail
-# under valgrind with "primitive_desc_create failed (status 3)". Third-party
+# oneDNN offers no bf16 matmul there and nemoc emulates it (fp32 matmuls of
+# bf16-rounded operands, as on any CPU without a bf16 kernel). Third-party
 # noise is suppressed by tests/valgrind.supp; anything else is reported with a
 # suppression stanza. Slow: a test runs 20-50x slower than natively.
 set -euo pipefail

@@ -56,6 +56,34 @@ static void test_preconverted_gemm(void) {
     g.C = C2, g.A16 = A16, g.B16 = B16;
     CHECK_OK(nc_cpu_gemm(NC_GEMM_AUTO, NC_PREC_BF16, false, &g));
     CHECK(memcmp(C1, C2, (size_t)(M * N) * 4) == 0);
+    /* Without a bf16 kernel: fp32 products of the bf16-rounded operands,
+     * exact per product, so only the summation order differs. Also with a
+     * batch stride, beta and a bias. */
+    nc_cpu_gemm_bf16_emulate(true);
+    g.C = C2, g.A16 = NULL, g.B16 = NULL;
+    CHECK_OK(nc_cpu_gemm(NC_GEMM_AUTO, NC_PREC_BF16, false, &g));
+    double worst = 0;
+    for (int64_t i = 0; i < M * N; i++) {
+        double d = fabs((double)C1[i] - C2[i]) / (1.0 + fabs((double)C1[i]));
+        worst = d > worst ? d : worst;
+    }
+    CHECK(worst < 1e-5);
+    float bias[45];
+    for (int i = 0; i < 45; i++) bias[i] = 0.1f * (float)i;
+    nc_gemm_args h = {.M = M / 2, .N = N, .K = K, .alpha = 0.5f, .beta = 1.0f, .A = A, .lda = K,
+                      .stride_a = (M / 2) * K, .B = B, .ldb = N, .stride_b = 0, .C = C1,
+                      .ldc = N, .stride_c = (M / 2) * N, .batch = 2, .bias = bias};
+    for (int64_t i = 0; i < M * N; i++) C1[i] = C2[i] = 1.0f;
+    CHECK_OK(nc_cpu_gemm(NC_GEMM_AUTO, NC_PREC_BF16, false, &h));
+    nc_cpu_gemm_bf16_emulate(false);
+    h.C = C2;
+    CHECK_OK(nc_cpu_gemm(NC_GEMM_AUTO, NC_PREC_BF16, false, &h));
+    worst = 0;
+    for (int64_t i = 0; i < 2 * (M / 2) * N; i++) {
+        double d = fabs((double)C1[i] - C2[i]) / (1.0 + fabs((double)C1[i]));
+        worst = d > worst ? d : worst;
+    }
+    CHECK(worst < 1e-5 && C1[0] != 1.0f);
     nc_free(A), nc_free(B), nc_free(C1), nc_free(C2), nc_free(A16), nc_free(B16);
 }
 

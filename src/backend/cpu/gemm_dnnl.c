@@ -11,6 +11,7 @@
 
 #include "backend/cpu/gemm.h"
 #include "nemoc/alloc.h"
+#include "nemoc/log.h"
 #include "nemoc/tensor.h"
 
 typedef struct gemm_key {
@@ -96,6 +97,8 @@ static nc_status build(cache_entry *e, const gemm_key *k) {
     dnnl_primitive_desc_t pd;
     st = dnnl_primitive_desc_create(&pd, &md, attr, engine, NULL);
     dnnl_primitive_attr_destroy(attr);
+    if (st == dnnl_unimplemented && k->bf16)
+        return nc_error(NC_ERR_UNSUPPORTED, "oneDNN has no bf16 matmul for this CPU");
     if (st) return dnnl_fail(st, "matmul primitive_desc_create");
     st = dnnl_primitive_create(&e->prim, pd);
     dnnl_primitive_desc_destroy(pd);
@@ -105,8 +108,19 @@ static nc_status build(cache_entry *e, const gemm_key *k) {
     return NC_OK;
 }
 
-static _Thread_local uint16_t *bf_buf[2];
-static _Thread_local size_t bf_cap[2];
+/* Per-thread operand buffers that only grow: slots 0/1 hold the bf16 copies
+ * of A/B, slots 2/3 their fp32 expansions when bf16 is emulated. */
+static _Thread_local void *bf_buf[4];
+static _Thread_local size_t bf_cap[4];
+
+static void *slot_buffer(int slot, size_t bytes) {
+    if (bytes > bf_cap[slot]) {
+        nc_free(bf_buf[slot]);
+        bf_buf[slot] = nc_malloc(bytes);
+        bf_cap[slot] = bf_buf[slot] ? bytes : 0;
+    }
+    return bf_buf[slot];
+}
 
 /* Packs a (batch of) rows x cols operand with leading dimension ld into a
  * dense bf16 buffer; a zero batch stride means one shared matrix. */
@@ -114,13 +128,8 @@ static const uint16_t *convert_operand(int slot, const float *src, int64_t batch
                                        int64_t cols, int64_t ld, int64_t bstride) {
     int64_t nb = bstride ? batch : 1;
     size_t need = (size_t)(nb * rows * cols);
-    if (need > bf_cap[slot]) {
-        nc_free(bf_buf[slot]);
-        bf_buf[slot] = nc_malloc(need * sizeof(uint16_t));
-        bf_cap[slot] = bf_buf[slot] ? need : 0;
-        if (!bf_buf[slot]) return NULL;
-    }
-    uint16_t *dst = bf_buf[slot];
+    uint16_t *dst = slot_buffer(slot, need * sizeof(uint16_t));
+    if (!dst) return NULL;
     if (ld == cols && (nb == 1 || bstride == rows * cols)) {
         nc_convert_f32_to_bf16(src, dst, (int64_t)need); /* one dense block */
         return dst;
@@ -132,7 +141,46 @@ static const uint16_t *convert_operand(int slot, const float *src, int64_t batch
     return dst;
 }
 
+/* Set once oneDNN reports that it has no bf16 matmul on this CPU (AVX2-only
+ * machines, valgrind's virtual CPU). */
+static bool bf16_emulated;
+
+/* bf16 matmul without a bf16 kernel: the operands rounded to bf16 and widened
+ * back to fp32, then an fp32 matmul. A product of two bf16 values is exact in
+ * fp32, so this is the bf16 kernel's arithmetic (bf16 inputs, fp32
+ * accumulation) up to summation order; bf16-mixed training keeps its
+ * numerics, without the speed. */
+static nc_status gemm_bf16_emulated(const nc_gemm_args *g) {
+    const int64_t sa = g->batch > 1 ? g->stride_a : 0, sb = g->batch > 1 ? g->stride_b : 0;
+    const int64_t na = (sa ? g->batch : 1) * g->M * g->K, nb = (sb ? g->batch : 1) * g->K * g->N;
+    const uint16_t *a16 = g->A16 ? g->A16
+                          : g->ta ? convert_operand(0, g->A, g->batch, g->K, g->M, g->lda, sa)
+                                  : convert_operand(0, g->A, g->batch, g->M, g->K, g->lda, sa);
+    const uint16_t *b16 = g->B16 ? g->B16
+                          : g->tb ? convert_operand(1, g->B, g->batch, g->N, g->K, g->ldb, sb)
+                                  : convert_operand(1, g->B, g->batch, g->K, g->N, g->ldb, sb);
+    float *a = slot_buffer(2, (size_t)na * sizeof(float)), *b = slot_buffer(3, (size_t)nb * sizeof(float));
+    if (!a16 || !b16 || !a || !b) return nc_error(NC_ERR_OOM, "gemm: cannot allocate bf16 operand buffers");
+    nc_convert_bf16_to_f32(a16, a, na);
+    nc_convert_bf16_to_f32(b16, b, nb);
+    nc_gemm_args h = *g;
+    h.A = a, h.lda = g->ta ? g->M : g->K, h.stride_a = sa ? g->M * g->K : 0;
+    h.B = b, h.ldb = g->tb ? g->K : g->N, h.stride_b = sb ? g->K * g->N : 0;
+    h.A16 = h.B16 = NULL;
+    return nc_cpu_gemm_dnnl(&h, false);
+}
+
+void nc_cpu_gemm_bf16_emulate(bool on) { __atomic_store_n(&bf16_emulated, on, __ATOMIC_RELAXED); }
+
+static nc_status emulate_from_now(const nc_gemm_args *g) {
+    if (!__atomic_exchange_n(&bf16_emulated, true, __ATOMIC_RELAXED))
+        NC_WARN("oneDNN offers no bf16 matmul on this CPU: bf16 matmuls run as fp32 matmuls of "
+                "bf16-rounded operands (the same numerics, no speed-up)");
+    return gemm_bf16_emulated(g);
+}
+
 nc_status nc_cpu_gemm_dnnl(const nc_gemm_args *g, bool bf16) {
+    if (bf16 && __atomic_load_n(&bf16_emulated, __ATOMIC_RELAXED)) return gemm_bf16_emulated(g);
     gemm_key k;
     memset(&k, 0, sizeof k);
     k.M = g->M, k.N = g->N, k.K = g->K, k.lda = g->lda, k.ldb = g->ldb, k.ldc = g->ldc;
@@ -161,7 +209,7 @@ nc_status nc_cpu_gemm_dnnl(const nc_gemm_args *g, bool bf16) {
             s = build(c, &k);
             if (s) {
                 pthread_mutex_unlock(&cache_lock);
-                return s;
+                return s == NC_ERR_UNSUPPORTED ? emulate_from_now(g) : s;
             }
             e = c;
             break;
@@ -175,7 +223,7 @@ nc_status nc_cpu_gemm_dnnl(const nc_gemm_args *g, bool bf16) {
         s = build(e, &k);
         if (s) {
             pthread_mutex_unlock(&cache_lock);
-            return s;
+            return s == NC_ERR_UNSUPPORTED ? emulate_from_now(g) : s;
         }
     }
     pthread_mutex_unlock(&cache_lock);
