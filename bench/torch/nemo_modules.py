@@ -1,5 +1,5 @@
 """NeMo's Conformer / FastConformer CTC modules in plain PyTorch, for the
-benchmarks (copied from tests/ref/gen_conformer.py, which follows
+benchmarks and the reference fixtures (tests/ref/gen_conformer.py), following
 nemo/collections/asr/modules/conformer_encoder.py,
 nemo/collections/asr/parts/submodules/{subsampling,conformer_modules,multi_head_attention}.py
 and nemo/collections/asr/modules/conv_asr.py), with NeMo's dropouts added

@@ -1,201 +1,41 @@
 #!/usr/bin/python3
 """Reference fixtures for Conformer-CTC and FastConformer-CTC.
 
-NeMo itself is not installed here, so this script re-implements the exact
-modules of NeMo (ConvSubsampling striding/dw_striding, RelPositionalEncoding,
-RelPositionMultiHeadAttention with rel_shift, ConformerLayer, ConformerConvolution,
-ConvASRDecoder, CTCLoss with mean_batch) following
+NeMo itself is not installed here, so this script uses a re-implementation of
+the exact modules of NeMo (bench/torch/nemo_modules.py: ConvSubsampling
+striding/dw_striding, RelPositionalEncoding, RelPositionMultiHeadAttention with
+rel_shift, ConformerLayer, ConformerConvolution, ConvASRDecoder; CTCLoss with
+mean_batch here) following
 nemo/collections/asr/modules/conformer_encoder.py,
 nemo/collections/asr/parts/submodules/{subsampling,conformer_modules,multi_head_attention}.py,
 nemo/collections/asr/modules/conv_asr.py and nemo/collections/asr/losses/ctc.py,
-with NeMo's state_dict names. For each model it writes the weights, features,
+with NeMo's state_dict names). For each model it writes the weights, features,
 lengths, targets, encoder output (B, T', d), log-probs, the CTC loss and every
 parameter gradient (training mode, dropout 0, BatchNorm on batch statistics),
 plus eval-mode log-probs using the (non-trivial) running statistics.
 
 Run: /usr/bin/python3 tests/ref/gen_conformer.py
 """
-import math
 import os
+import sys
 
 import numpy as np
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "conformer")
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.join(HERE, "conformer")
+# The modules themselves live with the benchmarks' PyTorch twin (with NeMo's
+# dropouts, set to 0 here), so the fixtures and the benchmark share one copy.
+sys.path.insert(0, os.path.join(HERE, "..", "..", "bench", "torch"))
+import nemo_modules as nm  # noqa: E402
 
 
-def calc_length(lengths, all_paddings, kernel_size, stride, repeat_num):
-    add_pad = all_paddings - kernel_size
-    for _ in range(repeat_num):
-        lengths = torch.div(lengths.to(torch.float) + add_pad, stride) + 1.0
-        lengths = torch.floor(lengths)
-    return lengths.to(torch.int)
+class Model(nm.CTCModel):
+    """The modules, without dropout, also returning the encoder output."""
 
-
-class ConvSubsampling(nn.Module):
-    def __init__(self, subsampling, factor, feat_in, feat_out, conv_channels):
-        super().__init__()
-        self._sampling_num = int(math.log(factor, 2))
-        layers = []
-        if subsampling == "striding":
-            cin = 1
-            for _ in range(self._sampling_num):
-                layers += [nn.Conv2d(cin, conv_channels, 3, 2, 1), nn.ReLU()]
-                cin = conv_channels
-        else:  # dw_striding
-            layers += [nn.Conv2d(1, conv_channels, 3, 2, 1), nn.ReLU()]
-            for _ in range(self._sampling_num - 1):
-                layers += [nn.Conv2d(conv_channels, conv_channels, 3, 2, 1, groups=conv_channels),
-                           nn.Conv2d(conv_channels, conv_channels, 1, 1, 0), nn.ReLU()]
-        self.conv = nn.Sequential(*layers)
-        out_length = calc_length(torch.tensor(feat_in, dtype=torch.float), 2, 3, 2, self._sampling_num)
-        self.out = nn.Linear(conv_channels * int(out_length), feat_out)
-
-    def forward(self, x, lengths):
-        lengths = calc_length(lengths, 2, 3, 2, self._sampling_num)
-        x = self.conv(x.unsqueeze(1))
-        b, c, t, f = x.size()
-        x = self.out(x.transpose(1, 2).reshape(b, t, -1))
-        return x, lengths
-
-
-class RelPositionalEncoding(nn.Module):
-    def __init__(self, d_model, xscale, max_len=5000):
-        super().__init__()
-        self.d_model = d_model
-        self.xscale = xscale
-        positions = torch.arange(max_len - 1, -max_len, -1, dtype=torch.float32).unsqueeze(1)
-        pe = torch.zeros(positions.size(0), d_model)
-        div_term = torch.exp(torch.arange(0, d_model, 2, dtype=torch.float32) * -(math.log(10000.0) / d_model))
-        pe[:, 0::2] = torch.sin(positions * div_term)
-        pe[:, 1::2] = torch.cos(positions * div_term)
-        self.register_buffer("pe", pe.unsqueeze(0), persistent=False)
-
-    def forward(self, x):
-        if self.xscale:
-            x = x * self.xscale
-        input_len = x.size(1)
-        center_pos = self.pe.size(1) // 2 + 1
-        pos_emb = self.pe[:, center_pos - input_len:center_pos + input_len - 1]
-        return x, pos_emb
-
-
-class RelPositionMultiHeadAttention(nn.Module):
-    def __init__(self, n_head, n_feat, bias=True):
-        super().__init__()
-        self.d_k = n_feat // n_head
-        self.s_d_k = math.sqrt(self.d_k)
-        self.h = n_head
-        self.linear_q = nn.Linear(n_feat, n_feat, bias=bias)
-        self.linear_k = nn.Linear(n_feat, n_feat, bias=bias)
-        self.linear_v = nn.Linear(n_feat, n_feat, bias=bias)
-        self.linear_out = nn.Linear(n_feat, n_feat, bias=bias)
-        self.linear_pos = nn.Linear(n_feat, n_feat, bias=False)
-        self.pos_bias_u = nn.Parameter(torch.zeros(self.h, self.d_k))
-        self.pos_bias_v = nn.Parameter(torch.zeros(self.h, self.d_k))
-
-    def rel_shift(self, x):
-        b, h, qlen, pos_len = x.size()
-        x = F.pad(x, pad=(1, 0))
-        x = x.view(b, h, -1, qlen)
-        return x[:, :, 1:].view(b, h, qlen, pos_len)
-
-    def forward(self, x, mask, pos_emb):
-        n = x.size(0)
-        q = self.linear_q(x).view(n, -1, self.h, self.d_k)
-        k = self.linear_k(x).view(n, -1, self.h, self.d_k).transpose(1, 2)
-        v = self.linear_v(x).view(n, -1, self.h, self.d_k).transpose(1, 2)
-        p = self.linear_pos(pos_emb).view(pos_emb.size(0), -1, self.h, self.d_k).transpose(1, 2)
-        q_u = (q + self.pos_bias_u).transpose(1, 2)
-        q_v = (q + self.pos_bias_v).transpose(1, 2)
-        bd = self.rel_shift(torch.matmul(q_v, p.transpose(-2, -1)))
-        ac = torch.matmul(q_u, k.transpose(-2, -1))
-        bd = bd[:, :, :, :ac.size(-1)]
-        scores = (ac + bd) / self.s_d_k
-        m = mask.unsqueeze(1)
-        scores = scores.masked_fill(m, -10000.0)
-        attn = torch.softmax(scores, dim=-1).masked_fill(m, 0.0)
-        y = torch.matmul(attn, v).transpose(1, 2).reshape(n, -1, self.h * self.d_k)
-        return self.linear_out(y)
-
-
-class FF(nn.Module):
-    def __init__(self, d, d_ff, bias=True):
-        super().__init__()
-        self.linear1 = nn.Linear(d, d_ff, bias=bias)
-        self.linear2 = nn.Linear(d_ff, d, bias=bias)
-
-    def forward(self, x):
-        return self.linear2(F.silu(self.linear1(x)))
-
-
-class ConvModule(nn.Module):
-    def __init__(self, d, k, bias=True):
-        super().__init__()
-        self.pointwise_conv1 = nn.Conv1d(d, 2 * d, 1, bias=bias)
-        self.depthwise_conv = nn.Conv1d(d, d, k, padding=(k - 1) // 2, groups=d, bias=bias)
-        self.batch_norm = nn.BatchNorm1d(d)
-        self.pointwise_conv2 = nn.Conv1d(d, d, 1, bias=bias)
-
-    def forward(self, x, pad_mask):
-        x = self.pointwise_conv1(x.transpose(1, 2))
-        x = F.glu(x, dim=1)
-        x = x.masked_fill(pad_mask.unsqueeze(1), 0.0)
-        x = self.depthwise_conv(x)
-        x = F.silu(self.batch_norm(x))
-        return self.pointwise_conv2(x).transpose(1, 2)
-
-
-class ConformerLayer(nn.Module):
-    def __init__(self, d, heads, k, ff=4):
-        super().__init__()
-        self.norm_feed_forward1 = nn.LayerNorm(d)
-        self.feed_forward1 = FF(d, d * ff)
-        self.norm_conv = nn.LayerNorm(d)
-        self.conv = ConvModule(d, k)
-        self.norm_self_att = nn.LayerNorm(d)
-        self.self_attn = RelPositionMultiHeadAttention(heads, d)
-        self.norm_feed_forward2 = nn.LayerNorm(d)
-        self.feed_forward2 = FF(d, d * ff)
-        self.norm_out = nn.LayerNorm(d)
-
-    def forward(self, x, att_mask, pos_emb, pad_mask):
-        r = x
-        r = r + 0.5 * self.feed_forward1(self.norm_feed_forward1(r))
-        r = r + self.self_attn(self.norm_self_att(r), att_mask, pos_emb)
-        r = r + self.conv(self.norm_conv(r), pad_mask)
-        r = r + 0.5 * self.feed_forward2(self.norm_feed_forward2(r))
-        return self.norm_out(r)
-
-
-class ConformerEncoder(nn.Module):
-    def __init__(self, feat_in, n_layers, d, heads, k, subsampling, factor, conv_channels):
-        super().__init__()
-        self.pre_encode = ConvSubsampling(subsampling, factor, feat_in, d, conv_channels)
-        self.pos_enc = RelPositionalEncoding(d, math.sqrt(d))
-        self.layers = nn.ModuleList([ConformerLayer(d, heads, k) for _ in range(n_layers)])
-
-    def forward(self, audio_signal, length):
-        x, length = self.pre_encode(audio_signal.transpose(1, 2), length)
-        x, pos_emb = self.pos_enc(x)
-        T = x.size(1)
-        valid = torch.arange(T)[None, :] < length[:, None]
-        att = valid.unsqueeze(1).repeat(1, T, 1)
-        att = torch.logical_and(att, att.transpose(1, 2))
-        att_mask, pad_mask = ~att, ~valid
-        for layer in self.layers:
-            x = layer(x, att_mask, pos_emb, pad_mask)
-        return x, length  # (B, T', d); NeMo transposes to (B, d, T') at the end
-
-
-class Model(nn.Module):
     def __init__(self, vocab, **kw):
-        super().__init__()
-        self.encoder = ConformerEncoder(**kw)
-        self.decoder = nn.Module()
-        self.decoder.decoder_layers = nn.Sequential(nn.Conv1d(kw["d"], vocab + 1, 1, bias=True))
+        super().__init__(vocab, dropout=0.0, dropout_pre_encoder=0.0, dropout_emb=0.0, **kw)
 
     def forward(self, feats, lengths):
         enc, enc_len = self.encoder(feats, lengths)
