@@ -8,7 +8,8 @@
 # nemoc's achieved GFLOP/s (FLOP counts in bench/README.md).
 #
 #   bench/run.sh [BUILD_DIR]          (default build)
-#   env: REPEATS=3 STEPS=3 WARMUP=1 THREADS=2 CASES="conformer fastconformer gpt infer features"
+#   env: REPEATS=3 STEPS=3 WARMUP=1 THREADS=2
+#        CASES="conformer fastconformer gpt infer features loss_curve"
 #        SECONDS_AUDIO=16 OMP_WAIT_POLICY (default passive for both sides, see README)
 #        PYTHON=/usr/bin/python3 OUT=bench_out
 set -euo pipefail
@@ -21,7 +22,7 @@ STEPS=${STEPS:-3}
 WARMUP=${WARMUP:-1}
 THREADS=${THREADS:-2}
 SECS=${SECONDS_AUDIO:-16}
-CASES=${CASES:-"conformer fastconformer gpt infer features"}
+CASES=${CASES:-"conformer fastconformer gpt infer features loss_curve"}
 OUT=${OUT:-bench_out}
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 mkdir -p "$OUT"
@@ -139,6 +140,10 @@ for c in $CASES; do
         for t in 1 2; do
             OMP_NUM_THREADS=$t "$BIN/bench_features" --threads $t --python "$PY" | sed "s/^/features ($t thread): /" | tee -a "$TABLE"
         done
+        ;;
+    loss_curve) # bf16-mixed vs fp32 over 200 steps of the demo task (bench/loss_curve.sh)
+        echo | tee -a "$TABLE"
+        OUT="$OUT/loss_curve" "$ROOT/bench/loss_curve.sh" "$BUILD/bin/nemoc" | tail -n 3 | tee -a "$TABLE"
         ;;
     *) echo "unknown case $c" >&2; exit 2 ;;
     esac
