@@ -76,9 +76,9 @@ typedef struct nc_torch_read_params {
      * values that are not tensors (epoch numbers, strings) are skipped. */
     const char *select;
     /* false (default): a global outside the allow-list is an error.
-     * true: it becomes an opaque placeholder (never imported, never called),
+     * true: it becomes an opaque value (never imported, never called),
      * so checkpoints with extra Python objects (Lightning callbacks,
-     * OmegaConf hyper-parameters) load; a placeholder where a tensor is
+     * OmegaConf hyper-parameters) load; such a value where a tensor is
      * needed is still an error. torch.storage._load_from_bytes is refused
      * either way. */
     bool allow_unknown_globals;

@@ -3,7 +3,7 @@
  * It builds plain values (None, bool, int, float, str, bytes, tuple, list,
  * dict) and three torch-specific ones: storages (persistent ids resolved to
  * zip records), tensor views (_rebuild_tensor_v2) and, when allowed, opaque
- * placeholders for globals outside the allow-list. It never imports or calls
+ * values standing for globals outside the allow-list. It never imports or calls
  * anything: "calling" an allow-listed global is a fixed C function.
  * Opcodes follow CPython's Lib/pickle.py (protocols 0-5, data-only subset). */
 #ifndef NC_IO_PICKLE_H

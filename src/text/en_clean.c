@@ -6,7 +6,7 @@
  *   not a label to ' ' -> \s+ to ' ' -> strip.
  * unidecode (the text_unidecode package) is replaced by a Latin-only
  * transliteration: ASCII stays, Latin letters lose their accents and
- * compatibility forms fold (NFKD, see unicode_data.c), a short table covers
+ * compatibility forms fold (NFKD, see unicode_classes.c), a short table covers
  * letters and punctuation without decompositions (values as text_unidecode
  * gives them), and anything else (Greek, Cyrillic, CJK, emoji, ...) is
  * dropped where text_unidecode would transliterate it. */

@@ -4,7 +4,7 @@
  * byte, because SentencePiece equality depends on it: a malformed sequence
  * decodes to U+FFFD with length 1, overlong forms and surrogates are
  * malformed. The property tables come from Python's unicodedata (generated
- * into unicode_data.c by scripts/gen_unicode_tables.py), which is what
+ * into unicode_{classes,nfd,nfc}.c by scripts/gen_unicode_tables.py), which is what
  * HF BertTokenizer and NeMo's parsers consult. */
 #ifndef NC_TEXT_UNICODE_H
 #define NC_TEXT_UNICODE_H
@@ -60,7 +60,7 @@ int64_t nc_uni_nfc(const uint32_t *in, int64_t n, uint32_t *out);
  * 1..4 ASCII characters): writes them to out and returns the count, or 0. */
 int nc_uni_ascii_fold(uint32_t cp, char out[4]);
 
-/* Tables from unicode_data.c. */
+/* Tables from unicode_classes.c, unicode_nfd.c, unicode_nfc.c (generated). */
 extern const uint32_t nc_uni_punct[][2];
 extern const int64_t nc_uni_punct_n;
 extern const uint32_t nc_uni_mn[][2];

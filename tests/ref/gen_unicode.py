@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Writes tests/ref/unicode/ (run with /usr/bin/python3, whose unicodedata
-generated src/text/unicode_data.c):
+generated src/text/unicode_{classes,nfd,nfc}.c):
 
   properties.txt  one FNV-1a-64 digest over every code point (surrogates
                   excluded) of: the code point, str.lower(), NFD, the
