@@ -155,3 +155,11 @@ nc_status nc_write_file_atomic(const char *path, const void *buf, size_t len) {
     }
     return nc_atomic_commit(f);
 }
+
+nc_status nc_mem_sink_write(void *mem_sink, const void *buf, size_t len) {
+    nc_mem_sink *m = mem_sink;
+    if (len > m->cap - m->n) return nc_error(m->overflow, "%s", m->overflow_msg);
+    memcpy(m->b + m->n, buf, len);
+    m->n += len;
+    return NC_OK;
+}

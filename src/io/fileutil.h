@@ -1,4 +1,4 @@
-/* Whole-file reads and atomic writes. Not public. */
+/* Whole-file reads, atomic writes and a bounded memory sink. Not public. */
 #ifndef NC_IO_FILEUTIL_H
 #define NC_IO_FILEUTIL_H
 
@@ -24,5 +24,17 @@ nc_status nc_atomic_write(nc_atomic_file *f, const void *buf, size_t len);
 nc_status nc_atomic_commit(nc_atomic_file *f);
 /* Removes the temp file; frees f. */
 void nc_atomic_abort(nc_atomic_file *f);
+
+/* A byte sink (nc_byte_sink's signature) into a buffer of known size: bytes
+ * past `cap` fail with `overflow` and the message `overflow_msg` (a format
+ * error for data whose header promised a size, an internal one for sizes
+ * computed beforehand). */
+typedef struct nc_mem_sink {
+    unsigned char *b;
+    size_t n, cap;
+    nc_status overflow;
+    const char *overflow_msg;
+} nc_mem_sink;
+nc_status nc_mem_sink_write(void *mem_sink, const void *buf, size_t len);
 
 #endif

@@ -369,29 +369,17 @@ static nc_status stream_member(const nc_nemo *n, const member *m, nc_byte_sink s
     return st;
 }
 
-typedef struct fill {
-    unsigned char *b;
-    size_t n, cap;
-} fill;
-
-static nc_status fill_sink(void *ud, const void *buf, size_t len) {
-    fill *f = ud;
-    if (len > f->cap - f->n) return nc_error(NC_ERR_FORMAT, "member larger than its header says");
-    memcpy(f->b + f->n, buf, len);
-    f->n += len;
-    return NC_OK;
-}
-
 nc_status nc_nemo_read(const nc_nemo *n, const char *name, void **buf, size_t *len) {
     *buf = NULL;
     *len = 0;
     const member *m;
     nc_status st = readable(n, name, &m);
     if (st) return st;
-    fill f = {.cap = (size_t)m->pub.size};
+    nc_mem_sink f = {.cap = (size_t)m->pub.size, .overflow = NC_ERR_FORMAT,
+                     .overflow_msg = "member larger than its header says"};
     f.b = nc_malloc(f.cap + 1);
     if (!f.b) return nc_error(NC_ERR_OOM, "%s: %zu bytes for '%s'", n->what, f.cap + 1, m->pub.name);
-    st = stream_member(n, m, fill_sink, &f);
+    st = stream_member(n, m, nc_mem_sink_write, &f);
     if (st) {
         nc_free(f.b);
         return st;

@@ -450,32 +450,19 @@ nc_status nc_torch_ckpt_write(const nc_named_tensor *items, int64_t n, const nc_
     return st;
 }
 
-typedef struct membuf {
-    unsigned char *b;
-    size_t n, cap;
-} membuf;
-
-static nc_status mem_sink(void *ud, const void *buf, size_t len) {
-    membuf *m = ud;
-    if (len > m->cap - m->n) return nc_error(NC_ERR_INTERNAL, "torch checkpoint: layout size mismatch");
-    memcpy(m->b + m->n, buf, len);
-    m->n += len;
-    return NC_OK;
-}
-
 nc_status nc_torch_ckpt_save_mem(const nc_named_tensor *items, int64_t n, const nc_torch_write_params *params,
                                  void **buf, size_t *len) {
     *buf = NULL;
     *len = 0;
     plan pl;
     nc_status st = make_plan(items, n, params, NULL, &pl);
-    membuf m = {0};
+    nc_mem_sink m = {.overflow = NC_ERR_INTERNAL, .overflow_msg = "torch checkpoint: layout size mismatch"};
     if (!st) {
         m.cap = (size_t)pl.total;
         m.b = nc_malloc(m.cap);
         if (!m.b) st = nc_error(NC_ERR_OOM, "torch checkpoint: %zu bytes", m.cap);
     }
-    if (!st) st = emit(&pl, mem_sink, &m);
+    if (!st) st = emit(&pl, nc_mem_sink_write, &m);
     if (!st && m.n != m.cap) st = nc_error(NC_ERR_INTERNAL, "torch checkpoint: wrote %zu of %zu bytes", m.n, m.cap);
     plan_free(&pl);
     if (st) {

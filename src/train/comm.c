@@ -213,18 +213,28 @@ nc_status nc_comm_all_reduce(nc_comm *c, void *buf, int64_t count, nc_comm_dtype
     return NC_OK;
 }
 
+/* The element counts of a scatter/gather: `count` per rank, or `counts`
+ * (one per rank) when given; sets this rank's count and the total. */
+static nc_status rank_counts(const nc_comm *c, const char *what, int64_t *count,
+                             const int64_t *counts, int64_t *total) {
+    if (counts) {
+        nc_status s = check_counts(c, what, counts, total);
+        if (!s) *count = counts[c->rank];
+        return s;
+    }
+    if (*count > INT64_MAX / c->size)
+        return nc_error(NC_ERR_INVALID_ARG, "%s: count %lld too large", what, (long long)*count);
+    *total = *count * c->size;
+    return NC_OK;
+}
+
 static nc_status reduce_scatter(nc_comm *c, const char *what, const void *send, void *recv,
                                 int64_t count, const int64_t *counts, nc_comm_dtype dt,
                                 nc_reduce_op op) {
     nc_status s;
     if ((s = check_comm(c, what)) || (s = check_op(what, op, dt))) return s;
-    if (count > INT64_MAX / c->size)
-        return nc_error(NC_ERR_INVALID_ARG, "%s: count %lld too large", what, (long long)count);
-    int64_t total = count * c->size;
-    if (counts) {
-        if ((s = check_counts(c, what, counts, &total))) return s;
-        count = counts[c->rank];
-    }
+    int64_t total;
+    if ((s = rank_counts(c, what, &count, counts, &total))) return s;
     if ((s = check_buf(what, send, total, dt)) || (s = check_buf(what, recv, count, dt))) return s;
     if ((s = c->vt->reduce_scatter(c, send, recv, count, counts, dt, impl_op(op)))) return s;
     if (op == NC_COMM_AVG) divide_by_size(recv, count, dt, c->size);
@@ -249,13 +259,8 @@ static nc_status all_gather(nc_comm *c, const char *what, const void *send, void
                             int64_t count, const int64_t *counts, nc_comm_dtype dt) {
     nc_status s;
     if ((s = check_comm(c, what))) return s;
-    if (count > INT64_MAX / c->size)
-        return nc_error(NC_ERR_INVALID_ARG, "%s: count %lld too large", what, (long long)count);
-    int64_t total = count * c->size;
-    if (counts) {
-        if ((s = check_counts(c, what, counts, &total))) return s;
-        count = counts[c->rank];
-    }
+    int64_t total;
+    if ((s = rank_counts(c, what, &count, counts, &total))) return s;
     if ((s = check_buf(what, send, count, dt)) || (s = check_buf(what, recv, total, dt))) return s;
     return c->vt->all_gather(c, send, recv, count, counts, dt);
 }
