@@ -134,6 +134,13 @@ nc_tensor *nc_conv2d(nc_ctx *ctx, nc_tensor *x, nc_tensor *w, nc_tensor *bias,
  * from the output in backward): ConvSubsampling's Conv2d + ReLU pairs. */
 nc_tensor *nc_conv2d_relu(nc_ctx *ctx, nc_tensor *x, nc_tensor *w, nc_tensor *bias,
                           const nc_conv_params *p);
+/* Channels-last conv2d: x (N, H, W, Cin), w (Cout, Cin/groups, KH, KW) as
+ * nc_conv2d -> (N, Hout, Wout, Cout), with the ReLU fused when `relu`. The
+ * same arithmetic as permuting to NCHW, nc_conv2d[_relu], permuting back,
+ * but on oneDNN's NHWC convolution kernels (fp32, or bf16 inputs under
+ * NC_PREC_BF16) where the engine is oneDNN; ConvSubsampling runs on it. */
+nc_tensor *nc_conv2d_cl(nc_ctx *ctx, nc_tensor *x, nc_tensor *w, nc_tensor *bias,
+                        const nc_conv_params *p, bool relu);
 /* x (N, Cin, L), w (Cin, Cout/groups, K) -> (N, Cout, (L-1)s - pl - pr + d(K-1) + op + 1);
  * pad_left[0] is torch's `padding` (pad_right[0] must equal it). */
 nc_tensor *nc_conv_transpose1d(nc_ctx *ctx, nc_tensor *x, nc_tensor *w, nc_tensor *bias,

@@ -163,19 +163,24 @@ nc_tensor *nc_conformer_fwd(nc_ctx *ctx, const nc_conformer *enc, nc_tensor *fea
         if (!buf[0] || !buf[1]) return NULL;
     }
     nc_arena_mark m = nc_arena_mark_get(arena);
-    /* pre_encode: (B, F, T) -> (B, 1, T, F) -> convs -> (B, T', C*F') -> out */
+    /* pre_encode (ConvSubsampling): NeMo runs (B, 1, T, F) -> convs ->
+     * (B, C, T', F') -> (B, T', C*F') -> out. Here the convs run channels-last,
+     * (B, T, F, 1) -> (B, T', F', C), which oneDNN's fastest kernels want and
+     * which needs no transpose afterwards: flattening gives (B, T', F'*C), so
+     * pre_encode.out's weight (d, C*F') is used with its columns permuted to
+     * (d, F'*C). Same arithmetic, NeMo's parameters unchanged. */
     nc_tensor *x = nc_transpose(ctx, feats, 1, 2);
-    x = nc_reshape(ctx, x, NC_DIMS(B, 1, T, c->feat_in));
+    x = nc_reshape(ctx, x, NC_DIMS(B, T, c->feat_in, 1));
     for (int i = 0; i < enc->n_pre_conv; i++) {
         const nc_conv_m *cv = &enc->pre_conv[i];
-        x = enc->pre_conv_relu_after[i] && cv->dims == 2
-                ? nc_conv2d_relu(ctx, x, cv->weight, cv->bias, &cv->cp)
-                : nc_conv_fwd(ctx, cv, x);
+        x = nc_conv2d_cl(ctx, x, cv->weight, cv->bias, &cv->cp, enc->pre_conv_relu_after[i]);
     }
     if (!x) return NULL;
-    int64_t Cc = x->shape[1], Tp = x->shape[2], Fp = x->shape[3];
-    x = nc_reshape(ctx, nc_transpose(ctx, x, 1, 2), NC_DIMS(B, Tp, Cc * Fp));
-    x = nc_linear_fwd(ctx, &enc->pre_out, x);
+    int64_t Tp = x->shape[1], Fp = x->shape[2], Cc = x->shape[3];
+    x = nc_reshape(ctx, x, NC_DIMS(B, Tp, Fp * Cc));
+    nc_tensor *w_out = nc_reshape(ctx, enc->pre_out.weight, NC_DIMS(d, Cc, Fp));
+    w_out = nc_reshape(ctx, nc_transpose(ctx, w_out, 1, 2), NC_DIMS(d, Fp * Cc));
+    x = nc_linear(ctx, x, w_out, enc->pre_out.bias);
     if (!x) return NULL;
     if (frugal && nc_numel(x) == nc_numel(buf[0])) {
         memcpy(buf[0]->data, x->data, nc_nbytes(x));

@@ -108,18 +108,19 @@ static void conv_backward(nc_ctx *ctx, nc_node *n) {
 
 /* dtype, bias and groups checks shared by the three ops. */
 static bool check_args(nc_ctx *ctx, const char *op, const nc_tensor *x, const nc_tensor *w,
-                       const nc_tensor *bias, int nsp, int64_t groups) {
+                       const nc_tensor *bias, int nsp, int64_t groups, int cdim) {
     if (!nc_check_dtype(ctx, op, x, NC_F32) || !nc_check_dtype(ctx, op, w, NC_F32)) return false;
     if (bias && !nc_check_dtype(ctx, op, bias, NC_F32)) return false;
     if (x->ndim != 2 + nsp || w->ndim != 2 + nsp) {
-        nc_shape_fail(ctx, op, nsp == 1 ? "expected x (N, C, L) and a 3-D weight"
-                                        : "expected x (N, C, H, W) and a 4-D weight",
+        nc_shape_fail(ctx, op, nsp == 1    ? "expected x (N, C, L) and a 3-D weight"
+                               : cdim == 1 ? "expected x (N, C, H, W) and a 4-D weight"
+                                           : "expected x (N, H, W, C) and a 4-D weight",
                       x, w);
         return false;
     }
-    if (groups < 1 || x->shape[1] % groups) {
+    if (groups < 1 || x->shape[cdim] % groups) {
         nc_ctx_fail(ctx, NC_ERR_INVALID_ARG, "%s: groups %lld must be >= 1 and divide Cin %lld",
-                    op, (long long)groups, (long long)x->shape[1]);
+                    op, (long long)groups, (long long)x->shape[cdim]);
         return false;
     }
     return true;
@@ -147,31 +148,49 @@ static bool out_len(nc_ctx *ctx, const char *op, int dim, int64_t in, int64_t k,
     return true;
 }
 
+/* The geometry of a conv of x (N, Cin, spatial...) (channels at dim cdim,
+ * spatial dims in order after N otherwise) with weight w; false (ctx
+ * failed) on bad arguments. */
+static bool conv_geom(nc_ctx *ctx, const char *op, const nc_tensor *x, const nc_tensor *w,
+                      const nc_tensor *bias, const nc_conv_params *p, int nsp, int cdim,
+                      nc_conv_geom *out) {
+    if (!check_args(ctx, op, x, w, bias, nsp, p->groups, cdim)) return false;
+    int64_t sp[2];
+    for (int i = 0, j = 1; i < nsp; j++)
+        if (j != cdim) sp[i++] = x->shape[j];
+    int64_t N = x->shape[0], Cin = x->shape[cdim], Cout = w->shape[0];
+    if (Cout % p->groups || w->shape[1] * p->groups != Cin) {
+        nc_shape_fail(ctx, op, "weight must be (Cout, Cin/groups, k...) with groups | Cout", w, x);
+        return false;
+    }
+    if (bias && (bias->ndim != 1 || bias->shape[0] != Cout)) {
+        nc_shape_fail(ctx, op, "bias must be (Cout)", bias, w);
+        return false;
+    }
+    nc_conv_geom g = {.N = N, .Cin = Cin, .Cout = Cout, .groups = p->groups,
+                      .H = 1, .W = 1, .KH = 1, .KW = 1, .OH = 1, .OW = 1,
+                      .sh = 1, .sw = 1, .ph = 0, .pw = 0, .dh = 1, .dw = 1};
+    if (nsp == 2) {
+        g.H = sp[0], g.KH = w->shape[2], g.sh = p->stride[0], g.ph = p->pad_left[0];
+        g.dh = p->dilation[0];
+        if (!out_len(ctx, op, 0, g.H, g.KH, g.sh, g.ph, p->pad_right[0], g.dh, &g.OH)) return false;
+    }
+    int s = nsp - 1; /* params index of the last spatial dim */
+    g.W = sp[nsp - 1], g.KW = w->shape[1 + nsp], g.sw = p->stride[s];
+    g.pw = p->pad_left[s], g.dw = p->dilation[s];
+    if (!out_len(ctx, op, s, g.W, g.KW, g.sw, g.pw, p->pad_right[s], g.dw, &g.OW)) return false;
+    *out = g;
+    return true;
+}
+
 static nc_tensor *conv_nd(nc_ctx *ctx, const char *op, nc_tensor *x, nc_tensor *w,
                           nc_tensor *bias, const nc_conv_params *p, int nsp, bool relu) {
     if (!nc_ok2(ctx, x, w)) return NULL;
     nc_conv_params def = nc_conv_default_params();
     if (!p) p = &def;
-    if (!check_args(ctx, op, x, w, bias, nsp, p->groups)) return NULL;
-    int64_t N = x->shape[0], Cin = x->shape[1], Cout = w->shape[0];
-    if (Cout % p->groups || w->shape[1] * p->groups != Cin)
-        return nc_shape_fail(ctx, op, "weight must be (Cout, Cin/groups, k...) with groups | Cout",
-                             w, x);
-    if (bias && (bias->ndim != 1 || bias->shape[0] != Cout))
-        return nc_shape_fail(ctx, op, "bias must be (Cout)", bias, w);
-    nc_conv_geom g = {.N = N, .Cin = Cin, .Cout = Cout, .groups = p->groups,
-                      .H = 1, .W = 1, .KH = 1, .KW = 1, .OH = 1, .OW = 1,
-                      .sh = 1, .sw = 1, .ph = 0, .pw = 0, .dh = 1, .dw = 1};
-    if (nsp == 2) {
-        g.H = x->shape[2], g.KH = w->shape[2], g.sh = p->stride[0], g.ph = p->pad_left[0];
-        g.dh = p->dilation[0];
-        if (!out_len(ctx, op, 0, g.H, g.KH, g.sh, g.ph, p->pad_right[0], g.dh, &g.OH)) return NULL;
-    }
-    int sp = nsp - 1; /* params index of the last spatial dim */
-    g.W = x->shape[1 + nsp], g.KW = w->shape[1 + nsp], g.sw = p->stride[sp];
-    g.pw = p->pad_left[sp], g.dw = p->dilation[sp];
-    if (!out_len(ctx, op, sp, g.W, g.KW, g.sw, g.pw, p->pad_right[sp], g.dw, &g.OW)) return NULL;
-
+    nc_conv_geom g;
+    if (!conv_geom(ctx, op, x, w, bias, p, nsp, 1, &g)) return NULL;
+    int64_t N = g.N, Cout = g.Cout;
     nc_tensor *y = nsp == 1 ? nc_empty(ctx, NC_F32, NC_DIMS(N, Cout, g.OW))
                             : nc_empty(ctx, NC_F32, NC_DIMS(N, Cout, g.OH, g.OW));
     if (!y) return NULL;
@@ -205,6 +224,135 @@ nc_tensor *nc_conv2d_relu(nc_ctx *ctx, nc_tensor *x, nc_tensor *w, nc_tensor *bi
     return conv_nd(ctx, "conv2d_relu", x, w, bias, p, 2, true);
 }
 
+/* ---- channels-last conv2d ----
+ * x (N, H, W, Cin) -> y (N, OH, OW, Cout), weights in torch's layout. With
+ * oneDNN (the default engines) this runs its NHWC convolution kernels; with
+ * the reference kernels, the BLAS engine, or a geometry oneDNN has no fast
+ * kernel for, it is the same arithmetic as permute -> conv2d -> permute. */
+
+typedef struct conv_cl_saved {
+    nc_conv_geom g;
+    bool relu, bf16;
+    const uint16_t *x16; /* bf16 copy of x, kept for the weight gradient */
+} conv_cl_saved;
+
+static bool conv_cl_fail(nc_ctx *ctx, nc_status s) {
+    nc_ctx_fail(ctx, s, "conv2d_cl: %s", nc_last_error());
+    return false;
+}
+
+/* dst (n) = src, or dst += src when the buffer was not fresh */
+static void put_grad(nc_ctx *ctx, float *dst, const float *src, int64_t n, bool fresh) {
+    if (dst == src) return;
+    if (fresh)
+        memcpy(dst, src, (size_t)n * sizeof(float));
+    else
+        nc_acc(ctx, dst, src, n);
+}
+
+static void conv_cl_backward(nc_ctx *ctx, nc_node *n) {
+    const conv_cl_saved *s = n->saved;
+    const nc_conv_geom *g = &s->g;
+    nc_tensor *x = n->in[0], *w = n->in[1], *bias = n->n_in > 2 ? n->in[2] : NULL;
+    float *dy = nc_out_grad(n);
+    const int64_t ny = nc_numel(n->out), nx = nc_numel(x), nw = nc_numel(w);
+    if (s->relu) {
+        /* y = relu(z): dz = dy * (y > 0), in place (nothing reads dy after) */
+        const float *y = n->out->data;
+#pragma omp parallel for if (nc_par(ctx, ny)) schedule(static)
+        for (int64_t i = 0; i < ny; i++) dy[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+    }
+    bool fx = false, fw = false, fb = false;
+    float *dx = nc_grad_buf_fresh(ctx, x, &fx);
+    float *dw = nc_grad_buf_fresh(ctx, w, &fw);
+    float *db = bias ? nc_grad_buf_fresh(ctx, bias, &fb) : NULL;
+    if (ctx->status) return;
+    nc_arena_mark m = nc_arena_mark_get(ctx->arena);
+    size_t wd = nc_conv_cl_work_bytes(g, s->bf16, s->relu, bias != NULL, NC_CONV_BWD_DATA);
+    size_t ww = nc_conv_cl_work_bytes(g, s->bf16, s->relu, bias != NULL, NC_CONV_BWD_WEIGHT);
+    void *work = nc_scratch(ctx, wd > ww ? wd : ww); /* arena blocks are 64-byte aligned */
+    if (!work) return;
+    const void *dyp = dy;
+    if (s->bf16) {
+        uint16_t *d16 = nc_scratch(ctx, (size_t)ny * sizeof(uint16_t));
+        if (!d16) return;
+        nc_convert_f32_to_bf16(dy, d16, ny);
+        dyp = d16;
+    }
+    nc_status st = NC_OK;
+    if (dx) {
+        float *o = fx ? dx : nc_scratch(ctx, (size_t)nx * sizeof(float));
+        if (!o) return;
+        st = nc_conv_cl_backward_data(g, s->bf16, s->relu, bias != NULL, dyp, w->data, o, work);
+        if (!st) put_grad(ctx, dx, o, nx, fx);
+    }
+    if (!st && (dw || db)) {
+        float *ow = dw && fw ? dw : nc_scratch(ctx, (size_t)nw * sizeof(float));
+        float *ob = !bias ? NULL : db && fb ? db : nc_scratch(ctx, (size_t)g->Cout * sizeof(float));
+        if (!ow || (bias && !ob)) return;
+        const void *xp = s->bf16 ? (const void *)s->x16 : x->data;
+        st = nc_conv_cl_backward_weights(g, s->bf16, s->relu, bias != NULL, xp, dyp, ow, ob, work);
+        if (!st && dw) put_grad(ctx, dw, ow, nw, fw);
+        if (!st && db) put_grad(ctx, db, ob, g->Cout, fb);
+    }
+    nc_arena_rewind(ctx->arena, m);
+    if (st) conv_cl_fail(ctx, st);
+}
+
+/* oneDNN's fused ReLU turns NaN into 0 where torch.relu keeps it, and a NaN
+ * must reach the loss for the trainer to skip the step; a non-finite input
+ * (the only way to a NaN output) therefore takes the composite path. One
+ * read of x, vectorised: x * 0 is NaN exactly for NaN and +-inf. */
+static bool finite(nc_ctx *ctx, const nc_tensor *t) {
+    const float *p = t->data;
+    int64_t n = nc_numel(t);
+    float s = 0.0f;
+#pragma omp parallel for simd if (nc_par(ctx, n)) reduction(+ : s) schedule(static)
+    for (int64_t i = 0; i < n; i++) s += p[i] * 0.0f;
+    return s == 0.0f;
+}
+
+nc_tensor *nc_conv2d_cl(nc_ctx *ctx, nc_tensor *x, nc_tensor *w, nc_tensor *bias,
+                        const nc_conv_params *p, bool relu) {
+    const char *op = "conv2d_cl";
+    if (!nc_ok2(ctx, x, w)) return NULL;
+    nc_conv_params def = nc_conv_default_params();
+    if (!p) p = &def;
+    nc_conv_geom g;
+    if (!conv_geom(ctx, op, x, w, bias, p, 2, 3, &g)) return NULL;
+    const bool bf16 = ctx->precision == NC_PREC_BF16;
+    /* the engines on which a gemm runs on oneDNN (nc_cpu_gemm) */
+    const bool dnnl = !ctx->reference && ctx->gemm != NC_GEMM_REF &&
+                      (bf16 || ctx->gemm != NC_GEMM_BLAS);
+    if (!dnnl || !nc_conv_cl_available(&g, bf16, relu, bias != NULL) ||
+        (relu && !(finite(ctx, x) && finite(ctx, w) && (!bias || finite(ctx, bias))))) {
+        nc_tensor *t = nc_permute(ctx, x, (const int[]){0, 3, 1, 2});
+        t = relu ? nc_conv2d_relu(ctx, t, w, bias, p) : nc_conv2d(ctx, t, w, bias, p);
+        return nc_permute(ctx, t, (const int[]){0, 2, 3, 1});
+    }
+    nc_tensor *y = nc_empty(ctx, NC_F32, NC_DIMS(g.N, g.OH, g.OW, g.Cout));
+    if (!y) return NULL;
+    const void *xp = x->data;
+    uint16_t *x16 = NULL;
+    if (bf16) {
+        if (!(x16 = nc_arena_alloc(ctx->arena, (size_t)nc_numel(x) * sizeof(uint16_t))))
+            return nc_ctx_fail(ctx, NC_ERR_OOM, "%s", nc_last_error());
+        nc_convert_f32_to_bf16(x->data, x16, nc_numel(x));
+        xp = x16;
+    }
+    nc_arena_mark m = nc_arena_mark_get(ctx->arena);
+    void *work = nc_scratch(ctx, nc_conv_cl_work_bytes(&g, bf16, relu, bias != NULL, NC_CONV_FWD));
+    if (!work) return NULL;
+    nc_status st = nc_conv_cl_forward(&g, bf16, relu, xp, w->data,
+                                      bias ? (const float *)bias->data : NULL, y->data, work);
+    nc_arena_rewind(ctx->arena, m);
+    if (st) return conv_cl_fail(ctx, st), NULL;
+    nc_tensor *ins[3] = {x, w, bias};
+    nc_node *n = nc_record(ctx, op, conv_cl_backward, y, bias ? 3 : 2, ins, sizeof(conv_cl_saved));
+    if (n) *(conv_cl_saved *)n->saved = (conv_cl_saved){.g = g, .relu = relu, .bf16 = bf16, .x16 = x16};
+    return ctx->status ? NULL : y;
+}
+
 /* torch.nn.ConvTranspose1d (aten/src/ATen/native/NaiveConvolutionTranspose2d.cpp):
  *   y[n, g*Og + co, l*s - p + k*d] += x[n, g*Cg + ci, l] * w[g*Cg + ci, co, k]
  *   Lout = (L-1)*s - 2p + d*(K-1) + output_padding + 1 */
@@ -214,7 +362,7 @@ nc_tensor *nc_conv_transpose1d(nc_ctx *ctx, nc_tensor *x, nc_tensor *w, nc_tenso
     if (!nc_ok2(ctx, x, w)) return NULL;
     nc_conv_params def = nc_conv_default_params();
     if (!p) p = &def;
-    if (!check_args(ctx, op, x, w, bias, 1, p->groups)) return NULL;
+    if (!check_args(ctx, op, x, w, bias, 1, p->groups, 1)) return NULL;
     int64_t N = x->shape[0], Cin = x->shape[1], L = x->shape[2], K = w->shape[2];
     int64_t Cout = w->shape[1] * p->groups;
     if (w->shape[0] != Cin)

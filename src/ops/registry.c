@@ -26,7 +26,7 @@ static const char *const names[] = {
     /* ops_index.c */
     "gather", "masked_fill", "embedding",
     /* ops_conv.c, ops_pool.c, ops_lstm.c */
-    "conv1d", "conv2d", "conv2d_relu", "conv_transpose1d", "max_pool1d", "avg_pool1d", "lstm",
+    "conv1d", "conv2d", "conv2d_relu", "conv2d_cl", "conv_transpose1d", "max_pool1d", "avg_pool1d", "lstm",
     /* ops_fused.c, ops_norm_cl.c */
     "add_dropout", "silu_dropout", "glu_mask", "dwconv1d_tc", "batch_norm_cl",
 };

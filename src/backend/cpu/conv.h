@@ -16,6 +16,7 @@
 #define NC_BACKEND_CPU_CONV_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "backend/cpu/gemm.h"
@@ -72,6 +73,31 @@ void nc_conv_dw_backward_data(const nc_conv_geom *g, bool threads, const float *
                               const float *w, float *dx);
 void nc_conv_dw_backward_weight(const nc_conv_geom *g, bool threads, const float *dy,
                                 const float *x, float *dw);
+
+/* Channels-last 2-D convolution on oneDNN's convolution primitives
+ * (conv_dnnl.c): x (N, H, W, Cin), y (N, OH, OW, Cout), weights in torch's
+ * (Cout, Cin/groups, KH, KW) layout (reordered for the kernel on each call,
+ * into `work`; they are small). `bf16`: x and dy are bf16 (uint16_t) and w is converted
+ * by the reorder; outputs and accumulation stay fp32. Unlike the kernels
+ * above these OVERWRITE their outputs. nc_conv_cl_available() builds and
+ * caches the three passes' primitives for a geometry and says whether
+ * oneDNN has an optimised (non-reference) kernel for every one of them; the
+ * passes may only be called for geometries it accepted. */
+bool nc_conv_cl_available(const nc_conv_geom *g, bool bf16, bool relu, bool bias);
+/* Scratch bytes a pass needs in `work` (weights, and for the weight
+ * gradient x and dy in its layouts); 0 when not available. */
+size_t nc_conv_cl_work_bytes(const nc_conv_geom *g, bool bf16, bool relu, bool bias,
+                             nc_conv_pass pass);
+/* y = [relu](conv(x, w) + bias); bias may be NULL when built without. */
+nc_status nc_conv_cl_forward(const nc_conv_geom *g, bool bf16, bool relu, const void *x,
+                             const float *w, const float *bias, float *y, void *work);
+/* dx = conv^T(dy, w). */
+nc_status nc_conv_cl_backward_data(const nc_conv_geom *g, bool bf16, bool relu, bool bias,
+                                   const void *dy, const float *w, float *dx, void *work);
+/* dw = sum_n dy (x) x, and db = sum of dy over n, h, w when built with a bias. */
+nc_status nc_conv_cl_backward_weights(const nc_conv_geom *g, bool bf16, bool relu, bool bias,
+                                      const void *x, const void *dy, float *dw, float *db,
+                                      void *work);
 
 /* Range [lo, hi) of output positions o whose input index o*s - p + k*d lies
  * in [0, n): the unpadded part of a row for one kernel tap. */

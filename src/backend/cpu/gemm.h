@@ -42,7 +42,7 @@ void nc_cpu_gemm_ref(const nc_gemm_args *g);
 void nc_cpu_gemm_blas(const nc_gemm_args *g);
 nc_status nc_cpu_gemm_dnnl(const nc_gemm_args *g, bool bf16);
 
-/* Drops cached oneDNN primitives (tests; process exit). */
+/* Drops cached oneDNN primitives, matmul and convolution (tests; process exit). */
 void nc_cpu_dnnl_cache_clear(void);
 /* bf16 matmuls as fp32 matmuls of bf16-rounded operands: switched on by
  * itself when oneDNN has no bf16 kernel for the CPU; tests force it. */

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/cpu/dnnl_common.h"
 #include "backend/cpu/gemm.h"
 #include "nemoc/alloc.h"
 #include "nemoc/log.h"
@@ -34,17 +35,31 @@ static cache_entry cache[CACHE_SIZE];
 static dnnl_engine_t engine;
 static dnnl_stream_t stream;
 
-static nc_status dnnl_fail(dnnl_status_t st, const char *what) {
+static nc_status dnnl_fail(dnnl_status_t st, const char *what) { return nc_cpu_dnnl_fail(st, what); }
+
+nc_status nc_cpu_dnnl_fail(dnnl_status_t st, const char *what) {
     return nc_error(NC_ERR_INTERNAL, "oneDNN %s failed (status %d)", what, (int)st);
 }
 
-static nc_status ensure_engine(void) {
-    if (engine) return NC_OK;
-    dnnl_status_t st = dnnl_engine_create(&engine, dnnl_cpu, 0);
-    if (st != dnnl_success) return dnnl_fail(st, "engine_create");
-    st = dnnl_stream_create(&stream, engine, dnnl_stream_default_flags);
-    if (st != dnnl_success) return dnnl_fail(st, "stream_create");
+/* One engine and stream for every oneDNN primitive of the process. */
+static pthread_mutex_t engine_lock = PTHREAD_MUTEX_INITIALIZER;
+
+nc_status nc_cpu_dnnl_engine(dnnl_engine_t *eng, dnnl_stream_t *str) {
+    pthread_mutex_lock(&engine_lock);
+    dnnl_status_t st = dnnl_success;
+    if (!engine) st = dnnl_engine_create(&engine, dnnl_cpu, 0);
+    if (st == dnnl_success && !stream) st = dnnl_stream_create(&stream, engine, dnnl_stream_default_flags);
+    pthread_mutex_unlock(&engine_lock);
+    if (st != dnnl_success) return dnnl_fail(st, "engine/stream create");
+    *eng = engine;
+    *str = stream;
     return NC_OK;
+}
+
+static nc_status ensure_engine(void) {
+    dnnl_engine_t e;
+    dnnl_stream_t s;
+    return nc_cpu_dnnl_engine(&e, &s);
 }
 
 static uint64_t key_hash(const gemm_key *k) {
@@ -276,4 +291,5 @@ void nc_cpu_dnnl_cache_clear(void) {
         cache[i].used = 0;
     }
     pthread_mutex_unlock(&cache_lock);
+    nc_cpu_dnnl_conv_cache_clear();
 }

@@ -79,6 +79,26 @@ static nc_tensor *f_c2_asym(nc_ctx *c, nc_tensor **x) {
     return nc_conv2d(c, x[0], x[1], x[2], &p);
 }
 
+/* ---- channels-last conv2d (x (N, H, W, C)) ---- */
+static nc_tensor *f_cl_sub_relu(nc_ctx *c, nc_tensor **x) {
+    nc_conv_params p = cp(2, 1, 1, 1, 1);
+    p.stride[1] = 2, p.pad_left[1] = 1, p.pad_right[1] = 1;
+    return nc_conv2d_cl(c, x[0], x[1], x[2], &p, true);
+}
+static nc_tensor *f_cl_dw(nc_ctx *c, nc_tensor **x) {
+    nc_conv_params p = cp(2, 1, 1, 1, 4);
+    p.stride[1] = 2, p.pad_left[1] = 1, p.pad_right[1] = 1;
+    return nc_conv2d_cl(c, x[0], x[1], x[2], &p, false);
+}
+static nc_tensor *f_cl_pointwise_relu(nc_ctx *c, nc_tensor **x) {
+    return nc_conv2d_cl(c, x[0], x[1], x[2], NULL, true);
+}
+static nc_tensor *f_cl_dil_asym(nc_ctx *c, nc_tensor **x) {
+    nc_conv_params p = cp(1, 2, 0, 2, 1);
+    p.stride[1] = 2, p.pad_left[1] = 0, p.pad_right[1] = 1, p.dilation[1] = 1;
+    return nc_conv2d_cl(c, x[0], x[1], NULL, &p, false);
+}
+
 /* ---- conv_transpose1d ---- */
 static nc_tensor *f_ct_s4(nc_ctx *c, nc_tensor **x) {
     nc_conv_params p = cp(4, 2, 2, 1, 1);
@@ -145,6 +165,14 @@ static const gc_case cases[] = {
     GC_CASE("conv2d", "groups 2 dilation 2x1", f_c2_groups_dil, 2, IN(GC_GRAD, 1, 4, 7, 5), IN(GC_GRAD, 4, 2, 3, 3)),
     GC_CASE("conv2d", "depthwise stride 2 pad 1", f_c2_dw, 3, IN(GC_GRAD, 2, 3, 6, 5), IN(GC_GRAD, 3, 1, 3, 3), IN(GC_GRAD, 3)),
     GC_CASE("conv2d", "asymmetric pad, stride 1x2", f_c2_asym, 3, IN(GC_GRAD, 1, 2, 5, 4), IN(GC_GRAD, 3, 2, 2, 2), IN(GC_GRAD, 3)),
+    {.op = "conv2d_cl", .label = "relu, stride 2 pad 1, Cin 1 (subsampling)", .fn = f_cl_sub_relu,
+     .n_in = 3, .in = {IN(GC_GRAD, 2, 9, 8, 1), IN(GC_GRAD, 5, 1, 3, 3), IN(GC_GRAD, 5)}, .eps = 1e-3f},
+    {.op = "conv2d_cl", .label = "relu, stride 2 pad 1, Cin 3", .fn = f_cl_sub_relu,
+     .n_in = 3, .in = {IN(GC_GRAD, 2, 7, 6, 3), IN(GC_GRAD, 4, 3, 3, 3), IN(GC_GRAD, 4)}, .eps = 1e-3f},
+    GC_CASE("conv2d_cl", "depthwise stride 2 pad 1", f_cl_dw, 3, IN(GC_GRAD, 2, 6, 5, 4), IN(GC_GRAD, 4, 1, 3, 3), IN(GC_GRAD, 4)),
+    {.op = "conv2d_cl", .label = "relu, pointwise 1x1", .fn = f_cl_pointwise_relu,
+     .n_in = 3, .in = {IN(GC_GRAD, 2, 3, 4, 5), IN(GC_GRAD, 6, 5, 1, 1), IN(GC_GRAD, 6)}, .eps = 1e-3f},
+    GC_CASE("conv2d_cl", "dilation 2x1, stride 1x2, asymmetric pad, no bias", f_cl_dil_asym, 2, IN(GC_GRAD, 1, 7, 6, 3), IN(GC_GRAD, 4, 3, 2, 3)),
     GC_CASE("conv_transpose1d", "stride 4 pad 2 outpad 3", f_ct_s4, 3, IN(GC_GRAD, 2, 3, 4), IN(GC_GRAD, 3, 2, 8), IN(GC_GRAD, 2)),
     GC_CASE("conv_transpose1d", "groups 2 dil 2 outpad 1", f_ct_groups, 3, IN(GC_GRAD, 2, 4, 5), IN(GC_GRAD, 4, 1, 3), IN(GC_GRAD, 2)),
     GC_CASE("conv_transpose1d", "depthwise stride 2", f_ct_dw, 2, IN(GC_GRAD, 1, 3, 5), IN(GC_GRAD, 3, 1, 4)),
