@@ -101,9 +101,7 @@ static double forward_flops(const nc_conformer_cfg *c, int64_t B, int64_t T, int
     return f;
 }
 
-#include <xmmintrin.h>
 int main(int argc, char **argv) {
-    if (getenv("FTZ")) _mm_setcsr(_mm_getcsr() | 0x8040);
     opts o = parse(argc, argv);
     bool fast = !strcmp(o.arch, "fastconformer"), train = !strcmp(o.mode, "train");
     nc_conformer_cfg cfg = nc_conformer_default_cfg();

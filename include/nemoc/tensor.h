@@ -31,7 +31,7 @@ typedef enum nc_dtype {
 
 enum {
     NC_TF_REQUIRES_GRAD = 1u << 0, /* gradients flow into this tensor */
-    NC_TF_PARAM = 1u << 1,         /* lives in an nc_params flat buffer */
+    NC_TF_PARAM = 1u << 1,         /* lives in an nc_params flat buffer (or views one) */
     NC_TF_OWNS_DATA = 1u << 2,     /* nc_tensor_free releases data */
 };
 

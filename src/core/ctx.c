@@ -53,6 +53,7 @@ nc_status nc_ctx_create(const nc_ctx_params *p, nc_ctx **out) {
 void nc_ctx_free(nc_ctx *ctx) {
     if (!ctx) return;
     nc_arena_free(ctx->arena);
+    if (ctx->bf16_arena) nc_arena_free(ctx->bf16_arena);
     nc_free(ctx->prof);
     nc_free(ctx);
 }
@@ -62,6 +63,7 @@ void nc_ctx_reset(nc_ctx *ctx) {
     ctx->nodes = NULL;
     ctx->n_nodes = 0;
     ctx->cap_nodes = 0;
+    if (ctx->bf16_arena) nc_arena_reset(ctx->bf16_arena);
     ctx->bf16 = NULL;
     ctx->n_bf16 = ctx->cap_bf16 = 0;
     nc_ctx_profile_mark(ctx);
@@ -70,17 +72,29 @@ void nc_ctx_reset(nc_ctx *ctx) {
 const uint16_t *nc_ctx_bf16_param(nc_ctx *ctx, const nc_tensor *t) {
     if (ctx->status) return NULL;
     int64_t n = nc_numel(t);
+    if (!(t->flags & NC_TF_PARAM)) {
+        /* a weight computed this step (an arena tensor): its address may be
+         * reused after a rewind, so it is converted each time, into the
+         * arena after it, sharing its lifetime */
+        uint16_t *v = nc_scratch(ctx, (size_t)(n ? n : 1) * sizeof(uint16_t));
+        if (v) nc_convert_f32_to_bf16(t->data, v, n);
+        return v;
+    }
     for (int64_t i = 0; i < ctx->n_bf16; i++)
         if (ctx->bf16[i].key == t->data && ctx->bf16[i].n == n) return ctx->bf16[i].val;
+    if (!ctx->bf16_arena) {
+        nc_status s = nc_arena_create(0, &ctx->bf16_arena);
+        if (s) return nc_ctx_fail(ctx, s, "%s", nc_last_error());
+    }
     if (ctx->n_bf16 == ctx->cap_bf16) {
         int64_t cap = ctx->cap_bf16 ? 2 * ctx->cap_bf16 : 64;
-        nc_bf16_entry *e = nc_arena_alloc(ctx->arena, (size_t)cap * sizeof *e);
+        nc_bf16_entry *e = nc_arena_alloc(ctx->bf16_arena, (size_t)cap * sizeof *e);
         if (!e) return nc_ctx_fail(ctx, NC_ERR_OOM, "%s", nc_last_error());
         if (ctx->n_bf16) memcpy(e, ctx->bf16, (size_t)ctx->n_bf16 * sizeof *e);
         ctx->bf16 = e;
         ctx->cap_bf16 = cap;
     }
-    uint16_t *v = nc_arena_alloc(ctx->arena, (size_t)(n ? n : 1) * sizeof(uint16_t));
+    uint16_t *v = nc_arena_alloc(ctx->bf16_arena, (size_t)(n ? n : 1) * sizeof(uint16_t));
     if (!v) return nc_ctx_fail(ctx, NC_ERR_OOM, "%s", nc_last_error());
     nc_convert_f32_to_bf16(t->data, v, n);
     ctx->bf16[ctx->n_bf16++] = (nc_bf16_entry){.key = t->data, .n = n, .val = v};

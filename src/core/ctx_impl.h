@@ -29,7 +29,11 @@ struct nc_ctx {
     nc_sync_sum_fn sync; /* data-parallel sum for synchronized batch norm, or NULL */
     void *sync_ud;
     nc_profile *prof; /* NULL unless profiling */
-    /* bf16 copies of parameters made this step (arena, dropped by reset) */
+    /* bf16 copies of parameters made this step, dropped by reset. They live
+     * in their own arena: inference hands the main arena's space back layer
+     * by layer (nc_arena_rewind), which must not free a copy that is still
+     * listed, nor the list itself. */
+    nc_arena *bf16_arena; /* created on first use */
     struct nc_bf16_entry *bf16;
     int64_t n_bf16, cap_bf16;
 };

@@ -37,9 +37,10 @@ float *nc_grad_buf_fresh(nc_ctx *ctx, nc_tensor *t, bool *fresh);
 /* The incoming gradient d(out) of a node (never NULL inside backward). */
 static inline float *nc_out_grad(nc_node *n) { return (float *)n->out->grad->data; }
 
-/* A bf16 copy of the f32 parameter t (or a view of one), converted on first
- * use in a step and kept until nc_ctx_reset: parameters change only between
- * steps. NULL (status set) on OOM. */
+/* A bf16 copy of the f32 weight t. A parameter (NC_TF_PARAM, or a reshape
+ * of one) is converted on first use in a step and the copy kept until
+ * nc_ctx_reset: parameters change only between steps. Any other tensor is
+ * converted on every call into the arena. NULL (status set) on OOM. */
 const uint16_t *nc_ctx_bf16_param(nc_ctx *ctx, const nc_tensor *t);
 
 /* Header-only tensor in the arena viewing `data` (views share storage). */

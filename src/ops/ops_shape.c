@@ -34,6 +34,7 @@ nc_tensor *nc_reshape(nc_ctx *ctx, nc_tensor *x, int ndim, const int64_t *shape)
     }
     nc_tensor *y = nc_tensor_view_of(ctx, x->dtype, ndim, s, x->data);
     if (!y) return NULL;
+    y->flags |= x->flags & NC_TF_PARAM; /* a view of a parameter's storage */
     nc_record(ctx, "reshape", reshape_backward, y, 1, &x, 0);
     return ctx->status ? NULL : y;
 }

@@ -12,6 +12,7 @@
 #include "backend/cpu/gemm.h"
 #include "nc_test.h"
 #include "nemoc/alloc.h"
+#include "nemoc/conformer.h"
 #include "nemoc/nn.h"
 #include "nemoc/optim.h"
 #include "nemoc/rng.h"
@@ -170,8 +171,59 @@ static void test_training_step(void) {
     nc_params_free(a.p), nc_params_free(b.p);
 }
 
+/* Inference frees each Conformer layer's arena space as it goes
+ * (nc_conformer_fwd without grad); bf16 weight copies made in that space
+ * must not be handed out again, nor their bookkeeping overwritten. The
+ * same forward with grad enabled (nothing freed) gives the reference:
+ * identical arithmetic, so identical bits, in eval mode. */
+static void test_frugal_inference(void) {
+    nc_conformer_cfg cfg = nc_conformer_default_cfg();
+    cfg.feat_in = 16, cfg.n_layers = 3, cfg.d_model = 32, cfg.n_heads = 4;
+    cfg.conv_kernel_size = 5, cfg.subsampling_conv_channels = 8;
+    nc_params *p;
+    nc_conformer enc;
+    nc_rng r;
+    nc_rng_seed(&r, 9);
+    CHECK_OK(nc_params_create(&p));
+    CHECK_OK(nc_conformer_init(&enc, p, "encoder", &cfg));
+    CHECK_OK(nc_params_finalize(p));
+    CHECK_OK(nc_params_initialize(p, &r));
+    const int64_t B = 2, T = 64;
+    float *f = nc_malloc((size_t)(B * cfg.feat_in * T) * sizeof(float));
+    nc_rng_normal(&r, f, B * cfg.feat_in * T, 0.0f, 1.0f);
+    int64_t len[2] = {64, 50}, out_len[2];
+    nc_ctx_params cp = nc_ctx_default_params();
+    cp.precision = NC_PREC_BF16;
+    nc_ctx *ctx;
+    CHECK_OK(nc_ctx_create(&cp, &ctx));
+    nc_set_training(ctx, false);
+    float *ref = NULL;
+    int64_t n = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        nc_set_grad_enabled(ctx, pass == 1);
+        nc_tensor *x = nc_from_data(ctx, NC_F32, NC_DIMS(B, cfg.feat_in, T), f);
+        nc_tensor *y = nc_conformer_fwd(ctx, &enc, x, len, out_len);
+        CHECK_OK(nc_ctx_status(ctx));
+        if (!y) break;
+        if (pass == 0) {
+            n = nc_numel(y);
+            ref = nc_malloc((size_t)n * sizeof(float));
+            memcpy(ref, y->data, (size_t)n * sizeof(float));
+        } else {
+            CHECK(nc_numel(y) == n && memcmp(ref, y->data, (size_t)n * sizeof(float)) == 0);
+        }
+        nc_ctx_reset(ctx);
+    }
+    nc_free(ref);
+    nc_free(f);
+    nc_ctx_free(ctx);
+    nc_conformer_free(&enc);
+    nc_params_free(p);
+}
+
 int main(void) {
     test_conversion();
+    test_frugal_inference();
     test_preconverted_gemm();
     test_training_step();
     return nc_test_finish("bf16");
