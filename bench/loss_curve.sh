@@ -1,18 +1,18 @@
 #!/usr/bin/env bash
 # bf16-mixed against fp32 on the demo task: the same synthetic digits data
 # (nemoc data synth, as `make demo`), the demo's Conformer-CTC config, the
-# same seed, STEPS optimizer steps (default 200) in each precision; prints
+# same seed, LC_STEPS optimizer steps (default 200) in each precision; prints
 # both train_loss curves (logged every 10 steps) side by side and checks
 # that they agree within bf16 tolerance: every logged loss within REL
 # (default 5%) of the fp32 one, relative to the larger of the two, after
 # the first 10% of steps.
 #
 #   bench/loss_curve.sh [NEMOC] (default build/bin/nemoc)
-#   env: STEPS=200 UTTS=1200 REL=0.05 OUT=bench_out/loss_curve
+#   env: LC_STEPS=200 UTTS=1200 REL=0.05 OUT=bench_out/loss_curve
 set -euo pipefail
 NEMOC=${1:-build/bin/nemoc}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-STEPS=${STEPS:-200}
+STEPS=${LC_STEPS:-200} # not STEPS: run.sh uses that for its timed steps
 UTTS=${UTTS:-1200}
 REL=${REL:-0.05}
 OUT=${OUT:-bench_out/loss_curve}
