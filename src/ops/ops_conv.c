@@ -316,14 +316,19 @@ static void conv_cl_backward(nc_ctx *ctx, nc_node *n) {
 /* oneDNN's fused ReLU turns NaN into 0 where torch.relu keeps it, and a NaN
  * must reach the loss for the trainer to skip the step; a non-finite input
  * (the only way to a NaN output) therefore takes the composite path. One
- * read of x, vectorised: x * 0 is NaN exactly for NaN and +-inf. */
+ * read of x: NaN and +-inf are the floats whose exponent bits are all ones
+ * (an integer OR-reduction, which vectorises without reassociating floats). */
 static bool finite(nc_ctx *ctx, const nc_tensor *t) {
     const float *p = t->data;
     int64_t n = nc_numel(t);
-    float s = 0.0f;
-#pragma omp parallel for simd if (nc_par(ctx, n)) reduction(+ : s) schedule(static)
-    for (int64_t i = 0; i < n; i++) s += p[i] * 0.0f;
-    return s == 0.0f;
+    uint32_t bad = 0;
+#pragma omp parallel for if (nc_par(ctx, n)) reduction(| : bad) schedule(static)
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t b;
+        memcpy(&b, p + i, sizeof b);
+        bad |= (uint32_t)((b & 0x7f800000u) == 0x7f800000u);
+    }
+    return bad == 0;
 }
 
 nc_tensor *nc_conv2d_cl(nc_ctx *ctx, nc_tensor *x, nc_tensor *w, nc_tensor *bias,
