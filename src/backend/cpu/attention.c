@@ -83,14 +83,26 @@ static void softmax_row(float *x, int64_t n, int64_t n_zero, float scale) {
         memset(x, 0, (size_t)n_zero * sizeof(float));
         return;
     }
-    float m = -INFINITY;
-#pragma omp simd
-    for (int64_t j = 0; j < n; j++) x[j] *= scale;
-    /* max is exact in any order; a NaN score makes the row NaN either way */
-#pragma omp simd reduction(max : m)
-    for (int64_t j = 0; j < n; j++) m = x[j] > m ? x[j] : m;
+    /* scale and running max 16 lanes at a time (max is exact in any order;
+     * NaN compares false and is skipped, as in the scalar tail) */
+    nc_v16f mv = NC_V16(-INFINITY), v;
     int64_t j = 0;
-    nc_v16f acc = NC_V16(0.0f), v;
+    for (; j + 16 <= n; j += 16) {
+        nc_v16_load(&v, x + j);
+        v *= scale;
+        nc_v16_store(x + j, &v);
+        const nc_v16i gt = v > mv;
+        nc_v16_select(&mv, &gt, &v, &mv);
+    }
+    float lanes[16], m = -INFINITY;
+    memcpy(lanes, &mv, sizeof lanes);
+    for (int l = 0; l < 16; l++) m = lanes[l] > m ? lanes[l] : m;
+    for (; j < n; j++) {
+        x[j] *= scale;
+        m = x[j] > m ? x[j] : m;
+    }
+    j = 0;
+    nc_v16f acc = NC_V16(0.0f);
     for (; j + 16 <= n; j += 16) {
         nc_v16_load(&v, x + j);
         v -= m;
