@@ -318,17 +318,30 @@ static void conv_cl_backward(nc_ctx *ctx, nc_node *n) {
  * (the only way to a NaN output) therefore takes the composite path. One
  * read of x: NaN and +-inf are the floats whose exponent bits are all ones
  * (an integer OR-reduction, which vectorises without reassociating floats). */
-static bool finite(nc_ctx *ctx, const nc_tensor *t) {
-    const float *p = t->data;
-    int64_t n = nc_numel(t);
+static bool finite_run(const float *p, int64_t n) {
     uint32_t bad = 0;
-#pragma omp parallel for if (nc_par(ctx, n)) reduction(| : bad) schedule(static)
     for (int64_t i = 0; i < n; i++) {
         uint32_t b;
         memcpy(&b, p + i, sizeof b);
         bad |= (uint32_t)((b & 0x7f800000u) == 0x7f800000u);
     }
     return bad == 0;
+}
+
+/* Whether t is finite; with x16, also converts t to bf16 into it in the same
+ * pass (a block at a time, checked while it is in cache). */
+static bool finite(nc_ctx *ctx, const nc_tensor *t, uint16_t *x16) {
+    enum { BLK = 16384 };
+    const float *p = t->data;
+    const int64_t n = nc_numel(t);
+    bool ok = true;
+#pragma omp parallel for if (nc_par(ctx, n)) reduction(&& : ok) schedule(static)
+    for (int64_t b0 = 0; b0 < n; b0 += BLK) {
+        const int64_t nb = n - b0 < BLK ? n - b0 : BLK;
+        ok = finite_run(p + b0, nb) && ok;
+        if (x16) nc_convert_f32_to_bf16(p + b0, x16 + b0, nb);
+    }
+    return ok;
 }
 
 nc_tensor *nc_conv2d_cl(nc_ctx *ctx, nc_tensor *x, nc_tensor *w, nc_tensor *bias,
@@ -343,22 +356,25 @@ nc_tensor *nc_conv2d_cl(nc_ctx *ctx, nc_tensor *x, nc_tensor *w, nc_tensor *bias
     /* the engines on which a gemm runs on oneDNN (nc_cpu_gemm) */
     const bool dnnl = !ctx->reference && ctx->gemm != NC_GEMM_REF &&
                       (bf16 || ctx->gemm != NC_GEMM_BLAS);
-    if (!dnnl || !nc_conv_cl_available(&g, bf16, relu, bias != NULL) ||
-        (relu && !(finite(ctx, x) && finite(ctx, w) && (!bias || finite(ctx, bias))))) {
+    bool fast = dnnl && nc_conv_cl_available(&g, bf16, relu, bias != NULL);
+    uint16_t *x16 = NULL; /* bf16: x converted for the kernel, kept for backward */
+    nc_arena_mark m0 = nc_arena_mark_get(ctx->arena);
+    if (fast && bf16 && !(x16 = nc_scratch(ctx, (size_t)nc_numel(x) * sizeof(uint16_t))))
+        return NULL;
+    if (fast && (relu || x16)) {
+        const bool ok = finite(ctx, x, x16) && finite(ctx, w, NULL) &&
+                        (!bias || finite(ctx, bias, NULL));
+        fast = ok || !relu;
+    }
+    if (!fast) {
+        nc_arena_rewind(ctx->arena, m0); /* x16 */
         nc_tensor *t = nc_permute(ctx, x, (const int[]){0, 3, 1, 2});
         t = relu ? nc_conv2d_relu(ctx, t, w, bias, p) : nc_conv2d(ctx, t, w, bias, p);
         return nc_permute(ctx, t, (const int[]){0, 2, 3, 1});
     }
     nc_tensor *y = nc_empty(ctx, NC_F32, NC_DIMS(g.N, g.OH, g.OW, g.Cout));
     if (!y) return NULL;
-    const void *xp = x->data;
-    uint16_t *x16 = NULL;
-    if (bf16) {
-        if (!(x16 = nc_arena_alloc(ctx->arena, (size_t)nc_numel(x) * sizeof(uint16_t))))
-            return nc_ctx_fail(ctx, NC_ERR_OOM, "%s", nc_last_error());
-        nc_convert_f32_to_bf16(x->data, x16, nc_numel(x));
-        xp = x16;
-    }
+    const void *xp = x16 ? (const void *)x16 : x->data;
     nc_arena_mark m = nc_arena_mark_get(ctx->arena);
     void *work = nc_scratch(ctx, nc_conv_cl_work_bytes(&g, bf16, relu, bias != NULL, NC_CONV_FWD));
     if (!work) return NULL;

@@ -10,7 +10,8 @@
  *   fp32 on bf16-rounded x and w with an r that bf16 represents exactly, so
  *   the only differences are again summation order: same tolerance.
  * - NaN in the input reaches the output through the fused ReLU, as with
- *   nc_relu (a NaN feature must reach the loss, where the step is skipped).
+ *   nc_relu (a NaN feature must reach the loss, where the step is skipped),
+ *   in fp32 and bf16.
  * - The Conformer subsampling geometry has a oneDNN kernel (fp32). */
 #include <math.h>
 #include <stdlib.h>
@@ -125,9 +126,11 @@ static nc_conv_geom geom(const ccase *c) {
                           .dh = 1, .dw = 1};
 }
 
-static void test_nan_passes(void) {
+static void test_nan_passes(nc_precision prec) {
+    nc_ctx_params cp0 = nc_ctx_default_params();
+    cp0.precision = prec;
     nc_ctx *ctx;
-    CHECK_OK(nc_ctx_create(NULL, &ctx));
+    CHECK_OK(nc_ctx_create(&cp0, &ctx));
     float x[72] = {0}, w[144], b[16] = {0};
     for (int i = 0; i < 144; i++) w[i] = (i % 3) - 1.0f;
     x[4 * 8 + 4] = NAN;
@@ -173,7 +176,8 @@ int main(void) {
     } else {
         printf("conv_cl: oneDNN has no bf16 convolution on this CPU; bf16 cases skipped\n");
     }
-    test_nan_passes();
+    test_nan_passes(NC_PREC_F32);
+    test_nan_passes(NC_PREC_BF16);
     nc_cpu_dnnl_cache_clear();
     return nc_test_finish("conv_cl");
 }
