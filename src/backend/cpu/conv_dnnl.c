@@ -175,7 +175,11 @@ void nc_cpu_dnnl_conv_cache_clear(void) {
     pthread_mutex_unlock(&lock);
 }
 
-/* The cached primitives of a geometry, built on first use. */
+/* The cached primitives of a geometry, built on first use. With all slots
+ * taken the oldest-built is evicted; an entry handed out is used until the
+ * op returns, and ops run one at a time per ctx, so this only needs more
+ * than NPRIMS geometries live at once in concurrent ctxs to go wrong, which
+ * nemoc never does (data-parallel ranks are processes). */
 static nc_status lookup(const nc_conv_geom *g, bool bf16, bool relu, bool bias, conv_prims **out) {
     conv_key k;
     memset(&k, 0, sizeof k);
