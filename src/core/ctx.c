@@ -338,6 +338,12 @@ float *nc_grad_buf_fresh(nc_ctx *ctx, nc_tensor *t, bool *fresh) {
     return t->grad->data;
 }
 
+bool nc_grad_pass_through(nc_ctx *ctx, nc_tensor *t, nc_node *n) {
+    if (!nc_needs_grad(t) || t->grad) return false;
+    t->grad = nc_tensor_view_of(ctx, NC_F32, t->ndim, t->shape, n->out->grad->data);
+    return t->grad != NULL;
+}
+
 static nc_status run_backward_nodes(nc_ctx *ctx) {
     for (int64_t i = ctx->n_nodes - 1; i >= 0; i--) {
         nc_node *n = &ctx->nodes[i];

@@ -34,6 +34,14 @@ float *nc_grad_buf(nc_ctx *ctx, nc_tensor *t);
  * first op that produces it (usually the only one). */
 float *nc_grad_buf_fresh(nc_ctx *ctx, nc_tensor *t, bool *fresh);
 
+/* Gives t, when it needs a gradient and has none yet, the node's incoming
+ * gradient itself as its gradient (a view in t's shape; t and the node's
+ * output have the same number of elements). True when done: the caller
+ * then adds nothing. Valid because nothing reads a node's incoming gradient
+ * after its backward; later gradients of t add into that memory. Saves a
+ * zero-fill and a copy for pass-through gradients (residual adds, reshape). */
+bool nc_grad_pass_through(nc_ctx *ctx, nc_tensor *t, nc_node *n);
+
 /* The incoming gradient d(out) of a node (never NULL inside backward). */
 static inline float *nc_out_grad(nc_node *n) { return (float *)n->out->grad->data; }
 

@@ -75,19 +75,23 @@ static bool run_pass(nc_ctx *ctx, const nc_conv_geom *g, nc_conv_pass pass, cons
     return true;
 }
 
+/* For a conv fused with a ReLU, y = relu(z): dz = dy * (y > 0), masked in
+ * place in the node's incoming gradient (nothing reads it after this op's
+ * backward). */
+static void relu_mask(nc_ctx *ctx, nc_node *n) {
+    float *dy = nc_out_grad(n);
+    const float *y = n->out->data;
+    const int64_t ny = nc_numel(n->out);
+#pragma omp parallel for if (nc_par(ctx, ny)) schedule(static)
+    for (int64_t i = 0; i < ny; i++) dy[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+}
+
 static void conv_backward(nc_ctx *ctx, nc_node *n) {
     const conv_saved *s = n->saved;
     const nc_conv_geom *g = &s->g;
     nc_tensor *x = n->in[0], *w = n->in[1], *bias = n->n_in > 2 ? n->in[2] : NULL;
     float *dy = nc_out_grad(n);
-    if (s->relu) {
-        /* forward: y = relu(z), so dz = dy * (y > 0); masked in place, as
-         * nothing reads this op's output gradient after its backward */
-        const float *y = n->out->data;
-        int64_t ny = nc_numel(n->out);
-#pragma omp parallel for if (nc_par(ctx, ny)) schedule(static)
-        for (int64_t i = 0; i < ny; i++) dy[i] = y[i] > 0.0f ? dy[i] : 0.0f;
-    }
+    if (s->relu) relu_mask(ctx, n);
     float *dx = nc_grad_buf(ctx, x);
     float *dw = nc_grad_buf(ctx, w);
     float *db = bias ? nc_grad_buf(ctx, bias) : NULL;
@@ -236,9 +240,8 @@ typedef struct conv_cl_saved {
     const uint16_t *x16; /* bf16 copy of x, kept for the weight gradient */
 } conv_cl_saved;
 
-static bool conv_cl_fail(nc_ctx *ctx, nc_status s) {
-    nc_ctx_fail(ctx, s, "conv2d_cl: %s", nc_last_error());
-    return false;
+static void *conv_cl_fail(nc_ctx *ctx, nc_status s) {
+    return nc_ctx_fail(ctx, s, "conv2d_cl: %s", nc_last_error());
 }
 
 /* dst (n) = src, or dst += src when the buffer was not fresh */
@@ -257,11 +260,7 @@ static void conv_cl_backward(nc_ctx *ctx, nc_node *n) {
     float *dy = nc_out_grad(n);
     const int64_t ny = nc_numel(n->out), nx = nc_numel(x), nw = nc_numel(w);
     const float *y = n->out->data;
-    if (s->relu && !s->bf16) {
-        /* y = relu(z): dz = dy * (y > 0), in place (nothing reads dy after) */
-#pragma omp parallel for if (nc_par(ctx, ny)) schedule(static)
-        for (int64_t i = 0; i < ny; i++) dy[i] = y[i] > 0.0f ? dy[i] : 0.0f;
-    }
+    if (s->relu && !s->bf16) relu_mask(ctx, n); /* bf16: masked while converting, below */
     bool fx = false, fw = false, fb = false;
     float *dx = nc_grad_buf_fresh(ctx, x, &fx);
     float *dw = nc_grad_buf_fresh(ctx, w, &fw);
@@ -381,7 +380,7 @@ nc_tensor *nc_conv2d_cl(nc_ctx *ctx, nc_tensor *x, nc_tensor *w, nc_tensor *bias
     nc_status st = nc_conv_cl_forward(&g, bf16, relu, xp, w->data,
                                       bias ? (const float *)bias->data : NULL, y->data, work);
     nc_arena_rewind(ctx->arena, m);
-    if (st) return conv_cl_fail(ctx, st), NULL;
+    if (st) return conv_cl_fail(ctx, st);
     nc_tensor *ins[3] = {x, w, bias};
     nc_node *n = nc_record(ctx, op, conv_cl_backward, y, bias ? 3 : 2, ins, sizeof(conv_cl_saved));
     if (n) *(conv_cl_saved *)n->saved = (conv_cl_saved){.g = g, .relu = relu, .bf16 = bf16, .x16 = x16};

@@ -35,12 +35,8 @@ static void ad_backward(nc_ctx *ctx, nc_node *n) {
             db[i] = fresh ? v : db[i] + v;
         }
     }
-    /* da += g: a fresh gradient of a is g itself (nothing reads this op's
-     * output gradient after its backward) */
-    if (nc_needs_grad(a) && !a->grad && a != b) {
-        a->grad = nc_tensor_view_of(ctx, NC_F32, a->ndim, a->shape, (void *)g);
-        return;
-    }
+    /* da += g (a fresh gradient of a is g itself) */
+    if (a != b && nc_grad_pass_through(ctx, a, n)) return;
     float *da = nc_grad_buf(ctx, a);
     if (da) nc_acc(ctx, da, g, N);
 }

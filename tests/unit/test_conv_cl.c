@@ -91,10 +91,18 @@ static void close_to(const char *label, const char *what, const float *got, cons
 
 static void free_result(result *r) { free(r->y), free(r->dx), free(r->dw), free(r->db); }
 
+static nc_conv_geom geom(const ccase *c) {
+    int64_t OH = (c->H + 2 * c->pad - c->k) / c->stride + 1, OW = (c->W + 2 * c->pad - c->k) / c->stride + 1;
+    return (nc_conv_geom){.N = c->N, .Cin = c->Cin, .Cout = c->Cout, .groups = c->groups,
+                          .H = c->H, .W = c->W, .KH = c->k, .KW = c->k, .OH = OH, .OW = OW,
+                          .sh = c->stride, .sw = c->stride, .ph = c->pad, .pw = c->pad,
+                          .dh = 1, .dw = 1};
+}
+
 static void run_case(const ccase *c, nc_rng *rng, bool bf16) {
     int64_t nx = c->N * c->H * c->W * c->Cin, nw = c->Cout * (c->Cin / c->groups) * c->k * c->k;
-    int64_t OH = (c->H + 2 * c->pad - c->k) / c->stride + 1, OW = (c->W + 2 * c->pad - c->k) / c->stride + 1;
-    int64_t ny = c->N * OH * OW * c->Cout;
+    const nc_conv_geom g = geom(c);
+    int64_t ny = c->N * g.OH * g.OW * c->Cout;
     float *x = malloc((size_t)nx * sizeof(float)), *w = malloc((size_t)nw * sizeof(float));
     float *b = malloc((size_t)c->Cout * sizeof(float)), *r = malloc((size_t)ny * sizeof(float));
     nc_rng_normal(rng, x, nx, 0.0f, 1.0f);
@@ -116,14 +124,6 @@ static void run_case(const ccase *c, nc_rng *rng, bool bf16) {
     }
     free_result(&fast), free_result(&ref);
     free(x), free(w), free(b), free(r);
-}
-
-static nc_conv_geom geom(const ccase *c) {
-    int64_t OH = (c->H + 2 * c->pad - c->k) / c->stride + 1, OW = (c->W + 2 * c->pad - c->k) / c->stride + 1;
-    return (nc_conv_geom){.N = c->N, .Cin = c->Cin, .Cout = c->Cout, .groups = c->groups,
-                          .H = c->H, .W = c->W, .KH = c->k, .KW = c->k, .OH = OH, .OW = OW,
-                          .sh = c->stride, .sw = c->stride, .ph = c->pad, .pw = c->pad,
-                          .dh = 1, .dw = 1};
 }
 
 static void test_nan_passes(nc_precision prec) {

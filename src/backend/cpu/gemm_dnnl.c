@@ -35,8 +35,6 @@ static cache_entry cache[CACHE_SIZE];
 static dnnl_engine_t engine;
 static dnnl_stream_t stream;
 
-static nc_status dnnl_fail(dnnl_status_t st, const char *what) { return nc_cpu_dnnl_fail(st, what); }
-
 nc_status nc_cpu_dnnl_fail(dnnl_status_t st, const char *what) {
     return nc_error(NC_ERR_INTERNAL, "oneDNN %s failed (status %d)", what, (int)st);
 }
@@ -50,16 +48,10 @@ nc_status nc_cpu_dnnl_engine(dnnl_engine_t *eng, dnnl_stream_t *str) {
     if (!engine) st = dnnl_engine_create(&engine, dnnl_cpu, 0);
     if (st == dnnl_success && !stream) st = dnnl_stream_create(&stream, engine, dnnl_stream_default_flags);
     pthread_mutex_unlock(&engine_lock);
-    if (st != dnnl_success) return dnnl_fail(st, "engine/stream create");
+    if (st != dnnl_success) return nc_cpu_dnnl_fail(st, "engine/stream create");
     *eng = engine;
     *str = stream;
     return NC_OK;
-}
-
-static nc_status ensure_engine(void) {
-    dnnl_engine_t e;
-    dnnl_stream_t s;
-    return nc_cpu_dnnl_engine(&e, &s);
 }
 
 static uint64_t key_hash(const gemm_key *k) {
@@ -90,15 +82,15 @@ static nc_status build(cache_entry *e, const gemm_key *k) {
     if ((st = make_md(&e->a_md, k->batch, k->M, k->K, k->ta, lda, sa, in_dt)) ||
         (st = make_md(&e->b_md, k->batch, k->K, k->N, k->tb, ldb, sb, in_dt)) ||
         (st = make_md(&e->c_md, k->batch, k->M, k->N, false, k->ldc, k->sc, dnnl_f32)))
-        return dnnl_fail(st, "memory_desc");
+        return nc_cpu_dnnl_fail(st, "memory_desc");
     if (k->bias) {
         dnnl_dims_t bd = {1, 1, k->N};
         if ((st = dnnl_memory_desc_init_by_tag(&e->bias_md, 3, bd, dnnl_f32, dnnl_abc)))
-            return dnnl_fail(st, "bias memory_desc");
+            return nc_cpu_dnnl_fail(st, "bias memory_desc");
     }
     dnnl_matmul_desc_t md;
     if ((st = dnnl_matmul_desc_init(&md, &e->a_md, &e->b_md, k->bias ? &e->bias_md : NULL, &e->c_md)))
-        return dnnl_fail(st, "matmul_desc_init");
+        return nc_cpu_dnnl_fail(st, "matmul_desc_init");
     dnnl_primitive_attr_t attr;
     dnnl_primitive_attr_create(&attr);
     if (k->alpha != 1.0f) dnnl_primitive_attr_set_output_scales(attr, 1, 0, &k->alpha);
@@ -114,10 +106,10 @@ static nc_status build(cache_entry *e, const gemm_key *k) {
     dnnl_primitive_attr_destroy(attr);
     if (st == dnnl_unimplemented && k->bf16)
         return nc_error(NC_ERR_UNSUPPORTED, "oneDNN has no bf16 matmul for this CPU");
-    if (st) return dnnl_fail(st, "matmul primitive_desc_create");
+    if (st) return nc_cpu_dnnl_fail(st, "matmul primitive_desc_create");
     st = dnnl_primitive_create(&e->prim, pd);
     dnnl_primitive_desc_destroy(pd);
-    if (st) return dnnl_fail(st, "matmul primitive_create");
+    if (st) return nc_cpu_dnnl_fail(st, "matmul primitive_create");
     e->key = *k;
     e->used = 1;
     return NC_OK;
@@ -206,12 +198,11 @@ nc_status nc_cpu_gemm_dnnl(const nc_gemm_args *g, bool bf16) {
     k.alpha = g->alpha, k.beta = g->beta;
     k.ta = g->ta, k.tb = g->tb, k.bf16 = bf16, k.bias = g->bias != NULL;
 
+    dnnl_engine_t eng;
+    dnnl_stream_t str;
+    nc_status s = nc_cpu_dnnl_engine(&eng, &str);
+    if (s) return s;
     pthread_mutex_lock(&cache_lock);
-    nc_status s = ensure_engine();
-    if (s) {
-        pthread_mutex_unlock(&cache_lock);
-        return s;
-    }
     uint64_t h = key_hash(&k);
     cache_entry *e = NULL;
     for (int probe = 0; probe < 8; probe++) {
@@ -255,32 +246,32 @@ nc_status nc_cpu_gemm_dnnl(const nc_gemm_args *g, bool bf16) {
     }
     dnnl_memory_t ma, mb, mc;
     dnnl_status_t st;
-    if ((st = dnnl_memory_create(&ma, &e->a_md, engine, (void *)a))) return dnnl_fail(st, "memory");
-    if ((st = dnnl_memory_create(&mb, &e->b_md, engine, (void *)b))) {
+    if ((st = dnnl_memory_create(&ma, &e->a_md, eng, (void *)a))) return nc_cpu_dnnl_fail(st, "memory");
+    if ((st = dnnl_memory_create(&mb, &e->b_md, eng, (void *)b))) {
         dnnl_memory_destroy(ma);
-        return dnnl_fail(st, "memory");
+        return nc_cpu_dnnl_fail(st, "memory");
     }
-    if ((st = dnnl_memory_create(&mc, &e->c_md, engine, g->C))) {
+    if ((st = dnnl_memory_create(&mc, &e->c_md, eng, g->C))) {
         dnnl_memory_destroy(ma);
         dnnl_memory_destroy(mb);
-        return dnnl_fail(st, "memory");
+        return nc_cpu_dnnl_fail(st, "memory");
     }
     dnnl_memory_t mbias = NULL;
-    if (g->bias && (st = dnnl_memory_create(&mbias, &e->bias_md, engine, (void *)g->bias))) {
+    if (g->bias && (st = dnnl_memory_create(&mbias, &e->bias_md, eng, (void *)g->bias))) {
         dnnl_memory_destroy(ma);
         dnnl_memory_destroy(mb);
         dnnl_memory_destroy(mc);
-        return dnnl_fail(st, "memory");
+        return nc_cpu_dnnl_fail(st, "memory");
     }
     dnnl_exec_arg_t args[4] = {
         {DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}, {DNNL_ARG_BIAS, mbias}};
-    st = dnnl_primitive_execute(e->prim, stream, g->bias ? 4 : 3, args);
-    if (st == dnnl_success) st = dnnl_stream_wait(stream);
+    st = dnnl_primitive_execute(e->prim, str, g->bias ? 4 : 3, args);
+    if (st == dnnl_success) st = dnnl_stream_wait(str);
     dnnl_memory_destroy(ma);
     dnnl_memory_destroy(mb);
     dnnl_memory_destroy(mc);
     if (mbias) dnnl_memory_destroy(mbias);
-    if (st) return dnnl_fail(st, "matmul execute");
+    if (st) return nc_cpu_dnnl_fail(st, "matmul execute");
     return NC_OK;
 }
 
