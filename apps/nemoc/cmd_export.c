@@ -31,7 +31,7 @@ int nc_cmd_export(int argc, char **argv) {
         return 2;
     }
     nc_model *m = NULL;
-    if (nc_asr_model_load(model_path, &m)) {
+    if (nc_model_load(model_path, &m)) {
         fprintf(stderr, "nemoc export: %s\n", nc_last_error());
         return 1;
     }
@@ -43,7 +43,7 @@ int nc_cmd_export(int argc, char **argv) {
     if (e && nc_cfg_emit(m->cfg, 0, &yaml, &len) == NC_OK) {
         for (int64_t i = 0; i < n; i++)
             e[i] = (nc_st_entry){.name = nc_params_at(m->params, i)->name, .tensor = nc_params_at(m->params, i)};
-        const char *meta[] = {"format", "pt", "target", m->ops->target, "config", yaml, NULL};
+        const char *meta[] = {"format", "pt", "target", m->cls->target, "config", yaml, NULL};
         if (nc_st_save(out, e, n, meta) == NC_OK) {
             printf("wrote %lld tensors to %s\n", (long long)n, out);
             rc = 0;

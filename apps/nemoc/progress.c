@@ -32,7 +32,7 @@ static void close_bar(nc_progress *p) {
 
 void nc_progress_event(const nc_train_event *ev, void *ud) {
     nc_progress *p = ud;
-    char el[32], eta[32];
+    char el[32], eta[32], rate[96];
     fmt_time(ev->elapsed_s, el, sizeof el);
     fmt_time(ev->eta_s, eta, sizeof eta);
     switch (ev->kind) {
@@ -42,6 +42,10 @@ void nc_progress_event(const nc_train_event *ev, void *ud) {
         break;
     case NC_EV_STEP:
         p->last_loss = ev->loss;
+        /* the model's throughput unit: "72.1 utt/s 190.3 audio-s/s", "5120.0 tok/s" */
+        int n = snprintf(rate, sizeof rate, "%.1f %s/s", ev->items_per_s, ev->item_unit ? ev->item_unit : "it");
+        if (ev->seconds_unit && n > 0 && n < (int)sizeof rate)
+            snprintf(rate + n, sizeof rate - (size_t)n, " %.1f %s/s", ev->seconds_per_s, ev->seconds_unit);
         if (!p->enabled && p->tty) break; /* off the terminal these are log lines */
         if (p->tty) {
             double frac = ev->batches_per_epoch > 0 ? (double)ev->batch / (double)ev->batches_per_epoch : 0;
@@ -50,26 +54,29 @@ void nc_progress_event(const nc_train_event *ev, void *ud) {
             for (int i = 0; i < 20; i++) bar[i] = i < fill ? '#' : '.';
             bar[20] = 0;
             fprintf(p->out,
-                    "\rEpoch %lld: %3.0f%%|%s| %lld/%lld [%s<%s, step %lld, loss=%.4f, lr=%.2e, "
-                    "%.1f utt/s, %.1f audio-s/s]   ",
+                    "\rEpoch %lld: %3.0f%%|%s| %lld/%lld [%s<%s, step %lld, loss=%.4f, lr=%.2e, %s]   ",
                     (long long)ev->epoch, 100 * frac, bar, (long long)ev->batch,
                     (long long)ev->batches_per_epoch, el, eta, (long long)ev->global_step, ev->loss,
-                    ev->lr, ev->items_per_s, ev->seconds_per_s);
+                    ev->lr, rate);
             p->bar_open = true;
         } else {
             fprintf(p->out,
-                    "epoch %lld step %lld/%lld loss %.4f lr %.3e %.1f utt/s %.1f audio-s/s "
-                    "elapsed %s eta %s\n",
+                    "epoch %lld step %lld/%lld loss %.4f lr %.3e %s elapsed %s eta %s\n",
                     (long long)ev->epoch, (long long)ev->global_step, (long long)ev->max_steps,
-                    ev->loss, ev->lr, ev->items_per_s, ev->seconds_per_s, el, eta);
+                    ev->loss, ev->lr, rate, el, eta);
         }
         fflush(p->out);
         break;
     case NC_EV_VALIDATION:
         close_bar(p);
-        fprintf(p->out, "validation at step %lld (epoch %lld): val_loss %.4f  val_wer %.2f%%  val_cer %.2f%%\n",
-                (long long)ev->global_step, (long long)ev->epoch, ev->val_loss, 100 * ev->val_wer,
-                100 * ev->val_cer);
+        fprintf(p->out, "validation at step %lld (epoch %lld):", (long long)ev->global_step, (long long)ev->epoch);
+        for (int i = 0; i < ev->n_metrics; i++) {
+            if (ev->metric_percent[i])
+                fprintf(p->out, " %s %.2f%%", ev->metric_names[i], 100 * ev->metric_values[i]);
+            else
+                fprintf(p->out, " %s %.4f", ev->metric_names[i], ev->metric_values[i]);
+        }
+        fputc('\n', p->out);
         fflush(p->out);
         break;
     case NC_EV_CHECKPOINT:

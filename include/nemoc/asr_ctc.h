@@ -13,7 +13,6 @@
 #include "nemoc/ctc_decoder.h"
 #include "nemoc/ctc_decoding.h"
 #include "nemoc/model.h"
-#include "nemoc/trainer.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -34,13 +33,37 @@ typedef struct nc_ctc_model {
     double frame_seconds;           /* window_stride x subsampling_factor */
 } nc_ctc_model;
 
-extern const nc_model_ops nc_ctc_model_ops;
-extern const nc_model_ops nc_ctc_bpe_model_ops;
+/* The classes (registered by nc_asr_register) */
+extern const nc_model_class nc_ctc_model_class;
+extern const nc_model_class nc_ctc_bpe_model_class;
 
-/* Builds the CTC model into m (m->cfg must hold the model section). */
-nc_status nc_ctc_model_build(nc_model *m, bool bpe, const char *base_dir, uint64_t seed);
+/* The ASR collection's model classes into the registry (idempotent). */
+nc_status nc_asr_register(void);
 
-static inline nc_ctc_model *nc_ctc_of(const nc_model *m) { return (nc_ctc_model *)m->impl; }
+/* Checked downcast: the CTC state of m, or NULL (with an error naming m's
+ * class) when m is not a CTC model. */
+nc_ctc_model *nc_ctc_of(const nc_model *m);
+
+/* Validation sums of a CTC model (its metrics are ratios of these). */
+enum {
+    NC_CTC_SUM_LOSS = 0,
+    NC_CTC_SUM_BATCHES,
+    NC_CTC_SUM_WORD_ERRORS,
+    NC_CTC_SUM_WORDS,
+    NC_CTC_SUM_CHAR_ERRORS,
+    NC_CTC_SUM_CHARS,
+    NC_CTC_N_SUMS
+};
+
+/* The class hooks (ctc_model_step.c, asr_source.c, ctc_predict.c). */
+nc_status nc_ctc_train_step(nc_model *m, nc_ctx *ctx, const void *batch, nc_tensor **loss);
+nc_status nc_ctc_val_step(nc_model *m, nc_ctx *ctx, const void *batch, double *sums);
+nc_status nc_asr_setup_data(nc_model *m, const nc_cfg *ds, nc_data_role role, const nc_data_env *env,
+                            nc_data_source **out);
+/* transcribe_speech.py / speech_to_text_eval.py over audio_dir= or
+ * dataset_manifest= (the options in nc_ctc_predict_keys). */
+nc_status nc_ctc_predict(nc_model *m, const nc_predict_params *p, nc_predict_result *r);
+extern const char *const nc_ctc_predict_keys[];
 
 /* One decoded utterance. */
 typedef struct nc_asr_hyp {
@@ -48,12 +71,15 @@ typedef struct nc_asr_hyp {
     nc_ctc_hyp hyp;     /* token ids with frame offsets */
     nc_ctc_word *words; /* word timestamps when requested */
     int64_t n_words;
+    float *log_probs;   /* (n_frames, V+1) when requested (transcribe's logprobs=true) */
+    int64_t n_frames;
 } nc_asr_hyp;
 void nc_asr_hyp_free(nc_asr_hyp *h);
 
 typedef struct nc_transcribe_params {
     int64_t beam_size;  /* 1 = greedy */
     bool timestamps;
+    bool log_probs;     /* keep each utterance's log-probs in its hyp */
 } nc_transcribe_params;
 
 /* Eval-mode forward + decoding of a batch into hyps[batch_size]. */
@@ -89,26 +115,14 @@ nc_status nc_ctc_transcribe_long(nc_model *m, nc_ctx *ctx, const char *path, dou
 /* Text of token ids (labels joined, or the tokenizer's detokenisation). */
 nc_status nc_ctc_ids_to_text(const nc_ctc_model *cm, const int64_t *ids, int64_t n, char **text);
 
-/* Loader parameters for a dataset section of this model: the model's
+/* Loader parameters for a dataset section of a CTC model: the model's
  * preprocessor, SpecAugment (training only) and tokenizer. */
-nc_status nc_ctc_loader_params(const nc_model *m, const nc_cfg *ds, bool training, uint64_t seed,
-                               int rank, int world_size, nc_asr_loader_params *out);
+nc_status nc_ctc_loader_params(const nc_model *m, const nc_cfg *ds, bool training, const nc_data_env *env,
+                               nc_asr_loader_params *out);
 
-/* Adapts an ASR loader to the trainer's data source interface. */
-void nc_asr_data_source(nc_asr_loader *l, nc_data_source *out);
-
-/* NeMo .nemo archives: load a whole model (its config selects the class;
- * every state_dict key must match by name and shape), initialise a model's
- * weights from one (matching tensors only; a decoder whose vocabulary changed
- * is re-initialised, as speech_to_text_finetune.py does), or save one that
- * NeMo's restore_from() reads. */
-nc_status nc_nemo_model_load(const char *path, nc_model **out);
-nc_status nc_nemo_model_init_from(nc_model *m, const char *path, int64_t *n_loaded);
-nc_status nc_nemo_model_save(const nc_model *m, const char *path);
-
-/* Loads a model from a nemoc training checkpoint (.ckpt, which carries its
- * config) or a NeMo .nemo archive. */
-nc_status nc_asr_model_load(const char *path, nc_model **out);
+/* Adapts an ASR loader to the trainer's data source interface; the source
+ * owns the loader (nc_data_source_free frees both). */
+nc_status nc_asr_data_source(nc_asr_loader *l, nc_data_source **out);
 
 #ifdef __cplusplus
 }

@@ -91,6 +91,11 @@ nc_status nc_manifest_read(const char *paths, const nc_manifest_filter *filter, 
                            nc_manifest *out);
 void nc_manifest_free(nc_manifest *m);
 
+/* An in-memory manifest of audio files (transcribe_speech.py's audio_dir):
+ * absolute audio_filepath, the duration the file's header gives (0 when it
+ * cannot be read: the loader then reports it), empty text. */
+nc_status nc_manifest_from_audio_files(const char *const *paths, int64_t n, nc_manifest *out);
+
 /* ---- dataset + loader ---- */
 
 typedef enum nc_bucketing {
@@ -102,6 +107,9 @@ typedef enum nc_bucketing {
 typedef struct nc_asr_loader_params {
     /* NeMo dataset keys */
     const char *manifest_filepath; /* one path or a comma-separated list */
+    const nc_manifest *manifest;   /* instead: an in-memory manifest (borrowed; it must outlive the
+                                    * loader); the filters still apply and batches' sample_index
+                                    * index it */
     int sample_rate;               /* 16000 */
     int64_t batch_size;            /* 16 */
     bool shuffle;                  /* true */

@@ -80,20 +80,6 @@ typedef struct nc_trainer_params {
  * point into cfg. */
 nc_status nc_trainer_params_from_cfg(const nc_cfg *root, nc_trainer_params *p);
 
-/* A data source the trainer pulls batches from (train or validation). */
-typedef struct nc_data_source {
-    void *self;
-    nc_status (*begin_epoch)(void *self, int64_t epoch, int64_t skip);
-    nc_status (*next)(void *self, const void **batch); /* NULL batch at the end */
-    int64_t (*num_batches)(void *self);
-    /* utterances and audio seconds of a batch (throughput) */
-    void (*batch_size)(const void *batch, int64_t *items, double *seconds);
-    /* Batches of the epoch's plan consumed once `batch` is done, passed-over
-     * ones included (the `skip` that resumes after it); NULL: every batch
-     * counts one. */
-    int64_t (*batch_end)(const void *batch);
-} nc_data_source;
-
 typedef enum nc_train_event_kind {
     NC_EV_START = 0,
     NC_EV_STEP,       /* every log_every_n_steps */
@@ -108,9 +94,14 @@ typedef struct nc_train_event {
     int64_t epoch, global_step, max_steps;
     int64_t batch, batches_per_epoch;
     double loss, lr, grad_norm;
-    double items_per_s, seconds_per_s; /* utterances/s and audio-seconds/s */
+    double items_per_s, seconds_per_s; /* items/s (item_unit) and seconds/s (seconds_unit) */
+    const char *item_unit, *seconds_unit; /* from the data source; seconds_unit NULL: none */
     double elapsed_s, eta_s;           /* eta < 0: unknown */
-    double val_loss, val_wer, val_cer;
+    /* NC_EV_VALIDATION: the model's metrics (names with the val_ prefix). */
+    int n_metrics;
+    const char *const *metric_names;
+    const double *metric_values;
+    const bool *metric_percent;
     const char *message;               /* warning text or file path */
     const char *log_dir;
 } nc_train_event;
@@ -138,9 +129,8 @@ typedef struct nc_trainer_hooks {
 typedef struct nc_fit_result {
     int64_t global_step, epoch;
     double best_metric;   /* NAN when no validation ran */
-    double last_val_loss, last_val_wer;
-    char log_dir[1024];
-    char best_ckpt[1024];
+    char log_dir[4096];
+    char best_ckpt[4096];
     bool interrupted, early_stopped;
 } nc_fit_result;
 

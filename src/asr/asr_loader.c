@@ -34,7 +34,10 @@ typedef struct asr_slot {
 
 struct nc_asr_loader {
     nc_asr_loader_params p;
-    nc_manifest man;
+    nc_manifest own;          /* read from manifest_filepath */
+    const nc_manifest *man;   /* own, or the caller's */
+    int64_t *index;           /* loader entry -> manifest entry (NULL: the same) */
+    int64_t n_entries;
     double *durations;
     nc_featurizer *fz;
     nc_spec_augment_config sa;
@@ -184,7 +187,8 @@ void nc_asr_loader_free(nc_asr_loader *l) {
     free_slots(l);
     asr_plan_free(&l->plan);
     nc_featurizer_free(l->fz);
-    nc_manifest_free(&l->man);
+    nc_manifest_free(&l->own);
+    nc_free(l->index);
     nc_free(l->durations);
     nc_free(l->perturb);
     nc_free(l->bucket_bs);
@@ -220,7 +224,7 @@ static nc_status bucket_sizes(nc_asr_loader *l, const nc_asr_loader_params *p) {
 }
 
 static nc_status check_params(const nc_asr_loader_params *p) {
-    if (!p->manifest_filepath || !p->manifest_filepath[0])
+    if (!p->manifest && (!p->manifest_filepath || !p->manifest_filepath[0]))
         return nc_error(NC_ERR_CONFIG, "manifest_filepath is required");
     if (p->sample_rate <= 0) return nc_error(NC_ERR_CONFIG, "sample_rate must be > 0, got %d", p->sample_rate);
     if (p->batch_size < 1) return nc_error(NC_ERR_CONFIG, "batch_size must be >= 1, got %lld", (long long)p->batch_size);
@@ -240,13 +244,29 @@ static nc_status check_params(const nc_asr_loader_params *p) {
 static nc_status setup(nc_asr_loader *l, const nc_asr_loader_params *p) {
     nc_status s;
     nc_manifest_filter f = {.min_duration = p->min_duration, .max_duration = p->max_duration, .max_utts = p->max_utts};
-    if ((s = nc_manifest_read(p->manifest_filepath, &f, false, &l->man))) return s;
-    if (l->man.n == 0)
+    if (p->manifest) {
+        /* A borrowed manifest: the filters pick entries by index. */
+        const nc_manifest *m = p->manifest;
+        l->man = m;
+        l->index = nc_malloc((size_t)(m->n ? m->n : 1) * sizeof *l->index);
+        if (!l->index) return nc_error(NC_ERR_OOM, "manifest index");
+        for (int64_t i = 0; i < m->n && (f.max_utts <= 0 || l->n_entries < f.max_utts); i++) {
+            double d = m->entries[i].duration;
+            if ((f.min_duration >= 0 && d < f.min_duration) || (f.max_duration >= 0 && d > f.max_duration)) continue;
+            l->index[l->n_entries++] = i;
+        }
+    } else {
+        if ((s = nc_manifest_read(p->manifest_filepath, &f, false, &l->own))) return s;
+        l->man = &l->own;
+        l->n_entries = l->own.n;
+    }
+    if (l->n_entries == 0)
         return nc_error(NC_ERR_CONFIG, "%s: no utterance left after min_duration/max_duration/max_utts filtering",
-                        p->manifest_filepath);
-    l->durations = nc_malloc((size_t)l->man.n * sizeof(double));
+                        p->manifest ? "the manifest" : p->manifest_filepath);
+    l->durations = nc_malloc((size_t)l->n_entries * sizeof(double));
     if (!l->durations) return nc_error(NC_ERR_OOM, "durations");
-    for (int64_t i = 0; i < l->man.n; i++) l->durations[i] = l->man.entries[i].duration;
+    for (int64_t i = 0; i < l->n_entries; i++)
+        l->durations[i] = l->man->entries[l->index ? l->index[i] : i].duration;
     if (p->features && (s = nc_featurizer_create(p->features, &l->fz))) return nc_error_prefix(s, "preprocessor");
     if (p->n_perturb > 0) {
         l->perturb = nc_malloc((size_t)p->n_perturb * sizeof *l->perturb);
@@ -269,7 +289,8 @@ static nc_status setup(nc_asr_loader *l, const nc_asr_loader_params *p) {
         if (!p->use_start_end_token || eos <= 0) eos = -1;
     }
     l->work = (asr_work_cfg){
-        .man = &l->man,
+        .man = l->man,
+        .index = l->index,
         .sample_rate = p->sample_rate,
         .fz = l->fz,
         .sa = p->spec_augment ? &l->sa : NULL,
@@ -285,7 +306,7 @@ static nc_status setup(nc_asr_loader *l, const nc_asr_loader_params *p) {
     };
     /* The plan's shape does not depend on the epoch: size the slots from epoch 0. */
     asr_plan plan;
-    if ((s = asr_plan_build(&l->sampler, l->durations, l->man.n, 0, &plan))) return s;
+    if ((s = asr_plan_build(&l->sampler, l->durations, l->n_entries, 0, &plan))) return s;
     l->max_batch = plan.max_batch > 0 ? plan.max_batch : 1;
     l->plan_batches = plan.n_batches;
     asr_plan_free(&plan);
@@ -335,7 +356,7 @@ nc_status nc_asr_loader_create(const nc_asr_loader_params *p, nc_asr_loader **ou
     return NC_OK;
 }
 
-const nc_manifest *nc_asr_loader_manifest(const nc_asr_loader *l) { return &l->man; }
+const nc_manifest *nc_asr_loader_manifest(const nc_asr_loader *l) { return l->man; }
 const nc_featurizer *nc_asr_loader_featurizer(const nc_asr_loader *l) { return l->fz; }
 int64_t nc_asr_loader_num_batches(const nc_asr_loader *l) { return l->plan_batches; }
 
@@ -343,7 +364,7 @@ nc_status nc_asr_loader_begin_epoch(nc_asr_loader *l, int64_t epoch, int64_t ski
     if (!l) return nc_error(NC_ERR_INVALID_ARG, "nc_asr_loader_begin_epoch: NULL loader");
     if (skip < 0) return nc_error(NC_ERR_INVALID_ARG, "begin_epoch: skip %lld < 0", (long long)skip);
     asr_plan plan;
-    nc_status s = asr_plan_build(&l->sampler, l->durations, l->man.n, epoch, &plan);
+    nc_status s = asr_plan_build(&l->sampler, l->durations, l->n_entries, epoch, &plan);
     if (s) return s;
     pthread_mutex_lock(&l->mu);
     quiesce(l);

@@ -64,6 +64,7 @@ void asr_utt_free(asr_utt *u);
 /* Read-only description of the work, shared by all workers. */
 typedef struct asr_work_cfg {
     const nc_manifest *man;
+    const int64_t *index; /* sampler position -> manifest entry; NULL: the same */
     int sample_rate;
     const nc_featurizer *fz;              /* NULL: no features */
     const nc_spec_augment_config *sa;     /* NULL: none */

@@ -43,7 +43,7 @@ static void set_msg(asr_utt *u, const char *m) {
 
 /* Bad audio: skipped with a reason, or a hard error when not skipping. */
 static void bad_audio(const asr_work_cfg *w, asr_utt *u, nc_status code, const char *why) {
-    const nc_manifest_entry *e = &w->man->entries[u->sample];
+    const nc_manifest_entry *e = &w->man->entries[w->index ? w->index[u->sample] : u->sample];
     char m[4600];
     snprintf(m, sizeof m, "%s: audio '%s': %s", e->source, e->audio_filepath, why);
     set_msg(u, m);
@@ -52,7 +52,7 @@ static void bad_audio(const asr_work_cfg *w, asr_utt *u, nc_status code, const c
 }
 
 static void hard_error(const asr_work_cfg *w, asr_utt *u, nc_status code, const char *what) {
-    const nc_manifest_entry *e = &w->man->entries[u->sample];
+    const nc_manifest_entry *e = &w->man->entries[w->index ? w->index[u->sample] : u->sample];
     char m[4600];
     snprintf(m, sizeof m, "%s: %s: %s", e->source, what, nc_last_error());
     set_msg(u, m);
@@ -99,7 +99,7 @@ void asr_utt_process(const asr_work_cfg *w, int64_t epoch, int64_t sample, asr_u
     u->msg = NULL;
     nc_audio_free(&u->audio);
     u->n_samples = u->frames = u->feat_len = u->n_tok = 0;
-    const nc_manifest_entry *e = &w->man->entries[sample];
+    const nc_manifest_entry *e = &w->man->entries[w->index ? w->index[sample] : sample];
 
     nc_audio_read_params rp = nc_audio_read_default_params();
     rp.target_sr = w->sample_rate;
@@ -230,8 +230,8 @@ nc_status asr_collate(const asr_work_cfg *w, asr_utt *u, int64_t n, int64_t pad_
         feat_len[b] = x->feat_len;
         audio_len[b] = x->n_samples;
         token_len[b] = x->n_tok;
-        sample_index[b] = x->sample;
-        buf->texts[b] = w->man->entries[x->sample].text;
+        sample_index[b] = w->index ? w->index[x->sample] : x->sample;
+        buf->texts[b] = w->man->entries[sample_index[b]].text;
         seconds += (double)x->n_samples / w->sample_rate;
         b++;
     }

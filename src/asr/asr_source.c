@@ -3,7 +3,6 @@
 
 #include "nemoc/alloc.h"
 #include "nemoc/asr_ctc.h"
-#include "nemoc/safetensors.h"
 
 static nc_status src_begin(void *self, int64_t epoch, int64_t skip) {
     return nc_asr_loader_begin_epoch(self, epoch, skip);
@@ -26,15 +25,26 @@ static void src_batch_size(const void *batch, int64_t *items, double *seconds) {
 
 static int64_t src_batch_end(const void *batch) { return ((const nc_asr_batch *)batch)->batch_index + 1; }
 
-void nc_asr_data_source(nc_asr_loader *l, nc_data_source *out) {
-    *out = (nc_data_source){.self = l, .begin_epoch = src_begin, .next = src_next,
-                            .num_batches = src_num_batches, .batch_size = src_batch_size,
-                            .batch_end = src_batch_end};
+static int64_t src_skipped(void *self) { return nc_asr_loader_get_stats(self).n_skipped_audio; }
+
+static void src_destroy(void *self) { nc_asr_loader_free(self); }
+
+nc_status nc_asr_data_source(nc_asr_loader *l, nc_data_source **out) {
+    *out = nc_calloc(1, sizeof **out);
+    if (!*out) return nc_error(NC_ERR_OOM, "data source");
+    **out = (nc_data_source){.self = l, .begin_epoch = src_begin, .next = src_next,
+                             .num_batches = src_num_batches, .batch_size = src_batch_size,
+                             .batch_end = src_batch_end, .skipped = src_skipped,
+                             .skip_reason = "unreadable audio (see the warnings; "
+                                            "+model.train_ds.skip_bad_audio=false makes this an error)",
+                             .item_unit = "utt", .seconds_unit = "audio-s", .destroy = src_destroy};
+    return NC_OK;
 }
 
-nc_status nc_ctc_loader_params(const nc_model *m, const nc_cfg *ds, bool training, uint64_t seed,
-                               int rank, int world_size, nc_asr_loader_params *out) {
+nc_status nc_ctc_loader_params(const nc_model *m, const nc_cfg *ds, bool training, const nc_data_env *env,
+                               nc_asr_loader_params *out) {
     const nc_ctc_model *cm = nc_ctc_of(m);
+    if (!cm) return NC_ERR_UNSUPPORTED;
     *out = nc_asr_loader_default_params();
     nc_status s = nc_asr_loader_params_from_cfg(ds, out);
     if (s) return s;
@@ -42,37 +52,24 @@ nc_status nc_ctc_loader_params(const nc_model *m, const nc_cfg *ds, bool trainin
     out->spec_augment = training && cm->has_spec_augment ? &cm->spec_augment : NULL;
     out->tokenizer = cm->tokenizer;
     out->training = training;
-    out->seed = seed;
-    out->rank = rank;
-    out->world_size = world_size;
+    out->seed = env->seed;
+    out->rank = env->rank;
+    out->world_size = env->world_size > 0 ? env->world_size : 1;
     if (out->sample_rate <= 0) out->sample_rate = (int)cm->features.sample_rate;
     return NC_OK;
 }
 
-nc_status nc_asr_model_load(const char *path, nc_model **out) {
+/* setup_training_data / setup_validation_data / setup_test_data of NeMo's
+ * ASR models: an AudioToCharDataset / AudioToBPEDataset loader. */
+nc_status nc_asr_setup_data(nc_model *m, const nc_cfg *ds, nc_data_role role, const nc_data_env *env,
+                            nc_data_source **out) {
     *out = NULL;
-    size_t n = strlen(path);
-    if (n > 5 && !strcmp(path + n - 5, ".nemo")) return nc_nemo_model_load(path, out);
-    nc_st_file *f;
-    nc_status s = nc_st_open(path, &f);
-    if (s) return s;
-    const char *yaml = nc_st_metadata_get(f, "config");
-    const char *target = nc_st_metadata_get(f, "target");
-    nc_cfg *root = NULL, *model_cfg = NULL;
-    if (!yaml) {
-        s = nc_error(NC_ERR_FORMAT, "%s: no config in the checkpoint metadata", path);
-    } else if (!(s = nc_cfg_parse(yaml, strlen(yaml), path, &root))) {
-        s = nc_cfg_get_node(root, "model", &model_cfg);
-        if (!s) s = nc_model_create(model_cfg, target, NULL, 0, out);
-    }
-    nc_st_close(f);
-    nc_cfg_free(root);
-    if (!s) {
-        s = nc_checkpoint_load_weights(*out, path);
-        if (s) {
-            nc_model_free(*out);
-            *out = NULL;
-        }
-    }
+    nc_asr_loader_params lp;
+    nc_asr_loader *l = NULL;
+    nc_status s = nc_ctc_loader_params(m, ds, role == NC_DATA_TRAIN, env, &lp);
+    if (!s) s = nc_asr_loader_create(&lp, &l);
+    nc_asr_loader_params_clear(&lp);
+    if (!s) s = nc_asr_data_source(l, out);
+    if (s) nc_asr_loader_free(l);
     return s;
 }

@@ -120,30 +120,63 @@ static nc_status apply_map(const nc_cfg *node, const char *section,
 static nc_status set_feature(void *o, const char *k, const char *v) { return nc_feature_config_set(o, k, v); }
 static nc_status set_specaug(void *o, const char *k, const char *v) { return nc_spec_augment_config_set(o, k, v); }
 
-static nc_status build_tokenizer(nc_model *m, nc_ctc_model *cm, bool bpe, const char *base_dir) {
+/* Reads the artifact a config key names (else dir/file), keeps its bytes for
+ * .nemo files under the key NeMo's ASRBPEMixin._setup_monolingual_tokenizer
+ * registers it with. *data is NULL when an optional file is absent. */
+static nc_status tokenizer_file(nc_model *m, const nc_model_build_args *a, const char *key, const char *dir,
+                                const char *file, bool required, void **data, size_t *len) {
+    *data = NULL;
+    const char *ref = NULL;
+    nc_status s = nc_cfg_get_str_or(m->cfg, key, NULL, &ref);
+    if (s) return s;
+    char *joined = NULL;
+    if (!ref) {
+        if (!dir) return required ? nc_error(NC_ERR_CONFIG, "model.tokenizer: needs dir (or %s)", key + 10) : NC_OK;
+        size_t n = strlen(dir) + strlen(file) + 2;
+        if (!(joined = nc_malloc(n))) return nc_error(NC_ERR_OOM, "model.%s", key);
+        snprintf(joined, n, "%s/%s", dir, file);
+        ref = joined;
+    }
+    s = nc_artifact_read(a->artifacts, a->base_dir, ref, data, len);
+    if (s == NC_ERR_NOT_FOUND && !required && joined) s = NC_OK; /* an optional file the dir lacks */
+    else if (s) s = nc_error_prefix(s, "model.%s '%s'", key, ref);
+    nc_free(joined);
+    if (!s && *data) s = nc_model_add_artifact(m, key, file, *data, *len);
+    return s;
+}
+
+static nc_status build_tokenizer(nc_model *m, nc_ctc_model *cm, bool bpe, const nc_model_build_args *a) {
     nc_status s;
     if (bpe) {
-        const char *dir, *type = "bpe";
-        if ((s = nc_cfg_get_str(m->cfg, "tokenizer.dir", &dir)) ||
+        const char *dir = NULL, *type = "bpe";
+        if ((s = nc_cfg_get_str_or(m->cfg, "tokenizer.dir", NULL, &dir)) ||
             (s = nc_cfg_get_str_or(m->cfg, "tokenizer.type", "bpe", &type)))
             return s;
-        char path[4096];
-        if (dir[0] != '/' && base_dir)
-            snprintf(path, sizeof path, "%s/%s", base_dir, dir);
-        else
-            snprintf(path, sizeof path, "%s", dir);
-        if ((s = nc_tokenizer_load_dir(path, type, &cm->tokenizer)))
-            return nc_error_prefix(s, "model.tokenizer.dir '%s'", path);
-        /* Keep the tokenizer file's bytes for .nemo archives. */
-        bool wpe = !strcmp(type, "wpe");
-        char art[4200];
-        snprintf(art, sizeof art, "%s/%s", path, wpe ? "vocab.txt" : "tokenizer.model");
-        if ((s = nc_read_file(art, &m->artifacts[0].data, &m->artifacts[0].len))) return s;
-        m->artifacts[0].key = nc_strdup(wpe ? "tokenizer.vocab_path" : "tokenizer.model_path");
-        m->artifacts[0].name = nc_strdup(wpe ? "vocab.txt" : "tokenizer.model");
-        m->n_artifacts = 1;
-        if (!m->artifacts[0].key || !m->artifacts[0].name) return nc_error(NC_ERR_OOM, "tokenizer artifact");
-        return NC_OK;
+        void *data = NULL;
+        size_t len = 0;
+        if (!strcmp(type, "bpe")) {
+            if ((s = tokenizer_file(m, a, "tokenizer.model_path", dir, "tokenizer.model", true, &data, &len)))
+                return s;
+            s = nc_tokenizer_spm_from_memory(data, (int64_t)len, &cm->tokenizer);
+            nc_free(data);
+            if (s) return nc_error_prefix(s, "model.tokenizer.model_path");
+            /* NeMo registers the vocabularies too; its restore fails without them. */
+            if ((s = tokenizer_file(m, a, "tokenizer.spe_tokenizer_vocab", dir, "tokenizer.vocab", false, &data,
+                                    &len)))
+                return s;
+            nc_free(data);
+            if ((s = tokenizer_file(m, a, "tokenizer.vocab_path", dir, "vocab.txt", false, &data, &len))) return s;
+            nc_free(data);
+            return NC_OK;
+        }
+        if (!strcmp(type, "wpe")) {
+            if ((s = tokenizer_file(m, a, "tokenizer.vocab_path", dir, "vocab.txt", true, &data, &len))) return s;
+            nc_wordpiece_params wp = nc_wordpiece_default_params();
+            s = nc_tokenizer_wordpiece_from_memory(data, (int64_t)len, &wp, &cm->tokenizer);
+            nc_free(data);
+            return s ? nc_error_prefix(s, "model.tokenizer.vocab_path") : NC_OK;
+        }
+        return nc_error(NC_ERR_CONFIG, "model.tokenizer.type must be 'bpe' or 'wpe', got '%s'", type);
     }
     const char **labels = NULL;
     int64_t n = 0;
@@ -176,7 +209,8 @@ static nc_status build_vocab_tables(nc_ctc_model *cm) {
     return NC_OK;
 }
 
-nc_status nc_ctc_model_build(nc_model *m, bool bpe, const char *base_dir, uint64_t seed) {
+static nc_status ctc_build(nc_model *m, const nc_model_build_args *a) {
+    bool bpe = m->cls == &nc_ctc_bpe_model_class;
     nc_ctc_model *cm = nc_calloc(1, sizeof *cm);
     if (!cm) return nc_error(NC_ERR_OOM, "ctc model");
     m->impl = cm;
@@ -194,7 +228,7 @@ nc_status nc_ctc_model_build(nc_model *m, bool bpe, const char *base_dir, uint64
         if ((s = apply_map(node, "spec_augment", set_specaug, &cm->spec_augment))) return s;
         cm->has_spec_augment = true;
     }
-    if ((s = build_tokenizer(m, cm, bpe, base_dir))) return s;
+    if ((s = build_tokenizer(m, cm, bpe, a))) return s;
     cm->vocab_size = nc_tokenizer_vocab_size(cm->tokenizer);
     if (nc_cfg_has(m->cfg, "interctc.loss_weights")) {
         double *w = NULL;
@@ -232,7 +266,7 @@ nc_status nc_ctc_model_build(nc_model *m, bool bpe, const char *base_dir, uint64
     memcpy(pf->data, fb.data, nc_nbytes(&fb));
     nc_featurizer_free(fz);
     nc_rng rng;
-    nc_rng_seed(&rng, seed);
+    nc_rng_seed(&rng, a->seed);
     if ((s = nc_params_initialize(m->params, &rng))) return s;
     double stride = cm->features.window_stride > 0
                         ? cm->features.window_stride
@@ -254,19 +288,32 @@ static void ctc_destroy(nc_model *m) {
     m->impl = NULL;
 }
 
-nc_status nc_ctc_train_step(nc_model *m, nc_ctx *ctx, const void *batch, nc_tensor **loss);
-nc_status nc_ctc_val_step(nc_model *m, nc_ctx *ctx, const void *batch, nc_metric_acc *acc);
+nc_ctc_model *nc_ctc_of(const nc_model *m) {
+    if (m && (m->cls == &nc_ctc_model_class || m->cls == &nc_ctc_bpe_model_class)) return m->impl;
+    if (m) nc_model_expect(m, "asr", false, "a CTC model (EncDecCTCModel, EncDecCTCModelBPE)", NULL);
+    return NULL;
+}
 
-const nc_model_ops nc_ctc_model_ops = {
-    .target = "nemo.collections.asr.models.ctc_models.EncDecCTCModel",
-    .training_step = nc_ctc_train_step,
-    .validation_step = nc_ctc_val_step,
-    .destroy = ctc_destroy,
+/* Sums of the validation step (ctc_model_step.c) and the metrics NeMo logs
+ * from them: val_loss (mean over batches), val_wer, val_cer. */
+static const nc_metric_def ctc_metrics[] = {
+    {.name = "loss", .num = NC_CTC_SUM_LOSS, .den = NC_CTC_SUM_BATCHES},
+    {.name = "wer", .num = NC_CTC_SUM_WORD_ERRORS, .den = NC_CTC_SUM_WORDS, .percent = true},
+    {.name = "cer", .num = NC_CTC_SUM_CHAR_ERRORS, .den = NC_CTC_SUM_CHARS, .percent = true},
 };
 
-const nc_model_ops nc_ctc_bpe_model_ops = {
-    .target = "nemo.collections.asr.models.ctc_bpe_models.EncDecCTCModelBPE",
-    .training_step = nc_ctc_train_step,
-    .validation_step = nc_ctc_val_step,
-    .destroy = ctc_destroy,
-};
+static const char *const ctc_reinit[] = {"decoder.", NULL};
+
+#define CTC_CLASS(tgt, desc)                                                                         \
+    .target = tgt, .collection = "asr", .description = desc, .build = ctc_build, .destroy = ctc_destroy, \
+    .setup_data = nc_asr_setup_data, .training_step = nc_ctc_train_step,                               \
+    .validation_step = nc_ctc_val_step, .metrics = ctc_metrics,                                        \
+    .n_metrics = (int)(sizeof ctc_metrics / sizeof ctc_metrics[0]), .n_sums = NC_CTC_N_SUMS,           \
+    .predict = nc_ctc_predict, .predict_keys = nc_ctc_predict_keys, .finetune_reinit = ctc_reinit,     \
+    .throughput_unit = "utt"
+
+const nc_model_class nc_ctc_model_class = {
+    CTC_CLASS("nemo.collections.asr.models.ctc_models.EncDecCTCModel", "CTC speech recognizer, characters")};
+
+const nc_model_class nc_ctc_bpe_model_class = {
+    CTC_CLASS("nemo.collections.asr.models.ctc_bpe_models.EncDecCTCModelBPE", "CTC speech recognizer, subwords")};

@@ -4,6 +4,7 @@
 
 #include "nemoc/alloc.h"
 #include "nemoc/asr_ctc.h"
+#include "nemoc/wer.h"
 
 /* Encoder + decoder on a loader batch: log-probs (B, T', V+1), encoded lengths. */
 static nc_tensor *forward(nc_ctx *ctx, nc_ctc_model *cm, const nc_asr_batch *b, int64_t *enc_len) {
@@ -69,7 +70,7 @@ static nc_status hyp_text(const nc_ctc_model *cm, const nc_ctc_hyp *h, char **te
     return s;
 }
 
-nc_status nc_ctc_val_step(nc_model *m, nc_ctx *ctx, const void *batch, nc_metric_acc *acc) {
+nc_status nc_ctc_val_step(nc_model *m, nc_ctx *ctx, const void *batch, double *sums) {
     nc_ctc_model *cm = m->impl;
     const nc_asr_batch *b = batch;
     int64_t B = b->batch_size;
@@ -83,8 +84,8 @@ nc_status nc_ctc_val_step(nc_model *m, nc_ctx *ctx, const void *batch, nc_metric
     nc_set_training(ctx, prev_train);
     nc_status s = nc_ctx_status(ctx);
     if (s) return s;
-    acc->loss_sum += nc_f32(loss)[0];
-    acc->loss_count++;
+    sums[NC_CTC_SUM_LOSS] += nc_f32(loss)[0];
+    sums[NC_CTC_SUM_BATCHES] += 1;
     nc_tensor *lens = nc_from_data(ctx, NC_I64, NC_DIMS(B), enc_len);
     nc_ctc_hyp *hyps = nc_calloc((size_t)B, sizeof *hyps);
     if (!lens || !hyps) {
@@ -102,9 +103,10 @@ nc_status nc_ctc_val_step(nc_model *m, nc_ctx *ctx, const void *batch, nc_metric
         if (!s) s = nc_wer_counts(ref, hyp, &w);
         if (!s) s = nc_cer_counts(ref, hyp, &c);
         if (!s) {
-            nc_edit_counts_add(&acc->words, &w);
-            nc_edit_counts_add(&acc->chars, &c);
-            acc->n_utts++;
+            sums[NC_CTC_SUM_WORD_ERRORS] += (double)nc_edit_errors(&w);
+            sums[NC_CTC_SUM_WORDS] += (double)w.ref_len;
+            sums[NC_CTC_SUM_CHAR_ERRORS] += (double)nc_edit_errors(&c);
+            sums[NC_CTC_SUM_CHARS] += (double)c.ref_len;
         }
         nc_free(hyp);
         nc_free(ref);
@@ -116,6 +118,7 @@ nc_status nc_ctc_val_step(nc_model *m, nc_ctx *ctx, const void *batch, nc_metric
 
 void nc_asr_hyp_free(nc_asr_hyp *h) {
     nc_free(h->text);
+    nc_free(h->log_probs);
     nc_ctc_hyp_free(&h->hyp);
     nc_free(h->words);
     memset(h, 0, sizeof *h);
@@ -170,6 +173,14 @@ nc_status nc_ctc_decode_log_probs(const nc_ctc_model *cm, const nc_tensor *lp, c
         hyps[i].hyp = raw[i];
         memset(&raw[i], 0, sizeof raw[i]);
         s = hyp_text(cm, &hyps[i].hyp, &hyps[i].text);
+        if (!s && p->log_probs) {
+            /* the utterance's valid frames of lp (B, T, V+1) */
+            const int64_t T = nc_i64(lens)[i], V1 = lp->shape[2];
+            hyps[i].log_probs = nc_malloc((size_t)(T > 0 ? T : 1) * (size_t)V1 * sizeof(float));
+            if (!hyps[i].log_probs) s = nc_error(NC_ERR_OOM, "log-probs of %lld frames", (long long)T);
+            else memcpy(hyps[i].log_probs, nc_f32(lp) + i * lp->shape[1] * V1, (size_t)(T * V1) * sizeof(float));
+            hyps[i].n_frames = T;
+        }
         if (!s && p->timestamps) {
             nc_ctc_fill_offsets(&hyps[i].hyp);
             s = nc_ctc_word_offsets(&hyps[i].hyp, cm->kinds, cm->vocab_size, cm->frame_seconds,

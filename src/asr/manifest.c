@@ -7,7 +7,9 @@
  * reading stops counting kept utterances at max_utts. nemoc is stricter than
  * NeMo where NeMo would fail later or silently (negative durations, non-string
  * text): those are errors naming file:line. */
+#include <cjson/cJSON.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +20,7 @@
 #include "io/utf8.h"
 #include "nemoc/alloc.h"
 #include "nemoc/asr_data.h"
+#include "nemoc/audio.h"
 #include "nemoc/jsonl.h"
 #include "nemoc/log.h"
 
@@ -381,4 +384,44 @@ nc_status nc_manifest_read(const char *paths, const nc_manifest_filter *filter, 
             (long long)(ms->n_too_short + ms->n_too_long + ms->n_over_max_utts), ms->hours_dropped,
             (long long)ms->n_too_short, (long long)ms->n_too_long, (long long)ms->n_over_max_utts);
     return NC_OK;
+}
+
+nc_status nc_manifest_from_audio_files(const char *const *paths, int64_t n, nc_manifest *out) {
+    *out = (nc_manifest){0};
+    read_state st = {.m = out, .f = nc_manifest_default_filter()};
+    str_pool *pool = nc_calloc(1, sizeof *pool);
+    out->strings_ = pool;
+    if (!pool) return nc_error(NC_ERR_OOM, "manifest");
+    nc_status s = NC_OK;
+    for (int64_t i = 0; i < n && !s; i++) {
+        char abs[PATH_MAX];
+        const char *path = realpath(paths[i], abs) ? abs : paths[i];
+        nc_audio_info info;
+        /* An unreadable file gets duration 0 here; the loader reports it. */
+        double dur = nc_audio_probe(path, &info) == NC_OK ? info.duration : 0;
+        cJSON *o = cJSON_CreateObject();
+        char *line = NULL;
+        if (o && cJSON_AddStringToObject(o, "audio_filepath", path) && cJSON_AddNumberToObject(o, "duration", dur) &&
+            cJSON_AddStringToObject(o, "text", ""))
+            line = cJSON_PrintUnformatted(o);
+        cJSON_Delete(o);
+        nc_manifest_entry e = {.duration = dur};
+        if (line) {
+            e.audio_filepath = pool_strdup(pool, path);
+            e.text = pool_strdup(pool, "");
+            e.extra_json = pool_strdup(pool, line);
+            e.source = pool_strdup(pool, paths[i]);
+        }
+        free(line);
+        if (!e.audio_filepath || !e.text || !e.extra_json || !e.source)
+            s = nc_error(NC_ERR_OOM, "manifest entry of %s", paths[i]);
+        else
+            s = push_entry(&st, &e);
+        out->stats.n_read++;
+        out->stats.n_kept++;
+        st.sec_kept += dur;
+    }
+    out->stats.hours_kept = st.sec_kept / 3600.0;
+    if (s) nc_manifest_free(out);
+    return s;
 }

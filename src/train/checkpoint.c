@@ -137,7 +137,7 @@ nc_status nc_ckpt_save(const char *path, const nc_model *m, const nc_optim *opt,
     meta[k++] = "version";
     meta[k++] = NC_CKPT_VERSION;
     meta[k++] = "target";
-    meta[k++] = m->ops->target;
+    meta[k++] = m->cls->target;
     if (opt) {
         meta[k++] = "optimizer";
         meta[k++] = nc_optim_kind_name(nc_optim_get_params(opt)->kind);
@@ -222,9 +222,9 @@ nc_status nc_ckpt_load(const char *path, nc_model *m, nc_optim *opt, nc_train_st
         s = nc_error(NC_ERR_FORMAT, "%s: not a nemoc training checkpoint", path);
         goto done;
     }
-    if (target && strcmp(target, m->ops->target) != 0) {
+    if (target && strcmp(target, m->cls->target) != 0) {
         s = nc_error(NC_ERR_CONFIG, "%s: checkpoint of a %s, but the model is a %s", path, target,
-                     m->ops->target);
+                     m->cls->target);
         goto done;
     }
     /* Validate everything before touching the model. */

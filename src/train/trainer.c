@@ -46,6 +46,12 @@ typedef struct run {
      * so a NaN batch cannot poison them (torch would keep the NaN). */
     unsigned char *buf_snapshot;
     size_t buf_bytes;
+    /* the model's validation metrics: "val_<name>" (and "epoch" last), sums, values */
+    const char **val_names;
+    bool *val_percent;
+    double *val_sums, *val_values;
+    char *val_text;       /* storage of the names */
+    const char *val_list; /* "val_loss, val_wer, val_cer" for messages */
 } run;
 
 static void buffers_copy(run *r, bool save) {
@@ -82,15 +88,15 @@ static void warn(run *r, const char *msg) {
     emit(r, (nc_train_event){.kind = NC_EV_WARNING, .message = msg});
 }
 
-static double monitor_value(const char *name, double val_loss, double val_wer, double val_cer) {
-    if (!strcmp(name, "val_loss")) return val_loss;
-    if (!strcmp(name, "val_wer")) return val_wer;
-    if (!strcmp(name, "val_cer")) return val_cer;
-    return NAN;
+/* The monitored metric ("val_wer") from the validation values; NAN when the
+ * model does not log it. */
+static double monitor_value(const run *r, const char *name, const double *vals) {
+    int i = nc_model_metric_index(r->m, name);
+    return i >= 0 && !strncmp(name, "val_", 4) ? vals[i] : NAN;
 }
 
-static bool known_monitor(const char *name) {
-    return !strcmp(name, "val_loss") || !strcmp(name, "val_wer") || !strcmp(name, "val_cer");
+static bool known_monitor(const run *r, const char *name) {
+    return !strncmp(name, "val_", 4) && nc_model_metric_index(r->m, name) >= 0;
 }
 
 static nc_status save_ckpt(run *r, const char *path) {
@@ -134,53 +140,43 @@ static nc_status save_last(run *r) {
     return NC_OK;
 }
 
-static nc_status run_validation(run *r, int64_t limit, nc_metric_acc *acc) {
-    memset(acc, 0, sizeof *acc);
+static nc_status run_validation(run *r, int64_t limit, double *sums) {
+    memset(sums, 0, (size_t)r->m->cls->n_sums * sizeof *sums);
     nc_status s = r->val->begin_epoch(r->val->self, 0, 0);
     for (int64_t i = 0; !s && (limit <= 0 || i < limit); i++) {
         const void *b = NULL;
         if ((s = r->val->next(r->val->self, &b)) || !b) break;
-        s = r->m->ops->validation_step(r->m, r->ctx, b, acc);
+        s = r->m->cls->validation_step(r->m, r->ctx, b, sums);
         nc_ctx_reset(r->ctx);
     }
     return s;
 }
 
-/* Validation + checkpoint callback + early stopping. */
-/* Sums validation accumulators over ranks: WER is total errors over total
- * words of the whole set, not a mean of per-rank rates. */
-static nc_status reduce_metrics(run *r, nc_metric_acc *acc) {
-    if (r->world <= 1) return NC_OK;
-    double d[2] = {acc->loss_sum, (double)acc->loss_count};
-    int64_t v[2 * NC_EDIT_COUNTS_N + 1];
-    nc_edit_counts_pack(&acc->words, v);
-    nc_edit_counts_pack(&acc->chars, v + NC_EDIT_COUNTS_N);
-    v[2 * NC_EDIT_COUNTS_N] = acc->n_utts;
-    nc_status s = nc_comm_all_reduce(r->comm, d, 2, NC_COMM_F64, NC_COMM_SUM);
-    if (!s) s = nc_comm_all_reduce(r->comm, v, 2 * NC_EDIT_COUNTS_N + 1, NC_COMM_I64, NC_COMM_SUM);
-    if (s) return s;
-    acc->loss_sum = d[0];
-    acc->loss_count = (int64_t)d[1];
-    nc_edit_counts_unpack(v, &acc->words);
-    nc_edit_counts_unpack(v + NC_EDIT_COUNTS_N, &acc->chars);
-    acc->n_utts = v[2 * NC_EDIT_COUNTS_N];
-    return NC_OK;
-}
-
+/* Validation + checkpoint callback + early stopping. The model's sums are
+ * added over ranks before the metrics are computed: a WER is total errors
+ * over total words of the whole set, not a mean of per-rank rates. */
 static nc_status validate(run *r) {
-    nc_metric_acc acc;
-    nc_status s = run_validation(r, r->p->limit_val_batches, &acc);
-    if (!s) s = reduce_metrics(r, &acc);
+    const nc_model_class *c = r->m->cls;
+    double *sums = r->val_sums, *vals = r->val_values;
+    nc_status s = run_validation(r, r->p->limit_val_batches, sums);
+    if (!s && r->world > 1) s = nc_comm_all_reduce(r->comm, sums, c->n_sums, NC_COMM_F64, NC_COMM_SUM);
     if (s) return nc_error_prefix(s, "validation");
-    double vl = nc_metric_loss(&acc), vw = nc_edit_rate(&acc.words), vc = nc_edit_rate(&acc.chars);
-    const char *keys[] = {"val_loss", "val_wer", "val_cer", "epoch"};
-    double vals[] = {vl, vw, vc, (double)r->st.epoch};
-    nc_exp_metrics(&r->exp, r->st.global_step, 4, keys, vals);
-    nc_exp_log(&r->exp, "epoch %lld step %lld: val_loss %.4f val_wer %.4f val_cer %.4f",
-               (long long)r->st.epoch, (long long)r->st.global_step, vl, vw, vc);
-    emit(r, (nc_train_event){.kind = NC_EV_VALIDATION, .val_loss = vl, .val_wer = vw, .val_cer = vc});
+    char line[1024];
+    int o = snprintf(line, sizeof line, "epoch %lld step %lld:", (long long)r->st.epoch,
+                     (long long)r->st.global_step);
+    for (int i = 0; i < c->n_metrics; i++) {
+        vals[i] = nc_metric_value(&c->metrics[i], sums);
+        if (o < (int)sizeof line)
+            o += snprintf(line + o, sizeof line - (size_t)o, " %s %.4f", r->val_names[i], vals[i]);
+    }
+    vals[c->n_metrics] = (double)r->st.epoch;
+    nc_exp_metrics(&r->exp, r->st.global_step, c->n_metrics + 1, r->val_names, vals);
+    nc_exp_log(&r->exp, "%s", line);
+    emit(r, (nc_train_event){.kind = NC_EV_VALIDATION, .n_metrics = c->n_metrics,
+                             .metric_names = r->val_names, .metric_values = vals,
+                             .metric_percent = r->val_percent});
     const nc_exp_params *e = &r->p->exp;
-    double mon = monitor_value(e->monitor, vl, vw, vc);
+    double mon = monitor_value(r, e->monitor, vals);
     r->st.last_monitor = mon;
     if (e->create_checkpoint_callback && r->exp.rank0) {
         char evict[1024], path[1300];
@@ -196,7 +192,7 @@ static nc_status validate(run *r) {
         if ((s = save_last(r))) return s;
     }
     if (e->create_early_stopping_callback) {
-        double v = monitor_value(e->es_monitor, vl, vw, vc);
+        double v = monitor_value(r, e->es_monitor, vals);
         if (e->es_check_finite && !isfinite(v)) {
             warn(r, "early stopping: the monitored metric is not finite");
             r->early_stopped = true;
@@ -291,7 +287,10 @@ static void log_step(run *r) {
     r->win_comm_s = 0;
     emit(r, (nc_train_event){.kind = NC_EV_STEP, .batch = r->st.batch_in_epoch, .loss = loss, .lr = lr,
                              .grad_norm = r->last_grad_norm, .items_per_s = ips,
-                             .seconds_per_s = sps, .eta_s = eta});
+                             .seconds_per_s = sps, .eta_s = eta,
+                             .item_unit = r->train->item_unit ? r->train->item_unit
+                                                              : r->m->cls->throughput_unit,
+                             .seconds_unit = r->train->seconds_unit});
     r->win_t0 = t;
     r->win_items = r->win_seconds = r->win_loss = 0;
     r->win_batches = 0;
@@ -320,7 +319,7 @@ static nc_status train_epoch(run *r) {
             if (r->train->batch_size) r->train->batch_size(b, &items, &secs);
             nc_set_training(r->ctx, true);
             nc_tensor *loss = NULL;
-            s = r->m->ops->training_step(r->m, r->ctx, b, &loss);
+            s = r->m->cls->training_step(r->m, r->ctx, b, &loss);
             if (s) return nc_error_prefix(s, "training step %lld", (long long)r->st.global_step);
             float lv = nc_f32(loss)[0];
             bool finite = isfinite(lv);
@@ -415,13 +414,43 @@ static nc_status broadcast_state(run *r) {
     return s ? nc_error_prefix(s, "broadcasting the initial state") : NC_OK;
 }
 
+/* "val_" + each metric name, the value arrays, and a listing for messages. */
+static nc_status metric_tables(run *r) {
+    const nc_model_class *c = r->m->cls;
+    int n = c->n_metrics;
+    size_t names_len = 16;
+    for (int i = 0; i < n; i++) names_len += strlen(c->metrics[i].name) + 8;
+    r->val_names = nc_calloc((size_t)n + 1, sizeof *r->val_names);
+    r->val_percent = nc_calloc((size_t)n + 1, sizeof *r->val_percent);
+    r->val_sums = nc_calloc((size_t)c->n_sums + 1, sizeof *r->val_sums);
+    r->val_values = nc_calloc((size_t)n + 1, sizeof *r->val_values);
+    r->val_text = nc_malloc(2 * names_len);
+    if (!r->val_names || !r->val_percent || !r->val_sums || !r->val_values || !r->val_text)
+        return nc_error(NC_ERR_OOM, "trainer: metric tables");
+    char *w = r->val_text;
+    r->val_list = w;
+    w[0] = 0;
+    for (int i = 0; i < n; i++) w += sprintf(w, "%sval_%s", i ? ", " : "", c->metrics[i].name);
+    w++;
+    for (int i = 0; i < n; i++) {
+        r->val_names[i] = w;
+        w += sprintf(w, "val_%s", c->metrics[i].name) + 1;
+        r->val_percent[i] = c->metrics[i].percent;
+    }
+    r->val_names[n] = "epoch";
+    return NC_OK;
+}
+
 static nc_status setup(run *r) {
     const nc_trainer_params *p = r->p;
     nc_status s;
-    if (r->val && !known_monitor(p->exp.monitor) && p->exp.create_checkpoint_callback)
-        return nc_error(NC_ERR_CONFIG,
-                        "exp_manager.checkpoint_callback_params.monitor: '%s' is not logged (use val_loss, val_wer or val_cer)",
-                        p->exp.monitor);
+    if ((s = metric_tables(r))) return s;
+    if (r->val && !known_monitor(r, p->exp.monitor) && p->exp.create_checkpoint_callback)
+        return nc_error(NC_ERR_CONFIG, "exp_manager.checkpoint_callback_params.monitor: '%s' is not logged by %s "
+                        "(it logs %s)", p->exp.monitor, r->m->cls->target, r->val_list);
+    if (r->val && p->exp.create_early_stopping_callback && !known_monitor(r, p->exp.es_monitor))
+        return nc_error(NC_ERR_CONFIG, "exp_manager.early_stopping_callback_params.monitor: '%s' is not logged by "
+                        "%s (it logs %s)", p->exp.es_monitor, r->m->cls->target, r->val_list);
     r->comm = r->h->comm;
     r->rank = r->comm ? nc_comm_rank(r->comm) : 0;
     r->world = r->comm ? nc_comm_size(r->comm) : 1;
@@ -522,14 +551,13 @@ nc_status nc_trainer_fit(const nc_trainer_params *p, nc_model *m, nc_data_source
     snprintf(out->log_dir, sizeof out->log_dir, "%s", r->exp.log_dir);
     if (!s) {
         nc_exp_log(&r->exp, "training %s: %lld parameters, %lld batches per epoch, max_steps %lld",
-                   m->ops->target, (long long)nc_params_num_trainable(m->params),
+                   m->cls->target, (long long)nc_params_num_trainable(m->params),
                    (long long)r->n_batches, (long long)r->max_steps);
         emit(r, (nc_train_event){.kind = NC_EV_START});
     }
     /* Lightning's sanity check: a few validation batches before training. */
     if (!s && val && p->num_sanity_val_steps > 0 && !r->resumed) {
-        nc_metric_acc acc;
-        s = run_validation(r, p->num_sanity_val_steps, &acc);
+        s = run_validation(r, p->num_sanity_val_steps, r->val_sums);
         if (s) s = nc_error_prefix(s, "sanity validation");
     }
     while (!s && !r->stop && !r->early_stopped && !r->time_up &&
@@ -564,7 +592,6 @@ nc_status nc_trainer_fit(const nc_trainer_params *p, nc_model *m, nc_data_source
     out->epoch = r->st.epoch;
     out->best_metric = r->st.best_metric;
     out->early_stopped = r->early_stopped;
-    out->last_val_loss = NAN;
     snprintf(out->best_ckpt, sizeof out->best_ckpt, "%s", nc_exp_topk_best(&r->exp, NULL));
     if (s && s != NC_ERR_INTERRUPTED) nc_exp_log(&r->exp, "ERROR %s", nc_last_error());
     if (!s || s == NC_ERR_INTERRUPTED) emit(r, (nc_train_event){.kind = NC_EV_END});
@@ -575,6 +602,11 @@ nc_status nc_trainer_fit(const nc_trainer_params *p, nc_model *m, nc_data_source
     nc_ctx_free(r->ctx);
     nc_free(r->config_yaml);
     nc_free(r->buf_snapshot);
+    nc_free(r->val_names);
+    nc_free(r->val_percent);
+    nc_free(r->val_sums);
+    nc_free(r->val_values);
+    nc_free(r->val_text);
     nc_free(r);
     return s;
 }

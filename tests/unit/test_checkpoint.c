@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "nc_test.h"
+#include "nemoc/collections.h"
 #include "nemoc/asr_ctc.h"
 #include "train/checkpoint.h"
 #include "train/exp_manager.h"
@@ -32,7 +33,8 @@ static nc_model *make_model(int d_model, uint64_t seed) {
     const char *t = cfg_text(d_model);
     CHECK_OK(nc_cfg_parse(t, strlen(t), "test", &root));
     CHECK_OK(nc_cfg_get_node(root, "model", &mc));
-    CHECK_OK(nc_model_create(mc, NULL, NULL, seed, &m));
+    CHECK_OK(nc_register_collections());
+    CHECK_OK(nc_model_create(mc, "EncDecCTCModel", &(nc_model_build_args){.seed = seed}, &m));
     nc_cfg_free(root);
     return m;
 }

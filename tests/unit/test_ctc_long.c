@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "nc_test.h"
+#include "nemoc/collections.h"
 #include "nemoc/alloc.h"
 #include "nemoc/asr_ctc.h"
 #include "nemoc/audio.h"
@@ -28,7 +29,8 @@ static nc_model *model(void) {
     nc_model *m = NULL;
     CHECK_OK(nc_cfg_parse(t, strlen(t), "test", &root));
     CHECK_OK(nc_cfg_get_node(root, "model", &mc));
-    CHECK_OK(nc_model_create(mc, NULL, NULL, 7, &m));
+    CHECK_OK(nc_register_collections());
+    CHECK_OK(nc_model_create(mc, "EncDecCTCModel", &(nc_model_build_args){.seed = 7}, &m));
     nc_cfg_free(root);
     return m;
 }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "nc_test.h"
+#include "nemoc/collections.h"
 #include "nemoc/asr_ctc.h"
 
 static bool have_torch(void) {
@@ -44,7 +45,7 @@ static void check_model(const char *name, bool torch_ok) {
     CHECK_OK(nc_ctx_status(ctx));
     if (lp) {
         double e = nc_test_rel_err(nc_f32(lp), nc_f32(lp_ref), nc_numel(lp_ref));
-        printf("%s: %s, log-probs relative error %.3g\n", name, m->ops->target, e);
+        printf("%s: %s, log-probs relative error %.3g\n", name, m->cls->target, e);
         CHECK(e <= 1e-4);
     }
     /* Write it back and read the result again. */
@@ -58,7 +59,7 @@ static void check_model(const char *name, bool torch_ok) {
             CHECK(!strcmp(a->name, b->name) && nc_nbytes(a) == nc_nbytes(b) &&
                   memcmp(a->data, b->data, nc_nbytes(a)) == 0);
         }
-        CHECK(!strcmp(m2->ops->target, m->ops->target));
+        CHECK(!strcmp(m2->cls->target, m->cls->target));
     }
     if (torch_ok) {
         char cmd[9000];
@@ -75,6 +76,7 @@ static void check_model(const char *name, bool torch_ok) {
 }
 
 int main(void) {
+    CHECK_OK(nc_register_collections());
     bool torch_ok = have_torch();
     if (!torch_ok) printf("torch.load cross-check skipped (no /usr/bin/python3 with torch)\n");
     const char *names[] = {"conformer_ctc_char", "conformer_ctc_bpe", "fastconformer_ctc_char",

@@ -18,6 +18,8 @@
 
 #include "io/fileutil.h"
 #include "nc_test.h"
+#include "nemoc/collections.h"
+#include "nemoc/trainer.h"
 #include "nemoc/alloc.h"
 #include "nemoc/asr_ctc.h"
 #include "nemoc/log.h"
@@ -48,23 +50,28 @@ static nc_status probe_train(nc_model *m, nc_ctx *ctx, const void *batch, nc_ten
     return nc_ctx_status(ctx);
 }
 
-static nc_status probe_val(nc_model *m, nc_ctx *ctx, const void *batch, nc_metric_acc *acc) {
+static nc_status probe_val(nc_model *m, nc_ctx *ctx, const void *batch, double *sums) {
     (void)m, (void)ctx, (void)batch;
-    acc->loss_sum += 1.0;
-    acc->loss_count++;
+    sums[0] += 1.0;
+    sums[1] += 1.0;
     return NC_OK;
 }
 
-static const nc_model_ops probe_ops = {
+static const nc_metric_def probe_metrics[] = {{.name = "loss", .num = 0, .den = 1}};
+
+static const nc_model_class probe_ops = {
     .target = "nemoc.tests.ProbeModel",
     .training_step = probe_train,
     .validation_step = probe_val,
+    .metrics = probe_metrics,
+    .n_metrics = 1,
+    .n_sums = 2,
 };
 
 static nc_model *probe_model(void) {
     nc_model *m = nc_calloc(1, sizeof *m);
     CHECK(m != NULL);
-    m->ops = &probe_ops;
+    m->cls = &probe_ops;
     CHECK_OK(nc_params_create(&m->params));
     nc_tensor *w = nc_params_add(m->params, "w", NC_PARAM_TRAINABLE, NC_F32, NC_DIMS(4));
     CHECK(w != NULL);
@@ -432,7 +439,8 @@ static nc_model *ctc_model(void) {
     nc_model *m = NULL;
     CHECK_OK(nc_cfg_parse(t, strlen(t), "test", &root));
     CHECK_OK(nc_cfg_get_node(root, "model", &mc));
-    CHECK_OK(nc_model_create(mc, NULL, NULL, 1, &m));
+    CHECK_OK(nc_register_collections());
+    CHECK_OK(nc_model_create(mc, "EncDecCTCModel", &(nc_model_build_args){.seed = 1}, &m));
     nc_cfg_free(root);
     return m;
 }

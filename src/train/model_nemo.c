@@ -2,15 +2,15 @@
  * model_config.yaml (the model section with `target`), model_weights.ckpt
  * (torch.save of the state_dict) and artifacts such as the tokenizer model,
  * referenced from the config as "nemo:<uuid>_<name>". */
-#include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "nemoc/alloc.h"
-#include "nemoc/asr_ctc.h"
+#include "nemoc/model.h"
+#include "nemoc/safetensors.h"
+#include "nemoc/trainer.h"
 #include "nemoc/log.h"
 #include "nemoc/nemo_archive.h"
 
@@ -21,8 +21,14 @@
  * vocabulary re-initialises the decoder); otherwise every tensor must be
  * present with its exact shape and nothing extra may be in the file. All
  * problems are reported together and nothing is loaded unless all is well. */
+static bool reinit_matches(const char *const *prefixes, const char *name) {
+    for (int i = 0; prefixes && prefixes[i]; i++)
+        if (!strncmp(name, prefixes[i], strlen(prefixes[i]))) return true;
+    return false;
+}
+
 static nc_status load_state_dict(nc_model *m, const nc_tensor_list *sd, const char *what, bool partial,
-                                 const char *reinit_prefix, int64_t *n_loaded) {
+                                 const char *const *reinit, int64_t *n_loaded) {
     nc_params *p = m->params;
     char msg[2048] = "";
     size_t o = 0;
@@ -41,7 +47,7 @@ static nc_status load_state_dict(nc_model *m, const nc_tensor_list *sd, const ch
             continue;
         }
         if (nc_numel(nt->tensor) != nc_numel(t) || (nt->tensor->ndim != t->ndim && nc_numel(t) != 1)) {
-            if (partial && reinit_prefix && !strncmp(t->name, reinit_prefix, strlen(reinit_prefix))) continue;
+            if (partial && reinit_matches(reinit, t->name)) continue;
             char a[128], b[128];
             NOTE("\n  shape mismatch: %s is %s in %s, the model has %s", t->name,
                  nc_shape_str(nt->tensor, a, sizeof a), what, nc_shape_str(t, b, sizeof b));
@@ -52,7 +58,7 @@ static nc_status load_state_dict(nc_model *m, const nc_tensor_list *sd, const ch
             if (!nc_params_find(p, sd->items[i].name)) NOTE("\n  unexpected: %s", sd->items[i].name);
     if (problems)
         return nc_error(NC_ERR_CONFIG, "%s does not fit the %s model (%d problems):%s%s", what,
-                        m->ops->target, problems, msg, problems > 8 ? "\n  ..." : "");
+                        m->cls->target, problems, msg, problems > 8 ? "\n  ..." : "");
 #undef NOTE
     int64_t n = 0;
     for (int64_t i = 0; i < nc_params_count(p); i++) {
@@ -74,38 +80,10 @@ static nc_status load_state_dict(nc_model *m, const nc_tensor_list *sd, const ch
     return NC_OK;
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftwbuf) {
-    (void)sb, (void)flag, (void)ftwbuf;
-    return remove(path);
-}
-
-static void rm_tree(const char *dir) { nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
-
-/* Rewrites "nemo:" tokenizer artifacts to files extracted into `tmp`, and
- * tokenizer.dir to that folder, so the ordinary tokenizer loader finds them. */
-static nc_status extract_tokenizer(const nc_nemo *n, nc_cfg *cfg, const char *tmp) {
-    static const struct {
-        const char *key, *file;
-    } arts[] = {{"tokenizer.model_path", "tokenizer.model"},
-                {"tokenizer.vocab_path", "vocab.txt"},
-                {"tokenizer.spe_tokenizer_vocab", "tokenizer.vocab"}};
-    if (!nc_cfg_has(cfg, "tokenizer")) return NC_OK;
-    for (size_t i = 0; i < sizeof arts / sizeof arts[0]; i++) {
-        const char *ref = NULL;
-        if (nc_cfg_get_str_or(cfg, arts[i].key, NULL, &ref) || !ref) continue;
-        void *buf;
-        size_t len;
-        nc_status s = nc_nemo_read(n, ref, &buf, &len);
-        if (s) return nc_error_prefix(s, "model.%s", arts[i].key);
-        char path[4096];
-        snprintf(path, sizeof path, "%s/%s", tmp, arts[i].file);
-        FILE *f = fopen(path, "wb");
-        bool ok = f && fwrite(buf, 1, len, f) == len;
-        if (f) ok = (fclose(f) == 0) && ok;
-        nc_free(buf);
-        if (!ok) return nc_error(NC_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
-    }
-    return nc_cfg_set_str(cfg, "tokenizer.dir", tmp);
+/* Artifacts of the model being restored: "nemo:" references are members of
+ * the archive, read in memory (nothing is extracted). */
+static nc_status read_member(void *self, const char *ref, void **data, size_t *len) {
+    return nc_nemo_read(self, ref, data, len);
 }
 
 nc_status nc_nemo_model_load(const char *path, nc_model **out) {
@@ -117,15 +95,13 @@ nc_status nc_nemo_model_load(const char *path, nc_model **out) {
     size_t len;
     nc_cfg *cfg = NULL;
     nc_tensor_list sd = {0};
-    char tmp[] = "/tmp/nemoc_nemo_XXXXXX";
-    bool have_tmp = mkdtemp(tmp) != NULL;
     const char *target = NULL;
-    if (!have_tmp) s = nc_error(NC_ERR_IO, "cannot create a temporary folder: %s", strerror(errno));
-    if (!s) s = nc_nemo_read_config(n, &yaml, &len);
+    nc_artifact_reader rd = {.read = read_member, .self = n};
+    nc_model_build_args ba = {.artifacts = &rd};
+    s = nc_nemo_read_config(n, &yaml, &len);
     if (!s) s = nc_cfg_parse(yaml, len, "model_config.yaml", &cfg);
     if (!s) s = nc_cfg_get_str(cfg, "target", &target);
-    if (!s) s = extract_tokenizer(n, cfg, tmp);
-    if (!s) s = nc_model_create(cfg, target, NULL, 0, out);
+    if (!s) s = nc_model_create(cfg, target, &ba, out);
     nc_torch_read_params rp = nc_torch_read_default_params();
     if (!s) s = nc_nemo_load_weights(n, "model_weights.ckpt", &rp, &sd);
     if (!s) s = load_state_dict(*out, &sd, path, false, NULL, NULL);
@@ -138,7 +114,6 @@ nc_status nc_nemo_model_load(const char *path, nc_model **out) {
     nc_cfg_free(cfg);
     nc_free(yaml);
     nc_nemo_close(n);
-    if (have_tmp) rm_tree(tmp);
     return s;
 }
 
@@ -150,7 +125,7 @@ nc_status nc_nemo_model_init_from(nc_model *m, const char *path, int64_t *n_load
     nc_torch_read_params rp = nc_torch_read_default_params();
     s = nc_nemo_load_weights(n, "model_weights.ckpt", &rp, &sd);
     /* speech_to_text_finetune.py: a new vocabulary re-initialises the decoder. */
-    if (!s) s = load_state_dict(m, &sd, path, true, "decoder.", n_loaded);
+    if (!s) s = load_state_dict(m, &sd, path, true, m->cls->finetune_reinit, n_loaded);
     nc_tensor_list_clear(&sd);
     nc_nemo_close(n);
     return s;
@@ -160,18 +135,23 @@ nc_status nc_nemo_model_save(const nc_model *m, const char *path) {
     nc_cfg *cfg = NULL;
     nc_status s = nc_cfg_copy(m->cfg, true, &cfg);
     if (s) return s;
-    if (!s) s = nc_cfg_set_str(cfg, "target", m->ops->target);
-    nc_nemo_artifact arts[8];
-    char names[8][512];
-    int na = 0;
-    for (int i = 0; i < m->n_artifacts && !s; i++) {
-        if ((s = nc_nemo_artifact_name(m->artifacts[i].name, names[na], sizeof names[na]))) break;
-        char ref[600];
-        snprintf(ref, sizeof ref, "nemo:%s", names[na]);
-        if ((s = nc_cfg_set_str(cfg, m->artifacts[i].key, ref))) break;
-        arts[na] = (nc_nemo_artifact){.name = names[na], .data = m->artifacts[i].data,
-                                      .len = m->artifacts[i].len};
-        na++;
+    if (!s) s = nc_cfg_set_str(cfg, "target", m->cls->target);
+    /* Every artifact becomes a "<uuid>_<name>" member and its config key
+     * names it as "nemo:<member>", as NeMo's register_artifact does. */
+    int64_t na = m->n_artifacts;
+    nc_nemo_artifact *arts = nc_calloc((size_t)na + 1, sizeof *arts);
+    char **refs = nc_calloc((size_t)na + 1, sizeof *refs);
+    if ((!arts || !refs) && !s) s = nc_error(NC_ERR_OOM, ".nemo artifacts");
+    for (int64_t i = 0; i < na && !s; i++) {
+        size_t cap = strlen(m->artifacts[i].name) + 40;
+        if (!(refs[i] = nc_malloc(cap + 5))) {
+            s = nc_error(NC_ERR_OOM, ".nemo artifacts");
+            break;
+        }
+        memcpy(refs[i], "nemo:", 5);
+        if ((s = nc_nemo_artifact_name(m->artifacts[i].name, refs[i] + 5, cap))) break;
+        if ((s = nc_cfg_set_str(cfg, m->artifacts[i].key, refs[i]))) break;
+        arts[i] = (nc_nemo_artifact){.name = refs[i] + 5, .data = m->artifacts[i].data, .len = m->artifacts[i].len};
     }
     char *yaml = NULL;
     size_t ylen = 0;
@@ -191,5 +171,36 @@ nc_status nc_nemo_model_save(const nc_model *m, const char *path) {
     nc_free(items);
     nc_free(yaml);
     nc_cfg_free(cfg);
+    for (int64_t i = 0; refs && i < na; i++) nc_free(refs[i]);
+    nc_free(refs);
+    nc_free(arts);
+    return s;
+}
+
+nc_status nc_model_load(const char *path, nc_model **out) {
+    *out = NULL;
+    size_t n = strlen(path);
+    if (n > 5 && !strcmp(path + n - 5, ".nemo")) return nc_nemo_model_load(path, out);
+    nc_st_file *f;
+    nc_status s = nc_st_open(path, &f);
+    if (s) return s;
+    const char *yaml = nc_st_metadata_get(f, "config");
+    const char *target = nc_st_metadata_get(f, "target");
+    nc_cfg *root = NULL, *model_cfg = NULL;
+    if (!yaml) {
+        s = nc_error(NC_ERR_FORMAT, "%s: no config in the checkpoint metadata", path);
+    } else if (!(s = nc_cfg_parse(yaml, strlen(yaml), path, &root))) {
+        s = nc_cfg_get_node(root, "model", &model_cfg);
+        if (!s) s = nc_model_create(model_cfg, target, NULL, out);
+    }
+    nc_st_close(f);
+    nc_cfg_free(root);
+    if (!s) {
+        s = nc_checkpoint_load_weights(*out, path);
+        if (s) {
+            nc_model_free(*out);
+            *out = NULL;
+        }
+    }
     return s;
 }
