@@ -18,20 +18,8 @@
 extern "C" {
 #endif
 
-typedef struct nc_ctc_model {
-    nc_feature_config features;     /* model.preprocessor */
-    nc_spec_augment_config spec_augment;
-    bool has_spec_augment;
-    nc_conformer encoder;
-    nc_ctc_decoder decoder;
-    nc_tokenizer *tokenizer;
-    bool bpe;
-    nc_ctc_reduction reduction;     /* model.ctc_reduction */
-    int64_t vocab_size;             /* without the blank */
-    char **pieces;                  /* id -> text piece (labels or subwords) */
-    uint8_t *kinds;                 /* word-boundary kind per id (timestamps) */
-    double frame_seconds;           /* window_stride x subsampling_factor */
-} nc_ctc_model;
+/* A CTC model's state (src/asr/ctc_model.h; opaque outside the collection). */
+typedef struct nc_ctc_model nc_ctc_model;
 
 /* The classes (registered by nc_asr_register) */
 extern const nc_model_class nc_ctc_model_class;

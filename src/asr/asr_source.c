@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "nemoc/alloc.h"
+#include "asr/ctc_model.h"
 #include "nemoc/asr_ctc.h"
 
 static nc_status src_begin(void *self, int64_t epoch, int64_t skip) {

@@ -4,6 +4,7 @@
 
 #include "io/fileutil.h"
 #include "nemoc/alloc.h"
+#include "asr/ctc_model.h"
 #include "nemoc/asr_ctc.h"
 #include "nemoc/log.h"
 

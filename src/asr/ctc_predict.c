@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "nemoc/alloc.h"
+#include "asr/ctc_model.h"
 #include "nemoc/asr_ctc.h"
 #include "nemoc/log.h"
 #include "nemoc/npy.h"

@@ -12,6 +12,7 @@
 
 #include "nc_test.h"
 #include "nemoc/collections.h"
+#include "asr/ctc_model.h"
 #include "nemoc/asr_ctc.h"
 
 static bool have_torch(void) {
