@@ -21,9 +21,12 @@ and as one zero-padded batch of all of them (prefix batch.):
   log_probs (B, T', V+1), greedy (B, T') argmax ids (-1 past the length).
 Only the batch's features are saved (NeMo's features are padding-invariant).
 
-Run: /usr/bin/python3 tests/ref/gen_nemo_parity.py [--full OUTDIR]
+Run: /usr/bin/python3 tests/ref/gen_nemo_parity.py [--full OUTDIR | --from-nemo MODEL.nemo OUTDIR]
   --full writes one full-width model (conformer_ctc_char.yaml's encoder at
   2 layers) to OUTDIR for local investigation; it is too big to commit.
+  --from-nemo runs NeMo's modules with the config and weights of a .nemo
+  (e.g. one nemoc wrote) into OUTDIR. Check either with
+  build/tests/test_nemo_parity OUTDIR (NC_SOURCE_DIR set to the repository).
 Needs: NeMo source in .nemo_src (or NEMO_SRC), espeak-ng, python3-torch,
 python3-scipy, python3-soundfile, python3-omegaconf, python3-packaging, python3-wrapt.
 """
@@ -191,6 +194,10 @@ def make(out, seed, pre_cfg, enc_cfg, sigs):
     with tarfile.open(os.path.join(out, "model.nemo"), "w:") as tar:
         add_bytes(tar, "./model_config.yaml", model_config(pre_cfg, enc_cfg).encode())
         add_bytes(tar, "./model_weights.ckpt", weights.getvalue())
+    write_outputs(out, pre, enc, dec, sigs)
+
+
+def write_outputs(out, pre, enc, dec, sigs):
     r = run(pre, enc, dec, sigs)
     for k, v in r.items():
         save(out, "batch." + k, v)
@@ -207,10 +214,34 @@ def make(out, seed, pre_cfg, enc_cfg, sigs):
     print(out, "bytes", total)
 
 
+def from_nemo(path, out, sigs):
+    """Fixtures for a .nemo that nemoc (or anyone) wrote: NeMo's modules built
+    from its model_config.yaml, its weights loaded strictly."""
+    import yaml
+    with tarfile.open(path) as tar:
+        names = {os.path.basename(n): n for n in tar.getnames()}
+        cfg = yaml.safe_load(tar.extractfile(names["model_config.yaml"]).read())
+        sd = torch.load(io.BytesIO(tar.extractfile(names["model_weights.ckpt"]).read()), map_location="cpu")
+    drop = {"_target_"}
+    pre_cfg = {k: v for k, v in cfg["preprocessor"].items() if k not in drop}
+    enc_cfg = {k: v for k, v in cfg["encoder"].items() if k not in drop | {"feat_in"}}
+    pre, enc, dec = build(0, pre_cfg, enc_cfg)
+    for prefix, m in (("preprocessor", pre), ("encoder", enc), ("decoder", dec)):
+        sub = {k[len(prefix) + 1:]: v for k, v in sd.items() if k.startswith(prefix + ".")}
+        m.load_state_dict(sub, strict=True)
+    os.makedirs(out, exist_ok=True)
+    with open(path, "rb") as f, open(os.path.join(out, "model.nemo"), "wb") as g:
+        g.write(f.read())
+    write_outputs(out, pre, enc, dec, sigs)
+
+
 def main():
     sigs = load_audio()
     if len(sys.argv) == 3 and sys.argv[1] == "--full":
         make(sys.argv[2], 7, FULL[0], FULL[1], sigs)
+        return
+    if len(sys.argv) == 4 and sys.argv[1] == "--from-nemo":
+        from_nemo(sys.argv[2], sys.argv[3], sigs)
         return
     for seed, (name, (pre_cfg, enc_cfg)) in enumerate(MODELS.items()):
         make(os.path.join(OUT, name), seed + 1, pre_cfg, enc_cfg, sigs)

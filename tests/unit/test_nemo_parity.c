@@ -74,16 +74,25 @@ static void compare_utt(const char *what, const float *enc, const float *lp, int
     const int64_t L = nc_i64(w->enc_len)[r];
     CHECK(enc_len == L);
     if (enc_len != L || L > Tn || L > Tw) return;
-    double m = 0, m_last = 0;
+    double m = 0, m_last = 0, m_first = 0;
     for (int64_t t = 0; t < L; t++)
         for (int64_t c = 0; c < d; c++) {
             double e = fabs((double)enc[t * d + c] - nc_f32(w->enc)[(r * Tw + t) * d + c]);
             if (e > m) m = e;
             if (t == L - 1 && e > m_last) m_last = e;
+            if (t == 0 && e > m_first) m_first = e;
         }
     if (m > *worst) *worst = m;
-    if (m > ENC_TOL) printf("  %s: encoder max |diff| %.3g over %lld frames (last frame %.3g)\n", what, m,
-                            (long long)L, m_last);
+    if (m > ENC_TOL) {
+        /* how far it reaches: log-prob gap away from the utterance's end */
+        double lp_mid = 0;
+        for (int64_t t = 0; t + 2 < L; t++)
+            for (int64_t v = 0; v < V; v++)
+                lp_mid = fmax(lp_mid, fabs((double)lp[t * V + v] - nc_f32(w->lp)[(r * Tw + t) * V + v]));
+        printf("  %s: encoder max |diff| %.3g over %lld frames (first frame %.3g, last %.3g); "
+               "log-probs max |diff| %.3g before the last 2 frames\n",
+               what, m, (long long)L, m_first, m_last, lp_mid);
+    }
     CHECK(m <= ENC_TOL);
     /* greedy: per-frame argmax, then the collapsed sequence */
     int64_t mine[4096], theirs[4096], nm = 0, nt, prev = -1, diff_frames = 0;
