@@ -22,7 +22,8 @@ This helper:
   * torch.nn.attention (torch >= 2.3, only for use_pytorch_sdpa=True) is a
     stand-in as well; the encoders here run with use_pytorch_sdpa=False.
 
-Usage: `from nemo_src import nemo_modules; pre_cls, enc_cls, dec_cls = nemo_modules()`.
+Usage: `from nemo_src import nemo_modules; pre_cls, enc_cls, dec_cls = nemo_modules()`,
+or `nemo_import("nemo.collections.asr.parts.submodules.subsampling")`.
 """
 import abc
 import importlib
@@ -93,8 +94,29 @@ def _librosa_mel(*, sr, n_fft, n_mels=128, fmin=0.0, fmax=None, htk=False, norm=
     return mel_filterbank(sr, n_fft, n_mels, fmin, fmax if fmax is not None else sr / 2.0, norm)
 
 
+_READY = False
+
+
+def nemo_import(name, src=None):
+    """A module of NeMo's source checkout, e.g.
+    nemo_import("nemo.collections.asr.parts.submodules.subsampling")."""
+    _setup(src)
+    return importlib.import_module(name)
+
+
 def nemo_modules(src=None):
     """(AudioToMelSpectrogramPreprocessor, ConformerEncoder, ConvASRDecoder) from NeMo's code."""
+    ap = nemo_import("nemo.collections.asr.modules.audio_preprocessing", src)
+    ce = nemo_import("nemo.collections.asr.modules.conformer_encoder", src)
+    ca = nemo_import("nemo.collections.asr.modules.conv_asr", src)
+    return ap.AudioToMelSpectrogramPreprocessor, ce.ConformerEncoder, ca.ConvASRDecoder
+
+
+def _setup(src):
+    global _READY
+    if _READY:
+        return
+    _READY = True
     src = src or os.environ.get("NEMO_SRC") or os.path.join(ROOT, ".nemo_src")
     if not os.path.isdir(os.path.join(src, "nemo", "collections", "asr")):
         raise SystemExit("NeMo source not found at %s (set NEMO_SRC)" % src)
@@ -108,7 +130,3 @@ def nemo_modules(src=None):
         sys.modules[pkg] = m
     import librosa  # the stand-in module; give it the real filterbank
     librosa.filters = types.SimpleNamespace(mel=_librosa_mel)
-    ap = importlib.import_module("nemo.collections.asr.modules.audio_preprocessing")
-    ce = importlib.import_module("nemo.collections.asr.modules.conformer_encoder")
-    ca = importlib.import_module("nemo.collections.asr.modules.conv_asr")
-    return ap.AudioToMelSpectrogramPreprocessor, ce.ConformerEncoder, ca.ConvASRDecoder
