@@ -58,6 +58,12 @@ def calc_length(lengths, all_paddings, kernel_size, stride, repeat_num):
     return lengths.to(torch.int)
 
 
+def time_mask(x, lengths):
+    """(B, 1, T, 1) float mask of frames t < lengths[b] for x (B, C, T, F)."""
+    t = torch.arange(x.size(2), device=x.device)
+    return (t.unsqueeze(0) < lengths.long().unsqueeze(1)).to(x.dtype)[:, None, :, None]
+
+
 class ConvSubsampling(nn.Module):
     def __init__(self, subsampling, factor, feat_in, feat_out, conv_channels):
         super().__init__()
@@ -78,8 +84,19 @@ class ConvSubsampling(nn.Module):
         self.out = nn.Linear(conv_channels * int(out_length), feat_out)
 
     def forward(self, x, lengths):
+        # NeMo >= 2.4 runs self.conv as MaskedConvSequential (subsampling.py):
+        # the time mask is applied before every layer, advanced after every
+        # strided conv ((len + pad_h + pad_w - k) // s + 1 on floats), and once more at the end.
+        cur = lengths.clone().float()
+        x = x.unsqueeze(1)
+        mask = time_mask(x, cur)
+        for layer in self.conv:
+            x = layer(x * mask)
+            if isinstance(layer, nn.Conv2d) and layer.stride != (1, 1):
+                cur = (cur + layer.padding[0] + layer.padding[1] - layer.kernel_size[0]) // layer.stride[0] + 1
+                mask = time_mask(x, cur)
+        x = x * mask
         lengths = calc_length(lengths, 2, 3, 2, self._sampling_num)
-        x = self.conv(x.unsqueeze(1))
         b, c, t, f = x.size()
         x = self.out(x.transpose(1, 2).reshape(b, t, -1))
         return x, lengths

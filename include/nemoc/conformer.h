@@ -63,9 +63,9 @@ typedef struct nc_conformer_layer {
 
 typedef struct nc_conformer {
     nc_conformer_cfg cfg;
-    nc_conv_m pre_conv[8]; /* pre_encode.conv.{idx} */
-    bool pre_conv_relu_after[8];
-    int n_pre_conv;
+    nc_conv_m *pre_conv;        /* n_pre_conv convs: pre_encode.conv.{idx} */
+    bool *pre_conv_relu_after;  /* n_pre_conv: a ReLU follows conv i */
+    int n_pre_conv;             /* striding: log2(f); dw_striding: 2 log2(f) - 1 */
     nc_linear_m pre_out; /* pre_encode.out */
     nc_conformer_layer *layers;
     nc_linear_m out_proj; /* when feat_out > 0 */

@@ -154,6 +154,11 @@ nc_status nc_conformer_init(nc_conformer *enc, nc_params *p, const char *prefix,
     /* CausalConv2D pads (k-1, s-1) on both spatial dims; the default pads 1. */
     cp.pad_left[0] = cp.pad_left[1] = c->causal_downsampling ? 2 : 1;
     cp.pad_right[0] = cp.pad_right[1] = 1;
+    /* Sized by the factor: dw_striding with subsampling_factor 32 has 9 convs. */
+    const int n_conv = c->subsampling == NC_SUBSAMPLING_STRIDING ? n_sub : 2 * n_sub - 1;
+    enc->pre_conv = nc_calloc((size_t)n_conv, sizeof *enc->pre_conv);
+    enc->pre_conv_relu_after = nc_calloc((size_t)n_conv, sizeof *enc->pre_conv_relu_after);
+    if (!enc->pre_conv || !enc->pre_conv_relu_after) return nc_error(NC_ERR_OOM, "%s: pre_encode", prefix);
     int idx = 0, k = 0;
     if (c->subsampling == NC_SUBSAMPLING_STRIDING) {
         int64_t cin = 1;
@@ -202,5 +207,10 @@ nc_status nc_conformer_init(nc_conformer *enc, nc_params *p, const char *prefix,
 
 void nc_conformer_free(nc_conformer *enc) {
     nc_free(enc->layers);
+    nc_free(enc->pre_conv);
+    nc_free(enc->pre_conv_relu_after);
     enc->layers = NULL;
+    enc->pre_conv = NULL;
+    enc->pre_conv_relu_after = NULL;
+    enc->n_pre_conv = 0;
 }

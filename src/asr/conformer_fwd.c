@@ -32,6 +32,32 @@ static nc_tensor *rel_pos_emb(nc_ctx *ctx, int64_t T, int64_t d) {
     return pe;
 }
 
+/* Zeroes frames t >= len[b] of channels-last x (B, T, ...) in place: one
+ * memset per utterance, as the frames past a length are contiguous. */
+static void zero_time_tail(nc_tensor *x, const int64_t *len) {
+    const int64_t B = x->shape[0], T = x->shape[1];
+    const size_t frame = (size_t)(nc_numel(x) / (B * T)) * nc_dtype_size(x->dtype);
+    for (int64_t b = 0; b < B; b++)
+        if (len[b] < T) memset((char *)x->data + ((size_t)(b * T + len[b])) * frame, 0, (size_t)(T - len[b]) * frame);
+}
+
+/* ConvSubsampling's time masks (MaskedConvSequential in NeMo's
+ * parts/submodules/subsampling.py, since NeMo 2.4 / PR #13827): the input is
+ * multiplied by its time mask, and after every conv whose stride is not 1 the
+ * lengths advance by calc_conv_output_size and the activations are masked
+ * again before the next layer, and at the end. Without this the frames past
+ * a length after one conv (ReLU(bias), not 0) leak into the last valid frames
+ * of the next conv, so the last encoder frame(s) of every utterance differ
+ * from NeMo's and depend on the padding. lens (B) is advanced in place. */
+static void sub_lengths_step(const nc_conv_m *cv, int64_t B, int64_t *lens) {
+    /* (len + pad_top + pad_bottom - k) // s + 1, floored as torch does on floats */
+    const int64_t pads = cv->cp.pad_left[0] + cv->cp.pad_right[0], k = cv->weight->shape[2], s = cv->cp.stride[0];
+    for (int64_t b = 0; b < B; b++) {
+        int64_t l = (int64_t)floor((double)(lens[b] + pads - k) / (double)s) + 1;
+        lens[b] = l < 0 ? 0 : l;
+    }
+}
+
 /* (B, 1, T, T) attention mask (1 where the query or the key is padded), as
  * ConformerEncoder._create_masks; only the composed attention uses it. */
 static nc_tensor *make_att_mask(nc_ctx *ctx, int64_t B, int64_t T, const int64_t *len) {
@@ -171,9 +197,35 @@ nc_tensor *nc_conformer_fwd(nc_ctx *ctx, const nc_conformer *enc, nc_tensor *fea
      * (d, F'*C). Same arithmetic, NeMo's parameters unchanged. */
     nc_tensor *x = nc_transpose(ctx, feats, 1, 2);
     x = nc_reshape(ctx, x, NC_DIMS(B, T, c->feat_in, 1));
-    for (int i = 0; i < enc->n_pre_conv; i++) {
+    int64_t *sub_len = nc_scratch(ctx, (size_t)B * sizeof(int64_t));
+    if (!x || !sub_len) return NULL;
+    /* The input mask: features past a length are pad_value, which NeMo's
+     * preprocessor makes 0 by default; mask with an op only when they are not. */
+    bool dirty = false;
+    for (int64_t b = 0; b < B; b++) {
+        sub_len[b] = lengths[b] < 0 ? 0 : (lengths[b] > T ? T : lengths[b]);
+        const float *row = nc_f32(x) + (b * T + sub_len[b]) * c->feat_in;
+        for (int64_t i = 0; i < (T - sub_len[b]) * c->feat_in && !dirty; i++) dirty = row[i] != 0.0f;
+    }
+    if (dirty) {
+        nc_tensor *mask = nc_empty(ctx, NC_U8, NC_DIMS(B, T, 1, 1));
+        if (!mask) return NULL;
+        for (int64_t b = 0; b < B; b++)
+            for (int64_t t = 0; t < T; t++) ((uint8_t *)mask->data)[b * T + t] = t >= sub_len[b];
+        x = nc_masked_fill(ctx, x, mask, 0.0f);
+    }
+    for (int i = 0; i < enc->n_pre_conv && x; i++) {
         const nc_conv_m *cv = &enc->pre_conv[i];
         x = nc_conv2d_cl(ctx, x, cv->weight, cv->bias, &cv->cp, enc->pre_conv_relu_after[i]);
+        if (!x) break;
+        if (cv->cp.stride[0] != 1) sub_lengths_step(cv, B, sub_len);
+        /* Masked in place after each conv + ReLU (and the last conv): the
+         * output is this node's own fresh tensor, and the backward stays
+         * exact: the ReLU's backward reads its mask from this output, so the
+         * zeroed frames pass no gradient, as NeMo's multiplication by 0 does.
+         * A dw conv without ReLU is followed by a 1x1 conv + ReLU, which mixes
+         * no frames, so masking after that pair gives NeMo's values. */
+        if (enc->pre_conv_relu_after[i] || i == enc->n_pre_conv - 1) zero_time_tail(x, sub_len);
     }
     if (!x) return NULL;
     int64_t Tp = x->shape[1], Fp = x->shape[2], Cc = x->shape[3];
