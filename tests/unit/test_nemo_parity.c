@@ -17,8 +17,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "asr/ctc_model.h"
 #include "nc_test.h"
 #include "nemoc/asr_ctc.h"
+#include "nemoc/collections.h"
 #include "nemoc/log.h"
 
 #define MAX_UTTS 16
@@ -258,6 +260,7 @@ static void run_dir(const char *dir, const char *audio_dir) {
 }
 
 int main(int argc, char **argv) {
+    CHECK_OK(nc_register_collections());
     nc_log_set_level(NC_LOG_ERROR);
     char audio[4200];
     snprintf(audio, sizeof audio, "%s", nc_test_src("tests/ref/nemo_parity/audio"));
