@@ -3,10 +3,8 @@
  * (Dai et al. 2019, appendix B) used by NeMo's RelPositionMultiHeadAttention
  * (nemo/collections/asr/parts/submodules/multi_head_attention.py, rel_shift). */
 #include <math.h>
-#include <omp.h>
 #include <string.h>
 
-#include "backend/cpu/attention.h"
 #include "ops/ops_internal.h"
 
 typedef struct rs_saved {
@@ -19,15 +17,8 @@ static void rs_backward(nc_ctx *ctx, nc_node *n) {
     const rs_saved *s = n->saved;
     float *dx = nc_grad_buf(ctx, n->in[0]);
     if (!dx) return;
-    const float *g = nc_out_grad(n);
-    int64_t T = s->T, P = s->P;
-#pragma omp parallel for if (nc_par(ctx, s->rows * T * T)) schedule(static)
-    for (int64_t r = 0; r < s->rows; r++)
-        for (int64_t i = 0; i < T; i++) {
-            float *d = dx + (r * T + i) * P + (T - 1 - i);
-            const float *gi = g + (r * T + i) * T;
-            for (int64_t j = 0; j < T; j++) d[j] += gi[j];
-        }
+    nc_ctx_backend(ctx)->rel_shift_grad(nc_par(ctx, s->rows * s->T * s->T), nc_out_grad(n), dx,
+                                        s->rows, s->T);
 }
 
 nc_tensor *nc_rel_shift(nc_ctx *ctx, nc_tensor *x) {
@@ -42,12 +33,7 @@ nc_tensor *nc_rel_shift(nc_ctx *ctx, nc_tensor *x) {
     if (!y) return NULL;
     int64_t tp = T * P;
     int64_t rows = tp ? nc_numel(x) / tp : 0;
-    const float *X = x->data;
-    float *Y = y->data;
-#pragma omp parallel for if (nc_par(ctx, rows * T * T)) schedule(static)
-    for (int64_t r = 0; r < rows; r++)
-        for (int64_t i = 0; i < T; i++)
-            memcpy(Y + (r * T + i) * T, X + (r * T + i) * P + (T - 1 - i), (size_t)T * sizeof(float));
+    nc_ctx_backend(ctx)->rel_shift(nc_par(ctx, rows * T * T), x->data, y->data, rows, T);
     nc_node *n = nc_record(ctx, "rel_shift", rs_backward, y, 1, &x, sizeof(rs_saved));
     if (n) *(rs_saved *)n->saved = (rs_saved){rows, T, P};
     return ctx->status ? NULL : y;
@@ -75,13 +61,13 @@ static void attn_backward(nc_ctx *ctx, nc_node *n) {
     const nc_attn_geom *g = &s->g;
     nc_attn_exec e = {.reference = ctx->reference,
                       .threads = nc_par(ctx, g->B * g->H * g->T * g->T)};
-    int64_t nt = e.reference ? 1 : omp_get_max_threads();
-    float *work = nc_scratch(ctx, (size_t)(nt * nc_attn_work_floats(g, true)) * sizeof(float));
+    const nc_backend *be = nc_ctx_backend(ctx);
+    float *work = nc_scratch(ctx, (size_t)be->attn_work_floats(g, &e, true) * sizeof(float));
     float *dpp = dp ? nc_scratch(ctx, (size_t)(g->B * (2 * g->T - 1) * g->ld) * sizeof(float)) : NULL;
     float *bp = (dbu || dbv) ? nc_scratch(ctx, (size_t)(2 * g->B * g->H * g->dk) * sizeof(float))
                              : NULL;
     if (ctx->status) return;
-    nc_attn_backward(g, &e, q->data, k->data, v->data, pos ? pos->data : NULL,
+    be->attn_backward(g, &e, q->data, k->data, v->data, pos ? pos->data : NULL,
                      bu ? bu->data : NULL, bv ? bv->data : NULL, s->probs, nc_out_grad(n), dq,
                      dk, dv, dp, dbu, dbv, dpp, bp, work);
 }
@@ -146,10 +132,10 @@ nc_tensor *nc_attention(nc_ctx *ctx, nc_tensor *q, nc_tensor *k, nc_tensor *v, n
     if (!out || (rec && !probs)) return NULL;
     /* forward scratch is only needed during the call: hand it back after */
     nc_arena_mark m = nc_arena_mark_get(ctx->arena);
-    int64_t nt = e.reference ? 1 : omp_get_max_threads();
-    float *work = nc_scratch(ctx, (size_t)(nt * nc_attn_work_floats(&g, false)) * sizeof(float));
+    const nc_backend *be = nc_ctx_backend(ctx);
+    float *work = nc_scratch(ctx, (size_t)be->attn_work_floats(&g, &e, false) * sizeof(float));
     if (!work) return NULL;
-    nc_attn_forward(&g, &e, q->data, k->data, v->data, pos ? pos->data : NULL,
+    be->attn_forward(&g, &e, q->data, k->data, v->data, pos ? pos->data : NULL,
                     bias_u ? bias_u->data : NULL, bias_v ? bias_v->data : NULL, probs, out->data,
                     work);
     nc_arena_rewind(ctx->arena, m);

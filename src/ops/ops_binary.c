@@ -3,21 +3,12 @@
 
 #include "ops/ops_internal.h"
 
-typedef enum bin_kind { BIN_ADD, BIN_SUB, BIN_MUL, BIN_DIV } bin_kind;
+typedef nc_bin_kind bin_kind;
 
 typedef struct bin_saved {
     bin_kind kind;
     float alpha; /* scale on b for add/sub */
 } bin_saved;
-
-static inline float bin_apply(bin_kind k, float a, float b, float alpha) {
-    switch (k) {
-    case BIN_ADD: return a + alpha * b;
-    case BIN_SUB: return a - alpha * b;
-    case BIN_MUL: return a * b;
-    default: return a / b;
-    }
-}
 
 /* out[i] = a[ia] op b[ib] over the broadcast index space. Fast paths for
  * equal shapes, a scalar b, and b broadcast over leading dims (bias). */
@@ -26,25 +17,10 @@ static void bin_forward(nc_ctx *ctx, bin_kind k, float alpha, const nc_tensor *a
     const float *A = a->data, *B = b->data;
     float *O = out->data;
     int64_t n = nc_numel(out), na = nc_numel(a), nb = nc_numel(b);
+    const nc_backend *be = nc_ctx_backend(ctx);
+    const bool th = nc_par(ctx, n);
     if (na == n && nb == n) {
-        switch (k) { /* switch outside the loop so each body vectorises */
-        case BIN_ADD:
-#pragma omp parallel for if (nc_par(ctx, n)) schedule(static)
-            for (int64_t i = 0; i < n; i++) O[i] = A[i] + alpha * B[i];
-            break;
-        case BIN_SUB:
-#pragma omp parallel for if (nc_par(ctx, n)) schedule(static)
-            for (int64_t i = 0; i < n; i++) O[i] = A[i] - alpha * B[i];
-            break;
-        case BIN_MUL:
-#pragma omp parallel for if (nc_par(ctx, n)) schedule(static)
-            for (int64_t i = 0; i < n; i++) O[i] = A[i] * B[i];
-            break;
-        case BIN_DIV:
-#pragma omp parallel for if (nc_par(ctx, n)) schedule(static)
-            for (int64_t i = 0; i < n; i++) O[i] = A[i] / B[i];
-            break;
-        }
+        be->binary(th, k, alpha, A, B, O, n);
         return;
     }
     if (na == n && n % nb == 0) {
@@ -52,33 +28,14 @@ static void bin_forward(nc_ctx *ctx, bin_kind k, float alpha, const nc_tensor *a
         for (int i = 0; suffix && i < b->ndim; i++)
             suffix = b->shape[i] == out->shape[out->ndim - b->ndim + i];
         if (suffix) {
-            int64_t rows = n / nb;
-#pragma omp parallel for if (nc_par(ctx, n)) schedule(static)
-            for (int64_t r = 0; r < rows; r++)
-                for (int64_t j = 0; j < nb; j++)
-                    O[r * nb + j] = bin_apply(k, A[r * nb + j], B[j], alpha);
+            be->binary_rows(th, k, alpha, A, B, O, n / nb, nb);
             return;
         }
     }
     int64_t sa[NC_MAX_DIMS], sb[NC_MAX_DIMS];
     nc_broadcast_strides(a, out->ndim, out->shape, sa);
     nc_broadcast_strides(b, out->ndim, out->shape, sb);
-    int nd = out->ndim;
-    int64_t inner = nd ? out->shape[nd - 1] : 1;
-    int64_t rows = inner ? n / inner : 0;
-    int64_t ia_in = nd ? sa[nd - 1] : 0, ib_in = nd ? sb[nd - 1] : 0;
-#pragma omp parallel for if (nc_par(ctx, n)) schedule(static)
-    for (int64_t r = 0; r < rows; r++) {
-        int64_t rem = r, oa = 0, ob = 0;
-        for (int d = nd - 2; d >= 0; d--) {
-            int64_t i = rem % out->shape[d];
-            rem /= out->shape[d];
-            oa += i * sa[d];
-            ob += i * sb[d];
-        }
-        for (int64_t j = 0; j < inner; j++)
-            O[r * inner + j] = bin_apply(k, A[oa + j * ia_in], B[ob + j * ib_in], alpha);
-    }
+    be->binary_strided(th, k, alpha, A, B, O, out->ndim, out->shape, sa, sb, n);
 }
 
 /* Gathers the broadcast operand x into out's shape (for mul/div backward). */
@@ -86,7 +43,7 @@ static const float *expand(nc_ctx *ctx, const nc_tensor *x, const nc_tensor *out
     if (nc_numel(x) == nc_numel(out)) return x->data;
     nc_tensor *zero = nc_zeros(ctx, NC_F32, out->ndim, out->shape);
     if (!zero) return NULL;
-    bin_forward(ctx, BIN_ADD, 1.0f, zero, x, zero);
+    bin_forward(ctx, NC_BIN_ADD, 1.0f, zero, x, zero);
     return zero->data;
 }
 
@@ -95,16 +52,15 @@ static void bin_backward(nc_ctx *ctx, nc_node *n) {
     nc_tensor *a = n->in[0], *b = n->in[1], *out = n->out;
     const float *g = nc_out_grad(n);
     int64_t N = nc_numel(out);
-    if (s->kind == BIN_ADD || s->kind == BIN_SUB) {
+    if (s->kind == NC_BIN_ADD || s->kind == NC_BIN_SUB) {
         if (nc_needs_grad(a)) nc_acc_unbroadcast(ctx, a, out, g);
         if (nc_needs_grad(b)) {
-            float sc = s->kind == BIN_ADD ? s->alpha : -s->alpha;
+            float sc = s->kind == NC_BIN_ADD ? s->alpha : -s->alpha;
             const float *gb = g;
             if (sc != 1.0f) {
                 float *t = nc_scratch(ctx, (size_t)N * sizeof(float));
                 if (!t) return;
-#pragma omp parallel for if (nc_par(ctx, N)) schedule(static)
-                for (int64_t i = 0; i < N; i++) t[i] = sc * g[i];
+                nc_ctx_backend(ctx)->scale(nc_par(ctx, N), t, g, sc, N);
                 gb = t;
             }
             nc_acc_unbroadcast(ctx, b, out, gb);
@@ -114,24 +70,13 @@ static void bin_backward(nc_ctx *ctx, nc_node *n) {
     const float *A = expand(ctx, a, out), *B = expand(ctx, b, out);
     float *t = nc_scratch(ctx, (size_t)N * sizeof(float));
     if (!A || !B || !t) return;
+    const nc_backend *be = nc_ctx_backend(ctx);
     if (nc_needs_grad(a)) {
-        if (s->kind == BIN_MUL) {
-#pragma omp parallel for if (nc_par(ctx, N)) schedule(static)
-            for (int64_t i = 0; i < N; i++) t[i] = g[i] * B[i];
-        } else {
-#pragma omp parallel for if (nc_par(ctx, N)) schedule(static)
-            for (int64_t i = 0; i < N; i++) t[i] = g[i] / B[i];
-        }
+        be->binary_grad(nc_par(ctx, N), s->kind, false, g, A, B, t, N);
         nc_acc_unbroadcast(ctx, a, out, t);
     }
     if (nc_needs_grad(b)) {
-        if (s->kind == BIN_MUL) {
-#pragma omp parallel for if (nc_par(ctx, N)) schedule(static)
-            for (int64_t i = 0; i < N; i++) t[i] = g[i] * A[i];
-        } else { /* d(a/b)/db = -a / b^2 */
-#pragma omp parallel for if (nc_par(ctx, N)) schedule(static)
-            for (int64_t i = 0; i < N; i++) t[i] = -g[i] * A[i] / (B[i] * B[i]);
-        }
+        be->binary_grad(nc_par(ctx, N), s->kind, true, g, A, B, t, N);
         nc_acc_unbroadcast(ctx, b, out, t);
     }
 }
@@ -151,10 +96,10 @@ static nc_tensor *binary(nc_ctx *ctx, const char *op, bin_kind k, float alpha, n
     return ctx->status ? NULL : out;
 }
 
-nc_tensor *nc_add(nc_ctx *ctx, nc_tensor *a, nc_tensor *b) { return binary(ctx, "add", BIN_ADD, 1.0f, a, b); }
-nc_tensor *nc_sub(nc_ctx *ctx, nc_tensor *a, nc_tensor *b) { return binary(ctx, "sub", BIN_SUB, 1.0f, a, b); }
-nc_tensor *nc_mul(nc_ctx *ctx, nc_tensor *a, nc_tensor *b) { return binary(ctx, "mul", BIN_MUL, 1.0f, a, b); }
-nc_tensor *nc_div(nc_ctx *ctx, nc_tensor *a, nc_tensor *b) { return binary(ctx, "div", BIN_DIV, 1.0f, a, b); }
+nc_tensor *nc_add(nc_ctx *ctx, nc_tensor *a, nc_tensor *b) { return binary(ctx, "add", NC_BIN_ADD, 1.0f, a, b); }
+nc_tensor *nc_sub(nc_ctx *ctx, nc_tensor *a, nc_tensor *b) { return binary(ctx, "sub", NC_BIN_SUB, 1.0f, a, b); }
+nc_tensor *nc_mul(nc_ctx *ctx, nc_tensor *a, nc_tensor *b) { return binary(ctx, "mul", NC_BIN_MUL, 1.0f, a, b); }
+nc_tensor *nc_div(nc_ctx *ctx, nc_tensor *a, nc_tensor *b) { return binary(ctx, "div", NC_BIN_DIV, 1.0f, a, b); }
 nc_tensor *nc_add_scaled(nc_ctx *ctx, nc_tensor *a, nc_tensor *b, float alpha) {
-    return binary(ctx, "add_scaled", BIN_ADD, alpha, a, b);
+    return binary(ctx, "add_scaled", NC_BIN_ADD, alpha, a, b);
 }

@@ -2,7 +2,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "backend/cpu/gemm.h"
 #include "ops/ops_internal.h"
 
 bool nc_resolve_dim(nc_ctx *ctx, const char *op, int *dim, int ndim) {
@@ -34,8 +33,7 @@ void *nc_shape_fail(nc_ctx *ctx, const char *op, const char *what, const nc_tens
 }
 
 void nc_acc(nc_ctx *ctx, float *dst, const float *src, int64_t n) {
-#pragma omp parallel for if (nc_par(ctx, n)) schedule(static)
-    for (int64_t i = 0; i < n; i++) dst[i] += src[i];
+    nc_ctx_backend(ctx)->acc(nc_par(ctx, n), dst, src, n);
 }
 
 bool nc_broadcast_shape(nc_ctx *ctx, const char *op, const nc_tensor *a, const nc_tensor *b,
@@ -85,13 +83,7 @@ void nc_acc_unbroadcast(nc_ctx *ctx, nc_tensor *in, const nc_tensor *out, const 
     for (int i = 0; suffix && i < in->ndim; i++)
         suffix = in->shape[i] == out->shape[out->ndim - in->ndim + i];
     if (suffix) {
-        int64_t rows = n_out / n_in;
-#pragma omp parallel for if (nc_par(ctx, n_out)) schedule(static)
-        for (int64_t j = 0; j < n_in; j++) {
-            double s = 0;
-            for (int64_t r = 0; r < rows; r++) s += g[r * n_in + j];
-            gi[j] += (float)s;
-        }
+        nc_ctx_backend(ctx)->acc_col_sums(nc_par(ctx, n_out), gi, g, n_out / n_in, n_in);
         return;
     }
     /* General case: walk the output index space. */
@@ -111,7 +103,7 @@ void nc_acc_unbroadcast(nc_ctx *ctx, nc_tensor *in, const nc_tensor *out, const 
 }
 
 bool nc_ctx_gemm_run(nc_ctx *ctx, const nc_gemm_args *g) {
-    nc_status s = nc_cpu_gemm(ctx->gemm, ctx->precision, ctx->reference, g);
+    nc_status s = nc_ctx_backend(ctx)->gemm(ctx->gemm, ctx->precision, ctx->reference, g);
     if (s) {
         nc_ctx_fail(ctx, s, "%s", nc_last_error());
         return false;

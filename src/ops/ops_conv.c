@@ -13,7 +13,6 @@
  * backward-weight = backward-weight with x and dy swapped. */
 #include <string.h>
 
-#include "backend/cpu/conv.h"
 #include "ops/ops_internal.h"
 
 nc_conv_params nc_conv_default_params(void) {
@@ -53,20 +52,21 @@ static nc_conv_exec exec_for(nc_ctx *ctx, const nc_conv_geom *g) {
  * BWD_WEIGHT (a = dy, b = x, out = dw). */
 static bool run_pass(nc_ctx *ctx, const nc_conv_geom *g, nc_conv_pass pass, const float *a,
                      const float *b, float *out) {
+    const nc_backend *be = nc_ctx_backend(ctx);
     nc_conv_exec e = exec_for(ctx, g);
     nc_arena_mark m = nc_arena_mark_get(ctx->arena);
-    int64_t nf = nc_conv_work_floats(g, pass, &e);
+    int64_t nf = be->conv_work_floats(g, pass, &e);
     if (nf > 0) {
         e.work = nc_scratch(ctx, (size_t)nf * sizeof(float));
         if (!e.work) return false;
     }
     nc_status s;
     if (pass == NC_CONV_FWD)
-        s = nc_conv_forward(g, &e, a, b, out);
+        s = be->conv_forward(g, &e, a, b, out);
     else if (pass == NC_CONV_BWD_DATA)
-        s = nc_conv_backward_data(g, &e, a, b, out);
+        s = be->conv_backward_data(g, &e, a, b, out);
     else
-        s = nc_conv_backward_weight(g, &e, a, b, out);
+        s = be->conv_backward_weight(g, &e, a, b, out);
     nc_arena_rewind(ctx->arena, m);
     if (s) {
         nc_ctx_fail(ctx, s, "%s", nc_last_error());
@@ -79,11 +79,8 @@ static bool run_pass(nc_ctx *ctx, const nc_conv_geom *g, nc_conv_pass pass, cons
  * place in the node's incoming gradient (nothing reads it after this op's
  * backward). */
 static void relu_mask(nc_ctx *ctx, nc_node *n) {
-    float *dy = nc_out_grad(n);
-    const float *y = n->out->data;
     const int64_t ny = nc_numel(n->out);
-#pragma omp parallel for if (nc_par(ctx, ny)) schedule(static)
-    for (int64_t i = 0; i < ny; i++) dy[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+    nc_ctx_backend(ctx)->relu_mask(nc_par(ctx, ny), n->out->data, nc_out_grad(n), ny);
 }
 
 static void conv_backward(nc_ctx *ctx, nc_node *n) {
@@ -101,12 +98,12 @@ static void conv_backward(nc_ctx *ctx, nc_node *n) {
         /* in the forward pass this was: y = bias + conv(x, w) */
         if (dx && !run_pass(ctx, g, NC_CONV_BWD_DATA, dy, w->data, dx)) return;
         if (dw && !run_pass(ctx, g, NC_CONV_BWD_WEIGHT, dy, x->data, dw)) return;
-        if (db) nc_conv_backward_bias(g->N, g->Cout, g->OH * g->OW, threads, dy, db);
+        if (db) nc_ctx_backend(ctx)->conv_backward_bias(g->N, g->Cout, g->OH * g->OW, threads, dy, db);
     } else {
         /* in the forward pass this was: y = bias + conv^T(x, w), y being g's input */
         if (dx && !run_pass(ctx, g, NC_CONV_FWD, dy, w->data, dx)) return;
         if (dw && !run_pass(ctx, g, NC_CONV_BWD_WEIGHT, x->data, dy, dw)) return;
-        if (db) nc_conv_backward_bias(g->N, g->Cin, g->H * g->W, threads, dy, db);
+        if (db) nc_ctx_backend(ctx)->conv_backward_bias(g->N, g->Cin, g->H * g->W, threads, dy, db);
     }
 }
 
@@ -198,15 +195,10 @@ static nc_tensor *conv_nd(nc_ctx *ctx, const char *op, nc_tensor *x, nc_tensor *
     nc_tensor *y = nsp == 1 ? nc_empty(ctx, NC_F32, NC_DIMS(N, Cout, g.OW))
                             : nc_empty(ctx, NC_F32, NC_DIMS(N, Cout, g.OH, g.OW));
     if (!y) return NULL;
-    nc_conv_fill_bias(N, Cout, g.OH * g.OW, nc_par(ctx, nc_numel(y)),
+    nc_ctx_backend(ctx)->conv_fill_bias(N, Cout, g.OH * g.OW, nc_par(ctx, nc_numel(y)),
                       bias ? (const float *)bias->data : NULL, y->data);
     if (!run_pass(ctx, &g, NC_CONV_FWD, x->data, w->data, y->data)) return NULL;
-    if (relu) {
-        float *Y = y->data;
-        int64_t ny = nc_numel(y);
-#pragma omp parallel for if (nc_par(ctx, ny)) schedule(static)
-        for (int64_t i = 0; i < ny; i++) Y[i] = Y[i] <= 0.0f ? 0.0f : Y[i]; /* NaN passes, as nc_relu */
-    }
+    if (relu) nc_ctx_backend(ctx)->relu_inplace(nc_par(ctx, nc_numel(y)), y->data, nc_numel(y));
     nc_tensor *ins[3] = {x, w, bias};
     nc_node *n = nc_record(ctx, op, conv_backward, y, bias ? 3 : 2, ins, sizeof(conv_saved));
     if (n) *(conv_saved *)n->saved = (conv_saved){.g = g, .transpose = false, .relu = relu};
@@ -260,6 +252,7 @@ static void conv_cl_backward(nc_ctx *ctx, nc_node *n) {
     float *dy = nc_out_grad(n);
     const int64_t ny = nc_numel(n->out), nx = nc_numel(x), nw = nc_numel(w);
     const float *y = n->out->data;
+    const nc_backend *be = nc_ctx_backend(ctx);
     if (s->relu && !s->bf16) relu_mask(ctx, n); /* bf16: masked while converting, below */
     bool fx = false, fw = false, fb = false;
     float *dx = nc_grad_buf_fresh(ctx, x, &fx);
@@ -267,8 +260,8 @@ static void conv_cl_backward(nc_ctx *ctx, nc_node *n) {
     float *db = bias ? nc_grad_buf_fresh(ctx, bias, &fb) : NULL;
     if (ctx->status) return;
     nc_arena_mark m = nc_arena_mark_get(ctx->arena);
-    size_t wd = nc_conv_cl_work_bytes(g, s->bf16, s->relu, bias != NULL, NC_CONV_BWD_DATA);
-    size_t ww = nc_conv_cl_work_bytes(g, s->bf16, s->relu, bias != NULL, NC_CONV_BWD_WEIGHT);
+    size_t wd = be->conv_cl_work_bytes(g, s->bf16, s->relu, bias != NULL, NC_CONV_BWD_DATA);
+    size_t ww = be->conv_cl_work_bytes(g, s->bf16, s->relu, bias != NULL, NC_CONV_BWD_WEIGHT);
     void *work = nc_scratch(ctx, wd > ww ? wd : ww); /* arena blocks are 64-byte aligned */
     if (!work) return;
     const void *dyp = dy;
@@ -277,18 +270,8 @@ static void conv_cl_backward(nc_ctx *ctx, nc_node *n) {
         if (!d16) return;
         if (!s->relu) {
             nc_convert_f32_to_bf16(dy, d16, ny);
-        } else {
-            /* the ReLU mask and the conversion in one pass, a block of
-             * masked floats at a time through the stack (the first
-             * subsampling conv's dy is 180 MB in the Conformer benchmark) */
-            enum { BLK = 4096 };
-#pragma omp parallel for if (nc_par(ctx, ny)) schedule(static)
-            for (int64_t b0 = 0; b0 < ny; b0 += BLK) {
-                float t[BLK];
-                const int64_t nb = ny - b0 < BLK ? ny - b0 : BLK;
-                for (int64_t i = 0; i < nb; i++) t[i] = y[b0 + i] > 0.0f ? dy[b0 + i] : 0.0f;
-                nc_convert_f32_to_bf16(t, d16 + b0, nb);
-            }
+        } else { /* the ReLU mask and the conversion in one pass */
+            be->relu_mask_bf16(nc_par(ctx, ny), y, dy, d16, ny);
         }
         dyp = d16;
     }
@@ -296,7 +279,7 @@ static void conv_cl_backward(nc_ctx *ctx, nc_node *n) {
     if (dx) {
         float *o = fx ? dx : nc_scratch(ctx, (size_t)nx * sizeof(float));
         if (!o) return;
-        st = nc_conv_cl_backward_data(g, s->bf16, s->relu, bias != NULL, dyp, w->data, o, work);
+        st = be->conv_cl_backward_data(g, s->bf16, s->relu, bias != NULL, dyp, w->data, o, work);
         if (!st) put_grad(ctx, dx, o, nx, fx);
     }
     if (!st && (dw || db)) {
@@ -304,7 +287,7 @@ static void conv_cl_backward(nc_ctx *ctx, nc_node *n) {
         float *ob = !bias ? NULL : db && fb ? db : nc_scratch(ctx, (size_t)g->Cout * sizeof(float));
         if (!ow || (bias && !ob)) return;
         const void *xp = s->bf16 ? (const void *)s->x16 : x->data;
-        st = nc_conv_cl_backward_weights(g, s->bf16, s->relu, bias != NULL, xp, dyp, ow, ob, work);
+        st = be->conv_cl_backward_weights(g, s->bf16, s->relu, bias != NULL, xp, dyp, ow, ob, work);
         if (!st && dw) put_grad(ctx, dw, ow, nw, fw);
         if (!st && db) put_grad(ctx, db, ob, g->Cout, fb);
     }
@@ -314,33 +297,11 @@ static void conv_cl_backward(nc_ctx *ctx, nc_node *n) {
 
 /* oneDNN's fused ReLU turns NaN into 0 where torch.relu keeps it, and a NaN
  * must reach the loss for the trainer to skip the step; a non-finite input
- * (the only way to a NaN output) therefore takes the composite path. One
- * read of x: NaN and +-inf are the floats whose exponent bits are all ones
- * (an integer OR-reduction, which vectorises without reassociating floats). */
-static bool finite_run(const float *p, int64_t n) {
-    uint32_t bad = 0;
-    for (int64_t i = 0; i < n; i++) {
-        uint32_t b;
-        memcpy(&b, p + i, sizeof b);
-        bad |= (uint32_t)((b & 0x7f800000u) == 0x7f800000u);
-    }
-    return bad == 0;
-}
-
-/* Whether t is finite; with x16, also converts t to bf16 into it in the same
- * pass (a block at a time, checked while it is in cache). */
+ * (the only way to a NaN output) therefore takes the composite path. With
+ * x16, t is also converted to bf16 into it in the same pass. */
 static bool finite(nc_ctx *ctx, const nc_tensor *t, uint16_t *x16) {
-    enum { BLK = 16384 };
-    const float *p = t->data;
     const int64_t n = nc_numel(t);
-    bool ok = true;
-#pragma omp parallel for if (nc_par(ctx, n)) reduction(&& : ok) schedule(static)
-    for (int64_t b0 = 0; b0 < n; b0 += BLK) {
-        const int64_t nb = n - b0 < BLK ? n - b0 : BLK;
-        ok = finite_run(p + b0, nb) && ok;
-        if (x16) nc_convert_f32_to_bf16(p + b0, x16 + b0, nb);
-    }
-    return ok;
+    return nc_ctx_backend(ctx)->all_finite(nc_par(ctx, n), t->data, n, x16);
 }
 
 nc_tensor *nc_conv2d_cl(nc_ctx *ctx, nc_tensor *x, nc_tensor *w, nc_tensor *bias,
@@ -355,7 +316,8 @@ nc_tensor *nc_conv2d_cl(nc_ctx *ctx, nc_tensor *x, nc_tensor *w, nc_tensor *bias
     /* the engines on which a gemm runs on oneDNN (nc_cpu_gemm) */
     const bool dnnl = !ctx->reference && ctx->gemm != NC_GEMM_REF &&
                       (bf16 || ctx->gemm != NC_GEMM_BLAS);
-    bool fast = dnnl && nc_conv_cl_available(&g, bf16, relu, bias != NULL);
+    const nc_backend *be = nc_ctx_backend(ctx);
+    bool fast = dnnl && be->conv_cl_available(&g, bf16, relu, bias != NULL);
     uint16_t *x16 = NULL; /* bf16: x converted for the kernel, kept for backward */
     nc_arena_mark m0 = nc_arena_mark_get(ctx->arena);
     if (fast && bf16 && !(x16 = nc_scratch(ctx, (size_t)nc_numel(x) * sizeof(uint16_t))))
@@ -375,9 +337,9 @@ nc_tensor *nc_conv2d_cl(nc_ctx *ctx, nc_tensor *x, nc_tensor *w, nc_tensor *bias
     if (!y) return NULL;
     const void *xp = x16 ? (const void *)x16 : x->data;
     nc_arena_mark m = nc_arena_mark_get(ctx->arena);
-    void *work = nc_scratch(ctx, nc_conv_cl_work_bytes(&g, bf16, relu, bias != NULL, NC_CONV_FWD));
+    void *work = nc_scratch(ctx, be->conv_cl_work_bytes(&g, bf16, relu, bias != NULL, NC_CONV_FWD));
     if (!work) return NULL;
-    nc_status st = nc_conv_cl_forward(&g, bf16, relu, xp, w->data,
+    nc_status st = be->conv_cl_forward(&g, bf16, relu, xp, w->data,
                                       bias ? (const float *)bias->data : NULL, y->data, work);
     nc_arena_rewind(ctx->arena, m);
     if (st) return conv_cl_fail(ctx, st);
@@ -423,7 +385,7 @@ nc_tensor *nc_conv_transpose1d(nc_ctx *ctx, nc_tensor *x, nc_tensor *w, nc_tenso
                       .sh = 1, .sw = s, .ph = 0, .pw = pad, .dh = 1, .dw = d};
     nc_tensor *y = nc_empty(ctx, NC_F32, NC_DIMS(N, Cout, Lout));
     if (!y) return NULL;
-    nc_conv_fill_bias(N, Cout, Lout, nc_par(ctx, nc_numel(y)),
+    nc_ctx_backend(ctx)->conv_fill_bias(N, Cout, Lout, nc_par(ctx, nc_numel(y)),
                       bias ? (const float *)bias->data : NULL, y->data);
     if (!run_pass(ctx, &g, NC_CONV_BWD_DATA, x->data, w->data, y->data)) return NULL;
     nc_tensor *ins[3] = {x, w, bias};

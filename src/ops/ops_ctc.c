@@ -1,6 +1,7 @@
 /* CTC loss: the alpha (forward) and beta (backward) recursions of Graves et
  * al. 2006, section 4.1, in log space and double precision, one utterance per
- * OpenMP task. Mirrors aten/src/ATen/native/LossCTC.cpp (ctc_loss_cpu_template
+ * task (kernels in src/backend/cpu/cpu_ctc.c). Mirrors
+ * aten/src/ATen/native/LossCTC.cpp (ctc_loss_cpu_template
  * and ctc_loss_backward_cpu_template) so that losses and gradients match
  * torch.nn.functional.ctc_loss; NeMo's extra reductions follow
  * nemo/collections/asr/losses/ctc.py (CTCLoss.reduce).
@@ -38,100 +39,6 @@ const char *nc_ctc_reduction_name(nc_ctc_reduction r) {
     return (unsigned)r < sizeof red_names / sizeof red_names[0] ? red_names[r] : "?";
 }
 
-/* log(exp(a) + exp(b)) without overflow; -inf is the additive identity. */
-static inline double lse2(double a, double b) {
-    if (a == -INFINITY) return b;
-    if (b == -INFINITY) return a;
-    return a > b ? a + log1p(exp(b - a)) : b + log1p(exp(a - b));
-}
-
-/* Class emitted in extended state s. */
-static inline int64_t state_label(const int64_t *tg, int64_t s, int64_t blank) {
-    return (s & 1) ? tg[s >> 1] : blank;
-}
-
-/* Fills alpha rows for one utterance and returns its negative log-likelihood.
- * lp (T, V); with `keep` row t lives at alpha + t * S2 (needed by backward),
- * otherwise two rolling rows are used. */
-static double ctc_alpha(const float *lp, int64_t V, const int64_t *tg, int64_t il, int64_t tl,
-                        int64_t blank, double *alpha, bool keep) {
-    /* torch: an empty input explains only an empty target */
-    if (il == 0) return tl == 0 ? 0.0 : INFINITY;
-    int64_t S2 = 2 * tl + 1;
-    double *row = alpha;
-    for (int64_t s = 0; s < S2; s++) row[s] = -INFINITY;
-    row[0] = lp[blank];
-    if (tl > 0) row[1] = lp[tg[0]];
-    for (int64_t t = 1; t < il; t++) {
-        const double *prev = alpha + (keep ? t - 1 : (t - 1) & 1) * S2;
-        double *cur = alpha + (keep ? t : t & 1) * S2;
-        const float *l = lp + t * V;
-        for (int64_t s = 0; s < S2; s++) {
-            /* alpha_t(s) = (alpha_{t-1}(s) + alpha_{t-1}(s-1) [+ alpha_{t-1}(s-2)]) y_t(l'_s);
-             * the skip over a blank is allowed only between different labels */
-            double a = prev[s];
-            if (s > 0) a = lse2(a, prev[s - 1]);
-            if (s > 1 && (s & 1) && tg[s >> 1] != tg[(s >> 1) - 1]) a = lse2(a, prev[s - 2]);
-            cur[s] = a == -INFINITY ? -INFINITY : a + l[state_label(tg, s, blank)];
-        }
-    }
-    const double *last = alpha + (keep ? il - 1 : (il - 1) & 1) * S2;
-    /* a valid alignment ends in the last label or the trailing blank */
-    double ll = tl == 0 ? last[0] : lse2(last[S2 - 1], last[S2 - 2]);
-    return -ll;
-}
-
-/* Beta recursion and gradient for one utterance, added into dx (T, V):
- * dx[t][c] += g * (exp(lp[t][c]) - exp(lse_{s: l'_s = c}(alpha+beta)[t][s] + nll - lp[t][c])).
- * beta holds two rows of S2, acc V doubles. */
-static void ctc_grad(const float *lp, int64_t V, const int64_t *tg, int64_t il, int64_t tl,
-                     int64_t blank, const double *alpha, double nll, double g, double *beta,
-                     double *acc, float *dx) {
-    int64_t S2 = 2 * tl + 1;
-    if (nll == INFINITY) {
-        /* torch computes exp(-inf + inf) here: every frame of an impossible
-         * utterance gets NaN unless zero_infinity skipped it */
-        for (int64_t i = 0; i < il * V; i++) dx[i] = NAN;
-        return;
-    }
-    for (int64_t t = il - 1; t >= 0; t--) {
-        double *cur = beta + (t & 1) * S2;
-        const double *next = beta + ((t + 1) & 1) * S2;
-        const float *l = lp + t * V;
-        if (t == il - 1) {
-            for (int64_t s = 0; s < S2; s++) cur[s] = -INFINITY;
-            cur[S2 - 1] = l[blank];
-            if (tl > 0) cur[S2 - 2] = l[tg[tl - 1]];
-        } else {
-            for (int64_t s = 0; s < S2; s++) {
-                /* mirror image of the alpha step: s, s+1, and s+2 between different labels */
-                double b = next[s];
-                if (s < S2 - 1) b = lse2(b, next[s + 1]);
-                if (s < S2 - 2 && (s & 1) && tg[(s >> 1) + 1] != tg[s >> 1])
-                    b = lse2(b, next[s + 2]);
-                cur[s] = b == -INFINITY ? -INFINITY : b + l[state_label(tg, s, blank)];
-            }
-        }
-        for (int64_t c = 0; c < V; c++) acc[c] = -INFINITY;
-        const double *a = alpha + t * S2;
-        for (int64_t s = 0; s < S2; s++) {
-            double v = a[s] + cur[s];
-            if (v != -INFINITY) {
-                int64_t c = state_label(tg, s, blank);
-                acc[c] = lse2(acc[c], v);
-            }
-        }
-        /* alpha*beta counts y_t(c) twice, hence "- lp"; + nll divides by p(z|x).
-         * A class on no path (acc = -inf) has posterior 0: spelled out so a
-         * -inf log-prob does not turn -inf - (-inf) into NaN. */
-        float *d = dx + t * V;
-        for (int64_t c = 0; c < V; c++) {
-            double post = acc[c] == -INFINITY ? 0.0 : exp(acc[c] + nll - l[c]);
-            d[c] += (float)((exp((double)l[c]) - post) * g);
-        }
-    }
-}
-
 typedef struct ctc_saved {
     double *alpha;  /* per utterance il * S2, at alpha + off[b] */
     int64_t *off;   /* (B + 1) offsets into alpha */
@@ -164,18 +71,14 @@ static void ctc_backward(nc_ctx *ctx, nc_node *nd) {
     int64_t sum_tl = 0, per = 2 * (2 * S + 1) + V;
     for (int64_t b = 0; b < B; b++) sum_tl += tl[b];
     double *work = nc_scratch(ctx, (size_t)(B * per) * sizeof(double));
-    if (!work) return;
+    double *gs = nc_scratch(ctx, (size_t)B * sizeof(double));
+    if (!work || !gs) return;
     const float *g = nc_out_grad(nd);
-    const float *LP = lpt->data;
-    const int64_t *TG = tgt->data;
-#pragma omp parallel for schedule(dynamic) if (nc_par(ctx, s->off[B] * 4))
-    for (int64_t b = 0; b < B; b++) {
-        if (s->zero_infinity && s->nll[b] == INFINITY) continue; /* loss was set to 0 */
-        double gb = loss_scale(s, g, b, B, tl, sum_tl);
-        double *w = work + b * per;
-        ctc_grad(LP + b * T * V, V, TG + b * S, il[b], tl[b], s->blank, s->alpha + s->off[b],
-                 s->nll[b], gb, w, w + 2 * (2 * S + 1), dx + b * T * V);
-    }
+    for (int64_t b = 0; b < B; b++) gs[b] = loss_scale(s, g, b, B, tl, sum_tl);
+    const nc_ctc_args a = {.lp = lpt->data, .tg = tgt->data, .il = il, .tl = tl, .B = B, .T = T,
+                           .V = V, .S = S, .blank = s->blank, .alpha = s->alpha, .off = s->off,
+                           .nll = s->nll};
+    nc_ctx_backend(ctx)->ctc_grad(nc_par(ctx, s->off[B] * 4), &a, gs, s->zero_infinity, work, dx);
 }
 
 /* Shapes, dtypes and value ranges; fails the ctx with the offending index. */
@@ -248,11 +151,10 @@ nc_tensor *nc_ctc_loss(nc_ctx *ctx, nc_tensor *log_probs, nc_tensor *targets,
     for (int64_t b = 0; b < B; b++) off[b + 1] = off[b] + (keep ? il[b] : 2) * (2 * tl[b] + 1);
     double *alpha = nc_scratch(ctx, (size_t)(off[B] ? off[B] : 1) * sizeof(double));
     if (!alpha) return NULL;
-    const float *LP = log_probs->data;
-    const int64_t *TG = targets->data;
-#pragma omp parallel for schedule(dynamic) if (nc_par(ctx, off[B] * 4))
-    for (int64_t b = 0; b < B; b++)
-        nll[b] = ctc_alpha(LP + b * T * V, V, TG + b * S, il[b], tl[b], blank, alpha + off[b], keep);
+    const nc_ctc_args a = {.lp = log_probs->data, .tg = targets->data, .il = il, .tl = tl, .B = B,
+                           .T = T, .V = V, .S = S, .blank = blank, .alpha = alpha, .off = off,
+                           .nll = nll};
+    nc_ctx_backend(ctx)->ctc_alpha(nc_par(ctx, off[B] * 4), &a, keep);
 
     nc_tensor *out = reduction == NC_CTC_NONE ? nc_empty(ctx, NC_F32, NC_DIMS(B))
                                               : nc_empty(ctx, NC_F32, 0, NULL);

@@ -46,12 +46,8 @@ static void do_backward(nc_ctx *ctx, nc_node *nd) {
     const do_saved *s = nd->saved;
     float *dx = nc_grad_buf(ctx, nd->in[0]);
     if (!dx) return;
-    const float *g = nc_out_grad(nd), sc = s->scale;
-    const uint8_t *m = s->mask;
     int64_t n = nc_numel(nd->out);
-    /* forward: out = x * noise, noise = mask ? 1/(1-p) : 0 (all 0 when p == 1) */
-#pragma omp parallel for if (nc_par(ctx, n)) schedule(static)
-    for (int64_t i = 0; i < n; i++) dx[i] += m ? g[i] * (m[i] ? sc : 0.0f) : g[i] * 0.0f;
+    nc_ctx_backend(ctx)->dropout_grad(nc_par(ctx, n), nc_out_grad(nd), s->mask, s->scale, dx, n);
 }
 
 nc_tensor *nc_dropout(nc_ctx *ctx, nc_tensor *x, float p) {
@@ -63,19 +59,13 @@ nc_tensor *nc_dropout(nc_ctx *ctx, nc_tensor *x, float p) {
     if (p == 0.0f || !ctx->training || n == 0) return x;
     nc_tensor *y = nc_empty_like(ctx, x);
     if (!y) return NULL;
-    const float *X = x->data;
-    float *Y = y->data, scale = 0.0f;
-    uint8_t *mask = NULL;
-    if (p == 1.0f) {
-        /* torch multiplies by a zero scalar: NaN/inf inputs give NaN, as there */
-#pragma omp parallel for if (nc_par(ctx, n)) schedule(static)
-        for (int64_t i = 0; i < n; i++) Y[i] = X[i] * 0.0f;
-    } else {
+    float scale = 0.0f;
+    uint8_t *mask = NULL; /* none when p == 1: torch multiplies by a zero scalar */
+    if (p != 1.0f) {
         mask = nc_dropout_mask(ctx, n, p, &scale);
         if (!mask) return NULL;
-#pragma omp parallel for if (nc_par(ctx, n)) schedule(static)
-        for (int64_t i = 0; i < n; i++) Y[i] = X[i] * (mask[i] ? scale : 0.0f);
     }
+    nc_ctx_backend(ctx)->dropout(nc_par(ctx, n), x->data, mask, scale, y->data, n);
     nc_node *nd = nc_record(ctx, "dropout", do_backward, y, 1, &x, sizeof(do_saved));
     if (nd) *(do_saved *)nd->saved = (do_saved){.mask = mask, .scale = scale};
     return ctx->status ? NULL : y;

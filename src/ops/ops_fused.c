@@ -6,8 +6,6 @@
  * chains). */
 #include <string.h>
 
-#include "backend/cpu/conv_dw_tc.h"
-#include "backend/cpu/vmath.h"
 #include "ops/ops_internal.h"
 
 /* ==================================================================== add_dropout */
@@ -21,20 +19,12 @@ static void ad_backward(nc_ctx *ctx, nc_node *n) {
     const ad_saved *s = n->saved;
     nc_tensor *a = n->in[0], *b = n->in[1];
     const float *g = nc_out_grad(n);
-    const uint8_t *m = s->mask;
     const int64_t N = nc_numel(n->out);
-    const float al = s->alpha, sc = s->scale;
     bool fresh;
     float *db = nc_grad_buf_fresh(ctx, b, &fresh);
-    if (db) {
-        /* forward: out = a + alpha * b * mask */
-        const bool zero = s->p == 1.0f;
-#pragma omp parallel for if (nc_par(ctx, N)) schedule(static)
-        for (int64_t i = 0; i < N; i++) {
-            float v = zero ? g[i] * 0.0f : (m ? al * (g[i] * (m[i] ? sc : 0.0f)) : al * g[i]);
-            db[i] = fresh ? v : db[i] + v;
-        }
-    }
+    if (db) /* forward: out = a + alpha * b * mask */
+        nc_ctx_backend(ctx)->add_dropout_grad(nc_par(ctx, N), g, s->mask, s->p == 1.0f, s->alpha,
+                                              s->scale, db, fresh, N);
     /* da += g (a fresh gradient of a is g itself) */
     if (a != b && nc_grad_pass_through(ctx, a, n)) return;
     float *da = nc_grad_buf(ctx, a);
@@ -53,22 +43,14 @@ nc_tensor *nc_add_dropout(nc_ctx *ctx, nc_tensor *a, nc_tensor *b, float p, floa
     if (!ctx->training) p = 0.0f;
     nc_tensor *y = nc_empty_like(ctx, a);
     if (!y) return NULL;
-    const float *A = a->data, *B = b->data;
-    float *Y = y->data, scale = 0.0f;
+    float scale = 0.0f;
     uint8_t *mask = NULL;
     if (p > 0.0f && p < 1.0f && n > 0) {
         mask = nc_dropout_mask(ctx, n, p, &scale);
         if (!mask) return NULL;
-#pragma omp parallel for if (nc_par(ctx, n)) schedule(static)
-        for (int64_t i = 0; i < n; i++) Y[i] = A[i] + alpha * (B[i] * (mask[i] ? scale : 0.0f));
-    } else if (p == 1.0f) {
-        /* torch multiplies by a zero scalar: NaN/inf in b give NaN, as there */
-#pragma omp parallel for if (nc_par(ctx, n)) schedule(static)
-        for (int64_t i = 0; i < n; i++) Y[i] = A[i] + alpha * (B[i] * 0.0f);
-    } else {
-#pragma omp parallel for if (nc_par(ctx, n)) schedule(static)
-        for (int64_t i = 0; i < n; i++) Y[i] = A[i] + alpha * B[i];
     }
+    nc_ctx_backend(ctx)->add_dropout(nc_par(ctx, n), a->data, b->data, mask, p == 1.0f, alpha,
+                                     scale, y->data, n);
     nc_node *nd = nc_record(ctx, op, ad_backward, y, 2, (nc_tensor *[]){a, b}, sizeof(ad_saved));
     if (nd) *(ad_saved *)nd->saved = (ad_saved){.mask = mask, .alpha = alpha, .p = p, .scale = scale};
     return ctx->status ? NULL : y;
@@ -86,22 +68,9 @@ static void sd_backward(nc_ctx *ctx, nc_node *n) {
     bool fresh;
     float *dx = nc_grad_buf_fresh(ctx, n->in[0], &fresh);
     if (!dx) return;
-    const float *X = n->in[0]->data, *G = nc_out_grad(n);
-    const uint8_t *m = s->mask;
-    const float sc = s->scale;
     const int64_t N = nc_numel(n->out);
-#pragma omp parallel for if (nc_par(ctx, N)) schedule(static)
-    for (int64_t b0 = 0; b0 < N; b0 += 1024) {
-        float sg[1024];
-        const int64_t k = N - b0 < 1024 ? N - b0 : 1024;
-        nc_vsigmoid(sg, X + b0, k);
-        /* forward: y = silu(x) * noise; d silu = s (1 + x (1 - s)) */
-        for (int64_t i = 0; i < k; i++) {
-            const float g = m ? G[b0 + i] * (m[b0 + i] ? sc : 0.0f) : G[b0 + i];
-            const float v = g * sg[i] * (1.0f + X[b0 + i] * (1.0f - sg[i]));
-            dx[b0 + i] = fresh ? v : dx[b0 + i] + v;
-        }
-    }
+    nc_ctx_backend(ctx)->silu_dropout_grad(nc_par(ctx, N), n->in[0]->data, nc_out_grad(n), s->mask,
+                                           s->scale, dx, fresh, N);
 }
 
 nc_tensor *nc_silu_dropout(nc_ctx *ctx, nc_tensor *x, float p) {
@@ -119,15 +88,7 @@ nc_tensor *nc_silu_dropout(nc_ctx *ctx, nc_tensor *x, float p) {
         mask = nc_dropout_mask(ctx, n, p, &scale);
         if (!mask) return NULL;
     }
-    const float *X = x->data;
-    float *Y = y->data;
-#pragma omp parallel for if (nc_par(ctx, n)) schedule(static)
-    for (int64_t b0 = 0; b0 < n; b0 += 1024) {
-        const int64_t k = n - b0 < 1024 ? n - b0 : 1024;
-        nc_vsilu(Y + b0, X + b0, k);
-        if (mask)
-            for (int64_t i = 0; i < k; i++) Y[b0 + i] = Y[b0 + i] * (mask[b0 + i] ? scale : 0.0f);
-    }
+    nc_ctx_backend(ctx)->silu_dropout(nc_par(ctx, n), x->data, mask, scale, y->data, n);
     nc_node *nd = nc_record(ctx, op, sd_backward, y, 1, &x, sizeof(sd_saved));
     if (nd) *(sd_saved *)nd->saved = (sd_saved){.mask = mask, .scale = scale};
     return ctx->status ? NULL : y;
@@ -140,40 +101,13 @@ typedef struct gm_saved {
     int64_t B, T, C;
 } gm_saved;
 
-static int64_t gm_valid(const gm_saved *s, int64_t b) {
-    if (!s->len) return s->T;
-    int64_t L = s->len[b];
-    return L < 0 ? 0 : (L > s->T ? s->T : L);
-}
-
 static void gm_backward(nc_ctx *ctx, nc_node *n) {
     const gm_saved *s = n->saved;
     bool fresh;
     float *dx = nc_grad_buf_fresh(ctx, n->in[0], &fresh);
     if (!dx) return;
-    const float *X = n->in[0]->data, *G = nc_out_grad(n);
-    const int64_t C = s->C, rows = s->B * s->T;
-#pragma omp parallel for if (nc_par(ctx, rows * C)) schedule(static)
-    for (int64_t r = 0; r < rows; r++) {
-        const float *a = X + r * 2 * C, *bb = a + C, *g = G + r * C;
-        float *da = dx + r * 2 * C, *db = da + C;
-        if (r % s->T >= gm_valid(s, r / s->T)) { /* masked frame: no gradient */
-            if (fresh) memset(da, 0, (size_t)(2 * C) * sizeof(float));
-            continue;
-        }
-        /* forward: y = a * sigmoid(b) */
-        for (int64_t c0 = 0; c0 < C; c0 += 256) {
-            float sg[256];
-            const int64_t m = C - c0 < 256 ? C - c0 : 256;
-            nc_vsigmoid(sg, bb + c0, m);
-            for (int64_t i = 0; i < m; i++) {
-                const float ga = g[c0 + i] * sg[i];
-                const float gb = g[c0 + i] * a[c0 + i] * sg[i] * (1.0f - sg[i]);
-                da[c0 + i] = fresh ? ga : da[c0 + i] + ga;
-                db[c0 + i] = fresh ? gb : db[c0 + i] + gb;
-            }
-        }
-    }
+    nc_ctx_backend(ctx)->glu_mask_grad(nc_par(ctx, s->B * s->T * s->C), n->in[0]->data,
+                                       nc_out_grad(n), s->len, s->B, s->T, s->C, dx, fresh);
 }
 
 nc_tensor *nc_glu_mask(nc_ctx *ctx, nc_tensor *x, const int64_t *lengths) {
@@ -190,19 +124,7 @@ nc_tensor *nc_glu_mask(nc_ctx *ctx, nc_tensor *x, const int64_t *lengths) {
     }
     if (!y || (lengths && !len)) return NULL;
     gm_saved sv = {.len = len, .B = B, .T = T, .C = C};
-    const float *X = x->data;
-    float *Y = y->data;
-#pragma omp parallel for if (nc_par(ctx, B * T * C)) schedule(static)
-    for (int64_t r = 0; r < B * T; r++) {
-        float *yr = Y + r * C;
-        if (r % T >= gm_valid(&sv, r / T)) {
-            memset(yr, 0, (size_t)C * sizeof(float));
-            continue;
-        }
-        const float *a = X + r * 2 * C;
-        nc_vsigmoid(yr, a + C, C);
-        for (int64_t c = 0; c < C; c++) yr[c] *= a[c];
-    }
+    nc_ctx_backend(ctx)->glu_mask(nc_par(ctx, B * T * C), x->data, len, B, T, C, y->data);
     nc_node *nd = nc_record(ctx, op, gm_backward, y, 1, &x, sizeof(gm_saved));
     if (nd) *(gm_saved *)nd->saved = sv;
     return ctx->status ? NULL : y;
@@ -225,17 +147,18 @@ static void dw_backward(nc_ctx *ctx, nc_node *n) {
     float *dx = nc_grad_buf_fresh(ctx, x, &fresh);
     float *dw = nc_grad_buf(ctx, w), *db = bias ? nc_grad_buf(ctx, bias) : NULL;
     if (ctx->status) return;
+    const nc_backend *be = nc_ctx_backend(ctx);
     nc_arena_mark m = nc_arena_mark_get(ctx->arena);
     if (dx) {
         float *wflip = nc_scratch(ctx, (size_t)(g->K * g->C) * sizeof(float));
         if (!wflip) return;
-        nc_dwtc_backward_data(g, th, dy, s->wt, wflip, dx, !fresh);
+        be->dwtc_backward_data(g, th, dy, s->wt, wflip, dx, !fresh);
     }
     if (dw || db) {
         float *part = nc_scratch(
-            ctx, (size_t)(nc_dwtc_weight_blocks(g) * (g->K + 1) * g->C) * sizeof(float));
+            ctx, (size_t)(be->dwtc_weight_blocks(g) * (g->K + 1) * g->C) * sizeof(float));
         if (!part) return;
-        nc_dwtc_backward_weight(g, th, dy, x->data, part, dw, db);
+        be->dwtc_backward_weight(g, th, dy, x->data, part, dw, db);
     }
     nc_arena_rewind(ctx->arena, m);
 }
@@ -264,7 +187,7 @@ nc_tensor *nc_dwconv1d_tc(nc_ctx *ctx, nc_tensor *x, nc_tensor *w, nc_tensor *bi
     for (int64_t c = 0; c < C; c++)
         for (int64_t k = 0; k < K; k++) wt[k * C + c] = W[c * K + k];
     nc_dwtc_geom g = {.B = B, .T = T, .C = C, .K = K, .pad_left = pad_left, .To = To};
-    nc_dwtc_forward(&g, nc_par(ctx, B * To * C * K), x->data, wt,
+    nc_ctx_backend(ctx)->dwtc_forward(&g, nc_par(ctx, B * To * C * K), x->data, wt,
                     bias ? (const float *)bias->data : NULL, y->data);
     nc_tensor *ins[3] = {x, w, bias};
     nc_node *nd = nc_record(ctx, op, dw_backward, y, bias ? 3 : 2, ins, sizeof(dw_saved));

@@ -36,18 +36,9 @@ static void gather_backward(nc_ctx *ctx, nc_node *nd) {
     const gather_saved *s = nd->saved;
     float *dx = nc_grad_buf(ctx, nd->in[0]);
     if (!dx) return;
-    const int64_t *idx = nd->in[1]->data;
-    const float *g = nc_out_grad(nd);
-    const int64_t n = s->n, inner = s->inner;
-    /* out (o, j, i) lands in x (o, idx, i): different (o, i) never collide, so
-     * threads split (o, i) and each walks j in order (deterministic). */
-#pragma omp parallel for collapse(2) if (nc_par(ctx, s->outer * n * inner)) schedule(static)
-    for (int64_t o = 0; o < s->outer; o++)
-        for (int64_t i = 0; i < inner; i++)
-            for (int64_t j = 0; j < n; j++) {
-                const int64_t k = (o * n + j) * inner + i;
-                dx[s->xo[o] + idx[k] * s->xstride + s->xi[i]] += g[k];
-            }
+    nc_ctx_backend(ctx)->gather_grad(nc_par(ctx, s->outer * s->n * s->inner), nc_out_grad(nd),
+                                     nd->in[1]->data, s->xo, s->xi, s->xstride, dx, s->outer,
+                                     s->n, s->inner);
 }
 
 nc_tensor *nc_gather(nc_ctx *ctx, nc_tensor *x, int dim, nc_tensor *index) {
@@ -80,27 +71,8 @@ nc_tensor *nc_gather(nc_ctx *ctx, nc_tensor *x, int dim, nc_tensor *index) {
     coord_offsets(x, index, dim + 1, x->ndim, xi, inner);
     int64_t xstride = 1;
     for (int d = dim + 1; d < x->ndim; d++) xstride *= x->shape[d];
-    if (x->dtype == NC_F32) {
-        const float *X = x->data;
-        float *Y = y->data;
-#pragma omp parallel for collapse(2) if (nc_par(ctx, total)) schedule(static)
-        for (int64_t o = 0; o < outer; o++)
-            for (int64_t j = 0; j < n; j++)
-                for (int64_t i = 0; i < inner; i++) {
-                    const int64_t k = (o * n + j) * inner + i;
-                    Y[k] = X[xo[o] + idx[k] * xstride + xi[i]];
-                }
-    } else {
-        const int64_t *X = x->data;
-        int64_t *Y = y->data;
-#pragma omp parallel for collapse(2) if (nc_par(ctx, total)) schedule(static)
-        for (int64_t o = 0; o < outer; o++)
-            for (int64_t j = 0; j < n; j++)
-                for (int64_t i = 0; i < inner; i++) {
-                    const int64_t k = (o * n + j) * inner + i;
-                    Y[k] = X[xo[o] + idx[k] * xstride + xi[i]];
-                }
-    }
+    nc_ctx_backend(ctx)->gather(nc_par(ctx, total), x->data, idx, xo, xi, xstride, y->data,
+                                nc_dtype_size(x->dtype), outer, n, inner);
     if (x->dtype == NC_F32) {
         nc_node *nd = nc_record(ctx, op, gather_backward, y, 2, (nc_tensor *[]){x, index},
                                 sizeof(gather_saved));
@@ -120,30 +92,13 @@ typedef struct mf_saved {
     int64_t strides[NC_MAX_DIMS]; /* mask strides in x's shape (0 on broadcast dims) */
 } mf_saved;
 
-static inline int64_t mask_row_offset(const nc_tensor *x, const int64_t *st, int64_t row) {
-    int64_t off = 0;
-    for (int d = x->ndim - 2; d >= 0; d--) {
-        off += (row % x->shape[d]) * st[d];
-        row /= x->shape[d];
-    }
-    return off;
-}
-
 static void mf_backward(nc_ctx *ctx, nc_node *nd) {
     const mf_saved *s = nd->saved;
     nc_tensor *x = nd->in[0];
     float *dx = nc_grad_buf(ctx, x);
     if (!dx) return;
-    const float *g = nc_out_grad(nd);
-    const uint8_t *M = s->mask->data;
-    const int64_t C = x->ndim ? x->shape[x->ndim - 1] : 1, rows = C ? nc_numel(x) / C : 0;
-    const int64_t ms = x->ndim ? s->strides[x->ndim - 1] : 0;
-    /* forward: y = mask ? value : x, so filled positions pass no gradient */
-#pragma omp parallel for if (nc_par(ctx, rows * C)) schedule(static)
-    for (int64_t r = 0; r < rows; r++) {
-        const uint8_t *m = M + mask_row_offset(x, s->strides, r);
-        for (int64_t j = 0; j < C; j++) dx[r * C + j] += m[j * ms] ? 0.0f : g[r * C + j];
-    }
+    nc_ctx_backend(ctx)->masked_fill_grad(nc_par(ctx, nc_numel(x)), nc_out_grad(nd), s->mask->data,
+                                          s->strides, x->ndim, x->shape, dx);
 }
 
 nc_tensor *nc_masked_fill(nc_ctx *ctx, nc_tensor *x, nc_tensor *mask, float value) {
@@ -162,16 +117,8 @@ nc_tensor *nc_masked_fill(nc_ctx *ctx, nc_tensor *x, nc_tensor *mask, float valu
     if (!y || !sv) return NULL;
     sv->mask = mask;
     nc_broadcast_strides(mask, x->ndim, x->shape, sv->strides);
-    const float *X = x->data;
-    float *Y = y->data;
-    const uint8_t *M = mask->data;
-    const int64_t C = x->ndim ? x->shape[x->ndim - 1] : 1, rows = C ? nc_numel(x) / C : 0;
-    const int64_t ms = x->ndim ? sv->strides[x->ndim - 1] : 0;
-#pragma omp parallel for if (nc_par(ctx, rows * C)) schedule(static)
-    for (int64_t r = 0; r < rows; r++) {
-        const uint8_t *m = M + mask_row_offset(x, sv->strides, r);
-        for (int64_t j = 0; j < C; j++) Y[r * C + j] = m[j * ms] ? value : X[r * C + j];
-    }
+    nc_ctx_backend(ctx)->masked_fill(nc_par(ctx, nc_numel(x)), x->data, mask->data, sv->strides,
+                                     x->ndim, x->shape, value, y->data);
     nc_node *nd = nc_record(ctx, op, mf_backward, y, 1, &x, sizeof(mf_saved));
     if (nd) *(mf_saved *)nd->saved = *sv;
     return ctx->status ? NULL : y;
@@ -189,22 +136,8 @@ static void emb_backward(nc_ctx *ctx, nc_node *nd) {
     float *dw = nc_grad_buf(ctx, w);
     if (!dw) return;
     const int64_t D = w->shape[1], n = nc_numel(idx);
-    const int64_t *I = idx->data;
-    const float *g = nc_out_grad(nd);
-    /* Rows repeat across tokens, so threads split the embedding columns and
-     * each walks the tokens in order (no races, deterministic sums). */
-    enum { BLK = 64 };
-    const int64_t nblk = (D + BLK - 1) / BLK;
-#pragma omp parallel for if (nc_par(ctx, n * D)) schedule(static)
-    for (int64_t b = 0; b < nblk; b++) {
-        const int64_t j0 = b * BLK, j1 = j0 + BLK < D ? j0 + BLK : D;
-        for (int64_t t = 0; t < n; t++) {
-            if (I[t] == s->padding_idx) continue; /* padding rows get no gradient */
-            float *dr = dw + I[t] * D;
-            const float *gr = g + t * D;
-            for (int64_t j = j0; j < j1; j++) dr[j] += gr[j];
-        }
-    }
+    nc_ctx_backend(ctx)->embedding_grad(nc_par(ctx, n * D), nc_out_grad(nd), idx->data,
+                                        s->padding_idx, dw, n, D);
 }
 
 nc_tensor *nc_embedding(nc_ctx *ctx, nc_tensor *weight, nc_tensor *idx, int64_t padding_idx) {
@@ -226,10 +159,7 @@ nc_tensor *nc_embedding(nc_ctx *ctx, nc_tensor *weight, nc_tensor *idx, int64_t 
     shape[idx->ndim] = D;
     nc_tensor *y = nc_empty(ctx, NC_F32, idx->ndim + 1, shape);
     if (!y) return NULL;
-    const float *W = weight->data;
-    float *Y = y->data;
-#pragma omp parallel for if (nc_par(ctx, n * D)) schedule(static)
-    for (int64_t t = 0; t < n; t++) memcpy(Y + t * D, W + I[t] * D, (size_t)D * sizeof(float));
+    nc_ctx_backend(ctx)->embedding(nc_par(ctx, n * D), weight->data, I, y->data, n, D);
     nc_node *nd = nc_record(ctx, op, emb_backward, y, 2, (nc_tensor *[]){weight, idx},
                             sizeof(emb_saved));
     if (nd) ((emb_saved *)nd->saved)->padding_idx = padding_idx >= 0 ? padding_idx : -1;

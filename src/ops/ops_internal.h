@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "backend/backend.h" /* the seam: kernels only through nc_ctx_backend(ctx) */
 #include "core/ctx_impl.h"
 #include "core/tape.h"
 #include "nemoc/ops.h"
@@ -46,7 +47,6 @@ void nc_broadcast_strides(const nc_tensor *t, int ndim, const int64_t *shape, in
 uint8_t *nc_dropout_mask(nc_ctx *ctx, int64_t n, float p, float *scale);
 
 /* gemm through the ctx's engine and precision; fails the ctx on error. */
-struct nc_gemm_args;
-bool nc_ctx_gemm_run(nc_ctx *ctx, const struct nc_gemm_args *g);
+bool nc_ctx_gemm_run(nc_ctx *ctx, const nc_gemm_args *g);
 
 #endif

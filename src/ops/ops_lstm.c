@@ -13,8 +13,6 @@
  * "lstm" node that adds its gradient into the packed gradient. */
 #include <string.h>
 
-#include "backend/cpu/gemm.h"
-#include "backend/cpu/lstm_cell.h"
 #include "ops/ops_internal.h"
 
 typedef struct lstm_saved {
@@ -72,10 +70,8 @@ static bool layer_forward(nc_ctx *ctx, const lstm_saved *s, int l, const float *
     float *G = s->gates[l];
     const float *bi = w->b_ih ? (const float *)w->b_ih->data : NULL;
     const float *bh = w->b_hh ? (const float *)w->b_hh->data : NULL;
-#pragma omp parallel for if (nc_par(ctx, rows * G4)) schedule(static)
-    for (int64_t r = 0; r < rows; r++)
-        for (int64_t j = 0; j < G4; j++)
-            G[r * G4 + j] = (bi ? bi[j] : 0.0f) + (bh ? bh[j] : 0.0f);
+    const nc_backend *be = nc_ctx_backend(ctx);
+    be->lstm_gate_bias(nc_par(ctx, rows * G4), bi, bh, G, rows, G4);
     nc_gemm_args a = gemm_rm(false, true, rows, G4, in_f, in, in_f, w->w_ih->data, in_f, G, G4, 1.0f);
     if (!nc_ctx_gemm_run(ctx, &a)) return false;
     const float *hp = s->h0 ? (const float *)s->h0->data + l * B * H : NULL;
@@ -88,7 +84,7 @@ static bool layer_forward(nc_ctx *ctx, const lstm_saved *s, int l, const float *
             if (!nc_ctx_gemm_run(ctx, &a)) return false;
         }
         float *ct = s->cells[l] + t * B * H, *ht = s->hidden[l] + t * B * H;
-        nc_lstm_cell_forward(B, H, threads, Gt, cp, ct, ht);
+        be->lstm_cell_forward(B, H, threads, Gt, cp, ct, ht);
         hp = ht;
         cp = ct;
     }
@@ -110,11 +106,12 @@ static bool layer_backward(nc_ctx *ctx, const lstm_saved *s, int l, const float 
     float *dh0 = s->h0 ? nc_grad_buf(ctx, s->h0) : NULL;
     float *dc0 = s->c0 ? nc_grad_buf(ctx, s->c0) : NULL;
     bool threads = nc_par(ctx, B * G4);
+    const nc_backend *be = nc_ctx_backend(ctx);
     nc_gemm_args a;
     for (int64_t t = T - 1; t >= 0; t--) {
         const float *c_prev = t ? s->cells[l] + (t - 1) * BH : c0;
         float *dAt = dA + t * B * G4;
-        nc_lstm_cell_backward(B, H, threads, s->gates[l] + t * B * G4, s->cells[l] + t * BH,
+        be->lstm_cell_backward(B, H, threads, s->gates[l] + t * B * G4, s->cells[l] + t * BH,
                               c_prev, dY + t * BH, dh, dc, dAt);
         /* in the forward pass this was: G[t] += h[t-1] @ w_hh^T */
         if (t > 0 || dh0) {
@@ -145,13 +142,7 @@ static bool layer_backward(nc_ctx *ctx, const lstm_saved *s, int l, const float 
     float *dbh = w->b_hh ? nc_grad_buf(ctx, w->b_hh) : NULL;
     if (dbi || dbh) {
         int64_t rows = T * B;
-#pragma omp parallel for if (nc_par(ctx, rows * G4)) schedule(static)
-        for (int64_t j = 0; j < G4; j++) {
-            double acc = 0;
-            for (int64_t r = 0; r < rows; r++) acc += dA[r * G4 + j];
-            if (dbi) dbi[j] += (float)acc;
-            if (dbh) dbh[j] += (float)acc;
-        }
+        be->lstm_bias_grad(nc_par(ctx, rows * G4), dA, dbi, dbh, rows, G4);
     }
     if (dIn) { /* in the forward pass this was: G = in @ w_ih^T + ... */
         a = gemm_rm(false, false, T * B, in_f, G4, dA, G4, w->w_ih->data, in_f, dIn, in_f,

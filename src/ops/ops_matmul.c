@@ -1,7 +1,6 @@
 /* matmul and linear, forward and backward on the gemm engines. */
 #include <string.h>
 
-#include "backend/cpu/gemm.h"
 #include "ops/ops_internal.h"
 
 typedef struct matmul_saved {
@@ -101,34 +100,15 @@ nc_tensor *nc_matmul(nc_ctx *ctx, nc_tensor *a, nc_tensor *b, bool ta, bool tb) 
 
 /* ---- linear ---- */
 
-/* db (N) += column sums of dy (rows, N). Rows are summed in fixed blocks
- * (unit-stride, vectorised over columns), then the block sums in order in
- * double, so the result does not depend on the thread count. */
+/* db (N) += column sums of dy (rows, N), in the backend's fixed blocks of
+ * DB_ROWS rows (backend.h, bias_grad): the result does not depend on the
+ * thread count. */
 enum { DB_ROWS = 64 };
 static void bias_grad(nc_ctx *ctx, const float *dy, int64_t rows, int64_t N, float *db) {
     int64_t nblk = (rows + DB_ROWS - 1) / DB_ROWS;
     float *part = nc_scratch(ctx, (size_t)((nblk ? nblk : 1) * N) * sizeof(float));
     if (!part) return;
-#pragma omp parallel if (nc_par(ctx, rows * N))
-    {
-#pragma omp for schedule(static)
-        for (int64_t bi = 0; bi < nblk; bi++) {
-            float *pp = part + bi * N;
-            int64_t r0 = bi * DB_ROWS, r1 = r0 + DB_ROWS < rows ? r0 + DB_ROWS : rows;
-            memcpy(pp, dy + r0 * N, (size_t)N * sizeof(float));
-            for (int64_t r = r0 + 1; r < r1; r++) {
-                const float *d = dy + r * N;
-#pragma omp simd
-                for (int64_t j = 0; j < N; j++) pp[j] += d[j];
-            }
-        }
-#pragma omp for schedule(static)
-        for (int64_t j = 0; j < N; j++) {
-            double acc = 0;
-            for (int64_t bi = 0; bi < nblk; bi++) acc += part[bi * N + j];
-            db[j] += (float)acc;
-        }
-    }
+    nc_ctx_backend(ctx)->bias_grad(nc_par(ctx, rows * N), dy, rows, N, part, db);
 }
 
 /* In bf16 precision (fast kernels) the ops hand the gemm operands already

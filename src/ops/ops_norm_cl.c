@@ -12,13 +12,13 @@
  *
  * Rows are summed in fixed blocks (unit-stride over channels), the block
  * sums added in block order in double: the statistics do not depend on the
- * thread count. */
+ * thread count (kernels in src/backend/cpu/cpu_norm_cl.c). */
 #include <math.h>
 #include <string.h>
 
-#include "backend/cpu/vmath.h"
 #include "ops/ops_internal.h"
 
+/* rows per block of the backend's channel sums (backend.h, bncl_sums): sizes `part` */
 enum { CL_ROWS = 32 };
 
 typedef struct bncl_saved {
@@ -28,53 +28,6 @@ typedef struct bncl_saved {
     bool batch_stats, silu;
     double m_total; /* values per channel over all ranks (synchronized) or 0 */
 } bncl_saved;
-
-/* z row = (x - m) * rs * w + b, channels vectorised */
-static inline void z_row(float *z, const float *x, const float *m, const float *rs, const float *W,
-                         const float *B, int64_t C) {
-#pragma omp simd
-    for (int64_t c = 0; c < C; c++)
-        z[c] = (x[c] - m[c]) * rs[c] * (W ? W[c] : 1.0f) + (B ? B[c] : 0.0f);
-}
-
-/* part[blk] (C) = sum over the block's rows of f(row); f given as a mode:
- * 0: x, 1: (x - mean)^2, 2: (dz, dz * xhat) into two halves (2C). */
-static void block_sums(nc_ctx *ctx, int mode, const float *X, const float *D, const float *mean,
-                       const float *rstd, int64_t rows, int64_t C, float *part, double *out) {
-    const int64_t nblk = (rows + CL_ROWS - 1) / CL_ROWS, w = mode == 2 ? 2 * C : C;
-#pragma omp parallel if (nc_par(ctx, rows * C))
-    {
-#pragma omp for schedule(static)
-        for (int64_t bi = 0; bi < nblk; bi++) {
-            float *p = part + bi * w;
-            memset(p, 0, (size_t)w * sizeof(float));
-            const int64_t r1 = (bi + 1) * CL_ROWS < rows ? (bi + 1) * CL_ROWS : rows;
-            for (int64_t r = bi * CL_ROWS; r < r1; r++) {
-                const float *x = X + r * C;
-                if (mode == 0) {
-#pragma omp simd
-                    for (int64_t c = 0; c < C; c++) p[c] += x[c];
-                } else if (mode == 1) {
-#pragma omp simd
-                    for (int64_t c = 0; c < C; c++) p[c] += (x[c] - mean[c]) * (x[c] - mean[c]);
-                } else {
-                    const float *d = D + r * C;
-#pragma omp simd
-                    for (int64_t c = 0; c < C; c++) {
-                        p[c] += d[c];
-                        p[C + c] += d[c] * ((x[c] - mean[c]) * rstd[c]);
-                    }
-                }
-            }
-        }
-#pragma omp for schedule(static)
-        for (int64_t c = 0; c < w; c++) {
-            double s = 0;
-            for (int64_t bi = 0; bi < nblk; bi++) s += part[bi * w + c];
-            out[c] = s;
-        }
-    }
-}
 
 static void bncl_backward(nc_ctx *ctx, nc_node *nd) {
     const bncl_saved *s = nd->saved;
@@ -95,24 +48,12 @@ static void bncl_backward(nc_ctx *ctx, nc_node *nd) {
     float *coef = nc_scratch(ctx, (size_t)(3 * C) * sizeof(float));
     if (!part || !sums || !coef || (s->silu && !dz)) return;
     const float *m = s->mean, *rs = s->rstd;
-    if (s->silu) {
-        /* forward: y = silu(z); dz = dy * s (1 + z (1 - s)) */
-#pragma omp parallel for if (nc_par(ctx, rows * C)) schedule(static)
-        for (int64_t r = 0; r < rows; r++) {
-            float *d = dz + r * C;
-            const float *g = G + r * C;
-            z_row(d, X + r * C, m, rs, W, Bb, C);
-            for (int64_t c0 = 0; c0 < C; c0 += 256) {
-                float sg[256];
-                const int64_t k = C - c0 < 256 ? C - c0 : 256;
-                nc_vsigmoid(sg, d + c0, k);
-                for (int64_t i = 0; i < k; i++)
-                    d[c0 + i] = g[c0 + i] * sg[i] * (1.0f + d[c0 + i] * (1.0f - sg[i]));
-            }
-        }
-    }
+    const nc_backend *be = nc_ctx_backend(ctx);
+    const bool th = nc_par(ctx, rows * C);
+    /* forward: y = silu(z); dz = dy * s (1 + z (1 - s)) */
+    if (s->silu) be->bncl_silu_grad(th, X, G, m, rs, W, Bb, dz, rows, C);
     const float *D = s->silu ? dz : G;
-    block_sums(ctx, 2, X, D, m, rs, rows, C, part, sums);
+    be->bncl_sums(th, 2, X, D, m, rs, rows, C, part, sums);
     for (int64_t c = 0; c < C; c++) {
         if (dw) dw[c] += (float)sums[C + c];
         if (db) db[c] += (float)sums[c];
@@ -138,16 +79,7 @@ static void bncl_backward(nc_ctx *ctx, nc_node *nd) {
             bb[c] = s->batch_stats ? (float)(sums[C + c] / M) : 0.0f;
             k[c] = (W ? W[c] : 1.0f) * rs[c];
         }
-#pragma omp parallel for if (nc_par(ctx, rows * C)) schedule(static)
-        for (int64_t r = 0; r < rows; r++) {
-            const float *x = X + r * C, *d = D + r * C;
-            float *o = dx + r * C;
-#pragma omp simd
-            for (int64_t c = 0; c < C; c++) {
-                float v = k[c] * (d[c] - a[c] - ((x[c] - m[c]) * rs[c]) * bb[c]);
-                o[c] = fresh ? v : o[c] + v;
-            }
-        }
+        be->bncl_dx(th, X, D, m, rs, coef, dx, fresh, rows, C);
     }
     nc_arena_rewind(ctx->arena, mk);
 }
@@ -174,7 +106,8 @@ nc_tensor *nc_batch_norm_cl(nc_ctx *ctx, nc_tensor *x, nc_tensor *weight, nc_ten
     if (!y || !stats) return NULL;
     float *mean = stats, *rstd = stats + C;
     const float *X = x->data, *W = weight ? weight->data : NULL, *Bb = bias ? bias->data : NULL;
-    float *Y = y->data;
+    const nc_backend *be = nc_ctx_backend(ctx);
+    const bool th = nc_par(ctx, rows * C);
     /* SyncBatchNorm (trainer.sync_batchnorm, as nc_batch_norm): the channel
      * sums and the count are reduced over ranks before each pass */
     const bool sync = batch_stats && ctx->training && ctx->sync;
@@ -185,7 +118,7 @@ nc_tensor *nc_batch_norm_cl(nc_ctx *ctx, nc_tensor *x, nc_tensor *weight, nc_ten
         float *part = nc_scratch(ctx, (size_t)(nblk * C) * sizeof(float));
         double *sum = nc_scratch(ctx, (size_t)(2 * C + 1) * sizeof(double)), *ss = sum ? sum + C + 1 : NULL;
         if (!part || !sum) return NULL;
-        block_sums(ctx, 0, X, NULL, NULL, NULL, rows, C, part, sum);
+        be->bncl_sums(th, 0, X, NULL, NULL, NULL, rows, C, part, sum);
         double M = (double)rows;
         if (sync) {
             sum[C] = M;
@@ -196,7 +129,7 @@ nc_tensor *nc_batch_norm_cl(nc_ctx *ctx, nc_tensor *x, nc_tensor *weight, nc_ten
         for (int64_t c = 0; c < C; c++) mean[c] = (float)(sum[c] / M);
         /* two passes for the variance, as nc_batch_norm: the centred sum is
          * taken about the float mean the normalisation uses */
-        block_sums(ctx, 1, X, NULL, mean, NULL, rows, C, part, ss);
+        be->bncl_sums(th, 1, X, NULL, mean, NULL, rows, C, part, ss);
         if (sync) {
             nc_status st = ctx->sync(ctx->sync_ud, ss, C);
             if (st) return nc_ctx_fail(ctx, st, "batch_norm_cl: %s", nc_last_error());
@@ -223,12 +156,7 @@ nc_tensor *nc_batch_norm_cl(nc_ctx *ctx, nc_tensor *x, nc_tensor *weight, nc_ten
             rstd[c] = (float)(1.0 / sqrt((double)RV[c] + eps));
         }
     }
-#pragma omp parallel for if (nc_par(ctx, rows * C)) schedule(static)
-    for (int64_t r = 0; r < rows; r++) {
-        float *yr = Y + r * C;
-        z_row(yr, X + r * C, mean, rstd, W, Bb, C);
-        if (silu) nc_vsilu(yr, yr, C);
-    }
+    be->bncl_apply(th, X, mean, rstd, W, Bb, silu, y->data, rows, C);
     nc_tensor *ins[3] = {x};
     int n_in = 1;
     if (weight) ins[n_in++] = weight;

@@ -1,7 +1,6 @@
 /* max_pool1d and avg_pool1d over the last dim of x (N, C, L), as
  * torch.nn.functional.max_pool1d / avg_pool1d with ceil_mode=False and
- * dilation 1; kernels in src/backend/cpu/pool.c. */
-#include "backend/cpu/pool.h"
+ * dilation 1; kernels in src/backend/cpu/pool.c, through the backend table. */
 #include "ops/ops_internal.h"
 
 typedef struct pool_saved {
@@ -40,7 +39,7 @@ static bool pool_geom(nc_ctx *ctx, const char *op, const nc_tensor *x, int64_t k
 static void max_pool_backward(nc_ctx *ctx, nc_node *n) {
     const pool_saved *s = n->saved;
     float *dx = nc_grad_buf(ctx, n->in[0]);
-    if (dx) nc_max_pool1d_backward(&s->g, nc_par(ctx, nc_numel(n->in[0])), nc_out_grad(n), s->arg, dx);
+    if (dx) nc_ctx_backend(ctx)->max_pool1d_grad(&s->g, nc_par(ctx, nc_numel(n->in[0])), nc_out_grad(n), s->arg, dx);
 }
 
 nc_tensor *nc_max_pool1d(nc_ctx *ctx, nc_tensor *x, int64_t kernel, int64_t stride, int64_t padding) {
@@ -54,7 +53,7 @@ nc_tensor *nc_max_pool1d(nc_ctx *ctx, nc_tensor *x, int64_t kernel, int64_t stri
         arg = nc_scratch(ctx, (size_t)(g.rows * g.Lout) * sizeof(int64_t));
         if (!arg) return NULL;
     }
-    nc_max_pool1d_forward(&g, nc_par(ctx, nc_numel(x)), x->data, y->data, arg);
+    nc_ctx_backend(ctx)->max_pool1d(&g, nc_par(ctx, nc_numel(x)), x->data, y->data, arg);
     nc_node *n = nc_record(ctx, "max_pool1d", max_pool_backward, y, 1, &x, sizeof(pool_saved));
     if (n) *(pool_saved *)n->saved = (pool_saved){.g = g, .arg = arg};
     return ctx->status ? NULL : y;
@@ -64,7 +63,7 @@ static void avg_pool_backward(nc_ctx *ctx, nc_node *n) {
     const pool_saved *s = n->saved;
     float *dx = nc_grad_buf(ctx, n->in[0]);
     if (dx)
-        nc_avg_pool1d_backward(&s->g, s->count_include_pad, nc_par(ctx, nc_numel(n->in[0])),
+        nc_ctx_backend(ctx)->avg_pool1d_grad(&s->g, s->count_include_pad, nc_par(ctx, nc_numel(n->in[0])),
                                nc_out_grad(n), dx);
 }
 
@@ -75,7 +74,7 @@ nc_tensor *nc_avg_pool1d(nc_ctx *ctx, nc_tensor *x, int64_t kernel, int64_t stri
     if (!pool_geom(ctx, "avg_pool1d", x, kernel, stride, padding, &g)) return NULL;
     nc_tensor *y = nc_empty(ctx, NC_F32, NC_DIMS(x->shape[0], x->shape[1], g.Lout));
     if (!y) return NULL;
-    nc_avg_pool1d_forward(&g, count_include_pad, nc_par(ctx, nc_numel(x)), x->data, y->data);
+    nc_ctx_backend(ctx)->avg_pool1d(&g, count_include_pad, nc_par(ctx, nc_numel(x)), x->data, y->data);
     nc_node *n = nc_record(ctx, "avg_pool1d", avg_pool_backward, y, 1, &x, sizeof(pool_saved));
     if (n)
         *(pool_saved *)n->saved = (pool_saved){.g = g, .arg = NULL,

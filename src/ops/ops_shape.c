@@ -48,46 +48,13 @@ typedef struct perm_saved {
     int perm[NC_MAX_DIMS];
 } perm_saved;
 
-/* dst (permuted shape) = src with dims reordered by perm; add=true accumulates
- * the inverse direction (dst is the source layout) for backward. */
+/* dst (permuted shape) = src with dims reordered by perm; inverse_add
+ * accumulates the inverse direction (dst is the source layout) for backward. */
 static void permute_copy(nc_ctx *ctx, const nc_tensor *src, const int *perm, float *dst,
                          const float *sdata, bool inverse_add) {
-    int nd = src->ndim;
-    int64_t sstride[NC_MAX_DIMS], oshape[NC_MAX_DIMS], ostride_in_src[NC_MAX_DIMS];
-    int64_t s = 1;
-    for (int i = nd - 1; i >= 0; i--) {
-        sstride[i] = s;
-        s *= src->shape[i];
-    }
-    for (int i = 0; i < nd; i++) {
-        oshape[i] = src->shape[perm[i]];
-        ostride_in_src[i] = sstride[perm[i]];
-    }
-    int64_t n = nc_numel(src);
-    int64_t inner = nd ? oshape[nd - 1] : 1;
-    int64_t rows = inner ? n / inner : 0;
-    int64_t istep = nd ? ostride_in_src[nd - 1] : 1;
     size_t esz = inverse_add ? sizeof(float) : nc_dtype_size(src->dtype);
-#pragma omp parallel for if (nc_par(ctx, n)) schedule(static)
-    for (int64_t r = 0; r < rows; r++) {
-        int64_t rem = r, off = 0;
-        for (int d = nd - 2; d >= 0; d--) {
-            off += (rem % oshape[d]) * ostride_in_src[d];
-            rem /= oshape[d];
-        }
-        if (inverse_add) {
-            /* dst is laid out like src; sdata like the permuted output */
-            for (int64_t j = 0; j < inner; j++) dst[off + j * istep] += sdata[r * inner + j];
-        } else if (esz == 4) {
-            const float *sp = sdata;
-            for (int64_t j = 0; j < inner; j++) dst[r * inner + j] = sp[off + j * istep];
-        } else {
-            const char *sp = (const char *)sdata;
-            char *dp = (char *)dst;
-            for (int64_t j = 0; j < inner; j++)
-                memcpy(dp + (size_t)(r * inner + j) * esz, sp + (size_t)(off + j * istep) * esz, esz);
-        }
-    }
+    nc_ctx_backend(ctx)->permute(nc_par(ctx, nc_numel(src)), sdata, dst, src->ndim, src->shape,
+                                 perm, esz, inverse_add);
 }
 
 static void permute_backward(nc_ctx *ctx, nc_node *n) {
@@ -140,14 +107,8 @@ static void slice_backward(nc_ctx *ctx, nc_node *n) {
     float *dx = nc_grad_buf(ctx, n->in[0]);
     if (!dx) return;
     const slice_saved *s = n->saved;
-    const float *g = nc_out_grad(n);
-#pragma omp parallel for if (nc_par(ctx, s->outer * s->n_out * s->inner)) schedule(static)
-    for (int64_t o = 0; o < s->outer; o++)
-        for (int64_t j = 0; j < s->n_out; j++) {
-            float *d = dx + (o * s->n_in + s->start + j * s->step) * s->inner;
-            const float *gs = g + (o * s->n_out + j) * s->inner;
-            for (int64_t i = 0; i < s->inner; i++) d[i] += gs[i];
-        }
+    nc_ctx_backend(ctx)->slice_grad(nc_par(ctx, s->outer * s->n_out * s->inner), nc_out_grad(n), dx,
+                                    s->outer, s->n_in, s->n_out, s->inner, s->start, s->step);
 }
 
 nc_tensor *nc_slice(nc_ctx *ctx, nc_tensor *x, int dim, int64_t start, int64_t end, int64_t step) {
@@ -275,18 +236,8 @@ nc_tensor *nc_pad(nc_ctx *ctx, nc_tensor *x, int dim, int64_t left, int64_t righ
     shape[dim] = n_out;
     nc_tensor *y = nc_empty(ctx, NC_F32, x->ndim, shape);
     if (!y) return NULL;
-    const float *X = x->data;
-    float *Y = y->data;
-#pragma omp parallel for if (nc_par(ctx, outer * n_out * inner)) schedule(static)
-    for (int64_t o = 0; o < outer; o++)
-        for (int64_t j = 0; j < n_out; j++) {
-            int64_t src = j - left;
-            float *d = Y + (o * n_out + j) * inner;
-            if (src < 0 || src >= n)
-                for (int64_t i = 0; i < inner; i++) d[i] = value;
-            else
-                memcpy(d, X + (o * n + src) * inner, (size_t)inner * sizeof(float));
-        }
+    nc_ctx_backend(ctx)->pad(nc_par(ctx, outer * n_out * inner), x->data, y->data, outer, n, n_out,
+                             inner, left, value);
     nc_node *nd = nc_record(ctx, "pad", pad_backward, y, 1, &x, sizeof(pad_saved));
     if (nd) *(pad_saved *)nd->saved = (pad_saved){outer, n, n_out, inner, left};
     return ctx->status ? NULL : y;

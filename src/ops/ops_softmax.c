@@ -2,7 +2,6 @@
 #include <math.h>
 #include <string.h>
 
-#include "backend/cpu/vmath.h"
 #include "ops/ops_internal.h"
 
 typedef struct sm_saved {
@@ -10,113 +9,19 @@ typedef struct sm_saved {
     bool log;
 } sm_saved;
 
-/* sum over a contiguous row of e^(x - m) into y (e^(x - m)), vectorised;
- * 256-element blocks summed in float, the blocks in double. */
-static double exp_row(float *y, const float *x, int64_t n, float m) {
-    double total = 0;
-    for (int64_t b0 = 0; b0 < n; b0 += 256) {
-        const int64_t k = n - b0 < 256 ? n - b0 : 256;
-        nc_v16f acc = NC_V16(0.0f), v;
-        int64_t j = 0;
-        for (; j + 16 <= k; j += 16) {
-            nc_v16_load(&v, x + b0 + j);
-            v -= m;
-            nc_v16_exp(&v);
-            acc += v;
-            nc_v16_store(y + b0 + j, &v);
-        }
-        if (j < k) {
-            nc_v16_load_tail(&v, x + b0 + j, k - j, -INFINITY);
-            v -= m;
-            nc_v16_exp(&v);
-            acc += v;
-            nc_v16_store_tail(y + b0 + j, &v, k - j);
-        }
-        total += (double)nc_v16_hsum(&acc);
-    }
-    return total;
-}
-
-/* Contiguous rows (softmax over the last dim): vectorised exp. */
-static void sm_forward_rows(nc_ctx *ctx, const float *X, float *Y, int64_t rows, int64_t n,
-                            bool take_log) {
-#pragma omp parallel for if (nc_par(ctx, rows * n)) schedule(static)
-    for (int64_t r = 0; r < rows; r++) {
-        const float *x = X + r * n;
-        float *y = Y + r * n;
-        float m = -INFINITY;
-        for (int64_t j = 0; j < n; j++) m = x[j] > m ? x[j] : m;
-        if (m == -INFINITY) m = 0; /* all -inf row: avoid inf - inf */
-        double s = exp_row(y, x, n, m);
-        if (take_log) {
-            float lse = (float)log(s) + m;
-            for (int64_t j = 0; j < n; j++) y[j] = x[j] - lse;
-        } else {
-            float inv = (float)(1.0 / s);
-            for (int64_t j = 0; j < n; j++) y[j] *= inv;
-        }
-    }
-}
-
 /* Numerically stable: subtract the max; log_softmax = x - max - log(sum exp). */
 static void sm_forward(nc_ctx *ctx, const float *X, float *Y, int64_t outer, int64_t n,
                        int64_t inner, bool take_log) {
-    if (inner == 1 && !ctx->reference) {
-        sm_forward_rows(ctx, X, Y, outer, n, take_log);
-        return;
-    }
-#pragma omp parallel for collapse(2) if (nc_par(ctx, outer * n * inner)) schedule(static)
-    for (int64_t o = 0; o < outer; o++) {
-        for (int64_t i = 0; i < inner; i++) {
-            const float *x = X + o * n * inner + i;
-            float *y = Y + o * n * inner + i;
-            float m = -INFINITY;
-            for (int64_t j = 0; j < n; j++) m = x[j * inner] > m ? x[j * inner] : m;
-            if (m == -INFINITY) m = 0; /* all -inf row: avoid inf - inf */
-            double s = 0;
-            for (int64_t j = 0; j < n; j++) s += exp((double)(x[j * inner] - m));
-            if (take_log) {
-                float lse = (float)log(s) + m;
-                for (int64_t j = 0; j < n; j++) y[j * inner] = x[j * inner] - lse;
-            } else {
-                float inv = (float)(1.0 / s);
-                for (int64_t j = 0; j < n; j++) y[j * inner] = expf(x[j * inner] - m) * inv;
-            }
-        }
-    }
+    nc_ctx_backend(ctx)->softmax(nc_par(ctx, outer * n * inner), ctx->reference, X, Y, outer, n,
+                                 inner, take_log);
 }
 
 static void sm_backward(nc_ctx *ctx, nc_node *nd) {
     const sm_saved *s = nd->saved;
     float *dx = nc_grad_buf(ctx, nd->in[0]);
     if (!dx) return;
-    const float *Y = nd->out->data, *G = nc_out_grad(nd);
-    int64_t n = s->n, inner = s->inner;
-#pragma omp parallel for collapse(2) if (nc_par(ctx, s->outer * n * inner)) schedule(static)
-    for (int64_t o = 0; o < s->outer; o++) {
-        for (int64_t i = 0; i < inner; i++) {
-            const float *y = Y + o * n * inner + i, *g = G + o * n * inner + i;
-            float *d = dx + o * n * inner + i;
-            double acc = 0;
-            if (s->log && inner == 1) { /* dx = g - softmax * sum(g) */
-                for (int64_t j = 0; j < n; j++) acc += g[j];
-                for (int64_t j0 = 0; j0 < n; j0 += 256) {
-                    float e[256];
-                    const int64_t k = n - j0 < 256 ? n - j0 : 256;
-                    nc_vexp(e, y + j0, k);
-                    for (int64_t j = 0; j < k; j++) d[j0 + j] += g[j0 + j] - e[j] * (float)acc;
-                }
-            } else if (s->log) {
-                for (int64_t j = 0; j < n; j++) acc += g[j * inner];
-                for (int64_t j = 0; j < n; j++)
-                    d[j * inner] += g[j * inner] - expf(y[j * inner]) * (float)acc;
-            } else { /* dx = y * (g - sum(g * y)) */
-                for (int64_t j = 0; j < n; j++) acc += (double)g[j * inner] * y[j * inner];
-                for (int64_t j = 0; j < n; j++)
-                    d[j * inner] += y[j * inner] * (g[j * inner] - (float)acc);
-            }
-        }
-    }
+    nc_ctx_backend(ctx)->softmax_grad(nc_par(ctx, s->outer * s->n * s->inner), nd->out->data,
+                                      nc_out_grad(nd), dx, s->outer, s->n, s->inner, s->log);
 }
 
 static nc_tensor *softmax_impl(nc_ctx *ctx, nc_tensor *x, int dim, bool log) {
@@ -152,25 +57,10 @@ static void ce_backward(nc_ctx *ctx, nc_node *nd) {
     float *dx = nc_grad_buf(ctx, logits);
     if (!dx) return;
     int64_t N = logits->shape[0], C = logits->shape[1];
-    const int64_t *tg = target->data;
-    const float *g = nc_out_grad(nd);
     float denom = s->red == NC_REDUCE_MEAN ? (float)(s->n_valid ? s->n_valid : 1) : 1.0f;
-#pragma omp parallel for if (nc_par(ctx, N * C)) schedule(static)
-    for (int64_t i = 0; i < N; i++) {
-        if (tg[i] == s->ignore_index) continue;
-        float gi = (s->red == NC_REDUCE_NONE ? g[i] : g[0]) / denom;
-        const float *lp = s->logp + i * C;
-        float *d = dx + i * C;
-        /* d/dlogits of -(1-e) logp[t] - e/C sum logp = softmax - q */
-        const float qs = s->eps / (float)C;
-        for (int64_t c0 = 0; c0 < C; c0 += 256) {
-            float e[256];
-            const int64_t k = C - c0 < 256 ? C - c0 : 256;
-            nc_vexp(e, lp + c0, k);
-            for (int64_t j = 0; j < k; j++) d[c0 + j] += gi * (e[j] - qs);
-        }
-        d[tg[i]] -= gi * (1.0f - s->eps);
-    }
+    nc_ctx_backend(ctx)->cross_entropy_grad(nc_par(ctx, N * C), s->logp, target->data,
+                                            nc_out_grad(nd), s->red == NC_REDUCE_NONE, denom,
+                                            s->ignore_index, s->eps, dx, N, C);
 }
 
 nc_tensor *nc_cross_entropy(nc_ctx *ctx, nc_tensor *logits, nc_tensor *target, int64_t ignore_index,

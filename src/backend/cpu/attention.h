@@ -27,20 +27,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-typedef struct nc_attn_geom {
-    int64_t B, T, H, dk;
-    int64_t ld;          /* row stride (floats) of q, k, v, out and p: H*dk when packed */
-    float scale;         /* applied to the scores, 1/sqrt(dk) */
-    const int64_t *len;  /* (B) valid frames, or NULL for all T */
-    bool causal;
-    bool mask_queries;
-    bool has_pos;        /* p (2T-1 rows) and the rel_shift term */
-} nc_attn_geom;
-
-typedef struct nc_attn_exec {
-    bool reference; /* plain loops, one thread */
-    bool threads;
-} nc_attn_exec;
+#include "backend/kernel_args.h"
 
 /* Scratch floats per thread for forward and backward. */
 int64_t nc_attn_work_floats(const nc_attn_geom *g, bool backward);

@@ -21,26 +21,7 @@
 
 #include "backend/cpu/gemm.h"
 
-typedef struct nc_conv_geom {
-    int64_t N, Cin, Cout, groups;
-    int64_t H, W;   /* input spatial size */
-    int64_t KH, KW; /* kernel size */
-    int64_t OH, OW; /* output spatial size (trailing padding only shows here) */
-    int64_t sh, sw; /* stride */
-    int64_t ph, pw; /* leading padding */
-    int64_t dh, dw; /* dilation */
-} nc_conv_geom;
-
-typedef struct nc_conv_exec {
-    nc_gemm_engine engine;
-    nc_precision prec; /* bf16: the gemms take bf16 inputs, accumulate in fp32 */
-    bool reference;    /* direct loops, no threads */
-    bool threads;      /* big enough to use OpenMP */
-    float *work;       /* nc_conv_work_floats() floats of scratch (may be NULL if 0) */
-    int64_t col_budget; /* im2col scratch cap in floats; 0 = default (2 Mi) */
-} nc_conv_exec;
-
-typedef enum nc_conv_pass { NC_CONV_FWD, NC_CONV_BWD_DATA, NC_CONV_BWD_WEIGHT } nc_conv_pass;
+#include "backend/kernel_args.h"
 
 /* Scratch floats a pass needs (0 for reference, depthwise and 1x1 paths). */
 int64_t nc_conv_work_floats(const nc_conv_geom *g, nc_conv_pass pass, const nc_conv_exec *e);

@@ -15,11 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-typedef struct nc_dwtc_geom {
-    int64_t B, T, C, K;
-    int64_t pad_left;
-    int64_t To; /* output frames: T + pad_left + pad_right - K + 1 */
-} nc_dwtc_geom;
+#include "backend/kernel_args.h"
 
 /* y (B, To, C) = bias + conv(x): written, not accumulated. bias may be NULL. */
 void nc_dwtc_forward(const nc_dwtc_geom *g, bool threads, const float *x, const float *wt,

@@ -14,23 +14,7 @@
 
 #include "nemoc/ctx.h"
 
-typedef struct nc_gemm_args {
-    bool ta, tb;
-    int64_t M, N, K;
-    float alpha, beta;
-    const float *A;
-    int64_t lda, stride_a;
-    const float *B;
-    int64_t ldb, stride_b;
-    float *C;
-    int64_t ldc, stride_c;
-    int64_t batch; /* >= 1 */
-    const float *bias; /* (N) or NULL */
-    /* bf16 precision only: operands already converted, stored like A / B but
-     * dense (leading dimension = stored row length, batch stride = matrix
-     * size, or one matrix when the float stride is 0); NULL: converted here. */
-    const uint16_t *A16, *B16;
-} nc_gemm_args;
+#include "backend/kernel_args.h"
 
 /* Runs on the chosen engine; NC_GEMM_AUTO picks oneDNN; bf16 precision
  * always runs on oneDNN. `reference` forces the plain loops. */

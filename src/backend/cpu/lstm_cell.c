@@ -1,8 +1,10 @@
 /* LSTM cell forward and backward, point-wise over (B, H).
  * Forward as torch.nn.LSTM documents it:
  *   i = sigmoid(a_i), f = sigmoid(a_f), g = tanh(a_g), o = sigmoid(a_o)
- *   c' = f * c + i * g,  h' = o * tanh(c') */
+ *   c' = f * c + i * g,  h' = o * tanh(c')
+ * and the layer's point-wise loops around it: gate bias fill, bias gradient. */
 #include "backend/cpu/lstm_cell.h"
+#include "backend/cpu/cpu_kernels.h"
 
 #include <math.h>
 #include <stddef.h>
@@ -47,5 +49,24 @@ void nc_lstm_cell_backward(int64_t B, int64_t H, bool threads, const float *gate
             dg[j] = dc * i * (1.0f - g * g);
             dc_next[k] = dc * f;
         }
+    }
+}
+
+void nc_cpu_lstm_gate_bias(bool th, const float *bi, const float *bh, float *G, int64_t rows,
+                           int64_t G4) {
+#pragma omp parallel for if (th) schedule(static)
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t j = 0; j < G4; j++)
+            G[r * G4 + j] = (bi ? bi[j] : 0.0f) + (bh ? bh[j] : 0.0f);
+}
+
+void nc_cpu_lstm_bias_grad(bool th, const float *dA, float *dbi, float *dbh, int64_t rows,
+                           int64_t G4) {
+#pragma omp parallel for if (th) schedule(static)
+    for (int64_t j = 0; j < G4; j++) {
+        double acc = 0;
+        for (int64_t r = 0; r < rows; r++) acc += dA[r * G4 + j];
+        if (dbi) dbi[j] += (float)acc;
+        if (dbh) dbh[j] += (float)acc;
     }
 }

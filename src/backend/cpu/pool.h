@@ -9,10 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-typedef struct nc_pool1d_geom {
-    int64_t rows, L, Lout;
-    int64_t k, s, p;
-} nc_pool1d_geom;
+#include "backend/kernel_args.h"
 
 /* y (rows, Lout) = max over each window; arg (rows, Lout) = the row offset
  * of the first maximal element (torch picks the first, NaN wins); arg may be
