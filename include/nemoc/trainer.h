@@ -139,6 +139,18 @@ typedef struct nc_fit_result {
 nc_status nc_trainer_fit(const nc_trainer_params *p, nc_model *m, nc_data_source *train,
                          nc_data_source *val, const nc_trainer_hooks *hooks, nc_fit_result *out);
 
+/* Training steps without the fit loop (benchmarks, demos, tools): the
+ * model's training_step, backward, clipping, the scheduler's lr and the
+ * optimizer, the same code nc_trainer_fit runs; no data sources, logs or
+ * checkpoints. A non-finite loss or gradient is NC_ERR_NUMERIC (nothing is
+ * updated). p must outlive the stepper. */
+typedef struct nc_stepper nc_stepper;
+nc_status nc_stepper_create(const nc_trainer_params *p, nc_model *m, nc_stepper **out);
+nc_status nc_stepper_step(nc_stepper *st, const void *batch, double *loss);
+nc_ctx *nc_stepper_ctx(nc_stepper *st);
+nc_optim *nc_stepper_optim(nc_stepper *st);
+void nc_stepper_free(nc_stepper *st);
+
 /* Training checkpoints (nemoc's format: safetensors with weights, optimizer
  * state and a metadata block). Loading into a model checks names and shapes
  * and loads nothing unless everything matches. */

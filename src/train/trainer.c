@@ -13,6 +13,7 @@
 #include "nemoc/trainer.h"
 #include "train/checkpoint.h"
 #include "train/exp_manager.h"
+#include "train/step.h"
 
 typedef struct run {
     const nc_trainer_params *p;
@@ -245,16 +246,7 @@ static nc_status optimizer_step(run *r, bool loss_finite, bool *stepped) {
         warn(r, msg);
         return NC_OK;
     }
-    double norm = NAN;
-    if (r->p->gradient_clip_val > 0) {
-        nc_status s = r->p->gradient_clip_by_value ? nc_clip_grad_value(pa, r->p->gradient_clip_val)
-                                                   : nc_clip_grad_norm(pa, r->p->gradient_clip_val, &norm);
-        if (s) return s;
-    }
-    r->last_grad_norm = norm;
-    if (r->sched) nc_optim_set_lr(r->opt, nc_sched_lr_for_step(r->sched, r->st.global_step));
-    nc_status s = nc_optim_step(r->opt);
-    nc_params_zero_grad(pa);
+    nc_status s = nc_step_update(r->p, pa, r->opt, r->sched, r->st.global_step, &r->last_grad_norm);
     if (s) return s;
     r->st.global_step++;
     *stepped = true;
@@ -317,17 +309,11 @@ static nc_status train_epoch(run *r) {
             int64_t items = 0;
             double secs = 0;
             if (r->train->batch_size) r->train->batch_size(b, &items, &secs);
-            nc_set_training(r->ctx, true);
-            nc_tensor *loss = NULL;
-            s = r->m->cls->training_step(r->m, r->ctx, b, &loss);
+            float lv = NAN;
+            float scale = p->accumulate_grad_batches > 1 ? 1.0f / (float)p->accumulate_grad_batches : 1.0f;
+            s = nc_step_forward_backward(r->m, r->ctx, b, scale, &lv);
             if (s) return nc_error_prefix(s, "training step %lld", (long long)r->st.global_step);
-            float lv = nc_f32(loss)[0];
             bool finite = isfinite(lv);
-            if (finite) {
-                if (p->accumulate_grad_batches > 1) loss = nc_scale(r->ctx, loss, 1.0f / (float)p->accumulate_grad_batches);
-                if ((s = nc_backward(r->ctx, loss))) return nc_error_prefix(s, "backward");
-            }
-            nc_ctx_reset(r->ctx);
             /* The position in the epoch's plan, passed-over batches included:
              * what begin_epoch must skip to resume after this batch. */
             int64_t pos = r->train->batch_end ? r->train->batch_end(b) : pos0 + 1;
