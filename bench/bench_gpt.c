@@ -21,7 +21,9 @@
 
 #include "bench_util.h"
 #include "nemoc/alloc.h"
+#include "nemoc/model.h"
 #include "nemoc/nn.h"
+#include "nemoc/trainer.h"
 #include "nemoc/npy.h"
 #include "nemoc/optim.h"
 #include "nemoc/rng.h"
@@ -56,27 +58,99 @@ static opts parse(int argc, char **argv) {
     return o;
 }
 
+/* The GPT-2 block stack as a model class (trained through the stepper, the
+ * code nc_trainer_fit runs). The LLM collection will replace it with
+ * MegatronGPTModel. */
+typedef struct gpt {
+    nc_embedding_m wte, wpe;
+    nc_tfm_encoder_m enc;
+    int64_t B, T, V, L, d, heads;
+    float drop;
+} gpt;
+
+typedef struct gpt_batch {
+    const int64_t *x, *y, *pos;
+} gpt_batch;
+
+static gpt g_cfg; /* sizes for the build hook */
+
+static nc_status gpt_build(nc_model *m, const nc_model_build_args *a) {
+    gpt *g = nc_calloc(1, sizeof *g);
+    if (!g) return nc_error(NC_ERR_OOM, "gpt");
+    *g = g_cfg;
+    m->impl = g;
+    const int64_t d = g_cfg.d;
+    nc_rng rng;
+    nc_rng_seed(&rng, a->seed);
+    nc_status s;
+    if ((s = nc_params_create(&m->params)) || (s = nc_embedding_init(&g->wte, m->params, "wte", g->V, d, -1)) ||
+        (s = nc_embedding_init(&g->wpe, m->params, "wpe", g->T, d, -1)) ||
+        (s = nc_tfm_encoder_init(&g->enc, m->params, "h", (int)g->L, d, g->heads, 4 * d, g->drop)) ||
+        (s = nc_params_finalize(m->params)) || (s = nc_params_initialize(m->params, &rng)))
+        return s;
+    nc_tfm_encoder_set_attention(&g->enc, true, 0.0f);
+    /* GPT-2's initializer_range 0.02 for the embeddings */
+    nc_rng_normal(&rng, nc_f32(g->wte.weight), g->V * d, 0.0f, 0.02f);
+    nc_rng_normal(&rng, nc_f32(g->wpe.weight), g->T * d, 0.0f, 0.02f);
+    return NC_OK;
+}
+
+static void gpt_destroy(nc_model *m) {
+    gpt *g = m->impl;
+    if (g) nc_tfm_encoder_free(&g->enc);
+    nc_free(g);
+}
+
+static nc_status gpt_train(nc_model *m, nc_ctx *ctx, const void *batch, nc_tensor **loss) {
+    gpt *g = m->impl;
+    const gpt_batch *b = batch;
+    nc_tensor *xi = nc_from_data(ctx, NC_I64, NC_DIMS(g->B, g->T), b->x);
+    nc_tensor *pi = nc_from_data(ctx, NC_I64, NC_DIMS(g->T), b->pos);
+    nc_tensor *yi = nc_from_data(ctx, NC_I64, NC_DIMS(g->B * g->T), b->y);
+    nc_tensor *h = nc_add(ctx, nc_embedding_fwd(ctx, &g->wte, xi), nc_embedding_fwd(ctx, &g->wpe, pi));
+    h = nc_dropout(ctx, h, g->drop);
+    h = nc_tfm_encoder_fwd(ctx, &g->enc, h, NULL);
+    nc_tensor *logits = nc_linear(ctx, h, g->wte.weight, NULL); /* tied head */
+    *loss = nc_cross_entropy(ctx, nc_reshape(ctx, logits, NC_DIMS(g->B * g->T, g->V)), yi, -100, 0.0f,
+                             NC_REDUCE_MEAN);
+    return nc_ctx_status(ctx);
+}
+
+static nc_status gpt_val(nc_model *m, nc_ctx *ctx, const void *batch, double *sums) {
+    (void)m, (void)ctx, (void)batch, (void)sums;
+    return NC_OK;
+}
+
+static const nc_metric_def gpt_metrics[] = {{.name = "loss", .num = 0, .den = 1}};
+static const nc_model_class gpt_class = {
+    .target = "nemoc.bench.GPT2",
+    .collection = "bench",
+    .build = gpt_build,
+    .destroy = gpt_destroy,
+    .training_step = gpt_train,
+    .validation_step = gpt_val,
+    .metrics = gpt_metrics,
+    .n_metrics = 1,
+    .n_sums = 2,
+    .throughput_unit = "tok",
+};
+
 int main(int argc, char **argv) {
     opts o = parse(argc, argv);
     const int64_t B = o.batch, T = o.seq, d = o.d, V = o.vocab, L = o.layers;
-    const float drop = 0.1f;
-    nc_params *p;
-    nc_embedding_m wte, wpe;
-    nc_tfm_encoder_m enc;
-    nc_rng rng;
-    nc_rng_seed(&rng, 1234);
-    if (nc_params_create(&p) || nc_embedding_init(&wte, p, "wte", V, d, -1) ||
-        nc_embedding_init(&wpe, p, "wpe", T, d, -1) ||
-        nc_tfm_encoder_init(&enc, p, "h", (int)L, d, o.heads, 4 * d, drop) ||
-        nc_params_finalize(p) || nc_params_initialize(p, &rng)) {
+    g_cfg = (gpt){.B = B, .T = T, .V = V, .L = L, .d = d, .heads = o.heads, .drop = 0.1f};
+    const nc_model_class *cls[] = {&gpt_class};
+    nc_cfg *mcfg = NULL;
+    nc_model *m = NULL;
+    if (nc_model_register(cls, 1) || nc_cfg_parse("target: nemoc.bench.GPT2\n", 24, "gpt", &mcfg) ||
+        nc_model_create(mcfg, NULL, &(nc_model_build_args){.seed = 1234}, &m)) {
         fprintf(stderr, "model: %s\n", nc_last_error());
         return 1;
     }
-    nc_tfm_encoder_set_attention(&enc, true, 0.0f);
-    /* GPT-2's initializer_range 0.02 for the embeddings */
-    nc_rng_normal(&rng, nc_f32(wte.weight), V * d, 0.0f, 0.02f);
-    nc_rng_normal(&rng, nc_f32(wpe.weight), T * d, 0.0f, 0.02f);
-
+    nc_cfg_free(mcfg);
+    nc_params *p = m->params;
+    nc_rng rng;
+    nc_rng_seed(&rng, 99);
     int64_t *tok = nc_malloc((size_t)(B * (T + 1)) * sizeof(int64_t));
     int64_t *x_ids = nc_malloc((size_t)(B * T) * sizeof(int64_t)), *y_ids = nc_malloc((size_t)(B * T) * sizeof(int64_t));
     int64_t *pos = nc_malloc((size_t)T * sizeof(int64_t));
@@ -111,39 +185,27 @@ int main(int argc, char **argv) {
         }
     }
 
-    nc_optim_params op = nc_optim_default_params(NC_OPTIM_ADAMW);
-    op.lr = 1e-4;
-    nc_optim *opt;
-    nc_ctx_params cp = nc_ctx_default_params();
-    cp.precision = !strcmp(o.prec, "bf16") ? NC_PREC_BF16 : NC_PREC_F32;
-    nc_ctx *ctx;
-    if (nc_optim_create(p, &op, &opt) || nc_ctx_create(&cp, &ctx)) {
+    nc_trainer_params tp = {.precision = !strcmp(o.prec, "bf16") ? NC_PREC_BF16 : NC_PREC_F32, .seed = 1};
+    tp.optim = nc_optim_default_params(NC_OPTIM_ADAMW);
+    tp.optim.lr = 1e-4;
+    nc_stepper *st = NULL;
+    if (nc_stepper_create(&tp, m, &st)) {
         fprintf(stderr, "setup: %s\n", nc_last_error());
         return 1;
     }
+    nc_ctx *ctx = nc_stepper_ctx(st);
     if (o.profile) nc_ctx_set_profile(ctx, true);
     int n = o.warmup + o.steps;
     double *t = nc_malloc((size_t)n * sizeof(double)), *cpu = nc_malloc((size_t)n * sizeof(double));
     double loss_v = 0;
+    gpt_batch batch = {.x = x_ids, .y = y_ids, .pos = pos};
     for (int it = 0; it < n; it++) {
         if (it == o.warmup && o.profile) nc_ctx_profile_clear(ctx);
         double t0 = bench_now(), c0 = bench_cpu_s();
-        nc_params_zero_grad(p);
-        nc_tensor *xi = nc_from_data(ctx, NC_I64, NC_DIMS(B, T), x_ids);
-        nc_tensor *pi = nc_from_data(ctx, NC_I64, NC_DIMS(T), pos);
-        nc_tensor *yi = nc_from_data(ctx, NC_I64, NC_DIMS(B * T), y_ids);
-        nc_tensor *h = nc_add(ctx, nc_embedding_fwd(ctx, &wte, xi), nc_embedding_fwd(ctx, &wpe, pi));
-        h = nc_dropout(ctx, h, drop);
-        h = nc_tfm_encoder_fwd(ctx, &enc, h, NULL);
-        nc_tensor *logits = nc_linear(ctx, h, wte.weight, NULL); /* tied head */
-        nc_tensor *loss = nc_cross_entropy(ctx, nc_reshape(ctx, logits, NC_DIMS(B * T, V)), yi,
-                                           -100, 0.0f, NC_REDUCE_MEAN);
-        if (!loss || nc_backward(ctx, loss) || nc_optim_step(opt)) {
+        if (nc_stepper_step(st, &batch, &loss_v)) {
             fprintf(stderr, "step: %s\n", nc_last_error());
             return 1;
         }
-        loss_v = nc_f32(loss)[0];
-        nc_ctx_reset(ctx);
         t[it] = bench_now() - t0;
         cpu[it] = bench_cpu_s() - c0;
         if (getenv("NC_BENCH_VERBOSE")) fprintf(stderr, "step %d %.3f s loss %.4f\n", it, t[it], loss_v);
@@ -160,10 +222,8 @@ int main(int argc, char **argv) {
            "rss_mb=%.0f loss=%.4f\n",
            o.prec, med, cmed, fl * 1e-9, fl * 1e-9 / med, bench_max_rss_mb(), loss_v);
     if (o.profile) bench_print_profile(ctx, o.steps);
-    nc_ctx_free(ctx);
-    nc_optim_free(opt);
-    nc_tfm_encoder_free(&enc);
-    nc_params_free(p);
+    nc_stepper_free(st);
+    nc_model_free(m);
     nc_free(tok), nc_free(x_ids), nc_free(y_ids), nc_free(pos), nc_free(t), nc_free(cpu);
     return 0;
 }
