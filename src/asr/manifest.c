@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 
 #include "io/fileutil.h"
-#include "io/utf8.h"
+#include "core/utf8.h"
 #include "nemoc/alloc.h"
 #include "nemoc/asr_data.h"
 #include "nemoc/jsonl.h"

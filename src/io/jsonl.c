@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "io/utf8.h"
+#include "core/utf8.h"
 #include "nemoc/alloc.h"
 
 #define CHUNK (1 << 16)

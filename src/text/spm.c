@@ -167,7 +167,7 @@ static nc_status flush_bytes(const spm *sp, const int32_t *ids, int64_t b, int64
         if (v < 0) return nc_error(NC_ERR_FORMAT, "sentencepiece: byte piece '%s' is invalid", p->s);
         if ((st = nc_sb_putc(bytes, (char)v)) != NC_OK) return st;
     }
-    for (int64_t off = 0; off < bytes->n;) {
+    for (int64_t off = 0; off < (int64_t)bytes->n;) {
         int mb;
         if (nc_utf8_valid_at(bytes->p + off, bytes->p + bytes->n, &mb)) st = nc_sb_append(out, bytes->p + off, mb);
         else st = nc_sb_append(out, "\xef\xbf\xbd", 3);
