@@ -50,20 +50,39 @@ nc_status nc_sb_put_cp(nc_strbuf *b, uint32_t cp) {
     return nc_sb_append(b, u, (size_t)n);
 }
 
-nc_status nc_sb_appendf(nc_strbuf *b, const char *fmt, ...) {
+static nc_status vappendf(nc_strbuf *b, const char *fmt, va_list ap) {
     if (b->oom) return NC_ERR_OOM;
-    va_list ap;
-    va_start(ap, fmt);
-    int len = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
+    va_list ap2;
+    va_copy(ap2, ap);
+    int len = vsnprintf(NULL, 0, fmt, ap2);
+    va_end(ap2);
     if (len < 0) return nc_error(NC_ERR_INVALID_ARG, "string buffer: bad format '%s'", fmt);
     nc_status st = nc_sb_reserve(b, (size_t)len);
     if (st) return st;
-    va_start(ap, fmt);
     vsnprintf(b->p + b->n, (size_t)len + 1, fmt, ap);
-    va_end(ap);
     b->n += (size_t)len;
     return NC_OK;
+}
+
+nc_status nc_sb_appendf(nc_strbuf *b, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    nc_status st = vappendf(b, fmt, ap);
+    va_end(ap);
+    return st;
+}
+
+char *nc_strdupf(const char *fmt, ...) {
+    nc_strbuf b = {0};
+    va_list ap;
+    va_start(ap, fmt);
+    nc_status st = vappendf(&b, fmt, ap);
+    va_end(ap);
+    if (st) {
+        nc_sb_free(&b);
+        return NULL;
+    }
+    return nc_sb_take(&b);
 }
 
 const char *nc_sb_str(const nc_strbuf *b) { return b->p ? b->p : ""; }

@@ -37,4 +37,8 @@ void nc_sb_free(nc_strbuf *b);
  * the empty string cannot be allocated. */
 char *nc_sb_take(nc_strbuf *b);
 
+/* A formatted string in a new nc_malloc'd block, any length (paths, tags);
+ * NULL on allocation failure (with an NC_ERR_OOM message set). */
+char *nc_strdupf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 #endif

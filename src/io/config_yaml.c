@@ -391,8 +391,8 @@ nc_status nc_cfg_load(const char *path, nc_cfg **out) {
 /* ---- emitting ------------------------------------------------------------ */
 
 static int write_handler(void *data, unsigned char *buffer, size_t size) {
-    cfg_buf *b = data;
-    cfg_buf_add(b, (const char *)buffer, size);
+    nc_strbuf *b = data;
+    nc_sb_append(b, (const char *)buffer, size);
     return !b->oom;
 }
 
@@ -437,7 +437,7 @@ static int emit_node(yaml_emitter_t *e, const nc_cfg *n) {
     return yaml_sequence_end_event_initialize(&ev) && yaml_emitter_emit(e, &ev);
 }
 
-static nc_status emit_tree(const nc_cfg *n, cfg_buf *b) {
+static nc_status emit_tree(const nc_cfg *n, nc_strbuf *b) {
     yaml_emitter_t e;
     if (!yaml_emitter_initialize(&e)) return nc_error(NC_ERR_OOM, "config: YAML emitter");
     yaml_emitter_set_output(&e, write_handler, b);
@@ -467,16 +467,16 @@ nc_status nc_cfg_emit(const nc_cfg *node, unsigned flags, char **out, size_t *le
         if (s) return s;
         node = tmp;
     }
-    cfg_buf b = {0};
+    nc_strbuf b = {0};
     nc_status s = emit_tree(node, &b);
     cfg_node_free(tmp);
     if (s) {
-        cfg_buf_free(&b);
+        nc_sb_free(&b);
         return s;
     }
-    if (!b.p) cfg_buf_add(&b, "", 0);
+    if (!b.p) nc_sb_append(&b, "", 0);
     if (b.oom) {
-        cfg_buf_free(&b);
+        nc_sb_free(&b);
         return nc_error(NC_ERR_OOM, "config: emitting YAML");
     }
     *out = b.p;
