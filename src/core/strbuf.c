@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/alloc_note.h"
 #include "core/utf8.h"
 #include "nemoc/alloc.h"
 
@@ -23,7 +24,11 @@ nc_status nc_sb_reserve(nc_strbuf *b, size_t extra) {
     char *p = nc_realloc(b->p, cap);
     if (!p) {
         b->oom = true;
-        return nc_error(NC_ERR_OOM, "string buffer: cannot grow to %zu bytes", cap);
+        nc_error(NC_ERR_OOM, "string buffer: cannot grow to %zu bytes", cap);
+        /* Keep the size for the caller's own message ("safetensors: header
+         * (an allocation of N bytes failed)"): nc_error consumed the note. */
+        nc_note_failed_alloc(cap);
+        return NC_ERR_OOM;
     }
     if (!b->p) p[0] = 0;
     b->p = p;

@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "core/alloc_note.h"
 #include "nemoc/alloc.h"
 
 nc_status nc_vec_reserve(void *array_ptr, int64_t *cap, int64_t need, size_t elem) {
@@ -22,8 +23,11 @@ nc_status nc_vec_reserve(void *array_ptr, int64_t *cap, int64_t need, size_t ele
     void *old;
     memcpy(&old, array_ptr, sizeof old);
     void *p = nc_realloc(old, (size_t)c * elem);
-    if (!p)
-        return nc_error(NC_ERR_OOM, "array: cannot grow to %lld elements of %zu bytes", (long long)c, elem);
+    if (!p) {
+        nc_error(NC_ERR_OOM, "array: cannot grow to %lld elements of %zu bytes", (long long)c, elem);
+        nc_note_failed_alloc((size_t)c * elem); /* for the caller's own message, as core/strbuf.c does */
+        return NC_ERR_OOM;
+    }
     memcpy(array_ptr, &p, sizeof p);
     *cap = c;
     return NC_OK;
