@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "core/vec.h"
 #include "io/fileutil.h"
 #include "core/utf8.h"
 #include "nemoc/alloc.h"
@@ -252,15 +253,8 @@ typedef struct read_state {
 
 static nc_status push_entry(read_state *st, const nc_manifest_entry *e) {
     nc_manifest *m = st->m;
-    if (m->n == st->cap) {
-        int64_t cap = st->cap ? 2 * st->cap : 1024;
-        nc_manifest_entry *ne = nc_malloc((size_t)cap * sizeof *ne);
-        if (!ne) return nc_error(NC_ERR_OOM, "manifest of %lld entries", (long long)cap);
-        if (m->n) memcpy(ne, m->entries, (size_t)m->n * sizeof *ne);
-        nc_free(m->entries);
-        m->entries = ne;
-        st->cap = cap;
-    }
+    if (nc_vec_reserve(&m->entries, &st->cap, m->n + 1, sizeof *m->entries))
+        return nc_error(NC_ERR_OOM, "manifest of %lld entries", (long long)(m->n + 1));
     m->entries[m->n++] = *e;
     return NC_OK;
 }

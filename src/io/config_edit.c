@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "io/config_edit.h"
+#include "core/vec.h"
 #include "nemoc/alloc.h"
 
 nc_status cfg_split_path(const char *path, cfg_seg **segs, int *n) {
@@ -219,15 +220,8 @@ static void merge_move(nc_cfg *dst, nc_cfg *src) {
         int64_t k = cfg_map_find(dst, sv->key, strlen(sv->key));
         if (k < 0) {
             /* Move the node over: it keeps its key. */
-            if (dst->n == dst->cap) {
-                int64_t cap = dst->cap ? dst->cap * 2 : 8;
-                nc_cfg **items = nc_malloc((size_t)cap * sizeof *items);
-                if (!items) continue; /* unreachable: reserve() made room */
-                if (dst->n) memcpy(items, dst->items, (size_t)dst->n * sizeof *items);
-                nc_free(dst->items);
-                dst->items = items;
-                dst->cap = cap;
-            }
+            if (nc_vec_reserve(&dst->items, &dst->cap, dst->n + 1, sizeof *dst->items))
+                continue; /* unreachable: reserve() made room */
             sv->parent = dst;
             dst->items[dst->n++] = sv;
             src->items[i] = NULL;

@@ -83,7 +83,8 @@ bool cfg_str_needs_quotes(const char *text);
 /* ---- resolution (config_interp.c) ----------------------------------------- */
 typedef struct cfg_rctx {
     const nc_cfg **stack; /* nodes being resolved, outermost first */
-    int n, cap;
+    int n;
+    int64_t cap;
 } cfg_rctx;
 
 typedef struct cfg_val {

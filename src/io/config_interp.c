@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "io/config_internal.h"
+#include "core/vec.h"
 #include "nemoc/alloc.h"
 
 void cfg_rctx_free(cfg_rctx *c) {
@@ -49,15 +50,8 @@ static nc_status push(cfg_rctx *c, const nc_cfg *n) {
         nc_sb_free(&b);
         return s;
     }
-    if (c->n == c->cap) {
-        int cap = c->cap ? c->cap * 2 : 16;
-        const nc_cfg **st = nc_malloc((size_t)cap * sizeof *st);
-        if (!st) return nc_error(NC_ERR_OOM, "config: resolving interpolations");
-        if (c->n) memcpy(st, c->stack, (size_t)c->n * sizeof *st);
-        nc_free(c->stack);
-        c->stack = st;
-        c->cap = cap;
-    }
+    if (nc_vec_reserve(&c->stack, &c->cap, c->n + 1, sizeof *c->stack))
+        return nc_error(NC_ERR_OOM, "config: resolving interpolations");
     c->stack[c->n++] = n;
     return NC_OK;
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "io/config_internal.h"
+#include "core/vec.h"
 #include "nemoc/alloc.h"
 
 /* ---- nodes ----------------------------------------------------------------- */
@@ -68,17 +69,9 @@ int64_t cfg_map_find(const nc_cfg *map, const char *key, size_t len) {
 }
 
 nc_status cfg_add(nc_cfg *parent, const char *key, size_t key_len, nc_cfg *child) {
-    if (parent->n == parent->cap) {
-        int64_t cap = parent->cap ? parent->cap * 2 : 8;
-        nc_cfg **items = nc_malloc((size_t)cap * sizeof *items);
-        if (!items) {
-            cfg_node_free(child);
-            return nc_error(NC_ERR_OOM, "config: cannot grow a container");
-        }
-        if (parent->n) memcpy(items, parent->items, (size_t)parent->n * sizeof *items);
-        nc_free(parent->items);
-        parent->items = items;
-        parent->cap = cap;
+    if (nc_vec_reserve(&parent->items, &parent->cap, parent->n + 1, sizeof *parent->items)) {
+        cfg_node_free(child);
+        return nc_error(NC_ERR_OOM, "config: cannot grow a container");
     }
     nc_free(child->key);
     child->key = NULL;

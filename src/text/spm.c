@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/vec.h"
 #include "nemoc/alloc.h"
 #include "text/spm_model.h"
 #include "text/tokenizer_impl.h"
@@ -15,15 +16,8 @@
 static const char kSpace[] = "\xe2\x96\x81";
 
 nc_status spm_segs_push(spm_segs *s, int64_t begin, int64_t len, int32_t id) {
-    if (s->n == s->cap) {
-        int64_t cap = s->cap ? s->cap * 2 : 64;
-        spm_seg *v = nc_malloc((size_t)cap * sizeof *v);
-        if (!v) return nc_error(NC_ERR_OOM, "sentencepiece: cannot allocate %lld segments", (long long)cap);
-        if (s->v) memcpy(v, s->v, (size_t)s->n * sizeof *v);
-        nc_free(s->v);
-        s->v = v;
-        s->cap = cap;
-    }
+    if (nc_vec_reserve(&s->v, &s->cap, s->n + 1, sizeof *s->v))
+        return nc_error(NC_ERR_OOM, "sentencepiece: cannot allocate %lld segments", (long long)(s->n + 1));
     s->v[s->n++] = (spm_seg){.begin = begin, .len = (int32_t)len, .id = id};
     return NC_OK;
 }
