@@ -55,7 +55,7 @@ nc_status nc_sb_put_cp(nc_strbuf *b, uint32_t cp) {
     return nc_sb_append(b, u, (size_t)n);
 }
 
-static nc_status vappendf(nc_strbuf *b, const char *fmt, va_list ap) {
+nc_status nc_sb_vappendf(nc_strbuf *b, const char *fmt, va_list ap) {
     if (b->oom) return NC_ERR_OOM;
     va_list ap2;
     va_copy(ap2, ap);
@@ -72,7 +72,7 @@ static nc_status vappendf(nc_strbuf *b, const char *fmt, va_list ap) {
 nc_status nc_sb_appendf(nc_strbuf *b, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    nc_status st = vappendf(b, fmt, ap);
+    nc_status st = nc_sb_vappendf(b, fmt, ap);
     va_end(ap);
     return st;
 }
@@ -81,7 +81,7 @@ char *nc_strdupf(const char *fmt, ...) {
     nc_strbuf b = {0};
     va_list ap;
     va_start(ap, fmt);
-    nc_status st = vappendf(&b, fmt, ap);
+    nc_status st = nc_sb_vappendf(&b, fmt, ap);
     va_end(ap);
     if (st) {
         nc_sb_free(&b);

@@ -8,6 +8,7 @@
 #ifndef NC_CORE_STRBUF_H
 #define NC_CORE_STRBUF_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -28,6 +29,7 @@ nc_status nc_sb_puts(nc_strbuf *b, const char *s);
 nc_status nc_sb_putc(nc_strbuf *b, char c);
 nc_status nc_sb_put_cp(nc_strbuf *b, uint32_t cp); /* UTF-8 encodes cp */
 nc_status nc_sb_appendf(nc_strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+nc_status nc_sb_vappendf(nc_strbuf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 /* The text so far (owned by b); "" when nothing was appended. */
 const char *nc_sb_str(const nc_strbuf *b);
 void nc_sb_clear(nc_strbuf *b); /* n = 0 and oom cleared; keeps the memory */
