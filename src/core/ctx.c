@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/ctx_impl.h"
 #include "core/tape.h"
 #include "nemoc/alloc.h"
@@ -103,16 +104,10 @@ const uint16_t *nc_ctx_bf16_param(nc_ctx *ctx, const nc_tensor *t) {
 
 /* ---- profile ---- */
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 void nc_ctx_set_profile(nc_ctx *ctx, bool on) {
     if (on && !ctx->prof) {
         ctx->prof = nc_calloc(1, sizeof *ctx->prof);
-        if (ctx->prof) ctx->prof->last = now_s();
+        if (ctx->prof) ctx->prof->last = nc_now_s();
     } else if (!on) {
         nc_free(ctx->prof);
         ctx->prof = NULL;
@@ -122,13 +117,13 @@ void nc_ctx_set_profile(nc_ctx *ctx, bool on) {
 bool nc_ctx_profiling(const nc_ctx *ctx) { return ctx->prof != NULL; }
 
 void nc_ctx_profile_mark(nc_ctx *ctx) {
-    if (ctx->prof) ctx->prof->last = now_s();
+    if (ctx->prof) ctx->prof->last = nc_now_s();
 }
 
 void nc_ctx_profile_clear(nc_ctx *ctx) {
     if (!ctx->prof) return;
     ctx->prof->n = 0;
-    ctx->prof->last = now_s();
+    ctx->prof->last = nc_now_s();
 }
 
 static void prof_add(nc_profile *p, const char *op, bool bwd, double dt) {
@@ -286,7 +281,7 @@ bool nc_check_dtype(nc_ctx *ctx, const char *op, const nc_tensor *t, nc_dtype dt
 nc_node *nc_record(nc_ctx *ctx, const char *op, nc_backward_fn backward, nc_tensor *out, int n_in,
                    nc_tensor *const *in, size_t saved_size) {
     if (ctx->prof) {
-        double t = now_s();
+        double t = nc_now_s();
         prof_add(ctx->prof, op, false, t - ctx->prof->last);
         ctx->prof->last = t;
     }
@@ -355,9 +350,9 @@ static nc_status run_backward_nodes(nc_ctx *ctx) {
                    ctx->status;
         bool prev = ctx->grad_enabled;
         ctx->grad_enabled = false; /* backward itself is never recorded */
-        double t0 = ctx->prof ? now_s() : 0.0;
+        double t0 = ctx->prof ? nc_now_s() : 0.0;
         n->backward(ctx, n);
-        if (ctx->prof) prof_add(ctx->prof, n->op, true, now_s() - t0);
+        if (ctx->prof) prof_add(ctx->prof, n->op, true, nc_now_s() - t0);
         ctx->grad_enabled = prev;
         if (ctx->status) return nc_error_prefix(ctx->status, "backward of '%s'", n->op);
     }
