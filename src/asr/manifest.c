@@ -14,9 +14,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "core/strbuf.h"
+#include "core/utf8.h"
 #include "core/vec.h"
 #include "io/fileutil.h"
-#include "core/utf8.h"
 #include "nemoc/alloc.h"
 #include "nemoc/asr_data.h"
 #include "nemoc/jsonl.h"
@@ -233,9 +234,9 @@ static nc_status parse_entry(const reader_ctx *c, int64_t line, const cJSON *o, 
         e->extra_json = pool_strdup(c->pool, json);
         cJSON_free(json);
     }
-    char src[4200];
-    snprintf(src, sizeof src, "%s:%lld", c->file, (long long)line);
-    e->source = pool_strdup(c->pool, src);
+    char *src = nc_strdupf("%s:%lld", c->file, (long long)line);
+    e->source = src ? pool_strdup(c->pool, src) : NULL;
+    nc_free(src);
     if (!e->text || !e->audio_filepath || !e->extra_json || !e->source)
         return nc_error(NC_ERR_OOM, "%s:%lld", c->file, (long long)line);
     return NC_OK;
