@@ -47,17 +47,21 @@ static inline double bench_max_rss_mb(void) {
 /* The per-op profile of ctx (nc_ctx_set_profile), per step, top entries
  * first, with each op's share of the profiled total. */
 static inline void bench_print_profile(const nc_ctx *ctx, int steps) {
-    nc_profile_entry e[128];
-    int64_t n = nc_ctx_profile(ctx, e, 128);
+    /* Ask for the count first, then all entries: the total covers every op. */
+    int64_t n = nc_ctx_profile(ctx, NULL, 0);
+    nc_profile_entry *e = n > 0 ? malloc((size_t)n * sizeof *e) : NULL;
+    if (!e) return;
+    n = nc_ctx_profile(ctx, e, n);
     double total = 0;
-    for (int64_t i = 0; i < n && i < 128; i++) total += e[i].seconds;
+    for (int64_t i = 0; i < n; i++) total += e[i].seconds;
     printf("profile (per step, %d steps): total %.1f ms\n", steps, 1e3 * total / steps);
-    for (int64_t i = 0; i < n && i < 128; i++) {
+    for (int64_t i = 0; i < n; i++) {
         if (e[i].seconds < 0.002 * total) break;
         printf("  %-20s %-4s %7.1f ms %5.1f%%  %6lld calls\n", e[i].op, e[i].backward ? "bwd" : "fwd",
                1e3 * e[i].seconds / steps, 100.0 * e[i].seconds / total,
                (long long)(e[i].calls / steps));
     }
+    free(e);
 }
 
 #endif

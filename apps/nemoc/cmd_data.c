@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "core/clock.h"
 #include "nemoc/alloc.h"
 #include "nemoc/synth.h"
 
@@ -306,12 +307,6 @@ typedef struct progress_state {
     double t0;
 } progress_state;
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static void on_progress(int64_t done, int64_t total, void *user_data) {
     progress_state *ps = user_data;
     int64_t pct = done * 100 / total;
@@ -321,7 +316,7 @@ static void on_progress(int64_t done, int64_t total, void *user_data) {
         if (done == total) fprintf(stderr, "\n");
     } else if (pct / 10 > ps->last_pct / 10 || done == total) {
         fprintf(stderr, "synth: %lld/%lld utterances, %.1f s\n", (long long)done, (long long)total,
-                now_s() - ps->t0);
+                nc_now_s() - ps->t0);
     }
     ps->last_pct = pct;
 }
@@ -363,7 +358,7 @@ static int run_synth(int argc, char **argv) {
         nc_synth_plan_free(plan);
         return 1;
     }
-    progress_state ps = {.tty = isatty(2), .last_pct = 0, .t0 = now_s()};
+    progress_state ps = {.tty = isatty(2), .last_pct = 0, .t0 = nc_now_s()};
     nc_synth_run_params rp = {
         .out_dir = a.out_dir,
         .num_workers = (int)a.num_workers,
@@ -383,7 +378,7 @@ static int run_synth(int argc, char **argv) {
     for (int64_t i = 0; i < plan->n_utts; i++) total[plan->utts[i].split] += durations[i];
     printf("synth: wrote %s/{train,validation,test}_manifest.json in %.1f s: "
            "%.1f / %.1f / %.1f min of audio\n",
-           a.out_dir, now_s() - ps.t0, total[0] / 60, total[1] / 60, total[2] / 60);
+           a.out_dir, nc_now_s() - ps.t0, total[0] / 60, total[1] / 60, total[2] / 60);
     nc_free(durations);
     nc_synth_plan_free(plan);
     return 0;

@@ -12,17 +12,18 @@
  * normaliser) unless --no_lower_case. */
 #include <errno.h>
 #include <stdarg.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
 
 #include "cli.h"
+#include "core/strbuf.h"
+#include "core/vec.h"
+#include "io/fileutil.h"
+#include "util/spawn.h"
 #include "nemoc/alloc.h"
 #include "nemoc/tokenizer.h"
 #include "nemoc/tokenizer_train.h"
@@ -202,37 +203,29 @@ static int parse(int argc, char **argv, tok_args *a) {
     return 0;
 }
 
+/* mkdir -p, reporting a failure on stderr. */
 static int mkdirs(const char *path) {
-    char buf[4096];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) return -1;
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST) return -1;
-        *p = '/';
-    }
-    return mkdir(buf, 0755) != 0 && errno != EEXIST ? -1 : 0;
+    if (nc_mkdir_p(path) == NC_OK) return 0;
+    fprintf(stderr, "nemoc tokenizer train: %s\n", nc_last_error());
+    return -1;
 }
 
 /* NeMo __build_document_from_manifests: one line per manifest entry, the
  * `text` field verbatim; an existing document.txt is reused. */
-static int build_document(const tok_args *a, char *out, size_t cap) {
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s/text_corpus", a->data_root);
-    if (mkdirs(dir) != 0) {
-        fprintf(stderr, "nemoc tokenizer train: cannot create %s: %s\n", dir, strerror(errno));
-        return -1;
-    }
-    snprintf(out, cap, "%s/document.txt", dir);
+static int build_document(const tok_args *a, const char *out) {
+    char *dir = nc_strdupf("%s/text_corpus", a->data_root);
+    int made = dir ? mkdirs(dir) : -1;
+    nc_free(dir);
+    if (made != 0) return -1;
     if (access(out, F_OK) == 0) {
         fprintf(stderr, "Corpus already exists at path : %s (delete it to rebuild from the manifests)\n", out);
         return 0;
     }
-    char tmp[4216];
-    snprintf(tmp, sizeof tmp, "%s.tmp", out);
-    FILE *w = fopen(tmp, "w");
+    char *tmp = nc_strdupf("%s.tmp", out);
+    FILE *w = tmp ? fopen(tmp, "w") : NULL;
     if (!w) {
-        fprintf(stderr, "nemoc tokenizer train: cannot write %s: %s\n", tmp, strerror(errno));
+        fprintf(stderr, "nemoc tokenizer train: cannot write %s.tmp: %s\n", out, tmp ? strerror(errno) : "out of memory");
+        nc_free(tmp);
         return -1;
     }
     char *list = strdup(a->manifest);
@@ -276,49 +269,37 @@ static int build_document(const tok_args *a, char *out, size_t cap) {
     if (!rc && rename(tmp, out) != 0) rc = -1;
     if (rc) unlink(tmp);
     else if (a->log) fprintf(stderr, "Finished extracting all manifests ! Number of sentences : %ld\n", n_lines);
+    nc_free(tmp);
     return rc;
 }
 
-/* Runs argv with fork/exec; its output goes to the terminal with --log,
- * else to log_path (shown on failure). Returns the exit status or -1. */
+/* Runs argv; its output goes to the terminal with --log, else to log_path
+ * (shown on failure). Returns the exit status, 127 when the program is not
+ * on PATH, 128 + signal when killed, or -1 when it could not be run. */
 static int run_child(char *const argv[], int show, const char *log_path) {
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0) {
-        fprintf(stderr, "nemoc tokenizer train: fork failed: %s\n", strerror(errno));
+    nc_spawn_result r;
+    nc_status st = nc_spawn_run_logged((const char *const *)argv, show ? NULL : log_path, &r);
+    if (st == NC_ERR_NOT_FOUND) return 127;
+    if (st) {
+        fprintf(stderr, "nemoc tokenizer train: %s\n", nc_last_error());
         return -1;
     }
-    if (pid == 0) {
-        if (!show) {
-            int fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-            if (fd >= 0) {
-                dup2(fd, 1);
-                dup2(fd, 2);
-                close(fd);
-            }
-        }
-        execvp(argv[0], argv);
-        /* only reached when exec failed */
-        _exit(errno == ENOENT ? 127 : 126);
-    }
-    int status;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR) return -1;
-    if (WIFEXITED(status)) return WEXITSTATUS(status);
-    return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    return r.term_signal ? 128 + r.term_signal : r.exit_code;
 }
 
 /* NeMo create_spt_model: vocab.txt from tokenizer.vocab. */
 static int write_nemo_vocab(const char *dir, const tok_args *a) {
-    char in_path[4200], out_path[4200];
-    snprintf(in_path, sizeof in_path, "%s/tokenizer.vocab", dir);
-    snprintf(out_path, sizeof out_path, "%s/vocab.txt", dir);
-    FILE *r = fopen(in_path, "r"), *w = r ? fopen(out_path, "w") : NULL;
+    char *in_path = nc_strdupf("%s/tokenizer.vocab", dir), *out_path = nc_strdupf("%s/vocab.txt", dir);
+    FILE *r = in_path && out_path ? fopen(in_path, "r") : NULL, *w = r ? fopen(out_path, "w") : NULL;
     if (!r || !w) {
-        fprintf(stderr, "nemoc tokenizer train: cannot convert %s to %s\n", in_path, out_path);
+        fprintf(stderr, "nemoc tokenizer train: cannot convert %s/tokenizer.vocab to %s/vocab.txt\n", dir, dir);
         if (r) fclose(r);
+        nc_free(in_path);
+        nc_free(out_path);
         return -1;
     }
+    nc_free(in_path);
+    nc_free(out_path);
     char *line = NULL, *skip = NULL;
     size_t cap = 0;
     skip = join_append(skip, "<s>,</s>,<pad>,<unk>");
@@ -349,8 +330,9 @@ static int write_nemo_vocab(const char *dir, const tok_args *a) {
 
 /* spm_train's argument vector: fixed strings, or formatted ones kept in opt. */
 typedef struct spm_argv {
-    char opt[16][4200];
+    char *opt[16]; /* nc_malloc'd, any length */
     int n_opt;
+    bool oom;
     char *argv[40];
     int argc;
 } spm_argv;
@@ -359,32 +341,26 @@ static void arg_fixed(spm_argv *v, const char *s) { v->argv[v->argc++] = (char *
 
 static void arg_fmt(spm_argv *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void arg_fmt(spm_argv *v, const char *fmt, ...) {
+    nc_strbuf b = {0};
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(v->opt[v->n_opt], sizeof v->opt[0], fmt, ap);
+    nc_sb_vappendf(&b, fmt, ap);
     va_end(ap);
-    v->argv[v->argc++] = v->opt[v->n_opt++];
+    char *opt = nc_sb_take(&b);
+    if (!opt) v->oom = true;
+    v->opt[v->n_opt++] = opt;
+    v->argv[v->argc++] = opt ? opt : (char *)"";
 }
 
-static int train_spe(const tok_args *a, const char *text_path) {
-    char dir[4096];
-    int o = snprintf(dir, sizeof dir, "%s/tokenizer_spe_%s_v%ld", a->data_root, a->spe_type, a->vocab_size);
-    if (a->max_piece_len > 0) o += snprintf(dir + o, sizeof dir - (size_t)o, "_max_%ld", a->max_piece_len);
-    if (a->pad) o += snprintf(dir + o, sizeof dir - (size_t)o, "_pad");
-    if (a->bos) o += snprintf(dir + o, sizeof dir - (size_t)o, "_bos");
-    if (a->eos) snprintf(dir + o, sizeof dir - (size_t)o, "_eos");
-    if (mkdirs(dir) != 0) {
-        fprintf(stderr, "nemoc tokenizer train: cannot create %s: %s\n", dir, strerror(errno));
-        return 1;
-    }
-    char model[4200];
-    snprintf(model, sizeof model, "%s/tokenizer.model", dir);
+static int train_spe_in(const tok_args *a, const char *text_path, const char *dir, const char *model,
+                        const char *log_path, spm_argv *vp) {
+    if (mkdirs(dir) != 0) return 1;
     if (access(model, F_OK) == 0) {
         fprintf(stderr, "warning: Model file already exists, overriding old model file !\n");
         unlink(model);
     }
     /* create_spt_model's flags, in its order */
-    spm_argv v = {.n_opt = 0, .argc = 0}; /* ~68 KB on the stack */
+    spm_argv v = *vp;
     arg_fixed(&v, "spm_train");
     arg_fmt(&v, "--input=%s", text_path);
     arg_fmt(&v, "--model_prefix=%s/tokenizer", dir);
@@ -414,8 +390,11 @@ static int train_spe(const tok_args *a, const char *text_path) {
     if (!a->split_by_script) arg_fixed(&v, "--split_by_unicode_script=false");
     if (!a->remove_extra_ws) arg_fixed(&v, "--remove_extra_whitespaces=false");
     v.argv[v.argc] = NULL;
-    char log_path[4200];
-    snprintf(log_path, sizeof log_path, "%s/.spm_train.log", dir);
+    *vp = v; /* the caller frees the formatted options */
+    if (v.oom) {
+        fprintf(stderr, "nemoc tokenizer train: out of memory\n");
+        return 1;
+    }
     int rc = run_child(v.argv, a->log, log_path);
     if (rc != 0) {
         if (rc == 127)
@@ -451,31 +430,56 @@ static int train_spe(const tok_args *a, const char *text_path) {
     return 0;
 }
 
+static int train_spe(const tok_args *a, const char *text_path) {
+    nc_strbuf dir = {0};
+    nc_sb_appendf(&dir, "%s/tokenizer_spe_%s_v%ld", a->data_root, a->spe_type, a->vocab_size);
+    if (a->max_piece_len > 0) nc_sb_appendf(&dir, "_max_%ld", a->max_piece_len);
+    if (a->pad) nc_sb_puts(&dir, "_pad");
+    if (a->bos) nc_sb_puts(&dir, "_bos");
+    if (a->eos) nc_sb_puts(&dir, "_eos");
+    char *model = nc_strdupf("%s/tokenizer.model", nc_sb_str(&dir));
+    char *log_path = nc_strdupf("%s/.spm_train.log", nc_sb_str(&dir));
+    spm_argv v = {.n_opt = 0};
+    int rc = 1;
+    if (dir.oom || !model || !log_path) fprintf(stderr, "nemoc tokenizer train: out of memory\n");
+    else rc = train_spe_in(a, text_path, dir.p, model, log_path, &v);
+    for (int i = 0; i < v.n_opt; i++) nc_free(v.opt[i]);
+    nc_free(model);
+    nc_free(log_path);
+    nc_sb_free(&dir);
+    return rc;
+}
+
 static int train_wpe(const tok_args *a, const char *text_path) {
-    char dir[4096], vocab[4200];
-    snprintf(dir, sizeof dir, "%s/tokenizer_wpe_v%ld", a->data_root, a->vocab_size);
-    if (mkdirs(dir) != 0) {
-        fprintf(stderr, "nemoc tokenizer train: cannot create %s: %s\n", dir, strerror(errno));
-        return 1;
+    char *dir = nc_strdupf("%s/tokenizer_wpe_v%ld", a->data_root, a->vocab_size);
+    char *vocab = dir ? nc_strdupf("%s/vocab.txt", dir) : NULL;
+    char *list = nc_strdup(text_path);
+    const char **files = NULL; /* the comma-separated data files, any number */
+    int64_t nf = 0, cap = 0, size = 0;
+    nc_status st = dir && vocab && list ? NC_OK : NC_ERR_OOM;
+    int rc = st ? 1 : mkdirs(dir) != 0; /* mkdirs reports its own failure */
+    for (char *f = rc ? NULL : strtok(list, ","); f && !st; f = strtok(NULL, ",")) {
+        st = nc_vec_reserve(&files, &cap, nf + 1, sizeof *files);
+        if (!st) files[nf++] = f;
     }
-    snprintf(vocab, sizeof vocab, "%s/vocab.txt", dir);
-    char *list = strdup(text_path);
-    const char *files[256];
-    int64_t nf = 0;
-    for (char *f = strtok(list, ","); f && nf < 256; f = strtok(NULL, ",")) files[nf++] = f;
-    nc_wordpiece_train_params p = nc_wordpiece_train_default_params();
-    p.vocab_size = a->vocab_size;
-    p.lower_case = a->lower_case;
-    int64_t size = 0;
-    nc_status st = nc_wordpiece_train(files, nf, &p, vocab, &size);
-    free(list);
+    if (!rc && !st) {
+        nc_wordpiece_train_params p = nc_wordpiece_train_default_params();
+        p.vocab_size = a->vocab_size;
+        p.lower_case = a->lower_case;
+        st = nc_wordpiece_train(files, nf, &p, vocab, &size);
+    }
     if (st) {
         fprintf(stderr, "nemoc tokenizer train: %s\n", nc_last_error());
-        return 1;
+        rc = 1;
+    } else if (!rc) {
+        if (a->log) fprintf(stderr, "WordPiece vocabulary: %lld tokens\n", (long long)size);
+        printf("Serialized tokenizer at location : %s\n", dir);
     }
-    if (a->log) fprintf(stderr, "WordPiece vocabulary: %lld tokens\n", (long long)size);
-    printf("Serialized tokenizer at location : %s\n", dir);
-    return 0;
+    nc_free(files);
+    nc_free(list);
+    nc_free(vocab);
+    nc_free(dir);
+    return rc;
 }
 
 int nc_cmd_tokenizer_train(int argc, char **argv) {
@@ -488,16 +492,17 @@ int nc_cmd_tokenizer_train(int argc, char **argv) {
     int rc = 2;
     if (pr == 0) {
         rc = 1;
-        char doc[4200];
+        char *doc = a.manifest ? nc_strdupf("%s/text_corpus/document.txt", a.data_root) : NULL;
         const char *text = a.data_file;
-        if (mkdirs(a.data_root) != 0) {
-            fprintf(stderr, "nemoc tokenizer train: cannot create %s: %s\n", a.data_root, strerror(errno));
-        } else if (a.manifest && build_document(&a, doc, sizeof doc) != 0) {
+        if (a.manifest && !doc) {
+            fprintf(stderr, "nemoc tokenizer train: out of memory\n");
+        } else if (mkdirs(a.data_root) != 0 || (a.manifest && build_document(&a, doc) != 0)) {
             /* reported */
         } else {
             if (a.manifest) text = doc;
             rc = !strcmp(a.tokenizer, "spe") ? train_spe(&a, text) : train_wpe(&a, text);
         }
+        nc_free(doc);
     }
     free(a.user_symbols);
     free(a.control_symbols);
@@ -550,13 +555,14 @@ int nc_cmd_tokenizer_encode(int argc, char **argv) {
             for (char *s = line, *e; *s; s = e) {
                 long v = strtol(s, &e, 10);
                 if (e == s) break;
-                if (ids.n == ids.cap) {
-                    ids.cap = ids.cap ? ids.cap * 2 : 64;
-                    ids.ids = realloc(ids.ids, (size_t)ids.cap * sizeof *ids.ids);
-                    if (!ids.ids) return 1;
+                if (nc_vec_reserve(&ids.ids, &ids.cap, ids.n + 1, sizeof *ids.ids)) {
+                    fprintf(stderr, "nemoc tokenizer encode: %s\n", nc_last_error());
+                    rc = 1;
+                    break;
                 }
                 ids.ids[ids.n++] = (int32_t)v;
             }
+            if (rc) break;
             char *text = NULL;
             if (nc_tokenizer_decode(t, ids.ids, ids.n, &text) != NC_OK) {
                 fprintf(stderr, "nemoc tokenizer encode: %s\n", nc_last_error());
@@ -576,8 +582,7 @@ int nc_cmd_tokenizer_encode(int argc, char **argv) {
         printf("\n");
     }
     free(line);
-    if (decode) free(ids.ids);
-    else nc_token_ids_free(&ids);
+    nc_token_ids_free(&ids);
     nc_tokenizer_free(t);
     return rc;
 }

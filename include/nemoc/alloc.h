@@ -28,6 +28,10 @@ void *nc_malloc(size_t size);           /* NC_ALIGN-aligned; NULL on failure */
 void *nc_calloc(size_t n, size_t size); /* zeroed; checks n*size overflow */
 void nc_free(void *ptr);
 char *nc_strdup(const char *s);
+/* Resizes a block from nc_malloc (NULL = a new block), keeping its first
+ * min(old, size) bytes. Goes through nc_malloc, so the debug allocator can
+ * refuse it; on failure returns NULL and `ptr` is untouched. */
+void *nc_realloc(void *ptr, size_t size);
 
 /* Installs `a` (NULL = the system allocator) and returns the previous one. */
 nc_allocator nc_set_allocator(const nc_allocator *a);

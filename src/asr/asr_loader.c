@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "asr/asr_loader_internal.h"
+#include "core/clock.h"
 #include "nemoc/alloc.h"
 #include "nemoc/log.h"
 
@@ -69,12 +70,6 @@ struct nc_asr_loader {
 
     nc_asr_loader_stats stats;
 };
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static asr_slot *slot_of(nc_asr_loader *l, int64_t b) { return &l->slots[b % l->n_slots]; }
 
@@ -429,9 +424,9 @@ nc_status nc_asr_loader_next(nc_asr_loader *l, const nc_asr_batch **batch) {
                     return nc_error(NC_ERR_INTERNAL, "loader: batch %lld could not be scheduled", (long long)b);
                 }
             } else {
-                const double t0 = now_s();
+                const double t0 = nc_now_s();
                 while (!(s->batch == b && s->ready)) pthread_cond_wait(&l->ready_cv, &l->mu);
-                l->stats.seconds_waiting += now_s() - t0;
+                l->stats.seconds_waiting += nc_now_s() - t0;
             }
         }
         l->next_batch++;

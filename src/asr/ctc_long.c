@@ -6,6 +6,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "core/vec.h"
 #include "nemoc/alloc.h"
 #include "asr/ctc_model.h"
 #include "nemoc/asr_ctc.h"
@@ -24,16 +25,8 @@ typedef struct lp_store {
 } lp_store;
 
 static nc_status store_add(lp_store *st, const float *rows, int64_t n) {
-    if (st->frames + n > st->cap) {
-        int64_t cap = st->cap ? st->cap : 4096;
-        while (cap < st->frames + n) cap *= 2;
-        float *d = nc_malloc((size_t)(cap * st->v) * sizeof(float));
-        if (!d) return nc_error(NC_ERR_OOM, "long audio: log-probs of %lld frames", (long long)cap);
-        if (st->frames) memcpy(d, st->data, (size_t)(st->frames * st->v) * sizeof(float));
-        nc_free(st->data);
-        st->data = d;
-        st->cap = cap;
-    }
+    if (nc_vec_reserve(&st->data, &st->cap, st->frames + n, (size_t)st->v * sizeof(float)))
+        return nc_error(NC_ERR_OOM, "long audio: log-probs of %lld frames", (long long)(st->frames + n));
     memcpy(st->data + st->frames * st->v, rows, (size_t)(n * st->v) * sizeof(float));
     st->frames += n;
     return NC_OK;

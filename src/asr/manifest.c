@@ -16,8 +16,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "core/strbuf.h"
+#include "core/utf8.h"
+#include "core/vec.h"
 #include "io/fileutil.h"
-#include "io/utf8.h"
 #include "nemoc/alloc.h"
 #include "nemoc/asr_data.h"
 #include "nemoc/audio.h"
@@ -235,9 +237,9 @@ static nc_status parse_entry(const reader_ctx *c, int64_t line, const cJSON *o, 
         e->extra_json = pool_strdup(c->pool, json);
         cJSON_free(json);
     }
-    char src[4200];
-    snprintf(src, sizeof src, "%s:%lld", c->file, (long long)line);
-    e->source = pool_strdup(c->pool, src);
+    char *src = nc_strdupf("%s:%lld", c->file, (long long)line);
+    e->source = src ? pool_strdup(c->pool, src) : NULL;
+    nc_free(src);
     if (!e->text || !e->audio_filepath || !e->extra_json || !e->source)
         return nc_error(NC_ERR_OOM, "%s:%lld", c->file, (long long)line);
     return NC_OK;
@@ -255,15 +257,8 @@ typedef struct read_state {
 
 static nc_status push_entry(read_state *st, const nc_manifest_entry *e) {
     nc_manifest *m = st->m;
-    if (m->n == st->cap) {
-        int64_t cap = st->cap ? 2 * st->cap : 1024;
-        nc_manifest_entry *ne = nc_malloc((size_t)cap * sizeof *ne);
-        if (!ne) return nc_error(NC_ERR_OOM, "manifest of %lld entries", (long long)cap);
-        if (m->n) memcpy(ne, m->entries, (size_t)m->n * sizeof *ne);
-        nc_free(m->entries);
-        m->entries = ne;
-        st->cap = cap;
-    }
+    if (nc_vec_reserve(&m->entries, &st->cap, m->n + 1, sizeof *m->entries))
+        return nc_error(NC_ERR_OOM, "manifest of %lld entries", (long long)(m->n + 1));
     m->entries[m->n++] = *e;
     return NC_OK;
 }

@@ -7,52 +7,25 @@
 
 #include "nemoc/alloc.h"
 #include "nemoc/wer.h"
+#include "text/unicode.h"
 
 /* A word or a character: a byte range of the text. */
 typedef struct span {
     int64_t off, len;
 } span;
 
-/* Length of the UTF-8 sequence at s (1 for an invalid lead or truncated
- * sequence) and its code point in *cp. */
-static int utf8_next(const unsigned char *s, uint32_t *cp) {
-    unsigned char c = s[0];
-    int n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-    if (n == 0) {
-        *cp = c;
-        return 1;
-    }
-    uint32_t v = n == 1 ? c : n == 2 ? (c & 0x1Fu) : n == 3 ? (c & 0x0Fu) : (c & 0x07u);
-    for (int k = 1; k < n; k++) {
-        if ((s[k] & 0xC0) != 0x80) { /* also stops at the terminating NUL */
-            *cp = c;
-            return 1;
-        }
-        v = (v << 6) | (s[k] & 0x3Fu);
-    }
-    *cp = v;
-    return n;
-}
-
-/* Python's str.isspace(): what str.split() splits on. */
-static bool py_space(uint32_t c) {
-    return (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x20) || c == 0x85 || c == 0xA0 ||
-           c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 ||
-           c == 0x202F || c == 0x205F || c == 0x3000;
-}
-
 /* Splits text into words (str.split()) or characters (list(str)); with
  * out NULL only counts. */
 static int64_t split(const char *text, bool chars, span *out) {
-    const unsigned char *s = (const unsigned char *)text;
+    const char *end = text + strlen(text);
     int64_t n = 0, i = 0, start = -1;
-    while (s[i]) {
-        uint32_t cp;
-        int k = utf8_next(s + i, &cp);
+    while (text[i]) {
+        int k;
+        uint32_t cp = nc_utf8_decode(text + i, end, &k);
         if (chars) {
             if (out) out[n] = (span){.off = i, .len = k};
             n++;
-        } else if (py_space(cp)) {
+        } else if (nc_uni_is_space(cp)) {
             if (start >= 0) {
                 if (out) out[n] = (span){.off = start, .len = i - start};
                 n++;

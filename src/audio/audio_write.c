@@ -6,22 +6,21 @@
 #include <sndfile.h>
 #include <string.h>
 
+#include "core/strbuf.h"
 #include "io/fileutil.h"
 #include "nemoc/alloc.h"
 
+/* A seekable file in memory: libsndfile seeks back to patch the header. */
 typedef struct membuf {
-    unsigned char *data;
-    sf_count_t len; /* bytes written (file length) */
-    sf_count_t cap;
-    sf_count_t pos;
-    int oom;
+    nc_strbuf s;    /* the file's bytes; s.n is its length */
+    sf_count_t pos; /* where the next read or write goes */
 } membuf;
 
-static sf_count_t mb_len(void *u) { return ((membuf *)u)->len; }
+static sf_count_t mb_len(void *u) { return (sf_count_t)((membuf *)u)->s.n; }
 
 static sf_count_t mb_seek(sf_count_t off, int whence, void *u) {
     membuf *m = u;
-    sf_count_t base = whence == SEEK_SET ? 0 : whence == SEEK_CUR ? m->pos : m->len;
+    sf_count_t base = whence == SEEK_SET ? 0 : whence == SEEK_CUR ? m->pos : (sf_count_t)m->s.n;
     sf_count_t np = base + off;
     if (np < 0) return -1;
     m->pos = np;
@@ -30,33 +29,27 @@ static sf_count_t mb_seek(sf_count_t off, int whence, void *u) {
 
 static sf_count_t mb_read(void *ptr, sf_count_t count, void *u) {
     membuf *m = u;
-    sf_count_t avail = m->len - m->pos;
+    sf_count_t avail = (sf_count_t)m->s.n - m->pos;
     if (count > avail) count = avail > 0 ? avail : 0;
-    if (count) memcpy(ptr, m->data + m->pos, (size_t)count);
+    if (count) memcpy(ptr, m->s.p + m->pos, (size_t)count);
     m->pos += count;
     return count;
 }
 
 static sf_count_t mb_write(const void *ptr, sf_count_t count, void *u) {
     membuf *m = u;
+    if (count <= 0) return 0;
     sf_count_t end = m->pos + count;
-    if (end > m->cap) {
-        sf_count_t cap = m->cap ? m->cap : 4096;
-        while (cap < end) cap *= 2;
-        unsigned char *nd = nc_malloc((size_t)cap);
-        if (!nd) {
-            m->oom = 1;
-            return 0;
-        }
-        if (m->len) memcpy(nd, m->data, (size_t)m->len);
-        nc_free(m->data);
-        m->data = nd;
-        m->cap = cap;
+    if (end > (sf_count_t)m->s.n) {
+        /* Grow the file to `end`, zero-filling a hole left by a seek past it. */
+        size_t grow = (size_t)(end - (sf_count_t)m->s.n);
+        if (nc_sb_reserve(&m->s, grow)) return 0;
+        memset(m->s.p + m->s.n, 0, grow);
+        m->s.n = (size_t)end;
+        m->s.p[m->s.n] = 0;
     }
-    if (m->pos > m->len) memset(m->data + m->len, 0, (size_t)(m->pos - m->len));
-    memcpy(m->data + m->pos, ptr, (size_t)count);
+    memcpy(m->s.p + m->pos, ptr, (size_t)count);
     m->pos = end;
-    if (end > m->len) m->len = end;
     return count;
 }
 
@@ -80,23 +73,23 @@ nc_status nc_audio_write_wav(const char *path, const float *samples, int64_t n_f
         .get_filelen = mb_len, .seek = mb_seek, .read = mb_read, .write = mb_write, .tell = mb_tell};
     SNDFILE *sf = sf_open_virtual(&vio, SFM_WRITE, &info, &mb);
     if (!sf) {
-        nc_free(mb.data);
+        nc_sb_free(&mb.s);
         return nc_error(NC_ERR_INTERNAL, "writing '%s': libsndfile refused the format: %s", path, sf_strerror(NULL));
     }
     /* Values outside [-1, 1] would wrap around in 16-bit PCM; clip them instead. */
     sf_command(sf, SFC_SET_CLIPPING, NULL, SF_TRUE);
     sf_count_t w = n_frames ? sf_writef_float(sf, samples, (sf_count_t)n_frames) : 0;
     int cerr = sf_close(sf);
-    if (mb.oom) {
-        nc_free(mb.data);
+    if (mb.s.oom) {
+        nc_sb_free(&mb.s);
         return nc_error(NC_ERR_OOM, "encoding '%s' (%lld frames)", path, (long long)n_frames);
     }
     if (w != (sf_count_t)n_frames || cerr) {
-        nc_free(mb.data);
+        nc_sb_free(&mb.s);
         return nc_error(NC_ERR_INTERNAL, "encoding '%s': wrote %lld of %lld frames", path, (long long)w,
                         (long long)n_frames);
     }
-    nc_status s = nc_write_file_atomic(path, mb.data, (size_t)mb.len);
-    nc_free(mb.data);
+    nc_status s = nc_write_file_atomic(path, mb.s.p, mb.s.n);
+    nc_sb_free(&mb.s);
     return s;
 }

@@ -73,6 +73,20 @@ void nc_free(void *ptr) {
     h->free_fn(h->ud, h->base);
 }
 
+void *nc_realloc(void *ptr, size_t size) {
+    if (!ptr) return nc_malloc(size);
+    block_header *h = (block_header *)((char *)ptr - sizeof(block_header));
+    /* A block already large enough stays: shrinking would copy for nothing. */
+    if (size <= h->size) return ptr;
+    /* The allocator hook has no realloc entry, and a block must be freed by
+     * the allocator that made it, so resizing is allocate + copy + free. */
+    void *p = nc_malloc(size);
+    if (!p) return NULL;
+    memcpy(p, ptr, h->size);
+    nc_free(ptr);
+    return p;
+}
+
 char *nc_strdup(const char *s) {
     if (!s) return NULL;
     size_t n = strlen(s) + 1;

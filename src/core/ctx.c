@@ -5,8 +5,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/ctx_impl.h"
 #include "core/tape.h"
+#include "core/vec.h"
 #include "nemoc/alloc.h"
 #include "nemoc/log.h"
 
@@ -54,6 +56,7 @@ void nc_ctx_free(nc_ctx *ctx) {
     if (!ctx) return;
     nc_arena_free(ctx->arena);
     if (ctx->bf16_arena) nc_arena_free(ctx->bf16_arena);
+    if (ctx->prof) nc_free(ctx->prof->e);
     nc_free(ctx->prof);
     nc_free(ctx);
 }
@@ -103,17 +106,12 @@ const uint16_t *nc_ctx_bf16_param(nc_ctx *ctx, const nc_tensor *t) {
 
 /* ---- profile ---- */
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 void nc_ctx_set_profile(nc_ctx *ctx, bool on) {
     if (on && !ctx->prof) {
         ctx->prof = nc_calloc(1, sizeof *ctx->prof);
-        if (ctx->prof) ctx->prof->last = now_s();
+        if (ctx->prof) ctx->prof->last = nc_now_s();
     } else if (!on) {
+        if (ctx->prof) nc_free(ctx->prof->e);
         nc_free(ctx->prof);
         ctx->prof = NULL;
     }
@@ -122,23 +120,29 @@ void nc_ctx_set_profile(nc_ctx *ctx, bool on) {
 bool nc_ctx_profiling(const nc_ctx *ctx) { return ctx->prof != NULL; }
 
 void nc_ctx_profile_mark(nc_ctx *ctx) {
-    if (ctx->prof) ctx->prof->last = now_s();
+    if (ctx->prof) ctx->prof->last = nc_now_s();
 }
 
 void nc_ctx_profile_clear(nc_ctx *ctx) {
     if (!ctx->prof) return;
     ctx->prof->n = 0;
-    ctx->prof->last = now_s();
+    ctx->prof->last = nc_now_s();
 }
 
-static void prof_add(nc_profile *p, const char *op, bool bwd, double dt) {
+/* Counts one call of op; a table that cannot grow fails the ctx (the
+ * profile would otherwise be silently incomplete). */
+static void prof_add(nc_ctx *ctx, const char *op, bool bwd, double dt) {
+    nc_profile *p = ctx->prof;
     for (int64_t i = 0; i < p->n; i++)
         if (p->e[i].backward == bwd && (p->e[i].op == op || strcmp(p->e[i].op, op) == 0)) {
             p->e[i].calls++;
             p->e[i].seconds += dt;
             return;
         }
-    if (p->n == NC_PROFILE_SLOTS) return; /* table full: later op names go uncounted */
+    if (nc_vec_reserve(&p->e, &p->cap, p->n + 1, sizeof *p->e)) {
+        nc_ctx_fail(ctx, NC_ERR_OOM, "profile: no room for op '%s'", op);
+        return;
+    }
     p->e[p->n++] = (nc_profile_entry){.op = op, .backward = bwd, .calls = 1, .seconds = dt};
 }
 
@@ -149,11 +153,19 @@ static int prof_cmp(const void *a, const void *b) {
 
 int64_t nc_ctx_profile(const nc_ctx *ctx, nc_profile_entry *out, int64_t cap) {
     if (!ctx->prof) return 0;
-    nc_profile_entry tmp[NC_PROFILE_SLOTS];
     int64_t n = ctx->prof->n;
-    memcpy(tmp, ctx->prof->e, (size_t)n * sizeof tmp[0]);
-    qsort(tmp, (size_t)n, sizeof tmp[0], prof_cmp);
-    for (int64_t i = 0; i < n && i < cap; i++) out[i] = tmp[i];
+    if (!n) return 0;
+    /* Sorted in a copy: the table itself stays in first-seen order. Without
+     * memory for the copy the entries come unsorted rather than not at all. */
+    nc_profile_entry *tmp = nc_malloc((size_t)n * sizeof *tmp);
+    const nc_profile_entry *src = ctx->prof->e;
+    if (tmp) {
+        memcpy(tmp, src, (size_t)n * sizeof *tmp);
+        qsort(tmp, (size_t)n, sizeof *tmp, prof_cmp);
+        src = tmp;
+    }
+    for (int64_t i = 0; i < n && i < cap; i++) out[i] = src[i];
+    nc_free(tmp);
     return n;
 }
 
@@ -286,8 +298,8 @@ bool nc_check_dtype(nc_ctx *ctx, const char *op, const nc_tensor *t, nc_dtype dt
 nc_node *nc_record(nc_ctx *ctx, const char *op, nc_backward_fn backward, nc_tensor *out, int n_in,
                    nc_tensor *const *in, size_t saved_size) {
     if (ctx->prof) {
-        double t = now_s();
-        prof_add(ctx->prof, op, false, t - ctx->prof->last);
+        double t = nc_now_s();
+        prof_add(ctx, op, false, t - ctx->prof->last);
         ctx->prof->last = t;
     }
     if (ctx->status || !ctx->grad_enabled) return NULL;
@@ -355,9 +367,9 @@ static nc_status run_backward_nodes(nc_ctx *ctx) {
                    ctx->status;
         bool prev = ctx->grad_enabled;
         ctx->grad_enabled = false; /* backward itself is never recorded */
-        double t0 = ctx->prof ? now_s() : 0.0;
+        double t0 = ctx->prof ? nc_now_s() : 0.0;
         n->backward(ctx, n);
-        if (ctx->prof) prof_add(ctx->prof, n->op, true, now_s() - t0);
+        if (ctx->prof) prof_add(ctx, n->op, true, nc_now_s() - t0);
         ctx->grad_enabled = prev;
         if (ctx->status) return nc_error_prefix(ctx->status, "backward of '%s'", n->op);
     }

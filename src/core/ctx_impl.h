@@ -7,11 +7,11 @@
 struct nc_node;
 
 /* Per-op profile table (see nc_ctx_set_profile); op names are string
- * literals, so entries are keyed by pointer. */
-#define NC_PROFILE_SLOTS 128
+ * literals, so entries are keyed by pointer. One entry per distinct op and
+ * direction, grown as new ops appear, so no op goes uncounted. */
 typedef struct nc_profile {
-    nc_profile_entry e[NC_PROFILE_SLOTS];
-    int64_t n;
+    nc_profile_entry *e;
+    int64_t n, cap;
     double last; /* end of the previous op (seconds, monotonic) */
 } nc_profile;
 

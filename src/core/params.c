@@ -1,4 +1,5 @@
 /* Named parameters carved out of flat buffers. */
+#include "core/vec.h"
 #include "nemoc/params.h"
 
 #include <string.h>
@@ -67,17 +68,9 @@ nc_tensor *nc_params_add(nc_params *p, const char *name, nc_param_kind kind, nc_
         nc_error(NC_ERR_DTYPE, "params: trainable '%s' must be float32", name);
         return NULL;
     }
-    if (p->n == p->cap) {
-        int64_t cap = p->cap ? p->cap * 2 : 64;
-        entry **ne = nc_malloc((size_t)cap * sizeof(entry *));
-        if (!ne) {
-            nc_error(NC_ERR_OOM, "params: cannot grow table");
-            return NULL;
-        }
-        if (p->n) memcpy(ne, p->e, (size_t)p->n * sizeof(entry *));
-        nc_free(p->e);
-        p->e = ne;
-        p->cap = cap;
+    if (nc_vec_reserve(&p->e, &p->cap, p->n + 1, sizeof *p->e)) {
+        nc_error(NC_ERR_OOM, "params: cannot grow table");
+        return NULL;
     }
     entry *e = nc_calloc(1, sizeof *e);
     if (!e) {

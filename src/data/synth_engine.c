@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/strbuf.h"
 #include "nemoc/alloc.h"
 #include "nemoc/audio.h"
 #include "nemoc/augment.h"
@@ -243,17 +244,26 @@ nc_status nc_synth_render(const nc_synth_plan *plan, int64_t i, const char *tmp_
     *duration = 0;
     if (i < 0 || i >= plan->n_utts)
         return nc_error(NC_ERR_INVALID_ARG, "utterance %lld of %lld", (long long)i, (long long)plan->n_utts);
-    char tmp[4096], out[4096];
-    snprintf(tmp, sizeof tmp, "%s/%06lld.wav", tmp_dir, (long long)i);
-    snprintf(out, sizeof out, "%s/%s", out_dir, plan->utts[i].audio_filepath);
+    char *tmp = nc_strdupf("%s/%06lld.wav", tmp_dir, (long long)i);
+    char *out = tmp ? nc_strdupf("%s/%s", out_dir, plan->utts[i].audio_filepath) : NULL;
+    if (!out) {
+        nc_free(tmp);
+        return nc_error(NC_ERR_OOM, "utterance %lld: paths", (long long)i);
+    }
     /* Room for the text (a line of a user's file can be long), the path and
      * the fixed arguments. */
     int64_t cap = (int64_t)(strlen(plan->utts[i].text) + strlen(tmp)) + 512;
     char *store = nc_malloc((size_t)cap);
-    if (!store) return nc_error(NC_ERR_OOM, "utterance %lld: command line", (long long)i);
+    if (!store) {
+        nc_free(tmp);
+        nc_free(out);
+        return nc_error(NC_ERR_OOM, "utterance %lld: command line", (long long)i);
+    }
     const char *argv[16];
     nc_status st = nc_synth_command(plan, i, tmp, argv, store, cap);
     if (!st) st = render(plan, i, argv, tmp, out, duration);
     nc_free(store);
+    nc_free(tmp);
+    nc_free(out);
     return st;
 }

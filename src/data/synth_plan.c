@@ -6,6 +6,7 @@
 
 #include "data/synth_internal.h"
 #include "nemoc/alloc.h"
+#include "core/vec.h"
 #include "nemoc/rng.h"
 #include "nemoc/synth.h"
 
@@ -113,15 +114,7 @@ static nc_status pool_add(pool *p, nc_synth_engine e, const char *name) {
     for (int64_t i = 0; i < p->n; i++)
         if (p->v[i].engine == e && !strcmp(p->v[i].name, name))
             return nc_error(NC_ERR_CONFIG, "voice '%s' listed twice", name);
-    if (p->n == p->cap) {
-        int64_t cap = p->cap ? 2 * p->cap : 64;
-        nc_synth_voice *nv = nc_malloc((size_t)cap * sizeof *nv);
-        if (!nv) return nc_error(NC_ERR_OOM, "voice list");
-        if (p->n) memcpy(nv, p->v, (size_t)p->n * sizeof *nv);
-        nc_free(p->v);
-        p->v = nv;
-        p->cap = cap;
-    }
+    if (nc_vec_reserve(&p->v, &p->cap, p->n + 1, sizeof *p->v)) return nc_error(NC_ERR_OOM, "voice list");
     nc_synth_voice *v = &p->v[p->n++];
     *v = (nc_synth_voice){.engine = e, .split = NC_SPLIT_N};
     snprintf(v->name, sizeof v->name, "%s", name);

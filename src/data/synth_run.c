@@ -4,162 +4,120 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/strbuf.h"
 #include "io/fileutil.h"
 #include "nemoc/alloc.h"
 #include "nemoc/synth.h"
 
-static nc_status make_dir(const char *path) {
-    if (mkdir(path, 0755) == 0 || errno == EEXIST) {
-        struct stat st;
-        if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) return NC_OK;
-        return nc_error(NC_ERR_IO, "'%s' exists and is not a folder", path);
-    }
-    return nc_error(NC_ERR_IO, "cannot create folder '%s': %s", path, strerror(errno));
-}
-
-/* mkdir -p for out_dir (relative or absolute). */
-static nc_status make_dirs(const char *path) {
-    char buf[4096];
-    int n = snprintf(buf, sizeof buf, "%s", path);
-    if (n <= 0 || (size_t)n >= sizeof buf) return nc_error(NC_ERR_INVALID_ARG, "folder path too long: '%s'", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        nc_status st = make_dir(buf);
-        *p = '/';
-        if (st) return st;
-    }
-    return make_dir(buf);
-}
-
-/* A growing text buffer for the manifests. */
-typedef struct sbuf {
-    char *p;
-    size_t len, cap;
-    int oom;
-} sbuf;
-
-static void sb_put(sbuf *b, const char *s, size_t n) {
-    if (b->oom) return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (b->len + n + 1 > cap) cap *= 2;
-        char *np = nc_malloc(cap);
-        if (!np) {
-            b->oom = 1;
-            return;
-        }
-        if (b->len) memcpy(np, b->p, b->len);
-        nc_free(b->p);
-        b->p = np;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = 0;
-}
-
-static void sb_str(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
-
 /* A JSON string, quoted, with json.dumps' escapes for quote, backslash and
  * control characters. */
-static void sb_json(sbuf *b, const char *s) {
-    sb_put(b, "\"", 1);
+static void sb_json(nc_strbuf *b, const char *s) {
+    nc_sb_putc(b, '"');
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
-        char esc[8];
         if (c == '"' || c == '\\') {
-            esc[0] = '\\';
-            esc[1] = (char)c;
-            sb_put(b, esc, 2);
+            nc_sb_putc(b, '\\');
+            nc_sb_putc(b, (char)c);
         } else if (c < 0x20) {
-            snprintf(esc, sizeof esc, "\\u%04x", c);
-            sb_put(b, esc, 6);
+            nc_sb_appendf(b, "\\u%04x", c);
         } else {
-            sb_put(b, (const char *)&c, 1);
+            nc_sb_putc(b, (char)c);
         }
     }
-    sb_put(b, "\"", 1);
+    nc_sb_putc(b, '"');
 }
 
 /* Exact for n/16000 (at most 7 decimals), trailing zeros dropped: "1.2345". */
-static void sb_duration(sbuf *b, double d) {
+static void sb_duration(nc_strbuf *b, double d) {
     char num[64];
     snprintf(num, sizeof num, "%.7f", d);
     size_t n = strlen(num);
     while (n > 2 && num[n - 1] == '0' && num[n - 2] != '.') n--;
-    sb_put(b, num, n);
+    nc_sb_append(b, num, n);
 }
 
 /* One line per utterance in the style of NeMo's scripts (json.dumps):
  * {"audio_filepath": "audio/train/000000.wav", "duration": 1.2, "text": "...", "speaker": "flite:slt"} */
 static nc_status write_manifests(const nc_synth_plan *plan, const char *out_dir, const double *durations) {
     for (int s = 0; s < NC_SPLIT_N; s++) {
-        sbuf b = {.p = NULL};
-        sb_str(&b, ""); /* an empty split still gets an (empty) file */
+        nc_strbuf b = {0};
+        nc_sb_puts(&b, ""); /* an empty split still gets an (empty) file */
         for (int64_t i = 0; i < plan->n_utts; i++) {
             const nc_synth_utt *u = &plan->utts[i];
             if (u->split != (nc_synth_split)s) continue;
-            sb_str(&b, "{\"audio_filepath\": ");
+            nc_sb_puts(&b, "{\"audio_filepath\": ");
             sb_json(&b, u->audio_filepath);
-            sb_str(&b, ", \"duration\": ");
+            nc_sb_puts(&b, ", \"duration\": ");
             sb_duration(&b, durations[i]);
-            sb_str(&b, ", \"text\": ");
+            nc_sb_puts(&b, ", \"text\": ");
             sb_json(&b, u->text);
-            sb_str(&b, ", \"speaker\": ");
+            nc_sb_puts(&b, ", \"speaker\": ");
             sb_json(&b, plan->voices[u->voice].speaker);
-            sb_str(&b, "}\n");
+            nc_sb_puts(&b, "}\n");
         }
-        if (b.oom) {
-            nc_free(b.p);
+        char *path = b.oom ? NULL : nc_strdupf("%s/%s_manifest.json", out_dir, nc_synth_split_name(s));
+        if (!path) {
+            nc_sb_free(&b);
             return nc_error(NC_ERR_OOM, "%s manifest", nc_synth_split_name(s));
         }
-        char path[4096];
-        snprintf(path, sizeof path, "%s/%s_manifest.json", out_dir, nc_synth_split_name(s));
-        nc_status st = nc_write_file_atomic(path, b.p, b.len);
-        nc_free(b.p);
+        nc_status st = nc_write_file_atomic(path, b.p, b.n);
+        nc_free(path);
+        nc_sb_free(&b);
         if (st) return st;
     }
     return NC_OK;
 }
 
-static nc_status make_tmp_dir(char *buf, size_t cap) {
+/* A fresh folder under $TMPDIR for the engines' outputs; *out is nc_malloc'd. */
+static nc_status make_tmp_dir(char **out) {
     const char *base = getenv("TMPDIR");
     if (!base || !*base) base = "/tmp";
-    int n = snprintf(buf, cap, "%s/nemoc-synth-XXXXXX", base);
-    if (n <= 0 || (size_t)n >= cap) return nc_error(NC_ERR_INVALID_ARG, "TMPDIR path too long");
-    if (!mkdtemp(buf)) return nc_error(NC_ERR_IO, "cannot create a temporary folder '%s': %s", buf, strerror(errno));
+    char *buf = nc_strdupf("%s/nemoc-synth-XXXXXX", base);
+    if (!buf) return nc_error(NC_ERR_OOM, "temporary folder name");
+    if (!mkdtemp(buf)) {
+        nc_status st = nc_error(NC_ERR_IO, "cannot create a temporary folder '%s': %s", buf, strerror(errno));
+        nc_free(buf);
+        return st;
+    }
+    *out = buf;
     return NC_OK;
+}
+
+/* out_dir/audio and one folder per split that has utterances. */
+static nc_status make_audio_dirs(const nc_synth_plan *plan, const char *out_dir) {
+    char *sub = nc_strdupf("%s/audio", out_dir);
+    nc_status st = sub ? nc_mkdir(sub) : NC_ERR_OOM;
+    nc_free(sub);
+    for (int s = 0; !st && s < NC_SPLIT_N; s++) {
+        if (!plan->n_split[s]) continue;
+        sub = nc_strdupf("%s/audio/%s", out_dir, nc_synth_split_name(s));
+        st = sub ? nc_mkdir(sub) : NC_ERR_OOM;
+        nc_free(sub);
+    }
+    return st;
 }
 
 nc_status nc_synth_run(const nc_synth_plan *plan, const nc_synth_run_params *rp) {
     if (!rp || !rp->out_dir || !*rp->out_dir) return nc_error(NC_ERR_CONFIG, "out_dir is not set");
     const char *out_dir = rp->out_dir;
-    nc_status st = make_dirs(out_dir);
+    nc_status st = nc_mkdir_p(out_dir);
     if (st) return nc_error_prefix(st, "out_dir");
-    char sub[4200];
-    snprintf(sub, sizeof sub, "%s/audio", out_dir);
-    if ((st = make_dir(sub))) return st;
-    for (int s = 0; s < NC_SPLIT_N; s++) {
-        if (!plan->n_split[s]) continue;
-        snprintf(sub, sizeof sub, "%s/audio/%s", out_dir, nc_synth_split_name(s));
-        if ((st = make_dir(sub))) return st;
-    }
-    char tmp[4096];
+    if ((st = make_audio_dirs(plan, out_dir))) return st;
+    char *tmp = NULL;
     int own_tmp = !rp->tmp_dir;
     if (own_tmp) {
-        if ((st = make_tmp_dir(tmp, sizeof tmp))) return st;
+        if ((st = make_tmp_dir(&tmp))) return st;
     } else {
-        snprintf(tmp, sizeof tmp, "%s", rp->tmp_dir);
-        if ((st = make_dirs(tmp))) return st;
+        if ((st = nc_mkdir_p(rp->tmp_dir))) return st;
+        if (!(tmp = nc_strdup(rp->tmp_dir))) return nc_error(NC_ERR_OOM, "tmp_dir");
     }
 
     double *durations = nc_calloc((size_t)plan->n_utts, sizeof(double));
     if (!durations) {
         if (own_tmp) rmdir(tmp);
+        nc_free(tmp);
         return nc_error(NC_ERR_OOM, "durations of %lld utterances", (long long)plan->n_utts);
     }
     int workers = rp->num_workers > 0 ? rp->num_workers : omp_get_num_procs();
@@ -204,13 +162,14 @@ nc_status nc_synth_run(const nc_synth_plan *plan, const nc_synth_run_params *rp)
     }
     if (own_tmp) {
         /* Engine outputs are removed as they are read; a failure can leave some. */
-        char f[4200];
         for (int64_t i = 0; failed && i < plan->n_utts; i++) {
-            snprintf(f, sizeof f, "%s/%06lld.wav", tmp, (long long)i);
-            unlink(f);
+            char *f = nc_strdupf("%s/%06lld.wav", tmp, (long long)i);
+            if (f) unlink(f);
+            nc_free(f);
         }
         rmdir(tmp);
     }
+    nc_free(tmp);
     if (failed) {
         nc_free(durations);
         st = nc_error(first_st, "%s", first_msg ? first_msg : "synthesis failed");

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "io/config_edit.h"
+#include "core/vec.h"
 #include "nemoc/alloc.h"
 
 nc_status cfg_split_path(const char *path, cfg_seg **segs, int *n) {
@@ -26,7 +27,7 @@ nc_status cfg_split_path(const char *path, cfg_seg **segs, int *n) {
     return NC_OK;
 }
 
-static void seg_key(const nc_cfg *cont, const cfg_seg *sg, cfg_buf *b) {
+static void seg_key(const nc_cfg *cont, const cfg_seg *sg, nc_strbuf *b) {
     cfg_full_key_buf(cont, b);
     cfg_key_append(b, sg->s, sg->len, sg->br || cont->kind == NC_CFG_SEQ);
 }
@@ -39,17 +40,17 @@ int64_t cfg_find_seg(const nc_cfg *cont, const cfg_seg *sg) {
 }
 
 nc_status cfg_missing_error(const nc_cfg *cont, const cfg_seg *sg) {
-    cfg_buf b = {0};
+    nc_strbuf b = {0};
     seg_key(cont, sg, &b);
     const char *sug = cfg_suggest(cont, sg->s, sg->len);
     nc_status s;
     if (cont->kind == NC_CFG_SEQ)
-        s = nc_error(NC_ERR_NOT_FOUND, "%s: no such item (the list has %lld items)", cfg_buf_str(&b), (long long)cont->n);
+        s = nc_error(NC_ERR_NOT_FOUND, "%s: no such item (the list has %lld items)", nc_sb_str(&b), (long long)cont->n);
     else if (sug)
-        s = nc_error(NC_ERR_NOT_FOUND, "%s: no such key (did you mean '%s'?)", cfg_buf_str(&b), sug);
+        s = nc_error(NC_ERR_NOT_FOUND, "%s: no such key (did you mean '%s'?)", nc_sb_str(&b), sug);
     else
-        s = nc_error(NC_ERR_NOT_FOUND, "%s: no such key", cfg_buf_str(&b));
-    cfg_buf_free(&b);
+        s = nc_error(NC_ERR_NOT_FOUND, "%s: no such key", nc_sb_str(&b));
+    nc_sb_free(&b);
     return s;
 }
 
@@ -57,13 +58,13 @@ nc_status cfg_walk(nc_cfg *node, const cfg_seg *segs, int n, bool create, nc_cfg
     nc_cfg *cur = node;
     for (int i = 0; i < n; i++) {
         if (cur->kind == NC_CFG_SCALAR) {
-            cfg_buf b = {0}, d = {0};
+            nc_strbuf b = {0}, d = {0};
             cfg_full_key_buf(cur, &b);
             cfg_describe(NULL, cur->text, cur->quoted, &d);
             nc_status s = nc_error(NC_ERR_CONFIG, "%s: is %s, not a map (cannot hold '%.*s')",
-                                   b.n ? cfg_buf_str(&b) : "<root>", cfg_buf_str(&d), (int)segs[i].len, segs[i].s);
-            cfg_buf_free(&b);
-            cfg_buf_free(&d);
+                                   b.n ? nc_sb_str(&b) : "<root>", nc_sb_str(&d), (int)segs[i].len, segs[i].s);
+            nc_sb_free(&b);
+            nc_sb_free(&d);
             return s;
         }
         int64_t k = cfg_find_seg(cur, &segs[i]);
@@ -134,10 +135,10 @@ nc_status nc_cfg_set_int(nc_cfg *node, const char *path, int64_t v) {
 }
 
 nc_status nc_cfg_set_float(nc_cfg *node, const char *path, double v) {
-    cfg_buf b = {0};
+    nc_strbuf b = {0};
     cfg_yaml_float(v, &b);
-    nc_status s = b.oom ? nc_error(NC_ERR_OOM, "config: set") : nc_cfg_set_scalar(node, path, cfg_buf_str(&b), false);
-    cfg_buf_free(&b);
+    nc_status s = b.oom ? nc_error(NC_ERR_OOM, "config: set") : nc_cfg_set_scalar(node, path, nc_sb_str(&b), false);
+    nc_sb_free(&b);
     return s;
 }
 
@@ -170,11 +171,11 @@ nc_status nc_cfg_append(nc_cfg *node, const char *path, const nc_cfg *value) {
     }
     nc_free(segs);
     if (!s && seq->kind != NC_CFG_SEQ) {
-        cfg_buf b = {0};
+        nc_strbuf b = {0};
         cfg_full_key_buf(seq, &b);
-        s = nc_error(NC_ERR_CONFIG, "%s: cannot append to a %s", b.n ? cfg_buf_str(&b) : "<root>",
+        s = nc_error(NC_ERR_CONFIG, "%s: cannot append to a %s", b.n ? nc_sb_str(&b) : "<root>",
                      seq->kind == NC_CFG_MAP ? "map" : "scalar");
-        cfg_buf_free(&b);
+        nc_sb_free(&b);
     }
     if (s) {
         cfg_node_free(v);
@@ -219,15 +220,8 @@ static void merge_move(nc_cfg *dst, nc_cfg *src) {
         int64_t k = cfg_map_find(dst, sv->key, strlen(sv->key));
         if (k < 0) {
             /* Move the node over: it keeps its key. */
-            if (dst->n == dst->cap) {
-                int64_t cap = dst->cap ? dst->cap * 2 : 8;
-                nc_cfg **items = nc_malloc((size_t)cap * sizeof *items);
-                if (!items) continue; /* unreachable: reserve() made room */
-                if (dst->n) memcpy(items, dst->items, (size_t)dst->n * sizeof *items);
-                nc_free(dst->items);
-                dst->items = items;
-                dst->cap = cap;
-            }
+            if (nc_vec_reserve(&dst->items, &dst->cap, dst->n + 1, sizeof *dst->items))
+                continue; /* unreachable: reserve() made room */
             sv->parent = dst;
             dst->items[dst->n++] = sv;
             src->items[i] = NULL;

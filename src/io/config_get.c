@@ -5,31 +5,31 @@
 #include "nemoc/alloc.h"
 
 /* Full key of n with its source position when known: "a.b (conf.yaml:12)". */
-static void where(const nc_cfg *n, cfg_buf *b) {
+static void where(const nc_cfg *n, nc_strbuf *b) {
     size_t before = b->n;
     cfg_full_key_buf(n, b);
-    if (b->n == before) cfg_buf_adds(b, "<root>");
+    if (b->n == before) nc_sb_puts(b, "<root>");
     const nc_cfg *root = cfg_root(n);
-    if (n->line > 0 && root->file) cfg_buf_printf(b, " (%s:%d)", root->file, n->line);
+    if (n->line > 0 && root->file) nc_sb_appendf(b, " (%s:%d)", root->file, n->line);
 }
 
 static nc_status type_error(const nc_cfg *raw, const cfg_val *v, const char *expected) {
-    cfg_buf b = {0}, d = {0};
+    nc_strbuf b = {0}, d = {0};
     where(raw, &b);
     nc_status s;
     if (cfg_val_type(v) == NC_CFG_T_MISSING) {
         /* The override hint is the bare key path, without the position. */
-        cfg_buf k = {0};
+        nc_strbuf k = {0};
         cfg_full_key_buf(raw, &k);
         s = nc_error(NC_ERR_CONFIG, "%s: missing mandatory value (?\?\?); set it in the config or with %s=...",
-                     cfg_buf_str(&b), k.n ? cfg_buf_str(&k) : "key");
-        cfg_buf_free(&k);
+                     nc_sb_str(&b), k.n ? nc_sb_str(&k) : "key");
+        nc_sb_free(&k);
     } else {
         cfg_describe(v->node && v->node->kind != NC_CFG_SCALAR ? v->node : NULL, v->text, v->quoted, &d);
-        s = nc_error(NC_ERR_CONFIG, "%s: expected %s, found %s", cfg_buf_str(&b), expected, cfg_buf_str(&d));
+        s = nc_error(NC_ERR_CONFIG, "%s: expected %s, found %s", nc_sb_str(&b), expected, nc_sb_str(&d));
     }
-    cfg_buf_free(&b);
-    cfg_buf_free(&d);
+    nc_sb_free(&b);
+    nc_sb_free(&d);
     return s;
 }
 
@@ -45,10 +45,10 @@ static nc_status get_val(const nc_cfg *node, const char *path, nc_cfg **raw, cfg
 static nc_status conv_int(const nc_cfg *raw, const cfg_val *v, int64_t *out) {
     if (cfg_val_type(v) != NC_CFG_T_INT) return type_error(raw, v, "int");
     if (cfg_parse_int(v->text, out)) return NC_OK;
-    cfg_buf b = {0};
+    nc_strbuf b = {0};
     where(raw, &b);
-    nc_status s = nc_error(NC_ERR_CONFIG, "%s: int '%s' is out of the 64-bit range", cfg_buf_str(&b), v->text);
-    cfg_buf_free(&b);
+    nc_status s = nc_error(NC_ERR_CONFIG, "%s: int '%s' is out of the 64-bit range", nc_sb_str(&b), v->text);
+    nc_sb_free(&b);
     return s;
 }
 
@@ -56,10 +56,10 @@ static nc_status conv_float(const nc_cfg *raw, const cfg_val *v, double *out) {
     nc_cfg_type t = cfg_val_type(v);
     if (t != NC_CFG_T_INT && t != NC_CFG_T_FLOAT) return type_error(raw, v, "float");
     if (cfg_parse_float(v->text, out)) return NC_OK;
-    cfg_buf b = {0};
+    nc_strbuf b = {0};
     where(raw, &b);
-    nc_status s = nc_error(NC_ERR_CONFIG, "%s: cannot read '%s' as a float", cfg_buf_str(&b), v->text);
-    cfg_buf_free(&b);
+    nc_status s = nc_error(NC_ERR_CONFIG, "%s: cannot read '%s' as a float", nc_sb_str(&b), v->text);
+    nc_sb_free(&b);
     return s;
 }
 
@@ -196,12 +196,12 @@ nc_status nc_cfg_check_keys(const nc_cfg *node, const char *path, const char *co
         bool ok = false;
         for (int64_t j = 0; j < nk && !ok; j++) ok = !strcmp(k, known[j]);
         if (ok) continue;
-        cfg_buf b = {0};
+        nc_strbuf b = {0};
         where(m, &b);
         const char *sug = cfg_suggest_list(known, nk, k, strlen(k));
-        if (sug) s = nc_error(NC_ERR_CONFIG, "%s: unknown key '%s' (did you mean '%s'?)", cfg_buf_str(&b), k, sug);
-        else s = nc_error(NC_ERR_CONFIG, "%s: unknown key '%s'", cfg_buf_str(&b), k);
-        cfg_buf_free(&b);
+        if (sug) s = nc_error(NC_ERR_CONFIG, "%s: unknown key '%s' (did you mean '%s'?)", nc_sb_str(&b), k, sug);
+        else s = nc_error(NC_ERR_CONFIG, "%s: unknown key '%s'", nc_sb_str(&b), k);
+        nc_sb_free(&b);
         return s;
     }
     return NC_OK;

@@ -29,29 +29,29 @@ static bool ends_with(const char *s, const char *suffix) {
 }
 
 /* dir + "/" + name (+ ".yaml") into b. */
-static void config_file(const char *dir, const char *name, cfg_buf *b) {
+static void config_file(const char *dir, const char *name, nc_strbuf *b) {
     if (dir && *dir && name[0] != '/') {
-        cfg_buf_adds(b, dir);
-        if (!ends_with(dir, "/")) cfg_buf_addc(b, '/');
+        nc_sb_puts(b, dir);
+        if (!ends_with(dir, "/")) nc_sb_putc(b, '/');
     }
-    cfg_buf_adds(b, name);
-    if (!ends_with(name, ".yaml") && !ends_with(name, ".yml")) cfg_buf_adds(b, ".yaml");
+    nc_sb_puts(b, name);
+    if (!ends_with(name, ".yaml") && !ends_with(name, ".yml")) nc_sb_puts(b, ".yaml");
 }
 
-static void dir_of(const char *path, cfg_buf *b) {
+static void dir_of(const char *path, nc_strbuf *b) {
     const char *slash = strrchr(path, '/');
-    if (slash) cfg_buf_add(b, path, (size_t)(slash - path));
-    else cfg_buf_adds(b, ".");
+    if (slash) nc_sb_append(b, path, (size_t)(slash - path));
+    else nc_sb_puts(b, ".");
 }
 
-static void join_pkg(const char *a, const char *b, size_t blen, cfg_buf *out) {
-    cfg_buf_adds(out, a);
-    if (*a && blen) cfg_buf_addc(out, '.');
-    for (size_t i = 0; i < blen; i++) cfg_buf_addc(out, b[i] == '/' ? '.' : b[i]);
+static void join_pkg(const char *a, const char *b, size_t blen, nc_strbuf *out) {
+    nc_sb_puts(out, a);
+    if (*a && blen) nc_sb_putc(out, '.');
+    for (size_t i = 0; i < blen; i++) nc_sb_putc(out, b[i] == '/' ? '.' : b[i]);
 }
 
 /* The `# @package X` header of a file, if any, among its leading comments. */
-static bool package_header(const char *text, size_t len, cfg_buf *pkg) {
+static bool package_header(const char *text, size_t len, nc_strbuf *pkg) {
     const char *p = text, *end = text + len;
     while (p < end && *p == '#') {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -62,7 +62,7 @@ static bool package_header(const char *text, size_t len, cfg_buf *pkg) {
             q += 9;
             const char *e = le;
             while (e > q && (e[-1] == ' ' || e[-1] == '\r')) e--;
-            cfg_buf_add(pkg, q, (size_t)(e - q));
+            nc_sb_append(pkg, q, (size_t)(e - q));
             return true;
         }
         p = nl ? nl + 1 : end;
@@ -96,7 +96,7 @@ static nc_status compose(const char *path, const char *pkg, bool primary, int de
 static nc_status compose_entry(const nc_cfg *e, const char *from, const char *dir, const char *pkg, int depth,
                                nc_cfg *dst, nc_cfg **self, int64_t idx) {
     nc_status s = NC_OK;
-    cfg_buf file = {0}, child_pkg = {0};
+    nc_strbuf file = {0}, child_pkg = {0};
     if (e->kind == NC_CFG_SCALAR) {
         if (!strcmp(e->text, "_self_")) {
             nc_cfg *me = *self;
@@ -104,7 +104,7 @@ static nc_status compose_entry(const nc_cfg *e, const char *from, const char *di
             return me ? merge_at(dst, pkg, me) : NC_OK;
         }
         config_file(dir, e->text, &file);
-        s = compose(cfg_buf_str(&file), pkg, false, depth + 1, dst);
+        s = compose(nc_sb_str(&file), pkg, false, depth + 1, dst);
     } else if (e->kind == NC_CFG_MAP && e->n == 1) {
         const char *key = e->items[0]->key;
         const nc_cfg *opt = e->items[0];
@@ -119,19 +119,19 @@ static nc_status compose_entry(const nc_cfg *e, const char *from, const char *di
         } else if (nc_cfg_scalar_type(opt->text, opt->quoted) != NC_CFG_T_NULL) {
             const char *at = strchr(key, '@');
             size_t glen = at ? (size_t)(at - key) : strlen(key);
-            cfg_buf gdir = {0};
-            cfg_buf_adds(&gdir, dir);
-            cfg_buf_addc(&gdir, '/');
-            cfg_buf_add(&gdir, key, glen);
-            config_file(cfg_buf_str(&gdir), opt->text, &file);
-            cfg_buf_free(&gdir);
+            nc_strbuf gdir = {0};
+            nc_sb_puts(&gdir, dir);
+            nc_sb_putc(&gdir, '/');
+            nc_sb_append(&gdir, key, glen);
+            config_file(nc_sb_str(&gdir), opt->text, &file);
+            nc_sb_free(&gdir);
             if (at && !strcmp(at + 1, "_global_")) join_pkg("", "", 0, &child_pkg);
             else if (at) join_pkg(pkg, at + 1, strlen(at + 1), &child_pkg);
             else join_pkg(pkg, key, glen, &child_pkg);
-            if (optional && access(cfg_buf_str(&file), F_OK) != 0) {
+            if (optional && access(nc_sb_str(&file), F_OK) != 0) {
                 s = NC_OK;
             } else {
-                s = compose(cfg_buf_str(&file), cfg_buf_str(&child_pkg), false, depth + 1, dst);
+                s = compose(nc_sb_str(&file), nc_sb_str(&child_pkg), false, depth + 1, dst);
             }
         }
     } else {
@@ -139,8 +139,8 @@ static nc_status compose_entry(const nc_cfg *e, const char *from, const char *di
                      (long long)idx);
     }
     if (!s && (file.oom || child_pkg.oom)) s = nc_error(NC_ERR_OOM, "%s: defaults", from);
-    cfg_buf_free(&file);
-    cfg_buf_free(&child_pkg);
+    nc_sb_free(&file);
+    nc_sb_free(&child_pkg);
     return s;
 }
 
@@ -153,16 +153,16 @@ static nc_status compose(const char *path, const char *pkg, bool primary, int de
     nc_status s = nc_read_file(path, &text, &len);
     if (s) return s;
     nc_cfg *self = NULL;
-    cfg_buf own_pkg = {0}, dir = {0};
+    nc_strbuf own_pkg = {0}, dir = {0};
     s = nc_cfg_parse(text, len, path, &self);
     if (!s && !primary && package_header(text, len, &own_pkg)) {
-        const char *p = cfg_buf_str(&own_pkg);
+        const char *p = nc_sb_str(&own_pkg);
         /* The header names the package outright (relative to the top). */
         pkg = !strcmp(p, "_global_") ? "" : !strcmp(p, "_group_") ? pkg : p;
     }
     nc_free(text);
     if (s) {
-        cfg_buf_free(&own_pkg);
+        nc_sb_free(&own_pkg);
         return s;
     }
     if (!primary) clear_lines(self); /* line numbers would name the wrong file */
@@ -180,7 +180,7 @@ static nc_status compose(const char *path, const char *pkg, bool primary, int de
     char *pkg_copy = nc_strdup(pkg);
     if (!pkg_copy) s = nc_error(NC_ERR_OOM, "%s", path);
     for (int64_t i = 0; !s && defaults && i < defaults->n; i++)
-        s = compose_entry(defaults->items[i], path, cfg_buf_str(&dir), pkg_copy, depth, dst, &self, i);
+        s = compose_entry(defaults->items[i], path, nc_sb_str(&dir), pkg_copy, depth, dst, &self, i);
     /* Without _self_, the file's own keys come last (Hydra >= 1.1). */
     if (!s && self) {
         s = merge_at(dst, pkg_copy, self);
@@ -189,8 +189,8 @@ static nc_status compose(const char *path, const char *pkg, bool primary, int de
     nc_free(pkg_copy);
     cfg_node_free(self);
     cfg_node_free(defaults);
-    cfg_buf_free(&own_pkg);
-    cfg_buf_free(&dir);
+    nc_sb_free(&own_pkg);
+    nc_sb_free(&dir);
     return s;
 }
 
@@ -198,23 +198,23 @@ nc_status nc_cfg_load_hydra(const char *config_path, const char *config_name, nc
     *out = NULL;
     if (!config_name || !*config_name)
         return nc_error(NC_ERR_INVALID_ARG, "no config name given (use --config-name NAME)");
-    cfg_buf b = {0};
+    nc_strbuf b = {0};
     config_file(config_path, config_name, &b);
     if (b.oom) return nc_error(NC_ERR_OOM, "config path");
     nc_cfg *primary = NULL;
-    nc_status s = nc_cfg_load(cfg_buf_str(&b), &primary);
+    nc_status s = nc_cfg_load(nc_sb_str(&b), &primary);
     if (s == NC_ERR_NOT_FOUND)
         s = nc_error(NC_ERR_NOT_FOUND, "config '%s' not found (looked for '%s'; set --config-path and --config-name)",
-                     config_name, cfg_buf_str(&b));
+                     config_name, nc_sb_str(&b));
     if (!s && primary->kind == NC_CFG_MAP && nc_cfg_child(primary, "defaults")) {
         /* Compose from the files; the result keeps the primary's name and
          * its nodes keep their lines. */
         cfg_node_free(primary);
         primary = cfg_node_new(NC_CFG_MAP);
-        if (!primary || !(primary->file = nc_strdup(cfg_buf_str(&b)))) s = nc_error(NC_ERR_OOM, "config");
-        else s = compose(cfg_buf_str(&b), "", true, 0, primary);
+        if (!primary || !(primary->file = nc_strdup(nc_sb_str(&b)))) s = nc_error(NC_ERR_OOM, "config");
+        else s = compose(nc_sb_str(&b), "", true, 0, primary);
     }
-    cfg_buf_free(&b);
+    nc_sb_free(&b);
     if (s) {
         cfg_node_free(primary);
         return s;

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/strbuf.h"
 #include "nemoc/config.h"
 
 struct nc_cfg {
@@ -29,21 +30,6 @@ struct nc_cfg {
 /* YAML nesting deeper than this is refused (the tree code recurses). */
 #define CFG_MAX_NEST_DEPTH 1000
 
-/* ---- growable string ---------------------------------------------------- */
-typedef struct cfg_buf {
-    char *p;
-    size_t n, cap;
-    bool oom;
-} cfg_buf;
-
-void cfg_buf_add(cfg_buf *b, const char *s, size_t len);
-void cfg_buf_adds(cfg_buf *b, const char *s);
-void cfg_buf_addc(cfg_buf *b, char c);
-void cfg_buf_printf(cfg_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Returns the NUL-terminated text (owned by b), "" when empty. */
-const char *cfg_buf_str(cfg_buf *b);
-void cfg_buf_free(cfg_buf *b);
-
 /* ---- nodes (config_node.c) ---------------------------------------------- */
 nc_cfg *cfg_node_new(nc_cfg_kind kind);
 nc_cfg *cfg_scalar_new(const char *text, size_t len, bool quoted);
@@ -64,11 +50,11 @@ void cfg_take_content(nc_cfg *dst, nc_cfg *src);
 nc_cfg *cfg_root(const nc_cfg *n);
 /* Drops every cached interpolation result in n's tree (after any edit). */
 void cfg_invalidate(nc_cfg *n);
-void cfg_full_key_buf(const nc_cfg *n, cfg_buf *b);
+void cfg_full_key_buf(const nc_cfg *n, nc_strbuf *b);
 /* Appends ".seg" / "seg" / "[seg]" to a key path under construction. */
-void cfg_key_append(cfg_buf *b, const char *seg, size_t len, bool index);
+void cfg_key_append(nc_strbuf *b, const char *seg, size_t len, bool index);
 /* "map", "list", "int 5", "string 'abc'" (value quoted, truncated). */
-void cfg_describe(const nc_cfg *n, const char *text, bool quoted, cfg_buf *b);
+void cfg_describe(const nc_cfg *n, const char *text, bool quoted, nc_strbuf *b);
 
 /* Path segments: "a.b[0].c" and "a.b.0.c". Returns 1 with a segment, 0 at the
  * end, -1 on a syntax error. *index is set for [..] segments. */
@@ -86,18 +72,19 @@ bool cfg_parse_int(const char *text, int64_t *out);   /* YAML 1.1 int text -> va
 bool cfg_parse_float(const char *text, double *out);  /* YAML 1.1 float or int text */
 bool cfg_parse_bool(const char *text, bool *out);
 /* Python repr(float) ("1e-05", "0.001", "inf"). */
-void cfg_py_float_repr(double v, cfg_buf *b);
+void cfg_py_float_repr(double v, nc_strbuf *b);
 /* YAML text for a float that reads back as a float ("1.0e-05", ".inf"). */
-void cfg_yaml_float(double v, cfg_buf *b);
+void cfg_yaml_float(double v, nc_strbuf *b);
 /* Python str() of a scalar as OmegaConf embeds it in a string. */
-void cfg_py_str(const char *text, bool quoted, cfg_buf *b);
+void cfg_py_str(const char *text, bool quoted, nc_strbuf *b);
 /* True when a string would need quotes in YAML output to stay a string. */
 bool cfg_str_needs_quotes(const char *text);
 
 /* ---- resolution (config_interp.c) ----------------------------------------- */
 typedef struct cfg_rctx {
     const nc_cfg **stack; /* nodes being resolved, outermost first */
-    int n, cap;
+    int n;
+    int64_t cap;
 } cfg_rctx;
 
 typedef struct cfg_val {

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "io/config_internal.h"
+#include "core/vec.h"
 #include "nemoc/alloc.h"
 
 void cfg_rctx_free(cfg_rctx *c) {
@@ -20,44 +21,37 @@ void cfg_rctx_free(cfg_rctx *c) {
     c->n = c->cap = 0;
 }
 
-static void key_of(const nc_cfg *n, cfg_buf *b) {
-    cfg_buf k = {0};
+static void key_of(const nc_cfg *n, nc_strbuf *b) {
+    nc_strbuf k = {0};
     cfg_full_key_buf(n, &k);
-    cfg_buf_adds(b, k.n ? cfg_buf_str(&k) : "<root>");
+    nc_sb_puts(b, k.n ? nc_sb_str(&k) : "<root>");
     if (k.oom) b->oom = true;
-    cfg_buf_free(&k);
+    nc_sb_free(&k);
 }
 
 static nc_status push(cfg_rctx *c, const nc_cfg *n) {
     for (int i = 0; i < c->n; i++) {
         if (c->stack[i] != n) continue;
-        cfg_buf b = {0};
+        nc_strbuf b = {0};
         for (int j = i; j < c->n; j++) {
             key_of(c->stack[j], &b);
-            cfg_buf_adds(&b, " -> ");
+            nc_sb_puts(&b, " -> ");
         }
         key_of(n, &b);
-        nc_status s = nc_error(NC_ERR_CONFIG, "interpolation cycle: %s", cfg_buf_str(&b));
-        cfg_buf_free(&b);
+        nc_status s = nc_error(NC_ERR_CONFIG, "interpolation cycle: %s", nc_sb_str(&b));
+        nc_sb_free(&b);
         return s;
     }
     if (c->n >= CFG_MAX_RESOLVE_DEPTH) {
-        cfg_buf b = {0};
+        nc_strbuf b = {0};
         key_of(n, &b);
         nc_status s = nc_error(NC_ERR_CONFIG, "%s: interpolations nested deeper than %d levels",
-                               cfg_buf_str(&b), CFG_MAX_RESOLVE_DEPTH);
-        cfg_buf_free(&b);
+                               nc_sb_str(&b), CFG_MAX_RESOLVE_DEPTH);
+        nc_sb_free(&b);
         return s;
     }
-    if (c->n == c->cap) {
-        int cap = c->cap ? c->cap * 2 : 16;
-        const nc_cfg **st = nc_malloc((size_t)cap * sizeof *st);
-        if (!st) return nc_error(NC_ERR_OOM, "config: resolving interpolations");
-        if (c->n) memcpy(st, c->stack, (size_t)c->n * sizeof *st);
-        nc_free(c->stack);
-        c->stack = st;
-        c->cap = cap;
-    }
+    if (nc_vec_reserve(&c->stack, &c->cap, c->n + 1, sizeof *c->stack))
+        return nc_error(NC_ERR_OOM, "config: resolving interpolations");
     c->stack[c->n++] = n;
     return NC_OK;
 }
@@ -101,25 +95,25 @@ typedef struct ires {
     cfg_val v;
     bool from_node, is_null;
     bool str_plain; /* the string is an unquoted value, typed as YAML types it */
-    cfg_buf str;
+    nc_strbuf str;
 } ires;
 
 static nc_status eval_interp(cfg_rctx *c, nc_cfg *holder, const char *body, size_t len, ires *r);
 
 static nc_status interp_error(nc_status code, const nc_cfg *holder, const char *body, size_t len) {
-    cfg_buf b = {0};
+    nc_strbuf b = {0};
     key_of(holder, &b);
-    nc_status s = nc_error_prefix(code, "%s: interpolation '${%.*s}'", cfg_buf_str(&b), (int)len, body);
-    cfg_buf_free(&b);
+    nc_status s = nc_error_prefix(code, "%s: interpolation '${%.*s}'", nc_sb_str(&b), (int)len, body);
+    nc_sb_free(&b);
     return s;
 }
 
 /* Appends the Python str() of an interpolation result (for embedding). */
-static nc_status append_str(const nc_cfg *holder, const char *body, size_t len, ires *r, cfg_buf *out) {
+static nc_status append_str(const nc_cfg *holder, const char *body, size_t len, ires *r, nc_strbuf *out) {
     if (!r->from_node) {
-        if (r->is_null) cfg_buf_adds(out, "None");
-        else if (r->str_plain) cfg_py_str(cfg_buf_str(&r->str), false, out);
-        else cfg_buf_add(out, cfg_buf_str(&r->str), r->str.n);
+        if (r->is_null) nc_sb_puts(out, "None");
+        else if (r->str_plain) cfg_py_str(nc_sb_str(&r->str), false, out);
+        else nc_sb_append(out, nc_sb_str(&r->str), r->str.n);
         return NC_OK;
     }
     nc_cfg_type t = cfg_val_type(&r->v);
@@ -135,7 +129,7 @@ static nc_status append_str(const nc_cfg *holder, const char *body, size_t len, 
  * resolver argument or a whole value) into a string. With `top`, OmegaConf's
  * escapes apply: a run of n backslashes before "${" gives n/2 backslashes,
  * and an odd run makes the "${" literal. */
-static nc_status eval_mixed(cfg_rctx *c, nc_cfg *holder, const char *s, size_t len, bool top, cfg_buf *out) {
+static nc_status eval_mixed(cfg_rctx *c, nc_cfg *holder, const char *s, size_t len, bool top, nc_strbuf *out) {
     const char *p = s, *end = s + len;
     while (p < end) {
         if (top && *p == '\\') {
@@ -143,15 +137,15 @@ static nc_status eval_mixed(cfg_rctx *c, nc_cfg *holder, const char *s, size_t l
             while (q < end && *q == '\\') q++;
             if (q + 1 < end && q[0] == '$' && q[1] == '{') {
                 size_t nb = (size_t)(q - p);
-                for (size_t i = 0; i < nb / 2; i++) cfg_buf_addc(out, '\\');
+                for (size_t i = 0; i < nb / 2; i++) nc_sb_putc(out, '\\');
                 p = q;
                 if (nb % 2) { /* escaped: "${" is literal text */
-                    cfg_buf_add(out, "${", 2);
+                    nc_sb_append(out, "${", 2);
                     p += 2;
                 }
                 continue;
             }
-            cfg_buf_add(out, p, (size_t)(q - p));
+            nc_sb_append(out, p, (size_t)(q - p));
             p = q;
             continue;
         }
@@ -159,21 +153,21 @@ static nc_status eval_mixed(cfg_rctx *c, nc_cfg *holder, const char *s, size_t l
             const char *close = find_close(p + 2);
             if (!close || close >= end) {
                 nc_error(NC_ERR_CONFIG, "unterminated interpolation in '%.*s'", (int)len, s);
-                cfg_buf b = {0};
+                nc_strbuf b = {0};
                 key_of(holder, &b);
-                nc_status e = nc_error_prefix(NC_ERR_CONFIG, "%s", cfg_buf_str(&b));
-                cfg_buf_free(&b);
+                nc_status e = nc_error_prefix(NC_ERR_CONFIG, "%s", nc_sb_str(&b));
+                nc_sb_free(&b);
                 return e;
             }
             ires r = {0};
             nc_status st = eval_interp(c, holder, p + 2, (size_t)(close - p - 2), &r);
             if (!st) st = append_str(holder, p + 2, (size_t)(close - p - 2), &r, out);
-            cfg_buf_free(&r.str);
+            nc_sb_free(&r.str);
             if (st) return st;
             p = close + 1;
             continue;
         }
-        cfg_buf_addc(out, *p++);
+        nc_sb_putc(out, *p++);
     }
     return out->oom ? nc_error(NC_ERR_OOM, "config: interpolation") : NC_OK;
 }
@@ -205,10 +199,10 @@ static nc_status follow(cfg_rctx *c, nc_cfg *target, ires *r) {
     nc_status s = cfg_resolve(c, target, &r->v);
     if (s) return s;
     if (cfg_val_type(&r->v) == NC_CFG_T_MISSING) {
-        cfg_buf b = {0};
+        nc_strbuf b = {0};
         key_of(target, &b);
-        s = nc_error(NC_ERR_CONFIG, "'%s' is a missing mandatory value (?\?\?)", cfg_buf_str(&b));
-        cfg_buf_free(&b);
+        s = nc_error(NC_ERR_CONFIG, "'%s' is a missing mandatory value (?\?\?)", nc_sb_str(&b));
+        nc_sb_free(&b);
         return s;
     }
     r->from_node = true;
@@ -216,7 +210,7 @@ static nc_status follow(cfg_rctx *c, nc_cfg *target, ires *r) {
 }
 
 typedef struct rarg {
-    cfg_buf s;
+    nc_strbuf s;
     bool is_null, quoted;
 } rarg;
 
@@ -256,13 +250,13 @@ static nc_status eval_args(cfg_rctx *c, nc_cfg *holder, const char *s, size_t le
         if (al >= 2 && (as[0] == '\'' || as[0] == '"') && as[al - 1] == as[0]) {
             /* Quoted argument: drop the quotes and their escapes, then expand
              * interpolations inside, as the grammar's quoted strings do. */
-            cfg_buf raw = {0};
+            nc_strbuf raw = {0};
             for (size_t i = 1; i + 1 < al; i++) {
                 if (as[i] == '\\' && i + 2 < al && (as[i + 1] == as[0] || as[i + 1] == '\\')) i++;
-                cfg_buf_addc(&raw, as[i]);
+                nc_sb_putc(&raw, as[i]);
             }
-            st = eval_mixed(c, holder, cfg_buf_str(&raw), raw.n, false, &a->s);
-            cfg_buf_free(&raw);
+            st = eval_mixed(c, holder, nc_sb_str(&raw), raw.n, false, &a->s);
+            nc_sb_free(&raw);
             a->quoted = true;
         } else if (al == 4 && !strncmp(as, "null", 4)) {
             a->is_null = true;
@@ -290,17 +284,17 @@ static nc_status eval_resolver(cfg_rctx *c, nc_cfg *holder, const char *name, si
             s = nc_error(NC_ERR_CONFIG, "oc.env takes a variable name and an optional default");
             goto done;
         }
-        const char *v = getenv(cfg_buf_str(&args[0].s));
+        const char *v = getenv(nc_sb_str(&args[0].s));
         if (v) {
-            cfg_buf_adds(&r->str, v);
+            nc_sb_puts(&r->str, v);
         } else if (nargs == 2) {
             if (args[1].is_null) r->is_null = true;
-            else cfg_buf_add(&r->str, cfg_buf_str(&args[1].s), args[1].s.n);
+            else nc_sb_append(&r->str, nc_sb_str(&args[1].s), args[1].s.n);
         } else {
-            s = nc_error(NC_ERR_CONFIG, "environment variable '%s' is not set", cfg_buf_str(&args[0].s));
+            s = nc_error(NC_ERR_CONFIG, "environment variable '%s' is not set", nc_sb_str(&args[0].s));
             goto done;
         }
-        if (!r->is_null) cfg_buf_add(&r->str, "", 0);
+        if (!r->is_null) nc_sb_append(&r->str, "", 0);
     } else if (nlen == 9 && !strncmp(name, "oc.select", 9)) {
         /* oc.select: the value at a key, or the default when it is absent. */
         if (nargs < 1 || nargs > 2 || args[0].is_null) {
@@ -308,7 +302,7 @@ static nc_status eval_resolver(cfg_rctx *c, nc_cfg *holder, const char *name, si
             goto done;
         }
         nc_cfg *t;
-        s = select_path(c, holder, cfg_buf_str(&args[0].s), &t);
+        s = select_path(c, holder, nc_sb_str(&args[0].s), &t);
         if (!s) {
             s = follow(c, t, r);
         } else if (s == NC_ERR_NOT_FOUND && nargs == 2) {
@@ -317,7 +311,7 @@ static nc_status eval_resolver(cfg_rctx *c, nc_cfg *holder, const char *name, si
                 r->is_null = true;
             } else {
                 /* OmegaConf types an unquoted default (`7` is an int). */
-                cfg_buf_add(&r->str, cfg_buf_str(&args[1].s), args[1].s.n);
+                nc_sb_append(&r->str, nc_sb_str(&args[1].s), args[1].s.n);
                 r->str_plain = !args[1].quoted;
             }
         }
@@ -326,7 +320,7 @@ static nc_status eval_resolver(cfg_rctx *c, nc_cfg *holder, const char *name, si
                      name);
     }
 done:
-    for (int i = 0; i < MAX_RESOLVER_ARGS; i++) cfg_buf_free(&args[i].s);
+    for (int i = 0; i < MAX_RESOLVER_ARGS; i++) nc_sb_free(&args[i].s);
     if (!s && r->str.oom) s = nc_error(NC_ERR_OOM, "config: resolver");
     return s;
 }
@@ -355,10 +349,10 @@ static nc_status eval_interp(cfg_rctx *c, nc_cfg *holder, const char *body, size
         const char *colon = memchr(body, ':', len);
         s = eval_resolver(c, holder, name, nlen, colon + 1, len - (size_t)(colon + 1 - body), r);
     } else {
-        cfg_buf path = {0};
+        nc_strbuf path = {0};
         s = eval_mixed(c, holder, body, len, false, &path);
         if (!s) {
-            const char *ps = cfg_buf_str(&path);
+            const char *ps = nc_sb_str(&path);
             size_t pl = path.n;
             trim(&ps, &pl);
             char *key = nc_malloc(pl + 1);
@@ -374,7 +368,7 @@ static nc_status eval_interp(cfg_rctx *c, nc_cfg *holder, const char *body, size
                 nc_free(key);
             }
         }
-        cfg_buf_free(&path);
+        nc_sb_free(&path);
     }
     if (s && s != NC_ERR_OOM) {
         /* Errors from deeper interpolations already carry their own context. */
@@ -421,12 +415,12 @@ nc_status cfg_resolve(cfg_rctx *c, nc_cfg *n, cfg_val *out) {
                 *out = (cfg_val){.node = n, .text = n->cache ? n->cache : "", .quoted = !r.str_plain};
             }
         }
-        cfg_buf_free(&r.str);
+        nc_sb_free(&r.str);
     } else {
-        cfg_buf b = {0};
+        nc_strbuf b = {0};
         s = eval_mixed(c, n, t, len, true, &b);
         if (!s) {
-            cfg_buf_add(&b, "", 0);
+            nc_sb_append(&b, "", 0);
             if (b.oom) {
                 s = nc_error(NC_ERR_OOM, "config: interpolation");
             } else {
@@ -436,24 +430,24 @@ nc_status cfg_resolve(cfg_rctx *c, nc_cfg *n, cfg_val *out) {
                 *out = (cfg_val){.node = n, .text = n->cache, .quoted = true};
             }
         }
-        cfg_buf_free(&b);
+        nc_sb_free(&b);
     }
     pop(c);
     return s;
 }
 
 static nc_status not_container(const nc_cfg *cur, const cfg_val *v, const char *seg, size_t len) {
-    cfg_buf b = {0}, d = {0};
+    nc_strbuf b = {0}, d = {0};
     key_of(cur, &b);
     cfg_describe(v->node && v->node->kind != NC_CFG_SCALAR ? v->node : NULL, v->text, v->quoted, &d);
     nc_status s;
     if (cfg_val_type(v) == NC_CFG_T_MISSING)
-        s = nc_error(NC_ERR_CONFIG, "%s: missing mandatory value (?\?\?)", cfg_buf_str(&b));
+        s = nc_error(NC_ERR_CONFIG, "%s: missing mandatory value (?\?\?)", nc_sb_str(&b));
     else
-        s = nc_error(NC_ERR_CONFIG, "%s: cannot look up '%.*s' in %s", cfg_buf_str(&b), (int)len, seg,
-                     cfg_buf_str(&d));
-    cfg_buf_free(&b);
-    cfg_buf_free(&d);
+        s = nc_error(NC_ERR_CONFIG, "%s: cannot look up '%.*s' in %s", nc_sb_str(&b), (int)len, seg,
+                     nc_sb_str(&d));
+    nc_sb_free(&b);
+    nc_sb_free(&d);
     return s;
 }
 
@@ -474,7 +468,7 @@ nc_status cfg_lookup(cfg_rctx *c, const nc_cfg *start, const char *path, nc_cfg 
             if (v.node->kind == NC_CFG_SCALAR) return not_container(cur, &v, seg, len);
             cur = v.node;
         }
-        cfg_buf b = {0};
+        nc_strbuf b = {0};
         int64_t i = -1, idx;
         if (cur->kind == NC_CFG_MAP) {
             i = cfg_map_find(cur, seg, len);
@@ -482,30 +476,30 @@ nc_status cfg_lookup(cfg_rctx *c, const nc_cfg *start, const char *path, nc_cfg 
                 cfg_full_key_buf(cur, &b);
                 cfg_key_append(&b, seg, len, br);
                 const char *sug = cfg_suggest(cur, seg, len);
-                nc_status s = sug ? nc_error(NC_ERR_NOT_FOUND, "%s: no such key (did you mean '%s'?)", cfg_buf_str(&b), sug)
-                                  : nc_error(NC_ERR_NOT_FOUND, "%s: no such key", cfg_buf_str(&b));
-                cfg_buf_free(&b);
+                nc_status s = sug ? nc_error(NC_ERR_NOT_FOUND, "%s: no such key (did you mean '%s'?)", nc_sb_str(&b), sug)
+                                  : nc_error(NC_ERR_NOT_FOUND, "%s: no such key", nc_sb_str(&b));
+                nc_sb_free(&b);
                 return s;
             }
         } else {
             if (!cfg_parse_index(seg, len, &idx)) {
                 key_of(cur, &b);
-                nc_status s = nc_error(NC_ERR_CONFIG, "%s: is a list; '%.*s' is not an index", cfg_buf_str(&b),
+                nc_status s = nc_error(NC_ERR_CONFIG, "%s: is a list; '%.*s' is not an index", nc_sb_str(&b),
                                        (int)len, seg);
-                cfg_buf_free(&b);
+                nc_sb_free(&b);
                 return s;
             }
             if (idx >= cur->n) {
                 cfg_full_key_buf(cur, &b);
                 cfg_key_append(&b, seg, len, true);
                 nc_status s = nc_error(NC_ERR_NOT_FOUND, "%s: index out of range (the list has %lld items)",
-                                       cfg_buf_str(&b), (long long)cur->n);
-                cfg_buf_free(&b);
+                                       nc_sb_str(&b), (long long)cur->n);
+                nc_sb_free(&b);
                 return s;
             }
             i = idx;
         }
-        cfg_buf_free(&b);
+        nc_sb_free(&b);
         cur = cur->items[i];
     }
     *out = cur;
@@ -515,24 +509,24 @@ nc_status cfg_lookup(cfg_rctx *c, const nc_cfg *start, const char *path, nc_cfg 
 /* Re-escapes "${" in a resolved string so that it reads back literally. */
 static nc_cfg *literal_scalar(const char *text, bool quoted) {
     if (!quoted || !strstr(text, "${")) return cfg_scalar_new(text, strlen(text), quoted);
-    cfg_buf b = {0};
+    nc_strbuf b = {0};
     for (const char *p = text; *p;) {
         const char *q = p;
         while (*q == '\\') q++;
         if (q[0] == '$' && q[1] == '{') {
             size_t nb = (size_t)(q - p);
-            for (size_t i = 0; i < 2 * nb + 1; i++) cfg_buf_addc(&b, '\\');
-            cfg_buf_add(&b, "${", 2);
+            for (size_t i = 0; i < 2 * nb + 1; i++) nc_sb_putc(&b, '\\');
+            nc_sb_append(&b, "${", 2);
             p = q + 2;
         } else if (q != p) {
-            cfg_buf_add(&b, p, (size_t)(q - p));
+            nc_sb_append(&b, p, (size_t)(q - p));
             p = q;
         } else {
-            cfg_buf_addc(&b, *p++);
+            nc_sb_putc(&b, *p++);
         }
     }
-    nc_cfg *n = b.oom ? NULL : cfg_scalar_new(cfg_buf_str(&b), b.n, true);
-    cfg_buf_free(&b);
+    nc_cfg *n = b.oom ? NULL : cfg_scalar_new(nc_sb_str(&b), b.n, true);
+    nc_sb_free(&b);
     return n;
 }
 

@@ -4,64 +4,8 @@
 #include <string.h>
 
 #include "io/config_internal.h"
+#include "core/vec.h"
 #include "nemoc/alloc.h"
-
-/* ---- growable string ------------------------------------------------------- */
-
-void cfg_buf_add(cfg_buf *b, const char *s, size_t len) {
-    if (b->oom) return;
-    if (b->n + len + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->n + len + 1) cap *= 2;
-        char *p = nc_malloc(cap);
-        if (!p) {
-            b->oom = true;
-            return;
-        }
-        if (b->n) memcpy(p, b->p, b->n);
-        nc_free(b->p);
-        b->p = p;
-        b->cap = cap;
-    }
-    if (len) memcpy(b->p + b->n, s, len);
-    b->n += len;
-    b->p[b->n] = 0;
-}
-
-void cfg_buf_adds(cfg_buf *b, const char *s) { cfg_buf_add(b, s, strlen(s)); }
-void cfg_buf_addc(cfg_buf *b, char c) { cfg_buf_add(b, &c, 1); }
-
-void cfg_buf_printf(cfg_buf *b, const char *fmt, ...) {
-    char tmp[256];
-    va_list ap;
-    va_start(ap, fmt);
-    int k = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (k < 0) return;
-    if ((size_t)k < sizeof tmp) {
-        cfg_buf_add(b, tmp, (size_t)k);
-        return;
-    }
-    char *big = nc_malloc((size_t)k + 1);
-    if (!big) {
-        b->oom = true;
-        return;
-    }
-    va_start(ap, fmt);
-    vsnprintf(big, (size_t)k + 1, fmt, ap);
-    va_end(ap);
-    cfg_buf_add(b, big, (size_t)k);
-    nc_free(big);
-}
-
-const char *cfg_buf_str(cfg_buf *b) { return b->p ? b->p : ""; }
-
-void cfg_buf_free(cfg_buf *b) {
-    nc_free(b->p);
-    b->p = NULL;
-    b->n = b->cap = 0;
-    b->oom = false;
-}
 
 /* ---- nodes ----------------------------------------------------------------- */
 
@@ -125,17 +69,9 @@ int64_t cfg_map_find(const nc_cfg *map, const char *key, size_t len) {
 }
 
 nc_status cfg_add(nc_cfg *parent, const char *key, size_t key_len, nc_cfg *child) {
-    if (parent->n == parent->cap) {
-        int64_t cap = parent->cap ? parent->cap * 2 : 8;
-        nc_cfg **items = nc_malloc((size_t)cap * sizeof *items);
-        if (!items) {
-            cfg_node_free(child);
-            return nc_error(NC_ERR_OOM, "config: cannot grow a container");
-        }
-        if (parent->n) memcpy(items, parent->items, (size_t)parent->n * sizeof *items);
-        nc_free(parent->items);
-        parent->items = items;
-        parent->cap = cap;
+    if (nc_vec_reserve(&parent->items, &parent->cap, parent->n + 1, sizeof *parent->items)) {
+        cfg_node_free(child);
+        return nc_error(NC_ERR_OOM, "config: cannot grow a container");
     }
     nc_free(child->key);
     child->key = NULL;
@@ -199,18 +135,18 @@ static void invalidate_rec(nc_cfg *n) {
 
 void cfg_invalidate(nc_cfg *n) { invalidate_rec(cfg_root(n)); }
 
-void cfg_key_append(cfg_buf *b, const char *seg, size_t len, bool index) {
+void cfg_key_append(nc_strbuf *b, const char *seg, size_t len, bool index) {
     if (index) {
-        cfg_buf_addc(b, '[');
-        cfg_buf_add(b, seg, len);
-        cfg_buf_addc(b, ']');
+        nc_sb_putc(b, '[');
+        nc_sb_append(b, seg, len);
+        nc_sb_putc(b, ']');
         return;
     }
-    if (b->n) cfg_buf_addc(b, '.');
-    cfg_buf_add(b, seg, len);
+    if (b->n) nc_sb_putc(b, '.');
+    nc_sb_append(b, seg, len);
 }
 
-void cfg_full_key_buf(const nc_cfg *n, cfg_buf *b) {
+void cfg_full_key_buf(const nc_cfg *n, nc_strbuf *b) {
     if (!n->parent) return;
     cfg_full_key_buf(n->parent, b);
     if (n->parent->kind == NC_CFG_MAP) {
@@ -222,28 +158,28 @@ void cfg_full_key_buf(const nc_cfg *n, cfg_buf *b) {
     }
 }
 
-void cfg_describe(const nc_cfg *n, const char *text, bool quoted, cfg_buf *b) {
+void cfg_describe(const nc_cfg *n, const char *text, bool quoted, nc_strbuf *b) {
     if (n && n->kind == NC_CFG_MAP) {
-        cfg_buf_printf(b, "map with %lld keys", (long long)n->n);
+        nc_sb_appendf(b, "map with %lld keys", (long long)n->n);
         return;
     }
     if (n && n->kind == NC_CFG_SEQ) {
-        cfg_buf_printf(b, "list of %lld items", (long long)n->n);
+        nc_sb_appendf(b, "list of %lld items", (long long)n->n);
         return;
     }
     nc_cfg_type t = nc_cfg_scalar_type(text, quoted);
     if (t == NC_CFG_T_NULL) {
-        cfg_buf_adds(b, "null");
+        nc_sb_puts(b, "null");
         return;
     }
     if (t == NC_CFG_T_MISSING) {
-        cfg_buf_adds(b, "missing value ?\?\?");
+        nc_sb_puts(b, "missing value ?\?\?");
         return;
     }
-    cfg_buf_printf(b, "%s '", nc_cfg_type_name(t));
+    nc_sb_appendf(b, "%s '", nc_cfg_type_name(t));
     size_t len = strlen(text);
-    cfg_buf_add(b, text, len > 60 ? 60 : len);
-    cfg_buf_adds(b, len > 60 ? "...'" : "'");
+    nc_sb_append(b, text, len > 60 ? 60 : len);
+    nc_sb_puts(b, len > 60 ? "...'" : "'");
 }
 
 /* ---- key paths ----------------------------------------------------------- */
@@ -375,10 +311,10 @@ bool nc_cfg_quoted(const nc_cfg *node) { return node->quoted; }
 int nc_cfg_line(const nc_cfg *node) { return node->line; }
 
 char *nc_cfg_full_key(const nc_cfg *node, char *buf, size_t len) {
-    cfg_buf b = {0};
+    nc_strbuf b = {0};
     cfg_full_key_buf(node, &b);
-    if (len) snprintf(buf, len, "%s", cfg_buf_str(&b));
-    cfg_buf_free(&b);
+    if (len) snprintf(buf, len, "%s", nc_sb_str(&b));
+    nc_sb_free(&b);
     return buf;
 }
 

@@ -80,9 +80,9 @@ static nc_cfg *plain_value(const char *t, size_t len) {
     } else {
         /* Spell Hydra's non-string values the YAML way ("TRUE" -> true,
          * "inf" -> .inf, "-.5" -> -0.5). */
-        cfg_buf b = {0};
-        if (ht == NC_CFG_T_NULL) cfg_buf_adds(&b, "null");
-        else if (ht == NC_CFG_T_BOOL) cfg_buf_adds(&b, ieq(txt, "true") ? "true" : "false");
+        nc_strbuf b = {0};
+        if (ht == NC_CFG_T_NULL) nc_sb_puts(&b, "null");
+        else if (ht == NC_CFG_T_BOOL) nc_sb_puts(&b, ieq(txt, "true") ? "true" : "false");
         else {
             char *clean = nc_strdup(txt), *w = clean;
             if (clean) {
@@ -95,8 +95,8 @@ static nc_cfg *plain_value(const char *t, size_t len) {
                 b.oom = true;
             }
         }
-        if (!b.oom) n = cfg_scalar_new(cfg_buf_str(&b), b.n, false);
-        cfg_buf_free(&b);
+        if (!b.oom) n = cfg_scalar_new(nc_sb_str(&b), b.n, false);
+        nc_sb_free(&b);
     }
     nc_free(txt);
     return n;
@@ -131,13 +131,13 @@ static nc_status parse_value(const char *v, nc_cfg **out) {
 static bool same_value(const nc_cfg *a, const nc_cfg *b) {
     if (a->kind != b->kind || a->n != b->n) return false;
     if (a->kind == NC_CFG_SCALAR) {
-        cfg_buf x = {0}, y = {0};
+        nc_strbuf x = {0}, y = {0};
         cfg_py_str(a->text, a->quoted, &x);
         cfg_py_str(b->text, b->quoted, &y);
         bool eq = nc_cfg_scalar_type(a->text, a->quoted) == nc_cfg_scalar_type(b->text, b->quoted) &&
-                  !strcmp(cfg_buf_str(&x), cfg_buf_str(&y));
-        cfg_buf_free(&x);
-        cfg_buf_free(&y);
+                  !strcmp(nc_sb_str(&x), nc_sb_str(&y));
+        nc_sb_free(&x);
+        nc_sb_free(&y);
         return eq;
     }
     for (int64_t i = 0; i < a->n; i++) {
@@ -171,11 +171,11 @@ static nc_status apply(nc_cfg *root, ov_op op, const char *key, nc_cfg *val, con
         if (k < 0) {
             s = cfg_missing_error(cont, last);
         } else if (val && !same_value(cont->items[k], val)) {
-            cfg_buf d = {0};
+            nc_strbuf d = {0};
             const nc_cfg *cur = cont->items[k];
             cfg_describe(cur, cur->text, cur->quoted, &d);
-            s = nc_error(NC_ERR_CONFIG, "the value is %s, not '%s'", cfg_buf_str(&d), value_text);
-            cfg_buf_free(&d);
+            s = nc_error(NC_ERR_CONFIG, "the value is %s, not '%s'", nc_sb_str(&d), value_text);
+            nc_sb_free(&d);
         } else {
             cfg_invalidate(root);
             cfg_remove_at(cont, k);

@@ -273,19 +273,19 @@ static int shortest_digits(double v, char *digits, int *exp10) {
 
 /* Python's repr(float): shortest round-trip digits, positional when
  * -4 <= exponent < 16, else scientific with a two-digit exponent. */
-void cfg_py_float_repr(double v, cfg_buf *b) {
+void cfg_py_float_repr(double v, nc_strbuf *b) {
     if (isnan(v)) {
-        cfg_buf_adds(b, "nan");
+        nc_sb_puts(b, "nan");
         return;
     }
     if (isinf(v)) {
-        cfg_buf_adds(b, v < 0 ? "-inf" : "inf");
+        nc_sb_puts(b, v < 0 ? "-inf" : "inf");
         return;
     }
-    if (signbit(v)) cfg_buf_addc(b, '-');
+    if (signbit(v)) nc_sb_putc(b, '-');
     v = fabs(v);
     if (v == 0) {
-        cfg_buf_adds(b, "0.0");
+        nc_sb_puts(b, "0.0");
         return;
     }
     char d[32];
@@ -293,73 +293,73 @@ void cfg_py_float_repr(double v, cfg_buf *b) {
     int n = shortest_digits(v, d, &e);
     if (e >= -4 && e < 16) {
         if (e < 0) {
-            cfg_buf_adds(b, "0.");
-            for (int i = 0; i < -e - 1; i++) cfg_buf_addc(b, '0');
-            cfg_buf_add(b, d, (size_t)n);
+            nc_sb_puts(b, "0.");
+            for (int i = 0; i < -e - 1; i++) nc_sb_putc(b, '0');
+            nc_sb_append(b, d, (size_t)n);
         } else if (n <= e + 1) {
-            cfg_buf_add(b, d, (size_t)n);
-            for (int i = n; i < e + 1; i++) cfg_buf_addc(b, '0');
-            cfg_buf_adds(b, ".0");
+            nc_sb_append(b, d, (size_t)n);
+            for (int i = n; i < e + 1; i++) nc_sb_putc(b, '0');
+            nc_sb_puts(b, ".0");
         } else {
-            cfg_buf_add(b, d, (size_t)e + 1);
-            cfg_buf_addc(b, '.');
-            cfg_buf_add(b, d + e + 1, (size_t)(n - e - 1));
+            nc_sb_append(b, d, (size_t)e + 1);
+            nc_sb_putc(b, '.');
+            nc_sb_append(b, d + e + 1, (size_t)(n - e - 1));
         }
         return;
     }
-    cfg_buf_addc(b, d[0]);
+    nc_sb_putc(b, d[0]);
     if (n > 1) {
-        cfg_buf_addc(b, '.');
-        cfg_buf_add(b, d + 1, (size_t)n - 1);
+        nc_sb_putc(b, '.');
+        nc_sb_append(b, d + 1, (size_t)n - 1);
     }
-    cfg_buf_printf(b, "e%c%02d", e < 0 ? '-' : '+', e < 0 ? -e : e);
+    nc_sb_appendf(b, "e%c%02d", e < 0 ? '-' : '+', e < 0 ? -e : e);
 }
 
 /* PyYAML represent_float: .inf/.nan, else repr() lowered with ".0" put before
  * a bare exponent so the text stays a YAML 1.1 float ("1.0e-05"). */
-void cfg_yaml_float(double v, cfg_buf *b) {
+void cfg_yaml_float(double v, nc_strbuf *b) {
     if (isnan(v)) {
-        cfg_buf_adds(b, ".nan");
+        nc_sb_puts(b, ".nan");
         return;
     }
     if (isinf(v)) {
-        cfg_buf_adds(b, v < 0 ? "-.inf" : ".inf");
+        nc_sb_puts(b, v < 0 ? "-.inf" : ".inf");
         return;
     }
-    cfg_buf r = {0};
+    nc_strbuf r = {0};
     cfg_py_float_repr(v, &r);
-    const char *s = cfg_buf_str(&r);
+    const char *s = nc_sb_str(&r);
     const char *e = strchr(s, 'e');
     if (e && !memchr(s, '.', (size_t)(e - s))) {
-        cfg_buf_add(b, s, (size_t)(e - s));
-        cfg_buf_adds(b, ".0");
-        cfg_buf_adds(b, e);
+        nc_sb_append(b, s, (size_t)(e - s));
+        nc_sb_puts(b, ".0");
+        nc_sb_puts(b, e);
     } else {
-        cfg_buf_adds(b, s);
+        nc_sb_puts(b, s);
     }
     if (r.oom) b->oom = true;
-    cfg_buf_free(&r);
+    nc_sb_free(&r);
 }
 
-void cfg_py_str(const char *text, bool quoted, cfg_buf *b) {
+void cfg_py_str(const char *text, bool quoted, nc_strbuf *b) {
     int64_t iv;
     double fv;
     bool bv;
     switch (nc_cfg_scalar_type(text, quoted)) {
-    case NC_CFG_T_NULL: cfg_buf_adds(b, "None"); return;
+    case NC_CFG_T_NULL: nc_sb_puts(b, "None"); return;
     case NC_CFG_T_BOOL:
         cfg_parse_bool(text, &bv);
-        cfg_buf_adds(b, bv ? "True" : "False");
+        nc_sb_puts(b, bv ? "True" : "False");
         return;
     case NC_CFG_T_INT:
-        if (cfg_parse_int(text, &iv)) cfg_buf_printf(b, "%lld", (long long)iv);
-        else cfg_buf_adds(b, text);
+        if (cfg_parse_int(text, &iv)) nc_sb_appendf(b, "%lld", (long long)iv);
+        else nc_sb_puts(b, text);
         return;
     case NC_CFG_T_FLOAT:
         if (cfg_parse_float(text, &fv)) cfg_py_float_repr(fv, b);
-        else cfg_buf_adds(b, text);
+        else nc_sb_puts(b, text);
         return;
-    default: cfg_buf_adds(b, text); return;
+    default: nc_sb_puts(b, text); return;
     }
 }
 

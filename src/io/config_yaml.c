@@ -8,6 +8,7 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "core/vec.h"
 #include "io/config_internal.h"
 #include "io/fileutil.h"
 #include "nemoc/alloc.h"
@@ -30,18 +31,22 @@ typedef struct frame {
     bool have_key, key_is_merge;
     size_t key_line, key_col;
     nc_cfg **merges;    /* values of `<<` keys, in order */
-    int n_merges, cap_merges;
+    int n_merges;
+    int64_t cap_merges;
     int anchor_idx;     /* index into anchors, -1 if none */
 } frame;
 
 typedef struct pctx {
     const char *name;
     frame *st;
-    int depth, cap;
+    int depth;
+    int64_t cap;
     anchor *anchors;
-    int n_anchors, cap_anchors;
+    int n_anchors;
+    int64_t cap_anchors;
     nc_cfg **graveyard; /* merge sources, freed at the end (anchors may point in) */
-    int n_grave, cap_grave;
+    int n_grave;
+    int64_t cap_grave;
     int64_t alias_nodes;
     nc_cfg *root;
     bool allow_scalar_root;
@@ -53,19 +58,6 @@ static nc_status perr(pctx *c, yaml_mark_t m, const char *fmt, const char *arg) 
     return nc_error(NC_ERR_FORMAT, "%s:%zu:%zu: %s", c->name, m.line + 1, m.column + 1, msg);
 }
 
-static bool grow(void **p, int *cap, int need, size_t elem) {
-    if (need <= *cap) return true;
-    int nc = *cap ? *cap * 2 : 8;
-    while (nc < need) nc *= 2;
-    void *q = nc_malloc((size_t)nc * elem);
-    if (!q) return false;
-    if (*cap) memcpy(q, *p, (size_t)*cap * elem);
-    nc_free(*p);
-    *p = q;
-    *cap = nc;
-    return true;
-}
-
 static int64_t count_nodes(const nc_cfg *n) {
     int64_t k = 1;
     for (int64_t i = 0; i < n->n; i++) k += count_nodes(n->items[i]);
@@ -74,7 +66,7 @@ static int64_t count_nodes(const nc_cfg *n) {
 
 static nc_status add_anchor(pctx *c, const yaml_char_t *name, nc_cfg *node, bool complete,
                             int *idx) {
-    if (!grow((void **)&c->anchors, &c->cap_anchors, c->n_anchors + 1, sizeof(anchor)))
+    if (nc_vec_reserve(&c->anchors, &c->cap_anchors, c->n_anchors + 1, sizeof(anchor)))
         return nc_error(NC_ERR_OOM, "%s: anchors", c->name);
     char *nm = nc_strdup((const char *)name);
     if (!nm) return nc_error(NC_ERR_OOM, "%s: anchors", c->name);
@@ -159,7 +151,7 @@ static nc_status deliver(pctx *c, nc_cfg *v, yaml_mark_t m) {
         f->key_line = m.line;
         f->key_col = m.column;
         /* An anchor may point at the key node: keep it alive until the end. */
-        if (!grow((void **)&c->graveyard, &c->cap_grave, c->n_grave + 1, sizeof(nc_cfg *))) {
+        if (nc_vec_reserve(&c->graveyard, &c->cap_grave, c->n_grave + 1, sizeof(nc_cfg *))) {
             cfg_node_free(v);
             return nc_error(NC_ERR_OOM, "%s: key", c->name);
         }
@@ -171,8 +163,8 @@ static nc_status deliver(pctx *c, nc_cfg *v, yaml_mark_t m) {
     f->key = NULL;
     if (f->key_is_merge) {
         nc_free(key);
-        if (!grow((void **)&f->merges, &f->cap_merges, f->n_merges + 1, sizeof(nc_cfg *)) ||
-            !grow((void **)&c->graveyard, &c->cap_grave, c->n_grave + 1, sizeof(nc_cfg *))) {
+        if (nc_vec_reserve(&f->merges, &f->cap_merges, f->n_merges + 1, sizeof(nc_cfg *)) ||
+            nc_vec_reserve(&c->graveyard, &c->cap_grave, c->n_grave + 1, sizeof(nc_cfg *))) {
             cfg_node_free(v);
             return nc_error(NC_ERR_OOM, "%s: merge key", c->name);
         }
@@ -257,7 +249,7 @@ static nc_status on_start(pctx *c, yaml_event_t *ev, nc_cfg_kind kind) {
         return perr(c, ev->start_mark, "unsupported YAML tag '%s'", (const char *)tag);
     if (c->depth >= CFG_MAX_NEST_DEPTH)
         return perr(c, ev->start_mark, "%s", "nesting is too deep");
-    if (!grow((void **)&c->st, &c->cap, c->depth + 1, sizeof(frame)))
+    if (nc_vec_reserve(&c->st, &c->cap, c->depth + 1, sizeof(frame)))
         return nc_error(NC_ERR_OOM, "%s: nesting", c->name);
     nc_cfg *n = cfg_node_new(kind);
     if (!n) return nc_error(NC_ERR_OOM, "%s: node", c->name);
@@ -391,8 +383,8 @@ nc_status nc_cfg_load(const char *path, nc_cfg **out) {
 /* ---- emitting ------------------------------------------------------------ */
 
 static int write_handler(void *data, unsigned char *buffer, size_t size) {
-    cfg_buf *b = data;
-    cfg_buf_add(b, (const char *)buffer, size);
+    nc_strbuf *b = data;
+    nc_sb_append(b, (const char *)buffer, size);
     return !b->oom;
 }
 
@@ -437,7 +429,7 @@ static int emit_node(yaml_emitter_t *e, const nc_cfg *n) {
     return yaml_sequence_end_event_initialize(&ev) && yaml_emitter_emit(e, &ev);
 }
 
-static nc_status emit_tree(const nc_cfg *n, cfg_buf *b) {
+static nc_status emit_tree(const nc_cfg *n, nc_strbuf *b) {
     yaml_emitter_t e;
     if (!yaml_emitter_initialize(&e)) return nc_error(NC_ERR_OOM, "config: YAML emitter");
     yaml_emitter_set_output(&e, write_handler, b);
@@ -467,16 +459,16 @@ nc_status nc_cfg_emit(const nc_cfg *node, unsigned flags, char **out, size_t *le
         if (s) return s;
         node = tmp;
     }
-    cfg_buf b = {0};
+    nc_strbuf b = {0};
     nc_status s = emit_tree(node, &b);
     cfg_node_free(tmp);
     if (s) {
-        cfg_buf_free(&b);
+        nc_sb_free(&b);
         return s;
     }
-    if (!b.p) cfg_buf_add(&b, "", 0);
+    if (!b.p) nc_sb_append(&b, "", 0);
     if (b.oom) {
-        cfg_buf_free(&b);
+        nc_sb_free(&b);
         return nc_error(NC_ERR_OOM, "config: emitting YAML");
     }
     *out = b.p;

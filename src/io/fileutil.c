@@ -11,6 +11,33 @@
 
 #include "nemoc/alloc.h"
 
+nc_status nc_mkdir(const char *path) {
+    if (mkdir(path, 0755) == 0 || errno == EEXIST) {
+        struct stat st;
+        if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) return NC_OK;
+        return nc_error(NC_ERR_IO, "'%s' exists and is not a folder", path);
+    }
+    return nc_error(NC_ERR_IO, "cannot create folder '%s': %s", path, strerror(errno));
+}
+
+nc_status nc_mkdir_p(const char *path) {
+    if (!*path) return nc_error(NC_ERR_INVALID_ARG, "empty folder path");
+    char *buf = nc_strdup(path);
+    if (!buf) return nc_error(NC_ERR_OOM, "folder path '%s'", path);
+    nc_status st = NC_OK;
+    /* Each parent in turn: cut the copy at every '/' (not the leading one of
+     * an absolute path), create that prefix, and put the '/' back. */
+    for (char *p = buf + 1; *p && !st; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        st = nc_mkdir(buf);
+        *p = '/';
+    }
+    if (!st) st = nc_mkdir(buf);
+    nc_free(buf);
+    return st;
+}
+
 static long fail_after; /* test hook, see nc_io_fail_write_after */
 static long chunks_written;
 

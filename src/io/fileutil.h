@@ -12,6 +12,12 @@ nc_status nc_read_file(const char *path, void **buf, size_t *len);
  * fsync of the folder: the file is either the old or the new one, never torn. */
 nc_status nc_write_file_atomic(const char *path, const void *buf, size_t len);
 
+/* Creates the folder `path` (mkdir 0755); one that already exists is fine,
+ * any other file in its place is an NC_ERR_IO. */
+nc_status nc_mkdir(const char *path);
+/* mkdir -p: creates `path` and every missing parent (any length). */
+nc_status nc_mkdir_p(const char *path);
+
 /* Test hook: when set, the n-th write chunk from nc_write_file_atomic and
  * nc_atomic_* fails with ENOSPC (simulates a full disk). 0 disables. */
 void nc_io_fail_write_after(long n_chunks);

@@ -10,7 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "io/utf8.h"
+#include "core/strbuf.h"
+#include "core/utf8.h"
 #include "nemoc/alloc.h"
 
 #define CHUNK (1 << 16)
@@ -24,8 +25,7 @@ struct nc_jsonl_reader {
     bool eof;
     const char *mem;          /* memory mode */
     size_t mem_len, mem_pos;
-    char *line;               /* file mode: the assembled line */
-    size_t line_cap;
+    nc_strbuf line;           /* file mode: the assembled line */
     int64_t lineno, last;
 };
 
@@ -84,29 +84,13 @@ void nc_jsonl_close(nc_jsonl_reader *r) {
     if (!r) return;
     if (r->fp) fclose(r->fp);
     nc_free(r->chunk);
-    nc_free(r->line);
+    nc_sb_free(&r->line);
     nc_free(r->name);
     nc_free(r);
 }
 
 int64_t nc_jsonl_line(const nc_jsonl_reader *r) { return r->last; }
 const char *nc_jsonl_name(const nc_jsonl_reader *r) { return r->name; }
-
-static bool line_append(nc_jsonl_reader *r, size_t *n, const char *s, size_t k) {
-    if (*n + k + 1 > r->line_cap) {
-        size_t cap = r->line_cap ? r->line_cap : 256;
-        while (cap < *n + k + 1) cap *= 2;
-        char *p = nc_malloc(cap);
-        if (!p) return false;
-        if (*n) memcpy(p, r->line, *n);
-        nc_free(r->line);
-        r->line = p;
-        r->line_cap = cap;
-    }
-    memcpy(r->line + *n, s, k);
-    *n += k;
-    return true;
-}
 
 /* The next physical line without its '\n'. *got is false at the end.
  * *too_long is set (and the line's bytes dropped) past max_line_bytes. */
@@ -126,7 +110,7 @@ static nc_status read_line(nc_jsonl_reader *r, const char **line, size_t *len, b
         *too_long = k > maxb;
         return NC_OK;
     }
-    size_t n = 0;
+    nc_sb_clear(&r->line);
     bool any = false;
     for (;;) {
         if (r->pos == r->len) {
@@ -144,13 +128,14 @@ static nc_status read_line(nc_jsonl_reader *r, const char **line, size_t *len, b
         const char *nl = memchr(s, '\n', r->len - r->pos);
         size_t k = nl ? (size_t)(nl - s) : r->len - r->pos;
         r->pos += k + (nl ? 1 : 0);
-        if (!*too_long && n + k > maxb) *too_long = true;
-        if (!*too_long && !line_append(r, &n, s, k)) return nc_error(NC_ERR_OOM, "%s: a line of %zu bytes", r->name, n + k);
+        if (!*too_long && r->line.n + k > maxb) *too_long = true;
+        if (!*too_long && nc_sb_append(&r->line, s, k))
+            return nc_error(NC_ERR_OOM, "%s: a line of %zu bytes", r->name, r->line.n + k);
         if (nl) break;
     }
     if (!any) return NC_OK;
-    *line = r->line ? r->line : "";
-    *len = *too_long ? 0 : n;
+    *line = nc_sb_str(&r->line);
+    *len = *too_long ? 0 : r->line.n;
     *got = true;
     return NC_OK;
 }

@@ -2,6 +2,7 @@
  * straight to the file for uncompressed tars (data offsets recovered from the
  * tar headers) and through libarchive again for gzip ones. A handle is
  * read-only after opening: members may be read from several threads. */
+#include "core/vec.h"
 #include "nemoc/nemo_archive.h"
 
 #include <archive.h>
@@ -183,15 +184,7 @@ static const char *strip_dot(const char *s) {
 static nc_status add_member(nc_nemo *n, struct archive *a, struct archive_entry *e) {
     const char *name = archive_entry_pathname(e);
     if (!name) return nc_error(NC_ERR_FORMAT, "%s: member %lld has no name", n->what, (long long)n->n);
-    if (n->n == n->cap) {
-        int64_t ncap = n->cap ? 2 * n->cap : 16;
-        member *nm = nc_calloc((size_t)ncap, sizeof *nm);
-        if (!nm) return nc_error(NC_ERR_OOM, "%s: member table", n->what);
-        if (n->n) memcpy(nm, n->m, (size_t)n->n * sizeof *nm);
-        nc_free(n->m);
-        n->m = nm;
-        n->cap = ncap;
-    }
+    if (nc_vec_reserve(&n->m, &n->cap, n->n + 1, sizeof *n->m)) return nc_error(NC_ERR_OOM, "%s: member table", n->what);
     member *m = &n->m[n->n];
     *m = (member){0};
     m->name = nc_strdup(name);

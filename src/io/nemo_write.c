@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/strbuf.h"
 #include "io/fileutil.h"
 #include "io/torch_internal.h"
 #include "nemoc/alloc.h"
@@ -101,9 +102,9 @@ static nc_status copy_file(wctx *w, const nc_nemo_artifact *art, time_t now) {
         if (fd >= 0) close(fd);
         return w->st = st;
     }
-    char name[4096];
-    snprintf(name, sizeof name, "./%s", art->name);
-    nc_status st = header(w, name, (int64_t)sb.st_size, false, now);
+    char *name = nc_strdupf("./%s", art->name);
+    nc_status st = name ? header(w, name, (int64_t)sb.st_size, false, now) : NC_ERR_OOM;
+    nc_free(name);
     enum { CH = 1 << 20 };
     char *buf = st ? NULL : nc_malloc(CH);
     if (!st && !buf) st = nc_error(NC_ERR_OOM, "copy buffer");
@@ -158,9 +159,9 @@ static nc_status write_members(wctx *w, const nc_nemo_contents *c) {
         if (a->path) {
             st = copy_file(w, a, now);
         } else {
-            char name[1100];
-            snprintf(name, sizeof name, "./%s", a->name);
-            st = header(w, name, (int64_t)a->len, false, now);
+            char *name = nc_strdupf("./%s", a->name);
+            st = name ? header(w, name, (int64_t)a->len, false, now) : NC_ERR_OOM;
+            nc_free(name);
             if (!st && a->len) st = tar_sink(w, a->data, a->len);
         }
     }

@@ -8,6 +8,7 @@
 
 #include "io/pickle.h"
 #include "io/strmap.h"
+#include "core/vec.h"
 #include "io/torch_internal.h"
 #include "nemoc/alloc.h"
 
@@ -88,15 +89,8 @@ static nc_status rebuild_tensor(pk_vm *vm, pk_obj *args, pk_obj **out) {
             return pk_fail(vm, NC_ERR_FORMAT, "_rebuild_tensor_v2: negative size or stride in dim %d", d);
     if (a[4]->kind != PK_BOOL && a[4]->kind != PK_INT)
         return pk_fail(vm, NC_ERR_FORMAT, "_rebuild_tensor_v2: requires_grad is a %s", pk_kind_name(a[4]));
-    if (vm->n_tensors == vm->tensors_cap) {
-        int64_t ncap = vm->tensors_cap ? 2 * vm->tensors_cap : 64;
-        pk_tensor *nt = nc_malloc((size_t)ncap * sizeof *nt);
-        if (!nt) return pk_fail(vm, NC_ERR_OOM, "tensor table");
-        if (vm->n_tensors) memcpy(nt, vm->tensors, (size_t)vm->n_tensors * sizeof *nt);
-        nc_free(vm->tensors);
-        vm->tensors = nt;
-        vm->tensors_cap = ncap;
-    }
+    if (nc_vec_reserve(&vm->tensors, &vm->tensors_cap, vm->n_tensors + 1, sizeof *vm->tensors))
+        return pk_fail(vm, NC_ERR_OOM, "tensor table");
     pk_obj *o = pk_new(vm, PK_TENSOR);
     if (!o) return pk_fail(vm, NC_ERR_OOM, "tensor");
     vm->tensors[vm->n_tensors] = t;
@@ -204,15 +198,8 @@ nc_status pk_persistent_load(pk_vm *vm, pk_obj *pid, pk_obj **out) {
                            nc_torch_dtype_name(s->dtype), nc_torch_dtype_name(dt));
         if (a[4]->u.i > s->numel) s->numel = a[4]->u.i;
     } else {
-        if (vm->n_storages == vm->storages_cap) {
-            int64_t ncap = vm->storages_cap ? 2 * vm->storages_cap : 64;
-            pk_storage *ns = nc_malloc((size_t)ncap * sizeof *ns);
-            if (!ns) return pk_fail(vm, NC_ERR_OOM, "storage table");
-            if (vm->n_storages) memcpy(ns, vm->storages, (size_t)vm->n_storages * sizeof *ns);
-            nc_free(vm->storages);
-            vm->storages = ns;
-            vm->storages_cap = ncap;
-        }
+        if (nc_vec_reserve(&vm->storages, &vm->storages_cap, vm->n_storages + 1, sizeof *vm->storages))
+            return pk_fail(vm, NC_ERR_OOM, "storage table");
         char *k = nc_strdup(key);
         if (!k) return pk_fail(vm, NC_ERR_OOM, "storage key");
         idx = vm->n_storages;

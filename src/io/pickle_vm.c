@@ -6,6 +6,7 @@
 
 #include "io/pickle.h"
 #include "io/strmap.h"
+#include "core/vec.h"
 #include "nemoc/alloc.h"
 
 enum {
@@ -42,15 +43,8 @@ static uint64_t rd_le(pk_vm *vm, int n) {
 
 static nc_status push(pk_vm *vm, pk_obj *o) {
     if (!o) return pk_fail(vm, NC_ERR_OOM, "out of memory");
-    if (vm->sp == vm->stack_cap) {
-        int64_t ncap = vm->stack_cap ? 2 * vm->stack_cap : 64;
-        pk_obj **ns = nc_malloc((size_t)ncap * sizeof *ns);
-        if (!ns) return pk_fail(vm, NC_ERR_OOM, "stack of %lld entries", (long long)ncap);
-        if (vm->sp) memcpy(ns, vm->stack, (size_t)vm->sp * sizeof *ns);
-        nc_free(vm->stack);
-        vm->stack = ns;
-        vm->stack_cap = ncap;
-    }
+    if (nc_vec_reserve(&vm->stack, &vm->stack_cap, vm->sp + 1, sizeof *vm->stack))
+        return pk_fail(vm, NC_ERR_OOM, "stack of %lld entries", (long long)(vm->sp + 1));
     vm->stack[vm->sp++] = o;
     return NC_OK;
 }
@@ -71,15 +65,8 @@ static nc_status top(pk_vm *vm, pk_obj **o) {
 }
 
 static nc_status push_mark(pk_vm *vm) {
-    if (vm->n_marks == vm->marks_cap) {
-        int64_t ncap = vm->marks_cap ? 2 * vm->marks_cap : 16;
-        int64_t *nm = nc_malloc((size_t)ncap * sizeof *nm);
-        if (!nm) return pk_fail(vm, NC_ERR_OOM, "mark stack");
-        if (vm->n_marks) memcpy(nm, vm->marks, (size_t)vm->n_marks * sizeof *nm);
-        nc_free(vm->marks);
-        vm->marks = nm;
-        vm->marks_cap = ncap;
-    }
+    if (nc_vec_reserve(&vm->marks, &vm->marks_cap, vm->n_marks + 1, sizeof *vm->marks))
+        return pk_fail(vm, NC_ERR_OOM, "mark stack");
     vm->marks[vm->n_marks++] = vm->sp;
     return NC_OK;
 }

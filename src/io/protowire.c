@@ -1,4 +1,5 @@
-/* Protocol Buffers wire-format reader (https://protobuf.dev/programming-guides/encoding/). */
+/* Protocol Buffers wire-format reader and writer
+ * (https://protobuf.dev/programming-guides/encoding/). */
 #include "io/protowire.h"
 
 #include <string.h>
@@ -106,4 +107,48 @@ nc_status nc_pb_get_bytes(const nc_pb_reader *r, const nc_pb_field *f, const uin
     *data = f->data;
     *len = f->len;
     return NC_OK;
+}
+
+/* ---- writing ---- */
+
+nc_status nc_pb_put_varint(nc_strbuf *b, uint64_t v) {
+    uint8_t out[10];
+    size_t n = 0;
+    while (v >= 0x80) {
+        out[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    out[n++] = (uint8_t)v;
+    return nc_sb_append(b, out, n);
+}
+
+nc_status nc_pb_put_key(nc_strbuf *b, uint32_t field, int wire_type) {
+    return nc_pb_put_varint(b, (uint64_t)field << 3 | (uint64_t)wire_type);
+}
+
+nc_status nc_pb_put_uint(nc_strbuf *b, uint32_t field, uint64_t v) {
+    nc_pb_put_key(b, field, NC_PB_VARINT);
+    return nc_pb_put_varint(b, v);
+}
+
+static nc_status put_le(nc_strbuf *b, uint64_t v, int n) {
+    uint8_t out[8];
+    for (int i = 0; i < n; i++) out[i] = (uint8_t)(v >> (8 * i));
+    return nc_sb_append(b, out, (size_t)n);
+}
+
+nc_status nc_pb_put_fixed64(nc_strbuf *b, uint32_t field, uint64_t bits) {
+    nc_pb_put_key(b, field, NC_PB_I64);
+    return put_le(b, bits, 8);
+}
+
+nc_status nc_pb_put_fixed32(nc_strbuf *b, uint32_t field, uint32_t bits) {
+    nc_pb_put_key(b, field, NC_PB_I32);
+    return put_le(b, bits, 4);
+}
+
+nc_status nc_pb_put_len(nc_strbuf *b, uint32_t field, const void *data, size_t len) {
+    nc_pb_put_key(b, field, NC_PB_LEN);
+    nc_pb_put_varint(b, len);
+    return nc_sb_append(b, data, len);
 }

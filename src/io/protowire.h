@@ -1,5 +1,6 @@
-/* A minimal Protocol Buffers wire-format reader (no schema, no library):
- * enough to walk messages field by field. Not public.
+/* A minimal Protocol Buffers wire-format reader and writer (no schema, no
+ * library): enough to walk messages field by field and to build small ones
+ * (TensorBoard events). Not public.
  *
  * Wire format: each field is a varint key (field_number << 3 | wire_type)
  * followed by a varint (type 0), 8 bytes (type 1), a varint length and that
@@ -12,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/strbuf.h"
 #include "nemoc/status.h"
 
 typedef struct nc_pb_reader {
@@ -45,5 +47,15 @@ nc_status nc_pb_get_int32(const nc_pb_reader *r, const nc_pb_field *f, int32_t *
 nc_status nc_pb_get_float(const nc_pb_reader *r, const nc_pb_field *f, float *out);
 nc_status nc_pb_get_bytes(const nc_pb_reader *r, const nc_pb_field *f, const uint8_t **data,
                           int64_t *len);
+
+/* ---- writing: each appends one field to b (sticky out-of-memory, see
+ * core/strbuf.h). Fixed-width fields are little-endian, as the format says. */
+nc_status nc_pb_put_varint(nc_strbuf *b, uint64_t v); /* a bare varint */
+nc_status nc_pb_put_key(nc_strbuf *b, uint32_t field, int wire_type);
+nc_status nc_pb_put_uint(nc_strbuf *b, uint32_t field, uint64_t v);
+nc_status nc_pb_put_fixed64(nc_strbuf *b, uint32_t field, uint64_t bits);
+nc_status nc_pb_put_fixed32(nc_strbuf *b, uint32_t field, uint32_t bits);
+/* A length-delimited field: bytes, a string or an embedded message. */
+nc_status nc_pb_put_len(nc_strbuf *b, uint32_t field, const void *data, size_t len);
 
 #endif

@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "io/fileutil.h"
-#include "io/utf8.h"
+#include "core/utf8.h"
 #include "nemoc/alloc.h"
 
 /* Same limit as the reference reader: larger headers are refused. */

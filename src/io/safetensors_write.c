@@ -6,61 +6,35 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/strbuf.h"
 #include "io/fileutil.h"
 #include "nemoc/alloc.h"
 #include "nemoc/safetensors.h"
 
-typedef struct sbuf {
-    char *p;
-    size_t n, cap;
-    bool oom;
-} sbuf;
-
-static void sb_add(sbuf *b, const char *s, size_t len) {
-    if (b->oom) return;
-    if (b->n + len > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->n + len) cap *= 2;
-        char *p = nc_malloc(cap);
-        if (!p) {
-            b->oom = true;
-            return;
-        }
-        if (b->n) memcpy(p, b->p, b->n);
-        nc_free(b->p);
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, s, len);
-    b->n += len;
-}
-
-static void sb_adds(sbuf *b, const char *s) { sb_add(b, s, strlen(s)); }
-
 /* serde_json string escaping: quote, backslash, \b \f \n \r \t, other
  * control bytes as \u00xx; everything else (UTF-8 included) verbatim. */
-static void sb_json_str(sbuf *b, const char *s) {
-    sb_add(b, "\"", 1);
+static void sb_json_str(nc_strbuf *b, const char *s) {
+    nc_sb_append(b, "\"", 1);
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         char esc[8];
         switch (*p) {
-        case '"': sb_add(b, "\\\"", 2); break;
-        case '\\': sb_add(b, "\\\\", 2); break;
-        case '\b': sb_add(b, "\\b", 2); break;
-        case '\f': sb_add(b, "\\f", 2); break;
-        case '\n': sb_add(b, "\\n", 2); break;
-        case '\r': sb_add(b, "\\r", 2); break;
-        case '\t': sb_add(b, "\\t", 2); break;
+        case '"': nc_sb_append(b, "\\\"", 2); break;
+        case '\\': nc_sb_append(b, "\\\\", 2); break;
+        case '\b': nc_sb_append(b, "\\b", 2); break;
+        case '\f': nc_sb_append(b, "\\f", 2); break;
+        case '\n': nc_sb_append(b, "\\n", 2); break;
+        case '\r': nc_sb_append(b, "\\r", 2); break;
+        case '\t': nc_sb_append(b, "\\t", 2); break;
         default:
             if (*p < 0x20) {
                 snprintf(esc, sizeof esc, "\\u%04x", *p);
-                sb_adds(b, esc);
+                nc_sb_puts(b, esc);
             } else {
-                sb_add(b, (const char *)p, 1);
+                nc_sb_append(b, (const char *)p, 1);
             }
         }
     }
-    sb_add(b, "\"", 1);
+    nc_sb_append(b, "\"", 1);
 }
 
 typedef struct wentry {
@@ -99,7 +73,7 @@ static nc_status st_dtype_of(const nc_st_entry *e, nc_st_dtype *out) {
 
 /* Validates and sorts the entries and builds the padded header. */
 static nc_status prepare(const nc_st_entry *entries, int64_t n, const char *const *metadata, wentry **out,
-                         sbuf *hdr, uint64_t *data_len) {
+                         nc_strbuf *hdr, uint64_t *data_len) {
     *out = NULL;
     wentry *w = nc_calloc((size_t)(n ? n : 1), sizeof *w);
     int64_t n_meta = 0;
@@ -151,37 +125,37 @@ static nc_status prepare(const nc_st_entry *entries, int64_t n, const char *cons
         nc_free(meta);
         return s;
     }
-    sb_add(hdr, "{", 1);
+    nc_sb_append(hdr, "{", 1);
     if (n_meta) {
-        sb_adds(hdr, "\"__metadata__\":{");
+        nc_sb_puts(hdr, "\"__metadata__\":{");
         for (int64_t i = 0; i < n_meta; i++) {
-            if (i) sb_add(hdr, ",", 1);
+            if (i) nc_sb_append(hdr, ",", 1);
             sb_json_str(hdr, meta[2 * i]);
-            sb_add(hdr, ":", 1);
+            nc_sb_append(hdr, ":", 1);
             sb_json_str(hdr, meta[2 * i + 1]);
         }
-        sb_add(hdr, "}", 1);
+        nc_sb_append(hdr, "}", 1);
     }
     uint64_t off = 0;
     char num[64];
     for (int64_t i = 0; i < n; i++) {
-        if (i || n_meta) sb_add(hdr, ",", 1);
+        if (i || n_meta) nc_sb_append(hdr, ",", 1);
         sb_json_str(hdr, w[i].name);
-        sb_adds(hdr, ":{\"dtype\":\"");
-        sb_adds(hdr, nc_st_dtype_name(w[i].dt));
-        sb_adds(hdr, "\",\"shape\":[");
+        nc_sb_puts(hdr, ":{\"dtype\":\"");
+        nc_sb_puts(hdr, nc_st_dtype_name(w[i].dt));
+        nc_sb_puts(hdr, "\",\"shape\":[");
         for (int d = 0; d < w[i].t->ndim; d++) {
             snprintf(num, sizeof num, d ? ",%lld" : "%lld", (long long)w[i].t->shape[d]);
-            sb_adds(hdr, num);
+            nc_sb_puts(hdr, num);
         }
         snprintf(num, sizeof num, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)off,
                  (unsigned long long)(off + w[i].nbytes));
-        sb_adds(hdr, num);
+        nc_sb_puts(hdr, num);
         off += w[i].nbytes;
     }
-    sb_add(hdr, "}", 1);
-    /* (after an allocation failure sb_add adds nothing: stop, reported below) */
-    while (!hdr->oom && hdr->n % 8) sb_add(hdr, " ", 1);
+    nc_sb_append(hdr, "}", 1);
+    /* (after an allocation failure appends add nothing: stop, reported below) */
+    while (!hdr->oom && hdr->n % 8) nc_sb_append(hdr, " ", 1);
     nc_free(meta);
     if (hdr->oom) {
         nc_free(w);
@@ -200,7 +174,7 @@ nc_status nc_st_serialize(const nc_st_entry *entries, int64_t n, const char *con
     *out = NULL;
     *len = 0;
     wentry *w;
-    sbuf hdr = {0};
+    nc_strbuf hdr = {0};
     uint64_t dlen;
     nc_status s = prepare(entries, n, metadata, &w, &hdr, &dlen);
     if (s) {
@@ -230,7 +204,7 @@ nc_status nc_st_serialize(const nc_st_entry *entries, int64_t n, const char *con
 
 nc_status nc_st_save(const char *path, const nc_st_entry *entries, int64_t n, const char *const *metadata) {
     wentry *w;
-    sbuf hdr = {0};
+    nc_strbuf hdr = {0};
     uint64_t dlen;
     nc_status s = prepare(entries, n, metadata, &w, &hdr, &dlen);
     if (s) {

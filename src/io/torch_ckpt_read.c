@@ -14,6 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/strbuf.h"
+#include "core/vec.h"
 #include "io/pickle.h"
 #include "io/strmap.h"
 #include "io/torch_internal.h"
@@ -41,8 +43,7 @@ typedef struct reader {
     flat *flat;
     int64_t n_flat, cap_flat;
     nc_strmap *names; /* name -> flat index */
-    char *path;       /* name being built while flattening */
-    size_t path_cap;
+    nc_strbuf path;   /* name being built while flattening */
     int64_t budget;   /* container visits left while flattening */
 } reader;
 
@@ -185,37 +186,17 @@ static nc_status select_root(reader *r, const pk_obj **root) {
     return NC_OK;
 }
 
-static nc_status path_reserve(reader *r, size_t need) {
-    if (need <= r->path_cap) return NC_OK;
-    size_t cap = r->path_cap ? r->path_cap : 256;
-    while (cap < need) cap *= 2;
-    char *np = nc_malloc(cap);
-    if (!np) return nc_error(NC_ERR_OOM, "%s: tensor name of %zu bytes", r->src->what, need);
-    if (r->path_cap) memcpy(np, r->path, r->path_cap);
-    nc_free(r->path);
-    r->path = np;
-    r->path_cap = cap;
-    return NC_OK;
-}
-
 static nc_status add_flat(reader *r, size_t len, int64_t tensor) {
-    int64_t at = nc_strmap_get(r->names, r->path, len);
+    int64_t at = nc_strmap_get(r->names, r->path.p, len);
     if (at >= 0) { /* a repeated key: the later value wins, in the first position */
         r->flat[at].tensor = tensor;
         return NC_OK;
     }
-    if (r->n_flat == r->cap_flat) {
-        int64_t ncap = r->cap_flat ? 2 * r->cap_flat : 256;
-        flat *nf = nc_malloc((size_t)ncap * sizeof *nf);
-        if (!nf) return nc_error(NC_ERR_OOM, "%s: name table", r->src->what);
-        if (r->n_flat) memcpy(nf, r->flat, (size_t)r->n_flat * sizeof *nf);
-        nc_free(r->flat);
-        r->flat = nf;
-        r->cap_flat = ncap;
-    }
+    if (nc_vec_reserve(&r->flat, &r->cap_flat, r->n_flat + 1, sizeof *r->flat))
+        return nc_error(NC_ERR_OOM, "%s: name table", r->src->what);
     char *nm = nc_malloc(len + 1);
     if (!nm) return nc_error(NC_ERR_OOM, "%s: tensor name", r->src->what);
-    memcpy(nm, r->path, len);
+    memcpy(nm, r->path.p, len);
     nm[len] = 0;
     nc_status st = nc_strmap_put(r->names, nm, len, r->n_flat);
     if (st) {
@@ -228,12 +209,10 @@ static nc_status add_flat(reader *r, size_t len, int64_t tensor) {
 
 /* Appends ".<key>" (or "<key>" at the top) to the name built so far. */
 static nc_status path_push(reader *r, size_t len, const char *s, size_t slen, size_t *nlen) {
-    nc_status st = path_reserve(r, len + slen + 2);
-    if (st) return st;
-    if (len) r->path[len++] = '.';
-    memcpy(r->path + len, s, slen);
-    r->path[len + slen] = 0;
-    *nlen = len + slen;
+    r->path.n = len; /* drop the components a sibling appended */
+    if ((len && nc_sb_putc(&r->path, '.')) || nc_sb_append(&r->path, s, slen))
+        return nc_error(NC_ERR_OOM, "%s: tensor name of %zu bytes", r->src->what, len + slen + 1);
+    *nlen = r->path.n;
     return NC_OK;
 }
 
@@ -242,16 +221,16 @@ static nc_status flatten(reader *r, const pk_obj *o, size_t len, int depth) {
         return NC_OK; /* epoch, strings, ... */
     if (--r->budget < 0)
         return nc_error(NC_ERR_FORMAT, "%s: containers or tensors are shared so often that flattening them explodes (at '%.*s')",
-                        r->src->what, (int)(len > 200 ? 200 : len), r->path);
+                        r->src->what, (int)(len > 200 ? 200 : len), r->path.p);
     if (o->kind == PK_TENSOR) return add_flat(r, len, o->u.index);
     if (depth >= MAX_NESTING)
         return nc_error(NC_ERR_FORMAT, "%s: containers nested deeper than %d levels (at '%.*s')", r->src->what,
-                        MAX_NESTING, (int)(len > 200 ? 200 : len), r->path);
+                        MAX_NESTING, (int)(len > 200 ? 200 : len), r->path.p);
     int64_t n = o->kind == PK_DICT ? o->u.dict.n : o->u.seq.n;
     for (int64_t i = 0; i < n; i++) {
         char num[24];
         const char *s;
-        size_t slen, nlen;
+        size_t slen, nlen = 0;
         const pk_obj *v;
         if (o->kind == PK_DICT) {
             if (!key_text(o->u.dict.keys[i], num, &s, &slen)) continue;
@@ -490,7 +469,7 @@ static void reader_free(reader *r) {
     for (int64_t i = 0; i < r->n_flat; i++) nc_free(r->flat[i].name);
     nc_free(r->flat);
     nc_strmap_free(r->names);
-    nc_free(r->path);
+    nc_sb_free(&r->path);
 }
 
 nc_status nc_torch_ckpt_load_src(const nc_rsrc *src, const nc_torch_read_params *params, nc_tensor_list *out) {
@@ -504,7 +483,7 @@ nc_status nc_torch_ckpt_load_src(const nc_rsrc *src, const nc_torch_read_params 
     if (!st) st = run_pickle(&r);
     if (!st) st = select_root(&r, &root);
     if (!st) st = nc_strmap_new(&r.names);
-    if (!st) st = path_reserve(&r, 256);
+    if (!st) st = nc_sb_reserve(&r.path, 256);
     if (!st) st = flatten(&r, root, 0, 0);
     if (!st) st = materialise(&r, out);
     reader_free(&r);

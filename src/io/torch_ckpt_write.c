@@ -11,6 +11,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "core/strbuf.h"
 #include "io/fileutil.h"
 #include "io/strmap.h"
 #include "io/torch_internal.h"
@@ -20,30 +21,11 @@
 /* ---- a growable pickle buffer -------------------------------------------- */
 
 typedef struct pbuf {
-    unsigned char *b;
-    size_t n, cap;
-    bool oom;
+    nc_strbuf s; /* the pickle bytes; s.oom after a failed append */
     int64_t memo; /* next memo index */
 } pbuf;
 
-static void put(pbuf *p, const void *s, size_t len) {
-    if (p->oom) return;
-    if (p->n + len > p->cap) {
-        size_t cap = p->cap ? p->cap : 4096;
-        while (cap < p->n + len) cap *= 2;
-        unsigned char *nb = nc_malloc(cap);
-        if (!nb) {
-            p->oom = true;
-            return;
-        }
-        if (p->n) memcpy(nb, p->b, p->n);
-        nc_free(p->b);
-        p->b = nb;
-        p->cap = cap;
-    }
-    memcpy(p->b + p->n, s, len);
-    p->n += len;
-}
+static void put(pbuf *p, const void *s, size_t len) { nc_sb_append(&p->s, s, len); }
 
 static void put1(pbuf *p, unsigned char c) { put(p, &c, 1); }
 
@@ -306,7 +288,7 @@ static void plan_free(plan *pl) {
     nc_free(pl->names);
     nc_free(pl->ents);
     nc_free(pl->td);
-    nc_free(pl->pkl.b);
+    nc_sb_free(&pl->pkl.s);
 }
 
 /* torch: the file name without folder and last extension, or "archive". */
@@ -356,7 +338,7 @@ static nc_status make_plan(const nc_named_tensor *items, int64_t n, const nc_tor
     nc_strmap_free(seen);
     if (st) return st;
     pickle_state_dict(pl);
-    if (pl->pkl.oom) return nc_error(NC_ERR_OOM, "torch checkpoint: pickle of %lld tensors", (long long)n);
+    if (pl->pkl.s.oom) return nc_error(NC_ERR_OOM, "torch checkpoint: pickle of %lld tensors", (long long)n);
     /* Record names and sizes, then CRCs (one pass over the tensor data). */
     for (int64_t e = 0; e < pl->n_ents && !st; e++) {
         char nm[256];
@@ -371,8 +353,8 @@ static nc_status make_plan(const nc_named_tensor *items, int64_t n, const nc_tor
         }
         pl->ents[e].name = pl->names[e];
         if (e == 0) {
-            pl->ents[e].size = pl->pkl.n;
-            pl->ents[e].crc = crc_of(pl->pkl.b, pl->pkl.n);
+            pl->ents[e].size = pl->pkl.s.n;
+            pl->ents[e].crc = crc_of(pl->pkl.s.p, pl->pkl.s.n);
         } else if (e == 1) {
             pl->ents[e].size = strlen(BYTEORDER);
             pl->ents[e].crc = crc_of(BYTEORDER, strlen(BYTEORDER));
@@ -396,7 +378,7 @@ static nc_status emit(const plan *pl, nc_byte_sink sink, void *user) {
     for (int64_t e = 0; e < pl->n_ents && !st; e++) {
         st = nc_zip_emit_local(&pl->ents[e], sink, user);
         if (st) break;
-        if (e == 0) st = sink(user, pl->pkl.b, pl->pkl.n);
+        if (e == 0) st = sink(user, pl->pkl.s.p, pl->pkl.s.n);
         else if (e == 1) st = sink(user, BYTEORDER, strlen(BYTEORDER));
         else if (e == pl->n_ents - 1) st = sink(user, VERSION, strlen(VERSION));
         else st = storage_bytes(pl, e - 2, sink, user);

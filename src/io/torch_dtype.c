@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "io/torch_internal.h"
+#include "core/vec.h"
 #include "nemoc/alloc.h"
 
 /* Storage class names as torch/storage.py and torch/__init__.py define them. */
@@ -46,17 +47,9 @@ nc_torch_dtype nc_torch_dtype_of(nc_dtype d) {
 }
 
 nc_status nc_tensor_list_push(nc_tensor_list *l, const char *name, nc_tensor *t, nc_torch_dtype td) {
-    if (l->n == l->cap) {
-        int64_t ncap = l->cap ? 2 * l->cap : 16;
-        nc_named_tensor *ni = nc_malloc((size_t)ncap * sizeof *ni);
-        if (!ni) {
-            nc_tensor_free(t);
-            return nc_error(NC_ERR_OOM, "tensor list of %lld entries", (long long)ncap);
-        }
-        if (l->n) memcpy(ni, l->items, (size_t)l->n * sizeof *ni);
-        nc_free(l->items);
-        l->items = ni;
-        l->cap = ncap;
+    if (nc_vec_reserve(&l->items, &l->cap, l->n + 1, sizeof *l->items)) {
+        nc_tensor_free(t);
+        return nc_error(NC_ERR_OOM, "tensor list of %lld entries", (long long)(l->n + 1));
     }
     char *nm = nc_strdup(name);
     if (!nm) {

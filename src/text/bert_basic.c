@@ -9,19 +9,13 @@
 
 #include <string.h>
 
+#include "core/vec.h"
 #include "nemoc/alloc.h"
 #include "text/unicode.h"
 
 nc_status nc_str_list_push(nc_str_list *l, const char *s, int64_t len) {
-    if (l->n == l->cap) {
-        int64_t cap = l->cap ? l->cap * 2 : 64;
-        int64_t *off = nc_malloc((size_t)cap * sizeof *off);
-        if (!off) return nc_error(NC_ERR_OOM, "string list: cannot allocate %lld entries", (long long)cap);
-        if (l->off) memcpy(off, l->off, (size_t)l->n * sizeof *off);
-        nc_free(l->off);
-        l->off = off;
-        l->cap = cap;
-    }
+    if (nc_vec_reserve(&l->off, &l->cap, l->n + 1, sizeof *l->off))
+        return nc_error(NC_ERR_OOM, "string list: cannot allocate %lld entries", (long long)(l->n + 1));
     l->off[l->n] = l->n ? l->buf.n + 1 : 0;
     nc_status st = l->n ? nc_sb_putc(&l->buf, 0) : NC_OK;
     if (!st) st = nc_sb_append(&l->buf, s, len);

@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "nemoc/status.h"
-#include "text/strbuf.h"
+#include "core/strbuf.h"
 
 typedef struct nc_bert_basic_opts {
     bool lower_case;    /* str.lower() each word */
@@ -26,7 +26,7 @@ typedef struct nc_str_list {
 
 static inline const char *nc_str_list_at(const nc_str_list *l, int64_t i) { return l->buf.p + l->off[i]; }
 static inline int64_t nc_str_list_len(const nc_str_list *l, int64_t i) {
-    return (i + 1 < l->n ? l->off[i + 1] : l->buf.n + 1) - l->off[i] - 1;
+    return (i + 1 < l->n ? l->off[i + 1] : (int64_t)l->buf.n + 1) - l->off[i] - 1;
 }
 nc_status nc_str_list_push(nc_str_list *l, const char *s, int64_t len);
 void nc_str_list_clear(nc_str_list *l);

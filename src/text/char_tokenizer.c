@@ -27,29 +27,16 @@ nc_char_params nc_char_default_params(void) {
     return (nc_char_params){.parser = NC_CHAR_PARSER_EN, .normalize = true, .lowercase = true};
 }
 
-static bool py_isspace(uint32_t cp) {
-    return cp == ' ' || (cp >= '\t' && cp <= '\r') || (cp >= 0x1c && cp <= 0x1f) || cp == 0x85 || cp == 0xA0 ||
-           cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 || cp == 0x202F ||
-           cp == 0x205F || cp == 0x3000;
-}
-
-/* More than one code point: a "special label" (len(label) > 1). */
-static bool utf8_is_multi(const char *s, int64_t n) {
-    int64_t cps = 0;
-    for (int64_t i = 0; i < n; i++) cps += ((unsigned char)s[i] & 0xC0) != 0x80;
-    return cps > 1;
-}
-
 /* CharParser._normalize: text.strip(), then text.lower(). */
 static nc_status base_normalize(const char_tok *ct, const char *text, int64_t len, nc_strbuf *out) {
     const char *s = text, *end = text + len;
     int mb;
-    while (s < end && py_isspace(nc_utf8_decode(s, end, &mb))) s += mb;
+    while (s < end && nc_uni_is_space(nc_utf8_decode(s, end, &mb))) s += mb;
     const char *e = s;
     for (const char *q = s; q < end;) {
         uint32_t cp = nc_utf8_decode(q, end, &mb);
         q += mb;
-        if (!py_isspace(cp)) e = q;
+        if (!nc_uni_is_space(cp)) e = q;
     }
     nc_status st = NC_OK;
     for (const char *q = s; q < e && !st;) {
@@ -89,7 +76,7 @@ static nc_status ct_encode(const void *impl, const char *text, int64_t len, nc_t
         first = false;
         int32_t whole = -1;
         if (!st && we - s > 0) whole = nc_trie_get(&ct->map, s, we - s);
-        if (!st && whole >= 0 && utf8_is_multi(s, we - s)) {
+        if (!st && whole >= 0 && nc_utf8_count(s, we - s) > 1) {
             st = nc_token_ids_push(out, whole);
         } else {
             for (const char *q = s; q < we && !st;) {

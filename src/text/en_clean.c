@@ -126,8 +126,8 @@ static nc_status abbreviations(nc_strbuf *s, nc_strbuf *tmp) {
         nc_sb_clear(tmp);
         bool changed = false;
         int64_t i = 0;
-        while (i < s->n && !st) {
-            bool at = (i == 0 || !py_word(s->p[i - 1])) && i + kl < s->n && !memcmp(s->p + i, k, (size_t)kl) &&
+        while (i < (int64_t)s->n && !st) {
+            bool at = (i == 0 || !py_word(s->p[i - 1])) && i + kl < (int64_t)s->n && !memcmp(s->p + i, k, (size_t)kl) &&
                       s->p[i + kl] == '.';
             if (at) {
                 st = nc_sb_append(tmp, kAbbrev[a][1], (int64_t)strlen(kAbbrev[a][1]));
@@ -149,7 +149,7 @@ static nc_status abbreviations(nc_strbuf *s, nc_strbuf *tmp) {
 nc_status nc_en_clean_text(const char *text, int64_t len, const bool keep[128], nc_strbuf *out) {
     nc_strbuf a = {0}, b = {0};
     nc_status st = nc_en_transliterate(text, len, &a);
-    for (int64_t i = 0; !st && i < a.n; i++)
+    for (int64_t i = 0; !st && i < (int64_t)a.n; i++)
         if (a.p[i] >= 'A' && a.p[i] <= 'Z') a.p[i] += 32;
     if (!st) st = collapse_ws(a.p ? a.p : "", a.n, false, &b);
     if (!st) {
@@ -159,7 +159,7 @@ nc_status nc_en_clean_text(const char *text, int64_t len, const bool keep[128], 
     if (!st) st = abbreviations(&a, &b);
     /* clean_punctuations: the three spoken symbols, then the table */
     nc_sb_clear(&b);
-    for (int64_t i = 0; !st && i < a.n; i++) {
+    for (int64_t i = 0; !st && i < (int64_t)a.n; i++) {
         char c = a.p[i];
         if (c == '+') st = nc_sb_append(&b, " plus ", 6);
         else if (c == '&') st = nc_sb_append(&b, " and ", 5);

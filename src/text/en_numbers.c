@@ -91,10 +91,10 @@ static nc_status tidy_chunk(nc_strbuf *c, bool first, nc_strbuf *tmp) {
     if (c->n >= 2 && c->p[c->n - 2] == ',' && c->p[c->n - 1] == ' ') c->n -= 2;
     /* re.sub(r"\s+,", ",", chunk) */
     nc_sb_clear(tmp);
-    for (int64_t i = 0; i < c->n;) {
+    for (int64_t i = 0; i < (int64_t)c->n;) {
         int64_t j = i;
-        while (j < c->n && is_sp(c->p[j])) j++;
-        if (j > i && j < c->n && c->p[j] == ',') {
+        while (j < (int64_t)c->n && is_sp(c->p[j])) j++;
+        if (j > i && j < (int64_t)c->n && c->p[j] == ',') {
             if ((st = nc_sb_putc(tmp, ','))) return st;
             i = j + 1;
         } else if (j > i) {
@@ -111,7 +111,7 @@ static nc_status tidy_chunk(nc_strbuf *c, bool first, nc_strbuf *tmp) {
         while (e > 0 && is_sp(tmp->p[e - 1])) e--;
         int64_t s = e;
         while (s > 0 && !is_sp(tmp->p[s - 1])) s--;
-        if (e < tmp->n && s < e && s >= 2 && tmp->p[s - 1] == ' ' && tmp->p[s - 2] == ',') {
+        if (e < (int64_t)tmp->n && s < e && s >= 2 && tmp->p[s - 1] == ' ' && tmp->p[s - 2] == ',') {
             /* \S+ may hold commas but the match needs ", " right before it */
             char *word = nc_malloc((size_t)(e - s) + 1);
             if (!word) return nc_error(NC_ERR_OOM, "number_to_words: out of memory");
@@ -126,9 +126,9 @@ static nc_status tidy_chunk(nc_strbuf *c, bool first, nc_strbuf *tmp) {
     }
     /* re.sub(r"\s+", " ", chunk).strip() */
     nc_sb_clear(c);
-    for (int64_t i = 0; i < tmp->n;) {
+    for (int64_t i = 0; i < (int64_t)tmp->n;) {
         if (is_sp(tmp->p[i])) {
-            while (i < tmp->n && is_sp(tmp->p[i])) i++;
+            while (i < (int64_t)tmp->n && is_sp(tmp->p[i])) i++;
             if ((st = nc_sb_putc(c, ' '))) return st;
         } else if ((st = nc_sb_putc(c, tmp->p[i++]))) {
             return st;
@@ -157,7 +157,7 @@ static nc_status join_word(joiner *j, const char *w, int64_t n) {
     if (!j->any) {
         st = nc_sb_append(j->out, w, n);
         j->any = true;
-        int64_t len = j->out->n - j->start;
+        int64_t len = (int64_t)j->out->n - j->start;
         j->first = !(len >= 5 && !memcmp(j->out->p + j->out->n - 5, "point", 5));
         return st;
     }
@@ -234,7 +234,7 @@ nc_status nc_en_number_to_words(const char *num, int64_t len, nc_strbuf *out) {
         if (myord) {
             /* the last piece of split(", ") */
             int64_t ls = 0;
-            for (int64_t k = w0->n - 2; k >= 0; k--)
+            for (int64_t k = (int64_t)w0->n - 2; k >= 0; k--)
                 if (w0->p[k] == ',' && w0->p[k + 1] == ' ') {
                     ls = k + 2;
                     break;
@@ -242,7 +242,7 @@ nc_status nc_en_number_to_words(const char *num, int64_t len, nc_strbuf *out) {
             int s;
             for (s = 0; s < 8; s++) {
                 int64_t sl = (int64_t)strlen(kOrdSuffix[s]);
-                if (w0->n - ls >= sl && !memcmp(w0->p + w0->n - sl, kOrdSuffix[s], (size_t)sl)) break;
+                if ((int64_t)w0->n - ls >= sl && !memcmp(w0->p + w0->n - sl, kOrdSuffix[s], (size_t)sl)) break;
             }
             if (s < 8) {
                 w0->n -= (int64_t)strlen(kOrdSuffix[s]);
@@ -399,7 +399,7 @@ static nc_status clean_one(num_cleaner *c, bool dollar, const char *ws, const ch
     char dec[3] = {0};
     int64_t dn = 0;
     for (int64_t d = 2; d >= 1 && !dn; d--) {
-        int64_t at = whole.n - d - 1;
+        int64_t at = (int64_t)whole.n - d - 1;
         if (at < 0 || (whole.p[at] != '.' && whole.p[at] != ',')) continue;
         bool ok = true;
         for (int64_t k = 1; k <= d; k++) ok = ok && is_digit(whole.p[at + k]);
@@ -413,7 +413,7 @@ static nc_status clean_one(num_cleaner *c, bool dollar, const char *ws, const ch
     if (dn) whole.n -= dn + 1;
     /* re.sub(r'\.', '', whole_num) */
     int64_t w = 0;
-    for (int64_t k = 0; k < whole.n; k++)
+    for (int64_t k = 0; k < (int64_t)whole.n; k++)
         if (whole.p[k] != '.') whole.p[w++] = whole.p[k];
     whole.n = w;
     st = put(out, ws);

@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #include "nemoc/status.h"
-#include "text/strbuf.h"
+#include "core/strbuf.h"
 
 /* inflect.engine().number_to_words(num) with its defaults (group 0, "and",
  * "zero", "one", "point"), appended to out. Inputs where inflect raises

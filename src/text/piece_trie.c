@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "core/vec.h"
 #include "nemoc/alloc.h"
 
 static uint64_t edge_hash(int32_t parent, uint8_t byte) {
@@ -41,15 +42,8 @@ static nc_status grow_edges(nc_trie *t) {
 
 static nc_status new_node(nc_trie *t, int32_t *id) {
     if (t->n_nodes == INT32_MAX) return nc_error(NC_ERR_INVALID_ARG, "trie: too many nodes");
-    if (t->n_nodes == t->cap_nodes) {
-        int64_t cap = t->cap_nodes ? t->cap_nodes * 2 : 1024;
-        int32_t *v = nc_malloc((size_t)cap * sizeof *v);
-        if (!v) return nc_error(NC_ERR_OOM, "trie: cannot allocate %lld nodes", (long long)cap);
-        if (t->value) memcpy(v, t->value, (size_t)t->n_nodes * sizeof *v);
-        nc_free(t->value);
-        t->value = v;
-        t->cap_nodes = cap;
-    }
+    if (nc_vec_reserve(&t->value, &t->cap_nodes, t->n_nodes + 1, sizeof *t->value))
+        return nc_error(NC_ERR_OOM, "trie: cannot allocate %lld nodes", (long long)(t->n_nodes + 1));
     t->value[t->n_nodes] = -1;
     *id = (int32_t)t->n_nodes++;
     return NC_OK;

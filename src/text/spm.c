@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/vec.h"
 #include "nemoc/alloc.h"
 #include "text/spm_model.h"
 #include "text/tokenizer_impl.h"
@@ -15,15 +16,8 @@
 static const char kSpace[] = "\xe2\x96\x81";
 
 nc_status spm_segs_push(spm_segs *s, int64_t begin, int64_t len, int32_t id) {
-    if (s->n == s->cap) {
-        int64_t cap = s->cap ? s->cap * 2 : 64;
-        spm_seg *v = nc_malloc((size_t)cap * sizeof *v);
-        if (!v) return nc_error(NC_ERR_OOM, "sentencepiece: cannot allocate %lld segments", (long long)cap);
-        if (s->v) memcpy(v, s->v, (size_t)s->n * sizeof *v);
-        nc_free(s->v);
-        s->v = v;
-        s->cap = cap;
-    }
+    if (nc_vec_reserve(&s->v, &s->cap, s->n + 1, sizeof *s->v))
+        return nc_error(NC_ERR_OOM, "sentencepiece: cannot allocate %lld segments", (long long)(s->n + 1));
     s->v[s->n++] = (spm_seg){.begin = begin, .len = (int32_t)len, .id = id};
     return NC_OK;
 }
@@ -167,7 +161,7 @@ static nc_status flush_bytes(const spm *sp, const int32_t *ids, int64_t b, int64
         if (v < 0) return nc_error(NC_ERR_FORMAT, "sentencepiece: byte piece '%s' is invalid", p->s);
         if ((st = nc_sb_putc(bytes, (char)v)) != NC_OK) return st;
     }
-    for (int64_t off = 0; off < bytes->n;) {
+    for (int64_t off = 0; off < (int64_t)bytes->n;) {
         int mb;
         if (nc_utf8_valid_at(bytes->p + off, bytes->p + bytes->n, &mb)) st = nc_sb_append(out, bytes->p + off, mb);
         else st = nc_sb_append(out, "\xef\xbf\xbd", 3);

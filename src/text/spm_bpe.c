@@ -8,6 +8,7 @@
  * Pieces marked UNUSED are split back into the pair that formed them. */
 #include <string.h>
 
+#include "core/vec.h"
 #include "nemoc/alloc.h"
 #include "text/spm_model.h"
 
@@ -35,15 +36,8 @@ static bool above(const pair *a, const pair *b) {
 }
 
 static nc_status heap_push(heap *h, pair p) {
-    if (h->n == h->cap) {
-        int64_t cap = h->cap ? h->cap * 2 : 64;
-        pair *v = nc_malloc((size_t)cap * sizeof *v);
-        if (!v) return nc_error(NC_ERR_OOM, "bpe: cannot allocate agenda of %lld", (long long)cap);
-        if (h->v) memcpy(v, h->v, (size_t)h->n * sizeof *v);
-        nc_free(h->v);
-        h->v = v;
-        h->cap = cap;
-    }
+    if (nc_vec_reserve(&h->v, &h->cap, h->n + 1, sizeof *h->v))
+        return nc_error(NC_ERR_OOM, "bpe: cannot allocate agenda of %lld", (long long)(h->n + 1));
     int64_t i = h->n++;
     while (i > 0) {
         int64_t up = (i - 1) / 2;
@@ -92,15 +86,8 @@ typedef struct bpe_ctx {
 } bpe_ctx;
 
 static nc_status rev_put(rev_list *r, int64_t begin, int64_t len, int64_t left_len) {
-    if (r->n == r->cap) {
-        int64_t cap = r->cap ? r->cap * 2 : 16;
-        rev_entry *v = nc_malloc((size_t)cap * sizeof *v);
-        if (!v) return nc_error(NC_ERR_OOM, "bpe: cannot allocate resegmentation table");
-        if (r->v) memcpy(v, r->v, (size_t)r->n * sizeof *v);
-        nc_free(r->v);
-        r->v = v;
-        r->cap = cap;
-    }
+    if (nc_vec_reserve(&r->v, &r->cap, r->n + 1, sizeof *r->v))
+        return nc_error(NC_ERR_OOM, "bpe: cannot allocate resegmentation table");
     r->v[r->n++] = (rev_entry){.begin = begin, .len = len, .left_len = left_len};
     return NC_OK;
 }

@@ -12,7 +12,7 @@
 #include "nemoc/status.h"
 #include "nemoc/tokenizer.h"
 #include "text/piece_trie.h"
-#include "text/strbuf.h"
+#include "core/strbuf.h"
 
 typedef enum spm_piece_type {
     SPM_NORMAL = 1,

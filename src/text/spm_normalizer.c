@@ -178,7 +178,7 @@ nc_status spm_normalize(const spm_normalizer *n, const char *text, int64_t len, 
     /* Ignores tailing space. */
     if (spec->remove_extra_whitespaces) {
         const char *sp = spec->escape_whitespaces ? kSpace : " ";
-        int64_t sl = spec->escape_whitespaces ? 3 : 1;
+        size_t sl = spec->escape_whitespaces ? 3 : 1;
         while (out->n >= sl && memcmp(out->p + out->n - sl, sp, (size_t)sl) == 0) out->n -= sl;
         out->p[out->n] = 0;
     }

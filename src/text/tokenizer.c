@@ -3,19 +3,13 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/vec.h"
 #include "nemoc/alloc.h"
 #include "text/tokenizer_impl.h"
 
 nc_status nc_token_ids_push(nc_token_ids *v, int32_t id) {
-    if (v->n == v->cap) {
-        int64_t cap = v->cap ? v->cap * 2 : 64;
-        int32_t *p = nc_malloc((size_t)cap * sizeof *p);
-        if (!p) return nc_error(NC_ERR_OOM, "tokenizer: cannot allocate %lld ids", (long long)cap);
-        if (v->ids) memcpy(p, v->ids, (size_t)v->n * sizeof *p);
-        nc_free(v->ids);
-        v->ids = p;
-        v->cap = cap;
-    }
+    if (nc_vec_reserve(&v->ids, &v->cap, v->n + 1, sizeof *v->ids))
+        return nc_error(NC_ERR_OOM, "tokenizer: cannot allocate %lld ids", (long long)(v->n + 1));
     v->ids[v->n++] = id;
     return NC_OK;
 }

@@ -4,7 +4,7 @@
 #define NC_TEXT_TOKENIZER_IMPL_H
 
 #include "nemoc/tokenizer.h"
-#include "text/strbuf.h"
+#include "core/strbuf.h"
 
 typedef struct nc_tokenizer_vtbl {
     nc_status (*encode)(const void *impl, const char *text, int64_t len, nc_token_ids *out);

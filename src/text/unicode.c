@@ -1,74 +1,7 @@
-/* UTF-8 coding with sentencepiece's exact malformed-input rules, and
- * binary-search lookups over the generated property tables. */
+/* Binary-search lookups over the generated property tables. */
 #include "text/unicode.h"
 
 #include <stddef.h>
-
-static bool is_trail(unsigned char c) { return (c & 0xC0) == 0x80; }
-
-static bool valid_cp(uint32_t c) { return c < 0xD800 || (c >= 0xE000 && c <= 0x10FFFF); }
-
-/* Mirrors string_util::DecodeUTF8 (sentencepiece/src/util.cc): each length
- * class checks its trail bytes, the minimum value (no overlong forms) and the
- * surrogate gap; anything else is one byte of U+FFFD. */
-uint32_t nc_utf8_decode(const char *s, const char *end, int *len) {
-    const unsigned char *b = (const unsigned char *)s;
-    ptrdiff_t n = end - s;
-    if (b[0] < 0x80) {
-        *len = 1;
-        return b[0];
-    }
-    if (n >= 2 && (b[0] & 0xE0) == 0xC0) {
-        uint32_t cp = ((uint32_t)(b[0] & 0x1F) << 6) | (b[1] & 0x3F);
-        if (is_trail(b[1]) && cp >= 0x80 && valid_cp(cp)) {
-            *len = 2;
-            return cp;
-        }
-    } else if (n >= 3 && (b[0] & 0xF0) == 0xE0) {
-        uint32_t cp = ((uint32_t)(b[0] & 0x0F) << 12) | ((uint32_t)(b[1] & 0x3F) << 6) | (b[2] & 0x3F);
-        if (is_trail(b[1]) && is_trail(b[2]) && cp >= 0x800 && valid_cp(cp)) {
-            *len = 3;
-            return cp;
-        }
-    } else if (n >= 4 && (b[0] & 0xF8) == 0xF0) {
-        uint32_t cp = ((uint32_t)(b[0] & 0x07) << 18) | ((uint32_t)(b[1] & 0x3F) << 12) |
-                      ((uint32_t)(b[2] & 0x3F) << 6) | (b[3] & 0x3F);
-        if (is_trail(b[1]) && is_trail(b[2]) && is_trail(b[3]) && cp >= 0x10000 && valid_cp(cp)) {
-            *len = 4;
-            return cp;
-        }
-    }
-    *len = 1;
-    return NC_UNI_REPLACEMENT;
-}
-
-bool nc_utf8_valid_at(const char *s, const char *end, int *len) {
-    uint32_t c = nc_utf8_decode(s, end, len);
-    return c != NC_UNI_REPLACEMENT || *len == 3;
-}
-
-int nc_utf8_encode(uint32_t cp, char out[4]) {
-    if (cp < 0x80) {
-        out[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        out[0] = (char)(0xC0 | (cp >> 6));
-        out[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        out[0] = (char)(0xE0 | (cp >> 12));
-        out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        out[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    out[0] = (char)(0xF0 | (cp >> 18));
-    out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    out[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
-}
 
 static bool in_ranges(const uint32_t (*r)[2], int64_t n, uint32_t cp) {
     int64_t lo = 0, hi = n - 1;
@@ -79,6 +12,14 @@ static bool in_ranges(const uint32_t (*r)[2], int64_t n, uint32_t cp) {
         else return true;
     }
     return false;
+}
+
+/* Python's _PyUnicode_IsWhitespace: bidirectional classes WS, B and S plus
+ * category Zs, which for the current tables is this fixed list. */
+bool nc_uni_is_space(uint32_t cp) {
+    return (cp >= 0x09 && cp <= 0x0D) || (cp >= 0x1C && cp <= 0x20) || cp == 0x85 || cp == 0xA0 || cp == 0x1680 ||
+           (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F ||
+           cp == 0x3000;
 }
 
 bool nc_uni_is_punct(uint32_t cp) { return in_ranges(nc_uni_punct, nc_uni_punct_n, cp); }

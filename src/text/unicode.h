@@ -1,9 +1,7 @@
-/* UTF-8 and the few Unicode properties the tokenizers need. Not public.
+/* The few Unicode properties the tokenizers need (the UTF-8 codec is
+ * core/utf8.h). Not public.
  *
- * Decoding follows sentencepiece's string_util::DecodeUTF8 (util.cc) to the
- * byte, because SentencePiece equality depends on it: a malformed sequence
- * decodes to U+FFFD with length 1, overlong forms and surrogates are
- * malformed. The property tables come from Python's unicodedata (generated
+ * The property tables come from Python's unicodedata (generated
  * into unicode_{classes,nfd,nfc}.c by scripts/gen_unicode_tables.py), which is what
  * HF BertTokenizer and NeMo's parsers consult. */
 #ifndef NC_TEXT_UNICODE_H
@@ -12,26 +10,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define NC_UNI_REPLACEMENT 0xFFFDu
+#include "core/utf8.h"
 
-/* Length of the UTF-8 sequence a lead byte announces (1 for continuation
- * and invalid bytes): sentencepiece's OneCharLen table. */
-static inline int nc_utf8_lead_len(unsigned char c) {
-    static const unsigned char len[16] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 3, 4};
-    return len[c >> 4];
-}
-
-/* Decodes one code point from [s, end) (s < end). Sets *len to the bytes
- * used; a malformed sequence gives U+FFFD and *len = 1. */
-uint32_t nc_utf8_decode(const char *s, const char *end, int *len);
-
-/* True when the character at s is well formed (a literal U+FFFD counts as
- * well formed), as sentencepiece's IsValidDecodeUTF8. */
-bool nc_utf8_valid_at(const char *s, const char *end, int *len);
-
-/* Writes the UTF-8 form of cp (< 0x110000) to out; returns its length. */
-int nc_utf8_encode(uint32_t cp, char out[4]);
-
+/* Python's str.isspace() of one code point: what str.split() and
+ * str.strip() treat as whitespace. */
+bool nc_uni_is_space(uint32_t cp);
 bool nc_uni_is_punct(uint32_t cp); /* general category P* */
 bool nc_uni_is_mn(uint32_t cp);    /* general category Mn */
 bool nc_uni_is_ctrl(uint32_t cp);  /* general category Cc or Cf */

@@ -46,15 +46,9 @@ static bool is_special(const wordpiece *wp, int32_t id) {
     return false;
 }
 
-static int64_t utf8_chars(const char *s, int64_t len) {
-    int64_t n = 0;
-    for (int64_t i = 0; i < len; i++) n += ((unsigned char)s[i] & 0xC0) != 0x80;
-    return n;
-}
-
 /* Greedy longest-match-first over one word (WordpieceTokenizer.tokenize). */
 static nc_status encode_word(const wordpiece *wp, const char *w, int64_t len, nc_token_ids *out) {
-    if (utf8_chars(w, len) > wp->max_chars) return nc_token_ids_push(out, wp->special[SP_UNK]);
+    if (nc_utf8_count(w, len) > wp->max_chars) return nc_token_ids_push(out, wp->special[SP_UNK]);
     int64_t first = out->n;
     for (int64_t start = 0; start < len;) {
         int32_t node = 0;
@@ -135,7 +129,7 @@ static nc_status wp_decode(const void *impl, const int32_t *ids, int64_t n, nc_s
     }
     /* .strip(): trailing/leading whitespace of the joined string */
     int64_t b = 0;
-    while (b < out->n && (out->p[b] == ' ' || out->p[b] == '\t' || out->p[b] == '\n' || out->p[b] == '\r')) b++;
+    while (b < (int64_t)out->n && (out->p[b] == ' ' || out->p[b] == '\t' || out->p[b] == '\n' || out->p[b] == '\r')) b++;
     int64_t e = out->n;
     while (e > b && (out->p[e - 1] == ' ' || out->p[e - 1] == '\t' || out->p[e - 1] == '\n' || out->p[e - 1] == '\r')) e--;
     if (b > 0) memmove(out->p, out->p + b, (size_t)(e - b));

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/vec.h"
 #include "nemoc/alloc.h"
 #include "train/comm_impl.h"
 
@@ -144,21 +145,13 @@ static int64_t find_iv(const nc_grad_sync *s, int64_t x) {
     return a - 1;
 }
 
+/* Room for one more range in both parallel arrays (lo, hi share cap_iv). */
 static nc_status grow_iv(nc_grad_sync *s) {
-    int64_t cap = s->cap_iv * 2;
-    int64_t *lo = nc_malloc((size_t)cap * sizeof *lo), *hi = nc_malloc((size_t)cap * sizeof *hi);
-    if (!lo || !hi) {
-        nc_free(lo);
-        nc_free(hi);
-        return nc_error(NC_ERR_OOM, "grad_sync: out of memory for %lld ranges", (long long)cap);
-    }
-    memcpy(lo, s->lo, (size_t)s->n_iv * sizeof *lo);
-    memcpy(hi, s->hi, (size_t)s->n_iv * sizeof *hi);
-    nc_free(s->lo);
-    nc_free(s->hi);
-    s->lo = lo;
-    s->hi = hi;
-    s->cap_iv = cap;
+    int64_t cap_lo = s->cap_iv, cap_hi = s->cap_iv;
+    if (nc_vec_reserve(&s->lo, &cap_lo, s->n_iv + 1, sizeof *s->lo) ||
+        nc_vec_reserve(&s->hi, &cap_hi, s->n_iv + 1, sizeof *s->hi))
+        return nc_error(NC_ERR_OOM, "grad_sync: out of memory for %lld ranges", (long long)(s->n_iv + 1));
+    s->cap_iv = cap_lo < cap_hi ? cap_lo : cap_hi;
     return NC_OK;
 }
 

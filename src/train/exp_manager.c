@@ -12,22 +12,22 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/strbuf.h"
+#include "core/vec.h"
+#include "io/fileutil.h"
 #include "nemoc/alloc.h"
 #include "nemoc/safetensors.h"
 
-static nc_status mkdirs(const char *path) {
-    char tmp[1024];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-            return nc_error(NC_ERR_IO, "cannot create folder '%s': %s", tmp, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-        return nc_error(NC_ERR_IO, "cannot create folder '%s': %s", tmp, strerror(errno));
-    return NC_OK;
+/* snprintf into one of nc_expm's fixed path fields, refusing to shorten. */
+static nc_status fit(char *dst, size_t cap, const char *what, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static nc_status fit(char *dst, size_t cap, const char *what, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(dst, cap, fmt, ap);
+    va_end(ap);
+    if (n >= 0 && (size_t)n < cap) return NC_OK;
+    dst[0] = 0;
+    return nc_error(NC_ERR_INVALID_ARG, "path too long: %s of %d bytes (at most %zu)", what, n, cap - 1);
 }
 
 static bool is_dir(const char *p) {
@@ -78,13 +78,15 @@ static nc_status newest_last(nc_expm *e) {
     struct dirent *de;
     while ((de = readdir(d))) {
         if (!ends_with(de->d_name, "last.ckpt")) continue;
-        char path[2048];
-        snprintf(path, sizeof path, "%s/%s", e->ckpt_dir, de->d_name);
-        int64_t step = ckpt_step(path);
-        if (step > best) {
-            best = step;
-            snprintf(e->resume_from, sizeof e->resume_from, "%s", path);
+        char *path = nc_strdupf("%s/%s", e->ckpt_dir, de->d_name);
+        int64_t step = path ? ckpt_step(path) : -1;
+        nc_status st = step > best ? fit(e->resume_from, sizeof e->resume_from, "checkpoint", "%s", path) : NC_OK;
+        nc_free(path);
+        if (st) {
+            closedir(d);
+            return st;
         }
+        if (step > best) best = step;
     }
     closedir(d);
     if (best < 0)
@@ -96,22 +98,27 @@ static nc_status newest_last(nc_expm *e) {
 /* check_resume: *end.ckpt means a finished run, exactly one *last.ckpt resumes. */
 static nc_status find_resume(nc_expm *e) {
     const nc_exp_params *p = e->p;
-    if (p->resume_from_checkpoint) snprintf(e->resume_from, sizeof e->resume_from, "%s", p->resume_from_checkpoint);
+    nc_status st;
+    if (p->resume_from_checkpoint &&
+        (st = fit(e->resume_from, sizeof e->resume_from, "resume_from_checkpoint", "%s", p->resume_from_checkpoint)))
+        return st;
     if (!p->resume_if_exists) return NC_OK;
     DIR *d = opendir(e->ckpt_dir);
-    char end[1024] = "", last[1024] = "";
+    char end[sizeof e->resume_from] = "", last[sizeof e->resume_from] = "";
     int n_last = 0;
+    st = NC_OK;
     if (d) {
         struct dirent *de;
-        while ((de = readdir(d))) {
+        while (!st && (de = readdir(d))) {
             if (ends_with(de->d_name, "end.ckpt"))
-                snprintf(end, sizeof end, "%s/%s", e->ckpt_dir, de->d_name);
+                st = fit(end, sizeof end, "checkpoint", "%s/%s", e->ckpt_dir, de->d_name);
             else if (ends_with(de->d_name, "last.ckpt")) {
                 n_last++;
-                snprintf(last, sizeof last, "%s/%s", e->ckpt_dir, de->d_name);
+                st = fit(last, sizeof last, "checkpoint", "%s/%s", e->ckpt_dir, de->d_name);
             }
         }
         closedir(d);
+        if (st) return st;
     }
     if (!end[0] && !last[0]) {
         if (!p->resume_ignore_no_checkpoint)
@@ -127,12 +134,10 @@ static nc_status find_resume(nc_expm *e) {
                             "found '%s': the previous run already completed (set "
                             "exp_manager.resume_past_end=true to resume from it)",
                             end);
-        snprintf(e->resume_from, sizeof e->resume_from, "%s", end);
-        return NC_OK;
+        return fit(e->resume_from, sizeof e->resume_from, "checkpoint", "%s", end);
     }
     if (n_last > 1) return newest_last(e);
-    snprintf(e->resume_from, sizeof e->resume_from, "%s", last);
-    return NC_OK;
+    return fit(e->resume_from, sizeof e->resume_from, "checkpoint", "%s", last);
 }
 
 /* Moves the files (not folders) of an earlier run in log_dir into run_N. */
@@ -141,31 +146,34 @@ static nc_status move_old_files(nc_expm *e) {
     if (!d) return NC_OK;
     int runs = 0, files = 0;
     struct dirent *de;
-    char path[2048];
-    while ((de = readdir(d))) {
+    nc_status s = NC_OK;
+    while (!s && (de = readdir(d))) {
         if (de->d_name[0] == '.') continue;
-        snprintf(path, sizeof path, "%s/%s", e->log_dir, de->d_name);
-        if (is_dir(path)) runs += !strncmp(de->d_name, "run_", 4);
+        char *path = nc_strdupf("%s/%s", e->log_dir, de->d_name);
+        if (!path) s = NC_ERR_OOM;
+        else if (is_dir(path)) runs += !strncmp(de->d_name, "run_", 4);
         else files++;
+        nc_free(path);
     }
-    if (!files) {
+    if (s || !files) {
         closedir(d);
-        return NC_OK;
+        return s;
     }
-    char run_dir[1100];
-    snprintf(run_dir, sizeof run_dir, "%s/run_%d", e->log_dir, runs);
-    nc_status s = mkdirs(run_dir);
+    char *run_dir = nc_strdupf("%s/run_%d", e->log_dir, runs);
+    s = run_dir ? nc_mkdir_p(run_dir) : NC_ERR_OOM;
     rewinddir(d);
     while (!s && (de = readdir(d))) {
         if (de->d_name[0] == '.') continue;
-        snprintf(path, sizeof path, "%s/%s", e->log_dir, de->d_name);
-        if (is_dir(path)) continue;
-        char dst[2200];
-        snprintf(dst, sizeof dst, "%s/%s", run_dir, de->d_name);
-        if (rename(path, dst) != 0)
+        char *path = nc_strdupf("%s/%s", e->log_dir, de->d_name);
+        char *dst = nc_strdupf("%s/%s", run_dir, de->d_name);
+        if (!path || !dst) s = NC_ERR_OOM;
+        else if (!is_dir(path) && rename(path, dst) != 0)
             s = nc_error(NC_ERR_IO, "cannot move '%s' to '%s': %s", path, dst, strerror(errno));
+        nc_free(path);
+        nc_free(dst);
     }
     closedir(d);
+    nc_free(run_dir);
     return s;
 }
 
@@ -180,41 +188,54 @@ static bool stale_temp(const char *name) {
     return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
 }
 
+/* Appends (metric, path) to the top-k list, taking ownership of path
+ * (freed on failure). */
+static nc_status topk_append(nc_expm *e, double metric, char *path) {
+    if (nc_vec_reserve(&e->topk, &e->cap_topk, e->n_topk + 1, sizeof *e->topk)) {
+        nc_free(path);
+        return nc_error(NC_ERR_OOM, "top-k list of %lld checkpoints", (long long)(e->n_topk + 1));
+    }
+    e->topk[e->n_topk++] = (nc_exp_topk_entry){.metric = metric, .path = path};
+    return NC_OK;
+}
+
 /* Rebuilds the top-k list from "<monitor>=<value>" in existing checkpoint
  * names. When resuming, other *last.ckpt files (older states left by a crash
  * between writing a new -last file and removing the old one) and temp files of
  * killed writers are removed; returns how many. */
-static int scan_topk(nc_expm *e) {
+static nc_status scan_topk(nc_expm *e, int *removed_out) {
     DIR *d = opendir(e->ckpt_dir);
-    if (!d) return 0;
-    char pat[300];
-    snprintf(pat, sizeof pat, "%s=", e->p->monitor);
+    if (!d) return NC_OK;
+    char *pat = nc_strdupf("%s=", e->p->monitor);
+    nc_status st = pat ? NC_OK : NC_ERR_OOM;
     struct dirent *de;
     int removed = 0;
-    while ((de = readdir(d))) {
-        char path[2048];
-        snprintf(path, sizeof path, "%s/%s", e->ckpt_dir, de->d_name);
-        if (stale_temp(de->d_name)) {
-            removed += unlink(path) == 0;
-            continue;
-        }
-        if (!ends_with(de->d_name, ".ckpt")) continue;
-        if (ends_with(de->d_name, "last.ckpt")) {
-            if (e->p->resume_if_exists && ends_with(e->resume_from, "last.ckpt") && strcmp(path, e->resume_from) != 0) {
-                removed += unlink(path) == 0;
-                continue;
-            }
-            snprintf(e->last_path, sizeof e->last_path, "%s", path);
-            continue;
+    while (!st && (de = readdir(d))) {
+        char *path = nc_strdupf("%s/%s", e->ckpt_dir, de->d_name);
+        if (!path) {
+            st = NC_ERR_OOM;
+            break;
         }
         const char *m = strstr(de->d_name, pat);
-        if (!m || e->n_topk >= NC_EXP_MAX_TOPK) continue;
-        e->topk[e->n_topk].metric = strtod(m + strlen(pat), NULL);
-        snprintf(e->topk[e->n_topk].path, sizeof e->topk[0].path, "%s", path);
-        e->n_topk++;
+        if (stale_temp(de->d_name)) {
+            removed += unlink(path) == 0;
+        } else if (!ends_with(de->d_name, ".ckpt")) {
+            /* not a checkpoint */
+        } else if (ends_with(de->d_name, "last.ckpt")) {
+            if (e->p->resume_if_exists && ends_with(e->resume_from, "last.ckpt") && strcmp(path, e->resume_from) != 0)
+                removed += unlink(path) == 0;
+            else
+                st = fit(e->last_path, sizeof e->last_path, "checkpoint", "%s", path);
+        } else if (m) {
+            st = topk_append(e, strtod(m + strlen(pat), NULL), path);
+            path = NULL; /* the list owns it, or it was freed */
+        }
+        nc_free(path);
     }
     closedir(d);
-    return removed;
+    nc_free(pat);
+    *removed_out = removed;
+    return st;
 }
 
 static nc_status write_text(const char *path, const char *text) {
@@ -226,7 +247,6 @@ static nc_status write_text(const char *path, const char *text) {
 }
 
 static nc_status write_run_files(nc_expm *e, const nc_trainer_hooks *h) {
-    char path[1200];
     size_t cap = 16;
     for (int i = 0; i < h->argc; i++) cap += strlen(h->argv[i]) + 1;
     char *args = nc_calloc(1, cap);
@@ -235,8 +255,9 @@ static nc_status write_run_files(nc_expm *e, const nc_trainer_hooks *h) {
         if (i) strcat(args, " ");
         strcat(args, h->argv[i]);
     }
-    snprintf(path, sizeof path, "%s/cmd-args.log", e->log_dir);
-    nc_status s = write_text(path, args);
+    char *path = nc_strdupf("%s/cmd-args.log", e->log_dir);
+    nc_status s = path ? write_text(path, args) : NC_ERR_OOM;
+    nc_free(path);
     nc_free(args);
     if (s || !h->root_cfg) return s;
     /* hparams.yaml as Lightning writes the model's hyper-parameters: cfg: <model section> */
@@ -246,8 +267,9 @@ static nc_status write_run_files(nc_expm *e, const nc_trainer_hooks *h) {
     nc_cfg *resolved = NULL;
     if (!(s = nc_cfg_copy(model, true, &resolved))) s = nc_cfg_set_node(hp, "cfg", resolved);
     nc_cfg_free(resolved);
-    snprintf(path, sizeof path, "%s/hparams.yaml", e->log_dir);
-    if (!s) s = nc_cfg_save(hp, path, 0);
+    path = s ? NULL : nc_strdupf("%s/hparams.yaml", e->log_dir);
+    if (!s) s = path ? nc_cfg_save(hp, path, 0) : NC_ERR_OOM;
+    nc_free(path);
     nc_cfg_free(hp);
     return s;
 }
@@ -256,45 +278,54 @@ nc_status nc_exp_setup(nc_expm *e, const nc_exp_params *p, const nc_trainer_hook
     memset(e, 0, sizeof *e);
     e->p = p;
     e->rank0 = rank0;
-    snprintf(e->name, sizeof e->name, "%s", p->name ? p->name : "default");
+    nc_status s = fit(e->name, sizeof e->name, "exp_manager.name", "%s", p->name ? p->name : "default");
+    if (s) return s;
     if (p->explicit_log_dir) {
-        snprintf(e->log_dir, sizeof e->log_dir, "%s", p->explicit_log_dir);
+        s = fit(e->log_dir, sizeof e->log_dir, "exp_manager.explicit_log_dir", "%s", p->explicit_log_dir);
     } else {
-        char base[1024];
-        snprintf(base, sizeof base, "%s/%s", p->exp_dir ? p->exp_dir : "nemo_experiments", e->name);
+        char *base = nc_strdupf("%s/%s", p->exp_dir ? p->exp_dir : "nemo_experiments", e->name);
+        if (!base) return NC_ERR_OOM;
         const char *env = getenv("NEMO_EXPM_VERSION");
         if (p->version || (env && *env)) {
-            snprintf(e->log_dir, sizeof e->log_dir, "%s/%s", base, p->version ? p->version : env);
+            s = fit(e->log_dir, sizeof e->log_dir, "log folder", "%s/%s", base, p->version ? p->version : env);
         } else if (p->resume_if_exists) {
             /* NeMo: no version folder when resuming, so later runs find it */
-            snprintf(e->log_dir, sizeof e->log_dir, "%s", base);
+            s = fit(e->log_dir, sizeof e->log_dir, "log folder", "%s", base);
         } else if (p->use_datetime_version) {
             char ts[64];
             time_t now = time(NULL);
             struct tm tmv;
             localtime_r(&now, &tmv);
             strftime(ts, sizeof ts, "%Y-%m-%d_%H-%M-%S", &tmv);
-            snprintf(e->log_dir, sizeof e->log_dir, "%s/%s", base, ts);
+            s = fit(e->log_dir, sizeof e->log_dir, "log folder", "%s/%s", base, ts);
         } else {
-            snprintf(e->log_dir, sizeof e->log_dir, "%s/version_%lld", base, (long long)next_version(base));
+            s = fit(e->log_dir, sizeof e->log_dir, "log folder", "%s/version_%lld", base, (long long)next_version(base));
         }
+        nc_free(base);
     }
+    if (s) return s;
     if (p->dirpath)
-        snprintf(e->ckpt_dir, sizeof e->ckpt_dir, "%s", p->dirpath);
+        s = fit(e->ckpt_dir, sizeof e->ckpt_dir, "checkpoint_callback_params.dirpath", "%s", p->dirpath);
     else
-        snprintf(e->ckpt_dir, sizeof e->ckpt_dir, "%s/checkpoints", e->log_dir);
-    nc_status s = find_resume(e);
+        s = fit(e->ckpt_dir, sizeof e->ckpt_dir, "checkpoint folder", "%s/checkpoints", e->log_dir);
+    if (!s) s = find_resume(e);
     if (s || !rank0) return s;
-    if ((s = mkdirs(e->log_dir))) return s;
+    if ((s = nc_mkdir_p(e->log_dir))) return s;
     if (p->resume_if_exists && (s = move_old_files(e))) return s;
-    if ((s = mkdirs(e->ckpt_dir))) return s;
-    int removed = scan_topk(e);
+    if ((s = nc_mkdir_p(e->ckpt_dir))) return s;
+    int removed = 0;
+    if ((s = scan_topk(e, &removed))) return s;
     if ((s = write_run_files(e, h))) return s;
-    char path[1200];
-    snprintf(path, sizeof path, "%s/nemo_log_globalrank-0_localrank-0.txt", e->log_dir);
-    e->log_file = fopen(path, "a");
-    snprintf(path, sizeof path, "%s/metrics.jsonl", e->log_dir);
-    e->metrics = fopen(path, "a");
+    char *log = nc_strdupf("%s/nemo_log_globalrank-0_localrank-0.txt", e->log_dir);
+    char *metrics = log ? nc_strdupf("%s/metrics.jsonl", e->log_dir) : NULL;
+    if (!metrics) {
+        nc_free(log);
+        return nc_error(NC_ERR_OOM, "log file names in '%s'", e->log_dir);
+    }
+    e->log_file = fopen(log, "a");
+    e->metrics = fopen(metrics, "a");
+    nc_free(log);
+    nc_free(metrics);
     if (!e->log_file || !e->metrics) return nc_error(NC_ERR_IO, "cannot open logs in '%s': %s", e->log_dir, strerror(errno));
     if (removed) nc_exp_log(e, "removed %d stale file(s) of an interrupted checkpoint write in %s", removed, e->ckpt_dir);
     if (p->create_tensorboard_logger && (s = nc_tb_open(e->log_dir, &e->tb))) return s;
@@ -307,6 +338,10 @@ void nc_exp_close(nc_expm *e) {
     nc_tb_close(e->tb);
     e->log_file = e->metrics = NULL;
     e->tb = NULL;
+    for (int64_t i = 0; i < e->n_topk; i++) nc_free(e->topk[i].path);
+    nc_free(e->topk);
+    e->topk = NULL;
+    e->n_topk = e->cap_topk = 0;
 }
 
 void nc_exp_log(nc_expm *e, const char *fmt, ...) {
@@ -343,41 +378,45 @@ void nc_exp_metrics(nc_expm *e, int64_t step, int n, const char *const *keys, co
     }
 }
 
-void nc_exp_ckpt_path(const nc_expm *e, double monitor, int64_t epoch, int64_t step,
-                      const char *suffix, char *out, size_t len) {
-    char tmpl[512], name[1024];
-    if (e->p->filename)
-        snprintf(tmpl, sizeof tmpl, "%s", e->p->filename);
-    else
-        snprintf(tmpl, sizeof tmpl, "%s--{%s:.4f}-{epoch}", e->name, e->p->monitor);
+nc_status nc_exp_ckpt_path(const nc_expm *e, double monitor, int64_t epoch, int64_t step,
+                           const char *suffix, char *out, size_t len) {
+    char *own = e->p->filename ? NULL : nc_strdupf("%s--{%s:.4f}-{epoch}", e->name, e->p->monitor);
+    const char *tmpl = e->p->filename ? e->p->filename : own;
+    if (!tmpl) return NC_ERR_OOM;
     /* Lightning's format_checkpoint_name with auto_insert_metric_name. */
-    size_t o = 0;
-    for (const char *c = tmpl; *c && o + 64 < sizeof name;) {
+    nc_strbuf name = {0};
+    for (const char *c = tmpl; *c;) {
         if (*c != '{') {
-            name[o++] = *c++;
+            nc_sb_putc(&name, *c++);
             continue;
         }
         const char *close = strchr(c, '}');
         if (!close) break;
-        char key[256];
-        size_t kl = (size_t)(close - c - 1) < sizeof key - 1 ? (size_t)(close - c - 1) : sizeof key - 1;
-        memcpy(key, c + 1, kl);
-        key[kl] = 0;
+        char *key = nc_strdupf("%.*s", (int)(close - c - 1), c + 1);
+        if (!key) {
+            name.oom = true;
+            break;
+        }
         char *colon = strchr(key, ':');
         const char *fmt = colon ? colon + 1 : NULL;
         if (colon) *colon = 0;
         if (!strcmp(key, "epoch"))
-            o += (size_t)snprintf(name + o, sizeof name - o, "epoch=%lld", (long long)epoch);
+            nc_sb_appendf(&name, "epoch=%lld", (long long)epoch);
         else if (!strcmp(key, "step"))
-            o += (size_t)snprintf(name + o, sizeof name - o, "step=%lld", (long long)step);
+            nc_sb_appendf(&name, "step=%lld", (long long)step);
         else if (fmt && fmt[0] == '.' && fmt[strlen(fmt) - 1] == 'f')
-            o += (size_t)snprintf(name + o, sizeof name - o, "%s=%.*f", key, atoi(fmt + 1), monitor);
+            nc_sb_appendf(&name, "%s=%.*f", key, atoi(fmt + 1), monitor);
         else
-            o += (size_t)snprintf(name + o, sizeof name - o, "%s=%g", key, monitor);
+            nc_sb_appendf(&name, "%s=%g", key, monitor);
+        nc_free(key);
         c = close + 1;
     }
-    name[o] = 0;
-    snprintf(out, len, "%s/%s%s.ckpt", e->ckpt_dir, name, suffix ? suffix : "");
+    nc_status s = name.oom ? nc_error(NC_ERR_OOM, "checkpoint name")
+                           : fit(out, len, "checkpoint", "%s/%s%s.ckpt", e->ckpt_dir, nc_sb_str(&name),
+                                 suffix ? suffix : "");
+    nc_sb_free(&name);
+    nc_free(own);
+    return s;
 }
 
 bool nc_exp_better(const nc_expm *e, double a, double b) {
@@ -390,35 +429,36 @@ bool nc_exp_topk_accepts(const nc_expm *e, double metric, char *evict, size_t le
     int64_t k = e->p->save_top_k;
     if (k == 0 || !isfinite(metric)) return false;
     if (k < 0 || e->n_topk < k) return true;
-    int worst = 0;
-    for (int i = 1; i < e->n_topk; i++)
+    int64_t worst = 0;
+    for (int64_t i = 1; i < e->n_topk; i++)
         if (nc_exp_better(e, e->topk[worst].metric, e->topk[i].metric)) worst = i;
     if (!nc_exp_better(e, metric, e->topk[worst].metric)) return false;
-    snprintf(evict, len, "%s", e->topk[worst].path);
-    return true;
+    /* A shortened name would evict the wrong file: refuse instead (the
+     * caller's buffer holds any path it built, so this does not happen). */
+    return fit(evict, len, "checkpoint to evict", "%s", e->topk[worst].path) == NC_OK;
 }
 
-void nc_exp_topk_insert(nc_expm *e, double metric, const char *path) {
-    for (int i = 0; i < e->n_topk; i++)
+nc_status nc_exp_topk_insert(nc_expm *e, double metric, const char *path) {
+    for (int64_t i = 0; i < e->n_topk; i++)
         if (!strcmp(e->topk[i].path, path)) {
             e->topk[i].metric = metric;
-            return;
+            return NC_OK;
         }
     /* Drop entries whose file was evicted. */
-    int w = 0;
-    for (int i = 0; i < e->n_topk; i++)
+    int64_t w = 0;
+    for (int64_t i = 0; i < e->n_topk; i++) {
         if (access(e->topk[i].path, F_OK) == 0) e->topk[w++] = e->topk[i];
-    e->n_topk = w;
-    if (e->n_topk < NC_EXP_MAX_TOPK) {
-        e->topk[e->n_topk].metric = metric;
-        snprintf(e->topk[e->n_topk].path, sizeof e->topk[0].path, "%s", path);
-        e->n_topk++;
+        else nc_free(e->topk[i].path);
     }
+    e->n_topk = w;
+    char *own = nc_strdup(path);
+    if (!own) return nc_error(NC_ERR_OOM, "top-k entry '%s'", path);
+    return topk_append(e, metric, own);
 }
 
 const char *nc_exp_topk_best(const nc_expm *e, double *metric) {
-    int best = -1;
-    for (int i = 0; i < e->n_topk; i++)
+    int64_t best = -1;
+    for (int64_t i = 0; i < e->n_topk; i++)
         if (best < 0 || nc_exp_better(e, e->topk[i].metric, e->topk[best].metric)) best = i;
     if (metric) *metric = best < 0 ? NAN : e->topk[best].metric;
     return best < 0 ? "" : e->topk[best].path;

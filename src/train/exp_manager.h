@@ -8,7 +8,11 @@
 #include "nemoc/tensorboard.h"
 #include "nemoc/trainer.h"
 
-#define NC_EXP_MAX_TOPK 64
+/* One checkpoint kept for its monitored metric. */
+typedef struct nc_exp_topk_entry {
+    double metric;
+    char *path; /* nc_malloc'd */
+} nc_exp_topk_entry;
 
 typedef struct nc_expm {
     const nc_exp_params *p;
@@ -20,18 +24,21 @@ typedef struct nc_expm {
     FILE *log_file;         /* nemo_log_globalrank-0_localrank-0.txt */
     FILE *metrics;          /* metrics.jsonl */
     nc_tb_writer *tb;
-    struct {
-        double metric;
-        char path[1024];
-    } topk[NC_EXP_MAX_TOPK];
-    int n_topk;
+    /* Every tracked checkpoint, however large save_top_k is (-1: all). */
+    nc_exp_topk_entry *topk;
+    int64_t n_topk, cap_topk;
     char last_path[1024];
 } nc_expm;
+
+/* The fixed-size path fields above are filled with snprintf checked for
+ * truncation: a path that does not fit is an NC_ERR_INVALID_ARG naming it,
+ * never a silently shortened path. */
 
 /* Resolves and creates the log folder, finds the checkpoint to resume from,
  * moves an earlier run's files to run_N, writes cmd-args.log and hparams.yaml,
  * opens the logs. Only rank 0 writes files. */
 nc_status nc_exp_setup(nc_expm *e, const nc_exp_params *p, const nc_trainer_hooks *h, bool rank0);
+/* Closes the logs and frees the top-k list. */
 void nc_exp_close(nc_expm *e);
 
 /* Appends a line to the run's log file (rank 0). */
@@ -41,13 +48,14 @@ void nc_exp_metrics(nc_expm *e, int64_t step, int n, const char *const *keys, co
 
 /* Checkpoint file name for the current monitor value and epoch
  * ("{name}--{val_wer:.4f}-{epoch}" -> "name--val_wer=0.1234-epoch=3.ckpt"). */
-void nc_exp_ckpt_path(const nc_expm *e, double monitor, int64_t epoch, int64_t step,
-                      const char *suffix, char *out, size_t len);
+nc_status nc_exp_ckpt_path(const nc_expm *e, double monitor, int64_t epoch, int64_t step,
+                           const char *suffix, char *out, size_t len);
 
 /* Whether `metric` enters the top-k; returns the path to evict into *evict
  * ("" if none). Call nc_exp_topk_insert after the file is written. */
 bool nc_exp_topk_accepts(const nc_expm *e, double metric, char *evict, size_t len);
-void nc_exp_topk_insert(nc_expm *e, double metric, const char *path);
+/* Tracks `path` (NC_ERR_OOM when the list cannot grow). */
+nc_status nc_exp_topk_insert(nc_expm *e, double metric, const char *path);
 /* Best top-k entry ("" when none). */
 const char *nc_exp_topk_best(const nc_expm *e, double *metric);
 /* True when a is better than b under the monitor's mode. */

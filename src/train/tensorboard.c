@@ -11,7 +11,9 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "core/strbuf.h"
 #include "io/crc32c.h"
+#include "io/protowire.h"
 #include "nemoc/alloc.h"
 
 struct nc_tb_writer {
@@ -19,80 +21,59 @@ struct nc_tb_writer {
     char *path;
 };
 
-typedef struct pbuf {
-    unsigned char b[1024];
-    size_t n;
-} pbuf;
-
-static void put_varint(pbuf *p, uint64_t v) {
-    while (v >= 0x80 && p->n < sizeof p->b) {
-        p->b[p->n++] = (unsigned char)(v | 0x80);
-        v >>= 7;
-    }
-    if (p->n < sizeof p->b) p->b[p->n++] = (unsigned char)v;
-}
-
-static void put_bytes(pbuf *p, const void *d, size_t n) {
-    if (p->n + n > sizeof p->b) n = sizeof p->b - p->n;
-    memcpy(p->b + p->n, d, n);
-    p->n += n;
-}
-
-static void put_tag(pbuf *p, int field, int wire) { put_varint(p, (uint64_t)(field << 3 | wire)); }
-
 static double wall_now(void) {
     struct timeval tv;
     gettimeofday(&tv, NULL);
     return (double)tv.tv_sec + 1e-6 * (double)tv.tv_usec;
 }
 
-static nc_status write_record(nc_tb_writer *w, const pbuf *ev) {
+static nc_status write_record(nc_tb_writer *w, const nc_strbuf *ev) {
+    if (ev->oom) return nc_error(NC_ERR_OOM, "tensorboard event for '%s'", w->path);
     unsigned char hdr[12];
     uint64_t len = ev->n;
     for (int i = 0; i < 8; i++) hdr[i] = (unsigned char)(len >> (8 * i));
     uint32_t c1 = nc_crc32c_masked(hdr, 8);
     for (int i = 0; i < 4; i++) hdr[8 + i] = (unsigned char)(c1 >> (8 * i));
-    uint32_t c2 = nc_crc32c_masked(ev->b, ev->n);
+    uint32_t c2 = nc_crc32c_masked(ev->p, ev->n);
     unsigned char tail[4];
     for (int i = 0; i < 4; i++) tail[i] = (unsigned char)(c2 >> (8 * i));
-    if (fwrite(hdr, 1, 12, w->f) != 12 || fwrite(ev->b, 1, ev->n, w->f) != ev->n ||
+    if (fwrite(hdr, 1, 12, w->f) != 12 || fwrite(ev->p, 1, ev->n, w->f) != ev->n ||
         fwrite(tail, 1, 4, w->f) != 4)
         return nc_error(NC_ERR_IO, "cannot write '%s': %s", w->path, strerror(errno));
     return NC_OK;
 }
 
-static void event_header(pbuf *ev, int64_t step) {
+static void event_header(nc_strbuf *ev, int64_t step) {
     double t = wall_now();
-    put_tag(ev, 1, 1); /* wall_time, fixed64 */
-    put_bytes(ev, &t, 8);
-    put_tag(ev, 2, 0); /* step, varint */
-    put_varint(ev, (uint64_t)step);
+    uint64_t bits;
+    memcpy(&bits, &t, 8);
+    nc_pb_put_fixed64(ev, 1, bits); /* wall_time */
+    nc_pb_put_uint(ev, 2, (uint64_t)step);
 }
 
 nc_status nc_tb_open(const char *dir, nc_tb_writer **out) {
     *out = NULL;
     char host[256] = "localhost";
     gethostname(host, sizeof host - 1);
-    char path[4096];
-    snprintf(path, sizeof path, "%s/events.out.tfevents.%lld.%s.%ld.0", dir, (long long)wall_now(),
-             host, (long)getpid());
     nc_tb_writer *w = nc_calloc(1, sizeof *w);
     if (!w) return nc_error(NC_ERR_OOM, "tensorboard writer");
-    w->path = nc_strdup(path);
-    w->f = fopen(path, "wb");
-    if (!w->f || !w->path) {
-        nc_status s = nc_error(NC_ERR_IO, "cannot create '%s': %s", path, strerror(errno));
-        if (w->f) fclose(w->f);
+    w->path = nc_strdupf("%s/events.out.tfevents.%lld.%s.%ld.0", dir, (long long)wall_now(), host, (long)getpid());
+    if (!w->path) {
+        nc_free(w);
+        return nc_error(NC_ERR_OOM, "tensorboard file name in '%s'", dir);
+    }
+    w->f = fopen(w->path, "wb");
+    if (!w->f) {
+        nc_status s = nc_error(NC_ERR_IO, "cannot create '%s': %s", w->path, strerror(errno));
         nc_free(w->path);
         nc_free(w);
         return s;
     }
-    pbuf ev = {.n = 0};
+    nc_strbuf ev = {0};
     event_header(&ev, 0);
-    put_tag(&ev, 3, 2); /* file_version */
-    put_varint(&ev, strlen("brain.Event:2"));
-    put_bytes(&ev, "brain.Event:2", strlen("brain.Event:2"));
+    nc_pb_put_len(&ev, 3, "brain.Event:2", strlen("brain.Event:2")); /* file_version */
     nc_status s = write_record(w, &ev);
+    nc_sb_free(&ev);
     if (s) {
         nc_tb_close(w);
         return s;
@@ -102,23 +83,21 @@ nc_status nc_tb_open(const char *dir, nc_tb_writer **out) {
 }
 
 nc_status nc_tb_scalar(nc_tb_writer *w, const char *tag, double value, int64_t step) {
-    size_t tl = strlen(tag);
-    if (tl > 512) tl = 512;
-    pbuf val = {.n = 0}, sum = {.n = 0}, ev = {.n = 0};
-    put_tag(&val, 1, 2);
-    put_varint(&val, tl);
-    put_bytes(&val, tag, tl);
+    nc_strbuf val = {0}, sum = {0}, ev = {0};
+    nc_pb_put_len(&val, 1, tag, strlen(tag)); /* Value.tag, any length */
     float fv = (float)value;
-    put_tag(&val, 2, 5); /* simple_value, fixed32 */
-    put_bytes(&val, &fv, 4);
-    put_tag(&sum, 1, 2);
-    put_varint(&sum, val.n);
-    put_bytes(&sum, val.b, val.n);
+    uint32_t bits;
+    memcpy(&bits, &fv, 4);
+    nc_pb_put_fixed32(&val, 2, bits); /* Value.simple_value */
+    nc_pb_put_len(&sum, 1, val.p, val.n); /* Summary.value */
     event_header(&ev, step);
-    put_tag(&ev, 5, 2);
-    put_varint(&ev, sum.n);
-    put_bytes(&ev, sum.b, sum.n);
-    return write_record(w, &ev);
+    nc_pb_put_len(&ev, 5, sum.p, sum.n); /* Event.summary */
+    if (val.oom || sum.oom) ev.oom = true;
+    nc_status s = write_record(w, &ev);
+    nc_sb_free(&val);
+    nc_sb_free(&sum);
+    nc_sb_free(&ev);
+    return s;
 }
 
 nc_status nc_tb_flush(nc_tb_writer *w) {
@@ -137,47 +116,35 @@ const char *nc_tb_path(const nc_tb_writer *w) { return w->path; }
 
 /* ---- reader ---- */
 
-static int get_varint(const unsigned char **p, const unsigned char *end, uint64_t *v) {
-    *v = 0;
-    for (int sh = 0; sh < 64 && *p < end; sh += 7) {
-        unsigned char c = *(*p)++;
-        *v |= (uint64_t)(c & 0x7f) << sh;
-        if (!(c & 0x80)) return 1;
-    }
-    return 0;
-}
-
-/* Finds field `want` (length-delimited) or scalar fields in one message level. */
-static void parse_value(const unsigned char *p, const unsigned char *end, char *tag, size_t tagcap,
-                        double *value) {
-    while (p < end) {
-        uint64_t key;
-        if (!get_varint(&p, end, &key)) return;
-        int field = (int)(key >> 3), wire = (int)(key & 7);
-        if (wire == 2) {
-            uint64_t n;
-            if (!get_varint(&p, end, &n) || n > (uint64_t)(end - p)) return;
-            if (field == 1) {
-                size_t c = n < tagcap - 1 ? (size_t)n : tagcap - 1;
-                memcpy(tag, p, c);
-                tag[c] = 0;
-            }
-            p += n;
-        } else if (wire == 5) {
-            if (end - p < 4) return;
-            float f;
-            memcpy(&f, p, 4);
-            if (field == 2) *value = f;
-            p += 4;
-        } else if (wire == 1) {
-            p += 8;
-        } else if (wire == 0) {
-            uint64_t dummy;
-            if (!get_varint(&p, end, &dummy)) return;
-        } else {
-            return;
+/* One Summary.Value: tag (1, string) and simple_value (2, float). A
+ * malformed value ends the parse quietly with what was read, as before. */
+static nc_status parse_value(nc_pb_reader r, nc_strbuf *tag, double *value) {
+    nc_sb_clear(tag);
+    nc_pb_field f;
+    while (!nc_pb_done(&r) && nc_pb_next(&r, &f) == NC_OK) {
+        if (f.number == 1 && f.wire_type == NC_PB_LEN) {
+            nc_sb_clear(tag);
+            if (nc_sb_append(tag, f.data, (size_t)f.len)) return NC_ERR_OOM;
+        } else if (f.number == 2 && f.wire_type == NC_PB_I32) {
+            float v;
+            uint32_t bits = (uint32_t)f.varint;
+            memcpy(&v, &bits, 4);
+            *value = v;
         }
     }
+    return NC_OK;
+}
+
+/* Summary: repeated Value (any field number, length-delimited). */
+static nc_status parse_summary(nc_pb_reader r, nc_tb_scalar_fn fn, void *ud, int64_t step, double wall,
+                               nc_strbuf *tag) {
+    nc_pb_field f;
+    while (!nc_pb_done(&r) && nc_pb_next(&r, &f) == NC_OK && f.wire_type == NC_PB_LEN) {
+        double value = 0;
+        if (parse_value(nc_pb_sub(&f, "Summary.Value"), tag, &value)) return NC_ERR_OOM;
+        fn(nc_sb_str(tag), value, step, wall, ud);
+    }
+    return NC_OK;
 }
 
 nc_status nc_tb_read(const char *path, nc_tb_scalar_fn fn, void *ud, int64_t *n_records) {
@@ -188,6 +155,7 @@ nc_status nc_tb_read(const char *path, nc_tb_scalar_fn fn, void *ud, int64_t *n_
     unsigned char hdr[12];
     unsigned char *buf = NULL;
     size_t cap = 0;
+    nc_strbuf tag = {0};
     while (fread(hdr, 1, 12, f) == 12) {
         uint64_t len = 0;
         for (int i = 0; i < 8; i++) len |= (uint64_t)hdr[i] << (8 * i);
@@ -218,45 +186,22 @@ nc_status nc_tb_read(const char *path, nc_tb_scalar_fn fn, void *ud, int64_t *n_
         }
         nrec++;
         /* Event: wall_time(1, fixed64), step(2, varint), summary(5, bytes) */
-        const unsigned char *p = buf, *end = buf + len;
+        nc_pb_reader ev = nc_pb_reader_init(buf, (int64_t)len, "Event");
         double wall = 0;
         int64_t step = 0;
-        while (p < end) {
-            uint64_t key;
-            if (!get_varint(&p, end, &key)) break;
-            int field = (int)(key >> 3), wire = (int)(key & 7);
-            if (wire == 1) {
-                if (end - p < 8) break;
-                if (field == 1) memcpy(&wall, p, 8);
-                p += 8;
-            } else if (wire == 0) {
-                uint64_t v;
-                if (!get_varint(&p, end, &v)) break;
-                if (field == 2) step = (int64_t)v;
-            } else if (wire == 2) {
-                uint64_t n;
-                if (!get_varint(&p, end, &n) || n > (uint64_t)(end - p)) break;
-                if (field == 5 && fn) {
-                    /* Summary: repeated Value (field 1) */
-                    const unsigned char *q = p, *qe = p + n;
-                    while (q < qe) {
-                        uint64_t k2, n2;
-                        if (!get_varint(&q, qe, &k2) || (k2 & 7) != 2 || !get_varint(&q, qe, &n2) ||
-                            n2 > (uint64_t)(qe - q))
-                            break;
-                        char tag[513] = {0};
-                        double value = 0;
-                        parse_value(q, q + n2, tag, sizeof tag, &value);
-                        fn(tag, value, step, wall, ud);
-                        q += n2;
-                    }
-                }
-                p += n;
-            } else {
-                break;
+        nc_pb_field fl;
+        while (!st && !nc_pb_done(&ev) && nc_pb_next(&ev, &fl) == NC_OK) {
+            if (fl.number == 1 && fl.wire_type == NC_PB_I64) {
+                memcpy(&wall, &fl.varint, 8);
+            } else if (fl.number == 2 && fl.wire_type == NC_PB_VARINT) {
+                step = (int64_t)fl.varint;
+            } else if (fl.number == 5 && fl.wire_type == NC_PB_LEN && fn &&
+                       parse_summary(nc_pb_sub(&fl, "Summary"), fn, ud, step, wall, &tag)) {
+                st = nc_error(NC_ERR_OOM, "%s: record %lld: a tag", path, (long long)nrec);
             }
         }
     }
+    nc_sb_free(&tag);
     nc_free(buf);
     fclose(f);
     if (n_records) *n_records = nrec;

@@ -114,6 +114,40 @@ void nc_spawn_result_free(nc_spawn_result *r) {
     r->out = r->err = NULL;
 }
 
+/* Waits for pid and fills result's exit_code / term_signal. */
+static nc_status wait_child(const char *const argv[], pid_t pid, nc_spawn_result *result) {
+    int status = 0;
+    for (;;) {
+        pid_t w = waitpid(pid, &status, 0);
+        if (w == pid) break;
+        if (w < 0 && errno == EINTR) continue;
+        return nc_error(NC_ERR_IO, "spawn '%s': waitpid: %s", argv[0], strerror(errno));
+    }
+    if (WIFEXITED(status)) {
+        result->exit_code = WEXITSTATUS(status);
+        /* POSIX lets posix_spawn report a failed exec as exit status 127 of
+         * the child instead of an error (glibc does so when it cannot use
+         * vfork semantics, e.g. under valgrind): the same error as ENOENT. */
+        if (result->exit_code == 127 && !nc_spawn_on_path(argv[0])) {
+            result->exit_code = -1;
+            return nc_error(NC_ERR_NOT_FOUND, "cannot run '%s': %s (not on PATH)", argv[0], strerror(ENOENT));
+        }
+    } else if (WIFSIGNALED(status)) {
+        result->exit_code = -1;
+        result->term_signal = WTERMSIG(status);
+    }
+    return NC_OK;
+}
+
+/* posix_spawnp with its error mapped to a status. */
+static nc_status start(const char *const argv[], const posix_spawn_file_actions_t *fa, pid_t *pid) {
+    int rc = posix_spawnp(pid, argv[0], fa, NULL, (char *const *)argv, environ);
+    if (!rc) return NC_OK;
+    *pid = -1;
+    return nc_error(rc == ENOENT ? NC_ERR_NOT_FOUND : NC_ERR_IO, "cannot run '%s': %s%s", argv[0], strerror(rc),
+                    rc == ENOENT ? " (not on PATH)" : "");
+}
+
 nc_status nc_spawn_run(const char *const argv[], int capture_out, int capture_err, size_t cap,
                        nc_spawn_result *result) {
     *result = (nc_spawn_result){.exit_code = -1};
@@ -154,13 +188,7 @@ nc_status nc_spawn_run(const char *const argv[], int capture_out, int capture_er
         st = nc_error(NC_ERR_IO, "spawn '%s': file actions: %s", argv[0], strerror(rc));
         goto done;
     }
-    rc = posix_spawnp(&pid, argv[0], &fa, NULL, (char *const *)argv, environ);
-    if (rc) {
-        pid = -1;
-        st = nc_error(rc == ENOENT ? NC_ERR_NOT_FOUND : NC_ERR_IO, "cannot run '%s': %s%s", argv[0],
-                      strerror(rc), rc == ENOENT ? " (not on PATH)" : "");
-        goto done;
-    }
+    if ((st = start(argv, &fa, &pid))) goto done;
     for (int i = 0; i < 2; i++)
         if (pipes[i][1] >= 0) {
             close(pipes[i][1]);
@@ -199,27 +227,9 @@ nc_status nc_spawn_run(const char *const argv[], int capture_out, int capture_er
             if (pf[i].revents) capture_read(who[i]);
     }
 
-    int status = 0;
-    for (;;) {
-        pid_t w = waitpid(pid, &status, 0);
-        if (w == pid) break;
-        if (w < 0 && errno == EINTR) continue;
-        if (!st) st = nc_error(NC_ERR_IO, "spawn '%s': waitpid: %s", argv[0], strerror(errno));
-        goto done;
-    }
-    if (WIFEXITED(status)) {
-        result->exit_code = WEXITSTATUS(status);
-        /* POSIX lets posix_spawn report a failed exec as exit status 127 of
-         * the child instead of an error (glibc does so when it cannot use
-         * vfork semantics, e.g. under valgrind): the same error as ENOENT. */
-        if (result->exit_code == 127 && !nc_spawn_on_path(argv[0])) {
-            st = nc_error(NC_ERR_NOT_FOUND, "cannot run '%s': %s (not on PATH)", argv[0], strerror(ENOENT));
-            result->exit_code = -1;
-        }
-    } else if (WIFSIGNALED(status)) {
-        result->exit_code = -1;
-        result->term_signal = WTERMSIG(status);
-    }
+    /* Reap the child even after a poll failure: no zombie left behind. */
+    nc_status ws = wait_child(argv, pid, result);
+    if (!st) st = ws;
 
 done:
     if (fa_ok) posix_spawn_file_actions_destroy(&fa);
@@ -236,4 +246,23 @@ done:
     result->out = cap_out.buf;
     result->err = cap_err.buf;
     return NC_OK;
+}
+
+nc_status nc_spawn_run_logged(const char *const argv[], const char *log_path, nc_spawn_result *result) {
+    *result = (nc_spawn_result){.exit_code = -1};
+    if (!argv || !argv[0]) return nc_error(NC_ERR_INVALID_ARG, "spawn: empty argv");
+    posix_spawn_file_actions_t fa;
+    if (posix_spawn_file_actions_init(&fa) != 0) return nc_error(NC_ERR_OOM, "spawn '%s': file actions", argv[0]);
+    int rc = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    if (!rc && log_path) rc = posix_spawn_file_actions_addopen(&fa, 1, log_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (!rc && log_path) rc = posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    nc_status st = NC_OK;
+    pid_t pid = -1;
+    if (rc) st = nc_error(NC_ERR_IO, "spawn '%s': file actions: %s", argv[0], strerror(rc));
+    /* Our buffered output must not appear after the child's. */
+    if (!st) fflush(NULL);
+    if (!st) st = start(argv, &fa, &pid);
+    if (!st) st = wait_child(argv, pid, result);
+    posix_spawn_file_actions_destroy(&fa);
+    return st;
 }

@@ -29,6 +29,12 @@ nc_status nc_spawn_run(const char *const argv[], int capture_out, int capture_er
                        size_t cap, nc_spawn_result *result);
 void nc_spawn_result_free(nc_spawn_result *r);
 
+/* Runs argv like nc_spawn_run, stdin from /dev/null, with stdout and stderr
+ * both written to log_path (created or truncated), or, with log_path NULL,
+ * shared with this process (a person watching sees the child's output).
+ * Nothing is captured: result->out/err stay NULL. */
+nc_status nc_spawn_run_logged(const char *const argv[], const char *log_path, nc_spawn_result *result);
+
 /* Writes argv as one line a person could paste into a shell (arguments with
  * spaces or quotes are single-quoted), for error messages. Truncates to fit. */
 void nc_spawn_format_argv(const char *const argv[], char *buf, size_t cap);

@@ -169,6 +169,43 @@ int main(void) {
     double best;
     nc_exp_topk_best(&e, &best);
     CHECK(best == 0.4);
+    nc_exp_close(&e);
+
+    /* save_top_k -1 keeps every checkpoint, and a k past the old fixed list
+     * of 64 still tracks and evicts: 100 files, each with its own metric. */
+    for (int k_case = 0; k_case < 2; k_case++) {
+        nc_exp_params ek = {.name = "Run", .monitor = "val_wer", .save_top_k = k_case ? 100 : -1};
+        nc_expm ex = {.p = &ek};
+        snprintf(ex.ckpt_dir, sizeof ex.ckpt_dir, "%s", dir);
+        char many[2048];
+        for (int i = 0; i < 100; i++) {
+            double metric = 1.0 + i; /* lower is better: the first is the best */
+            nc_exp_ckpt_path(&ex, metric, i, i, NULL, many, sizeof many);
+            CHECK(nc_exp_topk_accepts(&ex, metric, evict, sizeof evict) && !evict[0]);
+            FILE *fk = fopen(many, "w");
+            CHECK(fk != NULL);
+            if (fk) fclose(fk);
+            CHECK(nc_exp_topk_insert(&ex, metric, many) == NC_OK);
+        }
+        CHECK(ex.n_topk == 100);
+        nc_exp_topk_best(&ex, &best);
+        CHECK(best == 1.0);
+        if (k_case) {
+            /* Full at k = 100: a better metric evicts the worst (100.0). */
+            CHECK(nc_exp_topk_accepts(&ex, 0.5, evict, sizeof evict) && strstr(evict, "val_wer=100.0000") != NULL);
+            CHECK(!nc_exp_topk_accepts(&ex, 101.0, evict, sizeof evict));
+        } else {
+            CHECK(nc_exp_topk_accepts(&ex, 101.0, evict, sizeof evict) && !evict[0]);
+        }
+        for (int64_t i = 0; i < ex.n_topk; i++) unlink(ex.topk[i].path);
+        nc_exp_close(&ex);
+    }
+
+    /* A checkpoint path that does not fit the caller's buffer is an error,
+     * not a shortened name. */
+    char small[16];
+    CHECK(nc_exp_ckpt_path(&e, 0.5, 4, 100, NULL, small, sizeof small) == NC_ERR_INVALID_ARG);
+    CHECK(strstr(nc_last_error(), "path too long") != NULL);
 
     nc_optim_free(opt);
     nc_optim_free(opt2);
