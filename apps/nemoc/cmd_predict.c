@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "core/strbuf.h"
 #include "io/fileutil.h"
 #include "nemoc/alloc.h"
 #include "nemoc/collections.h"
@@ -93,13 +94,11 @@ int nc_cli_predict(const nc_cli_collection *c, bool eval, int argc, char **argv)
             rc = 2;
             goto done;
         }
-        size_t n = strlen(argv[i]) + 3;
-        char *ov = nc_malloc(n);
+        char *ov = nc_strdupf("++%s", argv[i]);
         if (!ov) {
             fail(c, eval, "arguments");
             goto done;
         }
-        snprintf(ov, n, "++%s", argv[i]);
         nc_status s = nc_cfg_apply_override(args, ov);
         nc_free(ov);
         if (s) {

@@ -164,7 +164,7 @@ struct nc_model {
     nc_cfg *cfg; /* the model section, owned, interpolations resolved */
     void *impl;  /* the collection's state; only its own hooks look inside */
     nc_model_artifact *artifacts;
-    int64_t n_artifacts;
+    int64_t n_artifacts, cap_artifacts;
 };
 
 /* ---- the registry ------------------------------------------------------------ */

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/strbuf.h"
 #include "io/fileutil.h"
 #include "nemoc/alloc.h"
 #include "asr/ctc_model.h"
@@ -133,9 +134,7 @@ static nc_status tokenizer_file(nc_model *m, const nc_model_build_args *a, const
     char *joined = NULL;
     if (!ref) {
         if (!dir) return required ? nc_error(NC_ERR_CONFIG, "model.tokenizer: needs dir (or %s)", key + 10) : NC_OK;
-        size_t n = strlen(dir) + strlen(file) + 2;
-        if (!(joined = nc_malloc(n))) return nc_error(NC_ERR_OOM, "model.%s", key);
-        snprintf(joined, n, "%s/%s", dir, file);
+        if (!(joined = nc_strdupf("%s/%s", dir, file))) return nc_error(NC_ERR_OOM, "model.%s", key);
         ref = joined;
     }
     s = nc_artifact_read(a->artifacts, a->base_dir, ref, data, len);

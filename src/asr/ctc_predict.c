@@ -6,12 +6,13 @@
  * logprobs=true). */
 #include <cjson/cJSON.h>
 #include <dirent.h>
-#include <errno.h>
-#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/strbuf.h"
+#include "core/vec.h"
+#include "io/fileutil.h"
 #include "nemoc/alloc.h"
 #include "asr/ctc_model.h"
 #include "nemoc/asr_ctc.h"
@@ -86,25 +87,15 @@ static nc_status dir_manifest(const char *dir, const char *ext, nc_manifest *out
     if (!d) return nc_error(NC_ERR_NOT_FOUND, "cannot open audio_dir '%s'", dir);
     char **names = NULL;
     int64_t n = 0, cap = 0;
-    size_t el = strlen(ext), dl = strlen(dir);
+    size_t el = strlen(ext);
     nc_status s = NC_OK;
     for (struct dirent *de; (de = readdir(d)) && !s;) {
         size_t l = strlen(de->d_name);
         if (l <= el + 1 || de->d_name[l - el - 1] != '.' || strcmp(de->d_name + l - el, ext)) continue;
-        if (n == cap) {
-            int64_t nc = cap ? 2 * cap : 64;
-            char **g = nc_calloc((size_t)nc, sizeof *g);
-            if (!g) {
-                s = nc_error(NC_ERR_OOM, "audio_dir listing");
-                break;
-            }
-            if (n) memcpy(g, names, (size_t)n * sizeof *g);
-            nc_free(names);
-            names = g;
-            cap = nc;
-        }
-        if (!(names[n] = nc_malloc(dl + l + 2))) s = nc_error(NC_ERR_OOM, "audio_dir listing");
-        else snprintf(names[n++], dl + l + 2, "%s/%s", dir, de->d_name);
+        if (nc_vec_reserve(&names, &cap, n + 1, sizeof *names) || !(names[n] = nc_strdupf("%s/%s", dir, de->d_name)))
+            s = nc_error(NC_ERR_OOM, "audio_dir listing");
+        else
+            n++;
     }
     closedir(d);
     if (!s && n == 0) s = nc_error(NC_ERR_NOT_FOUND, "no *.%s files in '%s'", ext, dir);
@@ -189,21 +180,17 @@ static nc_status output_line(const nc_ctc_model *cm, const opts *o, const nc_pre
 
 /* <output without .json>_logprobs/<k>.npy: log-probs (T, V+1) of entry k. */
 static nc_status save_logprobs(const nc_predict_params *p, int64_t k, const float *lp, int64_t T, int64_t V1) {
-    size_t n = strlen(p->output_path) + 64;
-    char *path = nc_malloc(n);
-    if (!path) return nc_error(NC_ERR_OOM, "log-probs path");
     const char *dot = strrchr(p->output_path, '.');
     int base = dot && !strchr(dot, '/') ? (int)(dot - p->output_path) : (int)strlen(p->output_path);
-    snprintf(path, n, "%.*s_logprobs", base, p->output_path);
-    nc_status s = mkdir(path, 0777) == 0 || errno == EEXIST
-                      ? NC_OK
-                      : nc_error(NC_ERR_IO, "cannot create '%s': %s", path, strerror(errno));
+    char *dir = nc_strdupf("%.*s_logprobs", base, p->output_path);
+    char *path = dir ? nc_strdupf("%s/%lld.npy", dir, (long long)k) : NULL;
+    nc_status s = path ? nc_mkdir(dir) : nc_error(NC_ERR_OOM, "log-probs path");
     if (!s) {
-        snprintf(path, n, "%.*s_logprobs/%lld.npy", base, p->output_path, (long long)k);
         nc_tensor t = {.dtype = NC_F32, .ndim = 2, .shape = {T, V1}, .data = (void *)lp};
         s = nc_npy_save(path, &t);
     }
     nc_free(path);
+    nc_free(dir);
     return s;
 }
 

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/strbuf.h"
+#include "core/vec.h"
 #include "io/fileutil.h"
 #include "nemoc/alloc.h"
 
@@ -46,17 +48,9 @@ nc_status nc_model_register(const nc_model_class *const *classes, int64_t n) {
                          old->target);
             break;
         }
-        if (reg_n == reg_cap) {
-            int64_t cap = reg_cap ? 2 * reg_cap : 16;
-            const nc_model_class **g = nc_calloc((size_t)cap, sizeof *g);
-            if (!g) {
-                s = nc_error(NC_ERR_OOM, "model registry");
-                break;
-            }
-            if (reg_n) memcpy(g, reg, (size_t)reg_n * sizeof *g);
-            nc_free(reg);
-            reg = g;
-            reg_cap = cap;
+        if ((s = nc_vec_reserve(&reg, &reg_cap, reg_n + 1, sizeof *reg))) {
+            s = nc_error(NC_ERR_OOM, "model registry");
+            break;
         }
         reg[reg_n++] = c;
     }
@@ -83,18 +77,11 @@ const nc_model_class *const *nc_model_classes(int64_t *n) {
 static nc_status unknown_target(const char *target) {
     int64_t n;
     const nc_model_class *const *all = nc_model_classes(&n);
-    size_t len = 1;
-    for (int64_t i = 0; i < n; i++) len += strlen(all[i]->target) + 2;
-    char *known = nc_malloc(len);
-    if (!known) return nc_error(NC_ERR_OOM, "model target '%s' is not known to nemoc", target);
-    known[0] = 0;
-    for (int64_t i = 0; i < n; i++) {
-        if (i) strcat(known, ", ");
-        strcat(known, all[i]->target);
-    }
+    nc_strbuf known = {0};
+    for (int64_t i = 0; i < n; i++) nc_sb_appendf(&known, "%s%s", i ? ", " : "", all[i]->target);
     nc_status s = nc_error(NC_ERR_UNSUPPORTED, "model target '%s' is not known to nemoc (known: %s)", target,
-                           n ? known : "none registered; call nc_register_collections() first");
-    nc_free(known);
+                           n ? nc_sb_str(&known) : "none registered; call nc_register_collections() first");
+    nc_sb_free(&known);
     return s;
 }
 
@@ -175,12 +162,9 @@ nc_status nc_model_add_artifact(nc_model *m, const char *key, const char *name, 
     for (int64_t i = 0; i < m->n_artifacts; i++)
         if (!strcmp(m->artifacts[i].key, key)) a = &m->artifacts[i];
     if (!a) {
-        nc_model_artifact *g = nc_calloc((size_t)m->n_artifacts + 1, sizeof *g);
-        if (!g) return nc_error(NC_ERR_OOM, "artifact %s", key);
-        if (m->n_artifacts) memcpy(g, m->artifacts, (size_t)m->n_artifacts * sizeof *g);
-        nc_free(m->artifacts);
-        m->artifacts = g;
-        a = &g[m->n_artifacts++];
+        if (nc_vec_reserve(&m->artifacts, &m->cap_artifacts, m->n_artifacts + 1, sizeof *m->artifacts))
+            return nc_error(NC_ERR_OOM, "artifact %s", key);
+        a = &m->artifacts[m->n_artifacts++];
         memset(a, 0, sizeof *a);
     }
     nc_free(a->key);
@@ -202,10 +186,8 @@ nc_status nc_artifact_read(const nc_artifact_reader *r, const char *base_dir, co
         return nc_error(NC_ERR_NOT_FOUND, "'%s' names a member of a .nemo archive, but the model is not "
                         "being restored from one", ref);
     if (ref[0] == '/' || !base_dir || !base_dir[0]) return nc_read_file(ref, data, len);
-    size_t n = strlen(base_dir) + strlen(ref) + 2;
-    char *p = nc_malloc(n);
+    char *p = nc_strdupf("%s/%s", base_dir, ref);
     if (!p) return nc_error(NC_ERR_OOM, "path of %s", ref);
-    snprintf(p, n, "%s/%s", base_dir, ref);
     nc_status s = nc_read_file(p, data, len);
     nc_free(p);
     return s;

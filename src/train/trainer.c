@@ -11,6 +11,8 @@
 #include "nemoc/comm.h"
 #include "nemoc/ops.h"
 #include "nemoc/trainer.h"
+#include "core/clock.h"
+#include "core/strbuf.h"
 #include "train/checkpoint.h"
 #include "train/exp_manager.h"
 #include "train/step.h"
@@ -68,18 +70,13 @@ static void buffers_copy(run *r, bool save) {
     }
 }
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static void emit(run *r, nc_train_event ev) {
     ev.epoch = r->st.epoch;
     ev.global_step = r->st.global_step;
     ev.max_steps = r->max_steps;
     ev.batches_per_epoch = r->n_batches;
-    ev.elapsed_s = now_s() - r->t_start;
+    ev.elapsed_s = nc_now_s() - r->t_start;
     ev.log_dir = r->exp.log_dir;
     if (r->h->on_event && r->rank == 0) r->h->on_event(&ev, r->h->user_data);
 }
@@ -115,13 +112,15 @@ static nc_status save_ckpt(run *r, const char *path) {
 
 static nc_status save_nemo(run *r) {
     if (!r->h->save_nemo) return NC_OK;
-    char path[1300];
-    snprintf(path, sizeof path, "%s/%s.nemo", r->exp.ckpt_dir, r->exp.name);
+    char *path = nc_strdupf("%s/%s.nemo", r->exp.ckpt_dir, r->exp.name);
+    if (!path) return nc_error(NC_ERR_OOM, "path of the .nemo in %s", r->exp.ckpt_dir);
     nc_status s = r->h->save_nemo(r->m, path, r->h->user_data);
-    if (s) return s;
-    nc_exp_log(&r->exp, "saved %s", path);
-    emit(r, (nc_train_event){.kind = NC_EV_CHECKPOINT, .message = path});
-    return NC_OK;
+    if (!s) {
+        nc_exp_log(&r->exp, "saved %s", path);
+        emit(r, (nc_train_event){.kind = NC_EV_CHECKPOINT, .message = path});
+    }
+    nc_free(path);
+    return s;
 }
 
 /* save_last: one "<...>-last.ckpt", replacing the previous one. A failure
@@ -130,13 +129,13 @@ static nc_status save_nemo(run *r) {
 static nc_status save_last(run *r) {
     if (!r->p->exp.create_checkpoint_callback || !r->p->exp.save_last) return NC_OK;
     if (r->last_saved_step == r->st.global_step && r->exp.last_path[0]) return NC_OK;
-    char path[1300];
-    nc_exp_ckpt_path(&r->exp, r->st.last_monitor, r->st.epoch, r->st.global_step, "-last", path,
-                     sizeof path);
-    nc_status s = save_ckpt(r, path);
+    char path[sizeof r->exp.last_path];
+    nc_status s = nc_exp_ckpt_path(&r->exp, r->st.last_monitor, r->st.epoch, r->st.global_step, "-last", path,
+                                   sizeof path);
+    if (!s) s = save_ckpt(r, path);
     if (s) return s;
     if (r->exp.last_path[0] && strcmp(r->exp.last_path, path) != 0) unlink(r->exp.last_path);
-    snprintf(r->exp.last_path, sizeof r->exp.last_path, "%s", path);
+    memcpy(r->exp.last_path, path, sizeof path);
     r->last_saved_step = r->st.global_step;
     return NC_OK;
 }
@@ -180,14 +179,15 @@ static nc_status validate(run *r) {
     double mon = monitor_value(r, e->monitor, vals);
     r->st.last_monitor = mon;
     if (e->create_checkpoint_callback && r->exp.rank0) {
-        char evict[1024], path[1300];
+        char evict[sizeof r->exp.last_path], path[sizeof r->exp.last_path];
         if (nc_exp_topk_accepts(&r->exp, mon, evict, sizeof evict)) {
-            nc_exp_ckpt_path(&r->exp, mon, r->st.epoch, r->st.global_step, NULL, path, sizeof path);
+            if ((s = nc_exp_ckpt_path(&r->exp, mon, r->st.epoch, r->st.global_step, NULL, path, sizeof path)))
+                return s;
             bool new_best = nc_exp_better(&r->exp, mon, r->st.best_metric);
             if (new_best) r->st.best_metric = mon;
             if ((s = save_ckpt(r, path))) return s;
             if (evict[0] && strcmp(evict, path) != 0) unlink(evict);
-            nc_exp_topk_insert(&r->exp, mon, path);
+            if ((s = nc_exp_topk_insert(&r->exp, mon, path))) return s;
             if (new_best && e->always_save_nemo && (s = save_nemo(r))) return s;
         }
         if ((s = save_last(r))) return s;
@@ -226,9 +226,9 @@ static nc_status optimizer_step(run *r, bool loss_finite, bool *stepped) {
     nc_params *pa = r->m->params;
     if (r->world > 1) {
         /* DDP: average gradients; every rank skips a step any rank found bad. */
-        double t0 = now_s();
+        double t0 = nc_now_s();
         nc_status s = nc_grad_sync_all_reduce(r->gsync);
-        r->win_comm_s += now_s() - t0;
+        r->win_comm_s += nc_now_s() - t0;
         int64_t bad = !loss_finite;
         if (!s) s = nc_comm_all_reduce(r->comm, &bad, 1, NC_COMM_I64, NC_COMM_MAX);
         if (s) return nc_error_prefix(s, "gradient all-reduce");
@@ -264,7 +264,7 @@ static void log_step(run *r) {
             r->win_seconds = d[3];
         }
     }
-    double t = now_s(), dt = t - r->win_t0;
+    double t = nc_now_s(), dt = t - r->win_t0;
     double loss = r->win_batches ? r->win_loss / (double)r->win_batches : NAN;
     double ips = dt > 0 ? r->win_items / dt : 0, sps = dt > 0 ? r->win_seconds / dt : 0;
     double per_step = dt / (double)(r->p->log_every_n_steps > 0 ? r->p->log_every_n_steps : 1);
@@ -351,7 +351,7 @@ static nc_status train_epoch(run *r) {
             return s;
         if (val_now && (s = validate(r))) return s;
         if (r->h->stop_flag && *r->h->stop_flag) r->stop = true;
-        if (p->exp.max_time_per_run > 0 && now_s() - r->t_start >= p->exp.max_time_per_run) {
+        if (p->exp.max_time_per_run > 0 && nc_now_s() - r->t_start >= p->exp.max_time_per_run) {
             /* NeMo's StatelessTimer: stop cleanly and save, like the end of training. */
             nc_exp_log(&r->exp, "max_time_per_run reached at step %lld", (long long)r->st.global_step);
             r->time_up = true;
@@ -499,7 +499,7 @@ nc_status nc_trainer_fit(const nc_trainer_params *p, nc_model *m, nc_data_source
     r->m = m;
     r->train = train;
     r->val = val;
-    r->t_start = r->win_t0 = now_s();
+    r->t_start = r->win_t0 = nc_now_s();
     memset(out, 0, sizeof *out);
     nc_status s = setup(r);
     if (!s) s = nc_exp_setup(&r->exp, &p->exp, r->h, r->rank == 0);
@@ -562,9 +562,9 @@ nc_status nc_trainer_fit(const nc_trainer_params *p, nc_model *m, nc_data_source
         /* The end marker tells resume_if_exists the run finished; a run cut
          * by max_time_per_run is meant to be resumed, so it gets none. */
         if (!s && p->exp.create_checkpoint_callback && !r->time_up) {
-            char path[1300];
-            snprintf(path, sizeof path, "%s/%s--end.ckpt", r->exp.ckpt_dir, r->exp.name);
-            s = save_ckpt(r, path);
+            char *path = nc_strdupf("%s/%s--end.ckpt", r->exp.ckpt_dir, r->exp.name);
+            s = path ? save_ckpt(r, path) : nc_error(NC_ERR_OOM, "path of the end checkpoint");
+            nc_free(path);
         }
         if (!s && p->exp.save_nemo_on_train_end) {
             if (p->exp.save_best_model) {
