@@ -91,6 +91,10 @@ nc_status nc_manifest_read(const char *paths, const nc_manifest_filter *filter, 
                            nc_manifest *out);
 void nc_manifest_free(nc_manifest *m);
 
+/* The same over a list of paths, each taken whole (a path may hold commas). */
+nc_status nc_manifest_read_list(const char *const *paths, int64_t n, const nc_manifest_filter *filter,
+                                bool skip_bad_lines, nc_manifest *out);
+
 /* An in-memory manifest of audio files (transcribe_speech.py's audio_dir):
  * absolute audio_filepath, the duration the file's header gives (0 when it
  * cannot be read: the loader then reports it), empty text. */
@@ -106,7 +110,9 @@ typedef enum nc_bucketing {
 
 typedef struct nc_asr_loader_params {
     /* NeMo dataset keys */
-    const char *manifest_filepath; /* one path or a comma-separated list */
+    const char *manifest_filepath; /* one path or a comma-separated list (NeMo's string form) */
+    const char *const *manifest_filepaths; /* instead: a list (NeMo's list form), each path whole */
+    int64_t n_manifest_filepaths;
     const nc_manifest *manifest;   /* instead: an in-memory manifest (borrowed; it must outlive the
                                     * loader); the filters still apply and batches' sample_index
                                     * index it */
@@ -148,7 +154,7 @@ typedef struct nc_asr_loader_params {
 nc_asr_loader_params nc_asr_loader_default_params(void);
 /* Fills params from a dataset config node (e.g. model.train_ds), keeping the
  * values already in *p for absent keys; strings point into the config. A
- * manifest_filepath list is joined with commas and an int list of
+ * manifest_filepath list becomes manifest_filepaths (never joined) and an int list of
  * bucketing_batch_size is copied into memory owned by *p: release it with
  * nc_asr_loader_params_clear once the loader is created. Unknown keys are
  * reported by nc_cfg_check_keys (every NeMo dataset key is known); is_tarred

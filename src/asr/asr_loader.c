@@ -219,7 +219,7 @@ static nc_status bucket_sizes(nc_asr_loader *l, const nc_asr_loader_params *p) {
 }
 
 static nc_status check_params(const nc_asr_loader_params *p) {
-    if (!p->manifest && (!p->manifest_filepath || !p->manifest_filepath[0]))
+    if (!p->manifest && p->n_manifest_filepaths <= 0 && (!p->manifest_filepath || !p->manifest_filepath[0]))
         return nc_error(NC_ERR_CONFIG, "manifest_filepath is required");
     if (p->sample_rate <= 0) return nc_error(NC_ERR_CONFIG, "sample_rate must be > 0, got %d", p->sample_rate);
     if (p->batch_size < 1) return nc_error(NC_ERR_CONFIG, "batch_size must be >= 1, got %lld", (long long)p->batch_size);
@@ -251,13 +251,17 @@ static nc_status setup(nc_asr_loader *l, const nc_asr_loader_params *p) {
             l->index[l->n_entries++] = i;
         }
     } else {
-        if ((s = nc_manifest_read(p->manifest_filepath, &f, false, &l->own))) return s;
+        s = p->n_manifest_filepaths > 0
+                ? nc_manifest_read_list(p->manifest_filepaths, p->n_manifest_filepaths, &f, false, &l->own)
+                : nc_manifest_read(p->manifest_filepath, &f, false, &l->own);
+        if (s) return s;
         l->man = &l->own;
         l->n_entries = l->own.n;
     }
     if (l->n_entries == 0)
         return nc_error(NC_ERR_CONFIG, "%s: no utterance left after min_duration/max_duration/max_utts filtering",
-                        p->manifest ? "the manifest" : p->manifest_filepath);
+                        p->manifest ? "the manifest"
+                        : p->n_manifest_filepaths > 0 ? p->manifest_filepaths[0] : p->manifest_filepath);
     l->durations = nc_malloc((size_t)l->n_entries * sizeof(double));
     if (!l->durations) return nc_error(NC_ERR_OOM, "durations");
     for (int64_t i = 0; i < l->n_entries; i++)
@@ -333,6 +337,9 @@ nc_status nc_asr_loader_create(const nc_asr_loader_params *p, nc_asr_loader **ou
         return s;
     }
     l->p.manifest_filepath = NULL; /* not kept: may point into a config */
+    l->p.manifest_filepaths = NULL;
+    l->p.n_manifest_filepaths = 0;
+    l->p.manifest = NULL;
     if (p->num_workers > 0) {
         l->threads = nc_calloc((size_t)p->num_workers, sizeof(pthread_t));
         if (!l->threads) {

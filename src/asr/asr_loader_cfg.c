@@ -10,7 +10,7 @@
 
 /* Memory that nc_asr_loader_params_from_cfg hands to the params. */
 typedef struct params_owned {
-    char *manifest;      /* joined list of manifest paths */
+    const char **manifests; /* manifest_filepath list (strings in the config) */
     int64_t *bbs;        /* bucketing_batch_size list */
     nc_perturb_step *perturb; /* from `augmentor` */
 } params_owned;
@@ -42,10 +42,10 @@ nc_asr_loader_params nc_asr_loader_default_params(void) {
 void nc_asr_loader_params_clear(nc_asr_loader_params *p) {
     if (!p || !p->owned_) return;
     params_owned *o = p->owned_;
-    if (p->manifest_filepath == o->manifest) p->manifest_filepath = NULL;
+    if (p->manifest_filepaths == o->manifests) p->manifest_filepaths = NULL, p->n_manifest_filepaths = 0;
     if (p->bucketing_batch_size == o->bbs) p->bucketing_batch_size = NULL, p->n_bucketing_batch_size = 0;
     if (p->perturb == o->perturb) p->perturb = NULL, p->n_perturb = 0;
-    nc_free(o->manifest);
+    nc_free(o->manifests);
     nc_free(o->bbs);
     nc_free(o->perturb);
     nc_free(o);
@@ -93,8 +93,10 @@ static nc_status get_manifest(const nc_cfg *ds, nc_asr_loader_params *p, params_
     if (t != NC_CFG_T_SEQ) return nc_cfg_get_str(ds, "manifest_filepath", &p->manifest_filepath);
     nc_cfg *list;
     if ((s = nc_cfg_get_node(ds, "manifest_filepath", &list))) return s;
-    size_t len = 1;
-    for (int64_t i = 0; i < nc_cfg_size(list); i++) {
+    int64_t n = nc_cfg_size(list);
+    o->manifests = nc_calloc((size_t)n + 1, sizeof *o->manifests);
+    if (!o->manifests) return nc_error(NC_ERR_OOM, "manifest_filepath");
+    for (int64_t i = 0; i < n; i++) {
         char key[64];
         snprintf(key, sizeof key, "[%lld]", (long long)i);
         nc_cfg_type it;
@@ -103,22 +105,11 @@ static nc_status get_manifest(const nc_cfg *ds, nc_asr_loader_params *p, params_
             return nc_error(NC_ERR_UNSUPPORTED,
                             "manifest_filepath: a list of lists (bucketed tarred datasets) is not supported; give "
                             "one list of manifests and set num_buckets for duration bucketing");
-        const char *v;
-        if ((s = nc_cfg_get_str(list, key, &v))) return nc_error_prefix(s, "manifest_filepath");
-        len += strlen(v) + 1;
+        if ((s = nc_cfg_get_str(list, key, &o->manifests[i]))) return nc_error_prefix(s, "manifest_filepath");
     }
-    o->manifest = nc_malloc(len);
-    if (!o->manifest) return nc_error(NC_ERR_OOM, "manifest_filepath");
-    o->manifest[0] = 0;
-    for (int64_t i = 0; i < nc_cfg_size(list); i++) {
-        char key[64];
-        snprintf(key, sizeof key, "[%lld]", (long long)i);
-        const char *v;
-        nc_cfg_get_str(list, key, &v);
-        if (i) strcat(o->manifest, ",");
-        strcat(o->manifest, v);
-    }
-    p->manifest_filepath = o->manifest;
+    p->manifest_filepath = NULL;
+    p->manifest_filepaths = o->manifests;
+    p->n_manifest_filepaths = n;
     return NC_OK;
 }
 

@@ -339,32 +339,23 @@ void nc_manifest_free(nc_manifest *m) {
     *m = (nc_manifest){0};
 }
 
-nc_status nc_manifest_read(const char *paths, const nc_manifest_filter *filter, bool skip_bad_lines,
-                           nc_manifest *out) {
+nc_status nc_manifest_read_list(const char *const *paths, int64_t n, const nc_manifest_filter *filter,
+                                bool skip_bad_lines, nc_manifest *out) {
     if (!out) return nc_error(NC_ERR_INVALID_ARG, "nc_manifest_read: NULL output");
     *out = (nc_manifest){0};
-    if (!paths || !paths[0]) return nc_error(NC_ERR_INVALID_ARG, "manifest_filepath is empty");
+    if (n <= 0 || !paths) return nc_error(NC_ERR_INVALID_ARG, "manifest_filepath is empty");
     read_state st = {.m = out, .f = filter ? *filter : nc_manifest_default_filter(), .skip_bad = skip_bad_lines};
     if (st.f.max_utts < 0) return nc_error(NC_ERR_INVALID_ARG, "max_utts must be >= 0, got %lld", (long long)st.f.max_utts);
     out->strings_ = nc_calloc(1, sizeof(str_pool));
-    char *list = nc_strdup(paths);
-    if (!out->strings_ || !list) {
-        nc_free(list);
-        nc_manifest_free(out);
-        return nc_error(NC_ERR_OOM, "manifest");
-    }
+    if (!out->strings_) return nc_error(NC_ERR_OOM, "manifest");
     nc_status s = NC_OK;
-    /* Comma-separated, spaces around each path trimmed (NeMo: manifest_filepath.split(',')). */
-    for (char *save = NULL, *tok = strtok_r(list, ",", &save); tok && !s; tok = strtok_r(NULL, ",", &save)) {
-        while (*tok == ' ' || *tok == '\t') tok++;
-        char *end = tok + strlen(tok);
-        while (end > tok && (end[-1] == ' ' || end[-1] == '\t')) *--end = 0;
-        if (!*tok) continue;
-        s = read_one(&st, tok);
+    for (int64_t i = 0; i < n && !s; i++) {
+        if (!paths[i] || !paths[i][0]) s = nc_error(NC_ERR_INVALID_ARG, "manifest_filepath[%lld] is empty", (long long)i);
+        else s = read_one(&st, paths[i]);
     }
     if (!s && out->stats.n_read == 0 && out->stats.n_bad_lines == 0)
-        s = nc_error(NC_ERR_INVALID_ARG, "manifest_filepath '%s' names no manifest", paths);
-    nc_free(list);
+        s = nc_error(NC_ERR_INVALID_ARG, "manifest_filepath '%s'%s names no manifest", paths[0],
+                     n > 1 ? " (and the rest)" : "");
     if (s) {
         nc_manifest_free(out);
         return s;
@@ -379,6 +370,33 @@ nc_status nc_manifest_read(const char *paths, const nc_manifest_filter *filter, 
             (long long)(ms->n_too_short + ms->n_too_long + ms->n_over_max_utts), ms->hours_dropped,
             (long long)ms->n_too_short, (long long)ms->n_too_long, (long long)ms->n_over_max_utts);
     return NC_OK;
+}
+
+nc_status nc_manifest_read(const char *paths, const nc_manifest_filter *filter, bool skip_bad_lines,
+                           nc_manifest *out) {
+    if (!out) return nc_error(NC_ERR_INVALID_ARG, "nc_manifest_read: NULL output");
+    *out = (nc_manifest){0};
+    if (!paths || !paths[0]) return nc_error(NC_ERR_INVALID_ARG, "manifest_filepath is empty");
+    /* A string is comma-separated, spaces around each path trimmed (NeMo:
+     * manifest_filepath.split(',')); a config list keeps its items whole. */
+    char *list = nc_strdup(paths);
+    const char **items = NULL;
+    int64_t n = 0, cap = 0;
+    nc_status s = list ? NC_OK : nc_error(NC_ERR_OOM, "manifest");
+    for (char *save = NULL, *tok = list ? strtok_r(list, ",", &save) : NULL; tok && !s;
+         tok = strtok_r(NULL, ",", &save)) {
+        while (*tok == ' ' || *tok == '\t') tok++;
+        char *end = tok + strlen(tok);
+        while (end > tok && (end[-1] == ' ' || end[-1] == '\t')) *--end = 0;
+        if (!*tok) continue;
+        if ((s = nc_vec_reserve(&items, &cap, n + 1, sizeof *items))) s = nc_error(NC_ERR_OOM, "manifest list");
+        else items[n++] = tok;
+    }
+    if (!s && n == 0) s = nc_error(NC_ERR_INVALID_ARG, "manifest_filepath '%s' names no manifest", paths);
+    if (!s) s = nc_manifest_read_list(items, n, filter, skip_bad_lines, out);
+    nc_free(items);
+    nc_free(list);
+    return s;
 }
 
 nc_status nc_manifest_from_audio_files(const char *const *paths, int64_t n, nc_manifest *out) {

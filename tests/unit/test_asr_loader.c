@@ -614,14 +614,16 @@ static void test_cfg(void) {
     CHECK_OK(nc_cfg_get_node(cfg, "train_ds", &ds));
     nc_asr_loader_params p = nc_asr_loader_default_params();
     CHECK_OK(nc_asr_loader_params_from_cfg(ds, &p));
-    CHECK(p.manifest_filepath && !strcmp(p.manifest_filepath, "a.json,b.json"));
+    /* A list stays a list (a path may hold a comma). */
+    CHECK(p.manifest_filepath == NULL && p.n_manifest_filepaths == 2 && !strcmp(p.manifest_filepaths[0], "a.json") &&
+          !strcmp(p.manifest_filepaths[1], "b.json"));
     CHECK(p.sample_rate == 8000 && p.batch_size == 8 && p.shuffle && p.num_workers == 3);
     CHECK(!p.use_start_end_token && !p.trim_silence && !p.skip_bad_audio);
     CHECK(p.max_duration == 16.7 && p.min_duration == 0.1);
     CHECK(p.bucketing_strategy == NC_BUCKETING_FULLY_RANDOMIZED && p.num_buckets == 4);
     CHECK(p.bucketing_batch_size == NULL && p.bucketing_batch_size_scale == 0);
     nc_asr_loader_params_clear(&p);
-    CHECK(p.manifest_filepath == NULL && p.owned_ == NULL);
+    CHECK(p.manifest_filepaths == NULL && p.n_manifest_filepaths == 0 && p.owned_ == NULL);
 
     nc_cfg *vs = NULL;
     CHECK_OK(nc_cfg_get_node(cfg, "validation_ds", &vs));
@@ -685,6 +687,54 @@ static void test_cfg(void) {
     nc_asr_loader_free(l);
 }
 
+/* The manifest forms: a list item with a comma in its path is one path (a
+ * string would be split there, as NeMo splits it); an in-memory manifest
+ * (borrowed) is filtered by the loader and sample_index indexes it. */
+static void test_manifest_forms(void) {
+    char comma[2300];
+    snprintf(comma, sizeof comma, "%s/good,13.json", g_dir);
+    nc_manifest m = {0};
+    CHECK_OK(nc_manifest_read(g_good13, NULL, false, &m));
+    FILE *f = fopen(comma, "w");
+    CHECK(f != NULL);
+    for (int64_t i = 0; f && i < m.n; i++) fprintf(f, "%s\n", m.entries[i].extra_json);
+    if (f) fclose(f);
+    const char *list[] = {comma};
+    nc_manifest m2 = {0};
+    CHECK_OK(nc_manifest_read_list(list, 1, NULL, false, &m2));
+    CHECK(m2.n == m.n);
+    nc_manifest_free(&m2);
+    CHECK(nc_manifest_read(comma, NULL, false, &m2) != NC_OK); /* split at the comma: "<dir>/good" */
+    nc_manifest_free(&m2);
+    /* In memory: the loader keeps what max_duration lets through, in order. */
+    nc_asr_loader_params p = base_params(NULL);
+    p.manifest = &m;
+    p.max_duration = 0.5;
+    nc_asr_loader *l = NULL;
+    CHECK_OK(nc_asr_loader_create(&p, &l));
+    if (!l) {
+        nc_manifest_free(&m);
+        return;
+    }
+    CHECK(nc_asr_loader_manifest(l) == &m);
+    CHECK_OK(nc_asr_loader_begin_epoch(l, 0, 0));
+    int64_t seen = 0, want = 0, last = -1;
+    for (int64_t i = 0; i < m.n; i++) want += m.entries[i].duration <= 0.5;
+    const nc_asr_batch *b;
+    while (nc_asr_loader_next(l, &b) == NC_OK && b) {
+        for (int64_t i = 0; i < b->batch_size; i++) {
+            int64_t k = b->sample_index[i];
+            CHECK(k > last && k < m.n && m.entries[k].duration <= 0.5);
+            CHECK(!strcmp(b->texts[i], m.entries[k].text));
+            last = k;
+            seen++;
+        }
+    }
+    CHECK(seen == want && want > 0 && want < m.n);
+    nc_asr_loader_free(l);
+    nc_manifest_free(&m);
+}
+
 int main(void) {
     nc_log_set_level(NC_LOG_WARN);
     nc_log_set_callback(on_log, NULL);
@@ -703,6 +753,7 @@ int main(void) {
     test_bucketing();
     test_start_end();
     test_cfg();
+    test_manifest_forms();
     nc_tokenizer_free(g_char);
     return nc_test_finish("asr_loader");
 }
