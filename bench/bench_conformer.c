@@ -27,7 +27,7 @@
 #include "nemoc/alloc.h"
 #include "nemoc/conformer.h"
 #include "nemoc/ctc.h"
-#include "nemoc/ctc_decoder.h"
+#include "nemoc/conv_asr_decoder.h"
 #include "nemoc/ctc_decoding.h"
 #include "nemoc/features.h"
 #include "nemoc/npy.h"
@@ -117,11 +117,11 @@ int main(int argc, char **argv) {
     }
     nc_params *p;
     nc_conformer enc;
-    nc_ctc_decoder dec;
+    nc_conv_asr_decoder dec;
     nc_rng rng;
     nc_rng_seed(&rng, 1234);
     if (nc_params_create(&p) || nc_conformer_init(&enc, p, "encoder", &cfg) ||
-        nc_ctc_decoder_init(&dec, p, "decoder", cfg.d_model, o.vocab) ||
+        nc_conv_asr_decoder_init(&dec, p, "decoder", cfg.d_model, o.vocab) ||
         nc_params_finalize(p) || nc_params_initialize(p, &rng)) {
         fprintf(stderr, "model: %s\n", nc_last_error());
         return 1;
@@ -238,7 +238,7 @@ int main(int argc, char **argv) {
                 return 1;
             }
         }
-        nc_tensor *lp = nc_ctc_decoder_fwd(ctx, &dec, nc_conformer_fwd(ctx, &enc, x, flen, enc_len));
+        nc_tensor *lp = nc_conv_asr_decoder_fwd(ctx, &dec, nc_conformer_fwd(ctx, &enc, x, flen, enc_len));
         if (train) {
             nc_params_zero_grad(p);
             nc_tensor *il = nc_from_data(ctx, NC_I64, NC_DIMS(B), enc_len);

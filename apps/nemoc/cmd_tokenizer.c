@@ -23,7 +23,7 @@
 #include "core/strbuf.h"
 #include "core/vec.h"
 #include "io/fileutil.h"
-#include "util/spawn.h"
+#include "io/spawn.h"
 #include "nemoc/alloc.h"
 #include "nemoc/tokenizer.h"
 #include "nemoc/tokenizer_train.h"

@@ -10,7 +10,7 @@
 #include "nemoc/asr_data.h"
 #include "nemoc/conformer.h"
 #include "nemoc/ctc.h"
-#include "nemoc/ctc_decoder.h"
+#include "nemoc/conv_asr_decoder.h"
 #include "nemoc/ctc_decoding.h"
 #include "nemoc/model.h"
 

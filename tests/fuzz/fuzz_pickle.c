@@ -13,7 +13,7 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "io/zip.h"
+#include "formats/zip.h"
 #include "nemoc/alloc.h"
 #include "nemoc/torch_ckpt.h"
 

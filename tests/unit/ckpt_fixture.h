@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/zip.h"
+#include "formats/zip.h"
 #include "nc_test.h"
 #include "nemoc/alloc.h"
 #include "nemoc/npy.h"

@@ -10,7 +10,7 @@
 #include "nc_test.h"
 #include "nemoc/conformer.h"
 #include "nemoc/ctc.h"
-#include "nemoc/ctc_decoder.h"
+#include "nemoc/conv_asr_decoder.h"
 
 typedef struct spec {
     const char *name;
@@ -33,10 +33,10 @@ static void run(const spec *sp) {
     cfg.dropout = cfg.dropout_pre_encoder = cfg.dropout_emb = cfg.dropout_att = 0.0f;
     nc_params *p;
     nc_conformer enc;
-    nc_ctc_decoder dec;
+    nc_conv_asr_decoder dec;
     CHECK_OK(nc_params_create(&p));
     CHECK_OK(nc_conformer_init(&enc, p, "encoder", &cfg));
-    CHECK_OK(nc_ctc_decoder_init(&dec, p, "decoder", cfg.d_model, sp->vocab));
+    CHECK_OK(nc_conv_asr_decoder_init(&dec, p, "decoder", cfg.d_model, sp->vocab));
     CHECK_OK(nc_params_finalize(p));
     CHECK(nc_test_load_params(p, dir, "w.") == (int)nc_params_count(p));
     nc_tensor *feats0 = nc_test_npy(dir, "feats"), *len0 = nc_test_npy(dir, "lengths");
@@ -54,7 +54,7 @@ static void run(const spec *sp) {
     nc_set_training(ctx, false);
     nc_set_grad_enabled(ctx, false);
     nc_tensor *feats = nc_from_data(ctx, NC_F32, feats0->ndim, feats0->shape, feats0->data);
-    nc_tensor *lp = nc_ctc_decoder_fwd(ctx, &dec, nc_conformer_fwd(ctx, &enc, feats, nc_i64(len0), enc_len));
+    nc_tensor *lp = nc_conv_asr_decoder_fwd(ctx, &dec, nc_conformer_fwd(ctx, &enc, feats, nc_i64(len0), enc_len));
     CHECK_OK(nc_ctx_status(ctx));
     if (lp) {
         double e = nc_test_rel_err(nc_f32(lp), nc_f32(lp_eval), nc_numel(lp_eval));
@@ -68,7 +68,7 @@ static void run(const spec *sp) {
     nc_set_grad_enabled(ctx, true);
     feats = nc_from_data(ctx, NC_F32, feats0->ndim, feats0->shape, feats0->data);
     nc_tensor *encoded = nc_conformer_fwd(ctx, &enc, feats, nc_i64(len0), enc_len);
-    lp = nc_ctc_decoder_fwd(ctx, &dec, encoded);
+    lp = nc_conv_asr_decoder_fwd(ctx, &dec, encoded);
     nc_tensor *il = nc_from_data(ctx, NC_I64, NC_DIMS(B), enc_len);
     nc_tensor *tg = nc_from_data(ctx, NC_I64, tg0->ndim, tg0->shape, tg0->data);
     nc_tensor *tl = nc_from_data(ctx, NC_I64, tl0->ndim, tl0->shape, tl0->data);

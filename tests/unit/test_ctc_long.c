@@ -15,7 +15,7 @@
 #include "nc_test.h"
 #include "nemoc/collections.h"
 #include "nemoc/alloc.h"
-#include "asr/ctc_model.h"
+#include "asr/models/ctc_model.h"
 #include "nemoc/asr_ctc.h"
 #include "nemoc/audio.h"
 #include "nemoc/log.h"

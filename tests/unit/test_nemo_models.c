@@ -12,7 +12,7 @@
 
 #include "nc_test.h"
 #include "nemoc/collections.h"
-#include "asr/ctc_model.h"
+#include "asr/models/ctc_model.h"
 #include "nemoc/asr_ctc.h"
 
 static bool have_torch(void) {
@@ -41,7 +41,7 @@ static void check_model(const char *name, bool torch_ok) {
     nc_ctc_model *cm = nc_ctc_of(m);
     int64_t enc_len[8];
     nc_tensor *feats = nc_from_data(ctx, NC_F32, feats0->ndim, feats0->shape, feats0->data);
-    nc_tensor *lp = nc_ctc_decoder_fwd(ctx, &cm->decoder,
+    nc_tensor *lp = nc_conv_asr_decoder_fwd(ctx, &cm->decoder,
                                        nc_conformer_fwd(ctx, &cm->encoder, feats, nc_i64(len0), enc_len));
     CHECK_OK(nc_ctx_status(ctx));
     if (lp) {

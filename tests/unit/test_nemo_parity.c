@@ -17,7 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "asr/ctc_model.h"
+#include "asr/models/ctc_model.h"
 #include "nc_test.h"
 #include "nemoc/asr_ctc.h"
 #include "nemoc/collections.h"
@@ -161,7 +161,7 @@ static void run_loader(nc_model *m, const char *dir, const char *manifest, int64
         int64_t enc_len[MAX_UTTS];
         nc_tensor *x = nc_from_data(ctx, NC_F32, NC_DIMS(B, F, T), b->feats);
         nc_tensor *enc = nc_conformer_fwd(ctx, &cm->encoder, x, b->feat_len, enc_len);
-        nc_tensor *lp = nc_ctc_decoder_fwd(ctx, &cm->decoder, enc);
+        nc_tensor *lp = nc_conv_asr_decoder_fwd(ctx, &cm->decoder, enc);
         CHECK_OK(nc_ctx_status(ctx));
         if (!lp) break;
         const int64_t Tn = enc->shape[1];

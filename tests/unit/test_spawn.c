@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "nc_test.h"
-#include "util/spawn.h"
+#include "io/spawn.h"
 
 int main(void) {
     nc_spawn_result r;
