@@ -7,12 +7,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/strbuf.h"
 #include "io/crc32c.h"
 #include "nemoc/alloc.h"
 #include "nemoc/safetensors.h"
 #include "nemoc/trainer.h"
 
 #define OPT_PREFIX "optimizer."
+/* The model's artifacts (tokenizer files) as u8 tensors "artifact.<name>",
+ * so a checkpoint restores anywhere, as a .nemo does (model_nemo.c). */
+#define ART_PREFIX "artifact."
 /* Metadata key of the per-tensor checksums: "name=crc32c-hex\n" for every
  * tensor, so a flipped bit in the data (which safetensors cannot notice) is
  * refused by the name of the tensor it hit. Checkpoints without it load. */
@@ -101,9 +105,11 @@ nc_status nc_ckpt_save(const char *path, const nc_model *m, const nc_optim *opt,
             return nc_error(NC_ERR_NUMERIC, "checkpoint '%s' not written: optimizer state '%s' is not finite",
                             path, n);
     }
-    nc_st_entry *ent = nc_calloc((size_t)(np + no), sizeof *ent);
-    nc_tensor *views = nc_calloc((size_t)(no ? no : 1), sizeof *views);
-    char **names = nc_calloc((size_t)(no ? no : 1), sizeof *names);
+    const int64_t na = m->n_artifacts;
+    nc_st_entry *ent = nc_calloc((size_t)(np + no + na), sizeof *ent);
+    nc_tensor *views = nc_calloc((size_t)(no + na ? no + na : 1), sizeof *views);
+    char **names = nc_calloc((size_t)(no + na ? no + na : 1), sizeof *names);
+    nc_strbuf arts = {0};
     char *rng_hex = st ? hex_encode(&st->rng, sizeof st->rng) : NULL;
     char *crcs = NULL;
     nc_status s = NC_OK;
@@ -123,7 +129,18 @@ nc_status nc_ckpt_save(const char *path, const nc_model *m, const nc_optim *opt,
         snprintf(names[i], len, OPT_PREFIX "%s", n);
         ent[np + i] = (nc_st_entry){.name = names[i], .tensor = &views[i]};
     }
-    if (!(crcs = crc_lines(ent, np + no))) {
+    for (int64_t i = 0; i < na; i++) {
+        const nc_model_artifact *a = &m->artifacts[i];
+        names[no + i] = nc_strdupf(ART_PREFIX "%s", a->name);
+        nc_sb_appendf(&arts, "%s\t%s\n", a->key, a->name);
+        if (!names[no + i] || arts.oom ||
+            (s = nc_tensor_init(&views[no + i], NC_U8, NC_DIMS((int64_t)a->len), a->data))) {
+            s = s ? s : nc_error(NC_ERR_OOM, "checkpoint '%s'", path);
+            goto done;
+        }
+        ent[np + no + i] = (nc_st_entry){.name = names[no + i], .tensor = &views[no + i]};
+    }
+    if (!(crcs = crc_lines(ent, np + no + na))) {
         s = nc_error(NC_ERR_OOM, "checkpoint '%s'", path);
         goto done;
     }
@@ -160,11 +177,17 @@ nc_status nc_ckpt_save(const char *path, const nc_model *m, const nc_optim *opt,
         meta[k++] = "config";
         meta[k++] = config_yaml;
     }
+    if (na) {
+        /* "<config key>\t<name>" per line */
+        meta[k++] = "artifacts";
+        meta[k++] = nc_sb_str(&arts);
+    }
     meta[k] = NULL;
-    s = nc_st_save(path, ent, np + no, meta);
+    s = nc_st_save(path, ent, np + no + na, meta);
 done:
+    nc_sb_free(&arts);
     if (names)
-        for (int64_t i = 0; i < no; i++) nc_free(names[i]);
+        for (int64_t i = 0; i < no + na; i++) nc_free(names[i]);
     nc_free(names);
     nc_free(views);
     nc_free(ent);
@@ -234,7 +257,7 @@ nc_status nc_ckpt_load(const char *path, nc_model *m, nc_optim *opt, nc_train_st
     }
     for (int64_t i = 0; i < nc_st_count(f) && !s; i++) {
         const char *n = nc_st_at(f, i)->name;
-        if (!strncmp(n, OPT_PREFIX, strlen(OPT_PREFIX))) continue;
+        if (!strncmp(n, OPT_PREFIX, strlen(OPT_PREFIX)) || !strncmp(n, ART_PREFIX, strlen(ART_PREFIX))) continue;
         if (!nc_params_find(p, n))
             s = nc_error(NC_ERR_CONFIG, "%s: tensor '%s' is not part of this model (another architecture?)",
                          path, n);
@@ -302,3 +325,65 @@ done:
 }
 
 nc_status nc_checkpoint_load_weights(nc_model *m, const char *path) { return nc_ckpt_load(path, m, NULL, NULL); }
+
+/* ---- restoring a model from its checkpoint alone ---- */
+
+static nc_status read_artifact(void *self, const char *ref, void **data, size_t *len) {
+    const nc_st_file *f = self;
+    char *name = nc_strdupf(ART_PREFIX "%s", ref + 5); /* "nemo:<name>" */
+    if (!name) return nc_error(NC_ERR_OOM, "artifact %s", ref);
+    nc_tensor t;
+    nc_status s = nc_st_get(f, name, &t);
+    nc_free(name);
+    if (s) return nc_error_prefix(s, "artifact %s", ref);
+    size_t n = nc_nbytes(&t);
+    unsigned char *b = nc_malloc(n + 1); /* NUL after the data, as nc_read_file */
+    if (!b) return nc_error(NC_ERR_OOM, "artifact %s (%zu bytes)", ref, n);
+    memcpy(b, t.data, n);
+    b[n] = 0;
+    *data = b;
+    *len = n;
+    return NC_OK;
+}
+
+nc_status nc_ckpt_model_create(const char *path, nc_model **out) {
+    *out = NULL;
+    nc_st_file *f;
+    nc_status s = nc_st_open(path, &f);
+    if (s) return s;
+    const char *yaml = nc_st_metadata_get(f, "config");
+    const char *target = nc_st_metadata_get(f, "target");
+    const char *arts = nc_st_metadata_get(f, "artifacts");
+    nc_cfg *root = NULL, *model_cfg = NULL;
+    if (!yaml) {
+        s = nc_error(NC_ERR_FORMAT, "%s: no config in the checkpoint metadata", path);
+    } else if (!(s = nc_cfg_parse(yaml, strlen(yaml), path, &root))) {
+        s = nc_cfg_get_node(root, "model", &model_cfg);
+    }
+    /* Point each artifact's config key at the copy inside the checkpoint. */
+    for (const char *l = arts; !s && l && *l;) {
+        const char *tab = strchr(l, '\t'), *nl = strchr(l, '\n');
+        if (!tab || !nl || tab > nl) {
+            s = nc_error(NC_ERR_FORMAT, "%s: metadata 'artifacts' is malformed", path);
+            break;
+        }
+        char *key = nc_strdupf("%.*s", (int)(tab - l), l), *ref = nc_strdupf("nemo:%.*s", (int)(nl - tab - 1), tab + 1);
+        s = key && ref ? nc_cfg_set_str(model_cfg, key, ref) : nc_error(NC_ERR_OOM, "artifacts");
+        nc_free(key);
+        nc_free(ref);
+        l = nl + 1;
+    }
+    nc_artifact_reader rd = {.read = read_artifact, .self = f};
+    nc_model_build_args ba = {.artifacts = &rd};
+    if (!s) s = nc_model_create(model_cfg, target, &ba, out);
+    nc_st_close(f);
+    nc_cfg_free(root);
+    if (!s) {
+        s = nc_ckpt_load(path, *out, NULL, NULL);
+        if (s) {
+            nc_model_free(*out);
+            *out = NULL;
+        }
+    }
+    return s;
+}

@@ -33,4 +33,8 @@ nc_status nc_ckpt_save(const char *path, const nc_model *m, const nc_optim *opt,
  * loads; on any error nothing is modified. opt/st may be NULL (weights only). */
 nc_status nc_ckpt_load(const char *path, nc_model *m, nc_optim *opt, nc_train_state *st);
 
+/* A whole model from a checkpoint alone: its config builds the class, its
+ * artifacts (tokenizer files) are read from inside it, then the weights load. */
+nc_status nc_ckpt_model_create(const char *path, nc_model **out);
+
 #endif

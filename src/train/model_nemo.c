@@ -8,11 +8,11 @@
 #include <unistd.h>
 
 #include "nemoc/alloc.h"
-#include "nemoc/model.h"
-#include "nemoc/safetensors.h"
-#include "nemoc/trainer.h"
 #include "nemoc/log.h"
+#include "nemoc/model.h"
 #include "nemoc/nemo_archive.h"
+#include "nemoc/trainer.h"
+#include "train/checkpoint.h"
 
 /* ---- state_dict <-> params ---- */
 
@@ -181,26 +181,5 @@ nc_status nc_model_load(const char *path, nc_model **out) {
     *out = NULL;
     size_t n = strlen(path);
     if (n > 5 && !strcmp(path + n - 5, ".nemo")) return nc_nemo_model_load(path, out);
-    nc_st_file *f;
-    nc_status s = nc_st_open(path, &f);
-    if (s) return s;
-    const char *yaml = nc_st_metadata_get(f, "config");
-    const char *target = nc_st_metadata_get(f, "target");
-    nc_cfg *root = NULL, *model_cfg = NULL;
-    if (!yaml) {
-        s = nc_error(NC_ERR_FORMAT, "%s: no config in the checkpoint metadata", path);
-    } else if (!(s = nc_cfg_parse(yaml, strlen(yaml), path, &root))) {
-        s = nc_cfg_get_node(root, "model", &model_cfg);
-        if (!s) s = nc_model_create(model_cfg, target, NULL, out);
-    }
-    nc_st_close(f);
-    nc_cfg_free(root);
-    if (!s) {
-        s = nc_checkpoint_load_weights(*out, path);
-        if (s) {
-            nc_model_free(*out);
-            *out = NULL;
-        }
-    }
-    return s;
+    return nc_ckpt_model_create(path, out);
 }

@@ -32,6 +32,7 @@ TOK=$(ls -d tok/tokenizer_spe_bpe_v24)
     trainer.enable_progress_bar=false exp_manager.create_tensorboard_logger=false exp_manager.exp_dir=exp \
     >train.log 2>&1 || { cat train.log; fail "training"; }
 NEMO=$(ls exp/*/*/checkpoints/*.nemo)
+CKPT=$(ls exp/*/*/checkpoints/*--end.ckpt)
 
 # Every tokenizer file is a member, and the config names those members.
 mkdir unpacked && tar xf "$NEMO" -C unpacked
@@ -45,7 +46,7 @@ cmp -s "$TOK/vocab.txt" "unpacked/$(sed -n 's/^  vocab_path: nemo:\(.*\)$/\1/p' 
 
 # Restore elsewhere with the tokenizer folder gone; audio_dir transcription
 # with log-probs.
-mkdir -p elsewhere/wavs && cp "$NEMO" elsewhere/model.nemo
+mkdir -p elsewhere/wavs && cp "$NEMO" elsewhere/model.nemo && cp "$CKPT" elsewhere/model.ckpt
 cp data/wavs/*.wav elsewhere/wavs/ 2>/dev/null || cp $(sed -n 's/.*"audio_filepath": "\([^"]*\)".*/data\/\1/p' \
     data/validation_manifest.json) elsewhere/wavs/
 rm -rf tok
@@ -64,6 +65,11 @@ for k in $(seq 0 $((n - 1))); do
     grep -q "'descr': '<f4', 'fortran_order': False, 'shape': ([0-9]*, *25)" <<<"$hdr" || fail "$f is not (T, 25) float32"
 done
 ls "${TMPDIR:-/tmp}" | grep -q "nemoc_audio_dir" && fail "a temp manifest was left in ${TMPDIR:-/tmp}"
+# The training checkpoint carries the tokenizer files too: same transcripts.
+(cd elsewhere && "$NEMOC" asr transcribe model_path=model.ckpt audio_dir=wavs output_filename=ckpt.json \
+    >../tr2.log 2>&1) || { cat tr2.log; fail "transcribing with the moved .ckpt"; }
+cmp -s <(sed 's/.*"pred_text"/"pred_text"/' elsewhere/ckpt.json) \
+    <(sed 's/.*"pred_text"/"pred_text"/' elsewhere/wavs/transcriptions.json) || fail ".ckpt and .nemo transcripts differ"
 
 # A class nemoc does not have: a named error, exit 1, no crash.
 sed -i 's/^target: .*/target: nemo.collections.asr.models.rnnt_bpe_models.EncDecRNNTBPEModel/' unpacked/model_config.yaml
@@ -77,4 +83,4 @@ set -e
 [ $rc -eq 1 ] || { echo "$out"; fail "unsupported class: exit $rc, expected 1"; }
 grep -q "model target 'nemo.collections.asr.models.rnnt_bpe_models.EncDecRNNTBPEModel' is not known to nemoc" \
     <<<"$out" || { echo "$out"; fail "no named error for the unsupported class"; }
-echo "OK: .nemo artifacts, restore elsewhere, logprobs, unsupported class"
+echo "OK: .nemo and .ckpt artifacts, restore elsewhere, logprobs, unsupported class"
