@@ -472,7 +472,7 @@ static int train_spe(const tok_args *a, const char *text_path) {
     int rc = 1, fd = -1;
     if (dir.oom || !model) {
         fprintf(stderr, "nemoc tokenizer train: out of memory\n");
-    } else if (mkdirs(dir.p) == 0 && check_corpus(text_path) == 0) {
+    } else if (check_corpus(text_path) == 0 && mkdirs(dir.p) == 0) {
         /* spm_train's output goes to a fresh temp file beside the model (a
          * fixed name could be a planted link or FIFO); removed either way. */
         if (nc_temp_file(dir.p, ".spm_train.log.", &log_path, &fd)) {

@@ -1,5 +1,6 @@
 /* nemoc: the command-line front end. Dispatches `nemoc <group> <verb>` to
  * one file per subcommand; the only place that prints for a person or exits. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,15 @@ static void tune_openmp(char **argv) {
     /* exec failed (no /proc): carry on with the defaults */
 }
 
+/* What a command printed on stdout (ids from `tokenizer encode`, results)
+ * is output too: when it could not be written (`> /dev/full`, a closed
+ * pipe's reader aside) the exit status says so. */
+static int stdout_checked(int rc) {
+    if (fflush(stdout) == 0 && !ferror(stdout)) return rc;
+    perror("nemoc: cannot write standard output");
+    return rc ? rc : 1;
+}
+
 int main(int argc, char **argv) {
     tune_openmp(argv);
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
@@ -55,8 +65,8 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         const nc_cli_command *c = &commands[i];
         if (strcmp(argv[1], c->group) != 0) continue;
-        if (!c->verb) return c->run(argc - 1, argv + 1);
-        if (argc >= 3 && !strcmp(argv[2], c->verb)) return c->run(argc - 2, argv + 2);
+        if (!c->verb) return stdout_checked(c->run(argc - 1, argv + 1));
+        if (argc >= 3 && !strcmp(argv[2], c->verb)) return stdout_checked(c->run(argc - 2, argv + 2));
     }
     fprintf(stderr, "nemoc: unknown command '%s%s%s'\n\n", argv[1], argc > 2 ? " " : "",
             argc > 2 ? argv[2] : "");

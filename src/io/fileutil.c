@@ -80,6 +80,15 @@ static nc_status require_regular(int fd, const char *path, const char *what, int
     return NC_OK;
 }
 
+/* The message for an open that failed: a socket (ENXIO) or a FIFO without
+ * a reader says what it is rather than "No such device or address". */
+static nc_status open_failed(const char *path, const char *what, int err, const char *how) {
+    struct stat st;
+    if (err != ENOENT && stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+        return nc_error(NC_ERR_IO, "%s '%s' is %s, not a regular file", what, path, nc_file_kind(st.st_mode));
+    return nc_error(err == ENOENT ? NC_ERR_NOT_FOUND : NC_ERR_IO, "cannot open '%s'%s: %s", path, how, strerror(err));
+}
+
 /* Clears O_NONBLOCK again once the file is known to be regular, so later
  * reads and writes behave as on any descriptor. */
 static nc_status clear_nonblock(int fd, const char *path) {
@@ -99,8 +108,7 @@ nc_status nc_open_read(const char *path, const char *what, int *fd_out, int64_t 
     int fd;
     do fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
     while (fd < 0 && errno == EINTR);
-    if (fd < 0)
-        return nc_error(errno == ENOENT ? NC_ERR_NOT_FOUND : NC_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+    if (fd < 0) return open_failed(path, what, errno, "");
     nc_status s = require_regular(fd, path, what, size);
     if (!s) s = clear_nonblock(fd, path);
     if (!s) *fd_out = fd;
@@ -138,8 +146,8 @@ nc_status nc_open_write(const char *path, const char *what, bool append, int *fd
     do fd = open(path, O_WRONLY | O_CREAT | O_NONBLOCK | O_NOCTTY | O_CLOEXEC | (append ? O_APPEND : 0), 0644);
     while (fd < 0 && errno == EINTR);
     if (fd < 0) {
-        if (errno == ENXIO) return nc_error(NC_ERR_IO, "%s '%s' is a FIFO (named pipe), not a regular file", what, path);
-        return nc_error(NC_ERR_IO, "cannot open '%s' for writing: %s", path, strerror(errno));
+        nc_status s = open_failed(path, what, errno, " for writing");
+        return s == NC_ERR_NOT_FOUND ? NC_ERR_IO : s;
     }
     nc_status s = require_regular(fd, path, what, NULL);
     if (!s) s = clear_nonblock(fd, path);
@@ -295,7 +303,8 @@ nc_status nc_atomic_open(const char *path, nc_atomic_file **out) {
         if (f->fd < 0 && errno != EEXIST && errno != EINTR) break;
     }
     if (f->fd < 0) {
-        s = nc_error(NC_ERR_IO, "cannot create '%s': %s", f->tmp, strerror(errno));
+        s = nc_error(NC_ERR_IO, "cannot write '%s': cannot create its temp file '%s': %s", path, f->tmp,
+                     strerror(errno));
         nc_free(f->path);
         nc_free(f->tmp);
         nc_free(f);

@@ -247,22 +247,25 @@ static nc_status write_text(const char *path, const char *text) {
 /* NeMo's name, version and checkpoint filename are names inside exp_dir,
  * never paths: "../../x" or "a/b" would put the run's files (and a later
  * resume's clean-up) outside it. */
-static nc_status check_name(const char *key, const char *v) {
+static nc_status check_name(const char *key, const char *v, const char *folder_keys) {
     if (!v) return NC_OK;
     if (!*v || !strcmp(v, ".") || !strcmp(v, ".."))
         return nc_error(NC_ERR_CONFIG, "%s: '%s' is not a usable name", key, v);
     if (strchr(v, '/'))
-        return nc_error(NC_ERR_CONFIG, "%s: '%s' must be a name, not a path (no '/'; set exp_manager.exp_dir "
-                        "or exp_manager.explicit_log_dir for the folder)", key, v);
+        return nc_error(NC_ERR_CONFIG, "%s: '%s' must be a name, not a path (no '/'; the folder is set by %s)", key,
+                        v, folder_keys);
     return NC_OK;
 }
 
 static nc_status check_names(const nc_exp_params *p) {
     const char *env = getenv("NEMO_EXPM_VERSION");
-    nc_status s = check_name("exp_manager.name", p->name);
-    if (!s) s = check_name("exp_manager.version", p->version);
-    if (!s && !p->version && env && *env) s = check_name("NEMO_EXPM_VERSION", env);
-    if (!s) s = check_name("exp_manager.checkpoint_callback_params.filename", p->filename);
+    const char *dirs = "exp_manager.exp_dir or exp_manager.explicit_log_dir";
+    nc_status s = check_name("exp_manager.name", p->name, dirs);
+    if (!s) s = check_name("exp_manager.version", p->version, dirs);
+    if (!s && !p->version && env && *env) s = check_name("NEMO_EXPM_VERSION", env, dirs);
+    if (!s)
+        s = check_name("exp_manager.checkpoint_callback_params.filename", p->filename,
+                       "exp_manager.checkpoint_callback_params.dirpath");
     return s;
 }
 
