@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -266,6 +267,34 @@ static nc_status atomic_target(const char *path, char **real) {
     return NC_OK;
 }
 
+/* Temp files being written, for nc_atomic_remove_temps: a slot holds the
+ * name until commit or abort clears it (before the name is freed). More
+ * writers at once than slots go unlisted: they are only not removed by a
+ * signal. */
+#define LIVE_SLOTS 64
+static _Atomic(char *) live_tmp[LIVE_SLOTS];
+
+static void live_add(char *tmp) {
+    for (int i = 0; i < LIVE_SLOTS; i++) {
+        char *none = NULL;
+        if (atomic_compare_exchange_strong(&live_tmp[i], &none, tmp)) return;
+    }
+}
+
+static void live_remove(const char *tmp) {
+    for (int i = 0; i < LIVE_SLOTS; i++) {
+        char *cur = (char *)tmp;
+        if (atomic_compare_exchange_strong(&live_tmp[i], &cur, NULL)) return;
+    }
+}
+
+void nc_atomic_remove_temps(void) {
+    for (int i = 0; i < LIVE_SLOTS; i++) {
+        char *t = atomic_load(&live_tmp[i]);
+        if (t) unlink(t);
+    }
+}
+
 /* 64 unpredictable bits for a temp name; the clock and a counter when the
  * kernel has no entropy to give (O_EXCL still keeps the name safe). */
 static uint64_t temp_bits(void) {
@@ -310,6 +339,7 @@ nc_status nc_atomic_open(const char *path, nc_atomic_file **out) {
         nc_free(f);
         return s;
     }
+    live_add(f->tmp);
     *out = f;
     return NC_OK;
 }
@@ -332,6 +362,7 @@ nc_status nc_atomic_write(nc_atomic_file *f, const void *buf, size_t len) {
 }
 
 static void free_file(nc_atomic_file *f) {
+    live_remove(f->tmp);
     nc_free(f->path);
     nc_free(f->tmp);
     nc_free(f);

@@ -69,6 +69,10 @@ nc_status nc_atomic_write(nc_atomic_file *f, const void *buf, size_t len);
 nc_status nc_atomic_commit(nc_atomic_file *f);
 /* Removes the temp file; frees f. */
 void nc_atomic_abort(nc_atomic_file *f);
+/* Unlinks the temp files of every atomic write in progress, and only that
+ * (async-signal-safe: for a SIGINT/SIGTERM handler that then ends the
+ * process, so an interrupted run leaves no "<out>.tmp.*" behind). */
+void nc_atomic_remove_temps(void);
 
 /* A byte sink (nc_byte_sink's signature) into a buffer of known size: bytes
  * past `cap` fail with `overflow` and the message `overflow_msg` (a format

@@ -209,6 +209,21 @@ expect 0 "Serialized tokenizer" -- "$NEMOC" tokenizer train --manifest data/trai
 [ ! -e victim_doc ] && [ ! -e victim_log ] || fail "tokenizer train followed a planted link"
 only tk/tokenizer_spe_bpe_v32 .spm_train.log tokenizer.model tokenizer.vocab vocab.txt
 n=$((n + 1))
+# SIGINT in the middle of a transcription removes the output's temp file.
+sox "data/$a" long.wav repeat 20
+d=$(soxi -D long.wav)
+for _ in $(seq 400); do printf '{"audio_filepath": "long.wav", "duration": %.2f, "text": "a"}\n' "${d%.*}"; done >m_long.json
+mkdir -p si
+"${TR[@]}" dataset_manifest=m_long.json output_filename=si/o.json >si.log 2>&1 &
+pid=$!
+for _ in $(seq 200); do ls si | grep -q tmp && break; sleep 0.05; done
+ls si | grep -q 'o\.json\.tmp\.' || fail "no temp file while transcribing"
+kill -INT "$pid"
+rc=0
+wait "$pid" || rc=$?
+[ "$rc" = 130 ] || fail "SIGINT: exit $rc, want 130"
+only si
+n=$((n + 1))
 # No temp file or folder is left, after success or failure.
 mkdir -p tmpd
 TMPDIR="$W/tmpd" expect 0 "" -- "$NEMOC" data synth out_dir=s3 num_utts=3 validation_fraction=0 test_fraction=0
