@@ -141,6 +141,11 @@ nc_status nc_check_readable(const char *path, const char *what) {
 nc_status nc_open_write(const char *path, const char *what, bool append, int *fd_out) {
     *fd_out = -1;
     if (!what) what = "file";
+    /* A dangling link would have O_CREAT make a file wherever it points
+     * (the atomic writer refuses it too). */
+    struct stat ls, ts;
+    if (lstat(path, &ls) == 0 && S_ISLNK(ls.st_mode) && stat(path, &ts) != 0)
+        return nc_error(NC_ERR_IO, "cannot write %s '%s': it is a symbolic link to a missing file", what, path);
     /* No O_TRUNC before the check: truncating is only for regular files.
      * O_NONBLOCK: a FIFO without a reader fails (ENXIO) instead of blocking. */
     int fd;

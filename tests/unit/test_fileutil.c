@@ -136,7 +136,8 @@ static void test_write_in_place(void) {
     CHECK_ERR(nc_open_write(at("fifo"), "log file", true, &fd), NC_ERR_IO, "log file '");
     CHECK_ERR(nc_open_write("/dev/null", "log file", false, &fd), NC_ERR_IO, "character device");
     CHECK_ERR(nc_open_write(at("sub"), "log file", true, &fd), NC_ERR_IO, "");
-    CHECK(fd == -1);
+    CHECK_ERR(nc_open_write(at("dangling"), "log file", true, &fd), NC_ERR_IO, "symbolic link to a missing file");
+    CHECK(fd == -1 && access(at("nowhere"), F_OK) != 0);
     put(at("log.txt"), "one\n");
     CHECK_OK(nc_open_write(at("log.txt"), NULL, true, &fd));
     if (fd >= 0) {
