@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "nemoc/alloc.h"
 #include "nemoc/asr_ctc.h"
+#include "nemoc/collections.h"
 #include "nemoc/safetensors.h"
 
 int nc_cmd_export(int argc, char **argv) {
@@ -31,7 +32,8 @@ int nc_cmd_export(int argc, char **argv) {
         return 2;
     }
     nc_model *m = NULL;
-    if (nc_model_load(model_path, &m)) {
+    /* The model classes must be known before a checkpoint names its class. */
+    if (nc_register_collections() || nc_model_load(model_path, &m)) {
         fprintf(stderr, "nemoc export: %s\n", nc_last_error());
         return 1;
     }

@@ -210,8 +210,49 @@ static int mkdirs(const char *path) {
     return -1;
 }
 
+/* Reports the library's last error on stderr; returns -1. */
+static int lib_fail(void) {
+    fprintf(stderr, "nemoc tokenizer train: %s\n", nc_last_error());
+    return -1;
+}
+
+/* The `text` fields of one manifest into the corpus writer. */
+static int copy_texts(const char *m, nc_atomic_file *w, long *n_lines) {
+    FILE *r;
+    if (nc_fopen_read(m, "manifest", &r)) return lib_fail();
+    long ln = 0;
+    ssize_t n;
+    int rc = 0;
+    char *line = NULL;
+    size_t lcap = 0;
+    while (!rc && (n = getline(&line, &lcap, r)) >= 0) {
+        ln++;
+        if (strspn(line, " \t\r\n") == (size_t)n) continue;
+        cJSON *j = cJSON_ParseWithLength(line, (size_t)n);
+        cJSON *text = j ? cJSON_GetObjectItemCaseSensitive(j, "text") : NULL;
+        if (!j || !cJSON_IsString(text)) {
+            fprintf(stderr, "nemoc tokenizer train: %s:%ld: %s\n", m, ln,
+                    j ? "no string field \"text\"" : "not a JSON object");
+            rc = -1;
+        } else if (nc_atomic_write(w, text->valuestring, strlen(text->valuestring)) || nc_atomic_write(w, "\n", 1)) {
+            rc = lib_fail();
+        } else {
+            (*n_lines)++;
+        }
+        cJSON_Delete(j);
+    }
+    if (!rc && ferror(r)) {
+        fprintf(stderr, "nemoc tokenizer train: error reading manifest %s\n", m);
+        rc = -1;
+    }
+    free(line);
+    fclose(r);
+    return rc;
+}
+
 /* NeMo __build_document_from_manifests: one line per manifest entry, the
- * `text` field verbatim; an existing document.txt is reused. */
+ * `text` field verbatim; an existing document.txt is reused. Written
+ * atomically (a temp name nobody can predict, renamed when complete). */
 static int build_document(const tok_args *a, const char *out) {
     char *dir = nc_strdupf("%s/text_corpus", a->data_root);
     int made = dir ? mkdirs(dir) : -1;
@@ -221,55 +262,21 @@ static int build_document(const tok_args *a, const char *out) {
         fprintf(stderr, "Corpus already exists at path : %s (delete it to rebuild from the manifests)\n", out);
         return 0;
     }
-    char *tmp = nc_strdupf("%s.tmp", out);
-    FILE *w = tmp ? fopen(tmp, "w") : NULL;
-    if (!w) {
-        fprintf(stderr, "nemoc tokenizer train: cannot write %s.tmp: %s\n", out, tmp ? strerror(errno) : "out of memory");
-        nc_free(tmp);
-        return -1;
-    }
-    char *list = strdup(a->manifest);
+    nc_atomic_file *w;
+    if (nc_atomic_open(out, &w)) return lib_fail();
+    char *list = nc_strdup(a->manifest);
     long n_lines = 0;
-    int rc = 0;
-    char *line = NULL;
-    size_t lcap = 0;
-    for (char *m = strtok(list, ","); m && !rc; m = strtok(NULL, ",")) {
-        FILE *r = fopen(m, "r");
-        if (!r) {
-            fprintf(stderr, "nemoc tokenizer train: cannot open manifest %s: %s\n", m, strerror(errno));
-            rc = -1;
-            break;
-        }
-        long ln = 0;
-        ssize_t n;
-        while (!rc && (n = getline(&line, &lcap, r)) >= 0) {
-            ln++;
-            if (strspn(line, " \t\r\n") == (size_t)n) continue;
-            cJSON *j = cJSON_ParseWithLength(line, (size_t)n);
-            cJSON *text = j ? cJSON_GetObjectItemCaseSensitive(j, "text") : NULL;
-            if (!j || !cJSON_IsString(text)) {
-                fprintf(stderr, "nemoc tokenizer train: %s:%ld: %s\n", m, ln,
-                        j ? "no string field \"text\"" : "not a JSON object");
-                rc = -1;
-            } else {
-                fprintf(w, "%s\n", text->valuestring);
-                n_lines++;
-            }
-            cJSON_Delete(j);
-        }
-        fclose(r);
+    int rc = list ? 0 : -1;
+    if (!list) fprintf(stderr, "nemoc tokenizer train: out of memory\n");
+    char *save = NULL;
+    for (char *m = list ? strtok_r(list, ",", &save) : NULL; m && !rc; m = strtok_r(NULL, ",", &save)) {
+        rc = copy_texts(m, w, &n_lines);
         if (!rc && a->log) fprintf(stderr, "Finished extracting manifest : %s\n", m);
     }
-    free(line);
-    free(list);
-    if (fclose(w) != 0 && !rc) {
-        fprintf(stderr, "nemoc tokenizer train: error writing %s\n", tmp);
-        rc = -1;
-    }
-    if (!rc && rename(tmp, out) != 0) rc = -1;
-    if (rc) unlink(tmp);
-    else if (a->log) fprintf(stderr, "Finished extracting all manifests ! Number of sentences : %ld\n", n_lines);
-    nc_free(tmp);
+    nc_free(list);
+    if (rc) nc_atomic_abort(w);
+    else if (nc_atomic_commit(w)) rc = lib_fail();
+    if (!rc && a->log) fprintf(stderr, "Finished extracting all manifests ! Number of sentences : %ld\n", n_lines);
     return rc;
 }
 
@@ -290,21 +297,21 @@ static int run_child(char *const argv[], int show, const char *log_path) {
 /* NeMo create_spt_model: vocab.txt from tokenizer.vocab. */
 static int write_nemo_vocab(const char *dir, const tok_args *a) {
     char *in_path = nc_strdupf("%s/tokenizer.vocab", dir), *out_path = nc_strdupf("%s/vocab.txt", dir);
-    FILE *r = in_path && out_path ? fopen(in_path, "r") : NULL, *w = r ? fopen(out_path, "w") : NULL;
-    if (!r || !w) {
-        fprintf(stderr, "nemoc tokenizer train: cannot convert %s/tokenizer.vocab to %s/vocab.txt\n", dir, dir);
-        if (r) fclose(r);
+    FILE *r = NULL;
+    if (!in_path || !out_path || nc_fopen_read(in_path, "spm_train vocabulary", &r)) {
+        fprintf(stderr, "nemoc tokenizer train: cannot convert %s/tokenizer.vocab to %s/vocab.txt: %s\n", dir, dir,
+                nc_last_error());
         nc_free(in_path);
         nc_free(out_path);
         return -1;
     }
     nc_free(in_path);
-    nc_free(out_path);
     char *line = NULL, *skip = NULL;
     size_t cap = 0;
     skip = join_append(skip, "<s>,</s>,<pad>,<unk>");
     if (a->control_symbols) skip = join_append(skip, a->control_symbols);
     if (a->user_symbols) skip = join_append(skip, a->user_symbols);
+    nc_strbuf w = {0};
     ssize_t n;
     while ((n = getline(&line, &cap, r)) >= 0) {
         char *tab = strchr(line, '\t');
@@ -319,13 +326,23 @@ static int write_nemo_vocab(const char *dir, const tok_args *a) {
         }
         if (special) continue;
         static const char ws[] = "\xe2\x96\x81";
-        if (!strncmp(line, ws, 3)) fprintf(w, "%s\n", line[3] ? line + 3 : ws); /* "▁" alone stays "▁" */
-        else fprintf(w, "##%s\n", line);
+        if (!strncmp(line, ws, 3)) nc_sb_appendf(&w, "%s\n", line[3] ? line + 3 : ws); /* "▁" alone stays "▁" */
+        else nc_sb_appendf(&w, "##%s\n", line);
+    }
+    int rc = 0;
+    if (ferror(r) || w.oom) {
+        fprintf(stderr, "nemoc tokenizer train: cannot convert %s/tokenizer.vocab: %s\n", dir,
+                w.oom ? "out of memory" : "read error");
+        rc = -1;
+    } else if (nc_write_file_atomic(out_path, w.p ? w.p : "", w.n)) {
+        rc = lib_fail();
     }
     free(line);
     free(skip);
     fclose(r);
-    return fclose(w) == 0 ? 0 : -1;
+    nc_sb_free(&w);
+    nc_free(out_path);
+    return rc;
 }
 
 /* spm_train's argument vector: fixed strings, or formatted ones kept in opt. */
@@ -352,9 +369,20 @@ static void arg_fmt(spm_argv *v, const char *fmt, ...) {
     v->argv[v->argc++] = opt ? opt : (char *)"";
 }
 
+/* spm_train gets the corpus files by name: each must be a regular file
+ * (a FIFO would block spm_train, /dev/zero would never end). */
+static int check_corpus(const char *list) {
+    char *copy = nc_strdup(list), *save = NULL;
+    if (!copy) return lib_fail();
+    int rc = 0;
+    for (char *f = strtok_r(copy, ",", &save); f && !rc; f = strtok_r(NULL, ",", &save))
+        if (nc_check_readable(f, "text corpus")) rc = lib_fail();
+    nc_free(copy);
+    return rc;
+}
+
 static int train_spe_in(const tok_args *a, const char *text_path, const char *dir, const char *model,
                         const char *log_path, spm_argv *vp) {
-    if (mkdirs(dir) != 0) return 1;
     if (access(model, F_OK) == 0) {
         fprintf(stderr, "warning: Model file already exists, overriding old model file !\n");
         unlink(model);
@@ -402,7 +430,8 @@ static int train_spe_in(const tok_args *a, const char *text_path, const char *di
                             "package (apt-get install sentencepiece)\n");
         else {
             fprintf(stderr, "nemoc tokenizer train: spm_train failed (exit %d)", rc);
-            FILE *l = a->log ? NULL : fopen(log_path, "r");
+            FILE *l = NULL;
+            if (!a->log && nc_fopen_read(log_path, "spm_train log", &l)) l = NULL;
             if (l) {
                 fprintf(stderr, "; its log:\n");
                 char buf[4096];
@@ -438,11 +467,21 @@ static int train_spe(const tok_args *a, const char *text_path) {
     if (a->bos) nc_sb_puts(&dir, "_bos");
     if (a->eos) nc_sb_puts(&dir, "_eos");
     char *model = nc_strdupf("%s/tokenizer.model", nc_sb_str(&dir));
-    char *log_path = nc_strdupf("%s/.spm_train.log", nc_sb_str(&dir));
+    char *log_path = NULL;
     spm_argv v = {.n_opt = 0};
-    int rc = 1;
-    if (dir.oom || !model || !log_path) fprintf(stderr, "nemoc tokenizer train: out of memory\n");
-    else rc = train_spe_in(a, text_path, dir.p, model, log_path, &v);
+    int rc = 1, fd = -1;
+    if (dir.oom || !model) {
+        fprintf(stderr, "nemoc tokenizer train: out of memory\n");
+    } else if (check_corpus(text_path) == 0 && mkdirs(dir.p) == 0) {
+        /* spm_train's output goes to a fresh temp file beside the model (a
+         * fixed name could be a planted link or FIFO); removed either way. */
+        if (nc_temp_file(dir.p, ".spm_train.log.", &log_path, &fd)) {
+            lib_fail();
+        } else {
+            close(fd);
+            rc = train_spe_in(a, text_path, dir.p, model, log_path, &v);
+        }
+    }
     for (int i = 0; i < v.n_opt; i++) nc_free(v.opt[i]);
     nc_free(model);
     nc_free(log_path);

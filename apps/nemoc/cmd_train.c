@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "io/fileutil.h"
 #include "nemoc/collections.h"
 #include "nemoc/comm.h"
 #include "nemoc/log.h"
@@ -27,6 +28,7 @@ static volatile sig_atomic_t stop_requested;
  * atomic, so the last complete checkpoint is still whole). */
 static void on_signal(int sig) {
     if (stop_requested) {
+        nc_atomic_remove_temps(); /* a checkpoint being written is dropped, the last one stays whole */
         signal(sig, SIG_DFL);
         raise(sig);
         return;

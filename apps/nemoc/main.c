@@ -1,11 +1,13 @@
 /* nemoc: the command-line front end. Dispatches `nemoc <group> <verb>` to
  * one file per subcommand; the only place that prints for a person or exits. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "io/fileutil.h"
 
 static const nc_cli_command commands[] = {
     {"asr", "train", "train a CTC speech recognizer from a NeMo config (speech_to_text_ctc*.py)", nc_cmd_asr_train},
@@ -46,8 +48,32 @@ static void tune_openmp(char **argv) {
     /* exec failed (no /proc): carry on with the defaults */
 }
 
+/* SIGINT/SIGTERM/SIGHUP: remove the temp files of atomic writes in
+ * progress (a half-written "<out>.tmp.*"), then die of the signal as
+ * before. `asr train` replaces the SIGINT/SIGTERM handlers with its own
+ * (save a checkpoint, then stop), which does the same on a second signal. */
+static void on_signal(int sig) {
+    nc_atomic_remove_temps();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+/* What a command printed on stdout (ids from `tokenizer encode`, results)
+ * is output too: when it could not be written (`> /dev/full`, a closed
+ * pipe's reader aside) the exit status says so. */
+static int stdout_checked(int rc) {
+    if (fflush(stdout) == 0 && !ferror(stdout)) return rc;
+    perror("nemoc: cannot write standard output");
+    return rc ? rc : 1;
+}
+
 int main(int argc, char **argv) {
     tune_openmp(argv);
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
@@ -55,8 +81,8 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         const nc_cli_command *c = &commands[i];
         if (strcmp(argv[1], c->group) != 0) continue;
-        if (!c->verb) return c->run(argc - 1, argv + 1);
-        if (argc >= 3 && !strcmp(argv[2], c->verb)) return c->run(argc - 2, argv + 2);
+        if (!c->verb) return stdout_checked(c->run(argc - 1, argv + 1));
+        if (argc >= 3 && !strcmp(argv[2], c->verb)) return stdout_checked(c->run(argc - 2, argv + 2));
     }
     fprintf(stderr, "nemoc: unknown command '%s%s%s'\n\n", argv[1], argc > 2 ? " " : "",
             argc > 2 ? argv[2] : "");

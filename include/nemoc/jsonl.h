@@ -30,7 +30,8 @@ nc_jsonl_opts nc_jsonl_default_opts(void);
 
 typedef struct nc_jsonl_reader nc_jsonl_reader;
 
-/* opts may be NULL (defaults). */
+/* opts may be NULL (defaults). Only a regular file is read: a FIFO, device
+ * or folder is refused with a message naming it. */
 nc_status nc_jsonl_open(const char *path, const nc_jsonl_opts *opts, nc_jsonl_reader **out);
 /* Reads from memory that must outlive the reader; `name` labels errors. */
 nc_status nc_jsonl_open_mem(const void *buf, size_t len, const char *name, const nc_jsonl_opts *opts,
@@ -48,7 +49,8 @@ void nc_jsonl_close(nc_jsonl_reader *r);
  * interleave. */
 typedef struct nc_jsonl_writer nc_jsonl_writer;
 
-/* append=false truncates an existing file. */
+/* append=false truncates an existing file. Only a regular file (or a new
+ * one) is written: a FIFO, device or folder is refused. */
 nc_status nc_jsonl_writer_open(const char *path, bool append, nc_jsonl_writer **out);
 nc_status nc_jsonl_write(nc_jsonl_writer *w, const cJSON *value);
 /* Flushes to disk (fsync). */

@@ -149,7 +149,7 @@ typedef void (*nc_synth_progress_fn)(int64_t done, int64_t total, void *user_dat
 
 typedef struct nc_synth_run_params {
     const char *out_dir;  /* created if missing, with audio/<split>/ under it */
-    const char *tmp_dir;  /* engine output scratch; NULL = a fresh folder in $TMPDIR or /tmp */
+    const char *tmp_dir;  /* where the private scratch folder is made (mkdtemp); NULL = $TMPDIR or /tmp */
     int num_workers;      /* parallel engine processes; <= 0 = number of online CPUs */
     nc_synth_progress_fn progress; /* called after each utterance, serialised; may be NULL */
     void *user_data;

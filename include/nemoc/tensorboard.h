@@ -20,7 +20,8 @@ typedef struct nc_tb_writer nc_tb_writer;
 nc_status nc_tb_open(const char *dir, nc_tb_writer **out);
 nc_status nc_tb_scalar(nc_tb_writer *w, const char *tag, double value, int64_t step);
 nc_status nc_tb_flush(nc_tb_writer *w);
-void nc_tb_close(nc_tb_writer *w);
+/* Closes and frees w; an error if buffered events could not be written. */
+nc_status nc_tb_close(nc_tb_writer *w);
 const char *nc_tb_path(const nc_tb_writer *w);
 
 /* Reads back an event file: calls fn for every scalar (tests, tools).

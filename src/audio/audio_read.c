@@ -10,7 +10,9 @@
 #include <sndfile.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <unistd.h>
+
+#include "io/fileutil.h"
 
 #include "nemoc/alloc.h"
 
@@ -36,24 +38,27 @@ nc_audio_read_params nc_audio_read_default_params(void) {
     };
 }
 
-/* Checks that `path` names a non-empty regular file, with a message that
- * says which of those it is not. */
-static nc_status check_file(const char *path) {
-    struct stat st;
-    if (stat(path, &st) != 0) {
-        if (errno == ENOENT) return nc_error(NC_ERR_NOT_FOUND, "audio file '%s' does not exist", path);
-        return nc_error(NC_ERR_IO, "cannot access audio file '%s': %s", path, strerror(errno));
+/* Opens `path` as a non-empty regular file (a FIFO, device or folder is
+ * refused before libsndfile sees it: it would block or read forever), with
+ * a message that says which of those it is not; *fd is then libsndfile's. */
+static nc_status open_checked(const char *path, int *fd) {
+    int64_t size;
+    nc_status s = nc_open_read(path, "audio file", fd, &size);
+    if (s == NC_ERR_NOT_FOUND) return nc_error(NC_ERR_NOT_FOUND, "audio file '%s' does not exist", path);
+    if (s) return s;
+    if (size == 0) {
+        close(*fd);
+        return nc_error(NC_ERR_FORMAT, "audio file '%s' is empty (0 bytes)", path);
     }
-    if (!S_ISREG(st.st_mode)) return nc_error(NC_ERR_IO, "audio path '%s' is not a regular file", path);
-    if (st.st_size == 0) return nc_error(NC_ERR_FORMAT, "audio file '%s' is empty (0 bytes)", path);
     return NC_OK;
 }
 
 static nc_status open_file(const char *path, SNDFILE **sf, SF_INFO *info) {
-    nc_status s = check_file(path);
+    int fd;
+    nc_status s = open_checked(path, &fd);
     if (s) return s;
     memset(info, 0, sizeof *info);
-    *sf = sf_open(path, SFM_READ, info);
+    *sf = sf_open_fd(fd, SFM_READ, info, 1); /* closes fd, also on failure */
     if (!*sf)
         return nc_error(NC_ERR_FORMAT, "cannot decode audio file '%s': %s", path, sf_strerror(NULL));
     /* A header saying 1 Hz makes a few KB of samples last hours, and resampling

@@ -241,16 +241,13 @@ nc_status nc_nemo_open(const char *path, nc_nemo **out) {
         nc_free(n);
         return nc_error(NC_ERR_OOM, "opening '%s'", path);
     }
-    n->fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat sb;
-    if (n->fd < 0 || fstat(n->fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        nc_status st = n->fd < 0 ? nc_error(errno == ENOENT ? NC_ERR_NOT_FOUND : NC_ERR_IO, "cannot open '%s': %s",
-                                            path, strerror(errno))
-                                 : nc_error(NC_ERR_IO, "'%s' is not a regular file", path);
+    int64_t size;
+    nc_status st = nc_open_read(path, ".nemo file", &n->fd, &size);
+    if (st) {
         nc_nemo_close(n);
         return st;
     }
-    n->src = nc_rsrc_file(n->fd, 0, (uint64_t)sb.st_size, n->what);
+    n->src = nc_rsrc_file(n->fd, 0, (uint64_t)size, n->what);
     return finish_open(n, out);
 }
 

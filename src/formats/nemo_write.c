@@ -93,30 +93,25 @@ static nc_status tar_sink(void *ud, const void *buf, size_t len) {
 }
 
 static nc_status copy_file(wctx *w, const nc_nemo_artifact *art, time_t now) {
-    int fd = open(art->path, O_RDONLY | O_CLOEXEC);
-    struct stat sb;
-    if (fd < 0 || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        nc_status st = nc_error(fd < 0 && errno == ENOENT ? NC_ERR_NOT_FOUND : NC_ERR_IO,
-                                "artifact '%s': cannot read '%s': %s", art->name, art->path,
-                                fd < 0 ? strerror(errno) : "not a regular file");
-        if (fd >= 0) close(fd);
-        return w->st = st;
-    }
+    int fd;
+    int64_t size;
+    nc_status ost = nc_open_read(art->path, "artifact file", &fd, &size);
+    if (ost) return w->st = nc_error_prefix(ost, "artifact '%s'", art->name);
     char *name = nc_strdupf("./%s", art->name);
-    nc_status st = name ? header(w, name, (int64_t)sb.st_size, false, now) : NC_ERR_OOM;
+    nc_status st = name ? header(w, name, size, false, now) : NC_ERR_OOM;
     nc_free(name);
     enum { CH = 1 << 20 };
     char *buf = st ? NULL : nc_malloc(CH);
     if (!st && !buf) st = nc_error(NC_ERR_OOM, "copy buffer");
     int64_t done = 0;
-    while (!st && done < (int64_t)sb.st_size) {
+    while (!st && done < size) {
         ssize_t k = read(fd, buf, CH);
         if (k < 0 && errno == EINTR) continue;
         if (k <= 0) {
             st = nc_error(NC_ERR_IO, "artifact '%s': '%s' shrank while copying", art->name, art->path);
             break;
         }
-        if (k > (int64_t)sb.st_size - done) k = (ssize_t)((int64_t)sb.st_size - done); /* grew: keep the stat size */
+        if (k > size - done) k = (ssize_t)(size - done); /* grew: keep the stat size */
         st = tar_sink(w, buf, (size_t)k);
         done += k;
     }

@@ -293,14 +293,11 @@ nc_status nc_st_parse(const void *buf, size_t len, const char *name, nc_st_file 
 
 nc_status nc_st_open(const char *path, nc_st_file **out) {
     *out = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return nc_error(errno == ENOENT ? NC_ERR_NOT_FOUND : NC_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return nc_error(NC_ERR_IO, "'%s' is not a regular file", path);
-    }
-    size_t len = (size_t)st.st_size;
+    int fd;
+    int64_t size;
+    nc_status os = nc_open_read(path, "safetensors file", &fd, &size);
+    if (os) return os;
+    size_t len = (size_t)size;
     if (len < 8) {
         close(fd);
         return nc_error(NC_ERR_FORMAT, "%s: %zu bytes is too small for a safetensors file", path, len);

@@ -20,6 +20,7 @@
 #include "formats/strmap.h"
 #include "formats/torch_internal.h"
 #include "formats/zip.h"
+#include "io/fileutil.h"
 #include "nemoc/alloc.h"
 
 #define MAX_NESTING 64
@@ -505,15 +506,11 @@ nc_status nc_torch_ckpt_load_mem(const void *buf, size_t len, const char *what, 
 }
 
 nc_status nc_torch_ckpt_load(const char *path, const nc_torch_read_params *params, nc_tensor_list *out) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return nc_error(errno == ENOENT ? NC_ERR_NOT_FOUND : NC_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
-    struct stat sb;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        close(fd);
-        return nc_error(NC_ERR_IO, "'%s' is not a regular file", path);
-    }
-    nc_rsrc src = nc_rsrc_file(fd, 0, (uint64_t)sb.st_size, path);
+    int fd;
+    int64_t size;
+    nc_status os = nc_open_read(path, "checkpoint", &fd, &size);
+    if (os) return os;
+    nc_rsrc src = nc_rsrc_file(fd, 0, (uint64_t)size, path);
     nc_status st = nc_torch_ckpt_load_src(&src, params, out);
     close(fd);
     return st;

@@ -12,6 +12,7 @@
 
 #include "core/strbuf.h"
 #include "core/utf8.h"
+#include "io/fileutil.h"
 #include "nemoc/alloc.h"
 
 #define CHUNK (1 << 16)
@@ -48,8 +49,9 @@ static nc_status new_reader(const char *name, const nc_jsonl_opts *opts, nc_json
 
 nc_status nc_jsonl_open(const char *path, const nc_jsonl_opts *opts, nc_jsonl_reader **out) {
     *out = NULL;
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return nc_error(errno == ENOENT ? NC_ERR_NOT_FOUND : NC_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+    FILE *fp;
+    nc_status os = nc_fopen_read(path, NULL, &fp);
+    if (os) return os;
     nc_jsonl_reader *r;
     nc_status s = new_reader(path, opts, &r);
     if (!s) {
@@ -229,8 +231,9 @@ struct nc_jsonl_writer {
 
 nc_status nc_jsonl_writer_open(const char *path, bool append, nc_jsonl_writer **out) {
     *out = NULL;
-    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (append ? 0 : O_TRUNC), 0644);
-    if (fd < 0) return nc_error(NC_ERR_IO, "cannot open '%s' for writing: %s", path, strerror(errno));
+    int fd;
+    nc_status os = nc_open_write(path, NULL, append, &fd);
+    if (os) return os;
     nc_jsonl_writer *w = nc_calloc(1, sizeof *w);
     char *p = nc_strdup(path);
     if (!w || !p) {

@@ -70,9 +70,11 @@ static nc_status write_manifests(const nc_synth_plan *plan, const char *out_dir,
     return NC_OK;
 }
 
-/* A fresh folder under $TMPDIR for the engines' outputs; *out is nc_malloc'd. */
-static nc_status make_tmp_dir(char **out) {
-    const char *base = getenv("TMPDIR");
+/* A fresh private folder (mkdtemp: 0700, a name nobody can predict) for the
+ * engines' outputs, under `base` (NULL: $TMPDIR or /tmp): the engines write
+ * "<n>.wav" names that must not meet a planted link. *out is nc_malloc'd. */
+static nc_status make_tmp_dir(const char *base, char **out) {
+    if (!base || !*base) base = getenv("TMPDIR");
     if (!base || !*base) base = "/tmp";
     char *buf = nc_strdupf("%s/nemoc-synth-XXXXXX", base);
     if (!buf) return nc_error(NC_ERR_OOM, "temporary folder name");
@@ -106,17 +108,13 @@ nc_status nc_synth_run(const nc_synth_plan *plan, const nc_synth_run_params *rp)
     if (st) return nc_error_prefix(st, "out_dir");
     if ((st = make_audio_dirs(plan, out_dir))) return st;
     char *tmp = NULL;
-    int own_tmp = !rp->tmp_dir;
-    if (own_tmp) {
-        if ((st = make_tmp_dir(&tmp))) return st;
-    } else {
-        if ((st = nc_mkdir_p(rp->tmp_dir))) return st;
-        if (!(tmp = nc_strdup(rp->tmp_dir))) return nc_error(NC_ERR_OOM, "tmp_dir");
-    }
+    if (rp->tmp_dir && (st = nc_mkdir_p(rp->tmp_dir))) return st;
+    /* Always a private folder, inside tmp_dir when one is given. */
+    if ((st = make_tmp_dir(rp->tmp_dir, &tmp))) return st;
 
     double *durations = nc_calloc((size_t)plan->n_utts, sizeof(double));
     if (!durations) {
-        if (own_tmp) rmdir(tmp);
+        rmdir(tmp);
         nc_free(tmp);
         return nc_error(NC_ERR_OOM, "durations of %lld utterances", (long long)plan->n_utts);
     }
@@ -160,15 +158,13 @@ nc_status nc_synth_run(const nc_synth_plan *plan, const nc_synth_run_params *rp)
             if (rp->progress) rp->progress(done, plan->n_utts, rp->user_data);
         }
     }
-    if (own_tmp) {
-        /* Engine outputs are removed as they are read; a failure can leave some. */
-        for (int64_t i = 0; failed && i < plan->n_utts; i++) {
-            char *f = nc_strdupf("%s/%06lld.wav", tmp, (long long)i);
-            if (f) unlink(f);
-            nc_free(f);
-        }
-        rmdir(tmp);
+    /* Engine outputs are removed as they are read; a failure can leave some. */
+    for (int64_t i = 0; failed && i < plan->n_utts; i++) {
+        char *f = nc_strdupf("%s/%06lld.wav", tmp, (long long)i);
+        if (f) unlink(f);
+        nc_free(f);
     }
+    rmdir(tmp);
     nc_free(tmp);
     if (failed) {
         nc_free(durations);

@@ -138,9 +138,9 @@ static nc_status read_corpus(trainer *t, const char *const *files, int64_t n_fil
     char *line = NULL;
     size_t cap = 0;
     for (int64_t f = 0; f < n_files && !st; f++) {
-        FILE *fp = fopen(files[f], "rb");
-        if (!fp) {
-            st = nc_error(NC_ERR_NOT_FOUND, "wordpiece train: cannot open '%s'", files[f]);
+        FILE *fp;
+        if ((st = nc_fopen_read(files[f], "text corpus", &fp))) {
+            st = nc_error_prefix(st, "wordpiece train");
             break;
         }
         ssize_t n;
@@ -149,6 +149,7 @@ static nc_status read_corpus(trainer *t, const char *const *files, int64_t n_fil
             st = nc_bert_basic_tokenize(&o, line, n, &toks);
             for (int64_t i = 0; i < toks.n && !st; i++) st = count_word(t, nc_str_list_at(&toks, i), nc_str_list_len(&toks, i));
         }
+        if (!st && ferror(fp)) st = nc_error(NC_ERR_IO, "wordpiece train: error reading '%s'", files[f]);
         fclose(fp);
     }
     free(line); /* from getline */

@@ -177,13 +177,15 @@ static nc_status move_old_files(nc_expm *e) {
     return s;
 }
 
-/* A temp file of an atomic write ("<name>.tmp.<pid>", src/io/fileutil.c)
- * whose writer is gone: left by a process killed mid-write. */
+/* A temp file of an atomic write ("<name>.tmp.<pid>.<random hex>",
+ * src/io/fileutil.c; older nemoc: "<name>.tmp.<pid>") whose writer is gone:
+ * left by a process killed mid-write. */
 static bool stale_temp(const char *name) {
     const char *t = strstr(name, ".tmp.");
     if (!t) return false;
     char *end;
     long pid = strtol(t + 5, &end, 10);
+    if (*end == '.' && end[1] && strspn(end + 1, "0123456789abcdef") == strlen(end + 1)) end += strlen(end);
     if (*end || pid <= 0) return false;
     return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
 }
@@ -239,11 +241,39 @@ static nc_status scan_topk(nc_expm *e, int *removed_out) {
 }
 
 static nc_status write_text(const char *path, const char *text) {
-    FILE *f = fopen(path, "w");
-    if (!f) return nc_error(NC_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
-    fputs(text, f);
-    if (fclose(f) != 0) return nc_error(NC_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
+    return nc_write_file_atomic(path, text, strlen(text));
+}
+
+/* NeMo's name, version and checkpoint filename are names inside exp_dir,
+ * never paths: "../../x" or "a/b" would put the run's files (and a later
+ * resume's clean-up) outside it. */
+static nc_status check_name(const char *key, const char *v, const char *folder_keys) {
+    if (!v) return NC_OK;
+    if (!*v || !strcmp(v, ".") || !strcmp(v, ".."))
+        return nc_error(NC_ERR_CONFIG, "%s: '%s' is not a usable name", key, v);
+    if (strchr(v, '/'))
+        return nc_error(NC_ERR_CONFIG, "%s: '%s' must be a name, not a path (no '/'; the folder is set by %s)", key,
+                        v, folder_keys);
     return NC_OK;
+}
+
+static nc_status check_names(const nc_exp_params *p) {
+    const char *env = getenv("NEMO_EXPM_VERSION");
+    const char *dirs = "exp_manager.exp_dir or exp_manager.explicit_log_dir";
+    nc_status s = check_name("exp_manager.name", p->name, dirs);
+    if (!s) s = check_name("exp_manager.version", p->version, dirs);
+    if (!s && !p->version && env && *env) s = check_name("NEMO_EXPM_VERSION", env, dirs);
+    if (!s)
+        s = check_name("exp_manager.checkpoint_callback_params.filename", p->filename,
+                       "exp_manager.checkpoint_callback_params.dirpath");
+    return s;
+}
+
+/* Remembers the first failed log write (see nc_expm.log_err). */
+static void log_failed(nc_expm *e, const char *what) {
+    if (e->log_err) return;
+    e->log_err = nc_error(NC_ERR_IO, "cannot write %s in '%s': %s", what, e->log_dir, strerror(errno));
+    snprintf(e->log_msg, sizeof e->log_msg, "%s", nc_last_error());
 }
 
 static nc_status write_run_files(nc_expm *e, const nc_trainer_hooks *h) {
@@ -278,7 +308,8 @@ nc_status nc_exp_setup(nc_expm *e, const nc_exp_params *p, const nc_trainer_hook
     memset(e, 0, sizeof *e);
     e->p = p;
     e->rank0 = rank0;
-    nc_status s = fit(e->name, sizeof e->name, "exp_manager.name", "%s", p->name ? p->name : "default");
+    nc_status s = check_names(p);
+    if (!s) s = fit(e->name, sizeof e->name, "exp_manager.name", "%s", p->name ? p->name : "default");
     if (s) return s;
     if (p->explicit_log_dir) {
         s = fit(e->log_dir, sizeof e->log_dir, "exp_manager.explicit_log_dir", "%s", p->explicit_log_dir);
@@ -322,26 +353,34 @@ nc_status nc_exp_setup(nc_expm *e, const nc_exp_params *p, const nc_trainer_hook
         nc_free(log);
         return nc_error(NC_ERR_OOM, "log file names in '%s'", e->log_dir);
     }
-    e->log_file = fopen(log, "a");
-    e->metrics = fopen(metrics, "a");
+    s = nc_fopen_write(log, "log file", true, &e->log_file);
+    if (!s) s = nc_fopen_write(metrics, "metrics log", true, &e->metrics);
     nc_free(log);
     nc_free(metrics);
-    if (!e->log_file || !e->metrics) return nc_error(NC_ERR_IO, "cannot open logs in '%s': %s", e->log_dir, strerror(errno));
+    if (s) return s;
     if (removed) nc_exp_log(e, "removed %d stale file(s) of an interrupted checkpoint write in %s", removed, e->ckpt_dir);
     if (p->create_tensorboard_logger && (s = nc_tb_open(e->log_dir, &e->tb))) return s;
     return NC_OK;
 }
 
-void nc_exp_close(nc_expm *e) {
-    if (e->log_file) fclose(e->log_file);
-    if (e->metrics) fclose(e->metrics);
-    nc_tb_close(e->tb);
+nc_status nc_exp_close(nc_expm *e) {
+    if (e->log_file && fclose(e->log_file) != 0) log_failed(e, "the log file");
+    if (e->metrics && fclose(e->metrics) != 0) log_failed(e, "metrics.jsonl");
+    nc_status tb = nc_tb_close(e->tb);
+    if (tb && !e->log_err) {
+        e->log_err = tb;
+        snprintf(e->log_msg, sizeof e->log_msg, "%s", nc_last_error());
+    }
     e->log_file = e->metrics = NULL;
     e->tb = NULL;
     for (int64_t i = 0; i < e->n_topk; i++) nc_free(e->topk[i].path);
     nc_free(e->topk);
     e->topk = NULL;
     e->n_topk = e->cap_topk = 0;
+    nc_status s = e->log_err;
+    if (s) nc_error(s, "%s", e->log_msg);
+    e->log_err = NC_OK;
+    return s;
 }
 
 void nc_exp_log(nc_expm *e, const char *fmt, ...) {
@@ -351,31 +390,40 @@ void nc_exp_log(nc_expm *e, const char *fmt, ...) {
     struct tm tmv;
     localtime_r(&now, &tmv);
     strftime(ts, sizeof ts, "%Y-%m-%d %H:%M:%S", &tmv);
-    fprintf(e->log_file, "[NeMo I %s] ", ts);
+    int bad = fprintf(e->log_file, "[NeMo I %s] ", ts) < 0;
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(e->log_file, fmt, ap);
+    bad |= vfprintf(e->log_file, fmt, ap) < 0;
     va_end(ap);
-    fputc('\n', e->log_file);
-    fflush(e->log_file);
+    bad |= fputc('\n', e->log_file) == EOF;
+    bad |= fflush(e->log_file) != 0;
+    if (bad) log_failed(e, "the log file");
 }
 
-void nc_exp_metrics(nc_expm *e, int64_t step, int n, const char *const *keys, const double *values) {
+nc_status nc_exp_metrics(nc_expm *e, int64_t step, int n, const char *const *keys, const double *values) {
     if (e->metrics) {
-        fprintf(e->metrics, "{\"step\": %lld", (long long)step);
+        int bad = fprintf(e->metrics, "{\"step\": %lld", (long long)step) < 0;
         for (int i = 0; i < n; i++) {
             if (isfinite(values[i]))
-                fprintf(e->metrics, ", \"%s\": %.9g", keys[i], values[i]);
+                bad |= fprintf(e->metrics, ", \"%s\": %.9g", keys[i], values[i]) < 0;
             else
-                fprintf(e->metrics, ", \"%s\": null", keys[i]);
+                bad |= fprintf(e->metrics, ", \"%s\": null", keys[i]) < 0;
         }
-        fputs("}\n", e->metrics);
-        fflush(e->metrics);
+        bad |= fputs("}\n", e->metrics) == EOF;
+        bad |= fflush(e->metrics) != 0;
+        if (bad) log_failed(e, "metrics.jsonl");
     }
-    if (e->tb) {
-        for (int i = 0; i < n; i++) nc_tb_scalar(e->tb, keys[i], values[i], step);
-        nc_tb_flush(e->tb);
+    if (e->tb && !e->log_err) {
+        nc_status s = NC_OK;
+        for (int i = 0; i < n && !s; i++) s = nc_tb_scalar(e->tb, keys[i], values[i], step);
+        if (!s) s = nc_tb_flush(e->tb);
+        if (s) {
+            e->log_err = s;
+            snprintf(e->log_msg, sizeof e->log_msg, "%s", nc_last_error());
+        }
     }
+    if (e->log_err) return nc_error(e->log_err, "%s", e->log_msg);
+    return NC_OK;
 }
 
 nc_status nc_exp_ckpt_path(const nc_expm *e, double monitor, int64_t epoch, int64_t step,

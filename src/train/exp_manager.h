@@ -28,6 +28,10 @@ typedef struct nc_expm {
     nc_exp_topk_entry *topk;
     int64_t n_topk, cap_topk;
     char last_path[1024];
+    /* The first failed write to a log (disk full, /dev/full): nc_exp_log
+     * cannot return it, so nc_exp_metrics and nc_exp_close do. */
+    nc_status log_err;
+    char log_msg[512];
 } nc_expm;
 
 /* The fixed-size path fields above are filled with snprintf checked for
@@ -38,13 +42,16 @@ typedef struct nc_expm {
  * moves an earlier run's files to run_N, writes cmd-args.log and hparams.yaml,
  * opens the logs. Only rank 0 writes files. */
 nc_status nc_exp_setup(nc_expm *e, const nc_exp_params *p, const nc_trainer_hooks *h, bool rank0);
-/* Closes the logs and frees the top-k list. */
-void nc_exp_close(nc_expm *e);
+/* Closes the logs and frees the top-k list; an error if a log could not be
+ * written completely. */
+nc_status nc_exp_close(nc_expm *e);
 
-/* Appends a line to the run's log file (rank 0). */
+/* Appends a line to the run's log file (rank 0). A failed write is kept and
+ * returned by the next nc_exp_metrics or nc_exp_close. */
 void nc_exp_log(nc_expm *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* One JSON object per line into metrics.jsonl and the scalars into TensorBoard. */
-void nc_exp_metrics(nc_expm *e, int64_t step, int n, const char *const *keys, const double *values);
+/* One JSON object per line into metrics.jsonl and the scalars into
+ * TensorBoard; an error when any log cannot be written. */
+nc_status nc_exp_metrics(nc_expm *e, int64_t step, int n, const char *const *keys, const double *values);
 
 /* Checkpoint file name for the current monitor value and epoch
  * ("{name}--{val_wer:.4f}-{epoch}" -> "name--val_wer=0.1234-epoch=3.ckpt"). */

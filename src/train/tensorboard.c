@@ -13,6 +13,7 @@
 
 #include "core/strbuf.h"
 #include "io/crc32c.h"
+#include "io/fileutil.h"
 #include "io/protowire.h"
 #include "nemoc/alloc.h"
 
@@ -62,9 +63,9 @@ nc_status nc_tb_open(const char *dir, nc_tb_writer **out) {
         nc_free(w);
         return nc_error(NC_ERR_OOM, "tensorboard file name in '%s'", dir);
     }
-    w->f = fopen(w->path, "wb");
-    if (!w->f) {
-        nc_status s = nc_error(NC_ERR_IO, "cannot create '%s': %s", w->path, strerror(errno));
+    nc_status os = nc_fopen_write(w->path, "TensorBoard event file", false, &w->f);
+    if (os) {
+        nc_status s = os;
         nc_free(w->path);
         nc_free(w);
         return s;
@@ -105,11 +106,13 @@ nc_status nc_tb_flush(nc_tb_writer *w) {
     return NC_OK;
 }
 
-void nc_tb_close(nc_tb_writer *w) {
-    if (!w) return;
-    if (w->f) fclose(w->f);
+nc_status nc_tb_close(nc_tb_writer *w) {
+    if (!w) return NC_OK;
+    nc_status s = NC_OK;
+    if (w->f && fclose(w->f) != 0) s = nc_error(NC_ERR_IO, "cannot write '%s': %s", w->path, strerror(errno));
     nc_free(w->path);
     nc_free(w);
+    return s;
 }
 
 const char *nc_tb_path(const nc_tb_writer *w) { return w->path; }
@@ -148,8 +151,9 @@ static nc_status parse_summary(nc_pb_reader r, nc_tb_scalar_fn fn, void *ud, int
 }
 
 nc_status nc_tb_read(const char *path, nc_tb_scalar_fn fn, void *ud, int64_t *n_records) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return nc_error(NC_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+    FILE *f;
+    nc_status os = nc_fopen_read(path, "TensorBoard event file", &f);
+    if (os) return os;
     int64_t nrec = 0;
     nc_status st = NC_OK;
     unsigned char hdr[12];

@@ -170,8 +170,10 @@ static nc_status validate(run *r) {
             o += snprintf(line + o, sizeof line - (size_t)o, " %s %.4f", r->val_names[i], vals[i]);
     }
     vals[c->n_metrics] = (double)r->st.epoch;
-    nc_exp_metrics(&r->exp, r->st.global_step, c->n_metrics + 1, r->val_names, vals);
     nc_exp_log(&r->exp, "%s", line);
+    /* A log that cannot be written (disk full, /dev/full) stops the run:
+     * its numbers would be lost without a word. */
+    if ((s = nc_exp_metrics(&r->exp, r->st.global_step, c->n_metrics + 1, r->val_names, vals))) return s;
     emit(r, (nc_train_event){.kind = NC_EV_VALIDATION, .n_metrics = c->n_metrics,
                              .metric_names = r->val_names, .metric_values = vals,
                              .metric_percent = r->val_percent});
@@ -253,7 +255,7 @@ static nc_status optimizer_step(run *r, bool loss_finite, bool *stepped) {
     return NC_OK;
 }
 
-static void log_step(run *r) {
+static nc_status log_step(run *r) {
     if (r->world > 1) {
         /* the logged loss is the mean over all ranks' batches; throughput is global */
         double d[4] = {r->win_loss, (double)r->win_batches, r->win_items, r->win_seconds};
@@ -275,7 +277,7 @@ static void log_step(run *r) {
     double steps = (double)(r->p->log_every_n_steps > 0 ? r->p->log_every_n_steps : 1);
     double vals[] = {loss, lr, (double)r->st.global_step, (double)r->st.epoch, per_step,
                      r->win_comm_s / steps};
-    nc_exp_metrics(&r->exp, r->st.global_step, r->world > 1 ? 6 : 5, keys, vals);
+    nc_status s = nc_exp_metrics(&r->exp, r->st.global_step, r->world > 1 ? 6 : 5, keys, vals);
     r->win_comm_s = 0;
     emit(r, (nc_train_event){.kind = NC_EV_STEP, .batch = r->st.batch_in_epoch, .loss = loss, .lr = lr,
                              .grad_norm = r->last_grad_norm, .items_per_s = ips,
@@ -286,6 +288,7 @@ static void log_step(run *r) {
     r->win_t0 = t;
     r->win_items = r->win_seconds = r->win_loss = 0;
     r->win_batches = 0;
+    return s;
 }
 
 static nc_status train_epoch(run *r) {
@@ -338,7 +341,9 @@ static nc_status train_epoch(run *r) {
                             "stopping: %lld consecutive steps had a non-finite loss or gradient "
                             "(the last good checkpoint is intact; lower the learning rate or check the data)",
                             (long long)r->bad_run);
-        if (stepped && p->log_every_n_steps > 0 && r->st.global_step % p->log_every_n_steps == 0) log_step(r);
+        if (stepped && p->log_every_n_steps > 0 && r->st.global_step % p->log_every_n_steps == 0 &&
+            (s = log_step(r)))
+            return s;
         bool val_now = false;
         if (r->val && val_due_epoch) {
             /* A multiple of val_every in (pos0, position]: the same as position %
@@ -581,7 +586,8 @@ nc_status nc_trainer_fit(const nc_trainer_params *p, nc_model *m, nc_data_source
     snprintf(out->best_ckpt, sizeof out->best_ckpt, "%s", nc_exp_topk_best(&r->exp, NULL));
     if (s && s != NC_ERR_INTERRUPTED) nc_exp_log(&r->exp, "ERROR %s", nc_last_error());
     if (!s || s == NC_ERR_INTERRUPTED) emit(r, (nc_train_event){.kind = NC_EV_END});
-    nc_exp_close(&r->exp);
+    nc_status cs = nc_exp_close(&r->exp);
+    if (!s) s = cs;
     nc_grad_sync_free(r->gsync);
     nc_sched_free(r->sched);
     nc_optim_free(r->opt);
