@@ -124,6 +124,20 @@ nc_status nc_conformer_init(nc_conformer *enc, nc_params *p, const char *prefix,
     memset(enc, 0, sizeof *enc);
     enc->cfg = *cfg;
     nc_conformer_cfg *c = &enc->cfg;
+    const int64_t W = NC_CONFORMER_MAX_WIDTH;
+    if (c->d_model > W || c->feat_in < 1 || c->feat_in > W || c->feat_out > W || c->subsampling_conv_channels > W ||
+        c->n_layers < 0 || c->n_layers > NC_CONFORMER_MAX_LAYERS || c->ff_expansion_factor < 1 ||
+        c->ff_expansion_factor > 64 || c->conv_kernel_size < 1 || c->conv_kernel_size > 1023 ||
+        c->subsampling_factor > 1024)
+        return nc_error(NC_ERR_CONFIG,
+                        "%s: sizes out of range (d_model %lld, feat_in %lld, feat_out %lld, "
+                        "subsampling_conv_channels %lld: at most %lld; n_layers %lld: [0, %d]; "
+                        "ff_expansion_factor %lld: [1, 64]; conv_kernel_size %lld: [1, 1023]; "
+                        "subsampling_factor %lld: at most 1024)",
+                        prefix, (long long)c->d_model, (long long)c->feat_in, (long long)c->feat_out,
+                        (long long)c->subsampling_conv_channels, (long long)W, (long long)c->n_layers,
+                        NC_CONFORMER_MAX_LAYERS, (long long)c->ff_expansion_factor,
+                        (long long)c->conv_kernel_size, (long long)c->subsampling_factor);
     if (c->d_model <= 0 || c->n_heads <= 0 || c->d_model % c->n_heads)
         return nc_error(NC_ERR_CONFIG, "%s: d_model (%lld) must be a positive multiple of n_heads (%lld)",
                         prefix, (long long)c->d_model, (long long)c->n_heads);
