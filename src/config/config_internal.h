@@ -33,8 +33,8 @@ struct nc_cfg {
  * aliases are capped in the parser for the same reason). One resolution may
  * produce at most this many bytes (strings built plus nodes copied), and a
  * tree may hold at most this many bytes of cached results. Real configs
- * resolve to well under 1 MiB. */
-#define CFG_MAX_INTERP_BYTES (INT64_C(64) << 20)
+ * resolve to well under 1 MiB; NeMo's largest are about 20 KiB. */
+#define CFG_MAX_INTERP_BYTES (INT64_C(16) << 20)
 /* YAML nesting deeper than this is refused (the tree code recurses). */
 #define CFG_MAX_NEST_DEPTH 1000
 

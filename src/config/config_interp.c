@@ -63,8 +63,16 @@ static void pop(cfg_rctx *c) { c->n--; }
 static nc_status charge(cfg_rctx *c, const nc_cfg *holder, int64_t n) {
     c->work += n;
     if (c->work <= CFG_MAX_INTERP_BYTES) return NC_OK;
+    /* The outermost key below the root: a whole-tree copy names the
+     * top-level key that expands. */
+    const nc_cfg *name = holder;
+    for (int i = 0; i < c->n; i++)
+        if (c->stack[i]->parent) {
+            name = c->stack[i];
+            break;
+        }
     nc_strbuf b = {0};
-    key_of(c->n > 0 ? c->stack[0] : holder, &b);
+    key_of(name, &b);
     nc_status s = nc_error(NC_ERR_CONFIG,
                            "%s: interpolations expand to more than %lld bytes (do interpolated values repeat "
                            "each other, doubling at every step?)",
@@ -401,15 +409,16 @@ static nc_status eval_interp(cfg_rctx *c, nc_cfg *holder, const char *body, size
 /* Keeps `text` (nc_malloc'd, taken) as n's cached result, within the tree's
  * budget of cached bytes: results repeated across many keys cannot add up to
  * more than CFG_MAX_INTERP_BYTES between them. */
-static nc_status keep_cache(nc_cfg *n, char *text, bool plain) {
+static nc_status keep_cache(const cfg_rctx *c, nc_cfg *n, char *text, bool plain) {
     nc_cfg *root = cfg_root(n);
     int64_t len = text ? (int64_t)strlen(text) + 1 : 0;
     if (root->cache_bytes + len > CFG_MAX_INTERP_BYTES) {
         nc_free(text);
         nc_strbuf b = {0};
-        key_of(n, &b);
+        key_of(c->n > 0 ? c->stack[0] : n, &b);
         nc_status s = nc_error(NC_ERR_CONFIG,
-                               "%s: the config's interpolated values add up to more than %lld bytes",
+                               "%s: interpolations expand to more than %lld bytes (the config's interpolated "
+                               "values add up to that; do they repeat each other, doubling at every step?)",
                                nc_sb_str(&b), (long long)CFG_MAX_INTERP_BYTES);
         nc_sb_free(&b);
         return s;
@@ -448,7 +457,7 @@ nc_status cfg_resolve(cfg_rctx *c, nc_cfg *n, cfg_val *out) {
             } else if (r.is_null) {
                 *out = (cfg_val){.node = n, .text = "null", .quoted = false};
             } else {
-                s = keep_cache(n, r.str.p, r.str_plain);
+                s = keep_cache(c, n, r.str.p, r.str_plain);
                 r.str.p = NULL;
                 if (!s) *out = (cfg_val){.node = n, .text = n->cache ? n->cache : "", .quoted = !r.str_plain};
             }
@@ -462,7 +471,7 @@ nc_status cfg_resolve(cfg_rctx *c, nc_cfg *n, cfg_val *out) {
             if (b.oom) {
                 s = nc_error(NC_ERR_OOM, "config: interpolation");
             } else {
-                s = keep_cache(n, b.p, false);
+                s = keep_cache(c, n, b.p, false);
                 b.p = NULL;
                 if (!s) *out = (cfg_val){.node = n, .text = n->cache, .quoted = true};
             }
