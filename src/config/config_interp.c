@@ -63,11 +63,11 @@ static void pop(cfg_rctx *c) { c->n--; }
 static nc_status charge(cfg_rctx *c, const nc_cfg *holder, int64_t n) {
     c->work += n;
     if (c->work <= CFG_MAX_INTERP_BYTES) return NC_OK;
-    /* The outermost key below the root: a whole-tree copy names the
-     * top-level key that expands. */
+    /* The outermost value being resolved (a copy of a whole section pushes
+     * the section first): the key a person wrote the expanding value at. */
     const nc_cfg *name = holder;
     for (int i = 0; i < c->n; i++)
-        if (c->stack[i]->parent) {
+        if (c->stack[i]->kind == NC_CFG_SCALAR) {
             name = c->stack[i];
             break;
         }
@@ -415,7 +415,13 @@ static nc_status keep_cache(const cfg_rctx *c, nc_cfg *n, char *text, bool plain
     if (root->cache_bytes + len > CFG_MAX_INTERP_BYTES) {
         nc_free(text);
         nc_strbuf b = {0};
-        key_of(c->n > 0 ? c->stack[0] : n, &b);
+        const nc_cfg *name = n;
+        for (int i = 0; i < c->n; i++)
+            if (c->stack[i]->kind == NC_CFG_SCALAR) {
+                name = c->stack[i];
+                break;
+            }
+        key_of(name, &b);
         nc_status s = nc_error(NC_ERR_CONFIG,
                                "%s: interpolations expand to more than %lld bytes (the config's interpolated "
                                "values add up to that; do they repeat each other, doubling at every step?)",

@@ -84,7 +84,7 @@ static void test_map_expansion(void) {
     nc_cfg *c = parse(y);
     if (!c) return;
     nc_cfg *cp = NULL;
-    CHECK_ERR(nc_cfg_copy(c, true, &cp), NC_ERR_CONFIG, "a15: interpolations expand to more than 16777216 bytes");
+    CHECK_ERR(nc_cfg_copy(c, true, &cp), NC_ERR_CONFIG, "a15.l: interpolations expand to more than 16777216 bytes");
     CHECK_ERR(nc_cfg_resolve(c), NC_ERR_CONFIG, "interpolations expand to more than");
     nc_cfg_free(c);
 }
