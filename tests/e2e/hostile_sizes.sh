@@ -152,6 +152,9 @@ expect 0 "skipping an utterance (1 skipped so far): m_off.json:1" -- "${TR[@]}" 
 printf '%s\n{"audio_filepath": "%s", "duration": 1e300, "text": "a"}\n' "$good" "$audio" >m_dur.json
 expect 1 "m_dur.json:2: audio './$audio': segment of './$audio' runs past the end of the file" -- \
     "${TR[@]}" dataset_manifest=m_dur.json skip_bad_audio=false long_audio_s=0
+# The same entry through buffered long-audio inference (it is longer than long_audio_s).
+expect 1 "m_dur.json:2: audio './$audio': './$audio': duration 1e+300 s at offset 0 s is out of range" -- \
+    "${TR[@]}" dataset_manifest=m_dur.json skip_bad_audio=false
 expect 2 "chunk_len_in_secs: 1e+300 is more than the limit of 3600" -- "${TR[@]}" \
     dataset_manifest=data/validation_manifest.json chunk_len_in_secs=1e300
 expect 2 "total_buffer_in_secs: 1e+300 is more than the limit of 3600" -- "${TR[@]}" \
