@@ -107,7 +107,7 @@ static uint64_t physical_memory(void) {
  * the machine succeeds and the first write (initialisation) swaps or gets
  * the process killed. Weights plus gradients larger than physical memory
  * cannot train (the optimizer needs more still). */
-static nc_status check_size(int64_t used, int64_t off, int64_t boff, bool overflow) {
+static nc_status check_size(int64_t used, int64_t off, int64_t boff, bool overflow, bool estimate) {
     uint64_t need = 0, mem = physical_memory();
     if (!overflow) need = (uint64_t)off * 2 * sizeof(float) + (uint64_t)boff;
     if (!overflow && (mem == 0 || need <= mem)) return NC_OK;
@@ -115,9 +115,15 @@ static nc_status check_size(int64_t used, int64_t off, int64_t boff, bool overfl
     if (overflow)
         return nc_error(NC_ERR_OOM, "params: the model's size overflows 64 bits (more than 2^61 parameters)");
     return nc_error(NC_ERR_OOM,
-                    "params: the model would need %.1f GiB for its %lld parameters and their gradients, more "
-                    "than this machine's memory (%.1f GiB)",
-                    (double)need / gib, (long long)used, (double)mem / gib);
+                    "params: the model would need %s%.1f GiB for its %s%lld parameters and their gradients, "
+                    "more than this machine's memory (%.1f GiB)",
+                    estimate ? "at least " : "", (double)need / gib, estimate ? "at least " : "", (long long)used,
+                    (double)mem / gib);
+}
+
+nc_status nc_params_check_fits(int64_t n_params) {
+    const bool overflow = n_params < 0 || n_params > INT64_MAX / 16;
+    return check_size(n_params, overflow ? 0 : n_params, 0, overflow, true);
 }
 
 nc_status nc_params_finalize(nc_params *p) {
@@ -143,7 +149,7 @@ nc_status nc_params_finalize(nc_params *p) {
             overflow = boff > lim;
         }
     }
-    nc_status st = check_size(used, off, boff, overflow);
+    nc_status st = check_size(used, off, boff, overflow, false);
     if (st) return st;
     size_t bytes = (size_t)(off ? off : 1) * sizeof(float);
     p->data = nc_calloc(1, bytes);

@@ -149,6 +149,14 @@ nc_status nc_conformer_init(nc_conformer *enc, nc_params *p, const char *prefix,
                         (long long)c->conv_kernel_size);
     if (c->subsampling_conv_channels <= 0) c->subsampling_conv_channels = c->d_model;
     int64_t C = c->subsampling_conv_channels;
+    /* A lower bound of the parameter count (feed-forwards 4 ff d^2, attention
+     * 5 d^2, pointwise convs 3 d^2 per layer; the pre-encode projection), so
+     * that an absurd model is refused before a table of its tensors is built.
+     * The sizes are range-checked above: this fits an int64. */
+    const int64_t d = c->d_model;
+    nc_status fit = nc_params_check_fits(c->n_layers * (4 * c->ff_expansion_factor + 8) * d * d +
+                                         C * (c->feat_in / 2) * d);
+    if (fit) return fit;
     int n_sub = log2i(c->subsampling_factor);
     char base[512], n[640];
     nc_status s;

@@ -271,11 +271,9 @@ static nc_status ctc_build(nc_model *m, const nc_model_build_args *a) {
                                   fb.ndim, fb.shape);
     if (!pw || !pf || (s = nc_conformer_init(&cm->encoder, m->params, "encoder", &ec)) ||
         (s = nc_conv_asr_decoder_init(&cm->decoder, m->params, "decoder",
-                                 ec.feat_out > 0 ? ec.feat_out : ec.d_model, cm->vocab_size))) {
-        nc_featurizer_free(fz);
-        return s ? s : NC_ERR_INVALID_ARG;
-    }
-    if ((s = nc_params_finalize(m->params))) {
+                                 ec.feat_out > 0 ? ec.feat_out : ec.d_model, cm->vocab_size)) ||
+        (s = nc_params_finalize(m->params))) {
+        if (!s) s = NC_ERR_INVALID_ARG;
         nc_featurizer_free(fz);
         /* Too big for memory: say which keys size it. */
         return s == NC_ERR_OOM ? nc_error_prefix(s, "model.encoder (d_model=%lld, n_layers=%lld, "
