@@ -207,7 +207,7 @@ static int parse_args(int argc, char **argv, synth_args *a) {
         } else if (!strcmp(k, "engines")) ok = parse_engines(strip_brackets(v), p);
         else if (!strcmp(k, "num_workers"))
             ok = parse_i64(k, v, &a->num_workers) &&
-                 ((a->num_workers >= 0 && a->num_workers <= 1024) || bad_value(k, v, "0..1024"));
+                 ((a->num_workers >= 0 && a->num_workers <= 256) || bad_value(k, v, "0..256"));
         else if (!strcmp(k, "sample_rate")) {
             ok = parse_i64(k, v, &iv) && ((iv > 0 && iv < INT_MAX) || bad_value(k, v, "a rate in Hz"));
             if (ok) p->sample_rate = (int)iv;

@@ -28,6 +28,9 @@
 #include "nemoc/tokenizer.h"
 #include "nemoc/tokenizer_train.h"
 
+#define TOK_MAX_VOCAB 1000000L
+#define TOK_MAX_SAMPLE 1000000000L
+
 typedef struct tok_args {
     const char *manifest, *data_file, *data_root;
     long vocab_size;
@@ -164,9 +167,17 @@ static int parse(int argc, char **argv, tok_args *a) {
             }
         } else if (!strcmp(name, "--vocab_size") || !strcmp(name, "--spe_max_sentencepiece_length") ||
                    !strcmp(name, "--spe_sample_size")) {
+            errno = 0;
             long v = strtol(val, &end, 10);
-            if (*end || end == val) {
+            if (*end || end == val || errno == ERANGE) {
                 fprintf(stderr, "nemoc tokenizer train: %s needs an integer, got '%s'\n", name, val);
+                return 2;
+            }
+            /* Token ids are int32 and vocabularies of real tokenizers stay
+             * below a few hundred thousand pieces; sample sizes count lines. */
+            const long max = name[2] == 'v' ? TOK_MAX_VOCAB : name[6] == 'm' ? 1024 : TOK_MAX_SAMPLE;
+            if (v > max) {
+                fprintf(stderr, "nemoc tokenizer train: %s=%ld is out of range (at most %ld)\n", name, v, max);
                 return 2;
             }
             if (name[2] == 'v') a->vocab_size = v;

@@ -108,6 +108,15 @@ typedef enum nc_bucketing {
     NC_BUCKETING_FULLY_RANDOMIZED,   /* each rank its own batch order */
 } nc_bucketing;
 
+/* Caps on the loader's counts (nc_asr_loader_create and the *_ds config
+ * reader refuse more): each sizes a loop, a thread pool or an allocation, and
+ * products such as bucketing_batch_size x num_buckets must fit an int64. */
+#define NC_ASR_MAX_BATCH (INT64_C(1) << 20)   /* batch_size, each bucket's batch size */
+#define NC_ASR_MAX_BUCKETS 10000              /* num_buckets, entries of bucketing_batch_size */
+#define NC_ASR_MAX_WORKERS 256                /* num_workers */
+#define NC_ASR_MAX_PREFETCH 4096              /* prefetch, prefetch_factor x num_workers */
+#define NC_ASR_MAX_SAMPLE_RATE 1000000        /* sample_rate (Hz) */
+
 typedef struct nc_asr_loader_params {
     /* NeMo dataset keys */
     const char *manifest_filepath; /* one path or a comma-separated list (NeMo's string form) */

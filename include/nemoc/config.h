@@ -100,6 +100,17 @@ nc_status nc_cfg_get_float_or(const nc_cfg *node, const char *path, double dflt,
 nc_status nc_cfg_get_bool_or(const nc_cfg *node, const char *path, bool dflt, bool *out);
 nc_status nc_cfg_get_str_or(const nc_cfg *node, const char *path, const char *dflt,
                             const char **out);
+/* Range-checked: a value outside [lo, hi] is an NC_ERR_CONFIG naming the key
+ * and the range ("model.encoder.d_model: 1000000000000 is out of range [1,
+ * 65536]"); the float getter refuses NaN and infinities too. In the *_or
+ * variants the default itself (absent key, null, or a value equal to the
+ * default, so sentinels such as -1 keep working) is not range-checked. */
+nc_status nc_cfg_get_int_in(const nc_cfg *node, const char *path, int64_t lo, int64_t hi, int64_t *out);
+nc_status nc_cfg_get_int_in_or(const nc_cfg *node, const char *path, int64_t dflt, int64_t lo, int64_t hi,
+                               int64_t *out);
+nc_status nc_cfg_get_float_in(const nc_cfg *node, const char *path, double lo, double hi, double *out);
+nc_status nc_cfg_get_float_in_or(const nc_cfg *node, const char *path, double dflt, double lo, double hi,
+                                 double *out);
 /* Lists of scalars into nc_malloc'd arrays (free with nc_free); a list of
  * strings points into the tree. */
 nc_status nc_cfg_get_int_list(const nc_cfg *node, const char *path, int64_t **out, int64_t *n);

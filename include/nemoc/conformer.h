@@ -25,6 +25,12 @@ typedef enum nc_conv_norm {
     NC_CONV_NORM_LAYER,
 } nc_conv_norm;
 
+/* Largest widths (d_model, feat_in, feat_out, subsampling channels) and layer
+ * count nemoc builds: far above any published Conformer, small enough that
+ * every product of sizes fits an int64 (nc_conformer_init refuses more). */
+#define NC_CONFORMER_MAX_WIDTH 65536
+#define NC_CONFORMER_MAX_LAYERS 1024
+
 /* ConformerEncoder constructor arguments (NeMo names and defaults). */
 typedef struct nc_conformer_cfg {
     int64_t feat_in;

@@ -36,6 +36,11 @@ nc_tensor *nc_params_add(nc_params *p, const char *name, nc_param_kind kind, nc_
                          int ndim, const int64_t *shape);
 /* Allocates the flat buffers (zeroed) and points every tensor into them. */
 nc_status nc_params_finalize(nc_params *p);
+/* NC_ERR_OOM naming the size when n_params fp32 parameters with their
+ * gradients would not fit in physical memory (nc_params_finalize checks the
+ * same; a model builder can call it with an estimate before it builds a table
+ * of a million entries). */
+nc_status nc_params_check_fits(int64_t n_params);
 bool nc_params_finalized(const nc_params *p);
 
 int64_t nc_params_count(const nc_params *p);             /* tensors, both kinds */

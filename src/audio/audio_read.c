@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdbool.h>
 #include <sndfile.h>
 #include <stdio.h>
 #include <string.h>
@@ -148,7 +149,7 @@ static nc_status check_params(const char *path, const nc_audio_read_params *p) {
         return nc_error(NC_ERR_INVALID_ARG, "'%s': target sample rate %d Hz (use 0, or %d..%d)", path, p->target_sr,
                         NC_AUDIO_MIN_RATE, NC_AUDIO_MAX_RATE);
     if (p->channel < -1) return nc_error(NC_ERR_INVALID_ARG, "'%s': channel %d (use -1 to average)", path, p->channel);
-    if (!(p->end_tolerance >= 0.0))
+    if (!(p->end_tolerance >= 0.0) || !isfinite(p->end_tolerance))
         return nc_error(NC_ERR_INVALID_ARG, "'%s': end_tolerance %g s must be >= 0", path, p->end_tolerance);
     return NC_OK;
 }
@@ -172,7 +173,15 @@ nc_status nc_audio_read(const char *path, const nc_audio_read_params *params, nc
         return nc_error(NC_ERR_INVALID_ARG, "'%s' has %d channel(s); cannot select channel %d", path, ch, p.channel);
     }
 
-    /* soundfile: f.seek(int(offset * sr)); f.read(int(duration * sr)). */
+    /* soundfile: f.seek(int(offset * sr)); f.read(int(duration * sr)). The
+     * products are compared as doubles first: an offset of 1e308 s from a
+     * manifest does not fit an int64 (the cast would be undefined). */
+    if (!(p.offset * sr < (double)frames)) {
+        sf_close(sf);
+        return nc_error(NC_ERR_INVALID_ARG,
+                        "segment of '%s' starts at offset %g s, beyond the end of the file (%.3f s)", path,
+                        p.offset, file_dur);
+    }
     const int64_t start = (int64_t)(p.offset * sr);
     if (start >= frames) {
         sf_close(sf);
@@ -182,9 +191,11 @@ nc_status nc_audio_read(const char *path, const nc_audio_read_params *params, nc
     }
     int64_t want = frames - start;
     if (p.duration > 0) {
-        const int64_t req = (int64_t)(p.duration * sr);
-        const int64_t slack = (int64_t)ceil(p.end_tolerance * sr);
-        if (req > want + slack) {
+        const double slack_d = ceil(p.end_tolerance * sr);
+        const bool too_long = !(p.duration * sr <= (double)want + slack_d);
+        const int64_t req = too_long ? 0 : (int64_t)(p.duration * sr);
+        const int64_t slack = too_long ? 0 : (int64_t)slack_d;
+        if (too_long || req > want + slack) {
             sf_close(sf);
             return nc_error(NC_ERR_INVALID_ARG,
                             "segment of '%s' runs past the end of the file: requested %.3f s at offset %.3f s, "

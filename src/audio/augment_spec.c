@@ -25,6 +25,9 @@ nc_spec_augment_config nc_spec_augment_default_config(void) {
     };
 }
 
+#define SPEC_MAX_MASKS 1000
+#define SPEC_MAX_WIDTH (INT64_C(1) << 20)
+
 static nc_status bad(const char *key, const char *v, const char *want) {
     return nc_error(NC_ERR_CONFIG, "spec_augment: %s=%s: expected %s", key, v, want);
 }
@@ -48,8 +51,14 @@ nc_status nc_spec_augment_config_set(nc_spec_augment_config *c, const char *key,
                   : !strcmp(key, "rect_freq")  ? &c->rect_freq
                                                : NULL;
     if (ip) {
+        /* Counts of masks size a draw buffer (2 x batch x masks) and a loop
+         * per utterance; widths are frames or bins. NeMo's presets use up to
+         * 10 masks and widths of tens. */
+        const int64_t max = strstr(key, "_masks") ? SPEC_MAX_MASKS : SPEC_MAX_WIDTH;
         int64_t x;
         if (!parse_i64(v, &x) || x < 0) return bad(key, v, "an integer >= 0");
+        if (x > max)
+            return nc_error(NC_ERR_CONFIG, "spec_augment: %s=%s is out of range [0, %lld]", key, v, (long long)max);
         *ip = x;
         return NC_OK;
     }
@@ -60,6 +69,9 @@ nc_status nc_spec_augment_config_set(nc_spec_augment_config *c, const char *key,
         /* YAML/Python typing: 10 is an int, 0.05 or 1.0 a float. */
         const bool frac = strpbrk(v, ".eE") != NULL;
         if (frac && d > 1.0) return bad(key, v, "a fraction in [0, 1] (a float time_width is relative)");
+        if (d > (double)SPEC_MAX_WIDTH)
+            return nc_error(NC_ERR_CONFIG, "spec_augment: time_width=%s is out of range [0, %lld] frames", v,
+                            (long long)SPEC_MAX_WIDTH);
         c->time_width = d;
         c->time_width_is_fraction = frac;
         return NC_OK;
@@ -175,6 +187,9 @@ nc_status nc_spec_augment(const nc_spec_augment_config *c, float *spec, int64_t 
                           const int64_t *lengths, nc_rng *rng) {
     if (!c || !rng || B < 0 || F < 0 || T < 0 || (B > 0 && (!spec || !lengths)))
         return nc_error(NC_ERR_INVALID_ARG, "nc_spec_augment: bad arguments");
+    if (c->freq_masks > SPEC_MAX_MASKS || c->time_masks > SPEC_MAX_MASKS || c->rect_masks > SPEC_MAX_MASKS)
+        return nc_error(NC_ERR_CONFIG, "spec_augment: freq_masks=%lld, time_masks=%lld, rect_masks=%lld: at most %d",
+                        (long long)c->freq_masks, (long long)c->time_masks, (long long)c->rect_masks, SPEC_MAX_MASKS);
     if (c->time_width_is_fraction && !(c->time_width >= 0.0 && c->time_width <= 1.0))
         return nc_error(NC_ERR_CONFIG, "spec_augment: fractional time_width=%g must be in [0, 1]", c->time_width);
     for (int64_t b = 0; b < B; b++)

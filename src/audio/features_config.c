@@ -219,17 +219,61 @@ nc_status nc_feature_config_set(nc_feature_config *c, const char *key, const cha
     return nc_error(NC_ERR_CONFIG, "feature config: unknown key '%s' (see 'nemoc audio features --help')", key);
 }
 
+/* Size caps, far above NeMo's presets (16 kHz, 512-point FFT, 80 mels) and
+ * small enough that the buffers they size (filterbank features x bins, the
+ * frames of a window) stay in the megabytes and every product fits an int64. */
+#define MAX_SAMPLE_RATE 1000000
+#define MAX_WINDOW 65536 /* samples of a window or hop; n_fft */
+#define MAX_FEATURES 4096
+#define MAX_FILTERBANK (INT64_C(1) << 25) /* features x (n_fft/2 + 1) floats: 128 MiB */
+
+static nc_status out_of_range(const char *key, int64_t v, int64_t lo, int64_t hi) {
+    return nc_error(NC_ERR_CONFIG, "feature config: %s=%lld is out of range [%lld, %lld]", key, (long long)v,
+                    (long long)lo, (long long)hi);
+}
+
+/* Seconds * rate as samples, refused before the cast when it cannot fit. */
+static nc_status seconds_to_samples(const char *key, double sec, int64_t rate, int64_t *out) {
+    double n = sec * (double)rate;
+    if (!(n <= (double)MAX_WINDOW))
+        return nc_error(NC_ERR_CONFIG, "feature config: %s=%g s at sample_rate %lld is more than %d samples", key,
+                        sec, (long long)rate, MAX_WINDOW);
+    *out = (int64_t)n;
+    return NC_OK;
+}
+
+static nc_status check_ranges(const nc_feature_config *c) {
+    if (c->sample_rate < 1 || c->sample_rate > MAX_SAMPLE_RATE)
+        return out_of_range("sample_rate", c->sample_rate, 1, MAX_SAMPLE_RATE);
+    if (c->n_window_size > MAX_WINDOW) return out_of_range("n_window_size", c->n_window_size, 1, MAX_WINDOW);
+    if (c->n_window_stride > MAX_WINDOW) return out_of_range("n_window_stride", c->n_window_stride, 1, MAX_WINDOW);
+    if (c->n_fft > MAX_WINDOW) return out_of_range("n_fft", c->n_fft, 1, MAX_WINDOW);
+    if (c->features > MAX_FEATURES) return out_of_range("features", c->features, 1, MAX_FEATURES);
+    if (c->frame_splicing > 64) return out_of_range("frame_splicing", c->frame_splicing, 1, 64);
+    if (c->pad_to > MAX_WINDOW) return out_of_range("pad_to", c->pad_to, 0, MAX_WINDOW);
+    /* pad_to=max pads every batch to max_duration's frames. */
+    if (!(c->max_duration <= 86400.0))
+        return nc_error(NC_ERR_CONFIG, "feature config: max_duration=%g is out of range [0, 86400] s",
+                        c->max_duration);
+    return NC_OK;
+}
+
 nc_status nc_feature_config_resolve(const nc_feature_config *in, nc_feature_config *out) {
     nc_feature_config c = *in;
     if (c.sample_rate <= 0) return nc_error(NC_ERR_CONFIG, "feature config: sample_rate=%lld must be > 0", (long long)c.sample_rate);
+    nc_status rs = check_ranges(&c);
+    if (rs) return rs;
     /* AudioToMelSpectrogramPreprocessor: "Only one should be specified." */
     if (c.window_size > 0 && c.n_window_size > 0)
         return nc_error(NC_ERR_CONFIG, "feature config: both window_size and n_window_size are set; set window_size=null");
     if (c.window_stride > 0 && c.n_window_stride > 0)
         return nc_error(NC_ERR_CONFIG,
                         "feature config: both window_stride and n_window_stride are set; set window_stride=null");
-    if (c.window_size > 0) c.n_window_size = (int64_t)(c.window_size * (double)c.sample_rate);
-    if (c.window_stride > 0) c.n_window_stride = (int64_t)(c.window_stride * (double)c.sample_rate);
+    if (c.window_size > 0 && (rs = seconds_to_samples("window_size", c.window_size, c.sample_rate, &c.n_window_size)))
+        return rs;
+    if (c.window_stride > 0 &&
+        (rs = seconds_to_samples("window_stride", c.window_stride, c.sample_rate, &c.n_window_stride)))
+        return rs;
     if (c.n_window_size <= 0 || c.n_window_stride <= 0)
         return nc_error(NC_ERR_CONFIG,
                         "feature config: window length %lld and hop %lld samples must both be positive "
@@ -243,6 +287,11 @@ nc_status nc_feature_config_resolve(const nc_feature_config *in, nc_feature_conf
     if (c.n_fft < c.n_window_size)
         return nc_error(NC_ERR_CONFIG, "feature config: n_fft=%lld is shorter than the window (%lld samples)",
                         (long long)c.n_fft, (long long)c.n_window_size);
+    if (c.n_fft > MAX_WINDOW) return out_of_range("n_fft", c.n_fft, 1, MAX_WINDOW);
+    if (c.features * (c.n_fft / 2 + 1) > MAX_FILTERBANK)
+        return nc_error(NC_ERR_CONFIG,
+                        "feature config: features=%lld x (n_fft/2 + 1 = %lld) filterbank entries is more than %lld",
+                        (long long)c.features, (long long)(c.n_fft / 2 + 1), (long long)MAX_FILTERBANK);
     /* highfreq = highfreq or sample_rate / 2 */
     if (!(c.highfreq > 0)) c.highfreq = (double)c.sample_rate / 2.0;
     if (!(c.lowfreq >= 0) || !(c.highfreq > c.lowfreq))

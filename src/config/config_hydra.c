@@ -22,6 +22,10 @@
 #include "nemoc/alloc.h"
 
 #define MAX_COMPOSE_DEPTH 32
+/* Files one composition may load. The depth cap alone does not bound the
+ * work: a file that lists the same base ten times, nested seven deep, loads
+ * ten million files. Real Hydra trees load tens. */
+#define MAX_COMPOSE_FILES 1000
 
 static bool ends_with(const char *s, const char *suffix) {
     size_t a = strlen(s), b = strlen(suffix);
@@ -90,11 +94,11 @@ static nc_status merge_at(nc_cfg *dst, const char *pkg, nc_cfg *src) {
     return cfg_merge_owned(at, src);
 }
 
-static nc_status compose(const char *path, const char *pkg, bool primary, int depth, nc_cfg *dst);
+static nc_status compose(const char *path, const char *pkg, bool primary, int depth, int64_t *files, nc_cfg *dst);
 
 /* One entry of a defaults list, found in the file `from`. */
 static nc_status compose_entry(const nc_cfg *e, const char *from, const char *dir, const char *pkg, int depth,
-                               nc_cfg *dst, nc_cfg **self, int64_t idx) {
+                               int64_t *files, nc_cfg *dst, nc_cfg **self, int64_t idx) {
     nc_status s = NC_OK;
     nc_strbuf file = {0}, child_pkg = {0};
     if (e->kind == NC_CFG_SCALAR) {
@@ -104,7 +108,7 @@ static nc_status compose_entry(const nc_cfg *e, const char *from, const char *di
             return me ? merge_at(dst, pkg, me) : NC_OK;
         }
         config_file(dir, e->text, &file);
-        s = compose(nc_sb_str(&file), pkg, false, depth + 1, dst);
+        s = compose(nc_sb_str(&file), pkg, false, depth + 1, files, dst);
     } else if (e->kind == NC_CFG_MAP && e->n == 1) {
         const char *key = e->items[0]->key;
         const nc_cfg *opt = e->items[0];
@@ -131,7 +135,7 @@ static nc_status compose_entry(const nc_cfg *e, const char *from, const char *di
             if (optional && access(nc_sb_str(&file), F_OK) != 0) {
                 s = NC_OK;
             } else {
-                s = compose(nc_sb_str(&file), nc_sb_str(&child_pkg), false, depth + 1, dst);
+                s = compose(nc_sb_str(&file), nc_sb_str(&child_pkg), false, depth + 1, files, dst);
             }
         }
     } else {
@@ -145,9 +149,14 @@ static nc_status compose_entry(const nc_cfg *e, const char *from, const char *di
 }
 
 /* Loads `path` and merges it, with its defaults, into dst at `pkg`. */
-static nc_status compose(const char *path, const char *pkg, bool primary, int depth, nc_cfg *dst) {
+static nc_status compose(const char *path, const char *pkg, bool primary, int depth, int64_t *files, nc_cfg *dst) {
     if (depth > MAX_COMPOSE_DEPTH)
         return nc_error(NC_ERR_CONFIG, "%s: defaults lists nest deeper than %d files (a loop?)", path, MAX_COMPOSE_DEPTH);
+    if (++*files > MAX_COMPOSE_FILES)
+        return nc_error(NC_ERR_CONFIG,
+                        "%s: defaults lists load more than %d config files (does a file list the same defaults "
+                        "many times?)",
+                        path, MAX_COMPOSE_FILES);
     void *text;
     size_t len;
     nc_status s = nc_read_file(path, &text, &len);
@@ -180,7 +189,7 @@ static nc_status compose(const char *path, const char *pkg, bool primary, int de
     char *pkg_copy = nc_strdup(pkg);
     if (!pkg_copy) s = nc_error(NC_ERR_OOM, "%s", path);
     for (int64_t i = 0; !s && defaults && i < defaults->n; i++)
-        s = compose_entry(defaults->items[i], path, nc_sb_str(&dir), pkg_copy, depth, dst, &self, i);
+        s = compose_entry(defaults->items[i], path, nc_sb_str(&dir), pkg_copy, depth, files, dst, &self, i);
     /* Without _self_, the file's own keys come last (Hydra >= 1.1). */
     if (!s && self) {
         s = merge_at(dst, pkg_copy, self);
@@ -212,7 +221,10 @@ nc_status nc_cfg_load_hydra(const char *config_path, const char *config_name, nc
         cfg_node_free(primary);
         primary = cfg_node_new(NC_CFG_MAP);
         if (!primary || !(primary->file = nc_strdup(nc_sb_str(&b)))) s = nc_error(NC_ERR_OOM, "config");
-        else s = compose(nc_sb_str(&b), "", true, 0, primary);
+        else {
+            int64_t files = 0;
+            s = compose(nc_sb_str(&b), "", true, 0, &files, primary);
+        }
     }
     nc_sb_free(&b);
     if (s) {

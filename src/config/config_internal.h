@@ -22,11 +22,19 @@ struct nc_cfg {
     char *cache;            /* resolved text of a string interpolation; dropped on any edit */
     bool cache_plain;       /* the cached text is an unquoted (YAML-typed) value */
     char *file;             /* root only: the file the tree was read from */
+    int64_t cache_bytes;    /* root only: bytes of cached interpolation results in the tree */
 };
 
 /* Interpolations nested deeper than this are refused (a safety net against
  * runaway recursion; real configs stay below ~10). */
 #define CFG_MAX_RESOLVE_DEPTH 512
+/* Interpolations can multiply their input: `b: ${a}${a}`, `c: ${b}${b}`, ...
+ * doubles per key, so 32 short lines would expand to gigabytes (YAML
+ * aliases are capped in the parser for the same reason). One resolution may
+ * produce at most this many bytes (strings built plus nodes copied), and a
+ * tree may hold at most this many bytes of cached results. Real configs
+ * resolve to well under 1 MiB; NeMo's largest are about 20 KiB. */
+#define CFG_MAX_INTERP_BYTES (INT64_C(16) << 20)
 /* YAML nesting deeper than this is refused (the tree code recurses). */
 #define CFG_MAX_NEST_DEPTH 1000
 
@@ -85,6 +93,7 @@ typedef struct cfg_rctx {
     const nc_cfg **stack; /* nodes being resolved, outermost first */
     int n;
     int64_t cap;
+    int64_t work; /* bytes produced so far (CFG_MAX_INTERP_BYTES) */
 } cfg_rctx;
 
 typedef struct cfg_val {

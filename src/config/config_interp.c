@@ -58,6 +58,29 @@ static nc_status push(cfg_rctx *c, const nc_cfg *n) {
 
 static void pop(cfg_rctx *c) { c->n--; }
 
+/* Counts n bytes of output against CFG_MAX_INTERP_BYTES; the error names the
+ * key whose resolution started the expansion. */
+static nc_status charge(cfg_rctx *c, const nc_cfg *holder, int64_t n) {
+    c->work += n;
+    if (c->work <= CFG_MAX_INTERP_BYTES) return NC_OK;
+    /* The outermost value being resolved (a copy of a whole section pushes
+     * the section first): the key a person wrote the expanding value at. */
+    const nc_cfg *name = holder;
+    for (int i = 0; i < c->n; i++)
+        if (c->stack[i]->kind == NC_CFG_SCALAR) {
+            name = c->stack[i];
+            break;
+        }
+    nc_strbuf b = {0};
+    key_of(name, &b);
+    nc_status s = nc_error(NC_ERR_CONFIG,
+                           "%s: interpolations expand to more than %lld bytes (do interpolated values repeat "
+                           "each other, doubling at every step?)",
+                           nc_sb_str(&b), (long long)CFG_MAX_INTERP_BYTES);
+    nc_sb_free(&b);
+    return s;
+}
+
 nc_cfg_type cfg_val_type(const cfg_val *v) {
     if (v->node && v->node->kind == NC_CFG_MAP) return NC_CFG_T_MAP;
     if (v->node && v->node->kind == NC_CFG_SEQ) return NC_CFG_T_SEQ;
@@ -160,9 +183,11 @@ static nc_status eval_mixed(cfg_rctx *c, nc_cfg *holder, const char *s, size_t l
                 return e;
             }
             ires r = {0};
+            size_t before = out->n;
             nc_status st = eval_interp(c, holder, p + 2, (size_t)(close - p - 2), &r);
             if (!st) st = append_str(holder, p + 2, (size_t)(close - p - 2), &r, out);
             nc_sb_free(&r.str);
+            if (!st) st = charge(c, holder, (int64_t)(out->n - before));
             if (st) return st;
             p = close + 1;
             continue;
@@ -381,6 +406,35 @@ static nc_status eval_interp(cfg_rctx *c, nc_cfg *holder, const char *body, size
 
 /* ---- public-facing internal entry points --------------------------------- */
 
+/* Keeps `text` (nc_malloc'd, taken) as n's cached result, within the tree's
+ * budget of cached bytes: results repeated across many keys cannot add up to
+ * more than CFG_MAX_INTERP_BYTES between them. */
+static nc_status keep_cache(const cfg_rctx *c, nc_cfg *n, char *text, bool plain) {
+    nc_cfg *root = cfg_root(n);
+    int64_t len = text ? (int64_t)strlen(text) + 1 : 0;
+    if (root->cache_bytes + len > CFG_MAX_INTERP_BYTES) {
+        nc_free(text);
+        nc_strbuf b = {0};
+        const nc_cfg *name = n;
+        for (int i = 0; i < c->n; i++)
+            if (c->stack[i]->kind == NC_CFG_SCALAR) {
+                name = c->stack[i];
+                break;
+            }
+        key_of(name, &b);
+        nc_status s = nc_error(NC_ERR_CONFIG,
+                               "%s: interpolations expand to more than %lld bytes (the config's interpolated "
+                               "values add up to that; do they repeat each other, doubling at every step?)",
+                               nc_sb_str(&b), (long long)CFG_MAX_INTERP_BYTES);
+        nc_sb_free(&b);
+        return s;
+    }
+    root->cache_bytes += len;
+    n->cache = text;
+    n->cache_plain = plain;
+    return NC_OK;
+}
+
 nc_status cfg_resolve(cfg_rctx *c, nc_cfg *n, cfg_val *out) {
     if (n->kind != NC_CFG_SCALAR) {
         *out = (cfg_val){.node = n};
@@ -409,10 +463,9 @@ nc_status cfg_resolve(cfg_rctx *c, nc_cfg *n, cfg_val *out) {
             } else if (r.is_null) {
                 *out = (cfg_val){.node = n, .text = "null", .quoted = false};
             } else {
-                n->cache = r.str.p;
-                n->cache_plain = r.str_plain;
+                s = keep_cache(c, n, r.str.p, r.str_plain);
                 r.str.p = NULL;
-                *out = (cfg_val){.node = n, .text = n->cache ? n->cache : "", .quoted = !r.str_plain};
+                if (!s) *out = (cfg_val){.node = n, .text = n->cache ? n->cache : "", .quoted = !r.str_plain};
             }
         }
         nc_sb_free(&r.str);
@@ -424,10 +477,9 @@ nc_status cfg_resolve(cfg_rctx *c, nc_cfg *n, cfg_val *out) {
             if (b.oom) {
                 s = nc_error(NC_ERR_OOM, "config: interpolation");
             } else {
-                n->cache = b.p;
-                n->cache_plain = false;
+                s = keep_cache(c, n, b.p, false);
                 b.p = NULL;
-                *out = (cfg_val){.node = n, .text = n->cache, .quoted = true};
+                if (!s) *out = (cfg_val){.node = n, .text = n->cache, .quoted = true};
             }
         }
         nc_sb_free(&b);
@@ -532,6 +584,10 @@ static nc_cfg *literal_scalar(const char *text, bool quoted) {
 
 nc_status cfg_copy_resolved(cfg_rctx *c, const nc_cfg *src, nc_cfg **out) {
     *out = NULL;
+    /* A map reached through several interpolations is copied once for each:
+     * nested maps that each refer twice to the next multiply like strings. */
+    nc_status cs = charge(c, src, (int64_t)sizeof *src + (src->text ? (int64_t)strlen(src->text) : 0));
+    if (cs) return cs;
     if (src->kind == NC_CFG_SCALAR) {
         if (!cfg_is_interp(src->text)) {
             *out = cfg_scalar_new(src->text, strlen(src->text), src->quoted);

@@ -133,7 +133,11 @@ static void invalidate_rec(nc_cfg *n) {
     for (int64_t i = 0; i < n->n; i++) invalidate_rec(n->items[i]);
 }
 
-void cfg_invalidate(nc_cfg *n) { invalidate_rec(cfg_root(n)); }
+void cfg_invalidate(nc_cfg *n) {
+    nc_cfg *root = cfg_root(n);
+    invalidate_rec(root);
+    root->cache_bytes = 0;
+}
 
 void cfg_key_append(nc_strbuf *b, const char *seg, size_t len, bool index) {
     if (index) {

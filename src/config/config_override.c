@@ -102,6 +102,12 @@ static nc_cfg *plain_value(const char *t, size_t len) {
     return n;
 }
 
+/* Line numbers of a parsed override value are lines of the override text. */
+static void clear_lines(nc_cfg *n) {
+    n->line = 0;
+    for (int64_t i = 0; i < n->n; i++) clear_lines(n->items[i]);
+}
+
 static nc_status parse_value(const char *v, nc_cfg **out) {
     *out = NULL;
     size_t len = strlen(v);
@@ -118,6 +124,7 @@ static nc_status parse_value(const char *v, nc_cfg **out) {
     nc_cfg *n;
     nc_status s = cfg_parse_yaml(v, len, "value", true, &n);
     if (s) return s;
+    clear_lines(n); /* lines of the override text would name a line of the config file */
     nc_cfg_kind want = *v == '[' ? NC_CFG_SEQ : *v == '{' ? NC_CFG_MAP : NC_CFG_SCALAR;
     if (n->kind != want) {
         cfg_node_free(n);

@@ -3,6 +3,7 @@
 #include "nemoc/params.h"
 
 #include <string.h>
+#include <unistd.h>
 
 #include "nemoc/alloc.h"
 #include "nemoc/rng.h"
@@ -95,26 +96,65 @@ nc_tensor *nc_params_add(nc_params *p, const char *name, nc_param_kind kind, nc_
     return &e->t;
 }
 
+/* Physical memory in bytes (0 when unknown). */
+static uint64_t physical_memory(void) {
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    return pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : 0;
+}
+
+/* The flat buffers of a model sized by absurd config values must be refused
+ * before calloc: the kernel hands out lazily, so an allocation larger than
+ * the machine succeeds and the first write (initialisation) swaps or gets
+ * the process killed. Weights plus gradients larger than physical memory
+ * cannot train (the optimizer needs more still). */
+static nc_status check_size(int64_t used, int64_t off, int64_t boff, bool overflow, bool estimate) {
+    uint64_t need = 0, mem = physical_memory();
+    if (!overflow) need = (uint64_t)off * 2 * sizeof(float) + (uint64_t)boff;
+    if (!overflow && (mem == 0 || need <= mem)) return NC_OK;
+    const double gib = 1024.0 * 1024.0 * 1024.0;
+    if (overflow)
+        return nc_error(NC_ERR_OOM, "params: the model's size overflows 64 bits (more than 2^61 parameters)");
+    return nc_error(NC_ERR_OOM,
+                    "params: the model would need %s%.1f GiB for its %s%lld parameters and their gradients, "
+                    "more than this machine's memory (%.1f GiB)",
+                    estimate ? "at least " : "", (double)need / gib, estimate ? "at least " : "", (long long)used,
+                    (double)mem / gib);
+}
+
+nc_status nc_params_check_fits(int64_t n_params) {
+    const bool overflow = n_params < 0 || n_params > INT64_MAX / 16;
+    return check_size(n_params, overflow ? 0 : n_params, 0, overflow, true);
+}
+
 nc_status nc_params_finalize(nc_params *p) {
     if (p->finalized) return NC_OK;
-    int64_t off = 0, used = 0;
-    size_t boff = 0;
-    for (int64_t i = 0; i < p->n; i++) {
+    int64_t off = 0, used = 0, boff = 0;
+    bool overflow = false;
+    /* Sums are checked: each tensor's numel fits (nc_tensor_init), but a
+     * thousand of them need not. The limit leaves room for the byte counts. */
+    const int64_t lim = INT64_MAX / 16;
+    for (int64_t i = 0; i < p->n && !overflow; i++) {
         entry *e = p->e[i];
-        if (e->kind == NC_PARAM_TRAINABLE) {
+        int64_t n = nc_numel(&e->t);
+        if (n > lim) {
+            overflow = true;
+        } else if (e->kind == NC_PARAM_TRAINABLE) {
             e->offset = off;
-            int64_t n = nc_numel(&e->t);
             used += n;
             off += (n + ALIGN_ELEMS - 1) / ALIGN_ELEMS * ALIGN_ELEMS;
+            overflow = off > lim;
         } else {
-            e->offset = (int64_t)boff;
-            boff += (nc_nbytes(&e->t) + NC_ALIGN - 1) / NC_ALIGN * NC_ALIGN;
+            e->offset = boff;
+            boff += ((int64_t)nc_nbytes(&e->t) + NC_ALIGN - 1) / NC_ALIGN * NC_ALIGN;
+            overflow = boff > lim;
         }
     }
+    nc_status st = check_size(used, off, boff, overflow, false);
+    if (st) return st;
     size_t bytes = (size_t)(off ? off : 1) * sizeof(float);
     p->data = nc_calloc(1, bytes);
     p->grad = nc_calloc(1, bytes);
-    p->buffers = nc_calloc(1, boff ? boff : 1);
+    p->buffers = nc_calloc(1, boff ? (size_t)boff : 1);
     if (!p->data || !p->grad || !p->buffers) {
         nc_free(p->data);
         nc_free(p->grad);
@@ -126,7 +166,7 @@ nc_status nc_params_finalize(nc_params *p) {
     }
     p->flat_size = off;
     p->used = used;
-    p->buffers_size = boff;
+    p->buffers_size = (size_t)boff;
     for (int64_t i = 0; i < p->n; i++) {
         entry *e = p->e[i];
         if (e->kind == NC_PARAM_TRAINABLE) {

@@ -77,10 +77,18 @@ nc_status nc_tensor_init(nc_tensor *t, nc_dtype dt, int ndim, const int64_t *sha
     memset(t, 0, sizeof *t);
     t->dtype = dt;
     t->ndim = ndim;
+    /* The element count and the byte count must fit int64 and size_t, or
+     * every later size computation wraps (a shape from a config or a file
+     * header can be anything). */
+    int64_t numel = 1;
     for (int i = 0; i < ndim; i++) {
         if (shape[i] < 0)
             return nc_error(NC_ERR_INVALID_ARG, "tensor: negative size %lld in dim %d",
                             (long long)shape[i], i);
+        if (numel != 0 && shape[i] > (INT64_MAX / 16) / numel)
+            return nc_error(NC_ERR_INVALID_ARG, "tensor: a shape with dim %d = %lld has too many elements",
+                            i, (long long)shape[i]);
+        numel *= shape[i];
         t->shape[i] = shape[i];
     }
     t->data = data;

@@ -214,6 +214,8 @@ static void auto_split(pool *p, const int64_t n_split[NC_SPLIT_N], const bool ex
     }
 }
 
+#define NC_SYNTH_MAX_UTTS INT64_C(10000000)
+
 static nc_status check_range(const double r[2], double lo, double hi, const char *key) {
     if (!(r[0] >= lo && r[1] <= hi && r[0] <= r[1]))
         return nc_error(NC_ERR_CONFIG, "%s=[%g,%g]: need %g <= min <= max <= %g", key, r[0], r[1], lo, hi);
@@ -222,7 +224,14 @@ static nc_status check_range(const double r[2], double lo, double hi, const char
 
 static nc_status check_params(const nc_synth_params *p) {
     nc_status st;
-    if (p->num_utts < 1) return nc_error(NC_ERR_CONFIG, "num_utts=%lld: need at least 1", (long long)p->num_utts);
+    /* The plan holds every utterance's text and voice in memory (~140 bytes
+     * each, more for sentences): ten million is a large corpus already. */
+    if (p->num_utts < 1 || p->num_utts > NC_SYNTH_MAX_UTTS)
+        return nc_error(NC_ERR_CONFIG, "num_utts=%lld is out of range [1, %lld]", (long long)p->num_utts,
+                        (long long)NC_SYNTH_MAX_UTTS);
+    if (p->num_validation > p->num_utts || p->num_test > p->num_utts)
+        return nc_error(NC_ERR_CONFIG, "num_validation=%lld, num_test=%lld: each must be at most num_utts=%lld",
+                        (long long)p->num_validation, (long long)p->num_test, (long long)p->num_utts);
     if (!p->text_set || !*p->text_set) return nc_error(NC_ERR_CONFIG, "text_set is empty");
     if (!p->engines[NC_SYNTH_ESPEAK] && !p->engines[NC_SYNTH_FLITE])
         return nc_error(NC_ERR_CONFIG, "engines: choose at least one of espeak, flite");

@@ -7,6 +7,13 @@
 #include "nemoc/alloc.h"
 #include "nemoc/trainer.h"
 
+/* Caps on the trainer's counts: 10^12 steps is decades at a millisecond a
+ * step, and leaves every sum and product of two counts inside an int64. */
+#define TRAIN_MAX_STEPS INT64_C(1000000000000)
+#define TRAIN_MAX_EPOCHS INT64_C(1000000000)
+#define TRAIN_MAX_ACCUMULATE INT64_C(100000)
+#define TRAIN_MAX_PROCS INT64_C(65536) /* devices, num_nodes */
+
 static const char *const trainer_keys[] = {
     "devices", "num_nodes", "max_epochs", "max_steps", "val_check_interval", "accelerator",
     "strategy", "accumulate_grad_batches", "gradient_clip_val", "gradient_clip_algorithm",
@@ -96,21 +103,27 @@ static nc_status parse_trainer(const nc_cfg *root, nc_trainer_params *p) {
         return nc_error(NC_ERR_UNSUPPORTED,
                         "trainer.accelerator: '%s' is not available; nemoc trains on the CPU (use cpu or auto)",
                         acc);
+    /* Counts are range-checked by key (TRAIN_MAX_STEPS): the trainer adds and
+     * multiplies them (steps x accumulation, epochs x batches), so each must
+     * leave room in an int64; the caps are far beyond any run. */
     if (nc_cfg_get_type(t, "devices", &vt) == NC_OK && vt == NC_CFG_T_INT &&
-        (s = nc_cfg_get_int(t, "devices", &p->devices)))
+        (s = nc_cfg_get_int_in(t, "devices", -1, TRAIN_MAX_PROCS, &p->devices)))
         return s;
-    if ((s = nc_cfg_get_int_or(t, "num_nodes", 1, &p->num_nodes)) ||
-        (s = nc_cfg_get_int_or(t, "max_epochs", p->max_epochs, &p->max_epochs)) ||
-        (s = nc_cfg_get_int_or(t, "max_steps", -1, &p->max_steps)) ||
-        (s = nc_cfg_get_float_or(t, "val_check_interval", 1.0, &p->val_check_interval)) ||
-        (s = nc_cfg_get_int_or(t, "check_val_every_n_epoch", 1, &p->check_val_every_n_epoch)) ||
-        (s = nc_cfg_get_int_or(t, "accumulate_grad_batches", 1, &p->accumulate_grad_batches)) ||
+    if ((s = nc_cfg_get_int_in_or(t, "num_nodes", 1, 1, TRAIN_MAX_PROCS, &p->num_nodes)) ||
+        (s = nc_cfg_get_int_in_or(t, "max_epochs", p->max_epochs, -1, TRAIN_MAX_EPOCHS, &p->max_epochs)) ||
+        (s = nc_cfg_get_int_in_or(t, "max_steps", -1, -1, TRAIN_MAX_STEPS, &p->max_steps)) ||
+        (s = nc_cfg_get_float_in_or(t, "val_check_interval", 1.0, -INFINITY, (double)TRAIN_MAX_STEPS,
+                                    &p->val_check_interval)) ||
+        (s = nc_cfg_get_int_in_or(t, "check_val_every_n_epoch", 1, 1, TRAIN_MAX_EPOCHS,
+                                  &p->check_val_every_n_epoch)) ||
+        (s = nc_cfg_get_int_in_or(t, "accumulate_grad_batches", 1, 1, TRAIN_MAX_ACCUMULATE,
+                                  &p->accumulate_grad_batches)) ||
         (s = nc_cfg_get_float_or(t, "gradient_clip_val", 0.0, &p->gradient_clip_val)) ||
         (s = nc_cfg_get_str_or(t, "gradient_clip_algorithm", "norm", &clip_alg)) ||
-        (s = nc_cfg_get_int_or(t, "log_every_n_steps", 50, &p->log_every_n_steps)) ||
-        (s = nc_cfg_get_int_or(t, "num_sanity_val_steps", 2, &p->num_sanity_val_steps)) ||
+        (s = nc_cfg_get_int_in_or(t, "log_every_n_steps", 50, 1, TRAIN_MAX_STEPS, &p->log_every_n_steps)) ||
+        (s = nc_cfg_get_int_in_or(t, "num_sanity_val_steps", 2, -1, TRAIN_MAX_STEPS, &p->num_sanity_val_steps)) ||
         (s = nc_cfg_get_bool_or(t, "enable_progress_bar", true, &p->enable_progress_bar)) ||
-        (s = nc_cfg_get_int_or(t, "max_bad_steps", 10, &p->max_bad_steps)) ||
+        (s = nc_cfg_get_int_in_or(t, "max_bad_steps", 10, INT64_MIN, TRAIN_MAX_STEPS, &p->max_bad_steps)) ||
         (s = nc_cfg_get_bool_or(t, "sync_batchnorm", false, &p->sync_batchnorm)) ||
         (s = nc_cfg_get_int_or(t, "seed", seed, &seed)) || (s = parse_precision(t, &p->precision)))
         return s;
@@ -128,9 +141,9 @@ static nc_status parse_trainer(const nc_cfg *root, nc_trainer_params *p) {
         return nc_error(NC_ERR_CONFIG, "trainer.max_bad_steps: must be >= 1 (consecutive skipped steps before stopping)");
     /* limit_*_batches: an int is a count, a float a fraction (resolved by the trainer). */
     double lim;
-    if ((s = nc_cfg_get_float_or(t, "limit_train_batches", 1.0, &lim))) return s;
+    if ((s = nc_cfg_get_float_in_or(t, "limit_train_batches", 1.0, 0, (double)TRAIN_MAX_STEPS, &lim))) return s;
     p->limit_train_batches = lim == 1.0 ? 0 : (int64_t)lim;
-    if ((s = nc_cfg_get_float_or(t, "limit_val_batches", 1.0, &lim))) return s;
+    if ((s = nc_cfg_get_float_in_or(t, "limit_val_batches", 1.0, 0, (double)TRAIN_MAX_STEPS, &lim))) return s;
     p->limit_val_batches = lim == 1.0 ? 0 : (int64_t)lim;
     return NC_OK;
 }
@@ -172,15 +185,16 @@ static nc_status parse_exp(const nc_cfg *root, nc_exp_params *e) {
             if ((s = nc_cfg_check_keys(x, "checkpoint_callback_params", ckpt_keys)) ||
                 (s = nc_cfg_get_str_or(c, "monitor", "val_loss", &e->monitor)) ||
                 (s = parse_mode(c, "mode", &e->mode_max)) ||
-                (s = nc_cfg_get_int_or(c, "save_top_k", 3, &e->save_top_k)) ||
+                (s = nc_cfg_get_int_in_or(c, "save_top_k", 3, -1, 1000000, &e->save_top_k)) ||
                 (s = nc_cfg_get_bool_or(c, "save_last", true, &e->save_last)) ||
                 (s = nc_cfg_get_bool_or(c, "always_save_nemo", false, &e->always_save_nemo)) ||
                 (s = nc_cfg_get_bool_or(c, "save_nemo_on_train_end", true, &e->save_nemo_on_train_end)) ||
                 (s = nc_cfg_get_bool_or(c, "save_best_model", false, &e->save_best_model)) ||
                 (s = nc_cfg_get_str_or(c, "filename", NULL, &e->filename)) ||
                 (s = nc_cfg_get_str_or(c, "dirpath", NULL, &e->dirpath)) ||
-                (s = nc_cfg_get_int_or(c, "every_n_epochs", 1, &e->every_n_epochs)) ||
-                (s = nc_cfg_get_int_or(c, "every_n_train_steps", 0, &e->every_n_train_steps)))
+                (s = nc_cfg_get_int_in_or(c, "every_n_epochs", 1, 0, TRAIN_MAX_EPOCHS, &e->every_n_epochs)) ||
+                (s = nc_cfg_get_int_in_or(c, "every_n_train_steps", 0, 0, TRAIN_MAX_STEPS,
+                                          &e->every_n_train_steps)))
                 return s;
         }
     }
@@ -192,7 +206,7 @@ static nc_status parse_exp(const nc_cfg *root, nc_exp_params *e) {
                 (s = nc_cfg_get_str_or(c, "monitor", "val_loss", &e->es_monitor)) ||
                 (s = parse_mode(c, "mode", &e->es_mode_max)) ||
                 (s = nc_cfg_get_float_or(c, "min_delta", 0.001, &e->es_min_delta)) ||
-                (s = nc_cfg_get_int_or(c, "patience", 10, &e->es_patience)) ||
+                (s = nc_cfg_get_int_in_or(c, "patience", 10, 0, TRAIN_MAX_STEPS, &e->es_patience)) ||
                 (s = nc_cfg_get_bool_or(c, "check_finite", true, &e->es_check_finite)) ||
                 (s = nc_cfg_get_float_or(c, "stopping_threshold", NAN, &e->es_stopping_threshold)) ||
                 (s = nc_cfg_get_float_or(c, "divergence_threshold", NAN, &e->es_divergence_threshold)))
@@ -250,19 +264,19 @@ static nc_status parse_optim(const nc_cfg *root, nc_trainer_params *p) {
     *sp = nc_sched_default_params();
     sp->lr = op->lr;
     if ((s = nc_cfg_get_str(sc, "name", &sp->name)) ||
-        (s = nc_cfg_get_int_or(sc, "warmup_steps", -1, &sp->warmup_steps)) ||
-        (s = nc_cfg_get_float_or(sc, "warmup_ratio", -1, &sp->warmup_ratio)) ||
-        (s = nc_cfg_get_int_or(sc, "hold_steps", -1, &sp->hold_steps)) ||
-        (s = nc_cfg_get_float_or(sc, "hold_ratio", -1, &sp->hold_ratio)) ||
-        (s = nc_cfg_get_int_or(sc, "constant_steps", -1, &sp->constant_steps)) ||
-        (s = nc_cfg_get_float_or(sc, "constant_ratio", -1, &sp->constant_ratio)) ||
+        (s = nc_cfg_get_int_in_or(sc, "warmup_steps", -1, -1, TRAIN_MAX_STEPS, &sp->warmup_steps)) ||
+        (s = nc_cfg_get_float_in_or(sc, "warmup_ratio", -1, 0, 1, &sp->warmup_ratio)) ||
+        (s = nc_cfg_get_int_in_or(sc, "hold_steps", -1, -1, TRAIN_MAX_STEPS, &sp->hold_steps)) ||
+        (s = nc_cfg_get_float_in_or(sc, "hold_ratio", -1, 0, 1, &sp->hold_ratio)) ||
+        (s = nc_cfg_get_int_in_or(sc, "constant_steps", -1, -1, TRAIN_MAX_STEPS, &sp->constant_steps)) ||
+        (s = nc_cfg_get_float_in_or(sc, "constant_ratio", -1, 0, 1, &sp->constant_ratio)) ||
         (s = nc_cfg_get_float_or(sc, "min_lr", -1, &sp->min_lr)) ||
-        (s = nc_cfg_get_int_or(sc, "max_steps", -1, &sp->max_steps)) ||
+        (s = nc_cfg_get_int_in_or(sc, "max_steps", -1, -1, TRAIN_MAX_STEPS, &sp->max_steps)) ||
         (s = nc_cfg_get_float_or(sc, "d_model", sp->d_model, &sp->d_model)) ||
         (s = nc_cfg_get_float_or(sc, "decay_rate", sp->decay_rate, &sp->decay_rate)) ||
         (s = nc_cfg_get_float_or(sc, "power", sp->power, &sp->power)) ||
         (s = nc_cfg_get_bool_or(sc, "cycle", sp->cycle, &sp->cycle)) ||
-        (s = nc_cfg_get_int_or(sc, "last_epoch", -1, &sp->last_epoch)))
+        (s = nc_cfg_get_int_in_or(sc, "last_epoch", -1, -1, TRAIN_MAX_STEPS, &sp->last_epoch)))
         return nc_error_prefix(s, "model.optim.sched");
     return NC_OK;
 }

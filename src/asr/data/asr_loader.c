@@ -209,7 +209,9 @@ static nc_status bucket_sizes(nc_asr_loader *l, const nc_asr_loader_params *p) {
         int64_t bs = p->batch_size;
         if (p->bucketing_batch_size && p->n_bucketing_batch_size > 0) bs = p->bucketing_batch_size[k];
         else if (p->bucketing_batch_size_scale > 0) bs = p->bucketing_batch_size_scale * (K - k);
-        if (bs < 1) return nc_error(NC_ERR_CONFIG, "bucketing_batch_size[%lld] = %lld must be >= 1", (long long)k, (long long)bs);
+        if (bs < 1 || bs > NC_ASR_MAX_BATCH)
+            return nc_error(NC_ERR_CONFIG, "bucketing_batch_size[%lld] = %lld is out of range [1, %lld]", (long long)k,
+                            (long long)bs, (long long)NC_ASR_MAX_BATCH);
         l->bucket_bs[k] = bs;
     }
     l->sampler.strategy = p->bucketing_strategy;
@@ -224,6 +226,19 @@ static nc_status check_params(const nc_asr_loader_params *p) {
     if (p->sample_rate <= 0) return nc_error(NC_ERR_CONFIG, "sample_rate must be > 0, got %d", p->sample_rate);
     if (p->batch_size < 1) return nc_error(NC_ERR_CONFIG, "batch_size must be >= 1, got %lld", (long long)p->batch_size);
     if (p->num_workers < 0) return nc_error(NC_ERR_CONFIG, "num_workers must be >= 0, got %d", p->num_workers);
+    if (p->sample_rate > NC_ASR_MAX_SAMPLE_RATE || p->batch_size > NC_ASR_MAX_BATCH ||
+        p->num_workers > NC_ASR_MAX_WORKERS || p->prefetch > NC_ASR_MAX_PREFETCH || p->prefetch < 0 ||
+        p->num_buckets < 0 || p->num_buckets > NC_ASR_MAX_BUCKETS ||
+        p->n_bucketing_batch_size > NC_ASR_MAX_BUCKETS || p->bucketing_batch_size_scale < 0 ||
+        p->bucketing_batch_size_scale > NC_ASR_MAX_BATCH)
+        return nc_error(NC_ERR_CONFIG,
+                        "out of range: sample_rate %d (at most %d), batch_size %lld (at most %lld), num_workers %d "
+                        "(at most %d), prefetch %d (0 to %d), num_buckets %lld and bucketing_batch_size entries "
+                        "%lld (0 to %d), bucketing_batch_size %lld (0 to %lld)",
+                        p->sample_rate, NC_ASR_MAX_SAMPLE_RATE, (long long)p->batch_size, (long long)NC_ASR_MAX_BATCH,
+                        p->num_workers, NC_ASR_MAX_WORKERS, p->prefetch, NC_ASR_MAX_PREFETCH,
+                        (long long)p->num_buckets, (long long)p->n_bucketing_batch_size, NC_ASR_MAX_BUCKETS,
+                        (long long)p->bucketing_batch_size_scale, (long long)NC_ASR_MAX_BATCH);
     if (p->world_size < 1 || p->rank < 0 || p->rank >= p->world_size)
         return nc_error(NC_ERR_CONFIG, "rank %d is outside world_size %d", p->rank, p->world_size);
     if (p->trim_silence)

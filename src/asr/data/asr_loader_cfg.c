@@ -124,12 +124,27 @@ static nc_status get_bucketing(const nc_cfg *ds, nc_asr_loader_params *p, params
             return nc_error(NC_ERR_CONFIG, "bucketing_strategy: '%s' is not one of synced_randomized, fully_randomized",
                             strat);
     }
-    if ((s = nc_cfg_get_int_or(ds, "num_buckets", p->num_buckets, &p->num_buckets))) return s;
+    if ((s = nc_cfg_get_int_in_or(ds, "num_buckets", p->num_buckets, 0, NC_ASR_MAX_BUCKETS, &p->num_buckets)))
+        return s;
     nc_cfg_type t;
     s = nc_cfg_get_type(ds, "bucketing_batch_size", &t);
     if (s == NC_ERR_NOT_FOUND || (!s && t == NC_CFG_T_NULL)) return NC_OK;
     if (s) return s;
-    if (t == NC_CFG_T_INT) return nc_cfg_get_int(ds, "bucketing_batch_size", &p->bucketing_batch_size_scale);
+    if (t == NC_CFG_T_INT)
+        return nc_cfg_get_int_in(ds, "bucketing_batch_size", 1, NC_ASR_MAX_BATCH, &p->bucketing_batch_size_scale);
+    if (t == NC_CFG_T_SEQ) {
+        nc_cfg *list;
+        if ((s = nc_cfg_get_node(ds, "bucketing_batch_size", &list))) return s;
+        if (nc_cfg_size(list) > NC_ASR_MAX_BUCKETS)
+            return nc_error(NC_ERR_CONFIG, "bucketing_batch_size: %lld entries, more than the %d buckets allowed",
+                            (long long)nc_cfg_size(list), NC_ASR_MAX_BUCKETS);
+        for (int64_t i = 0; i < nc_cfg_size(list); i++) {
+            char key[32];
+            int64_t bs;
+            snprintf(key, sizeof key, "[%lld]", (long long)i);
+            if ((s = nc_cfg_get_int_in(list, key, 1, NC_ASR_MAX_BATCH, &bs))) return s;
+        }
+    }
     if ((s = nc_cfg_get_int_list(ds, "bucketing_batch_size", &o->bbs, &p->n_bucketing_batch_size))) return s;
     p->bucketing_batch_size = o->bbs;
     return NC_OK;
@@ -147,9 +162,9 @@ static nc_status get_perturb(const nc_cfg *aug, const char *name, nc_perturb_ste
         int64_t nr;
         st->kind = NC_PERTURB_SPEED;
         if ((s = nc_cfg_check_keys(aug, "", keys)) ||
-            (s = nc_cfg_get_float(aug, "min_speed_rate", &st->u.speed.min_speed_rate)) ||
-            (s = nc_cfg_get_float(aug, "max_speed_rate", &st->u.speed.max_speed_rate)) ||
-            (s = nc_cfg_get_int_or(aug, "num_rates", 5, &nr)))
+            (s = nc_cfg_get_float_in(aug, "min_speed_rate", 0.05, 20.0, &st->u.speed.min_speed_rate)) ||
+            (s = nc_cfg_get_float_in(aug, "max_speed_rate", 0.05, 20.0, &st->u.speed.max_speed_rate)) ||
+            (s = nc_cfg_get_int_in_or(aug, "num_rates", 5, -1000000, 1000000, &nr)))
             return nc_error_prefix(s, "augmentor.speed");
         st->u.speed.num_rates = (int)nr;
         return NC_OK;
@@ -158,8 +173,8 @@ static nc_status get_perturb(const nc_cfg *aug, const char *name, nc_perturb_ste
         static const char *const keys[] = {"prob", "min_gain_dbfs", "max_gain_dbfs", "rng", NULL};
         st->kind = NC_PERTURB_GAIN;
         if ((s = nc_cfg_check_keys(aug, "", keys)) ||
-            (s = nc_cfg_get_float_or(aug, "min_gain_dbfs", -10, &st->u.gain.min_gain_dbfs)) ||
-            (s = nc_cfg_get_float_or(aug, "max_gain_dbfs", 10, &st->u.gain.max_gain_dbfs)))
+            (s = nc_cfg_get_float_in_or(aug, "min_gain_dbfs", -10, -200, 200, &st->u.gain.min_gain_dbfs)) ||
+            (s = nc_cfg_get_float_in_or(aug, "max_gain_dbfs", 10, -200, 200, &st->u.gain.max_gain_dbfs)))
             return nc_error_prefix(s, "augmentor.gain");
         return NC_OK;
     }
@@ -167,8 +182,9 @@ static nc_status get_perturb(const nc_cfg *aug, const char *name, nc_perturb_ste
         static const char *const keys[] = {"prob", "min_level", "max_level", "rng", NULL};
         int64_t lo, hi;
         st->kind = NC_PERTURB_WHITE_NOISE;
-        if ((s = nc_cfg_check_keys(aug, "", keys)) || (s = nc_cfg_get_int_or(aug, "min_level", -90, &lo)) ||
-            (s = nc_cfg_get_int_or(aug, "max_level", -46, &hi)))
+        if ((s = nc_cfg_check_keys(aug, "", keys)) ||
+            (s = nc_cfg_get_int_in_or(aug, "min_level", -90, -200, 200, &lo)) ||
+            (s = nc_cfg_get_int_in_or(aug, "max_level", -46, -200, 200, &hi)))
             return nc_error_prefix(s, "augmentor.white_noise");
         st->u.white_noise = (nc_white_noise_perturb){.min_level = (int)lo, .max_level = (int)hi};
         return NC_OK;
@@ -213,15 +229,18 @@ static nc_status read_keys(const nc_cfg *ds, nc_asr_loader_params *p, params_own
                                             "set num_buckets for duration bucketing)");
     int64_t v;
     if ((s = get_manifest(ds, p, o))) return s;
-    if ((s = nc_cfg_get_int_or(ds, "sample_rate", p->sample_rate, &v))) return s;
+    /* Counts and sizes are range-checked here, by key: each sizes a loop, a
+     * thread pool or an allocation (NC_ASR_MAX_* in nemoc/asr_data.h). */
+    if ((s = nc_cfg_get_int_in_or(ds, "sample_rate", p->sample_rate, 1, NC_ASR_MAX_SAMPLE_RATE, &v))) return s;
     p->sample_rate = (int)v;
-    if ((s = nc_cfg_get_int_or(ds, "batch_size", p->batch_size, &p->batch_size))) return s;
+    if ((s = nc_cfg_get_int_in_or(ds, "batch_size", p->batch_size, 1, NC_ASR_MAX_BATCH, &p->batch_size))) return s;
     if ((s = nc_cfg_get_bool_or(ds, "shuffle", p->shuffle, &p->shuffle))) return s;
-    if ((s = nc_cfg_get_int_or(ds, "num_workers", p->num_workers, &v))) return s;
+    if ((s = nc_cfg_get_int_in_or(ds, "num_workers", p->num_workers, 0, NC_ASR_MAX_WORKERS, &v))) return s;
     p->num_workers = (int)v;
-    if ((s = nc_cfg_get_float_or(ds, "min_duration", -1, &p->min_duration))) return s;
-    if ((s = nc_cfg_get_float_or(ds, "max_duration", -1, &p->max_duration))) return s;
-    if ((s = nc_cfg_get_int_or(ds, "max_utts", p->max_utts, &p->max_utts))) return s;
+    /* Durations in seconds; a year is far beyond any utterance. */
+    if ((s = nc_cfg_get_float_in_or(ds, "min_duration", -1, -1, 3.2e7, &p->min_duration))) return s;
+    if ((s = nc_cfg_get_float_in_or(ds, "max_duration", -1, -1, 3.2e7, &p->max_duration))) return s;
+    if ((s = nc_cfg_get_int_in_or(ds, "max_utts", p->max_utts, 0, INT64_MAX, &p->max_utts))) return s;
     if ((s = nc_cfg_get_bool_or(ds, "trim_silence", p->trim_silence, &p->trim_silence))) return s;
     if ((s = nc_cfg_get_bool_or(ds, "use_start_end_token", p->use_start_end_token, &p->use_start_end_token)))
         return s;
@@ -232,9 +251,16 @@ static nc_status read_keys(const nc_cfg *ds, nc_asr_loader_params *p, params_own
     p->seed = (uint64_t)v;
     /* torch's prefetch_factor is batches per worker. */
     int64_t pf = 0;
-    if ((s = nc_cfg_get_int_or(ds, "prefetch_factor", 0, &pf))) return s;
-    if (pf > 0) p->prefetch = (int)(pf * (p->num_workers > 0 ? p->num_workers : 1));
-    if ((s = nc_cfg_get_int_or(ds, "prefetch", p->prefetch, &v))) return s;
+    if ((s = nc_cfg_get_int_in_or(ds, "prefetch_factor", 0, 0, NC_ASR_MAX_PREFETCH, &pf))) return s;
+    if (pf > 0) {
+        int64_t total = pf * (p->num_workers > 0 ? p->num_workers : 1);
+        if (total > NC_ASR_MAX_PREFETCH)
+            return nc_error(NC_ERR_CONFIG,
+                            "prefetch_factor: %lld x num_workers %d = %lld batches ahead, more than %d", (long long)pf,
+                            p->num_workers, (long long)total, NC_ASR_MAX_PREFETCH);
+        p->prefetch = (int)total;
+    }
+    if ((s = nc_cfg_get_int_in_or(ds, "prefetch", p->prefetch, 0, NC_ASR_MAX_PREFETCH, &v))) return s;
     p->prefetch = (int)v;
     return NC_OK;
 }

@@ -112,8 +112,10 @@ void asr_utt_process(const asr_work_cfg *w, int64_t epoch, int64_t sample, asr_u
     }
     if (s) {
         /* Missing (NOT_FOUND), undecodable or empty (FORMAT), shorter than the manifest's
-         * offset + duration (INVALID_ARG), unreadable (IO). */
-        bad_audio(w, u, s, nc_last_error());
+         * offset + duration (INVALID_ARG), unreadable (IO). The segment
+         * comes from the manifest, so it is a data error (FORMAT), not a bad
+         * argument: the CLI's exit code 2 means a usage error. */
+        bad_audio(w, u, s == NC_ERR_INVALID_ARG ? NC_ERR_FORMAT : s, nc_last_error());
         return;
     }
     if (u->audio.n_samples == 0) {

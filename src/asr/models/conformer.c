@@ -124,6 +124,20 @@ nc_status nc_conformer_init(nc_conformer *enc, nc_params *p, const char *prefix,
     memset(enc, 0, sizeof *enc);
     enc->cfg = *cfg;
     nc_conformer_cfg *c = &enc->cfg;
+    const int64_t W = NC_CONFORMER_MAX_WIDTH;
+    if (c->d_model > W || c->feat_in < 1 || c->feat_in > W || c->feat_out > W || c->subsampling_conv_channels > W ||
+        c->n_layers < 0 || c->n_layers > NC_CONFORMER_MAX_LAYERS || c->ff_expansion_factor < 1 ||
+        c->ff_expansion_factor > 64 || c->conv_kernel_size < 1 || c->conv_kernel_size > 1023 ||
+        c->subsampling_factor > 1024)
+        return nc_error(NC_ERR_CONFIG,
+                        "%s: sizes out of range (d_model %lld, feat_in %lld, feat_out %lld, "
+                        "subsampling_conv_channels %lld: at most %lld; n_layers %lld: [0, %d]; "
+                        "ff_expansion_factor %lld: [1, 64]; conv_kernel_size %lld: [1, 1023]; "
+                        "subsampling_factor %lld: at most 1024)",
+                        prefix, (long long)c->d_model, (long long)c->feat_in, (long long)c->feat_out,
+                        (long long)c->subsampling_conv_channels, (long long)W, (long long)c->n_layers,
+                        NC_CONFORMER_MAX_LAYERS, (long long)c->ff_expansion_factor,
+                        (long long)c->conv_kernel_size, (long long)c->subsampling_factor);
     if (c->d_model <= 0 || c->n_heads <= 0 || c->d_model % c->n_heads)
         return nc_error(NC_ERR_CONFIG, "%s: d_model (%lld) must be a positive multiple of n_heads (%lld)",
                         prefix, (long long)c->d_model, (long long)c->n_heads);
@@ -135,6 +149,14 @@ nc_status nc_conformer_init(nc_conformer *enc, nc_params *p, const char *prefix,
                         (long long)c->conv_kernel_size);
     if (c->subsampling_conv_channels <= 0) c->subsampling_conv_channels = c->d_model;
     int64_t C = c->subsampling_conv_channels;
+    /* A lower bound of the parameter count (feed-forwards 4 ff d^2, attention
+     * 5 d^2, pointwise convs 3 d^2 per layer; the pre-encode projection), so
+     * that an absurd model is refused before a table of its tensors is built.
+     * The sizes are range-checked above: this fits an int64. */
+    const int64_t d = c->d_model;
+    nc_status fit = nc_params_check_fits(c->n_layers * (4 * c->ff_expansion_factor + 8) * d * d +
+                                         C * (c->feat_in / 2) * d);
+    if (fit) return fit;
     int n_sub = log2i(c->subsampling_factor);
     char base[512], n[640];
     nc_status s;

@@ -66,6 +66,11 @@ nc_status nc_ctc_transcribe_long(nc_model *m, nc_ctx *ctx, const char *path, dou
             return nc_error(NC_ERR_INVALID_ARG, "'%s': offset %.3f s is past the end of the file (%.3f s)", path,
                             offset, info.duration);
     }
+    /* Durations come from manifests: one that does not fit the frame count's
+     * int64 (or would loop for ages over chunks past the end) is refused. */
+    if (!(duration <= 3.2e7) || !(offset <= 3.2e7) || !(la.buffer_s <= 3.2e7))
+        return nc_error(NC_ERR_FORMAT, "'%s': duration %g s at offset %g s is out of range (at most 3.2e7 s)", path,
+                        duration, offset);
     const int64_t chunk_f = (int64_t)llround(la.chunk_s / fs);
     const int64_t ctx_f = (int64_t)llround((la.buffer_s - la.chunk_s) / 2 / fs);
     const int64_t total_f = (int64_t)ceil(duration / fs - 1e-9);

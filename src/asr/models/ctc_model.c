@@ -40,21 +40,26 @@ static nc_status parse_encoder(const nc_cfg *enc, int64_t feat_in, nc_conformer_
     c->feat_in = feat_in;
     const char *sub = "striding", *sam = "rel_pos", *norm = "batch_norm", *ccs = NULL;
     double sd = 0;
-    if ((s = nc_cfg_get_int_or(enc, "feat_in", feat_in, &c->feat_in)) ||
-        (s = nc_cfg_get_int_or(enc, "feat_out", -1, &c->feat_out)) ||
-        (s = nc_cfg_get_int(enc, "n_layers", &c->n_layers)) ||
-        (s = nc_cfg_get_int(enc, "d_model", &c->d_model)) ||
+    /* Every size is range-checked here, before the shapes multiply: the caps
+     * are far above any published Conformer (d_model 1024, 24 layers, 16
+     * heads) and keep products such as d_model * ff_expansion_factor * d_model
+     * well inside int64; the total size is checked in nc_params_finalize. */
+    if ((s = nc_cfg_get_int_in_or(enc, "feat_in", feat_in, 1, NC_CONFORMER_MAX_WIDTH, &c->feat_in)) ||
+        (s = nc_cfg_get_int_in_or(enc, "feat_out", -1, -1, NC_CONFORMER_MAX_WIDTH, &c->feat_out)) ||
+        (s = nc_cfg_get_int_in(enc, "n_layers", 0, NC_CONFORMER_MAX_LAYERS, &c->n_layers)) ||
+        (s = nc_cfg_get_int_in(enc, "d_model", 1, NC_CONFORMER_MAX_WIDTH, &c->d_model)) ||
         (s = nc_cfg_get_str_or(enc, "subsampling", "striding", &sub)) ||
-        (s = nc_cfg_get_int_or(enc, "subsampling_factor", 4, &c->subsampling_factor)) ||
-        (s = nc_cfg_get_int_or(enc, "subsampling_conv_channels", -1, &c->subsampling_conv_channels)) ||
+        (s = nc_cfg_get_int_in_or(enc, "subsampling_factor", 4, 2, 1024, &c->subsampling_factor)) ||
+        (s = nc_cfg_get_int_in_or(enc, "subsampling_conv_channels", -1, -1, NC_CONFORMER_MAX_WIDTH,
+                                  &c->subsampling_conv_channels)) ||
         (s = nc_cfg_get_bool_or(enc, "causal_downsampling", false, &c->causal_downsampling)) ||
-        (s = nc_cfg_get_int_or(enc, "ff_expansion_factor", 4, &c->ff_expansion_factor)) ||
+        (s = nc_cfg_get_int_in_or(enc, "ff_expansion_factor", 4, 1, 64, &c->ff_expansion_factor)) ||
         (s = nc_cfg_get_str_or(enc, "self_attention_model", "rel_pos", &sam)) ||
-        (s = nc_cfg_get_int_or(enc, "n_heads", 4, &c->n_heads)) ||
+        (s = nc_cfg_get_int_in_or(enc, "n_heads", 4, 1, 1024, &c->n_heads)) ||
         (s = nc_cfg_get_bool_or(enc, "xscaling", true, &c->xscaling)) ||
         (s = nc_cfg_get_bool_or(enc, "untie_biases", true, &c->untie_biases)) ||
-        (s = nc_cfg_get_int_or(enc, "pos_emb_max_len", 5000, &c->pos_emb_max_len)) ||
-        (s = nc_cfg_get_int_or(enc, "conv_kernel_size", 31, &c->conv_kernel_size)) ||
+        (s = nc_cfg_get_int_in_or(enc, "pos_emb_max_len", 5000, 1, INT64_C(1) << 24, &c->pos_emb_max_len)) ||
+        (s = nc_cfg_get_int_in_or(enc, "conv_kernel_size", 31, 1, 1023, &c->conv_kernel_size)) ||
         (s = nc_cfg_get_str_or(enc, "conv_norm_type", "batch_norm", &norm)) ||
         (s = nc_cfg_get_str_or(enc, "conv_context_size", NULL, &ccs)) ||
         (s = nc_cfg_get_bool_or(enc, "use_bias", true, &c->use_bias)) ||
@@ -244,7 +249,16 @@ static nc_status ctc_build(nc_model *m, const nc_model_build_args *a) {
         return nc_error_prefix(s, "model.ctc_reduction");
     nc_conformer_cfg ec;
     if ((s = nc_cfg_get_node(m->cfg, "encoder", &node))) return s;
-    if ((s = parse_encoder(node, cm->features.features, &ec))) return s;
+    if ((s = parse_encoder(node, cm->features.features, &ec))) {
+        /* The getters name keys from the model section ("encoder.d_model");
+         * a person sets them as model.encoder.*. */
+        if (!strncmp(nc_last_error(), "encoder.", 8)) {
+            char *msg = nc_strdup(nc_last_error());
+            if (msg) nc_error(s, "model.%s", msg);
+            nc_free(msg);
+        }
+        return s;
+    }
     if ((s = nc_params_create(&m->params))) return s;
     /* State-dict order as NeMo: preprocessor buffers, encoder, decoder. */
     nc_featurizer *fz;
@@ -259,8 +273,16 @@ static nc_status ctc_build(nc_model *m, const nc_model_build_args *a) {
         (s = nc_conv_asr_decoder_init(&cm->decoder, m->params, "decoder",
                                  ec.feat_out > 0 ? ec.feat_out : ec.d_model, cm->vocab_size)) ||
         (s = nc_params_finalize(m->params))) {
+        if (!s) s = NC_ERR_INVALID_ARG;
         nc_featurizer_free(fz);
-        return s ? s : NC_ERR_INVALID_ARG;
+        /* Too big for memory: say which keys size it. */
+        return s == NC_ERR_OOM ? nc_error_prefix(s, "model.encoder (d_model=%lld, n_layers=%lld, "
+                                                    "ff_expansion_factor=%lld, subsampling_conv_channels=%lld, "
+                                                    "feat_in=%lld)",
+                                                 (long long)ec.d_model, (long long)ec.n_layers,
+                                                 (long long)ec.ff_expansion_factor,
+                                                 (long long)ec.subsampling_conv_channels, (long long)ec.feat_in)
+                               : s;
     }
     memcpy(pw->data, win.data, nc_nbytes(&win));
     memcpy(pf->data, fb.data, nc_nbytes(&fb));

@@ -7,6 +7,7 @@
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,9 +53,11 @@ static nc_status read_opts(const nc_cfg *a, opts *o) {
         (s = nc_cfg_get_bool_or(a, "logprobs", false, &o->logprobs)) ||
         (s = nc_cfg_get_bool_or(a, "text_processing.do_lowercase", false, &o->lowercase)) ||
         (s = nc_cfg_get_bool_or(a, "text_processing.rm_punctuation", false, &o->rm_punct)) ||
-        (s = nc_cfg_get_float_or(a, "long_audio_s", 60.0, &o->long_audio_s)) ||
-        (s = nc_cfg_get_float_or(a, "chunk_len_in_secs", o->la.chunk_s, &o->la.chunk_s)) ||
-        (s = nc_cfg_get_float_or(a, "total_buffer_in_secs", o->la.buffer_s, &o->la.buffer_s)) ||
+        /* Seconds that size the buffers of buffered inference (frames =
+         * seconds / frame stride): an hour of buffer is far beyond use. */
+        (s = nc_cfg_get_float_in_or(a, "long_audio_s", 60.0, -INFINITY, 3.2e7, &o->long_audio_s)) ||
+        (s = nc_cfg_get_float_in_or(a, "chunk_len_in_secs", o->la.chunk_s, -INFINITY, 3600, &o->la.chunk_s)) ||
+        (s = nc_cfg_get_float_in_or(a, "total_buffer_in_secs", o->la.buffer_s, -INFINITY, 3600, &o->la.buffer_s)) ||
         (s = nc_cfg_get_str_or(a, "ctc_decoding.strategy", "greedy", &strategy)) ||
         (s = nc_cfg_get_int_or(a, "ctc_decoding.beam.beam_size", 4, &beam)) ||
         (beam_given && (s = nc_cfg_get_int(a, "beam_size", &beam))))
