@@ -102,6 +102,13 @@ static nc_cfg *plain_value(const char *t, size_t len) {
     return n;
 }
 
+/* A value from the command line has no line in the config file: its parse
+ * numbered it line 1 of itself, which messages would pin on the YAML file. */
+static void clear_lines(nc_cfg *n, int depth) {
+    n->line = 0;
+    for (int64_t i = 0; depth < CFG_MAX_NEST_DEPTH && i < n->n; i++) clear_lines(n->items[i], depth + 1);
+}
+
 static nc_status parse_value(const char *v, nc_cfg **out) {
     *out = NULL;
     size_t len = strlen(v);
@@ -123,6 +130,7 @@ static nc_status parse_value(const char *v, nc_cfg **out) {
         cfg_node_free(n);
         return nc_error(NC_ERR_CONFIG, "value: text after the closing %s", want == NC_CFG_SCALAR ? "quote" : "bracket");
     }
+    clear_lines(n, 0);
     *out = n;
     return NC_OK;
 }

@@ -2,6 +2,7 @@
  * (model.train_ds / validation_ds / test_ds as read by
  * nemo/collections/asr/data/audio_to_text_dataset.py with config.get(key,
  * default), and the keys of the yaml files under examples/asr/conf). */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -139,7 +140,8 @@ static nc_status get_bucketing(const nc_cfg *ds, nc_asr_loader_params *p, params
 static nc_status get_perturb(const nc_cfg *aug, const char *name, nc_perturb_step *st) {
     nc_status s;
     double prob;
-    if ((s = nc_cfg_get_float(aug, "prob", &prob))) return nc_error_prefix(s, "augmentor.%s", name);
+    if ((s = nc_cfg_get_float(aug, "prob", &prob)) || (s = nc_cfg_check_float(aug, "prob", prob, 0, 1)))
+        return s;
     *st = (nc_perturb_step){.prob = prob};
     if (!strcmp(name, "speed")) {
         static const char *const keys[] = {"prob", "sr", "resample_type", "min_speed_rate", "max_speed_rate",
@@ -151,6 +153,10 @@ static nc_status get_perturb(const nc_cfg *aug, const char *name, nc_perturb_ste
             (s = nc_cfg_get_float(aug, "max_speed_rate", &st->u.speed.max_speed_rate)) ||
             (s = nc_cfg_get_int_or(aug, "num_rates", 5, &nr)))
             return nc_error_prefix(s, "augmentor.speed");
+        if (!(st->u.speed.min_speed_rate > 0 && st->u.speed.min_speed_rate <= st->u.speed.max_speed_rate &&
+              isfinite(st->u.speed.max_speed_rate)))
+            return nc_cfg_error_at(aug, "", "need finite 0 < min_speed_rate <= max_speed_rate, found %g and %g",
+                                   st->u.speed.min_speed_rate, st->u.speed.max_speed_rate);
         st->u.speed.num_rates = (int)nr;
         return NC_OK;
     }
@@ -158,8 +164,8 @@ static nc_status get_perturb(const nc_cfg *aug, const char *name, nc_perturb_ste
         static const char *const keys[] = {"prob", "min_gain_dbfs", "max_gain_dbfs", "rng", NULL};
         st->kind = NC_PERTURB_GAIN;
         if ((s = nc_cfg_check_keys(aug, "", keys)) ||
-            (s = nc_cfg_get_float_or(aug, "min_gain_dbfs", -10, &st->u.gain.min_gain_dbfs)) ||
-            (s = nc_cfg_get_float_or(aug, "max_gain_dbfs", 10, &st->u.gain.max_gain_dbfs)))
+            (s = nc_cfg_get_float_in_or(aug, "min_gain_dbfs", -10, -INFINITY, INFINITY, &st->u.gain.min_gain_dbfs)) ||
+            (s = nc_cfg_get_float_in_or(aug, "max_gain_dbfs", 10, -INFINITY, INFINITY, &st->u.gain.max_gain_dbfs)))
             return nc_error_prefix(s, "augmentor.gain");
         return NC_OK;
     }
@@ -219,8 +225,9 @@ static nc_status read_keys(const nc_cfg *ds, nc_asr_loader_params *p, params_own
     if ((s = nc_cfg_get_bool_or(ds, "shuffle", p->shuffle, &p->shuffle))) return s;
     if ((s = nc_cfg_get_int_or(ds, "num_workers", p->num_workers, &v))) return s;
     p->num_workers = (int)v;
-    if ((s = nc_cfg_get_float_or(ds, "min_duration", -1, &p->min_duration))) return s;
-    if ((s = nc_cfg_get_float_or(ds, "max_duration", -1, &p->max_duration))) return s;
+    /* Absent or null: no filter (-1). NaN would silently keep everything. */
+    if ((s = nc_cfg_get_float_in_or(ds, "min_duration", -1, 0, INFINITY, &p->min_duration))) return s;
+    if ((s = nc_cfg_get_float_in_or(ds, "max_duration", -1, 0, INFINITY, &p->max_duration))) return s;
     if ((s = nc_cfg_get_int_or(ds, "max_utts", p->max_utts, &p->max_utts))) return s;
     if ((s = nc_cfg_get_bool_or(ds, "trim_silence", p->trim_silence, &p->trim_silence))) return s;
     if ((s = nc_cfg_get_bool_or(ds, "use_start_end_token", p->use_start_end_token, &p->use_start_end_token)))

@@ -42,7 +42,7 @@ static nc_status parse_encoder(const nc_cfg *enc, int64_t feat_in, nc_conformer_
     double sd = 0;
     if ((s = nc_cfg_get_int_or(enc, "feat_in", feat_in, &c->feat_in)) ||
         (s = nc_cfg_get_int_or(enc, "feat_out", -1, &c->feat_out)) ||
-        (s = nc_cfg_get_int(enc, "n_layers", &c->n_layers)) ||
+        (s = nc_cfg_get_int_in(enc, "n_layers", 0, INT64_MAX, &c->n_layers)) ||
         (s = nc_cfg_get_int(enc, "d_model", &c->d_model)) ||
         (s = nc_cfg_get_str_or(enc, "subsampling", "striding", &sub)) ||
         (s = nc_cfg_get_int_or(enc, "subsampling_factor", 4, &c->subsampling_factor)) ||
@@ -58,16 +58,16 @@ static nc_status parse_encoder(const nc_cfg *enc, int64_t feat_in, nc_conformer_
         (s = nc_cfg_get_str_or(enc, "conv_norm_type", "batch_norm", &norm)) ||
         (s = nc_cfg_get_str_or(enc, "conv_context_size", NULL, &ccs)) ||
         (s = nc_cfg_get_bool_or(enc, "use_bias", true, &c->use_bias)) ||
-        (s = nc_cfg_get_float_or(enc, "stochastic_depth_drop_prob", 0.0, &sd)))
+        (s = nc_cfg_get_prob_or(enc, "stochastic_depth_drop_prob", 0.0, &sd)))
         return s;
-    double d;
-    if ((s = nc_cfg_get_float_or(enc, "dropout", 0.1, &d))) return s;
+    double d; /* probabilities in [0, 1), checked here so a bad one names its key */
+    if ((s = nc_cfg_get_prob_or(enc, "dropout", 0.1, &d))) return s;
     c->dropout = (float)d;
-    if ((s = nc_cfg_get_float_or(enc, "dropout_pre_encoder", 0.1, &d))) return s;
+    if ((s = nc_cfg_get_prob_or(enc, "dropout_pre_encoder", 0.1, &d))) return s;
     c->dropout_pre_encoder = (float)d;
-    if ((s = nc_cfg_get_float_or(enc, "dropout_emb", 0.1, &d))) return s;
+    if ((s = nc_cfg_get_prob_or(enc, "dropout_emb", 0.1, &d))) return s;
     c->dropout_emb = (float)d;
-    if ((s = nc_cfg_get_float_or(enc, "dropout_att", 0.0, &d))) return s;
+    if ((s = nc_cfg_get_prob_or(enc, "dropout_att", 0.0, &d))) return s;
     c->dropout_att = (float)d;
     if (!strcmp(sub, "striding"))
         c->subsampling = NC_SUBSAMPLING_STRIDING;

@@ -6,6 +6,7 @@
  * logprobs=true). */
 #include <cjson/cJSON.h>
 #include <dirent.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,41 +36,40 @@ typedef struct opts {
     nc_transcribe_params tp;
 } opts;
 
+/* NeMo's CTC strategies that nemoc runs: greedy_batch (the default of
+ * CTCDecodingConfig in recent NeMo) gives the same result as greedy. */
+static const char *const strategies[] = {"greedy", "greedy_batch", "beam", NULL};
+
 static nc_status read_opts(const nc_cfg *a, opts *o) {
     *o = (opts){0};
     o->la = nc_long_audio_default_params();
-    const char *strategy = "greedy";
+    int strategy = 0;
     int64_t beam = 4;
     bool beam_given = nc_cfg_has(a, "beam_size");
     nc_status s;
+    /* Ranges are checked as each value is read, naming its key. */
     if ((s = nc_cfg_get_str_or(a, "audio_dir", NULL, &o->audio_dir)) ||
         (s = nc_cfg_get_str_or(a, "audio_type", "wav", &o->audio_type)) ||
         (s = nc_cfg_get_str_or(a, "dataset_manifest", NULL, &o->dataset_manifest)) ||
-        (s = nc_cfg_get_int_or(a, "batch_size", 32, &o->batch_size)) ||
-        (s = nc_cfg_get_int_or(a, "num_workers", 1, &o->num_workers)) ||
+        (s = nc_cfg_get_int_in_or(a, "batch_size", 32, 1, 1 << 20, &o->batch_size)) ||
+        (s = nc_cfg_get_int_in_or(a, "num_workers", 1, 0, 256, &o->num_workers)) ||
         (s = nc_cfg_get_bool_or(a, "timestamps", false, &o->timestamps)) ||
         (s = nc_cfg_get_bool_or(a, "skip_bad_audio", true, &o->skip_bad_audio)) ||
         (s = nc_cfg_get_bool_or(a, "logprobs", false, &o->logprobs)) ||
         (s = nc_cfg_get_bool_or(a, "text_processing.do_lowercase", false, &o->lowercase)) ||
         (s = nc_cfg_get_bool_or(a, "text_processing.rm_punctuation", false, &o->rm_punct)) ||
-        (s = nc_cfg_get_float_or(a, "long_audio_s", 60.0, &o->long_audio_s)) ||
-        (s = nc_cfg_get_float_or(a, "chunk_len_in_secs", o->la.chunk_s, &o->la.chunk_s)) ||
-        (s = nc_cfg_get_float_or(a, "total_buffer_in_secs", o->la.buffer_s, &o->la.buffer_s)) ||
-        (s = nc_cfg_get_str_or(a, "ctc_decoding.strategy", "greedy", &strategy)) ||
-        (s = nc_cfg_get_int_or(a, "ctc_decoding.beam.beam_size", 4, &beam)) ||
-        (beam_given && (s = nc_cfg_get_int(a, "beam_size", &beam))))
+        /* long_audio_s <= 0 turns chunking off. */
+        (s = nc_cfg_get_float_in_or(a, "long_audio_s", 60.0, -INFINITY, INFINITY, &o->long_audio_s)) ||
+        (s = nc_cfg_get_float_in_or(a, "chunk_len_in_secs", o->la.chunk_s, 0, INFINITY, &o->la.chunk_s)) ||
+        (s = nc_cfg_get_float_in_or(a, "total_buffer_in_secs", o->la.buffer_s, 0, INFINITY, &o->la.buffer_s)) ||
+        (s = nc_cfg_get_enum_or(a, "ctc_decoding.strategy", strategies, 0, &strategy)) ||
+        (s = nc_cfg_get_int_in_or(a, "ctc_decoding.beam.beam_size", 4, 1, 4096, &beam)) ||
+        (beam_given && (s = nc_cfg_get_int_in(a, "beam_size", 1, 4096, &beam))))
         return s;
     if (!o->audio_dir == !o->dataset_manifest)
         return nc_error(NC_ERR_INVALID_ARG, "need exactly one of audio_dir= / dataset_manifest=");
-    if (o->batch_size < 1 || o->batch_size > (1 << 20))
-        return nc_error(NC_ERR_INVALID_ARG, "batch_size must be in [1, 1048576], got %lld", (long long)o->batch_size);
-    if (o->num_workers < 0 || o->num_workers > 256)
-        return nc_error(NC_ERR_INVALID_ARG, "num_workers must be in [0, 256], got %lld", (long long)o->num_workers);
-    if (strcmp(strategy, "greedy") != 0 && strcmp(strategy, "beam") != 0)
-        return nc_error(NC_ERR_INVALID_ARG, "ctc_decoding.strategy must be greedy or beam, got '%s'", strategy);
-    if (beam < 1 || beam > 4096)
-        return nc_error(NC_ERR_INVALID_ARG, "beam_size must be in [1, 4096], got %lld", (long long)beam);
-    o->tp.beam_size = (!strcmp(strategy, "beam") || beam_given) ? (beam > 1 ? beam : 2) : 1;
+    const bool beam_search = !strcmp(strategies[strategy], "beam");
+    o->tp.beam_size = (beam_search || beam_given) ? (beam > 1 ? beam : 2) : 1;
     o->tp.timestamps = o->timestamps;
     o->tp.log_probs = o->logprobs;
     if (o->long_audio_s > 0 &&
