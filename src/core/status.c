@@ -32,6 +32,18 @@ const char *nc_status_str(nc_status s) {
     return "unknown status";
 }
 
+/* A message that filled buf (cap bytes, NUL-terminated) was cut by the
+ * formatter at a byte count: end it at a word boundary, never inside a UTF-8
+ * character, with "..." so that the cut is visible. */
+static void mark_cut(char *buf, size_t cap) {
+    size_t end = cap - 4; /* room for "..." and the NUL */
+    while (end > 0 && ((unsigned char)buf[end] & 0xC0) == 0x80) end--; /* start of a character */
+    size_t word = end;
+    while (word > 0 && word + 80 > end && buf[word - 1] != ' ') word--;
+    if (word > 0 && buf[word - 1] == ' ') end = word - 1; /* cut at the space before the word */
+    memcpy(buf + end, "...", 4);
+}
+
 nc_status nc_verror(nc_status code, const char *fmt, va_list ap) {
     /* Format into a copy: callers pass the current message as an argument
      * (nc_error(code, "%s", nc_last_error())), and vsnprintf into the buffer
@@ -44,6 +56,7 @@ nc_status nc_verror(nc_status code, const char *fmt, va_list ap) {
             snprintf(tmp + n, sizeof tmp - (size_t)n, " (an allocation of %zu bytes failed)", failed_alloc);
         failed_alloc = 0;
     }
+    if (n >= 0 && (size_t)n >= sizeof tmp) mark_cut(tmp, sizeof tmp);
     memcpy(errbuf, tmp, sizeof errbuf);
     return code;
 }
@@ -73,6 +86,7 @@ nc_status nc_error_prefix(nc_status code, const char *fmt, ...) {
     size_t lr = strnlen(rest, room);
     memcpy(errbuf + lp + 2, rest, lr);
     errbuf[lp + 2 + lr] = 0;
+    if (lr == room && rest[lr]) mark_cut(errbuf, sizeof errbuf);
     return code;
 }
 

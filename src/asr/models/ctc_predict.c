@@ -195,7 +195,8 @@ static nc_status save_logprobs(const nc_predict_params *p, int64_t k, const floa
 }
 
 static bool is_audio_error(nc_status s) {
-    return s == NC_ERR_NOT_FOUND || s == NC_ERR_FORMAT || s == NC_ERR_INVALID_ARG || s == NC_ERR_IO;
+    return s == NC_ERR_NOT_FOUND || s == NC_ERR_FORMAT || s == NC_ERR_INVALID_ARG || s == NC_ERR_IO ||
+           s == NC_ERR_NUMERIC;
 }
 
 typedef struct run {
@@ -288,6 +289,9 @@ nc_status nc_ctc_predict(nc_model *m, const nc_predict_params *p, nc_predict_res
     if (!s) s = nc_ctx_create(NULL, &ctx);
     if (!s) s = run_batches(&x, ctx, &n_long);
     if (!s && n_long) s = run_long(&x, ctx);
+    /* An audio file shorter than its manifest entry says is an error of the
+     * data (exit 1), not of the command line (INVALID_ARG reads as usage). */
+    if (s == NC_ERR_INVALID_ARG) s = NC_ERR_FORMAT;
     r->n_inputs = x.man.n;
     for (int64_t k = 0; k < x.man.n && !s; k++) {
         if (!x.lines[k]) continue; /* skipped (bad audio) */
