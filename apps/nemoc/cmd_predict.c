@@ -124,6 +124,15 @@ int nc_cli_predict(const nc_cli_collection *c, bool eval, int argc, char **argv)
         rc = s == NC_ERR_INVALID_ARG || s == NC_ERR_CONFIG ? 2 : 1;
         goto done;
     }
+    if (res.n_inputs > 0 && res.n_written == 0) {
+        /* Every input was skipped: an empty output and "WER nan" with exit 0
+         * would read as success. */
+        nc_atomic_abort(k.f);
+        fprintf(stderr, "nemoc %s %s: nothing was %s: all %lld %s(s) were skipped for %s (see the warnings "
+                        "above)\n", c->name, verb, eval ? "evaluated" : "transcribed", (long long)res.n_inputs,
+                c->item, c->skip_reason);
+        goto done;
+    }
     if (nc_atomic_commit(k.f)) {
         fail(c, eval, out_path);
         goto done;
@@ -151,7 +160,16 @@ int nc_cli_predict(const nc_cli_collection *c, bool eval, int argc, char **argv)
         if (shown) putchar('\n');
         const char *head = c->eval_headline ? c->eval_headline(args) : NULL;
         int hi = head ? nc_model_metric_index(m, head) : -1;
-        if (hi >= 0) printf("%s: %.4f\n", head, nc_metric_value(&m->cls->metrics[hi], res.sums));
+        if (hi >= 0) {
+            const double v = nc_metric_value(&m->cls->metrics[hi], res.sums);
+            if (!isfinite(v)) {
+                fprintf(stderr, "nemoc %s eval: %s cannot be computed: the references of the %lld %s(s) hold "
+                                "nothing to score against (empty \"text\")\n",
+                        c->name, head, (long long)res.n_written, c->item);
+                goto done;
+            }
+            printf("%s: %.4f\n", head, v);
+        }
     }
     rc = 0;
 done:

@@ -598,19 +598,36 @@ int nc_cmd_tokenizer_encode(int argc, char **argv) {
     size_t cap = 0;
     ssize_t n;
     int rc = 0;
+    long long lineno = 0;
     while (!rc && (n = getline(&line, &cap, stdin)) >= 0) {
         if (n > 0 && line[n - 1] == '\n') line[--n] = 0;
+        lineno++;
         if (decode) {
+            /* Ids are checked by value against the vocabulary before any
+             * narrowing: 4294967311 must not wrap to 15. */
+            const int64_t V = nc_tokenizer_vocab_size(t);
             ids.n = 0;
-            for (char *s = line, *e; *s; s = e) {
-                long v = strtol(s, &e, 10);
-                if (e == s) break;
-                if (nc_vec_reserve(&ids.ids, &ids.cap, ids.n + 1, sizeof *ids.ids)) {
+            for (char *s = line, *e; !rc; s = e) {
+                while (*s == ' ' || *s == '\t' || *s == '\r') s++;
+                if (!*s) break;
+                errno = 0;
+                long long v = strtoll(s, &e, 10);
+                if (e == s || (*e && *e != ' ' && *e != '\t' && *e != '\r')) {
+                    int k = 0;
+                    while (s[k] && s[k] != ' ' && s[k] != '\t' && k < 40) k++;
+                    fprintf(stderr, "nemoc tokenizer encode: stdin:%lld: '%.*s' is not a token id (an integer)\n",
+                            lineno, k, s);
+                    rc = 1;
+                } else if (errno == ERANGE || v < 0 || v >= V) {
+                    fprintf(stderr, "nemoc tokenizer encode: stdin:%lld: id %.*s is outside the vocabulary "
+                            "(ids 0 to %lld)\n", lineno, (int)(e - s), s, (long long)V - 1);
+                    rc = 1;
+                } else if (nc_vec_reserve(&ids.ids, &ids.cap, ids.n + 1, sizeof *ids.ids)) {
                     fprintf(stderr, "nemoc tokenizer encode: %s\n", nc_last_error());
                     rc = 1;
-                    break;
+                } else {
+                    ids.ids[ids.n++] = (int32_t)v;
                 }
-                ids.ids[ids.n++] = (int32_t)v;
             }
             if (rc) break;
             char *text = NULL;

@@ -100,17 +100,6 @@ nc_status nc_cfg_get_float_or(const nc_cfg *node, const char *path, double dflt,
 nc_status nc_cfg_get_bool_or(const nc_cfg *node, const char *path, bool dflt, bool *out);
 nc_status nc_cfg_get_str_or(const nc_cfg *node, const char *path, const char *dflt,
                             const char **out);
-/* Range-checked: a value outside [lo, hi] is an NC_ERR_CONFIG naming the key
- * and the range ("model.encoder.d_model: 1000000000000 is out of range [1,
- * 65536]"); the float getter refuses NaN and infinities too. In the *_or
- * variants the default itself (absent key, null, or a value equal to the
- * default, so sentinels such as -1 keep working) is not range-checked. */
-nc_status nc_cfg_get_int_in(const nc_cfg *node, const char *path, int64_t lo, int64_t hi, int64_t *out);
-nc_status nc_cfg_get_int_in_or(const nc_cfg *node, const char *path, int64_t dflt, int64_t lo, int64_t hi,
-                               int64_t *out);
-nc_status nc_cfg_get_float_in(const nc_cfg *node, const char *path, double lo, double hi, double *out);
-nc_status nc_cfg_get_float_in_or(const nc_cfg *node, const char *path, double dflt, double lo, double hi,
-                                 double *out);
 /* Lists of scalars into nc_malloc'd arrays (free with nc_free); a list of
  * strings points into the tree. */
 nc_status nc_cfg_get_int_list(const nc_cfg *node, const char *path, int64_t **out, int64_t *n);
@@ -128,6 +117,38 @@ bool nc_cfg_has(const nc_cfg *node, const char *path);
 /* Checks that every key of the map at `path` is in the NULL-terminated list
  * `known`; an unknown key is an NC_ERR_CONFIG naming it with a suggestion. */
 nc_status nc_cfg_check_keys(const nc_cfg *node, const char *path, const char *const *known);
+
+/* ---- value checks ---------------------------------------------------------
+ * Read and range-check in one step, so a value is refused where it is read,
+ * naming the key and its YAML file:line: "model.encoder.dropout (conf.yaml:9):
+ * must be in [0, 1) (a probability), found 2". Bounds are inclusive; float
+ * checks refuse NaN and infinities whatever the bounds. The *_or variants
+ * check only a value the config holds: `dflt` (absent or null) is returned
+ * as is, so it may be a sentinel such as -1 for "unset". Bool getters follow
+ * OmegaConf's BooleanNode: true/false, yes/no, y/n, on/off in any case, or an
+ * integer (0 false, else true); anything else is an error. */
+nc_status nc_cfg_get_int_in(const nc_cfg *node, const char *path, int64_t lo, int64_t hi, int64_t *out);
+nc_status nc_cfg_get_int_in_or(const nc_cfg *node, const char *path, int64_t dflt, int64_t lo, int64_t hi,
+                               int64_t *out);
+nc_status nc_cfg_get_float_in(const nc_cfg *node, const char *path, double lo, double hi, double *out);
+nc_status nc_cfg_get_float_in_or(const nc_cfg *node, const char *path, double dflt, double lo, double hi,
+                                 double *out);
+/* A probability (dropout): [0, 1). */
+nc_status nc_cfg_get_prob_or(const nc_cfg *node, const char *path, double dflt, double *out);
+/* Checks a value already read (as the float getters would report it). */
+nc_status nc_cfg_check_float(const nc_cfg *node, const char *path, double v, double lo, double hi);
+/* `value` must be one of the NULL-terminated `allowed` words (case-sensitive);
+ * the error lists them and suggests the closest. *index (may be NULL) is its
+ * position. */
+nc_status nc_cfg_check_enum(const nc_cfg *node, const char *path, const char *value, const char *const *allowed,
+                            int *index);
+/* Reads a string at path and checks it as above; dflt when absent or null. */
+nc_status nc_cfg_get_enum_or(const nc_cfg *node, const char *path, const char *const *allowed, int dflt,
+                             int *out);
+/* An NC_ERR_CONFIG "<full key of path> (<file>:<line>): <message>", for checks
+ * that the helpers above do not cover. */
+nc_status nc_cfg_error_at(const nc_cfg *node, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* ---- raw structure and iteration ----------------------------------------- */
 nc_cfg_kind nc_cfg_kind_of(const nc_cfg *node);
@@ -171,6 +192,10 @@ nc_status nc_cfg_merge(nc_cfg *dst, const nc_cfg *src);
 /* Deep copy into a new tree; with `resolve`, interpolations are replaced by
  * their values (evaluated in the source tree). */
 nc_status nc_cfg_copy(const nc_cfg *src, bool resolve, nc_cfg **out);
+/* Gives `copy` (a root made by nc_cfg_copy of `src`) src's place: messages
+ * about its keys then name them as in the original file, with its lines
+ * ("model.encoder.dropout (conf.yaml:12)" rather than "encoder.dropout"). */
+nc_status nc_cfg_keep_origin(nc_cfg *copy, const nc_cfg *src);
 /* OmegaConf.resolve: replaces every interpolation in the tree by its value. */
 nc_status nc_cfg_resolve(nc_cfg *root);
 

@@ -140,6 +140,11 @@ void nc_featurizer_buffers(const nc_featurizer *f, nc_tensor *window, nc_tensor 
  * is 0. Threads over utterances x frames with OpenMP. */
 nc_status nc_featurizer_compute(const nc_featurizer *f, const float *x, const int64_t *lengths, int64_t B,
                                 int64_t T, bool training, nc_rng *rng, float *out, int64_t *out_lengths);
+/* Checks one utterance's features (F, T) over its first `len` frames: an
+ * NC_ERR_NUMERIC naming the first non-finite value and the largest sample
+ * magnitude of x[0..n) when one is NaN/Inf. Finite samples can still overflow
+ * float32 in the power spectrum (float WAV files holding +-3e38). */
+nc_status nc_features_check_finite(const float *feats, int64_t F, int64_t T, int64_t len, const float *x, int64_t n);
 
 /* Tensor form: audio (B, T) f32, lengths (B,) i64 -> new heap tensors
  * feats (B, F, T') f32 and feat_lengths (B,) i64 (free with nc_tensor_free). */

@@ -125,9 +125,9 @@ nc_status nc_noise_set_load(const char *manifest_path, nc_noise_set **out) {
 nc_status nc_perturb_noise(const nc_noise_perturb *p, nc_audio *a, nc_rng *rng, double *drawn) {
     if (!p || !p->noise || p->noise->n == 0 || !a || !rng || a->sample_rate <= 0 || (a->n_samples && !a->samples))
         return nc_error(NC_ERR_INVALID_ARG, "noise perturbation: bad arguments (no noise set?)");
-    if (p->max_snr_db < p->min_snr_db)
-        return nc_error(NC_ERR_CONFIG, "noise perturbation: min_snr_db %g > max_snr_db %g", p->min_snr_db,
-                        p->max_snr_db);
+    if (!(isfinite(p->min_snr_db) && isfinite(p->max_snr_db) && p->min_snr_db <= p->max_snr_db))
+        return nc_error(NC_ERR_CONFIG, "noise perturbation: need finite min_snr_db <= max_snr_db, found %g and %g",
+                        p->min_snr_db, p->max_snr_db);
     /* random.sample(manifest.data, 1) */
     const int64_t k = (int64_t)floor(nc_rng_double(rng) * (double)p->noise->n);
     const noise_entry *e = &p->noise->items[k < p->noise->n ? k : p->noise->n - 1];

@@ -27,8 +27,8 @@ nc_status nc_perturb_speed(const nc_speed_perturb *p, nc_audio *a, nc_rng *rng, 
     nc_status s = check_audio(a, rng, "speed perturbation");
     if (s) return s;
     const double lo = p->min_speed_rate, hi = p->max_speed_rate;
-    if (!((lo < hi ? lo : hi) > 0.0))
-        return nc_error(NC_ERR_CONFIG, "speed perturbation: rates [%g, %g] must be > 0", lo, hi);
+    if (!(lo > 0.0 && hi > 0.0 && isfinite(lo) && isfinite(hi))) /* NaN fails too */
+        return nc_error(NC_ERR_CONFIG, "speed perturbation: rates [%g, %g] must be finite and > 0", lo, hi);
     double rate;
     if (p->num_rates <= 0) {
         rate = uniform(rng, lo, hi);
@@ -56,6 +56,9 @@ nc_status nc_perturb_speed(const nc_speed_perturb *p, nc_audio *a, nc_rng *rng, 
 nc_status nc_perturb_gain(const nc_gain_perturb *p, nc_audio *a, nc_rng *rng, double *drawn) {
     nc_status s = check_audio(a, rng, "gain perturbation");
     if (s) return s;
+    if (!(isfinite(p->min_gain_dbfs) && isfinite(p->max_gain_dbfs)))
+        return nc_error(NC_ERR_CONFIG, "gain perturbation: gains [%g, %g] dBFS must be finite", p->min_gain_dbfs,
+                        p->max_gain_dbfs);
     const double gain = uniform(rng, p->min_gain_dbfs, p->max_gain_dbfs);
     if (drawn) *drawn = gain;
     const float k = (float)pow(10.0, gain / 20.0);
@@ -90,8 +93,9 @@ nc_status nc_perturb_white_noise_snr(const nc_white_noise_snr_perturb *p, nc_aud
                                      double *drawn) {
     nc_status s = check_audio(a, rng, "white noise (SNR) perturbation");
     if (s) return s;
-    if (p->max_snr_db < p->min_snr_db)
-        return nc_error(NC_ERR_CONFIG, "white noise: min_snr_db %g > max_snr_db %g", p->min_snr_db, p->max_snr_db);
+    if (!(isfinite(p->min_snr_db) && isfinite(p->max_snr_db) && p->min_snr_db <= p->max_snr_db))
+        return nc_error(NC_ERR_CONFIG, "white noise: need finite min_snr_db <= max_snr_db, found %g and %g",
+                        p->min_snr_db, p->max_snr_db);
     const double snr = uniform(rng, p->min_snr_db, p->max_snr_db);
     if (drawn) *drawn = snr;
     const double sig_db = nc_audio_rms_db(a->samples, a->n_samples);

@@ -141,3 +141,17 @@ nc_status nc_featurizer_forward(const nc_featurizer *f, const nc_tensor *audio, 
     }
     return s;
 }
+
+nc_status nc_features_check_finite(const float *feats, int64_t F, int64_t T, int64_t len, const float *x, int64_t n) {
+    for (int64_t f = 0; f < F; f++)
+        for (int64_t t = 0; t < len; t++) {
+            if (isfinite(feats[f * T + t])) continue;
+            float peak = 0;
+            for (int64_t i = 0; i < n; i++) peak = fabsf(x[i]) > peak ? fabsf(x[i]) : peak;
+            return nc_error(NC_ERR_NUMERIC,
+                            "features are not finite (%s at frame %lld, feature %lld): the largest sample "
+                            "magnitude is %g (float audio is expected in [-1, 1])",
+                            isnan(feats[f * T + t]) ? "NaN" : "Inf", (long long)t, (long long)f, (double)peak);
+        }
+    return NC_OK;
+}

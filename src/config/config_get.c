@@ -1,11 +1,12 @@
 /* Typed getters over resolved config values, and key validation. */
+#include <ctype.h>
 #include <string.h>
 
 #include "config/config_internal.h"
 #include "nemoc/alloc.h"
 
 /* Full key of n with its source position when known: "a.b (conf.yaml:12)". */
-static void where(const nc_cfg *n, nc_strbuf *b) {
+void cfg_where(const nc_cfg *n, nc_strbuf *b) {
     size_t before = b->n;
     cfg_full_key_buf(n, b);
     if (b->n == before) nc_sb_puts(b, "<root>");
@@ -15,7 +16,7 @@ static void where(const nc_cfg *n, nc_strbuf *b) {
 
 static nc_status type_error(const nc_cfg *raw, const cfg_val *v, const char *expected) {
     nc_strbuf b = {0}, d = {0};
-    where(raw, &b);
+    cfg_where(raw, &b);
     nc_status s;
     if (cfg_val_type(v) == NC_CFG_T_MISSING) {
         /* The override hint is the bare key path, without the position. */
@@ -46,7 +47,7 @@ static nc_status conv_int(const nc_cfg *raw, const cfg_val *v, int64_t *out) {
     if (cfg_val_type(v) != NC_CFG_T_INT) return type_error(raw, v, "int");
     if (cfg_parse_int(v->text, out)) return NC_OK;
     nc_strbuf b = {0};
-    where(raw, &b);
+    cfg_where(raw, &b);
     nc_status s = nc_error(NC_ERR_CONFIG, "%s: int '%s' is out of the 64-bit range", nc_sb_str(&b), v->text);
     nc_sb_free(&b);
     return s;
@@ -57,16 +58,65 @@ static nc_status conv_float(const nc_cfg *raw, const cfg_val *v, double *out) {
     if (t != NC_CFG_T_INT && t != NC_CFG_T_FLOAT) return type_error(raw, v, "float");
     if (cfg_parse_float(v->text, out)) return NC_OK;
     nc_strbuf b = {0};
-    where(raw, &b);
+    cfg_where(raw, &b);
     nc_status s = nc_error(NC_ERR_CONFIG, "%s: cannot read '%s' as a float", nc_sb_str(&b), v->text);
     nc_sb_free(&b);
     return s;
 }
 
+/* Python's int(text) for decimal text: surrounding whitespace, a sign, digits
+ * with single underscores between them. *nonzero is the value != 0. */
+static bool py_int_text(const char *t, bool *nonzero) {
+    while (*t == ' ' || *t == '\t' || *t == '\n' || *t == '\r') t++;
+    if (*t == '+' || *t == '-') t++;
+    if (*t < '0' || *t > '9') return false;
+    bool nz = false;
+    for (; (*t >= '0' && *t <= '9') || *t == '_'; t++) {
+        if (*t == '_' && !(t[1] >= '0' && t[1] <= '9')) return false;
+        nz |= *t >= '1' && *t <= '9';
+    }
+    while (*t == ' ' || *t == '\t' || *t == '\n' || *t == '\r') t++;
+    if (*t) return false;
+    *nonzero = nz;
+    return true;
+}
+
+static bool text_is_one_of(const char *t, const char *const *words) {
+    for (; *words; words++) {
+        size_t i = 0;
+        while (t[i] && tolower((unsigned char)t[i]) == (*words)[i]) i++;
+        if (!t[i] && !(*words)[i]) return true;
+    }
+    return false;
+}
+
+/* OmegaConf's BooleanNode.validate_and_convert, the rule a NeMo config's typed
+ * bool fields follow: a YAML bool; an int (0 is false, any other true); a
+ * string that Python's int() reads (same rule) or one of yes/y/on/true,
+ * no/n/off/false in any case. Anything else ("nope", 1.5) is refused: reading
+ * it as false would silently turn an option off. */
 static nc_status conv_bool(const nc_cfg *raw, const cfg_val *v, bool *out) {
-    if (cfg_val_type(v) != NC_CFG_T_BOOL) return type_error(raw, v, "bool");
-    cfg_parse_bool(v->text, out);
-    return NC_OK;
+    static const char *const yes[] = {"yes", "y", "on", "true", NULL};
+    static const char *const no[] = {"no", "n", "off", "false", NULL};
+    nc_cfg_type t = cfg_val_type(v);
+    int64_t iv;
+    bool nz;
+    if (t == NC_CFG_T_BOOL && cfg_parse_bool(v->text, out)) return NC_OK;
+    if (t == NC_CFG_T_INT && cfg_parse_int(v->text, &iv)) {
+        *out = iv != 0;
+        return NC_OK;
+    }
+    if (t == NC_CFG_T_STR) {
+        if (py_int_text(v->text, &nz)) {
+            *out = nz;
+            return NC_OK;
+        }
+        if (text_is_one_of(v->text, yes) || text_is_one_of(v->text, no)) {
+            *out = text_is_one_of(v->text, yes);
+            return NC_OK;
+        }
+    }
+    return type_error(raw, v, "bool (true/false, yes/no, y/n, on/off in any case, or an integer: 0 is false)");
 }
 
 static nc_status conv_str(const nc_cfg *raw, const cfg_val *v, const char **out) {
@@ -197,7 +247,7 @@ nc_status nc_cfg_check_keys(const nc_cfg *node, const char *path, const char *co
         for (int64_t j = 0; j < nk && !ok; j++) ok = !strcmp(k, known[j]);
         if (ok) continue;
         nc_strbuf b = {0};
-        where(m, &b);
+        cfg_where(m, &b);
         const char *sug = cfg_suggest_list(known, nk, k, strlen(k));
         if (sug) s = nc_error(NC_ERR_CONFIG, "%s: unknown key '%s' (did you mean '%s'?)", nc_sb_str(&b), k, sug);
         else s = nc_error(NC_ERR_CONFIG, "%s: unknown key '%s'", nc_sb_str(&b), k);

@@ -23,6 +23,7 @@ struct nc_cfg {
     bool cache_plain;       /* the cached text is an unquoted (YAML-typed) value */
     char *file;             /* root only: the file the tree was read from */
     int64_t cache_bytes;    /* root only: bytes of cached interpolation results in the tree */
+    char *key_base;         /* root only: the key of the node this tree was copied from, e.g. "model" */
 };
 
 /* Interpolations nested deeper than this are refused (a safety net against
@@ -69,6 +70,9 @@ void cfg_describe(const nc_cfg *n, const char *text, bool quoted, nc_strbuf *b);
 int cfg_next_seg(const char **p, const char **seg, size_t *len, bool *bracket);
 /* Parses a non-negative decimal index; false when seg is not one. */
 bool cfg_parse_index(const char *seg, size_t len, int64_t *out);
+
+/* Full key of n and its source position when known: "a.b (conf.yaml:12)". */
+void cfg_where(const nc_cfg *n, nc_strbuf *b);
 
 /* Closest key of `map` to key[0..len) by edit distance, or NULL. */
 const char *cfg_suggest(const nc_cfg *map, const char *key, size_t len);

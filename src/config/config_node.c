@@ -37,6 +37,7 @@ void cfg_node_free(nc_cfg *n) {
     nc_free(n->text);
     nc_free(n->cache);
     nc_free(n->file);
+    nc_free(n->key_base);
     nc_free(n);
 }
 
@@ -151,7 +152,10 @@ void cfg_key_append(nc_strbuf *b, const char *seg, size_t len, bool index) {
 }
 
 void cfg_full_key_buf(const nc_cfg *n, nc_strbuf *b) {
-    if (!n->parent) return;
+    if (!n->parent) {
+        if (n->key_base) nc_sb_puts(b, n->key_base);
+        return;
+    }
     cfg_full_key_buf(n->parent, b);
     if (n->parent->kind == NC_CFG_MAP) {
         cfg_key_append(b, n->key, strlen(n->key), false);
@@ -320,6 +324,48 @@ char *nc_cfg_full_key(const nc_cfg *node, char *buf, size_t len) {
     if (len) snprintf(buf, len, "%s", nc_sb_str(&b));
     nc_sb_free(&b);
     return buf;
+}
+
+/* Source lines of src's nodes onto the same keys of dst. The copy keeps the
+ * order of src's keys, so the same index is tried before a search. */
+static void origin_rec(nc_cfg *dst, const nc_cfg *src, int depth) {
+    dst->line = src->line;
+    if (depth > CFG_MAX_NEST_DEPTH || dst->kind != src->kind || dst->kind == NC_CFG_SCALAR) return;
+    for (int64_t i = 0; i < dst->n; i++) {
+        const nc_cfg *from = NULL;
+        if (dst->kind == NC_CFG_SEQ) {
+            from = i < src->n ? src->items[i] : NULL;
+        } else if (i < src->n && !strcmp(src->items[i]->key, dst->items[i]->key)) {
+            from = src->items[i];
+        } else {
+            int64_t j = cfg_map_find(src, dst->items[i]->key, strlen(dst->items[i]->key));
+            from = j >= 0 ? src->items[j] : NULL;
+        }
+        if (from) origin_rec(dst->items[i], from, depth + 1);
+    }
+}
+
+nc_status nc_cfg_keep_origin(nc_cfg *copy, const nc_cfg *src) {
+    if (copy->parent) return nc_error(NC_ERR_INVALID_ARG, "nc_cfg_keep_origin: the copy must be a root");
+    const nc_cfg *root = cfg_root(src);
+    nc_strbuf k = {0};
+    cfg_full_key_buf(src, &k);
+    const bool want_base = k.n > 0 || k.oom;
+    char *file = root->file ? nc_strdup(root->file) : NULL;
+    char *base = want_base ? nc_sb_take(&k) : NULL; /* NULL after an allocation failure */
+    bool oom = (root->file && !file) || (want_base && !base);
+    nc_sb_free(&k);
+    if (oom) {
+        nc_free(file);
+        nc_free(base);
+        return nc_error(NC_ERR_OOM, "config: origin");
+    }
+    nc_free(copy->file);
+    nc_free(copy->key_base);
+    copy->file = file;
+    copy->key_base = base;
+    origin_rec(copy, src, 0);
+    return NC_OK;
 }
 
 nc_status nc_cfg_new(nc_cfg_kind kind, nc_cfg **out) {

@@ -102,10 +102,11 @@ static nc_cfg *plain_value(const char *t, size_t len) {
     return n;
 }
 
-/* Line numbers of a parsed override value are lines of the override text. */
-static void clear_lines(nc_cfg *n) {
+/* A value from the command line has no line in the config file: its parse
+ * numbered it line 1 of itself, which messages would pin on the YAML file. */
+static void clear_lines(nc_cfg *n, int depth) {
     n->line = 0;
-    for (int64_t i = 0; i < n->n; i++) clear_lines(n->items[i]);
+    for (int64_t i = 0; depth < CFG_MAX_NEST_DEPTH && i < n->n; i++) clear_lines(n->items[i], depth + 1);
 }
 
 static nc_status parse_value(const char *v, nc_cfg **out) {
@@ -124,12 +125,12 @@ static nc_status parse_value(const char *v, nc_cfg **out) {
     nc_cfg *n;
     nc_status s = cfg_parse_yaml(v, len, "value", true, &n);
     if (s) return s;
-    clear_lines(n); /* lines of the override text would name a line of the config file */
     nc_cfg_kind want = *v == '[' ? NC_CFG_SEQ : *v == '{' ? NC_CFG_MAP : NC_CFG_SCALAR;
     if (n->kind != want) {
         cfg_node_free(n);
         return nc_error(NC_ERR_CONFIG, "value: text after the closing %s", want == NC_CFG_SCALAR ? "quote" : "bracket");
     }
+    clear_lines(n, 0);
     *out = n;
     return NC_OK;
 }

@@ -3,7 +3,9 @@
 
 #include "core/alloc_note.h"
 
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define NC_ERRBUF 2048
@@ -32,19 +34,59 @@ const char *nc_status_str(nc_status s) {
     return "unknown status";
 }
 
+static bool continuation(char c) { return ((unsigned char)c & 0xC0) == 0x80; }
+
+/* Copies the message m (n bytes) into errbuf. One that does not fit keeps its
+ * head (what failed: file:line, key) and its tail (the reason) around " ... ",
+ * each cut at a space when one is near, never inside a UTF-8 character. */
+static void store(const char *m, size_t n) {
+    if (n < NC_ERRBUF) {
+        memcpy(errbuf, m, n);
+        errbuf[n] = 0;
+        return;
+    }
+    const size_t mark = 5, room = NC_ERRBUF - 1 - mark, head = room * 2 / 3, tail = room - head;
+    size_t h = head; /* keeps m[0, h) */
+    while (h > 0 && continuation(m[h])) h--;
+    for (size_t w = h; w > 0 && h - w < 40; w--)
+        if (m[w - 1] == ' ') {
+            h = w - 1;
+            break;
+        }
+    size_t t = n - tail; /* keeps m[t, n) */
+    while (t < n && continuation(m[t])) t++;
+    for (size_t w = t; w < n && w - t < 40; w++)
+        if (m[w] == ' ') {
+            t = w + 1;
+            break;
+        }
+    memcpy(errbuf, m, h);
+    memcpy(errbuf + h, " ... ", mark);
+    memcpy(errbuf + h + mark, m + t, n - t);
+    errbuf[h + mark + n - t] = 0;
+}
+
 nc_status nc_verror(nc_status code, const char *fmt, va_list ap) {
     /* Format into a copy: callers pass the current message as an argument
      * (nc_error(code, "%s", nc_last_error())), and vsnprintf into the buffer
      * it reads from is undefined (glibc empties it). */
     char tmp[NC_ERRBUF];
+    va_list again;
+    va_copy(again, ap);
     int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    char *full = NULL;
+    if (n >= 0 && (size_t)n >= sizeof tmp && (full = malloc((size_t)n + 1))) vsnprintf(full, (size_t)n + 1, fmt, again);
+    va_end(again);
+    if (n < 0) n = 0;
     if (code == NC_ERR_OOM && failed_alloc) {
         /* Name the size unless the message already does (arena, readers). */
-        if (n >= 0 && (size_t)n < sizeof tmp && !strstr(tmp, " bytes"))
-            snprintf(tmp + n, sizeof tmp - (size_t)n, " (an allocation of %zu bytes failed)", failed_alloc);
+        if ((size_t)n < sizeof tmp && !strstr(tmp, " bytes"))
+            n += snprintf(tmp + n, sizeof tmp - (size_t)n, " (an allocation of %zu bytes failed)", failed_alloc);
         failed_alloc = 0;
     }
-    memcpy(errbuf, tmp, sizeof errbuf);
+    /* Without the whole text (no memory for it) the cut is at the end. */
+    store(full ? full : tmp, full ? (size_t)n : strnlen(tmp, sizeof tmp - 1));
+    free(full);
     return code;
 }
 
@@ -57,22 +99,15 @@ nc_status nc_error(nc_status code, const char *fmt, ...) {
 }
 
 nc_status nc_error_prefix(nc_status code, const char *fmt, ...) {
-    char prefix[NC_ERRBUF], old[NC_ERRBUF];
+    char prefix[NC_ERRBUF], all[2 * NC_ERRBUF + 2];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
-    memcpy(old, errbuf, sizeof old);
-    const char *rest = old[0] ? old : nc_status_str(code);
-    /* Build "prefix: rest" by hand; truncation of a long message is fine. */
-    size_t lp = strnlen(prefix, sizeof errbuf - 3);
-    memcpy(errbuf, prefix, lp);
-    errbuf[lp] = ':';
-    errbuf[lp + 1] = ' ';
-    size_t room = sizeof errbuf - lp - 3;
-    size_t lr = strnlen(rest, room);
-    memcpy(errbuf + lp + 2, rest, lr);
-    errbuf[lp + 2 + lr] = 0;
+    const char *rest = errbuf[0] ? errbuf : nc_status_str(code);
+    /* "prefix: rest"; both parts are shorter than NC_ERRBUF, so all fits. */
+    int n = snprintf(all, sizeof all, "%s: %s", prefix, rest);
+    store(all, n < 0 ? 0 : (size_t)n < sizeof all ? (size_t)n : sizeof all - 1);
     return code;
 }
 

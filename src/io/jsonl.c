@@ -120,7 +120,11 @@ static nc_status read_line(nc_jsonl_reader *r, const char **line, size_t *len, b
             r->len = fread(r->chunk, 1, CHUNK, r->fp);
             r->pos = 0;
             if (r->len < CHUNK) {
-                if (ferror(r->fp)) return nc_error(NC_ERR_IO, "%s: read error after line %lld", r->name, (long long)r->lineno);
+                if (ferror(r->fp)) { /* a directory reads as EISDIR */
+                    if (!r->lineno) return nc_error(NC_ERR_IO, "cannot read '%s': %s", r->name, strerror(errno));
+                    return nc_error(NC_ERR_IO, "cannot read '%s' after line %lld: %s", r->name,
+                                    (long long)r->lineno, strerror(errno));
+                }
                 r->eof = true;
             }
             if (!r->len) break;
@@ -151,6 +155,73 @@ static void excerpt(const char *s, size_t len, size_t at, char *out, size_t cap)
     for (size_t i = start; i < end && o + 4 < cap; i++) out[o++] = ((unsigned char)s[i] < 0x20) ? '?' : s[i];
     if (end < len && o + 4 < cap) o += (size_t)snprintf(out + o, cap - o, "...");
     out[o] = 0;
+}
+
+/* Strings that cJSON would take but Python's json.loads (NeMo's reader) or
+ * a C string cannot: a raw control character (json.loads refuses it, cJSON
+ * keeps it; a raw NUL would cut the text short) and the escape \u0000 (cJSON
+ * decodes it into a NUL, truncating the string: a path would open another
+ * file). Returns the column (1-based) of the first one, 0 if none. */
+static size_t bad_string_char(const char *s, size_t len, bool *is_nul_escape) {
+    bool in_str = false;
+    for (size_t i = 0; i < len; i++) {
+        const unsigned char c = (unsigned char)s[i];
+        if (!in_str) {
+            if (c == '"') in_str = true;
+            else if (c == 0) return i + 1; /* cJSON would stop here and miss the rest */
+            continue;
+        }
+        if (c == '"') {
+            in_str = false;
+        } else if (c < 0x20) {
+            *is_nul_escape = false;
+            return i + 1;
+        } else if (c == '\\' && i + 1 < len) {
+            if (s[i + 1] == 'u' && i + 5 < len && !memcmp(s + i + 2, "0000", 4)) {
+                *is_nul_escape = true;
+                return i + 1;
+            }
+            i++; /* the escaped character */
+        }
+    }
+    return 0;
+}
+
+typedef struct member {
+    cJSON *item;
+    int64_t pos;
+} member;
+
+static int cmp_members(const void *a, const void *b) {
+    const member *x = a, *y = b;
+    int c = strcmp(x->item->string, y->item->string);
+    if (c) return c;
+    return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+/* Duplicate keys of every object under v: the last one wins, as in Python's
+ * json (cJSON's lookups would find the first). Sorting keeps this
+ * O(n log n) for hostile lines with millions of keys. */
+static nc_status dedupe(cJSON *v, int depth) {
+    if (depth > CJSON_NESTING_LIMIT || (!cJSON_IsObject(v) && !cJSON_IsArray(v))) return NC_OK;
+    int64_t n = 0;
+    for (cJSON *c = v->child; c; c = c->next) n++;
+    if (cJSON_IsObject(v) && n > 1) {
+        member *m = nc_malloc((size_t)n * sizeof *m);
+        if (!m) return nc_error(NC_ERR_OOM, "JSON object of %lld keys", (long long)n);
+        int64_t k = 0;
+        for (cJSON *c = v->child; c; c = c->next, k++) m[k] = (member){.item = c, .pos = k};
+        qsort(m, (size_t)n, sizeof *m, cmp_members);
+        for (int64_t i = 0; i + 1 < n; i++)
+            if (!strcmp(m[i].item->string, m[i + 1].item->string))
+                cJSON_Delete(cJSON_DetachItemViaPointer(v, m[i].item));
+        nc_free(m);
+    }
+    for (cJSON *c = v->child; c; c = c->next) {
+        nc_status s = dedupe(c, depth + 1);
+        if (s) return s;
+    }
+    return NC_OK;
 }
 
 static const char *kind_name(const cJSON *v) {
@@ -188,6 +259,17 @@ nc_status nc_jsonl_next(nc_jsonl_reader *r, cJSON **obj) {
             return nc_error(NC_ERR_FORMAT, "%s:%lld: invalid UTF-8 at column %zu: '%s'", r->name, (long long)r->lineno,
                             bad + 1, ex);
         }
+        bool nul_escape = false;
+        size_t col = bad_string_char(s, len, &nul_escape);
+        if (col) {
+            if (nul_escape)
+                return nc_error(NC_ERR_FORMAT, "%s:%lld: \\u0000 (NUL) in a string at column %zu: nemoc cannot hold "
+                                "a NUL inside a string (a path or text would be cut short there)",
+                                r->name, (long long)r->lineno, col);
+            return nc_error(NC_ERR_FORMAT, "%s:%lld: raw control character 0x%02X at column %zu (JSON strings need "
+                            "it escaped, e.g. \\n or \\t; Python's json refuses it too)",
+                            r->name, (long long)r->lineno, (unsigned)(unsigned char)s[col - 1], col);
+        }
         const char *end = NULL;
         cJSON *v = cJSON_ParseWithLengthOpts(s, len, &end, 0);
         size_t at = (end && end >= s && end <= s + len) ? (size_t)(end - s) : 0;
@@ -204,6 +286,11 @@ nc_status nc_jsonl_next(nc_jsonl_reader *r, cJSON **obj) {
                 cJSON_Delete(v);
                 return nc_error(NC_ERR_FORMAT, "%s:%lld: expected a JSON object, found %s", r->name,
                                 (long long)r->lineno, k);
+            }
+            nc_status ds = dedupe(v, 0);
+            if (ds) {
+                cJSON_Delete(v);
+                return ds;
             }
             *obj = v;
             return NC_OK;

@@ -2,6 +2,7 @@
  * algorithm (HF tokenizers WordPieceTrainer / BpeTrainer with a "##"
  * continuing-subword prefix). Pair counts live in a hash map and are updated
  * incrementally: a merge rescans only the words that hold the pair. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,7 +150,9 @@ static nc_status read_corpus(trainer *t, const char *const *files, int64_t n_fil
             st = nc_bert_basic_tokenize(&o, line, n, &toks);
             for (int64_t i = 0; i < toks.n && !st; i++) st = count_word(t, nc_str_list_at(&toks, i), nc_str_list_len(&toks, i));
         }
-        if (!st && ferror(fp)) st = nc_error(NC_ERR_IO, "wordpiece train: error reading '%s'", files[f]);
+        /* A read error (a directory: EISDIR) must not pass for an empty corpus. */
+        if (!st && ferror(fp))
+            st = nc_error(NC_ERR_IO, "wordpiece train: cannot read '%s': %s", files[f], strerror(errno));
         fclose(fp);
     }
     free(line); /* from getline */

@@ -100,6 +100,7 @@ nc_status nc_model_create(const nc_cfg *model_cfg, const char *target, const nc_
     m->cls = c;
     nc_model_build_args none = {0};
     s = nc_cfg_copy(model_cfg, true, &m->cfg);
+    if (!s) s = nc_cfg_keep_origin(m->cfg, model_cfg); /* errors name "model.encoder.x (file:line)" */
     if (!s) s = c->build(m, a ? a : &none);
     if (s) {
         nc_model_free(m);

@@ -62,12 +62,14 @@ static const char *const sched_keys[] = {
     "last_epoch", "monitor", "reduce_on_plateau", "iters_per_batch", "t_max_epochs",
     "t_accumulate_grad_batches", "t_limit_train_batches", "t_num_workers", NULL};
 
+static const char *const clip_algs[] = {"norm", "value", NULL};
+static const char *const modes[] = {"min", "max", NULL};
+
 static nc_status parse_mode(const nc_cfg *n, const char *key, bool *is_max) {
     const char *mode = "min";
     nc_status s = nc_cfg_get_str_or(n, key, "min", &mode);
     if (s) return s;
-    if (strcmp(mode, "min") && strcmp(mode, "max"))
-        return nc_error(NC_ERR_CONFIG, "%s: must be 'min' or 'max', got '%s'", key, mode);
+    if ((s = nc_cfg_check_enum(n, key, mode, modes, NULL))) return s;
     *is_max = !strcmp(mode, "max");
     return NC_OK;
 }
@@ -109,16 +111,19 @@ static nc_status parse_trainer(const nc_cfg *root, nc_trainer_params *p) {
     if (nc_cfg_get_type(t, "devices", &vt) == NC_OK && vt == NC_CFG_T_INT &&
         (s = nc_cfg_get_int_in(t, "devices", -1, TRAIN_MAX_PROCS, &p->devices)))
         return s;
+    /* Ranges as Lightning checks them; -1 means unlimited (max_epochs,
+     * max_steps) or all (num_sanity_val_steps); the caps keep step and
+     * epoch arithmetic inside int64. */
     if ((s = nc_cfg_get_int_in_or(t, "num_nodes", 1, 1, TRAIN_MAX_PROCS, &p->num_nodes)) ||
-        (s = nc_cfg_get_int_in_or(t, "max_epochs", p->max_epochs, -1, TRAIN_MAX_EPOCHS, &p->max_epochs)) ||
-        (s = nc_cfg_get_int_in_or(t, "max_steps", -1, -1, TRAIN_MAX_STEPS, &p->max_steps)) ||
-        (s = nc_cfg_get_float_in_or(t, "val_check_interval", 1.0, -INFINITY, (double)TRAIN_MAX_STEPS,
+        (s = nc_cfg_get_int_in_or(t, "max_epochs", p->max_epochs, INT64_MIN, TRAIN_MAX_EPOCHS, &p->max_epochs)) ||
+        (s = nc_cfg_get_int_in_or(t, "max_steps", -1, INT64_MIN, TRAIN_MAX_STEPS, &p->max_steps)) ||
+        (s = nc_cfg_get_float_in_or(t, "val_check_interval", 1.0, 0, (double)TRAIN_MAX_STEPS,
                                     &p->val_check_interval)) ||
         (s = nc_cfg_get_int_in_or(t, "check_val_every_n_epoch", 1, 1, TRAIN_MAX_EPOCHS,
                                   &p->check_val_every_n_epoch)) ||
         (s = nc_cfg_get_int_in_or(t, "accumulate_grad_batches", 1, 1, TRAIN_MAX_ACCUMULATE,
                                   &p->accumulate_grad_batches)) ||
-        (s = nc_cfg_get_float_or(t, "gradient_clip_val", 0.0, &p->gradient_clip_val)) ||
+        (s = nc_cfg_get_float_in_or(t, "gradient_clip_val", 0.0, 0, INFINITY, &p->gradient_clip_val)) ||
         (s = nc_cfg_get_str_or(t, "gradient_clip_algorithm", "norm", &clip_alg)) ||
         (s = nc_cfg_get_int_in_or(t, "log_every_n_steps", 50, 1, TRAIN_MAX_STEPS, &p->log_every_n_steps)) ||
         (s = nc_cfg_get_int_in_or(t, "num_sanity_val_steps", 2, -1, TRAIN_MAX_STEPS, &p->num_sanity_val_steps)) ||
@@ -127,16 +132,17 @@ static nc_status parse_trainer(const nc_cfg *root, nc_trainer_params *p) {
         (s = nc_cfg_get_bool_or(t, "sync_batchnorm", false, &p->sync_batchnorm)) ||
         (s = nc_cfg_get_int_or(t, "seed", seed, &seed)) || (s = parse_precision(t, &p->precision)))
         return s;
+    if (p->max_epochs < -1)
+        return nc_cfg_error_at(t, "max_epochs", "must be -1 (unlimited) or >= 0, found %lld", (long long)p->max_epochs);
+    if (p->max_steps < -1)
+        return nc_cfg_error_at(t, "max_steps", "must be -1 (unlimited) or >= 0, found %lld", (long long)p->max_steps);
     p->seed = (uint64_t)seed;
     p->gradient_clip_by_value = !strcmp(clip_alg, "value");
-    if (strcmp(clip_alg, "norm") && strcmp(clip_alg, "value"))
-        return nc_error(NC_ERR_CONFIG, "trainer.gradient_clip_algorithm: 'norm' or 'value', got '%s'", clip_alg);
-    if (p->accumulate_grad_batches < 1)
-        return nc_error(NC_ERR_CONFIG, "trainer.accumulate_grad_batches: must be >= 1");
+    if ((s = nc_cfg_check_enum(t, "gradient_clip_algorithm", clip_alg, clip_algs, NULL))) return s;
     if (p->max_epochs < 0 && p->max_steps < 0)
         return nc_error(NC_ERR_CONFIG, "trainer: max_epochs and max_steps are both unlimited");
     if (!(p->val_check_interval > 0))
-        return nc_error(NC_ERR_CONFIG, "trainer.val_check_interval: must be > 0");
+        return nc_cfg_error_at(t, "val_check_interval", "must be > 0, found %g", p->val_check_interval);
     if (p->max_bad_steps < 1)
         return nc_error(NC_ERR_CONFIG, "trainer.max_bad_steps: must be >= 1 (consecutive skipped steps before stopping)");
     /* limit_*_batches: an int is a count, a float a fraction (resolved by the trainer). */
@@ -205,7 +211,7 @@ static nc_status parse_exp(const nc_cfg *root, nc_exp_params *e) {
             if ((s = nc_cfg_check_keys(x, "early_stopping_callback_params", es_keys)) ||
                 (s = nc_cfg_get_str_or(c, "monitor", "val_loss", &e->es_monitor)) ||
                 (s = parse_mode(c, "mode", &e->es_mode_max)) ||
-                (s = nc_cfg_get_float_or(c, "min_delta", 0.001, &e->es_min_delta)) ||
+                (s = nc_cfg_get_float_in_or(c, "min_delta", 0.001, -INFINITY, INFINITY, &e->es_min_delta)) ||
                 (s = nc_cfg_get_int_in_or(c, "patience", 10, 0, TRAIN_MAX_STEPS, &e->es_patience)) ||
                 (s = nc_cfg_get_bool_or(c, "check_finite", true, &e->es_check_finite)) ||
                 (s = nc_cfg_get_float_or(c, "stopping_threshold", NAN, &e->es_stopping_threshold)) ||
@@ -230,12 +236,14 @@ static nc_status parse_optim(const nc_cfg *root, nc_trainer_params *p) {
     if ((s = nc_optim_kind_from_name(name, &kind))) return nc_error_prefix(s, "model.optim.name");
     p->optim = nc_optim_default_params(kind);
     nc_optim_params *op = &p->optim;
-    if ((s = nc_cfg_get_float_or(o, "lr", op->lr, &op->lr)) ||
-        (s = nc_cfg_get_float_or(o, "weight_decay", op->weight_decay, &op->weight_decay)) ||
-        (s = nc_cfg_get_float_or(o, "momentum", op->momentum, &op->momentum)) ||
-        (s = nc_cfg_get_float_or(o, "dampening", op->dampening, &op->dampening)) ||
+    /* torch.optim's own checks: lr, eps, weight_decay and momentum >= 0,
+     * betas in [0, 1); NaN is never a setting. */
+    if ((s = nc_cfg_get_float_in_or(o, "lr", op->lr, 0, INFINITY, &op->lr)) ||
+        (s = nc_cfg_get_float_in_or(o, "weight_decay", op->weight_decay, 0, INFINITY, &op->weight_decay)) ||
+        (s = nc_cfg_get_float_in_or(o, "momentum", op->momentum, 0, INFINITY, &op->momentum)) ||
+        (s = nc_cfg_get_float_in_or(o, "dampening", op->dampening, -INFINITY, INFINITY, &op->dampening)) ||
         (s = nc_cfg_get_bool_or(o, "nesterov", op->nesterov, &op->nesterov)) ||
-        (s = nc_cfg_get_float_or(o, "eps", op->eps, &op->eps)) ||
+        (s = nc_cfg_get_float_in_or(o, "eps", op->eps, 0, INFINITY, &op->eps)) ||
         (s = nc_cfg_get_bool_or(o, "amsgrad", op->amsgrad, &op->amsgrad)) ||
         (s = nc_cfg_get_bool_or(o, "grad_averaging", op->grad_averaging, &op->grad_averaging)) ||
         (s = nc_cfg_get_bool_or(o, "luc", op->luc, &op->luc)))
@@ -249,7 +257,10 @@ static nc_status parse_optim(const nc_cfg *root, nc_trainer_params *p) {
             op->betas[1] = b[1];
         }
         nc_free(b);
-        if (n != 2) return nc_error(NC_ERR_CONFIG, "model.optim.betas: need two values");
+        if (n != 2) return nc_cfg_error_at(o, "betas", "need two values, found %lld", (long long)n);
+        for (int i = 0; i < 2; i++)
+            if (!(op->betas[i] >= 0 && op->betas[i] < 1))
+                return nc_cfg_error_at(o, "betas", "beta %d must be in [0, 1), found %g", i, op->betas[i]);
     }
     p->has_sched = nc_cfg_has(o, "sched");
     if (!p->has_sched) return NC_OK;
@@ -263,21 +274,22 @@ static nc_status parse_optim(const nc_cfg *root, nc_trainer_params *p) {
     nc_sched_params *sp = &p->sched;
     *sp = nc_sched_default_params();
     sp->lr = op->lr;
+    /* -1 is the "unset" default of the step counts and ratios (NeMo's None). */
     if ((s = nc_cfg_get_str(sc, "name", &sp->name)) ||
-        (s = nc_cfg_get_int_in_or(sc, "warmup_steps", -1, -1, TRAIN_MAX_STEPS, &sp->warmup_steps)) ||
+        (s = nc_cfg_get_int_in_or(sc, "warmup_steps", -1, 0, TRAIN_MAX_STEPS, &sp->warmup_steps)) ||
         (s = nc_cfg_get_float_in_or(sc, "warmup_ratio", -1, 0, 1, &sp->warmup_ratio)) ||
-        (s = nc_cfg_get_int_in_or(sc, "hold_steps", -1, -1, TRAIN_MAX_STEPS, &sp->hold_steps)) ||
+        (s = nc_cfg_get_int_in_or(sc, "hold_steps", -1, 0, TRAIN_MAX_STEPS, &sp->hold_steps)) ||
         (s = nc_cfg_get_float_in_or(sc, "hold_ratio", -1, 0, 1, &sp->hold_ratio)) ||
-        (s = nc_cfg_get_int_in_or(sc, "constant_steps", -1, -1, TRAIN_MAX_STEPS, &sp->constant_steps)) ||
+        (s = nc_cfg_get_int_in_or(sc, "constant_steps", -1, 0, TRAIN_MAX_STEPS, &sp->constant_steps)) ||
         (s = nc_cfg_get_float_in_or(sc, "constant_ratio", -1, 0, 1, &sp->constant_ratio)) ||
-        (s = nc_cfg_get_float_or(sc, "min_lr", -1, &sp->min_lr)) ||
+        (s = nc_cfg_get_float_in_or(sc, "min_lr", -1, 0, INFINITY, &sp->min_lr)) ||
         (s = nc_cfg_get_int_in_or(sc, "max_steps", -1, -1, TRAIN_MAX_STEPS, &sp->max_steps)) ||
-        (s = nc_cfg_get_float_or(sc, "d_model", sp->d_model, &sp->d_model)) ||
-        (s = nc_cfg_get_float_or(sc, "decay_rate", sp->decay_rate, &sp->decay_rate)) ||
-        (s = nc_cfg_get_float_or(sc, "power", sp->power, &sp->power)) ||
+        (s = nc_cfg_get_float_in_or(sc, "d_model", sp->d_model, 1, INFINITY, &sp->d_model)) ||
+        (s = nc_cfg_get_float_in_or(sc, "decay_rate", sp->decay_rate, -INFINITY, INFINITY, &sp->decay_rate)) ||
+        (s = nc_cfg_get_float_in_or(sc, "power", sp->power, -INFINITY, INFINITY, &sp->power)) ||
         (s = nc_cfg_get_bool_or(sc, "cycle", sp->cycle, &sp->cycle)) ||
         (s = nc_cfg_get_int_in_or(sc, "last_epoch", -1, -1, TRAIN_MAX_STEPS, &sp->last_epoch)))
-        return nc_error_prefix(s, "model.optim.sched");
+        return s;
     return NC_OK;
 }
 

@@ -135,7 +135,8 @@ expect 1 "unknown key 'max_stesp' (did you mean 'max_steps'?)" -- \
     "$NEMOC" "${TRAIN[@]}" "${DATA[@]}" +trainer.max_stesp=3
 expect 1 "trainer.max_steps (" -- "$NEMOC" "${TRAIN[@]}" "${DATA[@]}" trainer.max_steps=abc
 expect 1 "expected int, found string 'abc'" -- "$NEMOC" "${TRAIN[@]}" "${DATA[@]}" trainer.max_steps=abc
-expect 1 "encoder.n_layers: expected int, found list" -- "$NEMOC" "${TRAIN[@]}" "${DATA[@]}" model.encoder.n_layers=[1,2]
+expect 1 "model.encoder.n_layers (" -- "$NEMOC" "${TRAIN[@]}" "${DATA[@]}" model.encoder.n_layers=[1,2]
+expect 1 "expected int, found list" -- "$NEMOC" "${TRAIN[@]}" "${DATA[@]}" model.encoder.n_layers=[1,2]
 expect 1 "model.train_ds.manifest_filepath (" -- "$NEMOC" "${TRAIN[@]}"
 expect 1 "missing mandatory value (???); set it in the config or with model.train_ds.manifest_filepath=..." -- \
     "$NEMOC" "${TRAIN[@]}"

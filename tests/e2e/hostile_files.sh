@@ -91,7 +91,8 @@ grep -qF "transcribed 1 of" <<<"$out" || { echo "$out"; fail "the regular file w
 expect 1 "m_audio.json:1: audio './fifo.wav': audio file './fifo.wav' is a FIFO" -- \
     "${TR[@]}" dataset_manifest=m_audio.json output_filename=o.json skip_bad_audio=false
 mkdir -p ad && mkfifo ad/x.wav
-expect 0 "audio file '$W/ad/x.wav' is a FIFO" -- "${TR[@]}" audio_dir=ad output_filename=o.json
+# every input skipped: nothing transcribed is a failure (exit 1)
+expect 1 "audio file '$W/ad/x.wav' is a FIFO" -- "${TR[@]}" audio_dir=ad output_filename=o.json
 expect 1 "audio_dir 'fifo'" -- "${TR[@]}" audio_dir=fifo output_filename=o.json
 printf '{"audio_filepath": "data/%s", "duration": 1.0, "text_filepath": "fifo.txt"}\n' "$a" >m_text.json
 expect 1 "m_text.json:1: text_filepath: file './fifo.txt' is a FIFO" -- \

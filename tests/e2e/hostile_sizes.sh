@@ -32,7 +32,10 @@ expect() {
     out=$( (limit_mem; exec timeout 30 "$@") 2>&1) || rc=$?
     [ "$rc" -lt 124 ] || { echo "$out" | tail -n 20; fail "crash or hang (exit $rc): $*"; }
     [ "$rc" -eq "$want" ] || { echo "$out" | tail -n 20; fail "exit $rc, want $want: $*"; }
-    grep -qF -- "$text" <<<"$out" || { echo "$out" | tail -n 20; fail "no '$text' in the output of: $*"; }
+    # "key (file.yaml:12): ..." is matched as "key: ..." (a key set by an
+    # override keeps the line of the YAML it replaced)
+    grep -qF -- "$text" <<<"$out" || sed -E 's/ \([^ ()]+:[0-9]+\):/:/g' <<<"$out" | grep -qF -- "$text" ||
+        { echo "$out" | tail -n 20; fail "no '$text' in the output of: $*"; }
     n=$((n + 1))
 }
 
@@ -47,21 +50,20 @@ TRAIN=("$NEMOC" asr train --config-path "$ROOT/examples/asr/conf/conformer"
     model.train_ds.manifest_filepath=data/train_manifest.json
     model.validation_ds.manifest_filepath=data/validation_manifest.json trainer.max_steps=1)
 I64=9223372036854775807
-range() { echo "$1: $2 is out of range"; }
 
 # ---- class 1: sizes from the config, refused by key ----
 # The encoder (model.encoder.*): widths, counts and their products.
-expect 1 "$(range model.encoder.d_model 1000000000000) [1, 65536]" -- "${TRAIN[@]}" model.encoder.d_model=1000000000000
-expect 1 "$(range model.encoder.n_layers 100000000) [0, 1024]" -- "${TRAIN[@]}" model.encoder.n_layers=100000000
-expect 1 "$(range model.encoder.n_heads $I64)" -- "${TRAIN[@]}" model.encoder.n_heads=$I64
-expect 1 "$(range model.encoder.ff_expansion_factor $I64)" -- "${TRAIN[@]}" model.encoder.ff_expansion_factor=$I64
-expect 1 "$(range model.encoder.subsampling_conv_channels $I64)" -- "${TRAIN[@]}" model.encoder.subsampling_conv_channels=$I64
-expect 1 "$(range model.encoder.feat_in $I64)" -- "${TRAIN[@]}" model.encoder.feat_in=$I64
-expect 1 "$(range model.encoder.feat_out $I64)" -- "${TRAIN[@]}" model.encoder.feat_out=$I64
-expect 1 "$(range model.encoder.conv_kernel_size $I64)" -- "${TRAIN[@]}" model.encoder.conv_kernel_size=$I64
-expect 1 "$(range model.encoder.subsampling_factor 4611686018427387904)" -- "${TRAIN[@]}" \
+expect 1 "model.encoder.d_model: must be in [1, 65536], found 1000000000000" -- "${TRAIN[@]}" model.encoder.d_model=1000000000000
+expect 1 "model.encoder.n_layers: must be in [0, 1024], found 100000000" -- "${TRAIN[@]}" model.encoder.n_layers=100000000
+expect 1 "model.encoder.n_heads: must be" -- "${TRAIN[@]}" model.encoder.n_heads=$I64
+expect 1 "model.encoder.ff_expansion_factor: must be" -- "${TRAIN[@]}" model.encoder.ff_expansion_factor=$I64
+expect 1 "model.encoder.subsampling_conv_channels: must be" -- "${TRAIN[@]}" model.encoder.subsampling_conv_channels=$I64
+expect 1 "model.encoder.feat_in: must be" -- "${TRAIN[@]}" model.encoder.feat_in=$I64
+expect 1 "model.encoder.feat_out: must be" -- "${TRAIN[@]}" model.encoder.feat_out=$I64
+expect 1 "model.encoder.conv_kernel_size: must be" -- "${TRAIN[@]}" model.encoder.conv_kernel_size=$I64
+expect 1 "model.encoder.subsampling_factor: must be" -- "${TRAIN[@]}" \
     model.encoder.subsampling_factor=4611686018427387904
-expect 1 "$(range model.encoder.pos_emb_max_len $I64)" -- "${TRAIN[@]}" model.encoder.pos_emb_max_len=$I64
+expect 1 "model.encoder.pos_emb_max_len: must be" -- "${TRAIN[@]}" model.encoder.pos_emb_max_len=$I64
 expect 1 "int '99999999999999999999' is out of the 64-bit range" -- "${TRAIN[@]}" model.encoder.d_model=99999999999999999999
 # Each key in range, the total not: refused by size before anything is allocated, naming the keys.
 expect 1 "model.encoder (d_model=65536, n_layers=1, ff_expansion_factor=4" -- "${TRAIN[@]}" model.encoder.d_model=65536
@@ -92,46 +94,46 @@ expect 1 "spec_augment: rect_masks=$I64 is out of range" -- "${TRAIN[@]}" +model
 # Datasets (model.*_ds.*): batches, buckets, workers, prefetch, durations, perturbations.
 expect 1 "model.train_ds.bucketing_batch_size (" -- "${TRAIN[@]}" +model.train_ds.num_buckets=2 \
     model.train_ds.bucketing_batch_size=4611686018427387904
-expect 1 "model.train_ds.bucketing_batch_size[1]: 4611686018427387904 is out of range [1, 1048576]" -- "${TRAIN[@]}" \
+expect 1 "model.train_ds.bucketing_batch_size[1]: must be in [1, 1048576], found 4611686018427387904" -- "${TRAIN[@]}" \
     +model.train_ds.num_buckets=2 'model.train_ds.bucketing_batch_size=[2,4611686018427387904]'
-expect 1 "$(range model.train_ds.num_buckets 1000000000) [0, 10000]" -- "${TRAIN[@]}" +model.train_ds.num_buckets=1000000000
+expect 1 "model.train_ds.num_buckets: must be in [0, 10000], found 1000000000" -- "${TRAIN[@]}" +model.train_ds.num_buckets=1000000000
 expect 1 "bucketing_batch_size: 10001 entries, more than the 10000 buckets allowed" -- "${TRAIN[@]}" \
     "model.train_ds.bucketing_batch_size=[$(seq -s, 1 10001)]"
 expect 1 "model.train_ds.batch_size (" -- "${TRAIN[@]}" model.train_ds.batch_size=$I64
-expect 1 "$I64 is out of range [1, 1048576]" -- "${TRAIN[@]}" model.validation_ds.batch_size=$I64
+expect 1 "must be in [1, 1048576], found $I64" -- "${TRAIN[@]}" model.validation_ds.batch_size=$I64
 expect 1 "model.train_ds.num_workers (" -- "${TRAIN[@]}" model.train_ds.num_workers=$I64
-expect 1 "$(range model.train_ds.prefetch $I64)" -- "${TRAIN[@]}" +model.train_ds.prefetch=$I64
-expect 1 "$(range model.train_ds.prefetch_factor $I64)" -- "${TRAIN[@]}" +model.train_ds.prefetch_factor=$I64
+expect 1 "model.train_ds.prefetch: must be" -- "${TRAIN[@]}" +model.train_ds.prefetch=$I64
+expect 1 "model.train_ds.prefetch_factor: must be" -- "${TRAIN[@]}" +model.train_ds.prefetch_factor=$I64
 expect 1 "prefetch_factor: 1000 x num_workers 200 = 200000 batches ahead, more than 4096" -- "${TRAIN[@]}" \
     +model.train_ds.prefetch_factor=1000 model.train_ds.num_workers=200
-expect 1 "1e+308 is out of range [-1, 3.2e+07]" -- "${TRAIN[@]}" model.train_ds.max_duration=1e308
+expect 1 "must be in [0, 3.2e+07], found 1e+308" -- "${TRAIN[@]}" model.train_ds.max_duration=1e308
 expect 1 "model.train_ds.min_duration (" -- "${TRAIN[@]}" model.train_ds.min_duration=1e308
 expect 1 "model.train_ds.sample_rate (" -- "${TRAIN[@]}" model.train_ds.sample_rate=$I64
-expect 1 "augmentor.speed: model.train_ds.augmentor.speed.min_speed_rate: 1e+300 is out of range" -- "${TRAIN[@]}" \
+expect 1 "model.train_ds.augmentor.speed.min_speed_rate: must be in [0.05, 20], found 1e+300" -- "${TRAIN[@]}" \
     '+model.train_ds.augmentor={speed: {prob: 0.5, min_speed_rate: 1e300, max_speed_rate: 1.1}}'
-expect 1 "$(range model.train_ds.augmentor.speed.num_rates $I64)" -- "${TRAIN[@]}" \
+expect 1 "model.train_ds.augmentor.speed.num_rates: must be" -- "${TRAIN[@]}" \
     "+model.train_ds.augmentor={speed: {prob: 0.5, min_speed_rate: 0.9, max_speed_rate: 1.1, num_rates: $I64}}"
-expect 1 "$(range model.train_ds.augmentor.white_noise.min_level -9223372036854775808)" -- "${TRAIN[@]}" \
+expect 1 "model.train_ds.augmentor.white_noise.min_level: must be" -- "${TRAIN[@]}" \
     '+model.train_ds.augmentor={white_noise: {prob: 0.5, min_level: -9223372036854775808}}'
-expect 1 "model.train_ds.augmentor.gain.max_gain_dbfs: 1e+308 is out of range" -- "${TRAIN[@]}" \
+expect 1 "model.train_ds.augmentor.gain.max_gain_dbfs: must be in [-200, 200], found 1e+308" -- "${TRAIN[@]}" \
     '+model.train_ds.augmentor={gain: {prob: 0.5, max_gain_dbfs: 1e308}}'
 # The trainer, the experiment manager and the schedule.
 expect 1 "trainer.max_steps (" -- "${TRAIN[@]}" trainer.max_steps=$I64
-expect 1 "$I64 is out of range [-1, 1000000000000]" -- "${TRAIN[@]}" trainer.max_steps=$I64
+expect 1 "trainer.max_steps: must be <= 1000000000000, found $I64" -- "${TRAIN[@]}" trainer.max_steps=$I64
 expect 1 "trainer.max_epochs (" -- "${TRAIN[@]}" trainer.max_epochs=$I64
 expect 1 "trainer.accumulate_grad_batches (" -- "${TRAIN[@]}" trainer.accumulate_grad_batches=$I64
 expect 1 "trainer.log_every_n_steps (" -- "${TRAIN[@]}" trainer.log_every_n_steps=$I64
 expect 1 "trainer.val_check_interval (" -- "${TRAIN[@]}" trainer.val_check_interval=1e300
 expect 1 "trainer.check_val_every_n_epoch (" -- "${TRAIN[@]}" trainer.check_val_every_n_epoch=$I64
 expect 1 "trainer.num_sanity_val_steps (" -- "${TRAIN[@]}" trainer.num_sanity_val_steps=$I64
-expect 1 "$(range trainer.limit_train_batches 1e+300)" -- "${TRAIN[@]}" +trainer.limit_train_batches=1e300
-expect 1 "$(range trainer.limit_val_batches 9.22337e+18)" -- "${TRAIN[@]}" +trainer.limit_val_batches=$I64
-expect 1 "trainer.max_bad_steps: $I64 is more than the limit of" -- "${TRAIN[@]}" +trainer.max_bad_steps=$I64
+expect 1 "trainer.limit_train_batches: must be" -- "${TRAIN[@]}" +trainer.limit_train_batches=1e300
+expect 1 "trainer.limit_val_batches: must be" -- "${TRAIN[@]}" +trainer.limit_val_batches=$I64
+expect 1 "trainer.max_bad_steps: must be <= " -- "${TRAIN[@]}" +trainer.max_bad_steps=$I64
 expect 1 "trainer.devices (" -- "${TRAIN[@]}" trainer.devices=$I64
 expect 1 "trainer.num_nodes (" -- "${TRAIN[@]}" trainer.num_nodes=$I64
 expect 1 "exp_manager.checkpoint_callback_params.save_top_k (" -- "${TRAIN[@]}" \
     exp_manager.checkpoint_callback_params.save_top_k=$I64
-expect 1 "$(range exp_manager.checkpoint_callback_params.every_n_train_steps $I64)" -- "${TRAIN[@]}" \
+expect 1 "exp_manager.checkpoint_callback_params.every_n_train_steps: must be" -- "${TRAIN[@]}" \
     +exp_manager.checkpoint_callback_params.every_n_train_steps=$I64
 expect 1 "model.optim.sched.warmup_steps (" -- "${TRAIN[@]}" model.optim.sched.warmup_steps=$I64
 expect 1 "model.optim.sched.warmup_ratio (" -- "${TRAIN[@]}" model.optim.sched.warmup_ratio=1e300
@@ -148,18 +150,19 @@ TR=("$NEMOC" asr transcribe model_path=model.ckpt output_filename=out.json)
 cp exp_ok/*/*/checkpoints/*--end.ckpt model.ckpt
 expect 1 "m_off.json:1: audio './$audio': segment of './$audio' starts at offset 1e+308 s, beyond the end" -- \
     "${TR[@]}" dataset_manifest=m_off.json skip_bad_audio=false
-expect 0 "skipping an utterance (1 skipped so far): m_off.json:1" -- "${TR[@]}" dataset_manifest=m_off.json
+# skipped with a warning; nothing else to transcribe, so the run fails (exit 1)
+expect 1 "skipping an utterance (1 skipped so far): m_off.json:1" -- "${TR[@]}" dataset_manifest=m_off.json
 printf '%s\n{"audio_filepath": "%s", "duration": 1e300, "text": "a"}\n' "$good" "$audio" >m_dur.json
 expect 1 "m_dur.json:2: audio './$audio': segment of './$audio' runs past the end of the file" -- \
     "${TR[@]}" dataset_manifest=m_dur.json skip_bad_audio=false long_audio_s=0
 # The same entry through buffered long-audio inference (it is longer than long_audio_s).
-expect 1 "m_dur.json:2: audio './$audio': './$audio': duration 1e+300 s at offset 0 s is out of range" -- \
+expect 1 "m_dur.json:2: audio './$audio': segment of './$audio' runs past the end of the file: requested 1e+300 s" -- \
     "${TR[@]}" dataset_manifest=m_dur.json skip_bad_audio=false
-expect 2 "chunk_len_in_secs: 1e+300 is more than the limit of 3600" -- "${TR[@]}" \
+expect 2 "chunk_len_in_secs: must be in [0, 3600], found 1e+300" -- "${TR[@]}" \
     dataset_manifest=data/validation_manifest.json chunk_len_in_secs=1e300
-expect 2 "total_buffer_in_secs: 1e+300 is more than the limit of 3600" -- "${TR[@]}" \
+expect 2 "total_buffer_in_secs: must be in [0, 3600], found 1e+300" -- "${TR[@]}" \
     dataset_manifest=data/validation_manifest.json total_buffer_in_secs=1e300
-expect 2 "batch_size must be in [1, 1048576], got $I64" -- "${TR[@]}" dataset_manifest=data/validation_manifest.json \
+expect 2 "batch_size: must be in [1, 1048576], found $I64" -- "${TR[@]}" dataset_manifest=data/validation_manifest.json \
     batch_size=$I64
 expect 2 "num_utts=$I64 is out of range [1, 10000000]" -- "$NEMOC" data synth out_dir=s1 text_set=digits num_utts=$I64
 expect 2 "num_utts=100000000 is out of range" -- "$NEMOC" data synth out_dir=s2 text_set=digits num_utts=100000000
@@ -184,7 +187,7 @@ expect 1 "interpolations expand to more than 16777216 bytes" -- "${TRAIN[@]}" "$
 # Maps that refer twice to the next: 2^40 nodes in a resolved copy.
 maps=('+model.a0={x: 1}')
 for i in $(seq 1 40); do maps+=("+model.a$i={l: '\${model.a$((i - 1))}', r: '\${model.a$((i - 1))}'}"); done
-expect 1 "model.a15.l: interpolations expand to more than 16777216 bytes" -- "${TRAIN[@]}" "${maps[@]}"
+expect 1 "interpolations expand to more than 16777216 bytes" -- "${TRAIN[@]}" "${maps[@]}"
 # The same chain in a config file: the message names the key.
 mkdir -p conf
 { cat "$ROOT/examples/asr/conf/conformer/conformer_ctc_char_cpu_small.yaml"

@@ -234,11 +234,60 @@ static void test_errors(void) {
     CHECK_ERR(nc_manifest_read(" , ", NULL, false, &m), NC_ERR_INVALID_ARG, "names no manifest");
 }
 
+/* JSON strings that cJSON takes but Python's json.loads or a C string
+ * cannot; duplicate keys as Python reads them (the last wins). */
+static void test_json_strings(void) {
+    bad_line("tab.json", "{\"audio_filepath\": \"/b.wav\", \"duration\": 1.0, \"text\": \"a\tb\"}", NC_ERR_FORMAT,
+             "raw control character 0x09 at column 57");
+    bad_line("nulesc.json", "{\"audio_filepath\": \"/b.wav\\u0000.flac\", \"duration\": 1.0}", NC_ERR_FORMAT,
+             "\\u0000 (NUL) in a string at column 27");
+    bad_line("nulkey.json", "{\"audio_filepath\": \"/b.wav\", \"duration\": 1.0, \"te\\u0000xt\": \"a\"}",
+             NC_ERR_FORMAT, "\\u0000 (NUL)");
+    /* A raw NUL byte (written with its length; strings cannot carry it). */
+    const char raw[] = "{\"audio_filepath\": \"/b.wav\", \"duration\": 1.0, \"text\": \"si\0x\"}\n";
+    const char *p = path_in("rawnul.json");
+    FILE *f = fopen(p, "wb");
+    CHECK(f != NULL);
+    if (f) {
+        fwrite(raw, 1, sizeof raw - 1, f);
+        fclose(f);
+    }
+    nc_manifest m;
+    char want[4400];
+    snprintf(want, sizeof want, "%s:1: raw control character 0x00 at column 58", p);
+    CHECK_ERR(nc_manifest_read(p, NULL, false, &m), NC_ERR_FORMAT, want);
+    /* An escaped backslash before u0000 is text, not a NUL. */
+    p = path_in("escbs.json");
+    write_file(p, "{\"audio_filepath\": \"/b.wav\", \"duration\": 1.0, \"text\": \"a\\\\u0000b\"}\n");
+    CHECK_OK(nc_manifest_read(p, NULL, false, &m));
+    if (m.n == 1) CHECK(!strcmp(m.entries[0].text, "a\\u0000b"));
+    nc_manifest_free(&m);
+    /* Duplicate keys: the last one wins (json.loads), at every level. */
+    p = path_in("dup.json");
+    write_file(p, "{\"audio_filepath\": \"/first.wav\", \"duration\": 1.0, \"text\": \"one\", \"audio_filepath\": "
+                  "\"/last.wav\", \"text\": \"two\", \"duration\": 2.5, \"x\": {\"k\": 1, \"k\": 2}}\n");
+    CHECK_OK(nc_manifest_read(p, NULL, false, &m));
+    if (m.n == 1) {
+        CHECK(!strcmp(m.entries[0].audio_filepath, "/last.wav"));
+        CHECK(!strcmp(m.entries[0].text, "two"));
+        CHECK(m.entries[0].duration == 2.5);
+        CHECK(strstr(m.entries[0].extra_json, "\"k\":2") && !strstr(m.entries[0].extra_json, "\"k\":1"));
+        CHECK(!strstr(m.entries[0].extra_json, "first.wav"));
+    }
+    nc_manifest_free(&m);
+    /* A folder given as the manifest: the reason, not "read error after line 0". */
+    p = path_in("adir.json");
+    mkdir(p, 0755);
+    CHECK_ERR(nc_manifest_read(p, NULL, false, &m), NC_ERR_IO, "");
+    CHECK(strstr(nc_last_error(), "directory") != NULL && !strstr(nc_last_error(), "line 0"));
+}
+
 int main(void) {
     nc_log_set_level(NC_LOG_ERROR);
     snprintf(g_dir, sizeof g_dir, "%s", nc_test_tmpdir("manifest"));
     test_fields();
     test_filters();
     test_errors();
+    test_json_strings();
     return nc_test_finish("manifest");
 }

@@ -2,6 +2,7 @@
  * (model.train_ds / validation_ds / test_ds as read by
  * nemo/collections/asr/data/audio_to_text_dataset.py with config.get(key,
  * default), and the keys of the yaml files under examples/asr/conf). */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -154,7 +155,8 @@ static nc_status get_bucketing(const nc_cfg *ds, nc_asr_loader_params *p, params
 static nc_status get_perturb(const nc_cfg *aug, const char *name, nc_perturb_step *st) {
     nc_status s;
     double prob;
-    if ((s = nc_cfg_get_float(aug, "prob", &prob))) return nc_error_prefix(s, "augmentor.%s", name);
+    if ((s = nc_cfg_get_float(aug, "prob", &prob)) || (s = nc_cfg_check_float(aug, "prob", prob, 0, 1)))
+        return s;
     *st = (nc_perturb_step){.prob = prob};
     if (!strcmp(name, "speed")) {
         static const char *const keys[] = {"prob", "sr", "resample_type", "min_speed_rate", "max_speed_rate",
@@ -166,6 +168,10 @@ static nc_status get_perturb(const nc_cfg *aug, const char *name, nc_perturb_ste
             (s = nc_cfg_get_float_in(aug, "max_speed_rate", 0.05, 20.0, &st->u.speed.max_speed_rate)) ||
             (s = nc_cfg_get_int_in_or(aug, "num_rates", 5, -1000000, 1000000, &nr)))
             return nc_error_prefix(s, "augmentor.speed");
+        if (!(st->u.speed.min_speed_rate > 0 && st->u.speed.min_speed_rate <= st->u.speed.max_speed_rate &&
+              isfinite(st->u.speed.max_speed_rate)))
+            return nc_cfg_error_at(aug, "", "need finite 0 < min_speed_rate <= max_speed_rate, found %g and %g",
+                                   st->u.speed.min_speed_rate, st->u.speed.max_speed_rate);
         st->u.speed.num_rates = (int)nr;
         return NC_OK;
     }
@@ -237,9 +243,10 @@ static nc_status read_keys(const nc_cfg *ds, nc_asr_loader_params *p, params_own
     if ((s = nc_cfg_get_bool_or(ds, "shuffle", p->shuffle, &p->shuffle))) return s;
     if ((s = nc_cfg_get_int_in_or(ds, "num_workers", p->num_workers, 0, NC_ASR_MAX_WORKERS, &v))) return s;
     p->num_workers = (int)v;
-    /* Durations in seconds; a year is far beyond any utterance. */
-    if ((s = nc_cfg_get_float_in_or(ds, "min_duration", -1, -1, 3.2e7, &p->min_duration))) return s;
-    if ((s = nc_cfg_get_float_in_or(ds, "max_duration", -1, -1, 3.2e7, &p->max_duration))) return s;
+    /* Durations in seconds (absent or null: no filter, -1); NaN would silently
+     * keep everything, and a year is far beyond any utterance. */
+    if ((s = nc_cfg_get_float_in_or(ds, "min_duration", -1, 0, 3.2e7, &p->min_duration))) return s;
+    if ((s = nc_cfg_get_float_in_or(ds, "max_duration", -1, 0, 3.2e7, &p->max_duration))) return s;
     if ((s = nc_cfg_get_int_in_or(ds, "max_utts", p->max_utts, 0, INT64_MAX, &p->max_utts))) return s;
     if ((s = nc_cfg_get_bool_or(ds, "trim_silence", p->trim_silence, &p->trim_silence))) return s;
     if ((s = nc_cfg_get_bool_or(ds, "use_start_end_token", p->use_start_end_token, &p->use_start_end_token)))

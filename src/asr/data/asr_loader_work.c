@@ -151,6 +151,12 @@ void asr_utt_process(const asr_work_cfg *w, int64_t epoch, int64_t sample, asr_u
         u->frames = T;
         s = nc_featurizer_compute(w->fz, u->audio.samples, &u->n_samples, 1, u->n_samples, w->training, &rng,
                                   u->feats, &u->feat_len);
+        /* Finite samples of huge magnitude overflow the spectrum: bad audio,
+         * not a blank prediction or a skipped training step. */
+        if (!s && nc_features_check_finite(u->feats, F, T, u->feat_len, u->audio.samples, u->n_samples)) {
+            bad_audio(w, u, NC_ERR_NUMERIC, nc_last_error());
+            return;
+        }
         if (!s && w->training && w->sa) s = nc_spec_augment(w->sa, u->feats, 1, F, T, &u->feat_len, &rng);
         if (s) {
             hard_error(w, u, s, "features");

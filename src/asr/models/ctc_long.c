@@ -41,6 +41,8 @@ static nc_tensor *encode(nc_ctx *ctx, nc_ctc_model *cm, const nc_featurizer *fz,
     if (!feats) return NULL;
     int64_t len = a->n_samples, feat_len = 0;
     nc_status s = nc_featurizer_compute(fz, a->samples, &len, 1, len, false, NULL, nc_f32(feats), &feat_len);
+    /* Non-finite or overflowing samples: bad audio, as in the loader. */
+    if (!s) s = nc_features_check_finite(nc_f32(feats), F, T, feat_len, a->samples, a->n_samples);
     if (s) return nc_ctx_fail(ctx, s, "%s", nc_last_error());
     nc_tensor *enc = nc_conformer_fwd(ctx, &cm->encoder, feats, &feat_len, enc_len);
     return nc_conv_asr_decoder_fwd(ctx, &cm->decoder, enc);
@@ -57,15 +59,25 @@ nc_status nc_ctc_transcribe_long(nc_model *m, nc_ctx *ctx, const char *path, dou
                         "long audio: chunk %g s and buffer %g s need chunk >= one encoder frame (%g s) and "
                         "buffer >= chunk",
                         la.chunk_s, la.buffer_s, fs);
+    nc_audio_info info;
+    nc_status ps = nc_audio_probe(path, &info);
+    if (ps) return ps;
     if (duration <= 0) {
-        nc_audio_info info;
-        nc_status s = nc_audio_probe(path, &info);
-        if (s) return s;
         duration = info.duration - offset;
         if (!(duration > 0))
             return nc_error(NC_ERR_INVALID_ARG, "'%s': offset %.3f s is past the end of the file (%.3f s)", path,
                             offset, info.duration);
     }
+    /* As nc_audio_read refuses for short files: a manifest duration the file
+     * does not hold (1e19 s) must not become chunks of nothing and an empty
+     * transcript. */
+    const double tol = nc_audio_read_default_params().end_tolerance;
+    if (!(offset + duration <= info.duration + tol))
+        return nc_error(NC_ERR_INVALID_ARG,
+                        "segment of '%s' runs past the end of the file: requested %g s at offset %.3f s, "
+                        "available %.3f s (file is %.3f s)",
+                        path, duration, offset, info.duration - offset > 0 ? info.duration - offset : 0.0,
+                        info.duration);
     /* Durations come from manifests: one that does not fit the frame count's
      * int64 (or would loop for ages over chunks past the end) is refused. */
     if (!(duration <= 3.2e7) || !(offset <= 3.2e7) || !(la.buffer_s <= 3.2e7))

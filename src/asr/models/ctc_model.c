@@ -63,16 +63,16 @@ static nc_status parse_encoder(const nc_cfg *enc, int64_t feat_in, nc_conformer_
         (s = nc_cfg_get_str_or(enc, "conv_norm_type", "batch_norm", &norm)) ||
         (s = nc_cfg_get_str_or(enc, "conv_context_size", NULL, &ccs)) ||
         (s = nc_cfg_get_bool_or(enc, "use_bias", true, &c->use_bias)) ||
-        (s = nc_cfg_get_float_or(enc, "stochastic_depth_drop_prob", 0.0, &sd)))
+        (s = nc_cfg_get_prob_or(enc, "stochastic_depth_drop_prob", 0.0, &sd)))
         return s;
-    double d;
-    if ((s = nc_cfg_get_float_or(enc, "dropout", 0.1, &d))) return s;
+    double d; /* probabilities in [0, 1), checked here so a bad one names its key */
+    if ((s = nc_cfg_get_prob_or(enc, "dropout", 0.1, &d))) return s;
     c->dropout = (float)d;
-    if ((s = nc_cfg_get_float_or(enc, "dropout_pre_encoder", 0.1, &d))) return s;
+    if ((s = nc_cfg_get_prob_or(enc, "dropout_pre_encoder", 0.1, &d))) return s;
     c->dropout_pre_encoder = (float)d;
-    if ((s = nc_cfg_get_float_or(enc, "dropout_emb", 0.1, &d))) return s;
+    if ((s = nc_cfg_get_prob_or(enc, "dropout_emb", 0.1, &d))) return s;
     c->dropout_emb = (float)d;
-    if ((s = nc_cfg_get_float_or(enc, "dropout_att", 0.0, &d))) return s;
+    if ((s = nc_cfg_get_prob_or(enc, "dropout_att", 0.0, &d))) return s;
     c->dropout_att = (float)d;
     if (!strcmp(sub, "striding"))
         c->subsampling = NC_SUBSAMPLING_STRIDING;
@@ -227,6 +227,11 @@ static nc_status ctc_build(nc_model *m, const nc_model_build_args *a) {
     if (nc_cfg_get_node(m->cfg, "preprocessor", &node) == NC_OK && node &&
         (s = apply_map(node, "preprocessor", set_feature, &cm->features)))
         return s;
+    /* The preprocessor's sizes are checked before the encoder's: its feat_in
+     * interpolates them, and the message should name the key the user set. */
+    nc_featurizer *check = NULL;
+    if ((s = nc_featurizer_create(&cm->features, &check))) return nc_error_prefix(s, "model.preprocessor");
+    nc_featurizer_free(check);
     cm->spec_augment = nc_spec_augment_default_config();
     if (nc_cfg_get_node(m->cfg, "spec_augment", &node) == NC_OK && node &&
         nc_cfg_kind_of(node) == NC_CFG_MAP) {

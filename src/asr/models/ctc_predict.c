@@ -6,8 +6,8 @@
  * logprobs=true). */
 #include <cjson/cJSON.h>
 #include <dirent.h>
-#include <stdio.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,43 +36,41 @@ typedef struct opts {
     nc_transcribe_params tp;
 } opts;
 
+/* NeMo's CTC strategies that nemoc runs: greedy_batch (the default of
+ * CTCDecodingConfig in recent NeMo) gives the same result as greedy. */
+static const char *const strategies[] = {"greedy", "greedy_batch", "beam", NULL};
+
 static nc_status read_opts(const nc_cfg *a, opts *o) {
     *o = (opts){0};
     o->la = nc_long_audio_default_params();
-    const char *strategy = "greedy";
+    int strategy = 0;
     int64_t beam = 4;
     bool beam_given = nc_cfg_has(a, "beam_size");
     nc_status s;
+    /* Ranges are checked as each value is read, naming its key. */
     if ((s = nc_cfg_get_str_or(a, "audio_dir", NULL, &o->audio_dir)) ||
         (s = nc_cfg_get_str_or(a, "audio_type", "wav", &o->audio_type)) ||
         (s = nc_cfg_get_str_or(a, "dataset_manifest", NULL, &o->dataset_manifest)) ||
-        (s = nc_cfg_get_int_or(a, "batch_size", 32, &o->batch_size)) ||
-        (s = nc_cfg_get_int_or(a, "num_workers", 1, &o->num_workers)) ||
+        (s = nc_cfg_get_int_in_or(a, "batch_size", 32, 1, 1 << 20, &o->batch_size)) ||
+        (s = nc_cfg_get_int_in_or(a, "num_workers", 1, 0, 256, &o->num_workers)) ||
         (s = nc_cfg_get_bool_or(a, "timestamps", false, &o->timestamps)) ||
         (s = nc_cfg_get_bool_or(a, "skip_bad_audio", true, &o->skip_bad_audio)) ||
         (s = nc_cfg_get_bool_or(a, "logprobs", false, &o->logprobs)) ||
         (s = nc_cfg_get_bool_or(a, "text_processing.do_lowercase", false, &o->lowercase)) ||
         (s = nc_cfg_get_bool_or(a, "text_processing.rm_punctuation", false, &o->rm_punct)) ||
-        /* Seconds that size the buffers of buffered inference (frames =
-         * seconds / frame stride): an hour of buffer is far beyond use. */
+        /* long_audio_s <= 0 turns chunking off; seconds size the buffers of
+         * buffered inference (frames = seconds / stride): an hour is far beyond use. */
         (s = nc_cfg_get_float_in_or(a, "long_audio_s", 60.0, -INFINITY, 3.2e7, &o->long_audio_s)) ||
-        (s = nc_cfg_get_float_in_or(a, "chunk_len_in_secs", o->la.chunk_s, -INFINITY, 3600, &o->la.chunk_s)) ||
-        (s = nc_cfg_get_float_in_or(a, "total_buffer_in_secs", o->la.buffer_s, -INFINITY, 3600, &o->la.buffer_s)) ||
-        (s = nc_cfg_get_str_or(a, "ctc_decoding.strategy", "greedy", &strategy)) ||
-        (s = nc_cfg_get_int_or(a, "ctc_decoding.beam.beam_size", 4, &beam)) ||
-        (beam_given && (s = nc_cfg_get_int(a, "beam_size", &beam))))
+        (s = nc_cfg_get_float_in_or(a, "chunk_len_in_secs", o->la.chunk_s, 0, 3600, &o->la.chunk_s)) ||
+        (s = nc_cfg_get_float_in_or(a, "total_buffer_in_secs", o->la.buffer_s, 0, 3600, &o->la.buffer_s)) ||
+        (s = nc_cfg_get_enum_or(a, "ctc_decoding.strategy", strategies, 0, &strategy)) ||
+        (s = nc_cfg_get_int_in_or(a, "ctc_decoding.beam.beam_size", 4, 1, 4096, &beam)) ||
+        (beam_given && (s = nc_cfg_get_int_in(a, "beam_size", 1, 4096, &beam))))
         return s;
     if (!o->audio_dir == !o->dataset_manifest)
         return nc_error(NC_ERR_INVALID_ARG, "need exactly one of audio_dir= / dataset_manifest=");
-    if (o->batch_size < 1 || o->batch_size > (1 << 20))
-        return nc_error(NC_ERR_INVALID_ARG, "batch_size must be in [1, 1048576], got %lld", (long long)o->batch_size);
-    if (o->num_workers < 0 || o->num_workers > 256)
-        return nc_error(NC_ERR_INVALID_ARG, "num_workers must be in [0, 256], got %lld", (long long)o->num_workers);
-    if (strcmp(strategy, "greedy") != 0 && strcmp(strategy, "beam") != 0)
-        return nc_error(NC_ERR_INVALID_ARG, "ctc_decoding.strategy must be greedy or beam, got '%s'", strategy);
-    if (beam < 1 || beam > 4096)
-        return nc_error(NC_ERR_INVALID_ARG, "beam_size must be in [1, 4096], got %lld", (long long)beam);
-    o->tp.beam_size = (!strcmp(strategy, "beam") || beam_given) ? (beam > 1 ? beam : 2) : 1;
+    const bool beam_search = !strcmp(strategies[strategy], "beam");
+    o->tp.beam_size = (beam_search || beam_given) ? (beam > 1 ? beam : 2) : 1;
     o->tp.timestamps = o->timestamps;
     o->tp.log_probs = o->logprobs;
     if (o->long_audio_s > 0 &&
@@ -198,7 +196,8 @@ static nc_status save_logprobs(const nc_predict_params *p, int64_t k, const floa
 }
 
 static bool is_audio_error(nc_status s) {
-    return s == NC_ERR_NOT_FOUND || s == NC_ERR_FORMAT || s == NC_ERR_INVALID_ARG || s == NC_ERR_IO;
+    return s == NC_ERR_NOT_FOUND || s == NC_ERR_FORMAT || s == NC_ERR_INVALID_ARG || s == NC_ERR_IO ||
+           s == NC_ERR_NUMERIC;
 }
 
 typedef struct run {
@@ -291,6 +290,9 @@ nc_status nc_ctc_predict(nc_model *m, const nc_predict_params *p, nc_predict_res
     if (!s) s = nc_ctx_create(NULL, &ctx);
     if (!s) s = run_batches(&x, ctx, &n_long);
     if (!s && n_long) s = run_long(&x, ctx);
+    /* An audio file shorter than its manifest entry says is an error of the
+     * data (exit 1), not of the command line (INVALID_ARG reads as usage). */
+    if (s == NC_ERR_INVALID_ARG) s = NC_ERR_FORMAT;
     r->n_inputs = x.man.n;
     for (int64_t k = 0; k < x.man.n && !s; k++) {
         if (!x.lines[k]) continue; /* skipped (bad audio) */
