@@ -25,6 +25,8 @@
 #include "io/fileutil.h"
 #include "io/spawn.h"
 #include "nemoc/alloc.h"
+#include "nemoc/asr_data.h"
+#include "nemoc/jsonl.h"
 #include "nemoc/tokenizer.h"
 #include "nemoc/tokenizer_train.h"
 
@@ -227,23 +229,25 @@ static int lib_fail(void) {
     return -1;
 }
 
-/* The `text` fields of one manifest into the corpus writer. */
+/* The `text` fields of one manifest into the corpus writer, through the
+ * manifest reader's JSONL rules (regular files only, bounded lines, raw
+ * control characters and \u0000 refused, duplicate keys as Python). */
 static int copy_texts(const char *m, nc_atomic_file *w, long *n_lines) {
-    FILE *r;
-    if (nc_fopen_read(m, "manifest", &r)) return lib_fail();
-    long ln = 0;
-    ssize_t n;
+    nc_jsonl_opts jo = nc_jsonl_default_opts();
+    jo.max_line_bytes = NC_MANIFEST_MAX_LINE_BYTES;
+    nc_jsonl_reader *r = NULL;
+    if (nc_check_readable(m, "manifest") || nc_jsonl_open(m, &jo, &r)) return lib_fail();
     int rc = 0;
-    char *line = NULL;
-    size_t lcap = 0;
-    while (!rc && (n = getline(&line, &lcap, r)) >= 0) {
-        ln++;
-        if (strspn(line, " \t\r\n") == (size_t)n) continue;
-        cJSON *j = cJSON_ParseWithLength(line, (size_t)n);
-        cJSON *text = j ? cJSON_GetObjectItemCaseSensitive(j, "text") : NULL;
-        if (!j || !cJSON_IsString(text)) {
-            fprintf(stderr, "nemoc tokenizer train: %s:%ld: %s\n", m, ln,
-                    j ? "no string field \"text\"" : "not a JSON object");
+    for (cJSON *j = NULL; !rc;) {
+        if (nc_jsonl_next(r, &j)) {
+            rc = lib_fail();
+            break;
+        }
+        if (!j) break;
+        cJSON *text = cJSON_IsObject(j) ? cJSON_GetObjectItemCaseSensitive(j, "text") : NULL;
+        if (!cJSON_IsString(text)) {
+            fprintf(stderr, "nemoc tokenizer train: %s:%lld: %s\n", m, (long long)nc_jsonl_line(r),
+                    cJSON_IsObject(j) ? "no string field \"text\"" : "not a JSON object");
             rc = -1;
         } else if (nc_atomic_write(w, text->valuestring, strlen(text->valuestring)) || nc_atomic_write(w, "\n", 1)) {
             rc = lib_fail();
@@ -252,12 +256,7 @@ static int copy_texts(const char *m, nc_atomic_file *w, long *n_lines) {
         }
         cJSON_Delete(j);
     }
-    if (!rc && ferror(r)) {
-        fprintf(stderr, "nemoc tokenizer train: error reading manifest %s\n", m);
-        rc = -1;
-    }
-    free(line);
-    fclose(r);
+    nc_jsonl_close(r);
     return rc;
 }
 

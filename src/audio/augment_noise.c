@@ -8,8 +8,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "core/vec.h"
 #include "io/fileutil.h"
 #include "nemoc/alloc.h"
+#include "nemoc/jsonl.h"
 #include "nemoc/augment.h"
 
 typedef struct noise_entry {
@@ -51,13 +53,7 @@ static char *resolve_path(const char *manifest_dir, const char *p) {
     return nc_strdup(p);
 }
 
-static nc_status parse_line(const char *manifest, int64_t lineno, const char *line, const char *dir,
-                            noise_entry *e) {
-    cJSON *j = cJSON_Parse(line);
-    if (!j || !cJSON_IsObject(j)) {
-        cJSON_Delete(j);
-        return nc_error(NC_ERR_FORMAT, "%s:%lld: not a JSON object", manifest, (long long)lineno);
-    }
+static nc_status parse_line(const char *manifest, int64_t lineno, cJSON *j, const char *dir, noise_entry *e) {
     const cJSON *fp = cJSON_GetObjectItemCaseSensitive(j, "audio_filepath");
     if (!fp) fp = cJSON_GetObjectItemCaseSensitive(j, "audio_filename");
     const cJSON *dur = cJSON_GetObjectItemCaseSensitive(j, "duration");
@@ -75,44 +71,36 @@ static nc_status parse_line(const char *manifest, int64_t lineno, const char *li
         e->offset = cJSON_IsNumber(off) ? off->valuedouble : 0.0;
         if (!e->path) s = nc_error(NC_ERR_OOM, "%s:%lld", manifest, (long long)lineno);
     }
-    cJSON_Delete(j);
     return s;
 }
 
 nc_status nc_noise_set_load(const char *manifest_path, nc_noise_set **out) {
     if (!manifest_path || !out) return nc_error(NC_ERR_INVALID_ARG, "nc_noise_set_load: NULL argument");
     *out = NULL;
-    void *buf;
-    size_t len;
-    nc_status s = nc_read_file(manifest_path, &buf, &len);
+    /* The manifest reader's JSONL: regular files only, bounded lines, raw
+     * control characters and \u0000 refused, duplicate keys as Python. */
+    nc_jsonl_opts jo = nc_jsonl_default_opts();
+    jo.max_line_bytes = (int64_t)16 << 20; /* as speech manifests (NC_MANIFEST_MAX_LINE_BYTES) */
+    nc_jsonl_reader *r = NULL;
+    nc_status s = nc_jsonl_open(manifest_path, &jo, &r);
     if (s) return nc_error_prefix(s, "noise manifest");
-    char *text = buf;
-    int64_t cap = 1;
-    for (size_t i = 0; i < len; i++) cap += text[i] == '\n';
     nc_noise_set *set = nc_calloc(1, sizeof *set);
     char *dcopy = nc_strdup(manifest_path);
-    if (set) set->items = nc_calloc((size_t)cap, sizeof(noise_entry));
-    if (!set || !set->items || !dcopy) {
-        nc_free(buf);
-        nc_free(dcopy);
-        nc_noise_set_free(set);
-        return nc_error(NC_ERR_OOM, "noise manifest '%s'", manifest_path);
+    int64_t cap = 0;
+    if (!set || !dcopy) s = nc_error(NC_ERR_OOM, "noise manifest '%s'", manifest_path);
+    const char *dir = dcopy ? dirname(dcopy) : ".";
+    for (cJSON *j = NULL; !s;) {
+        if ((s = nc_jsonl_next(r, &j)) || !j) break;
+        if (!cJSON_IsObject(j))
+            s = nc_error(NC_ERR_FORMAT, "%s:%lld: not a JSON object", manifest_path, (long long)nc_jsonl_line(r));
+        else if (nc_vec_reserve(&set->items, &cap, set->n + 1, sizeof *set->items))
+            s = nc_error(NC_ERR_OOM, "noise manifest '%s'", manifest_path);
+        else if (!(s = parse_line(manifest_path, nc_jsonl_line(r), j, dir, &set->items[set->n])))
+            set->n++;
+        cJSON_Delete(j);
     }
-    const char *dir = dirname(dcopy);
-    int64_t lineno = 0;
-    for (char *line = text, *next; line && *line; line = next) {
-        lineno++;
-        next = strchr(line, '\n');
-        if (next) *next++ = 0;
-        const char *p = line;
-        while (*p == ' ' || *p == '\t' || *p == '\r') p++;
-        if (!*p) continue; /* blank lines are allowed */
-        s = parse_line(manifest_path, lineno, p, dir, &set->items[set->n]);
-        if (s) break;
-        set->n++;
-    }
+    nc_jsonl_close(r);
     nc_free(dcopy);
-    nc_free(buf);
     if (!s && set->n == 0) s = nc_error(NC_ERR_FORMAT, "noise manifest '%s' has no entries", manifest_path);
     if (s) {
         nc_noise_set_free(set);

@@ -351,6 +351,19 @@ static void test_noise_mixing(void) {
     fclose(f);
     CHECK(nc_noise_set_load(tmp("bad2.json"), &set) == NC_ERR_FORMAT);
     CHECK(nc_noise_set_load(tmp("nope.json"), &set) == NC_ERR_NOT_FOUND);
+    /* The speech manifests' JSON rules: \u0000 in a path (it would open
+     * another file) and a raw NUL inside a string are refused by line. */
+    f = fopen(tmp("nul.json"), "w");
+    fprintf(f, "{\"audio_filepath\": \"n16.wav\", \"duration\": 3.0}\n{\"audio_filepath\": \"n16.wav\\u0000x\", "
+               "\"duration\": 1.0}\n");
+    fclose(f);
+    CHECK(nc_noise_set_load(tmp("nul.json"), &set) != NC_OK);
+    CHECK(strstr(nc_last_error(), "nul.json:2") != NULL);
+    f = fopen(tmp("nul2.json"), "wb");
+    fwrite("{\"audio_filepath\": \"n1\0.wav\", \"duration\": 1.0}\n", 1, 47, f);
+    fclose(f);
+    CHECK(nc_noise_set_load(tmp("nul2.json"), &set) != NC_OK);
+    CHECK(strstr(nc_last_error(), "nul2.json:1") != NULL);
     f = fopen(tmp("missing_audio.json"), "w");
     fprintf(f, "{\"audio_filepath\": \"gone.wav\", \"duration\": 1.0}\n");
     fclose(f);
