@@ -209,8 +209,16 @@ static void check_behaviour(void) {
     nc_tensor *xn = nc_from_data(ctx, NC_F32, 4, x->shape, x->data);
     ((float *)xn->data)[(1 * T * U1 + 0) * C + 2] = NAN;
     nc_requires_grad(xn, true);
-    nc_tensor *ln = nc_tdt_loss(ctx, xn, f.targets, f.il, f.tl, &p);
+    q = p, q.clamp = 0.1; /* and the clamp keeps the NaN gradient NaN */
+    nc_tensor *ln = nc_tdt_loss(ctx, xn, f.targets, f.il, f.tl, &q);
     CHECK(ln && !isnan(nc_f32(ln)[0]) && isnan(nc_f32(ln)[1]) && !isnan(nc_f32(ln)[2]));
+    if (ln) {
+        const float ones[] = {1, 1, 1};
+        CHECK_OK(nc_backward_with(ctx, ln, nc_from_data(ctx, NC_F32, NC_DIMS(B), ones)));
+        const int64_t per = T * U1 * C;
+        CHECK(xn->grad && nc_all_finite(nc_f32(xn->grad), per) &&
+              isnan(nc_f32(xn->grad)[per]) && nc_all_finite(nc_f32(xn->grad) + 2 * per, per));
+    }
 
     /* omega = 1: plain RNN-T on the token logits, durations get no gradient */
     nc_tensor *xt = nc_from_data(ctx, NC_F32, 4, x->shape, x->data);

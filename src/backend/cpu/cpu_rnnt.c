@@ -208,7 +208,8 @@ static void grad_node(const nc_rnnt_args *a, const utt *s, const double *al, con
     }
     if (clamped) {
         const float cl = (float)clamp, fg = (float)g;
-        for (int64_t i = 0; i < Vt; i++) d[i] = fminf(fmaxf(d[i], -cl), cl) * fg;
+        /* comparisons, not fminf/fmaxf, so that a NaN stays NaN (the trainer skips it) */
+        for (int64_t i = 0; i < Vt; i++) d[i] = (d[i] > cl ? cl : d[i] < -cl ? -cl : d[i]) * fg;
     }
     for (int64_t i = 0; i < D; i++) {
         if (!s->dden) {
