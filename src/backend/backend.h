@@ -76,6 +76,29 @@ typedef struct nc_ctc_args {
     double *nll;        /* (B) */
 } nc_ctc_args;
 
+/* One kind of transducer transition out of lattice node (t, u): emit token
+ * `tok` (tok < 0: the target label y_u, moving to u + 1; else a blank,
+ * staying at u) and advance `dur` frames; `didx` >= 0 adds the log-prob of
+ * duration logit didx (TDT). RNN-T is {label, 0}, {blank, 1}. */
+typedef struct nc_rnnt_arc {
+    int64_t tok, dur, didx;
+} nc_rnnt_arc;
+
+typedef struct nc_rnnt_args {
+    const float *x;         /* (B, T, U1, C) logits */
+    const int64_t *tg;      /* (B, U1 - 1) padded targets */
+    const int64_t *il, *tl; /* (B) input and target lengths */
+    int64_t B, T, U1, C, Vt; /* token logits [0, Vt), duration logits [Vt, C) */
+    const nc_rnnt_arc *arcs;
+    int64_t n_arcs;
+    double sigma;           /* subtracted from every token log-prob */
+    const int64_t *off;     /* (B + 1): utterance b's (il, tl + 1) node tables at off[b] */
+    double *den;            /* token log-normaliser per node */
+    double *dden;           /* duration log-normaliser per node; NULL: durations unused */
+    double *alpha, *beta;   /* per node; beta filled by rnnt_grad */
+    double *ll;             /* (B) log-likelihoods */
+} nc_rnnt_args;
+
 typedef struct nc_backend {
     const char *name;
 
@@ -173,6 +196,12 @@ typedef struct nc_backend {
      * utterances with infinite nll when zero_infinity; work: B * (2 (2S+1) + V) doubles */
     void (*ctc_grad)(bool th, const nc_ctc_args *a, const double *gscale, bool zero_infinity,
                      double *work, float *dx);
+    /* transducer: normalisers, alpha recursion and a->ll for every utterance */
+    void (*rnnt_forward)(bool th, const nc_rnnt_args *a);
+    /* transducer: beta recursion, then dx (B, T, U1, C) written (=, padding 0):
+     * gscale (B) d loss / d (-ll_b), FastEmit lambda, clamp (<= 0 off) */
+    void (*rnnt_grad)(bool th, const nc_rnnt_args *a, const double *gscale, double lambda,
+                      double clamp, float *dx);
 
     /* ---- normalisation (cpu_norm.c, cpu_norm_cl.c) ---- */
     /* x (rows, C): y, mean/rstd (rows) written */

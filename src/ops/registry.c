@@ -19,8 +19,8 @@ static const char *const names[] = {
     "rel_shift", "attention",
     /* ops_softmax.c */
     "softmax", "log_softmax", "cross_entropy", "mse_loss",
-    /* ops_ctc.c */
-    "ctc_loss",
+    /* ops_ctc.c, ops_rnnt.c */
+    "ctc_loss", "rnnt_loss", "tdt_loss", "multiblank_rnnt_loss",
     /* ops_norm.c, ops_dropout.c */
     "layer_norm", "batch_norm", "group_norm", "dropout",
     /* ops_index.c */

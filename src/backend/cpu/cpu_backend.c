@@ -56,6 +56,8 @@ static const nc_backend cpu = {
     .cross_entropy_grad = nc_cpu_cross_entropy_grad,
     .ctc_alpha = nc_cpu_ctc_alpha,
     .ctc_grad = nc_cpu_ctc_grad,
+    .rnnt_forward = nc_cpu_rnnt_forward,
+    .rnnt_grad = nc_cpu_rnnt_grad,
 
     .layer_norm = nc_cpu_layer_norm,
     .layer_norm_grad = nc_cpu_layer_norm_grad,

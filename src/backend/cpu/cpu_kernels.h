@@ -71,6 +71,11 @@ void nc_cpu_ctc_alpha(bool th, const nc_ctc_args *a, bool keep);
 void nc_cpu_ctc_grad(bool th, const nc_ctc_args *a, const double *gscale, bool zero_infinity,
                      double *work, float *dx);
 
+/* cpu_rnnt.c */
+void nc_cpu_rnnt_forward(bool th, const nc_rnnt_args *a);
+void nc_cpu_rnnt_grad(bool th, const nc_rnnt_args *a, const double *gscale, double lambda,
+                      double clamp, float *dx);
+
 /* cpu_norm.c */
 void nc_cpu_layer_norm(bool th, const float *x, const float *w, const float *b, float eps,
                        float *y, float *mean, float *rstd, int64_t rows, int64_t C);

@@ -1,0 +1,94 @@
+/* Transducer losses: RNN-T (Graves 2012), TDT (Token-and-Duration
+ * Transducer, Xu et al. 2023, arXiv:2304.06795) and multi-blank RNN-T
+ * (Xu et al. 2022, arXiv:2211.03541), with NeMo's options.
+ *
+ * Semantics are NeMo's RNNTLoss (nemo/collections/asr/losses/rnnt.py) over
+ * its numba losses (nemo/collections/asr/parts/numba/rnnt_loss/): the input
+ * is the joint network's output *logits* (B, T, U + 1, C); the loss applies
+ * log_softmax over the token logits itself, as warprnnt_numba does. The
+ * blank is the last token logit (NeMo's blank_idx = num_classes):
+ *   rnnt       C = V + 1                tokens 0..V-1, blank V
+ *   multiblank C = V + 1 + n_big        big blank i at blank - 1 - i, blank last
+ *   tdt        C = V + 1 + n_durations  token logits [0, V], then duration logits,
+ *                                       each group log_softmax-ed on its own
+ * `targets` (B, U) hold token ids in [0, blank) (no blank, no big blank);
+ * row b uses its first target_lengths[b]; logits node (b, t, u) is used for
+ * t < input_lengths[b], u <= target_lengths[b], the rest is padding (zero
+ * gradient).
+ *
+ * Loss per utterance: -(1 + fastemit_lambda) * log P(y | x), as NeMo's
+ * numba kernels report it (rnnt_helper.compute_costs_data); the reduction
+ * is then applied as RNNTLoss.reduce. The gradient is NeMo's (w.r.t. the
+ * logits): with fastemit_lambda > 0 it is the FastEmit gradient (Yu et al.
+ * 2021, arXiv:2010.11148, eq. 9-10: label transitions weighted 1 + lambda),
+ * which is not the derivative of the reported loss; with clamp > 0 each
+ * token-logit gradient of an utterance is clamped to [-clamp, clamp] before
+ * the reduction scales it (NeMo's CUDA kernels and torchaudio clamp there;
+ * NeMo's CPU numba path clamps at the log-probabilities instead). */
+#ifndef NEMOC_RNNT_H
+#define NEMOC_RNNT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "nemoc/ctx.h"
+#include "nemoc/status.h"
+#include "nemoc/tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum nc_rnnt_reduction {
+    NC_RNNT_MEAN_BATCH = 0, /* NeMo default: sum_b loss_b / B */
+    NC_RNNT_MEAN_VOLUME,    /* sum_b loss_b / sum_b target_len_b */
+    NC_RNNT_MEAN,           /* mean_b (loss_b / target_len_b): NeMo divides as is, so an
+                             * empty target gives inf (or NaN) as torch.div does */
+    NC_RNNT_SUM,            /* sum_b loss_b */
+    NC_RNNT_NONE,           /* per utterance, shape (B) */
+} nc_rnnt_reduction;
+
+/* NeMo's `loss.reduction` values (mean_batch, mean_volume, mean, sum, none);
+ * NC_ERR_CONFIG names the accepted ones. */
+nc_status nc_rnnt_reduction_parse(const char *name, nc_rnnt_reduction *out);
+const char *nc_rnnt_reduction_name(nc_rnnt_reduction r);
+
+typedef struct nc_rnnt_params {
+    int64_t blank;              /* -1: the last token logit (NeMo); else an index */
+    nc_rnnt_reduction reduction;
+    double fastemit_lambda;     /* warprnnt_numba_kwargs.fastemit_lambda (0: off) */
+    double clamp;               /* gradient clamp; <= 0 off (NeMo's -1.0) */
+    double sigma;               /* tdt / multiblank: logit under-normalisation, subtracted
+                                 * from every token log-prob (not from durations) */
+    double omega;               /* tdt: probability of the plain RNN-T loss on the token
+                                 * logits for this call (drawn from the ctx RNG) */
+    const int64_t *durations;   /* tdt: strictly increasing, starting 0, 1 (NeMo: "must
+                                 * include 0 and 1"), e.g. {0, 1, 2, 3, 4} */
+    int64_t n_durations;
+    const int64_t *big_blank_durations; /* multiblank: each >= 1, e.g. {2, 4, 8} */
+    int64_t n_big_blanks;
+} nc_rnnt_params;
+
+/* blank -1, mean_batch, no FastEmit, no clamp, sigma 0, omega 0, no durations. */
+nc_rnnt_params nc_rnnt_default_params(void);
+
+/* All three: logits (B, T, U + 1, C) f32, targets (B, U) i64, input_lengths
+ * and target_lengths (B) i64 with 1 <= input_lengths[b] <= T and
+ * 0 <= target_lengths[b] <= U. Returns a scalar, or (B) for NC_RNNT_NONE;
+ * NULL with the ctx failed (NC_ERR_SHAPE / NC_ERR_INVALID_ARG naming the
+ * value) on bad input. NaN logits are not checked: they give a NaN loss and
+ * gradient, which the trainer skips as a non-finite step (as nc_ctc_loss). */
+nc_tensor *nc_rnnt_loss(nc_ctx *ctx, nc_tensor *logits, nc_tensor *targets,
+                        nc_tensor *input_lengths, nc_tensor *target_lengths,
+                        const nc_rnnt_params *p);
+nc_tensor *nc_tdt_loss(nc_ctx *ctx, nc_tensor *logits, nc_tensor *targets,
+                       nc_tensor *input_lengths, nc_tensor *target_lengths,
+                       const nc_rnnt_params *p);
+nc_tensor *nc_multiblank_rnnt_loss(nc_ctx *ctx, nc_tensor *logits, nc_tensor *targets,
+                                   nc_tensor *input_lengths, nc_tensor *target_lengths,
+                                   const nc_rnnt_params *p);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
