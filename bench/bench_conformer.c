@@ -244,7 +244,7 @@ int main(int argc, char **argv) {
             nc_tensor *il = nc_from_data(ctx, NC_I64, NC_DIMS(B), enc_len);
             nc_tensor *tgt = nc_from_data(ctx, NC_I64, NC_DIMS(B, S), tg);
             nc_tensor *tlt = nc_from_data(ctx, NC_I64, NC_DIMS(B), tl);
-            nc_tensor *loss = nc_ctc_loss(ctx, lp, tgt, il, tlt, o.vocab, NC_CTC_MEAN_BATCH, true);
+            nc_tensor *loss = nc_ctc_loss(ctx, lp, tgt, il, tlt, o.vocab, NC_LOSS_MEAN_BATCH, true);
             if (!loss || nc_backward(ctx, loss) || nc_optim_step(opt)) {
                 fprintf(stderr, "step: %s\n", nc_last_error());
                 return 1;

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "nemoc/ctx.h"
+#include "nemoc/ops.h"
 #include "nemoc/status.h"
 #include "nemoc/tensor.h"
 
@@ -19,26 +20,13 @@
 extern "C" {
 #endif
 
-typedef enum nc_ctc_reduction {
-    NC_CTC_MEAN_BATCH = 0, /* NeMo default: sum_b loss_b / B */
-    NC_CTC_MEAN_VOLUME,    /* NeMo (FastConformer): sum_b loss_b / sum_b target_len_b */
-    NC_CTC_MEAN,           /* torch 'mean': mean_b (loss_b / max(target_len_b, 1)) */
-    NC_CTC_SUM,            /* sum_b loss_b */
-    NC_CTC_NONE,           /* per utterance, shape (B) */
-} nc_ctc_reduction;
-
-/* Parses NeMo's config value (`ctc_reduction: mean_batch` etc.); fails with
- * NC_ERR_CONFIG naming the accepted values. */
-nc_status nc_ctc_reduction_parse(const char *name, nc_ctc_reduction *out);
-const char *nc_ctc_reduction_name(nc_ctc_reduction r);
-
 /* CTC negative log-likelihood.
  *   log_probs      (B, T, V) float32, already log_softmax-ed over V
  *   targets        (B, S) int64, padded; row b uses its first target_lengths[b] labels
  *   input_lengths  (B) int64, each in [0, T]
  *   target_lengths (B) int64, each in [0, S]
  *   blank          index of the blank class in [0, V); labels must differ from it
- * Returns a scalar, or (B) for NC_CTC_NONE. An impossible alignment (too few
+ * Returns a scalar, or (B) for NC_LOSS_NONE. An impossible alignment (too few
  * frames for the labels and their repeats) gives +inf; with zero_infinity
  * that utterance's loss is 0 and its gradient is zero.
  *
@@ -55,7 +43,7 @@ const char *nc_ctc_reduction_name(nc_ctc_reduction r);
  * zero_infinity gives NaN gradients for that utterance. */
 nc_tensor *nc_ctc_loss(nc_ctx *ctx, nc_tensor *log_probs, nc_tensor *targets,
                        nc_tensor *input_lengths, nc_tensor *target_lengths, int64_t blank,
-                       nc_ctc_reduction reduction, bool zero_infinity);
+                       nc_loss_reduction reduction, bool zero_infinity);
 
 #ifdef __cplusplus
 }

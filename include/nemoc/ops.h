@@ -83,6 +83,23 @@ nc_tensor *nc_cast(nc_ctx *ctx, nc_tensor *x, nc_dtype dt);
 
 /* ---- softmax and losses (ops_softmax.c, ops_loss.c) ---- */
 typedef enum nc_reduction { NC_REDUCE_MEAN = 0, NC_REDUCE_SUM, NC_REDUCE_NONE } nc_reduction;
+
+/* Reductions of NeMo's sequence losses over the batch (CTC's ctc_reduction,
+ * the transducers' loss.reduction); each loss documents how it applies them
+ * (CTC's `mean` divides by max(target_len, 1) as torch's CTCLoss, RNN-T's by
+ * target_len as NeMo's RNNTLoss). */
+typedef enum nc_loss_reduction {
+    NC_LOSS_MEAN_BATCH = 0, /* NeMo default: sum_b loss_b / B */
+    NC_LOSS_MEAN_VOLUME,    /* sum_b loss_b / sum_b target_len_b */
+    NC_LOSS_MEAN,           /* mean_b (loss_b / target_len_b) */
+    NC_LOSS_SUM,            /* sum_b loss_b */
+    NC_LOSS_NONE,           /* per utterance, shape (B) */
+} nc_loss_reduction;
+
+/* Parses a config value (mean_batch, mean_volume, mean, sum, none); an
+ * NC_ERR_CONFIG names the accepted ones. */
+nc_status nc_loss_reduction_parse(const char *name, nc_loss_reduction *out);
+const char *nc_loss_reduction_name(nc_loss_reduction r);
 nc_tensor *nc_softmax(nc_ctx *ctx, nc_tensor *x, int dim);
 nc_tensor *nc_log_softmax(nc_ctx *ctx, nc_tensor *x, int dim);
 /* torch.nn.functional.cross_entropy over logits (N, C) and int64 targets (N):

@@ -32,6 +32,7 @@
 #include <stdint.h>
 
 #include "nemoc/ctx.h"
+#include "nemoc/ops.h"
 #include "nemoc/status.h"
 #include "nemoc/tensor.h"
 
@@ -39,23 +40,9 @@
 extern "C" {
 #endif
 
-typedef enum nc_rnnt_reduction {
-    NC_RNNT_MEAN_BATCH = 0, /* NeMo default: sum_b loss_b / B */
-    NC_RNNT_MEAN_VOLUME,    /* sum_b loss_b / sum_b target_len_b */
-    NC_RNNT_MEAN,           /* mean_b (loss_b / target_len_b): NeMo divides as is, so an
-                             * empty target gives inf (or NaN) as torch.div does */
-    NC_RNNT_SUM,            /* sum_b loss_b */
-    NC_RNNT_NONE,           /* per utterance, shape (B) */
-} nc_rnnt_reduction;
-
-/* NeMo's `loss.reduction` values (mean_batch, mean_volume, mean, sum, none);
- * NC_ERR_CONFIG names the accepted ones. */
-nc_status nc_rnnt_reduction_parse(const char *name, nc_rnnt_reduction *out);
-const char *nc_rnnt_reduction_name(nc_rnnt_reduction r);
-
 typedef struct nc_rnnt_params {
     int64_t blank;              /* -1: the last token logit (NeMo); else an index */
-    nc_rnnt_reduction reduction;
+    nc_loss_reduction reduction;
     double fastemit_lambda;     /* warprnnt_numba_kwargs.fastemit_lambda (0: off) */
     double clamp;               /* gradient clamp; <= 0 off (NeMo's -1.0) */
     double sigma;               /* tdt / multiblank: logit under-normalisation, subtracted
@@ -74,7 +61,7 @@ nc_rnnt_params nc_rnnt_default_params(void);
 
 /* All three: logits (B, T, U + 1, C) f32, targets (B, U) i64, input_lengths
  * and target_lengths (B) i64 with 1 <= input_lengths[b] <= T and
- * 0 <= target_lengths[b] <= U. Returns a scalar, or (B) for NC_RNNT_NONE;
+ * 0 <= target_lengths[b] <= U. Returns a scalar, or (B) for NC_LOSS_NONE;
  * NULL with the ctx failed (NC_ERR_SHAPE / NC_ERR_INVALID_ARG naming the
  * value) on bad input. NaN logits are not checked: they give a NaN loss and
  * gradient, which the trainer skips as a non-finite step (as nc_ctc_loss). */

@@ -110,3 +110,24 @@ bool nc_ctx_gemm_run(nc_ctx *ctx, const nc_gemm_args *g) {
     }
     return true;
 }
+
+static const char *const loss_red_names[] = {
+    [NC_LOSS_MEAN_BATCH] = "mean_batch", [NC_LOSS_MEAN_VOLUME] = "mean_volume",
+    [NC_LOSS_MEAN] = "mean",             [NC_LOSS_SUM] = "sum",
+    [NC_LOSS_NONE] = "none",
+};
+
+nc_status nc_loss_reduction_parse(const char *name, nc_loss_reduction *out) {
+    for (int i = 0; i < (int)(sizeof loss_red_names / sizeof loss_red_names[0]); i++) {
+        if (name && strcmp(name, loss_red_names[i]) == 0) {
+            *out = (nc_loss_reduction)i;
+            return NC_OK;
+        }
+    }
+    return nc_error(NC_ERR_CONFIG, "reduction '%s': expected one of mean_batch, mean_volume, mean, sum, none",
+                    name ? name : "(null)");
+}
+
+const char *nc_loss_reduction_name(nc_loss_reduction r) {
+    return (unsigned)r < sizeof loss_red_names / sizeof loss_red_names[0] ? loss_red_names[r] : "?";
+}

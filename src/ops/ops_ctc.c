@@ -17,34 +17,12 @@
 #include "nemoc/ctc.h"
 #include "ops/ops_internal.h"
 
-static const char *const red_names[] = {
-    [NC_CTC_MEAN_BATCH] = "mean_batch", [NC_CTC_MEAN_VOLUME] = "mean_volume",
-    [NC_CTC_MEAN] = "mean",             [NC_CTC_SUM] = "sum",
-    [NC_CTC_NONE] = "none",
-};
-
-nc_status nc_ctc_reduction_parse(const char *name, nc_ctc_reduction *out) {
-    for (int i = 0; i < (int)(sizeof red_names / sizeof red_names[0]); i++) {
-        if (name && strcmp(name, red_names[i]) == 0) {
-            *out = (nc_ctc_reduction)i;
-            return NC_OK;
-        }
-    }
-    return nc_error(NC_ERR_CONFIG,
-                    "ctc_reduction '%s': expected one of mean_batch, mean_volume, mean, sum, none",
-                    name ? name : "(null)");
-}
-
-const char *nc_ctc_reduction_name(nc_ctc_reduction r) {
-    return (unsigned)r < sizeof red_names / sizeof red_names[0] ? red_names[r] : "?";
-}
-
 typedef struct ctc_saved {
     double *alpha;  /* per utterance il * S2, at alpha + off[b] */
     int64_t *off;   /* (B + 1) offsets into alpha */
     double *nll;    /* (B) */
     int64_t blank;
-    nc_ctc_reduction red;
+    nc_loss_reduction red;
     bool zero_infinity;
 } ctc_saved;
 
@@ -52,11 +30,11 @@ typedef struct ctc_saved {
 static double loss_scale(const ctc_saved *s, const float *g, int64_t b, int64_t B,
                          const int64_t *tl, int64_t sum_tl) {
     switch (s->red) {
-    case NC_CTC_NONE: return g[b];
-    case NC_CTC_SUM: return g[0];
-    case NC_CTC_MEAN_BATCH: return g[0] / (double)B;
-    case NC_CTC_MEAN: return g[0] / ((double)(tl[b] > 1 ? tl[b] : 1) * (double)B);
-    case NC_CTC_MEAN_VOLUME: return sum_tl ? g[0] / (double)sum_tl : g[0] * INFINITY;
+    case NC_LOSS_NONE: return g[b];
+    case NC_LOSS_SUM: return g[0];
+    case NC_LOSS_MEAN_BATCH: return g[0] / (double)B;
+    case NC_LOSS_MEAN: return g[0] / ((double)(tl[b] > 1 ? tl[b] : 1) * (double)B);
+    case NC_LOSS_MEAN_VOLUME: return sum_tl ? g[0] / (double)sum_tl : g[0] * INFINITY;
     }
     return 0;
 }
@@ -133,9 +111,9 @@ static bool ctc_check(nc_ctx *ctx, const nc_tensor *lp, const nc_tensor *tg, con
 
 nc_tensor *nc_ctc_loss(nc_ctx *ctx, nc_tensor *log_probs, nc_tensor *targets,
                        nc_tensor *input_lengths, nc_tensor *target_lengths, int64_t blank,
-                       nc_ctc_reduction reduction, bool zero_infinity) {
+                       nc_loss_reduction reduction, bool zero_infinity) {
     if (!nc_ok2(ctx, log_probs, targets) || !nc_ok2(ctx, input_lengths, target_lengths)) return NULL;
-    if ((unsigned)reduction > NC_CTC_NONE)
+    if ((unsigned)reduction > NC_LOSS_NONE)
         return nc_ctx_fail(ctx, NC_ERR_INVALID_ARG, "ctc_loss: bad reduction %d", (int)reduction);
     if (!ctc_check(ctx, log_probs, targets, input_lengths, target_lengths, blank)) return NULL;
     int64_t B = log_probs->shape[0], T = log_probs->shape[1], V = log_probs->shape[2];
@@ -156,7 +134,7 @@ nc_tensor *nc_ctc_loss(nc_ctx *ctx, nc_tensor *log_probs, nc_tensor *targets,
                            .nll = nll};
     nc_ctx_backend(ctx)->ctc_alpha(nc_par(ctx, off[B] * 4), &a, keep);
 
-    nc_tensor *out = reduction == NC_CTC_NONE ? nc_empty(ctx, NC_F32, NC_DIMS(B))
+    nc_tensor *out = reduction == NC_LOSS_NONE ? nc_empty(ctx, NC_F32, NC_DIMS(B))
                                               : nc_empty(ctx, NC_F32, 0, NULL);
     if (!out) return NULL;
     float *o = out->data;
@@ -165,13 +143,13 @@ nc_tensor *nc_ctc_loss(nc_ctx *ctx, nc_tensor *log_probs, nc_tensor *targets,
     for (int64_t b = 0; b < B; b++) {
         double lb = zero_infinity && nll[b] == INFINITY ? 0.0 : nll[b];
         sum_tl += tl[b];
-        if (reduction == NC_CTC_NONE) o[b] = (float)lb;
-        else if (reduction == NC_CTC_MEAN) total += lb / (double)(tl[b] > 1 ? tl[b] : 1);
+        if (reduction == NC_LOSS_NONE) o[b] = (float)lb;
+        else if (reduction == NC_LOSS_MEAN) total += lb / (double)(tl[b] > 1 ? tl[b] : 1);
         else total += lb;
     }
-    if (reduction == NC_CTC_SUM) o[0] = (float)total;
-    if (reduction == NC_CTC_MEAN || reduction == NC_CTC_MEAN_BATCH) o[0] = (float)(total / (double)B);
-    if (reduction == NC_CTC_MEAN_VOLUME)
+    if (reduction == NC_LOSS_SUM) o[0] = (float)total;
+    if (reduction == NC_LOSS_MEAN || reduction == NC_LOSS_MEAN_BATCH) o[0] = (float)(total / (double)B);
+    if (reduction == NC_LOSS_MEAN_VOLUME)
         o[0] = sum_tl ? (float)(total / (double)sum_tl) : (total == 0 ? NAN : INFINITY);
 
     nc_node *nd = nc_record(ctx, "ctc_loss", ctc_backward, out, 4,

@@ -35,30 +35,8 @@
 #include "nemoc/rnnt.h"
 #include "ops/ops_internal.h"
 
-static const char *const red_names[] = {
-    [NC_RNNT_MEAN_BATCH] = "mean_batch", [NC_RNNT_MEAN_VOLUME] = "mean_volume",
-    [NC_RNNT_MEAN] = "mean",             [NC_RNNT_SUM] = "sum",
-    [NC_RNNT_NONE] = "none",
-};
-
-nc_status nc_rnnt_reduction_parse(const char *name, nc_rnnt_reduction *out) {
-    for (int i = 0; i < (int)(sizeof red_names / sizeof red_names[0]); i++) {
-        if (name && strcmp(name, red_names[i]) == 0) {
-            *out = (nc_rnnt_reduction)i;
-            return NC_OK;
-        }
-    }
-    return nc_error(NC_ERR_CONFIG,
-                    "loss.reduction '%s': expected one of mean_batch, mean_volume, mean, sum, none",
-                    name ? name : "(null)");
-}
-
-const char *nc_rnnt_reduction_name(nc_rnnt_reduction r) {
-    return (unsigned)r < sizeof red_names / sizeof red_names[0] ? red_names[r] : "?";
-}
-
 nc_rnnt_params nc_rnnt_default_params(void) {
-    return (nc_rnnt_params){.blank = -1, .reduction = NC_RNNT_MEAN_BATCH, .clamp = -1.0};
+    return (nc_rnnt_params){.blank = -1, .reduction = NC_LOSS_MEAN_BATCH, .clamp = -1.0};
 }
 
 typedef enum kind { K_RNNT, K_TDT, K_MULTIBLANK } kind;
@@ -66,19 +44,19 @@ static const char *const op_names[] = {"rnnt_loss", "tdt_loss", "multiblank_rnnt
 
 typedef struct rnnt_saved {
     nc_rnnt_args a; /* pointers into the ctx arena */
-    nc_rnnt_reduction red;
+    nc_loss_reduction red;
     double lambda, clamp;
 } rnnt_saved;
 
 /* d out / d loss_b for the reduction (RNNTLoss.reduce), given the incoming gradient. */
-static double loss_scale(nc_rnnt_reduction red, const float *g, int64_t b, int64_t B,
+static double loss_scale(nc_loss_reduction red, const float *g, int64_t b, int64_t B,
                          const int64_t *tl, int64_t sum_tl) {
     switch (red) {
-    case NC_RNNT_NONE: return g[b];
-    case NC_RNNT_SUM: return g[0];
-    case NC_RNNT_MEAN_BATCH: return g[0] / (double)B;
-    case NC_RNNT_MEAN: return g[0] / ((double)tl[b] * (double)B);
-    case NC_RNNT_MEAN_VOLUME: return g[0] / (double)sum_tl;
+    case NC_LOSS_NONE: return g[b];
+    case NC_LOSS_SUM: return g[0];
+    case NC_LOSS_MEAN_BATCH: return g[0] / (double)B;
+    case NC_LOSS_MEAN: return g[0] / ((double)tl[b] * (double)B);
+    case NC_LOSS_MEAN_VOLUME: return g[0] / (double)sum_tl;
     }
     return 0;
 }
@@ -169,7 +147,7 @@ static int64_t make_arcs(nc_ctx *ctx, kind k, const nc_rnnt_params *p, int64_t b
 /* The options of `p` that do not depend on the data. Sets *Vt and *blank. */
 static bool check_params(nc_ctx *ctx, kind k, const nc_rnnt_params *p, int64_t C, int64_t *Vt,
                          int64_t *blank) {
-    if ((unsigned)p->reduction > NC_RNNT_NONE)
+    if ((unsigned)p->reduction > NC_LOSS_NONE)
         return FAIL(k, "bad reduction %d", (int)p->reduction);
     if (!(p->fastemit_lambda >= 0) || !isfinite(p->fastemit_lambda) || !isfinite(p->sigma) ||
         isnan(p->clamp) || !(p->omega >= 0 && p->omega <= 1))
@@ -256,8 +234,8 @@ static nc_tensor *transducer(nc_ctx *ctx, kind k, nc_tensor *x, nc_tensor *tg, n
                             .dden = dden, .alpha = alpha, .ll = ll};
     nc_ctx_backend(ctx)->rnnt_forward(nc_par(ctx, off[B] * a.C), &a);
 
-    const nc_rnnt_reduction red = p->reduction;
-    nc_tensor *out = red == NC_RNNT_NONE ? nc_empty(ctx, NC_F32, NC_DIMS(B))
+    const nc_loss_reduction red = p->reduction;
+    nc_tensor *out = red == NC_LOSS_NONE ? nc_empty(ctx, NC_F32, NC_DIMS(B))
                                          : nc_empty(ctx, NC_F32, 0, NULL);
     if (!out) return NULL;
     float *o = out->data;
@@ -267,13 +245,13 @@ static nc_tensor *transducer(nc_ctx *ctx, kind k, nc_tensor *x, nc_tensor *tg, n
         /* compute_costs_data: cost = -ll * (1 + fastemit_lambda) */
         double lb = -ll[b] * (1.0 + p->fastemit_lambda);
         sum_tl += tl[b];
-        if (red == NC_RNNT_NONE) o[b] = (float)lb;
-        else if (red == NC_RNNT_MEAN) total += lb / (double)tl[b];
+        if (red == NC_LOSS_NONE) o[b] = (float)lb;
+        else if (red == NC_LOSS_MEAN) total += lb / (double)tl[b];
         else total += lb;
     }
-    if (red == NC_RNNT_SUM) o[0] = (float)total;
-    if (red == NC_RNNT_MEAN || red == NC_RNNT_MEAN_BATCH) o[0] = (float)(total / (double)B);
-    if (red == NC_RNNT_MEAN_VOLUME) o[0] = (float)(total / (double)sum_tl);
+    if (red == NC_LOSS_SUM) o[0] = (float)total;
+    if (red == NC_LOSS_MEAN || red == NC_LOSS_MEAN_BATCH) o[0] = (float)(total / (double)B);
+    if (red == NC_LOSS_MEAN_VOLUME) o[0] = (float)(total / (double)sum_tl);
 
     nc_node *nd = nc_record(ctx, op, rnnt_backward, out, 4, (nc_tensor *[]){x, tg, ilt, tlt},
                             sizeof(rnnt_saved));

@@ -72,7 +72,7 @@ static void run(const spec *sp) {
     nc_tensor *il = nc_from_data(ctx, NC_I64, NC_DIMS(B), enc_len);
     nc_tensor *tg = nc_from_data(ctx, NC_I64, tg0->ndim, tg0->shape, tg0->data);
     nc_tensor *tl = nc_from_data(ctx, NC_I64, tl0->ndim, tl0->shape, tl0->data);
-    nc_tensor *loss = nc_ctc_loss(ctx, lp, tg, il, tl, sp->vocab, NC_CTC_MEAN_BATCH, true);
+    nc_tensor *loss = nc_ctc_loss(ctx, lp, tg, il, tl, sp->vocab, NC_LOSS_MEAN_BATCH, true);
     CHECK_OK(nc_ctx_status(ctx));
     if (loss) {
         for (int64_t b = 0; b < B; b++) CHECK(enc_len[b] == nc_i64(el_ref)[b]);

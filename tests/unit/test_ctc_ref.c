@@ -54,7 +54,7 @@ typedef struct fixture {
 
 /* Runs log_softmax -> ctc_loss -> backward and compares with the fixtures
  * loss_<tag>, grad_logits_<tag> and (when present) grad_logp_<tag>. */
-static void check_case(const fixture *f, nc_tensor *targets, int64_t blank, nc_ctc_reduction red,
+static void check_case(const fixture *f, nc_tensor *targets, int64_t blank, nc_loss_reduction red,
                        bool zinf, const char *tag, bool has_logp_grad) {
     nc_ctx_params p = nc_ctx_default_params();
     nc_ctx *ctx;
@@ -78,7 +78,7 @@ static void check_case(const fixture *f, nc_tensor *targets, int64_t blank, nc_c
     nc_tensor_free(want);
 
     int64_t B = f->logits->shape[0];
-    if (red == NC_CTC_NONE) { /* the generator weights utterance b by (b + 1) / B */
+    if (red == NC_LOSS_NONE) { /* the generator weights utterance b by (b + 1) / B */
         float w[64];
         for (int64_t b = 0; b < B; b++) w[b] = (float)(b + 1) / (float)B;
         CHECK_OK(nc_backward_with(ctx, loss, nc_from_data(ctx, NC_F32, NC_DIMS(B), w)));
@@ -109,7 +109,7 @@ static void check_nograd_forward(const fixture *f) {
     CHECK_OK(nc_ctx_create(&p, &ctx));
     nc_set_grad_enabled(ctx, false);
     nc_tensor *lp = nc_log_softmax(ctx, f->logits, -1);
-    nc_tensor *loss = nc_ctc_loss(ctx, lp, f->targets, f->il, f->tl, 5, NC_CTC_NONE, false);
+    nc_tensor *loss = nc_ctc_loss(ctx, lp, f->targets, f->il, f->tl, 5, NC_LOSS_NONE, false);
     nc_tensor *want = load("loss_none_z0");
     CHECK(loss && nc_tape_size(ctx) == 0);
     if (loss) check_close("ctc no-grad forward", loss->data, want->data, 6, 1e-5, 0);
@@ -123,28 +123,28 @@ static void check_errors(const fixture *f) {
     CHECK_OK(nc_ctx_create(&p, &ctx));
     nc_tensor *lp = nc_log_softmax(ctx, f->logits, -1);
     /* a label equal to the blank */
-    CHECK(nc_ctc_loss(ctx, lp, f->targets, f->il, f->tl, 1, NC_CTC_SUM, true) == NULL);
+    CHECK(nc_ctc_loss(ctx, lp, f->targets, f->il, f->tl, 1, NC_LOSS_SUM, true) == NULL);
     CHECK(nc_ctx_status(ctx) == NC_ERR_INVALID_ARG && strstr(nc_last_error(), "blank"));
     nc_ctx_clear_status(ctx);
     /* input length past T */
     int64_t il_bad[6] = {12, 10, 8, 13, 6, 12};
     nc_tensor *il = nc_from_data(ctx, NC_I64, NC_DIMS(6), il_bad);
-    CHECK(nc_ctc_loss(ctx, lp, f->targets, il, f->tl, 5, NC_CTC_SUM, true) == NULL);
+    CHECK(nc_ctc_loss(ctx, lp, f->targets, il, f->tl, 5, NC_LOSS_SUM, true) == NULL);
     CHECK(strstr(nc_last_error(), "utterance 3") != NULL);
     nc_ctx_clear_status(ctx);
     /* blank out of range, wrong target rank */
-    CHECK(nc_ctc_loss(ctx, lp, f->targets, f->il, f->tl, 6, NC_CTC_SUM, true) == NULL);
+    CHECK(nc_ctc_loss(ctx, lp, f->targets, f->il, f->tl, 6, NC_LOSS_SUM, true) == NULL);
     nc_ctx_clear_status(ctx);
-    CHECK(nc_ctc_loss(ctx, lp, f->tl, f->il, f->tl, 5, NC_CTC_SUM, true) == NULL);
+    CHECK(nc_ctc_loss(ctx, lp, f->tl, f->il, f->tl, 5, NC_LOSS_SUM, true) == NULL);
     CHECK(nc_ctx_status(ctx) == NC_ERR_SHAPE);
     nc_ctx_clear_status(ctx);
     nc_ctx_free(ctx);
 
-    nc_ctc_reduction r;
-    CHECK_OK(nc_ctc_reduction_parse("mean_volume", &r));
-    CHECK(r == NC_CTC_MEAN_VOLUME);
-    CHECK(nc_ctc_reduction_parse("average", &r) == NC_ERR_CONFIG);
-    CHECK(strcmp(nc_ctc_reduction_name(NC_CTC_MEAN_BATCH), "mean_batch") == 0);
+    nc_loss_reduction r;
+    CHECK_OK(nc_loss_reduction_parse("mean_volume", &r));
+    CHECK(r == NC_LOSS_MEAN_VOLUME);
+    CHECK(nc_loss_reduction_parse("average", &r) == NC_ERR_CONFIG);
+    CHECK(strcmp(nc_loss_reduction_name(NC_LOSS_MEAN_BATCH), "mean_batch") == 0);
 }
 
 /* A FastConformer-sized batch: B 32, T 250 (8x subsampling of 20 s), V 1025, S 100. */
@@ -167,7 +167,7 @@ static void time_large(void) {
     nc_tensor *lp = nc_log_softmax(ctx, x, -1);
     nc_tensor *loss = nc_ctc_loss(ctx, lp, tg, nc_from_data(ctx, NC_I64, NC_DIMS(B), il),
                                   nc_from_data(ctx, NC_I64, NC_DIMS(B), tl), V - 1,
-                                  NC_CTC_MEAN_VOLUME, true);
+                                  NC_LOSS_MEAN_VOLUME, true);
     CHECK(loss != NULL);
     if (loss) CHECK_OK(nc_backward(ctx, loss));
     clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -182,13 +182,13 @@ int main(void) {
                  .tl = load("target_lengths")};
     if (!f.logits || !f.targets || !f.il || !f.tl) return nc_test_finish("ctc_ref");
     static const struct {
-        nc_ctc_reduction red;
+        nc_loss_reduction red;
         const char *name;
-    } reds[] = {{NC_CTC_NONE, "none"},
-                {NC_CTC_SUM, "sum"},
-                {NC_CTC_MEAN, "mean"},
-                {NC_CTC_MEAN_BATCH, "mean_batch"},
-                {NC_CTC_MEAN_VOLUME, "mean_volume"}};
+    } reds[] = {{NC_LOSS_NONE, "none"},
+                {NC_LOSS_SUM, "sum"},
+                {NC_LOSS_MEAN, "mean"},
+                {NC_LOSS_MEAN_BATCH, "mean_batch"},
+                {NC_LOSS_MEAN_VOLUME, "mean_volume"}};
     for (int i = 0; i < 5; i++) {
         for (int z = 0; z < 2; z++) {
             char tag[64];
@@ -197,7 +197,7 @@ int main(void) {
         }
     }
     nc_tensor *tg0 = load("targets_blank0");
-    if (tg0) check_case(&f, tg0, 0, NC_CTC_NONE, true, "blank0", false);
+    if (tg0) check_case(&f, tg0, 0, NC_LOSS_NONE, true, "blank0", false);
     nc_tensor_free(tg0);
     check_nograd_forward(&f);
     check_errors(&f);

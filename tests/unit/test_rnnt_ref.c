@@ -95,7 +95,7 @@ static nc_tensor *run_loss(nc_ctx *ctx, const fixture *f, nc_tensor *x, const nc
 
 /* One reduction: loss vs fixture, gradient vs the fixture's per-utterance
  * gradient times d reduction / d loss_b. */
-static void check_reduction(const char *cs, const fixture *f, nc_rnnt_reduction red, int ri) {
+static void check_reduction(const char *cs, const fixture *f, nc_loss_reduction red, int ri) {
     nc_ctx *ctx;
     nc_ctx_params cp = nc_ctx_default_params();
     CHECK_OK(nc_ctx_create(&cp, &ctx));
@@ -105,7 +105,7 @@ static void check_reduction(const char *cs, const fixture *f, nc_rnnt_reduction 
     p.reduction = red;
     nc_tensor *loss = run_loss(ctx, f, x, &p);
     char what[128];
-    snprintf(what, sizeof what, "%s %s", cs, nc_rnnt_reduction_name(red));
+    snprintf(what, sizeof what, "%s %s", cs, nc_loss_reduction_name(red));
     CHECK(loss != NULL);
     if (!loss) {
         fprintf(stderr, "  %s: %s\n", what, nc_last_error());
@@ -113,7 +113,7 @@ static void check_reduction(const char *cs, const fixture *f, nc_rnnt_reduction 
         return;
     }
     const int64_t B = f->logits->shape[0], *tl = f->tl->data;
-    if (red == NC_RNNT_NONE) {
+    if (red == NC_LOSS_NONE) {
         check_close(what, loss->data, f->losses->data, B, 1.0);
         float ones[64];
         for (int64_t b = 0; b < B; b++) ones[b] = 1.0f;
@@ -126,9 +126,9 @@ static void check_reduction(const char *cs, const fixture *f, nc_rnnt_reduction 
         int64_t per = nc_numel(x) / B, sum_tl = 0;
         for (int64_t b = 0; b < B; b++) sum_tl += tl[b];
         for (int64_t b = 0; b < B && x->grad; b++) {
-            double s = red == NC_RNNT_SUM          ? 1.0
-                       : red == NC_RNNT_MEAN_BATCH ? 1.0 / (double)B
-                       : red == NC_RNNT_MEAN       ? 1.0 / ((double)tl[b] * (double)B)
+            double s = red == NC_LOSS_SUM          ? 1.0
+                       : red == NC_LOSS_MEAN_BATCH ? 1.0 / (double)B
+                       : red == NC_LOSS_MEAN       ? 1.0 / ((double)tl[b] * (double)B)
                                                    : 1.0 / (double)sum_tl;
             if (isinf(s)) continue; /* 'mean' with an empty target: inf * 0 -> NaN, as torch */
             check_close(what, (const float *)x->grad->data + b * per,
@@ -144,9 +144,9 @@ static void check_case(const char *cs) {
         fixture_free(&f);
         return;
     }
-    check_reduction(cs, &f, NC_RNNT_NONE, -1);
-    static const nc_rnnt_reduction reds[] = {NC_RNNT_MEAN_BATCH, NC_RNNT_MEAN_VOLUME,
-                                             NC_RNNT_MEAN, NC_RNNT_SUM};
+    check_reduction(cs, &f, NC_LOSS_NONE, -1);
+    static const nc_loss_reduction reds[] = {NC_LOSS_MEAN_BATCH, NC_LOSS_MEAN_VOLUME,
+                                             NC_LOSS_MEAN, NC_LOSS_SUM};
     for (int i = 0; i < 4; i++) check_reduction(cs, &f, reds[i], i);
     fixture_free(&f);
 }
@@ -164,7 +164,7 @@ static void check_behaviour(void) {
     const int64_t B = 3, T = 6, U1 = 4, C = 10, D = 4, Vt = 6;
     nc_tensor *x = f.logits;
     nc_rnnt_params p = f.p;
-    p.reduction = NC_RNNT_NONE;
+    p.reduction = NC_LOSS_NONE;
     /* durations not starting 0, 1 / not increasing */
     static const int64_t d_bad1[] = {1, 2, 3, 4}, d_bad2[] = {0, 1, 3, 2};
     nc_rnnt_params q = p;
@@ -223,11 +223,11 @@ static void check_behaviour(void) {
     /* omega = 1: plain RNN-T on the token logits, durations get no gradient */
     nc_tensor *xt = nc_from_data(ctx, NC_F32, 4, x->shape, x->data);
     nc_requires_grad(xt, true);
-    q = p, q.omega = 1.0, q.sigma = 0.5, q.reduction = NC_RNNT_SUM;
+    q = p, q.omega = 1.0, q.sigma = 0.5, q.reduction = NC_LOSS_SUM;
     nc_tensor *lt = nc_tdt_loss(ctx, xt, f.targets, f.il, f.tl, &q);
     nc_tensor *tok = nc_slice(ctx, x, 3, 0, Vt, 1);
     nc_rnnt_params r = nc_rnnt_default_params();
-    r.reduction = NC_RNNT_SUM;
+    r.reduction = NC_LOSS_SUM;
     nc_tensor *lr = nc_rnnt_loss(ctx, tok, f.targets, f.il, f.tl, &r);
     CHECK(lt && lr);
     if (lt && lr) {
@@ -259,7 +259,7 @@ static void check_behaviour(void) {
     for (int64_t i = 0; i < nc_numel(tgr); i++) ((int64_t *)tgr->data)[i] += 1;
     nc_set_grad_enabled(ctx, false); /* also the no-grad forward */
     r = nc_rnnt_default_params();
-    r.reduction = NC_RNNT_NONE, r.blank = 0;
+    r.reduction = NC_LOSS_NONE, r.blank = 0;
     nc_tensor *l0 = nc_rnnt_loss(ctx, xr, tgr, f.il, f.tl, &r);
     CHECK(l0 && nc_tape_size(ctx) == 0);
     if (l0) check_close("rnnt blank 0", l0->data, f.losses->data, 3, 1.0);
@@ -267,7 +267,7 @@ static void check_behaviour(void) {
     /* a second loss on the same logits adds into the gradient */
     nc_tensor *xa = nc_from_data(ctx, NC_F32, 4, f.logits->shape, f.logits->data);
     nc_requires_grad(xa, true);
-    r.blank = -1, r.reduction = NC_RNNT_SUM;
+    r.blank = -1, r.reduction = NC_LOSS_SUM;
     nc_tensor *s2 = nc_add(ctx, nc_rnnt_loss(ctx, xa, f.targets, f.il, f.tl, &r),
                            nc_rnnt_loss(ctx, xa, f.targets, f.il, f.tl, &r));
     CHECK(s2 != NULL);
@@ -278,10 +278,10 @@ static void check_behaviour(void) {
     nc_ctx_free(ctx);
     fixture_free(&f);
 
-    nc_rnnt_reduction rr;
-    CHECK_OK(nc_rnnt_reduction_parse("mean_volume", &rr));
-    CHECK(rr == NC_RNNT_MEAN_VOLUME);
-    CHECK(nc_rnnt_reduction_parse("average", &rr) == NC_ERR_CONFIG);
+    nc_loss_reduction rr;
+    CHECK_OK(nc_loss_reduction_parse("mean_volume", &rr));
+    CHECK(rr == NC_LOSS_MEAN_VOLUME);
+    CHECK(nc_loss_reduction_parse("average", &rr) == NC_ERR_CONFIG);
 }
 
 int main(void) {

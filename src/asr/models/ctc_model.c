@@ -250,7 +250,7 @@ static nc_status ctc_build(nc_model *m, const nc_model_build_args *a) {
     }
     const char *red = "mean_batch";
     if ((s = nc_cfg_get_str_or(m->cfg, "ctc_reduction", "mean_batch", &red)) ||
-        (s = nc_ctc_reduction_parse(red, &cm->reduction)))
+        (s = nc_loss_reduction_parse(red, &cm->reduction)))
         return nc_error_prefix(s, "model.ctc_reduction");
     nc_conformer_cfg ec;
     if ((s = nc_cfg_get_node(m->cfg, "encoder", &node))) return s;

@@ -13,7 +13,7 @@ struct nc_ctc_model {
     nc_conv_asr_decoder decoder;
     nc_tokenizer *tokenizer;
     bool bpe;
-    nc_ctc_reduction reduction;     /* model.ctc_reduction */
+    nc_loss_reduction reduction;     /* model.ctc_reduction */
     int64_t vocab_size;             /* without the blank */
     char **pieces;                  /* id -> text piece (labels or subwords) */
     uint8_t *kinds;                 /* word-boundary kind per id (timestamps) */

@@ -31,7 +31,7 @@ static nc_tensor *f_rnnt_mean_batch(nc_ctx *c, nc_tensor **x) {
 static nc_tensor *f_rnnt_t1_none(nc_ctx *c, nc_tensor **x) {
     static const int64_t tg[] = {1, 2, 0, 3, 3, 1}, il[] = {1, 1}, tl[] = {3, 2};
     nc_rnnt_params p = nc_rnnt_default_params();
-    p.reduction = NC_RNNT_NONE;
+    p.reduction = NC_LOSS_NONE;
     return run(c, nc_rnnt_loss, x[0], tg, il, tl, &p);
 }
 
@@ -40,7 +40,7 @@ static nc_tensor *f_tdt_volume(nc_ctx *c, nc_tensor **x) {
     static const int64_t tg[] = {1, 0, 2, 2, 1, 0}, il[] = {2, 5}, tl[] = {3, 2};
     static const int64_t durs[] = {0, 1, 2};
     nc_rnnt_params p = nc_rnnt_default_params();
-    p.reduction = NC_RNNT_MEAN_VOLUME, p.sigma = 0.05, p.durations = durs, p.n_durations = 3;
+    p.reduction = NC_LOSS_MEAN_VOLUME, p.sigma = 0.05, p.durations = durs, p.n_durations = 3;
     return run(c, nc_tdt_loss, x[0], tg, il, tl, &p);
 }
 
@@ -49,7 +49,7 @@ static nc_tensor *f_multiblank_sum(nc_ctx *c, nc_tensor **x) {
     static const int64_t tg[] = {0, 1, 1, 0, 0, 0}, il[] = {6, 4}, tl[] = {2, 0};
     static const int64_t big[] = {2, 3};
     nc_rnnt_params p = nc_rnnt_default_params();
-    p.reduction = NC_RNNT_SUM, p.sigma = 0.05, p.big_blank_durations = big, p.n_big_blanks = 2;
+    p.reduction = NC_LOSS_SUM, p.sigma = 0.05, p.big_blank_durations = big, p.n_big_blanks = 2;
     return run(c, nc_multiblank_rnnt_loss, x[0], tg, il, tl, &p);
 }
 
