@@ -90,7 +90,7 @@ static void test_case(const char *name) {
     nc_test_allclose(what, nc_f32(logits), nc_f32(lg_ref), nc_numel(lg_ref), TOL, TOL);
     if (!tdt) {
         nc_rnnt_params rp = nc_rnnt_default_params();
-        rp.reduction = NC_RNNT_SUM;
+        rp.reduction = NC_LOSS_SUM;
         nc_tensor *loss = nc_rnnt_loss(ctx, logits, ctx_copy(ctx, tg0), ctx_copy(ctx, il0),
                                        ctx_copy(ctx, tl0), &rp);
         nc_tensor *loss_ref = nc_test_npy(dir, "loss"), *ge_ref = nc_test_npy(dir, "grad_enc");
@@ -206,7 +206,7 @@ static void test_gradcheck(void) {
     nc_ctx *ctx;
     CHECK_OK(nc_ctx_create(NULL, &ctx));
     nc_rnnt_params rp = nc_rnnt_default_params();
-    rp.reduction = NC_RNNT_SUM;
+    rp.reduction = NC_LOSS_SUM;
     double fplus = 0;
     float *ana = malloc((size_t)n * sizeof(float));
     CHECK(ana != NULL);
