@@ -214,11 +214,9 @@ static nc_status build_vocab_tables(nc_ctc_model *cm) {
     return NC_OK;
 }
 
-static nc_status ctc_build(nc_model *m, const nc_model_build_args *a) {
-    bool bpe = m->cls == &nc_ctc_bpe_model_class;
-    nc_ctc_model *cm = nc_calloc(1, sizeof *cm);
-    if (!cm) return nc_error(NC_ERR_OOM, "ctc model");
-    m->impl = cm;
+/* The part every ASR model shares before its own keys: preprocessor,
+ * SpecAugment and tokenizer (ASRModel / ASRBPEMixin in NeMo). */
+nc_status nc_asr_build_front(nc_model *m, nc_ctc_model *cm, bool bpe, const nc_model_build_args *a) {
     cm->bpe = bpe;
     nc_status s;
     /* Preprocessor and SpecAugment settings (they run in the data loader). */
@@ -240,18 +238,17 @@ static nc_status ctc_build(nc_model *m, const nc_model_build_args *a) {
     }
     if ((s = build_tokenizer(m, cm, bpe, a))) return s;
     cm->vocab_size = nc_tokenizer_vocab_size(cm->tokenizer);
-    if (nc_cfg_has(m->cfg, "interctc.loss_weights")) {
-        double *w = NULL;
-        int64_t nw = 0;
-        if (nc_cfg_get_float_list(m->cfg, "interctc.loss_weights", &w, &nw) == NC_OK) nc_free(w);
-        if (nw > 0)
-            return nc_error(NC_ERR_UNSUPPORTED,
-                            "model.interctc.loss_weights: InterCTC is not supported; use []");
-    }
-    const char *red = "mean_batch";
-    if ((s = nc_cfg_get_str_or(m->cfg, "ctc_reduction", "mean_batch", &red)) ||
-        (s = nc_loss_reduction_parse(red, &cm->reduction)))
-        return nc_error_prefix(s, "model.ctc_reduction");
+    return NC_OK;
+}
+
+/* The shared rest: model.encoder, the parameters in NeMo's state-dict order
+ * (preprocessor buffers, encoder, then the model's heads from add_heads),
+ * their initialisation and the vocabulary tables. */
+nc_status nc_asr_build_encoder(nc_model *m, nc_ctc_model *cm, const nc_model_build_args *a,
+                               nc_status (*add_heads)(nc_model *m, void *self, int64_t enc_dim),
+                               void *self) {
+    nc_status s;
+    nc_cfg *node = NULL;
     nc_conformer_cfg ec;
     if ((s = nc_cfg_get_node(m->cfg, "encoder", &node))) return s;
     if ((s = parse_encoder(node, cm->features.features, &ec))) {
@@ -275,8 +272,7 @@ static nc_status ctc_build(nc_model *m, const nc_model_build_args *a) {
     nc_tensor *pf = nc_params_add(m->params, "preprocessor.featurizer.fb", NC_PARAM_BUFFER, NC_F32,
                                   fb.ndim, fb.shape);
     if (!pw || !pf || (s = nc_conformer_init(&cm->encoder, m->params, "encoder", &ec)) ||
-        (s = nc_conv_asr_decoder_init(&cm->decoder, m->params, "decoder",
-                                 ec.feat_out > 0 ? ec.feat_out : ec.d_model, cm->vocab_size)) ||
+        (s = add_heads(m, self, ec.feat_out > 0 ? ec.feat_out : ec.d_model)) ||
         (s = nc_params_finalize(m->params))) {
         if (!s) s = NC_ERR_INVALID_ARG;
         nc_featurizer_free(fz);
@@ -302,15 +298,47 @@ static nc_status ctc_build(nc_model *m, const nc_model_build_args *a) {
     return build_vocab_tables(cm);
 }
 
-static void ctc_destroy(nc_model *m) {
-    nc_ctc_model *cm = m->impl;
-    if (!cm) return;
+static nc_status ctc_heads(nc_model *m, void *self, int64_t enc_dim) {
+    nc_ctc_model *cm = self;
+    return nc_conv_asr_decoder_init(&cm->decoder, m->params, "decoder", enc_dim, cm->vocab_size);
+}
+
+static nc_status ctc_build(nc_model *m, const nc_model_build_args *a) {
+    bool bpe = m->cls == &nc_ctc_bpe_model_class;
+    nc_ctc_model *cm = nc_calloc(1, sizeof *cm);
+    if (!cm) return nc_error(NC_ERR_OOM, "ctc model");
+    m->impl = cm;
+    nc_status s;
+    if ((s = nc_asr_build_front(m, cm, bpe, a))) return s;
+    if (nc_cfg_has(m->cfg, "interctc.loss_weights")) {
+        double *w = NULL;
+        int64_t nw = 0;
+        if (nc_cfg_get_float_list(m->cfg, "interctc.loss_weights", &w, &nw) == NC_OK) nc_free(w);
+        if (nw > 0)
+            return nc_error(NC_ERR_UNSUPPORTED,
+                            "model.interctc.loss_weights: InterCTC is not supported; use []");
+    }
+    const char *red = "mean_batch";
+    if ((s = nc_cfg_get_str_or(m->cfg, "ctc_reduction", "mean_batch", &red)) ||
+        (s = nc_loss_reduction_parse(red, &cm->reduction)))
+        return nc_error_prefix(s, "model.ctc_reduction");
+    return nc_asr_build_encoder(m, cm, a, ctc_heads, cm);
+}
+
+/* Frees what nc_asr_build_front / nc_asr_build_encoder made (not cm itself). */
+void nc_asr_front_clear(nc_ctc_model *cm) {
     nc_conformer_free(&cm->encoder);
     nc_tokenizer_free(cm->tokenizer);
     if (cm->pieces)
         for (int64_t i = 0; i < cm->vocab_size; i++) nc_free(cm->pieces[i]);
     nc_free(cm->pieces);
     nc_free(cm->kinds);
+}
+
+static void ctc_destroy(nc_model *m) {
+    nc_ctc_model *cm = m->impl;
+    if (!cm) return;
+    nc_asr_front_clear(cm);
     nc_free(cm);
     m->impl = NULL;
 }

@@ -20,4 +20,15 @@ struct nc_ctc_model {
     double frame_seconds;           /* window_stride x subsampling_factor */
 };
 
+/* Shared by the ASR model classes (ctc_model.c): preprocessor, SpecAugment
+ * and tokenizer into cm; then model.encoder, the parameters (add_heads adds
+ * the model's own after the encoder's, given the encoder's output width),
+ * their initialisation and the vocabulary tables. A transducer model keeps
+ * these in an nc_ctc_model of its own (its ConvASR decoder unused). */
+nc_status nc_asr_build_front(nc_model *m, nc_ctc_model *cm, bool bpe, const nc_model_build_args *a);
+nc_status nc_asr_build_encoder(nc_model *m, nc_ctc_model *cm, const nc_model_build_args *a,
+                               nc_status (*add_heads)(nc_model *m, void *self, int64_t enc_dim),
+                               void *self);
+void nc_asr_front_clear(nc_ctc_model *cm);
+
 #endif

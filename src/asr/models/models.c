@@ -1,10 +1,13 @@
 /* The ASR collection's table of model classes (NeMo class names). A new ASR
  * model type is one more line here. */
 #include "nemoc/asr_ctc.h"
+#include "nemoc/asr_rnnt.h"
 
 static const nc_model_class *const asr_classes[] = {
     &nc_ctc_model_class,
     &nc_ctc_bpe_model_class,
+    &nc_rnnt_model_class,
+    &nc_rnnt_bpe_model_class,
 };
 
 nc_status nc_asr_register(void) {

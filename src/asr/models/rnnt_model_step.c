@@ -1,0 +1,85 @@
+/* EncDecRNNTModel steps (nemo/collections/asr/models/rnnt_models.py):
+ * training_step (encoder -> decoder on the targets -> joint -> RNN-T/TDT
+ * loss) and validation_step (the loss, and greedy-decoded WER/CER as
+ * NeMo's WER metric with the RNNTDecoding greedy strategy). */
+#include <string.h>
+
+#include "nemoc/alloc.h"
+#include "asr/models/rnnt_model.h"
+#include "nemoc/wer.h"
+
+/* Encoder on a loader batch: (B, T', D), encoded lengths into enc_len. */
+static nc_tensor *encode(nc_ctx *ctx, nc_rnnt_model *rm, const nc_asr_batch *b, int64_t *enc_len) {
+    nc_tensor *feats = nc_from_data(ctx, NC_F32, NC_DIMS(b->batch_size, b->n_feats, b->max_frames), b->feats);
+    return nc_conformer_fwd(ctx, &rm->base.encoder, feats, b->feat_len, enc_len);
+}
+
+/* decoder(targets) -> joint(enc, pred) -> loss, as EncDecRNNTModel.training_step
+ * without fused_loss_wer. */
+static nc_tensor *transducer_loss(nc_ctx *ctx, nc_rnnt_model *rm, const nc_asr_batch *b, nc_tensor *enc,
+                                  const int64_t *enc_len) {
+    int64_t B = b->batch_size;
+    int64_t U = b->max_tokens > 0 ? b->max_tokens : 1;
+    nc_tensor *tg = b->max_tokens > 0 ? nc_from_data(ctx, NC_I64, NC_DIMS(B, U), b->tokens)
+                                      : nc_zeros(ctx, NC_I64, NC_DIMS(B, U));
+    nc_tensor *il = nc_from_data(ctx, NC_I64, NC_DIMS(B), enc_len);
+    nc_tensor *tl = nc_from_data(ctx, NC_I64, NC_DIMS(B), b->token_len);
+    nc_tensor *pred = nc_rnnt_decoder_fwd(ctx, &rm->decoder, tg);
+    nc_tensor *logits = nc_rnnt_joint_fwd(ctx, &rm->joint, enc, pred);
+    return rm->tdt ? nc_tdt_loss(ctx, logits, tg, il, tl, &rm->loss)
+                   : nc_rnnt_loss(ctx, logits, tg, il, tl, &rm->loss);
+}
+
+nc_status nc_rnnt_train_step(nc_model *m, nc_ctx *ctx, const void *batch, nc_tensor **loss) {
+    nc_rnnt_model *rm = m->impl;
+    const nc_asr_batch *b = batch;
+    int64_t *enc_len = nc_scratch(ctx, (size_t)b->batch_size * sizeof(int64_t));
+    if (!enc_len) return nc_ctx_status(ctx);
+    nc_tensor *enc = encode(ctx, rm, b, enc_len);
+    *loss = transducer_loss(ctx, rm, b, enc, enc_len);
+    return nc_ctx_status(ctx);
+}
+
+nc_status nc_rnnt_val_step(nc_model *m, nc_ctx *ctx, const void *batch, double *sums) {
+    nc_rnnt_model *rm = m->impl;
+    const nc_asr_batch *b = batch;
+    int64_t B = b->batch_size;
+    bool prev_grad = nc_set_grad_enabled(ctx, false);
+    bool prev_train = nc_training(ctx);
+    nc_set_training(ctx, false);
+    int64_t *enc_len = nc_scratch(ctx, (size_t)B * sizeof(int64_t));
+    nc_tensor *enc = enc_len ? encode(ctx, rm, b, enc_len) : NULL;
+    nc_tensor *loss = enc ? transducer_loss(ctx, rm, b, enc, enc_len) : NULL;
+    nc_status s = nc_ctx_status(ctx);
+    nc_rnnt_hyp *hyps = NULL;
+    if (!s) {
+        sums[NC_CTC_SUM_LOSS] += nc_f32(loss)[0];
+        sums[NC_CTC_SUM_BATCHES] += 1;
+        hyps = nc_calloc((size_t)B, sizeof *hyps);
+        s = hyps ? nc_rnnt_greedy_decode(ctx, &rm->decoder, &rm->joint, enc, enc_len, &rm->greedy, hyps)
+                 : nc_error(NC_ERR_OOM, "validation decode");
+    }
+    nc_set_grad_enabled(ctx, prev_grad);
+    nc_set_training(ctx, prev_train);
+    for (int64_t i = 0; i < B && !s; i++) {
+        /* As NeMo's WER metric: the reference is the target ids decoded back to text. */
+        char *hyp = NULL, *ref = NULL;
+        s = nc_ctc_ids_to_text(&rm->base, hyps[i].tokens, hyps[i].n, &hyp);
+        if (!s) s = nc_ctc_ids_to_text(&rm->base, b->tokens + i * b->max_tokens, b->token_len[i], &ref);
+        nc_edit_counts w, c;
+        if (!s) s = nc_wer_counts(ref, hyp, &w);
+        if (!s) s = nc_cer_counts(ref, hyp, &c);
+        if (!s) {
+            sums[NC_CTC_SUM_WORD_ERRORS] += (double)nc_edit_errors(&w);
+            sums[NC_CTC_SUM_WORDS] += (double)w.ref_len;
+            sums[NC_CTC_SUM_CHAR_ERRORS] += (double)nc_edit_errors(&c);
+            sums[NC_CTC_SUM_CHARS] += (double)c.ref_len;
+        }
+        nc_free(hyp);
+        nc_free(ref);
+    }
+    if (hyps)
+        for (int64_t i = 0; i < B; i++) nc_rnnt_hyp_free(&hyps[i]);
+    nc_free(hyps);
+    return s;
+}

@@ -1,0 +1,130 @@
+/* EncDecRNNTModel from a tiny config: NeMo's state_dict names (encoder.*,
+ * decoder.prediction.*, joint.*), one training step with a finite loss and
+ * a finite, non-zero gradient for every parameter (RNN-T and TDT), the
+ * validation sums, and refused configs naming their key. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "nc_test.h"
+#include "nemoc/collections.h"
+#include "asr/models/rnnt_model.h"
+
+static nc_model *build(const char *extra, nc_status want) {
+    char t[2048];
+    snprintf(t, sizeof t,
+             "model:\n"
+             "  labels: [' ', 'a', 'b', 'c']\n"
+             "  preprocessor: {features: 16, n_fft: 128, window_size: 0.008, window_stride: 0.004}\n"
+             "  encoder: {feat_in: 16, n_layers: 1, d_model: 8, n_heads: 2, conv_kernel_size: 3,\n"
+             "            subsampling_conv_channels: 4, dropout: 0.0, dropout_pre_encoder: 0.0,\n"
+             "            dropout_emb: 0.0}\n"
+             "  decoder: {vocab_size: 4, blank_as_pad: true,\n"
+             "            prednet: {pred_hidden: 6, pred_rnn_layers: 1, dropout: 0.0}}\n"
+             "  joint: {num_classes: 4, fuse_loss_wer: false,\n"
+             "          jointnet: {joint_hidden: 10, activation: relu, dropout: 0.0}}\n"
+             "%s",
+             extra);
+    nc_cfg *root = NULL, *mc = NULL;
+    nc_model *m = NULL;
+    CHECK_OK(nc_cfg_parse(t, strlen(t), "test", &root));
+    CHECK_OK(nc_cfg_get_node(root, "model", &mc));
+    nc_status s = nc_model_create(mc, "EncDecRNNTModel", &(nc_model_build_args){.seed = 1}, &m);
+    CHECK(s == want);
+    if (s) printf("refused as expected: %s\n", nc_last_error());
+    nc_cfg_free(root);
+    return m;
+}
+
+typedef struct data {
+    float feats[2 * 16 * 48];
+    int64_t feat_len[2], tokens[2 * 3], token_len[2], index[2];
+    nc_asr_batch batch;
+} data;
+
+static void make_batch(data *d) {
+    for (int i = 0; i < 2 * 16 * 48; i++) d->feats[i] = (float)((i * 37) % 101) / 50.0f - 1.0f;
+    d->feat_len[0] = 48;
+    d->feat_len[1] = 40;
+    for (int i = 0; i < 6; i++) d->tokens[i] = 1 + i % 3;
+    d->tokens[5] = 0; /* padding */
+    d->token_len[0] = 3;
+    d->token_len[1] = 2;
+    d->index[0] = 0;
+    d->index[1] = 1;
+    d->batch = (nc_asr_batch){.batch_size = 2, .feats = d->feats, .n_feats = 16, .max_frames = 48,
+                              .feat_len = d->feat_len, .tokens = d->tokens, .max_tokens = 3,
+                              .token_len = d->token_len, .sample_index = d->index};
+}
+
+static void check_step(nc_model *m, int64_t n_out) {
+    if (!m) return;
+    nc_rnnt_model *rm = nc_rnnt_of(m);
+    CHECK(rm && rm->joint.n_out == n_out);
+    CHECK(nc_params_find(m->params, "encoder.layers.0.conv.pointwise_conv1.weight") != NULL);
+    CHECK(nc_params_find(m->params, "decoder.prediction.embed.weight") != NULL);
+    CHECK(nc_params_find(m->params, "decoder.prediction.dec_rnn.lstm.weight_ih_l0") != NULL);
+    CHECK(nc_params_find(m->params, "joint.joint_net.1.weight") != NULL);
+    CHECK(nc_params_find(m->params, "joint.enc.weight") != NULL);
+    /* RNNTDecoder's reset: the blank (padding) row of the embedding is zero. */
+    nc_tensor *emb = nc_params_find(m->params, "decoder.prediction.embed.weight");
+    CHECK(emb && emb->shape[0] == 5 && nc_f32(emb)[4 * 6] == 0.0f);
+    static data d;
+    make_batch(&d);
+    nc_ctx *ctx = NULL;
+    CHECK_OK(nc_ctx_create(NULL, &ctx));
+    nc_set_training(ctx, true);
+    nc_set_grad_enabled(ctx, true);
+    nc_params_zero_grad(m->params);
+    nc_tensor *loss = NULL;
+    CHECK_OK(m->cls->training_step(m, ctx, &d.batch, &loss));
+    CHECK(loss && isfinite(nc_f32(loss)[0]) && nc_f32(loss)[0] > 0);
+    CHECK_OK(nc_backward(ctx, loss));
+    const float *g = nc_params_flat_grad(m->params);
+    int bad = 0;
+    for (int64_t i = 0; i < nc_params_count(m->params); i++) {
+        int64_t off = nc_params_offset_at(m->params, i);
+        if (off < 0) continue;
+        nc_tensor *p = nc_params_at(m->params, i);
+        double norm = 0;
+        bool finite = true;
+        for (int64_t k = 0; k < nc_numel(p); k++) {
+            finite &= isfinite(g[off + k]) != 0;
+            norm += (double)g[off + k] * g[off + k];
+        }
+        if (!finite || norm == 0) {
+            printf("parameter %s: gradient %s\n", p->name, finite ? "zero" : "not finite");
+            bad++;
+        }
+    }
+    CHECK(bad == 0);
+    printf("%s: loss %.4f, %lld parameter tensors with finite non-zero gradients\n", m->cls->target,
+           nc_f32(loss)[0], (long long)nc_params_count(m->params));
+    nc_ctx_reset(ctx);
+    double sums[NC_CTC_N_SUMS] = {0};
+    CHECK_OK(m->cls->validation_step(m, ctx, &d.batch, sums));
+    CHECK(sums[NC_CTC_SUM_BATCHES] == 1 && isfinite(sums[NC_CTC_SUM_LOSS]) && sums[NC_CTC_SUM_WORDS] > 0 &&
+          sums[NC_CTC_SUM_CHARS] == 5);
+    CHECK(nc_training(ctx));
+    nc_ctx_free(ctx);
+}
+
+int main(void) {
+    CHECK_OK(nc_register_collections());
+    nc_model *m = build("", NC_OK);
+    check_step(m, 5);
+    nc_model_free(m);
+    m = build("  loss: {loss_name: tdt, tdt_kwargs: {durations: [0, 1, 2], sigma: 0.05, omega: 0.0}}\n"
+              "  decoding: {strategy: greedy, greedy: {max_symbols: 5}}\n",
+              NC_OK);
+    check_step(m, 8);
+    nc_model_free(m);
+    m = build("  loss: {warprnnt_numba_kwargs: {fastemit_lambda: 0.001, clamp: 1.0}}\n", NC_OK);
+    check_step(m, 5);
+    nc_model_free(m);
+    CHECK(build("  decoding: {strategy: beam}\n", NC_ERR_UNSUPPORTED) == NULL);
+    CHECK(build("  loss: {loss_name: multiblank_rnnt}\n", NC_ERR_UNSUPPORTED) == NULL);
+    CHECK(strstr(nc_last_error(), "model.loss.loss_name") != NULL);
+    CHECK(build("  loss: {loss_name: tdt, tdt_kwargs: {durations: [1, 2]}}\n", NC_ERR_CONFIG) == NULL);
+    return nc_test_finish("rnnt_model");
+}
