@@ -8,10 +8,15 @@
 
 /* NeMo's scripts fix the class: speech_to_text_ctc_bpe.py builds
  * EncDecCTCModelBPE (a config with model.tokenizer), speech_to_text_ctc.py
- * EncDecCTCModel. */
+ * EncDecCTCModel; speech_to_text_rnnt_bpe.py / speech_to_text_rnnt.py the
+ * transducers (a config with model.joint). */
 static const char *asr_default_target(const nc_cfg *model_cfg) {
-    return nc_cfg_has(model_cfg, "tokenizer") ? "nemo.collections.asr.models.ctc_bpe_models.EncDecCTCModelBPE"
-                                              : "nemo.collections.asr.models.ctc_models.EncDecCTCModel";
+    bool bpe = nc_cfg_has(model_cfg, "tokenizer");
+    if (nc_cfg_has(model_cfg, "joint"))
+        return bpe ? "nemo.collections.asr.models.rnnt_bpe_models.EncDecRNNTBPEModel"
+                   : "nemo.collections.asr.models.rnnt_models.EncDecRNNTModel";
+    return bpe ? "nemo.collections.asr.models.ctc_bpe_models.EncDecCTCModelBPE"
+               : "nemo.collections.asr.models.ctc_models.EncDecCTCModel";
 }
 
 #define COMMON_USAGE                                                                                           \
@@ -62,9 +67,9 @@ static const nc_cli_collection asr = {
     .what = "a speech recognition model",
     .item = "utterance",
     .skip_reason = "unreadable audio",
-    .train_scripts = "NeMo's examples/asr/asr_ctc/speech_to_text_ctc.py and speech_to_text_ctc_bpe.py",
+    .train_scripts = "NeMo's examples/asr/asr_ctc/speech_to_text_ctc(_bpe).py and asr_transducer/speech_to_text_rnnt(_bpe).py",
     .examples = "examples/asr/conf/conformer/, examples/asr/conf/fastconformer/",
-    .default_help = "EncDecCTCModelBPE with model.tokenizer, else EncDecCTCModel",
+    .default_help = "EncDecRNNTModel with model.joint, else EncDecCTCModel; the BPE class with model.tokenizer",
     .default_target = asr_default_target,
     .predict_usage = "usage: nemoc asr transcribe model_path=M (audio_dir=DIR | dataset_manifest=F) [options]\n\n"
                      COMMON_USAGE,
