@@ -26,6 +26,10 @@ nc_rnnt_model *nc_rnnt_of(const nc_model *m);
 nc_status nc_rnnt_train_step(nc_model *m, nc_ctx *ctx, const void *batch, nc_tensor **loss);
 nc_status nc_rnnt_val_step(nc_model *m, nc_ctx *ctx, const void *batch, double *sums);
 
+/* Eval-mode encoder + greedy transducer decoding of a batch into
+ * hyps[batch_size] (text and token ids; no log-probs or timestamps). */
+nc_status nc_rnnt_transcribe_batch(nc_model *m, nc_ctx *ctx, const nc_asr_batch *b, nc_asr_hyp *hyps);
+
 #ifdef __cplusplus
 }
 #endif

@@ -3,7 +3,7 @@
 # examples/asr/conf/conformer/conformer_transducer_bpe_cpu_small.yaml, shrunk,
 # on 24 synthesized utterances with a small SentencePiece BPE tokenizer:
 # ~40 steps make the training loss fall by at least 2x, and checkpoints and
-# the .nemo file are written. (Transcription of transducers is not in nemoc yet.)
+# the .nemo file are written; `nemoc asr transcribe` decodes greedily from both.
 set -euo pipefail
 NEMOC=$1
 ROOT=${NC_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -45,4 +45,22 @@ awk -v a="$first" -v b="$last" 'BEGIN { exit !(b < a / 2) }' || fail "loss did n
 grep -q '"val_wer"' "$METRICS" || fail "no val_wer logged"
 ls "$W"/exp/*/*/checkpoints/*-last.ckpt >/dev/null 2>&1 || fail "no last checkpoint"
 ls "$W"/exp/*/*/checkpoints/*.nemo >/dev/null 2>&1 || fail "no .nemo written"
+# Transcription through the CTC models' driver with greedy transducer decoding:
+# the .nemo and the last checkpoint agree, and every utterance gets a line.
+NEMO=$(ls "$W"/exp/*/*/checkpoints/*.nemo | head -n1)
+CKPT=$(ls "$W"/exp/*/*/checkpoints/*-last.ckpt | head -n1)
+"$NEMOC" asr transcribe model_path="$NEMO" dataset_manifest="$W/data/validation_manifest.json" \
+    output_filename="$W/t1.json" >"$W/t1.log" 2>&1 || { cat "$W/t1.log"; fail "transcribe (.nemo)"; }
+"$NEMOC" asr transcribe model_path="$CKPT" dataset_manifest="$W/data/validation_manifest.json" \
+    output_filename="$W/t2.json" batch_size=1 >"$W/t2.log" 2>&1 || { cat "$W/t2.log"; fail "transcribe (.ckpt)"; }
+[ "$(grep -c '"pred_text"' "$W/t1.json")" -eq "$(wc -l <"$W/data/validation_manifest.json")" ] ||
+    fail "not one pred_text per utterance"
+cmp -s <(grep -o '"pred_text":"[^"]*"' "$W/t1.json") <(grep -o '"pred_text":"[^"]*"' "$W/t2.json") ||
+    fail ".nemo (batch 32) and .ckpt (batch 1) transcripts differ"
+set +e
+out=$("$NEMOC" asr transcribe model_path="$NEMO" dataset_manifest="$W/data/validation_manifest.json" \
+    output_filename="$W/t3.json" timestamps=true 2>&1)
+rc=$?
+set -e
+[ $rc -ne 0 ] && grep -q "transducer models: only greedy decoding" <<<"$out" || fail "timestamps= not refused: $out"
 echo "OK"

@@ -1,7 +1,7 @@
 /* EncDecRNNTModel from a tiny config: NeMo's state_dict names (encoder.*,
  * decoder.prediction.*, joint.*), one training step with a finite loss and
  * a finite, non-zero gradient for every parameter (RNN-T and TDT), the
- * validation sums, and refused configs naming their key. */
+ * validation sums, batch transcription, and refused configs naming their key. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -106,6 +106,12 @@ static void check_step(nc_model *m, int64_t n_out) {
     CHECK(sums[NC_CTC_SUM_BATCHES] == 1 && isfinite(sums[NC_CTC_SUM_LOSS]) && sums[NC_CTC_SUM_WORDS] > 0 &&
           sums[NC_CTC_SUM_CHARS] == 5);
     CHECK(nc_training(ctx));
+    /* Transcription of the batch: text for every utterance, the mode restored. */
+    nc_ctx_reset(ctx);
+    nc_asr_hyp hyps[2];
+    CHECK_OK(nc_rnnt_transcribe_batch(m, ctx, &d.batch, hyps));
+    CHECK(hyps[0].text && hyps[1].text && nc_training(ctx));
+    for (int i = 0; i < 2; i++) nc_asr_hyp_free(&hyps[i]);
     nc_ctx_free(ctx);
 }
 

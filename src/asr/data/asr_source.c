@@ -4,7 +4,6 @@
 #include "nemoc/alloc.h"
 #include "asr/models/ctc_model.h"
 #include "nemoc/asr_ctc.h"
-#include "asr/models/rnnt_model.h"
 
 static nc_status src_begin(void *self, int64_t epoch, int64_t skip) {
     return nc_asr_loader_begin_epoch(self, epoch, skip);
@@ -45,10 +44,7 @@ nc_status nc_asr_data_source(nc_asr_loader *l, nc_data_source **out) {
 
 nc_status nc_ctc_loader_params(const nc_model *m, const nc_cfg *ds, bool training, const nc_data_env *env,
                                nc_asr_loader_params *out) {
-    /* CTC models, and transducer models through their shared front end */
-    const nc_ctc_model *cm = m && (m->cls == &nc_rnnt_model_class || m->cls == &nc_rnnt_bpe_model_class)
-                                 ? &((const nc_rnnt_model *)m->impl)->base
-                                 : nc_ctc_of(m);
+    const nc_ctc_model *cm = nc_asr_front_of(m);
     if (!cm) return NC_ERR_UNSUPPORTED;
     *out = nc_asr_loader_default_params();
     nc_status s = nc_asr_loader_params_from_cfg(ds, out);

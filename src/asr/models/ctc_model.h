@@ -30,5 +30,8 @@ nc_status nc_asr_build_encoder(nc_model *m, nc_ctc_model *cm, const nc_model_bui
                                nc_status (*add_heads)(nc_model *m, void *self, int64_t enc_dim),
                                void *self);
 void nc_asr_front_clear(nc_ctc_model *cm);
+/* The shared state of any ASR model (CTC or transducer), or NULL with an
+ * error naming m's class (rnnt_model.c). */
+nc_ctc_model *nc_asr_front_of(const nc_model *m);
 
 #endif

@@ -17,6 +17,7 @@
 #include "nemoc/alloc.h"
 #include "asr/models/ctc_model.h"
 #include "nemoc/asr_ctc.h"
+#include "nemoc/asr_rnnt.h"
 #include "nemoc/log.h"
 #include "nemoc/npy.h"
 #include "nemoc/wer.h"
@@ -40,7 +41,7 @@ typedef struct opts {
  * CTCDecodingConfig in recent NeMo) gives the same result as greedy. */
 static const char *const strategies[] = {"greedy", "greedy_batch", "beam", NULL};
 
-static nc_status read_opts(const nc_cfg *a, opts *o) {
+static nc_status read_opts(const nc_cfg *a, bool transducer, opts *o) {
     *o = (opts){0};
     o->la = nc_long_audio_default_params();
     int strategy = 0;
@@ -67,12 +68,19 @@ static nc_status read_opts(const nc_cfg *a, opts *o) {
         (s = nc_cfg_get_int_in_or(a, "ctc_decoding.beam.beam_size", 4, 1, 4096, &beam)) ||
         (beam_given && (s = nc_cfg_get_int_in(a, "beam_size", 1, 4096, &beam))))
         return s;
-    if (!o->audio_dir == !o->dataset_manifest)
-        return nc_error(NC_ERR_INVALID_ARG, "need exactly one of audio_dir= / dataset_manifest=");
     const bool beam_search = !strcmp(strategies[strategy], "beam");
     o->tp.beam_size = (beam_search || beam_given) ? (beam > 1 ? beam : 2) : 1;
     o->tp.timestamps = o->timestamps;
     o->tp.log_probs = o->logprobs;
+    if (transducer) {
+        /* Greedy batches only (EncDecRNNTModel.transcribe with greedy decoding). */
+        if (o->tp.beam_size > 1 || o->timestamps || o->logprobs)
+            return nc_error(NC_ERR_UNSUPPORTED, "transducer models: only greedy decoding, without timestamps= "
+                                                "and logprobs=, is supported");
+        o->long_audio_s = 0; /* buffered chunking is CTC's; every file is decoded whole */
+    }
+    if (!o->audio_dir == !o->dataset_manifest)
+        return nc_error(NC_ERR_INVALID_ARG, "need exactly one of audio_dir= / dataset_manifest=");
     if (o->long_audio_s > 0 &&
         !(o->la.chunk_s > 0 && o->la.buffer_s >= o->la.chunk_s && o->long_audio_s >= o->la.chunk_s))
         return nc_error(NC_ERR_INVALID_ARG, "need 0 < chunk_len_in_secs <= total_buffer_in_secs and "
@@ -202,6 +210,7 @@ static bool is_audio_error(nc_status s) {
 
 typedef struct run {
     nc_model *m;
+    bool transducer; /* EncDecRNNT(BPE)Model: greedy transducer batches */
     nc_ctc_model *cm;
     const nc_predict_params *p;
     nc_predict_result *r;
@@ -236,7 +245,8 @@ static nc_status run_batches(run *x, nc_ctx *ctx, int64_t *n_long) {
     while (!s) {
         const nc_asr_batch *b = NULL;
         if ((s = nc_asr_loader_next(l, &b)) || !b) break;
-        s = nc_ctc_transcribe_batch(x->m, ctx, b, &x->o.tp, hyps);
+        s = x->transducer ? nc_rnnt_transcribe_batch(x->m, ctx, b, hyps)
+                          : nc_ctc_transcribe_batch(x->m, ctx, b, &x->o.tp, hyps);
         for (int64_t i = 0; i < b->batch_size && !s; i++) {
             int64_t k = b->sample_index[i];
             s = keep(x, k, &hyps[i]);
@@ -275,9 +285,10 @@ static nc_status run_long(run *x, nc_ctx *ctx) {
 
 nc_status nc_ctc_predict(nc_model *m, const nc_predict_params *p, nc_predict_result *r) {
     memset(r, 0, sizeof *r);
-    run x = {.m = m, .cm = nc_ctc_of(m), .p = p, .r = r};
+    run x = {.m = m, .cm = nc_asr_front_of(m), .p = p, .r = r,
+             .transducer = m->cls == &nc_rnnt_model_class || m->cls == &nc_rnnt_bpe_model_class};
     if (!x.cm) return NC_ERR_UNSUPPORTED;
-    nc_status s = read_opts(p->args, &x.o);
+    nc_status s = read_opts(p->args, x.transducer, &x.o);
     if (s) return s;
     s = x.o.audio_dir ? dir_manifest(x.o.audio_dir, x.o.audio_type, &x.man)
                       : nc_manifest_read(x.o.dataset_manifest, NULL, false, &x.man);

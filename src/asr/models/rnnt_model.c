@@ -166,6 +166,12 @@ nc_rnnt_model *nc_rnnt_of(const nc_model *m) {
     return NULL;
 }
 
+nc_ctc_model *nc_asr_front_of(const nc_model *m) {
+    if (m && (m->cls == &nc_rnnt_model_class || m->cls == &nc_rnnt_bpe_model_class))
+        return &((nc_rnnt_model *)m->impl)->base;
+    return nc_ctc_of(m);
+}
+
 /* The CTC model's metrics (NeMo's RNNT models log val_loss and val_wer the same way). */
 static const nc_metric_def rnnt_metrics[] = {
     {.name = "loss", .num = NC_CTC_SUM_LOSS, .den = NC_CTC_SUM_BATCHES},
@@ -175,13 +181,15 @@ static const nc_metric_def rnnt_metrics[] = {
 
 static const char *const rnnt_reinit[] = {"decoder.", "joint.", NULL};
 
-/* predict is not implemented yet: transcription of transducer models is future work. */
+/* predict is the CTC models' driver (ctc_predict.c), with greedy transducer
+ * decoding of each batch (nc_rnnt_transcribe_batch). */
 #define RNNT_CLASS(tgt, desc)                                                                           \
     .target = tgt, .collection = "asr", .description = desc, .build = rnnt_build, .destroy = rnnt_destroy, \
     .setup_data = nc_asr_setup_data, .training_step = nc_rnnt_train_step,                                 \
     .validation_step = nc_rnnt_val_step, .metrics = rnnt_metrics,                                         \
     .n_metrics = (int)(sizeof rnnt_metrics / sizeof rnnt_metrics[0]), .n_sums = NC_CTC_N_SUMS,            \
-    .finetune_reinit = rnnt_reinit, .throughput_unit = "utt"
+    .predict = nc_ctc_predict, .predict_keys = nc_ctc_predict_keys, .finetune_reinit = rnnt_reinit,     \
+    .throughput_unit = "utt"
 
 const nc_model_class nc_rnnt_model_class = {
     RNNT_CLASS("nemo.collections.asr.models.rnnt_models.EncDecRNNTModel", "RNN-T speech recognizer, characters")};

@@ -83,3 +83,33 @@ nc_status nc_rnnt_val_step(nc_model *m, nc_ctx *ctx, const void *batch, double *
     nc_free(hyps);
     return s;
 }
+
+nc_status nc_rnnt_transcribe_batch(nc_model *m, nc_ctx *ctx, const nc_asr_batch *b, nc_asr_hyp *hyps) {
+    nc_rnnt_model *rm = m->impl;
+    int64_t B = b->batch_size;
+    memset(hyps, 0, (size_t)B * sizeof *hyps);
+    bool prev_grad = nc_set_grad_enabled(ctx, false);
+    bool prev_train = nc_training(ctx);
+    nc_set_training(ctx, false);
+    int64_t *enc_len = nc_scratch(ctx, (size_t)B * sizeof(int64_t));
+    nc_tensor *enc = enc_len ? encode(ctx, rm, b, enc_len) : NULL;
+    nc_status s = nc_ctx_status(ctx);
+    nc_rnnt_hyp *raw = NULL;
+    if (!s) {
+        raw = nc_calloc((size_t)B, sizeof *raw);
+        s = raw ? nc_rnnt_greedy_decode(ctx, &rm->decoder, &rm->joint, enc, enc_len, &rm->greedy, raw)
+                : nc_error(NC_ERR_OOM, "transcribe");
+    }
+    nc_set_grad_enabled(ctx, prev_grad);
+    nc_set_training(ctx, prev_train);
+    for (int64_t i = 0; i < B && !s; i++) {
+        s = nc_ctc_ids_to_text(&rm->base, raw[i].tokens, raw[i].n, &hyps[i].text);
+        hyps[i].hyp.score = raw[i].score;
+    }
+    if (raw)
+        for (int64_t i = 0; i < B; i++) nc_rnnt_hyp_free(&raw[i]);
+    nc_free(raw);
+    if (s)
+        for (int64_t i = 0; i < B; i++) nc_asr_hyp_free(&hyps[i]);
+    return s;
+}
