@@ -192,7 +192,7 @@ nc_status nc_rnnt_greedy_decode(nc_ctx *ctx, const nc_rnnt_decoder *dec, const n
     } else if (joint->hp.num_extra_outputs != 0) {
         return nc_error(NC_ERR_UNSUPPORTED,
                         "RNNT greedy: the joint has %lld extra outputs (TDT needs durations; "
-                        "multi-blank greedy decoding is not implemented)",
+                        "nemoc has no multi-blank greedy decoding)",
                         (long long)joint->hp.num_extra_outputs);
     }
     const int64_t B = enc->shape[0], T = enc->shape[1], J = joint->hp.joint_hidden;
