@@ -86,6 +86,7 @@ int nc_cli_train(const nc_cli_collection *c, int argc, char **argv) {
     g_group = c->name;
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            nc_register_collections(); /* the class listing */
             usage(c);
             return 0;
         }
