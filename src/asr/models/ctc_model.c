@@ -351,7 +351,7 @@ nc_ctc_model *nc_ctc_of(const nc_model *m) {
 
 /* Sums of the validation step (ctc_model_step.c) and the metrics NeMo logs
  * from them: val_loss (mean over batches), val_wer, val_cer. */
-static const nc_metric_def ctc_metrics[] = {
+const nc_metric_def nc_asr_metrics[NC_ASR_N_METRICS] = {
     {.name = "loss", .num = NC_CTC_SUM_LOSS, .den = NC_CTC_SUM_BATCHES},
     {.name = "wer", .num = NC_CTC_SUM_WORD_ERRORS, .den = NC_CTC_SUM_WORDS, .percent = true},
     {.name = "cer", .num = NC_CTC_SUM_CHAR_ERRORS, .den = NC_CTC_SUM_CHARS, .percent = true},
@@ -362,8 +362,8 @@ static const char *const ctc_reinit[] = {"decoder.", NULL};
 #define CTC_CLASS(tgt, desc)                                                                         \
     .target = tgt, .collection = "asr", .description = desc, .build = ctc_build, .destroy = ctc_destroy, \
     .setup_data = nc_asr_setup_data, .training_step = nc_ctc_train_step,                               \
-    .validation_step = nc_ctc_val_step, .metrics = ctc_metrics,                                        \
-    .n_metrics = (int)(sizeof ctc_metrics / sizeof ctc_metrics[0]), .n_sums = NC_CTC_N_SUMS,           \
+    .validation_step = nc_ctc_val_step, .metrics = nc_asr_metrics,                                     \
+    .n_metrics = NC_ASR_N_METRICS, .n_sums = NC_CTC_N_SUMS,                                             \
     .predict = nc_ctc_predict, .predict_keys = nc_ctc_predict_keys, .finetune_reinit = ctc_reinit,     \
     .throughput_unit = "utt"
 

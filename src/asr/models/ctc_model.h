@@ -4,6 +4,7 @@
 #define NC_ASR_CTC_MODEL_H
 
 #include "nemoc/asr_ctc.h"
+#include "nemoc/wer.h"
 
 struct nc_ctc_model {
     nc_feature_config features;     /* model.preprocessor */
@@ -33,5 +34,20 @@ void nc_asr_front_clear(nc_ctc_model *cm);
 /* The shared state of any ASR model (CTC or transducer), or NULL with an
  * error naming m's class (rnnt_model.c). */
 nc_ctc_model *nc_asr_front_of(const nc_model *m);
+
+/* The metrics every ASR model logs from its NC_CTC_SUM_* sums: val_loss
+ * (mean over batches), val_wer, val_cer. */
+#define NC_ASR_N_METRICS 3
+extern const nc_metric_def nc_asr_metrics[NC_ASR_N_METRICS];
+
+/* WER and CER counts of hyp against ref (w, c may be NULL), added into the
+ * NC_CTC_SUM_* word and char slots of sums (ctc_model_step.c). */
+nc_status nc_asr_add_edit_sums(const char *ref, const char *hyp, double *sums, nc_edit_counts *w, nc_edit_counts *c);
+
+/* Scores hyp against utterance i of b: as NeMo's WER metric, the reference
+ * is the target ids decoded back to text, so both went through the same
+ * text normalisation. */
+nc_status nc_asr_score_target(const nc_ctc_model *cm, const nc_asr_batch *b, int64_t i, const char *hyp,
+                              double *sums);
 
 #endif

@@ -95,25 +95,36 @@ nc_status nc_ctc_val_step(nc_model *m, nc_ctx *ctx, const void *batch, double *s
     }
     s = nc_ctc_greedy_decode(lp, lens, nc_conv_asr_decoder_blank(&cm->decoder), hyps);
     for (int64_t i = 0; i < B && !s; i++) {
-        /* Like NeMo's WER metric, the reference is the target ids decoded back
-         * to text, so it went through the same text normalisation. */
-        char *hyp = NULL, *ref = NULL;
+        char *hyp = NULL;
         s = hyp_text(cm, &hyps[i], &hyp);
-        if (!s) s = nc_ctc_ids_to_text(cm, b->tokens + i * b->max_tokens, b->token_len[i], &ref);
-        nc_edit_counts w, c;
-        if (!s) s = nc_wer_counts(ref, hyp, &w);
-        if (!s) s = nc_cer_counts(ref, hyp, &c);
-        if (!s) {
-            sums[NC_CTC_SUM_WORD_ERRORS] += (double)nc_edit_errors(&w);
-            sums[NC_CTC_SUM_WORDS] += (double)w.ref_len;
-            sums[NC_CTC_SUM_CHAR_ERRORS] += (double)nc_edit_errors(&c);
-            sums[NC_CTC_SUM_CHARS] += (double)c.ref_len;
-        }
+        if (!s) s = nc_asr_score_target(cm, b, i, hyp, sums);
         nc_free(hyp);
-        nc_free(ref);
     }
     for (int64_t i = 0; i < B; i++) nc_ctc_hyp_free(&hyps[i]);
     nc_free(hyps);
+    return s;
+}
+
+nc_status nc_asr_add_edit_sums(const char *ref, const char *hyp, double *sums, nc_edit_counts *w, nc_edit_counts *c) {
+    nc_edit_counts wc, cc;
+    nc_status s = nc_wer_counts(ref, hyp, &wc);
+    if (!s) s = nc_cer_counts(ref, hyp, &cc);
+    if (s) return s;
+    sums[NC_CTC_SUM_WORD_ERRORS] += (double)nc_edit_errors(&wc);
+    sums[NC_CTC_SUM_WORDS] += (double)wc.ref_len;
+    sums[NC_CTC_SUM_CHAR_ERRORS] += (double)nc_edit_errors(&cc);
+    sums[NC_CTC_SUM_CHARS] += (double)cc.ref_len;
+    if (w) *w = wc;
+    if (c) *c = cc;
+    return NC_OK;
+}
+
+nc_status nc_asr_score_target(const nc_ctc_model *cm, const nc_asr_batch *b, int64_t i, const char *hyp,
+                              double *sums) {
+    char *ref = NULL;
+    nc_status s = nc_ctc_ids_to_text(cm, b->tokens + i * b->max_tokens, b->token_len[i], &ref);
+    if (!s) s = nc_asr_add_edit_sums(ref, hyp, sums, NULL, NULL);
+    nc_free(ref);
     return s;
 }
 

@@ -167,18 +167,13 @@ static nc_status output_line(const nc_ctc_model *cm, const opts *o, const nc_pre
         if (!s) {
             normalise(ref, o->lowercase, o->rm_punct);
             normalise(hyp, o->lowercase, o->rm_punct);
-            s = nc_wer_counts(ref, hyp, &w);
+            s = nc_asr_add_edit_sums(ref, hyp, sums, &w, &c);
         }
-        if (!s) s = nc_cer_counts(ref, hyp, &c);
         nc_free(ref);
         nc_free(hyp);
         if (!s) {
             cJSON_AddNumberToObject(j, "wer", nc_edit_rate(&w));
             cJSON_AddNumberToObject(j, "cer", nc_edit_rate(&c));
-            sums[NC_CTC_SUM_WORD_ERRORS] += (double)nc_edit_errors(&w);
-            sums[NC_CTC_SUM_WORDS] += (double)w.ref_len;
-            sums[NC_CTC_SUM_CHAR_ERRORS] += (double)nc_edit_errors(&c);
-            sums[NC_CTC_SUM_CHARS] += (double)c.ref_len;
         }
     }
     *line = s ? NULL : cJSON_PrintUnformatted(j);

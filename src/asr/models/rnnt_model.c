@@ -172,12 +172,6 @@ nc_ctc_model *nc_asr_front_of(const nc_model *m) {
     return nc_ctc_of(m);
 }
 
-/* The CTC model's metrics (NeMo's RNNT models log val_loss and val_wer the same way). */
-static const nc_metric_def rnnt_metrics[] = {
-    {.name = "loss", .num = NC_CTC_SUM_LOSS, .den = NC_CTC_SUM_BATCHES},
-    {.name = "wer", .num = NC_CTC_SUM_WORD_ERRORS, .den = NC_CTC_SUM_WORDS, .percent = true},
-    {.name = "cer", .num = NC_CTC_SUM_CHAR_ERRORS, .den = NC_CTC_SUM_CHARS, .percent = true},
-};
 
 static const char *const rnnt_reinit[] = {"decoder.", "joint.", NULL};
 
@@ -186,8 +180,8 @@ static const char *const rnnt_reinit[] = {"decoder.", "joint.", NULL};
 #define RNNT_CLASS(tgt, desc)                                                                           \
     .target = tgt, .collection = "asr", .description = desc, .build = rnnt_build, .destroy = rnnt_destroy, \
     .setup_data = nc_asr_setup_data, .training_step = nc_rnnt_train_step,                                 \
-    .validation_step = nc_rnnt_val_step, .metrics = rnnt_metrics,                                         \
-    .n_metrics = (int)(sizeof rnnt_metrics / sizeof rnnt_metrics[0]), .n_sums = NC_CTC_N_SUMS,            \
+    .validation_step = nc_rnnt_val_step, .metrics = nc_asr_metrics, /* as NeMo's RNNT models log them */     \
+    .n_metrics = NC_ASR_N_METRICS, .n_sums = NC_CTC_N_SUMS,                                               \
     .predict = nc_ctc_predict, .predict_keys = nc_ctc_predict_keys, .finetune_reinit = rnnt_reinit,     \
     .throughput_unit = "utt"
 

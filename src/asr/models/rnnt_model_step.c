@@ -62,21 +62,10 @@ nc_status nc_rnnt_val_step(nc_model *m, nc_ctx *ctx, const void *batch, double *
     nc_set_grad_enabled(ctx, prev_grad);
     nc_set_training(ctx, prev_train);
     for (int64_t i = 0; i < B && !s; i++) {
-        /* As NeMo's WER metric: the reference is the target ids decoded back to text. */
-        char *hyp = NULL, *ref = NULL;
+        char *hyp = NULL;
         s = nc_ctc_ids_to_text(&rm->base, hyps[i].tokens, hyps[i].n, &hyp);
-        if (!s) s = nc_ctc_ids_to_text(&rm->base, b->tokens + i * b->max_tokens, b->token_len[i], &ref);
-        nc_edit_counts w, c;
-        if (!s) s = nc_wer_counts(ref, hyp, &w);
-        if (!s) s = nc_cer_counts(ref, hyp, &c);
-        if (!s) {
-            sums[NC_CTC_SUM_WORD_ERRORS] += (double)nc_edit_errors(&w);
-            sums[NC_CTC_SUM_WORDS] += (double)w.ref_len;
-            sums[NC_CTC_SUM_CHAR_ERRORS] += (double)nc_edit_errors(&c);
-            sums[NC_CTC_SUM_CHARS] += (double)c.ref_len;
-        }
+        if (!s) s = nc_asr_score_target(&rm->base, b, i, hyp, sums);
         nc_free(hyp);
-        nc_free(ref);
     }
     if (hyps)
         for (int64_t i = 0; i < B; i++) nc_rnnt_hyp_free(&hyps[i]);
