@@ -59,6 +59,13 @@ typedef struct nc_rnnt_params {
 /* blank -1, mean_batch, no FastEmit, no clamp, sigma 0, omega 0, no durations. */
 nc_rnnt_params nc_rnnt_default_params(void);
 
+/* Which lattice a loss runs (NeMo's loss_name: default, tdt, multiblank_rnnt). */
+typedef enum nc_transducer_kind {
+    NC_TRANSDUCER_RNNT = 0,
+    NC_TRANSDUCER_TDT,
+    NC_TRANSDUCER_MULTIBLANK,
+} nc_transducer_kind;
+
 /* All three: logits (B, T, U + 1, C) f32, targets (B, U) i64, input_lengths
  * and target_lengths (B) i64 with 1 <= input_lengths[b] <= T and
  * 0 <= target_lengths[b] <= U. Returns a scalar, or (B) for NC_LOSS_NONE;
@@ -74,6 +81,44 @@ nc_tensor *nc_tdt_loss(nc_ctx *ctx, nc_tensor *logits, nc_tensor *targets,
 nc_tensor *nc_multiblank_rnnt_loss(nc_ctx *ctx, nc_tensor *logits, nc_tensor *targets,
                                    nc_tensor *input_lengths, nc_tensor *target_lengths,
                                    const nc_rnnt_params *p);
+
+/* ---- fused joint + loss (src/ops/ops_rnnt_joint.c) ----
+ *
+ * RNNTJoint with fuse_loss_wer (nemo/collections/asr/modules/rnnt.py,
+ * RNNTJoint.forward): the batch is cut into sub-batches of
+ * fused_batch_size utterances, each cropped to its own longest input and
+ * target, and for each one
+ *     logits = dropout(act(f[:, :, None] + g[:, None])) W^T + bias
+ * is made, its loss and logits gradient computed, and the gradient pushed
+ * through the joint at once; the losses are reduced over the whole batch
+ * as RNNTLoss.reduce does. The op keeps the gradients of its inputs
+ * (f, g, W, bias: the size of the inputs) instead of the logits, so the
+ * peak is one sub-batch's Bs * T * (U + 1) * (2 C + 2 J) floats (3 J with
+ * dropout), not the whole batch's B * T * (U + 1) * (2 C + 3 J) of the
+ * joint and loss as separate ops. Same numbers as nc_rnnt_joint_after_projection
+ * followed by the loss (up to float summation order). */
+typedef enum nc_rnnt_activation {
+    NC_RNNT_ACT_RELU = 0,
+    NC_RNNT_ACT_TANH,
+    NC_RNNT_ACT_SIGMOID,
+} nc_rnnt_activation;
+
+typedef struct nc_rnnt_joint_loss_params {
+    nc_transducer_kind kind;
+    nc_rnnt_params loss;           /* any reduction but NC_LOSS_NONE */
+    nc_rnnt_activation activation; /* jointnet.activation */
+    float dropout;                 /* jointnet.dropout, in training mode (torch's mask order
+                                    * per sub-batch) */
+    int64_t fused_batch_size;      /* joint.fused_batch_size, >= 1 */
+} nc_rnnt_joint_loss_params;
+
+/* f (B, T, J) the projected encoder output (joint.enc), g (B, U + 1, J) the
+ * projected prediction network output (joint.pred), weight (C, J) and bias
+ * (C) of the joint's output Linear; targets and lengths as nc_rnnt_loss.
+ * Returns the reduced loss (scalar); gradients flow to f, g, weight, bias. */
+nc_tensor *nc_rnnt_joint_loss(nc_ctx *ctx, nc_tensor *f, nc_tensor *g, nc_tensor *weight,
+                              nc_tensor *bias, nc_tensor *targets, nc_tensor *input_lengths,
+                              nc_tensor *target_lengths, const nc_rnnt_joint_loss_params *p);
 
 #ifdef __cplusplus
 }

@@ -21,6 +21,7 @@
 #include "nemoc/ctx.h"
 #include "nemoc/nn.h"
 #include "nemoc/params.h"
+#include "nemoc/rnnt.h"
 #include "nemoc/status.h"
 #include "nemoc/tensor.h"
 
@@ -80,12 +81,7 @@ nc_tensor *nc_rnnt_decoder_step(nc_ctx *ctx, const nc_rnnt_decoder *d, nc_tensor
 
 /* ---- RNNTJoint (src/asr/models/rnnt_joint.c) ---- */
 
-typedef enum nc_rnnt_activation {
-    NC_RNNT_ACT_RELU = 0,
-    NC_RNNT_ACT_TANH,
-    NC_RNNT_ACT_SIGMOID,
-} nc_rnnt_activation;
-
+/* nc_rnnt_activation is in nemoc/rnnt.h (the fused joint + loss op uses it). */
 /* jointnet.activation: "relu", "tanh" or "sigmoid" (exactly: NeMo checks
  * the name before lowering it); NC_ERR_CONFIG names the accepted ones. */
 nc_status nc_rnnt_activation_parse(const char *name, nc_rnnt_activation *out);

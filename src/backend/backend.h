@@ -99,6 +99,15 @@ typedef struct nc_rnnt_args {
     double *ll;             /* (B) log-likelihoods */
 } nc_rnnt_args;
 
+/* The joint's broadcast sum for a sub-batch: utterance b's encoder rows at
+ * f + b * f_stride (T rows of J), prediction rows at g + b * g_stride (U1 rows). */
+typedef struct nc_joint_args {
+    const float *f, *g;
+    int64_t f_stride, g_stride;
+    int64_t B, T, U1, J;
+    nc_un_kind act; /* NC_UN_RELU, NC_UN_TANH or NC_UN_SIGMOID */
+} nc_joint_args;
+
 typedef struct nc_backend {
     const char *name;
 
@@ -202,6 +211,14 @@ typedef struct nc_backend {
      * gscale (B) d loss / d (-ll_b), FastEmit lambda, clamp (<= 0 off) */
     void (*rnnt_grad)(bool th, const nc_rnnt_args *a, const double *gscale, double lambda,
                       double clamp, float *dx);
+    /* transducer joint (cpu_rnnt_joint.c): h (B, T, U1, J) = act(f[b, t] + g[b, u]) */
+    void (*rnnt_joint_act)(bool th, const nc_joint_args *a, float *h);
+    /* dh (B, T, U1, J): in, d loss / d dropout(h) (mask NULL: no dropout); out,
+     * d loss / d (f + g); then df[b, t] += sum_u and dg[b, u] += sum_t of it,
+     * at the strides of f and g */
+    void (*rnnt_joint_act_grad)(bool th, const nc_joint_args *a, const float *h,
+                                const uint8_t *mask, float scale, float *dh, float *df,
+                                float *dg);
 
     /* ---- normalisation (cpu_norm.c, cpu_norm_cl.c) ---- */
     /* x (rows, C): y, mean/rstd (rows) written */

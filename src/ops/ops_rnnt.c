@@ -34,12 +34,16 @@
 
 #include "nemoc/rnnt.h"
 #include "ops/ops_internal.h"
+#include "ops/ops_rnnt_internal.h"
 
 nc_rnnt_params nc_rnnt_default_params(void) {
     return (nc_rnnt_params){.blank = -1, .reduction = NC_LOSS_MEAN_BATCH, .clamp = -1.0};
 }
 
-typedef enum kind { K_RNNT, K_TDT, K_MULTIBLANK } kind;
+typedef nc_transducer_kind kind;
+#define K_RNNT NC_TRANSDUCER_RNNT
+#define K_TDT NC_TRANSDUCER_TDT
+#define K_MULTIBLANK NC_TRANSDUCER_MULTIBLANK
 static const char *const op_names[] = {"rnnt_loss", "tdt_loss", "multiblank_rnnt_loss"};
 
 typedef struct rnnt_saved {
@@ -49,7 +53,7 @@ typedef struct rnnt_saved {
 } rnnt_saved;
 
 /* d out / d loss_b for the reduction (RNNTLoss.reduce), given the incoming gradient. */
-static double loss_scale(nc_loss_reduction red, const float *g, int64_t b, int64_t B,
+double nc_rnnt_loss_scale(nc_loss_reduction red, const float *g, int64_t b, int64_t B,
                          const int64_t *tl, int64_t sum_tl) {
     switch (red) {
     case NC_LOSS_NONE: return g[b];
@@ -76,7 +80,7 @@ static void rnnt_backward(nc_ctx *ctx, nc_node *nd) {
     float *dst = fresh ? dx : nc_scratch(ctx, (size_t)n * sizeof(float));
     if (!gs || !a.beta || !dst) return;
     const float *g = nc_out_grad(nd);
-    for (int64_t b = 0; b < B; b++) gs[b] = loss_scale(s->red, g, b, B, a.tl, sum_tl);
+    for (int64_t b = 0; b < B; b++) gs[b] = nc_rnnt_loss_scale(s->red, g, b, B, a.tl, sum_tl);
     nc_ctx_backend(ctx)->rnnt_grad(nc_par(ctx, a.off[B] * a.C), &a, gs, s->lambda, s->clamp, dst);
     if (!fresh) nc_acc(ctx, dx, dst, n);
 }
@@ -86,11 +90,13 @@ static void rnnt_backward(nc_ctx *ctx, nc_node *nd) {
     (nc_ctx_fail(ctx, NC_ERR_INVALID_ARG, "%s: " fmt, op_names[k], __VA_ARGS__), false)
 
 /* Shapes, dtypes, lengths, labels; fails the ctx naming the offending value. */
-static bool check_inputs(nc_ctx *ctx, kind k, const nc_tensor *x, const nc_tensor *tg,
-                         const nc_tensor *il, const nc_tensor *tl, int64_t Vt, int64_t blank,
-                         int64_t n_big) {
+bool nc_rnnt_check_inputs(nc_ctx *ctx, kind k, const nc_tensor *x, const nc_tensor *tg,
+                          const nc_tensor *il, const nc_tensor *tl, int64_t Vt, int64_t blank,
+                          int64_t n_big) {
     const char *op = op_names[k];
-    int64_t B = x->shape[0], T = x->shape[1], U1 = x->shape[2];
+    /* x: the logits (B, T, U + 1, C), or the fused op's projected encoder
+     * output (B, T, J) with U + 1 from the targets */
+    int64_t B = x->shape[0], T = x->shape[1], U1 = x->ndim == 4 ? x->shape[2] : tg->shape[1] + 1;
     if (tg->ndim != 2 || tg->shape[0] != B || tg->shape[1] != U1 - 1) {
         nc_shape_fail(ctx, op, "targets must be (B, U) for logits (B, T, U + 1, C)", tg, x);
         return false;
@@ -121,7 +127,7 @@ static bool check_inputs(nc_ctx *ctx, kind k, const nc_tensor *x, const nc_tenso
 }
 
 /* Validates the kind's options and fills arcs (scratch); returns the count or -1. */
-static int64_t make_arcs(nc_ctx *ctx, kind k, const nc_rnnt_params *p, int64_t blank,
+int64_t nc_rnnt_make_arcs(nc_ctx *ctx, kind k, const nc_rnnt_params *p, int64_t blank,
                          nc_rnnt_arc **out) {
     int64_t n = k == K_TDT ? 2 * p->n_durations : 2 + (k == K_MULTIBLANK ? p->n_big_blanks : 0);
     nc_rnnt_arc *arcs = nc_scratch(ctx, (size_t)n * sizeof(nc_rnnt_arc));
@@ -145,7 +151,7 @@ static int64_t make_arcs(nc_ctx *ctx, kind k, const nc_rnnt_params *p, int64_t b
 }
 
 /* The options of `p` that do not depend on the data. Sets *Vt and *blank. */
-static bool check_params(nc_ctx *ctx, kind k, const nc_rnnt_params *p, int64_t C, int64_t *Vt,
+bool nc_rnnt_check_params(nc_ctx *ctx, kind k, const nc_rnnt_params *p, int64_t C, int64_t *Vt,
                          int64_t *blank) {
     if ((unsigned)p->reduction > NC_LOSS_NONE)
         return FAIL(k, "bad reduction %d", (int)p->reduction);
@@ -194,6 +200,28 @@ static bool check_params(nc_ctx *ctx, kind k, const nc_rnnt_params *p, int64_t C
     return true;
 }
 
+nc_tensor *nc_rnnt_reduced_loss(nc_ctx *ctx, nc_loss_reduction red, const double *ll,
+                                double lambda, const int64_t *tl, int64_t B) {
+    nc_tensor *out = red == NC_LOSS_NONE ? nc_empty(ctx, NC_F32, NC_DIMS(B))
+                                         : nc_empty(ctx, NC_F32, 0, NULL);
+    if (!out) return NULL;
+    float *o = out->data;
+    double total = 0;
+    int64_t sum_tl = 0;
+    for (int64_t b = 0; b < B; b++) {
+        /* compute_costs_data: cost = -ll * (1 + fastemit_lambda) */
+        double lb = -ll[b] * (1.0 + lambda);
+        sum_tl += tl[b];
+        if (red == NC_LOSS_NONE) o[b] = (float)lb;
+        else if (red == NC_LOSS_MEAN) total += lb / (double)tl[b];
+        else total += lb;
+    }
+    if (red == NC_LOSS_SUM) o[0] = (float)total;
+    if (red == NC_LOSS_MEAN || red == NC_LOSS_MEAN_BATCH) o[0] = (float)(total / (double)B);
+    if (red == NC_LOSS_MEAN_VOLUME) o[0] = (float)(total / (double)sum_tl);
+    return out;
+}
+
 static nc_tensor *transducer(nc_ctx *ctx, kind k, nc_tensor *x, nc_tensor *tg, nc_tensor *ilt,
                              nc_tensor *tlt, const nc_rnnt_params *p) {
     const char *op = op_names[k];
@@ -206,8 +234,8 @@ static nc_tensor *transducer(nc_ctx *ctx, kind k, nc_tensor *x, nc_tensor *tg, n
         return nc_shape_fail(ctx, op, "logits must be (B, T, U + 1, C) with B, T >= 1, C >= 2", x,
                              NULL);
     int64_t Vt = 0, blank = 0;
-    if (!check_params(ctx, k, p, x->shape[3], &Vt, &blank)) return NULL;
-    if (!check_inputs(ctx, k, x, tg, ilt, tlt, Vt, blank, k == K_MULTIBLANK ? p->n_big_blanks : 0))
+    if (!nc_rnnt_check_params(ctx, k, p, x->shape[3], &Vt, &blank)) return NULL;
+    if (!nc_rnnt_check_inputs(ctx, k, x, tg, ilt, tlt, Vt, blank, k == K_MULTIBLANK ? p->n_big_blanks : 0))
         return NULL;
     const int64_t B = x->shape[0];
     const int64_t *il = ilt->data, *tl = tlt->data;
@@ -217,7 +245,7 @@ static nc_tensor *transducer(nc_ctx *ctx, kind k, nc_tensor *x, nc_tensor *tg, n
     if (k == K_TDT && p->omega > 0 && nc_rng_double(nc_ctx_rng(ctx)) < p->omega)
         lattice = K_RNNT;
     nc_rnnt_arc *arcs = NULL;
-    int64_t n_arcs = make_arcs(ctx, lattice, p, blank, &arcs);
+    int64_t n_arcs = nc_rnnt_make_arcs(ctx, lattice, p, blank, &arcs);
     int64_t *off = nc_scratch(ctx, (size_t)(B + 1) * sizeof(int64_t));
     double *ll = nc_scratch(ctx, (size_t)B * sizeof(double));
     if (n_arcs < 0 || !off || !ll) return NULL;
@@ -235,23 +263,8 @@ static nc_tensor *transducer(nc_ctx *ctx, kind k, nc_tensor *x, nc_tensor *tg, n
     nc_ctx_backend(ctx)->rnnt_forward(nc_par(ctx, off[B] * a.C), &a);
 
     const nc_loss_reduction red = p->reduction;
-    nc_tensor *out = red == NC_LOSS_NONE ? nc_empty(ctx, NC_F32, NC_DIMS(B))
-                                         : nc_empty(ctx, NC_F32, 0, NULL);
+    nc_tensor *out = nc_rnnt_reduced_loss(ctx, red, ll, p->fastemit_lambda, tl, B);
     if (!out) return NULL;
-    float *o = out->data;
-    double total = 0;
-    int64_t sum_tl = 0;
-    for (int64_t b = 0; b < B; b++) {
-        /* compute_costs_data: cost = -ll * (1 + fastemit_lambda) */
-        double lb = -ll[b] * (1.0 + p->fastemit_lambda);
-        sum_tl += tl[b];
-        if (red == NC_LOSS_NONE) o[b] = (float)lb;
-        else if (red == NC_LOSS_MEAN) total += lb / (double)tl[b];
-        else total += lb;
-    }
-    if (red == NC_LOSS_SUM) o[0] = (float)total;
-    if (red == NC_LOSS_MEAN || red == NC_LOSS_MEAN_BATCH) o[0] = (float)(total / (double)B);
-    if (red == NC_LOSS_MEAN_VOLUME) o[0] = (float)(total / (double)sum_tl);
 
     nc_node *nd = nc_record(ctx, op, rnnt_backward, out, 4, (nc_tensor *[]){x, tg, ilt, tlt},
                             sizeof(rnnt_saved));

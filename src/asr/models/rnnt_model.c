@@ -93,7 +93,7 @@ static nc_status parse_decoding(const nc_cfg *c, nc_rnnt_model *rm) {
 }
 
 /* model.joint: RNNTJoint. num_classes comes from the vocabulary as NeMo sets it. */
-static nc_status parse_joint(const nc_cfg *c, const nc_rnnt_model *rm, nc_rnnt_joint_params *jp) {
+static nc_status parse_joint(const nc_cfg *c, nc_rnnt_model *rm, nc_rnnt_joint_params *jp) {
     nc_status s;
     *jp = nc_rnnt_joint_default_params();
     jp->num_classes = rm->base.vocab_size;
@@ -109,9 +109,17 @@ static nc_status parse_joint(const nc_cfg *c, const nc_rnnt_model *rm, nc_rnnt_j
         (s = nc_cfg_get_bool_or(c, "joint.fuse_loss_wer", false, &fuse)))
         return s;
     if ((s = nc_rnnt_activation_parse(act, &jp->activation))) return nc_error_prefix(s, "model.joint.jointnet");
-    if (fuse)
-        return nc_error(NC_ERR_UNSUPPORTED, "model.joint.fuse_loss_wer: only false is supported (nemoc computes "
-                                            "the whole joint; fused_batch_size is not used)");
+    /* fuse_loss_wer: the joint and loss run in sub-batches (nc_rnnt_joint_loss);
+     * NeMo requires fused_batch_size then. WER is computed by validation as
+     * without fusing, so only the loss side of NeMo's flag applies. */
+    rm->fused_batch_size = 0;
+    if (fuse) {
+        int64_t fbs = -1;
+        if ((s = nc_cfg_get_int_in_or(c, "joint.fused_batch_size", -1, 1, 1 << 20, &fbs))) return s;
+        if (fbs < 1)
+            return nc_error(NC_ERR_CONFIG, "model.joint.fused_batch_size: needed when fuse_loss_wer is true");
+        rm->fused_batch_size = fbs;
+    }
     jp->dropout = (float)drop;
     return NC_OK;
 }

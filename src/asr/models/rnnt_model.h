@@ -16,6 +16,7 @@ struct nc_rnnt_model {
     nc_rnnt_params loss;      /* model.loss, model.rnnt_reduction */
     int64_t *durations;       /* tdt_kwargs.durations (owned) */
     nc_rnnt_greedy_params greedy; /* model.decoding.greedy */
+    int64_t fused_batch_size;  /* model.joint.fused_batch_size with fuse_loss_wer; 0: unfused */
 };
 
 #endif

@@ -25,6 +25,16 @@ static nc_tensor *transducer_loss(nc_ctx *ctx, nc_rnnt_model *rm, const nc_asr_b
     nc_tensor *il = nc_from_data(ctx, NC_I64, NC_DIMS(B), enc_len);
     nc_tensor *tl = nc_from_data(ctx, NC_I64, NC_DIMS(B), b->token_len);
     nc_tensor *pred = nc_rnnt_decoder_fwd(ctx, &rm->decoder, tg);
+    if (rm->fused_batch_size > 0) {
+        /* fuse_loss_wer: joint and loss per sub-batch, the logits never whole */
+        const nc_rnnt_joint_loss_params fp = {
+            .kind = rm->tdt ? NC_TRANSDUCER_TDT : NC_TRANSDUCER_RNNT, .loss = rm->loss,
+            .activation = rm->joint.hp.activation, .dropout = rm->joint.hp.dropout,
+            .fused_batch_size = rm->fused_batch_size};
+        return nc_rnnt_joint_loss(ctx, nc_rnnt_joint_project_encoder(ctx, &rm->joint, enc),
+                                  nc_rnnt_joint_project_prednet(ctx, &rm->joint, pred), rm->joint.out.weight,
+                                  rm->joint.out.bias, tg, il, tl, &fp);
+    }
     nc_tensor *logits = nc_rnnt_joint_fwd(ctx, &rm->joint, enc, pred);
     return rm->tdt ? nc_tdt_loss(ctx, logits, tg, il, tl, &rm->loss)
                    : nc_rnnt_loss(ctx, logits, tg, il, tl, &rm->loss);

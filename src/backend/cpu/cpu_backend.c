@@ -58,6 +58,8 @@ static const nc_backend cpu = {
     .ctc_grad = nc_cpu_ctc_grad,
     .rnnt_forward = nc_cpu_rnnt_forward,
     .rnnt_grad = nc_cpu_rnnt_grad,
+    .rnnt_joint_act = nc_cpu_rnnt_joint_act,
+    .rnnt_joint_act_grad = nc_cpu_rnnt_joint_act_grad,
 
     .layer_norm = nc_cpu_layer_norm,
     .layer_norm_grad = nc_cpu_layer_norm_grad,

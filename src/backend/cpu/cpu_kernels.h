@@ -75,6 +75,11 @@ void nc_cpu_ctc_grad(bool th, const nc_ctc_args *a, const double *gscale, bool z
 void nc_cpu_rnnt_forward(bool th, const nc_rnnt_args *a);
 void nc_cpu_rnnt_grad(bool th, const nc_rnnt_args *a, const double *gscale, double lambda,
                       double clamp, float *dx);
+/* cpu_rnnt_joint.c */
+void nc_cpu_rnnt_joint_act(bool th, const nc_joint_args *a, float *h);
+void nc_cpu_rnnt_joint_act_grad(bool th, const nc_joint_args *a, const float *h,
+                                const uint8_t *mask, float scale, float *dh, float *df,
+                                float *dg);
 
 /* cpu_norm.c */
 void nc_cpu_layer_norm(bool th, const float *x, const float *w, const float *b, float eps,
