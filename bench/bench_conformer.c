@@ -5,6 +5,7 @@
  *                   [--mode train|infer] [--batch 8] [--seconds 16]
  *                   [--layers 16] [--d 176] [--heads 4] [--vocab 256]
  *                   [--steps 4] [--warmup 1] [--save DIR] [--profile]
+ *                   [--head ctc|rnnt] [--fused N]
  *
  * A training step is what one `nemoc asr train` batch costs: zero the
  * gradients, forward in training mode (dropout 0.1 as NeMo's configs), CTC
@@ -16,7 +17,12 @@
  * features (B, 80, T) ~ N(0, 1); lengths run from `seconds` down to 85%.
  * --save DIR writes the initial weights (safetensors) and the batch (.npy)
  * for the PyTorch twin. Prints one "result" line (median step time, its
- * FLOP count and GFLOP/s, peak RSS); --profile adds the per-op table. */
+ * FLOP count and GFLOP/s, peak RSS); --profile adds the per-op table.
+ * --head rnnt (training only) replaces the CTC decoder by a transducer
+ * (EncDecRNNTModel): RNNTDecoder (1-layer LSTM, pred_hidden 320) and
+ * RNNTJoint (joint_hidden 320, relu), dropout 0.1 in both, RNN-T loss
+ * (mean_batch) on targets of T'/4 tokens; --fused N runs the joint and loss
+ * as NeMo's fuse_loss_wer with fused_batch_size N (0: whole-batch logits). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,11 +39,13 @@
 #include "nemoc/npy.h"
 #include "nemoc/optim.h"
 #include "nemoc/rng.h"
+#include "nemoc/rnnt.h"
+#include "nemoc/rnnt_modules.h"
 #include "nemoc/safetensors.h"
 
 typedef struct opts {
-    const char *arch, *prec, *mode, *save;
-    int64_t batch, layers, d, heads, vocab;
+    const char *arch, *prec, *mode, *save, *head;
+    int64_t batch, layers, d, heads, vocab, fused;
     double seconds;
     int steps, warmup, profile;
 } opts;
@@ -45,7 +53,7 @@ typedef struct opts {
 static opts parse(int argc, char **argv) {
     opts o = {.arch = "conformer", .prec = "32", .mode = "train", .save = NULL, .batch = 8,
               .layers = 16, .d = 176, .heads = 4, .vocab = 256, .seconds = 16.0, .steps = 4,
-              .warmup = 1, .profile = 0};
+              .warmup = 1, .profile = 0, .head = "ctc", .fused = 0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--profile")) { o.profile = 1; continue; }
@@ -54,6 +62,8 @@ static opts parse(int argc, char **argv) {
         else if (!strcmp(a, "--prec")) o.prec = v;
         else if (!strcmp(a, "--mode")) o.mode = v;
         else if (!strcmp(a, "--save")) o.save = v;
+        else if (!strcmp(a, "--head")) o.head = v;
+        else if (!strcmp(a, "--fused")) o.fused = atoll(v);
         else if (!strcmp(a, "--batch")) o.batch = atoll(v);
         else if (!strcmp(a, "--layers")) o.layers = atoll(v);
         else if (!strcmp(a, "--d")) o.d = atoll(v);
@@ -101,6 +111,19 @@ static double forward_flops(const nc_conformer_cfg *c, int64_t B, int64_t T, int
     return f;
 }
 
+enum { PRED_HIDDEN = 320, JOINT_HIDDEN = 320 };
+
+/* The transducer head instead of the CTC decoder: joint projections, the
+ * joint's output layer over (T', U + 1) and the LSTM (4 gates, input and
+ * recurrent products). */
+static double transducer_flops(int64_t B, int64_t Tp, int64_t U, int64_t d, int64_t vocab) {
+    const double H = PRED_HIDDEN, Jh = JOINT_HIDDEN, U1 = (double)(U + 1);
+    double f = 2.0 * (double)(B * Tp) * (double)d * Jh + 2.0 * (double)B * U1 * H * Jh;
+    f += 2.0 * (double)(B * Tp) * U1 * Jh * (double)(vocab + 1);
+    f += 2.0 * (double)B * U1 * 8.0 * H * H;
+    return f;
+}
+
 int main(int argc, char **argv) {
     opts o = parse(argc, argv);
     bool fast = !strcmp(o.arch, "fastconformer"), train = !strcmp(o.mode, "train");
@@ -118,14 +141,28 @@ int main(int argc, char **argv) {
     nc_params *p;
     nc_conformer enc;
     nc_conv_asr_decoder dec;
+    nc_rnnt_decoder pred = {0};
+    nc_rnnt_joint joint;
+    const bool rnnt = !strcmp(o.head, "rnnt");
     nc_rng rng;
     nc_rng_seed(&rng, 1234);
-    if (nc_params_create(&p) || nc_conformer_init(&enc, p, "encoder", &cfg) ||
-        nc_conv_asr_decoder_init(&dec, p, "decoder", cfg.d_model, o.vocab) ||
-        nc_params_finalize(p) || nc_params_initialize(p, &rng)) {
-        fprintf(stderr, "model: %s\n", nc_last_error());
+    nc_status ms = nc_params_create(&p);
+    if (!ms) ms = nc_conformer_init(&enc, p, "encoder", &cfg);
+    if (!ms && !rnnt) ms = nc_conv_asr_decoder_init(&dec, p, "decoder", cfg.d_model, o.vocab);
+    if (!ms && rnnt) {
+        nc_rnnt_decoder_params dp = nc_rnnt_decoder_default_params();
+        dp.vocab_size = o.vocab, dp.pred_hidden = PRED_HIDDEN, dp.dropout = 0.1f;
+        nc_rnnt_joint_params jp = nc_rnnt_joint_default_params();
+        jp.num_classes = o.vocab, jp.encoder_hidden = cfg.d_model, jp.pred_hidden = PRED_HIDDEN;
+        jp.joint_hidden = JOINT_HIDDEN, jp.dropout = 0.1f;
+        ms = nc_rnnt_decoder_init(&pred, p, "decoder", &dp);
+        if (!ms) ms = nc_rnnt_joint_init(&joint, p, "joint", &jp);
+    }
+    if (ms || (rnnt && !train) || nc_params_finalize(p) || nc_params_initialize(p, &rng)) {
+        fprintf(stderr, "model: %s\n", rnnt && !train ? "--head rnnt is a training case" : nc_last_error());
         return 1;
     }
+    if (rnnt) nc_rnnt_decoder_reset(&pred);
     cfg = enc.cfg; /* resolved conv channels */
 
     /* The batch: features ~ N(0, 1) (normalised log-mels), frames past each
@@ -238,8 +275,31 @@ int main(int argc, char **argv) {
                 return 1;
             }
         }
-        nc_tensor *lp = nc_conv_asr_decoder_fwd(ctx, &dec, nc_conformer_fwd(ctx, &enc, x, flen, enc_len));
-        if (train) {
+        nc_tensor *enc_out = nc_conformer_fwd(ctx, &enc, x, flen, enc_len);
+        nc_tensor *lp = rnnt ? NULL : nc_conv_asr_decoder_fwd(ctx, &dec, enc_out);
+        if (rnnt) {
+            nc_params_zero_grad(p);
+            nc_tensor *il = nc_from_data(ctx, NC_I64, NC_DIMS(B), enc_len);
+            nc_tensor *tgt = nc_from_data(ctx, NC_I64, NC_DIMS(B, S), tg);
+            nc_tensor *tlt = nc_from_data(ctx, NC_I64, NC_DIMS(B), tl);
+            nc_tensor *g = nc_rnnt_decoder_fwd(ctx, &pred, tgt), *loss;
+            nc_rnnt_params rp = nc_rnnt_default_params();
+            if (o.fused > 0) {
+                nc_rnnt_joint_loss_params fp = {.kind = NC_TRANSDUCER_RNNT, .loss = rp,
+                                                .activation = NC_RNNT_ACT_RELU, .dropout = 0.1f,
+                                                .fused_batch_size = o.fused};
+                loss = nc_rnnt_joint_loss(ctx, nc_rnnt_joint_project_encoder(ctx, &joint, enc_out),
+                                          nc_rnnt_joint_project_prednet(ctx, &joint, g), joint.out.weight,
+                                          joint.out.bias, tgt, il, tlt, &fp);
+            } else {
+                loss = nc_rnnt_loss(ctx, nc_rnnt_joint_fwd(ctx, &joint, enc_out, g), tgt, il, tlt, &rp);
+            }
+            if (!loss || nc_backward(ctx, loss) || nc_optim_step(opt)) {
+                fprintf(stderr, "step: %s\n", nc_last_error());
+                return 1;
+            }
+            loss_v = nc_f32(loss)[0];
+        } else if (train) {
             nc_params_zero_grad(p);
             nc_tensor *il = nc_from_data(ctx, NC_I64, NC_DIMS(B), enc_len);
             nc_tensor *tgt = nc_from_data(ctx, NC_I64, NC_DIMS(B, S), tg);
@@ -267,17 +327,21 @@ int main(int argc, char **argv) {
             fprintf(stderr, "step %d %.3f s loss %.4f\n", it, t[it], loss_v);
     }
     double med = bench_median(t + o.warmup, o.steps), cmed = bench_median(cpu + o.warmup, o.steps);
-    double fl = forward_flops(&cfg, B, T, Tp, o.vocab) * (train ? 3.0 : 1.0);
+    double fl = forward_flops(&cfg, B, T, Tp, o.vocab);
+    if (rnnt) fl += transducer_flops(B, Tp, S, cfg.d_model, o.vocab) - 2.0 * (double)(B * Tp) * (double)cfg.d_model * (double)(o.vocab + 1);
+    fl *= train ? 3.0 : 1.0;
     double audio_s = 0;
     for (int64_t b = 0; b < B; b++) audio_s += (double)len[b] / 100.0;
-    printf("result side=nemoc case=%s_%s prec=%s median_s=%.4f cpu_s=%.3f gflop=%.1f gflops=%.1f "
+    const char *head = rnnt ? (o.fused > 0 ? "_rnnt_fused" : "_rnnt") : "";
+    printf("result side=nemoc case=%s%s_%s prec=%s median_s=%.4f cpu_s=%.3f gflop=%.1f gflops=%.1f "
            "rss_mb=%.0f rtf=%.5f loss=%.4f T_enc=%lld\n",
-           o.arch, o.mode, o.prec, med, cmed, fl * 1e-9, fl * 1e-9 / med, bench_max_rss_mb(),
+           o.arch, head, o.mode, o.prec, med, cmed, fl * 1e-9, fl * 1e-9 / med, bench_max_rss_mb(),
            med / audio_s, loss_v, (long long)Tp);
     if (o.profile) bench_print_profile(ctx, o.steps);
     nc_ctx_free(ctx);
     nc_optim_free(opt);
     nc_conformer_free(&enc);
+    nc_rnnt_decoder_free(&pred);
     nc_params_free(p);
     nc_featurizer_free(fz);
     nc_free(audio);

@@ -9,7 +9,7 @@
 #
 #   bench/run.sh [BUILD_DIR]          (default build)
 #   env: REPEATS=3 STEPS=3 WARMUP=2 THREADS=2
-#        CASES="conformer fastconformer gpt infer features loss_curve"
+#        CASES="conformer fastconformer transducer gpt infer features loss_curve"
 #        SECONDS_AUDIO=16 OMP_WAIT_POLICY (default passive for both sides, see README)
 #        PYTHON=/usr/bin/python3 OUT=bench_out
 set -euo pipefail
@@ -25,7 +25,7 @@ STEPS=${STEPS:-3}
 WARMUP=${WARMUP:-2}
 THREADS=${THREADS:-2}
 SECS=${SECONDS_AUDIO:-16}
-CASES=${CASES:-"conformer fastconformer gpt infer features loss_curve"}
+CASES=${CASES:-"conformer fastconformer transducer gpt infer features loss_curve"}
 OUT=${OUT:-bench_out}
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 mkdir -p "$OUT"
@@ -100,6 +100,23 @@ for c in $CASES; do
             row "$c.32" "$c train fp32 vs torch fp32"
             row "$c.bf16" "$c train bf16 vs torch fp32" "$c.32"
             row "$c.bf16" "$c train bf16 vs torch bf16 autocast"
+        } | tee -a "$TABLE"
+        ;;
+    transducer)
+        # Conformer-Transducer (RNN-T): the conformer case's encoder with
+        # bench_conformer --head rnnt; nemoc with the whole-batch joint and
+        # with NeMo's fuse_loss_wer (fused_batch_size 4) vs the twin's
+        # whole-batch joint + torchaudio rnnt_loss
+        d="$OUT/transducer"
+        "$BIN/bench_conformer" --head rnnt --steps 0 --warmup 0 --seconds "$SECS" --save "$d" > /dev/null
+        run_pair "rnnt.32" "$BIN/bench_conformer --head rnnt --seconds $SECS --steps $STEPS --warmup $WARMUP" \
+            "$PY $ROOT/bench/torch/conformer.py --dir $d --head rnnt --steps $STEPS --warmup $WARMUP --threads $THREADS"
+        run_pair "rnnt_fused.32" "$BIN/bench_conformer --head rnnt --fused 4 --seconds $SECS --steps $STEPS --warmup $WARMUP" \
+            "$PY $ROOT/bench/torch/conformer.py --dir $d --head rnnt --steps $STEPS --warmup $WARMUP --threads $THREADS"
+        {
+            header
+            row rnnt.32 "Conformer-RNNT train fp32 vs torch fp32"
+            row rnnt_fused.32 "Conformer-RNNT fused joint fp32 vs torch"
         } | tee -a "$TABLE"
         ;;
     gpt)

@@ -9,7 +9,10 @@ torch.autocast("cpu", dtype=torch.bfloat16), as Lightning's bf16-mixed does.
 preprocessor (the torch re-implementation in tests/ref/gen_features.py),
 eval, no_grad, greedy CTC decoding; the real-time factor is its time / audio.
 
-  conformer.py --dir DIR [--arch conformer|fastconformer] [--prec 32|bf16]
+--head rnnt: the transducer of bench_conformer --head rnnt (nm.RNNTModel),
+torchaudio.functional.rnnt_loss (mean over the batch = NeMo's mean_batch).
+
+  conformer.py --dir DIR [--arch conformer|fastconformer] [--prec 32|bf16] [--head ctc|rnnt]
                [--mode train|infer] [--layers 16] [--d 176] [--heads 4]
                [--vocab 256] [--steps 4] [--warmup 1] [--threads 2]
 """
@@ -23,6 +26,7 @@ import time
 import numpy as np
 import torch
 import torch.nn.functional as F
+import torchaudio
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nemo_modules as nm  # noqa: E402
@@ -46,6 +50,7 @@ def main():
     ap.add_argument("--steps", type=int, default=4)
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--head", default="ctc")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
@@ -53,7 +58,8 @@ def main():
     kw = dict(feat_in=80, n_layers=a.layers, d=a.d, heads=a.heads, k=9 if fast else 31,
               subsampling="dw_striding" if fast else "striding", factor=8 if fast else 4,
               conv_channels=256 if fast else a.d)
-    model = nm.CTCModel(a.vocab, **kw)
+    rnnt = a.head == "rnnt"
+    model = nm.RNNTModel(a.vocab, **kw) if rnnt else nm.CTCModel(a.vocab, **kw)
     sd = nm.load_safetensors(os.path.join(a.dir, "weights.safetensors"))
     model.load_state_dict(sd, strict=True)
     feats = torch.from_numpy(np.load(os.path.join(a.dir, "feats.npy")))
@@ -74,9 +80,14 @@ def main():
         if train:
             opt.zero_grad(set_to_none=False)
             with amp():
-                lp, el = model(feats, lens)
-                loss = F.ctc_loss(lp.float().transpose(0, 1), tg, el.long(), tl, blank=a.vocab,
-                                  reduction="none", zero_infinity=True).sum() / B
+                if rnnt:
+                    logits, el = model(feats, lens, tg)
+                    loss = torchaudio.functional.rnnt_loss(logits.float(), tg.int(), el.int(), tl.int(),
+                                                           blank=a.vocab, reduction="mean")
+                else:
+                    lp, el = model(feats, lens)
+                    loss = F.ctc_loss(lp.float().transpose(0, 1), tg, el.long(), tl, blank=a.vocab,
+                                      reduction="none", zero_infinity=True).sum() / B
             loss.backward()
             opt.step()
             loss_v = loss.item()
@@ -98,7 +109,8 @@ def main():
     med = float(np.median(times))
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     audio_s = float(lens.sum()) / 100.0
-    print(f"result side=torch case={a.arch}_{a.mode} prec={a.prec} median_s={med:.4f} "
+    head = "_rnnt" if rnnt else ""
+    print(f"result side=torch case={a.arch}{head}_{a.mode} prec={a.prec} median_s={med:.4f} "
           f"cpu_s={float(np.median(cpus)):.3f} "
           f"rss_mb={rss:.0f} rtf={med / audio_s:.5f} loss={loss_v:.4f}")
 

@@ -246,3 +246,39 @@ class CTCModel(nn.Module):
         enc, enc_len = self.encoder(feats, lengths)
         logits = self.decoder.decoder_layers(enc.transpose(1, 2)).transpose(1, 2)
         return F.log_softmax(logits.float(), dim=-1), enc_len
+
+
+class RNNTModel(nn.Module):
+    """EncDecRNNTModel's training graph: the encoder, NeMo's RNNTDecoder
+    (embedding with the blank as padding row, a zero start-of-signal frame,
+    LSTM, dropout on its output) and RNNTJoint (enc/pred projections,
+    joint_net = ReLU, Dropout, Linear), state-dict names as NeMo's
+    (nemo/collections/asr/modules/rnnt.py). Returns the joint logits
+    (B, T', U + 1, V + 1); the loss (torchaudio's rnnt_loss) normalises."""
+
+    def __init__(self, vocab, pred_hidden=320, joint_hidden=320, dropout=0.1, **kw):
+        super().__init__()
+        self.vocab = vocab
+        self.encoder = ConformerEncoder(**kw)
+        self.decoder = nn.Module()
+        self.decoder.prediction = nn.ModuleDict({
+            "embed": nn.Embedding(vocab + 1, pred_hidden, padding_idx=vocab),
+            "dec_rnn": nn.Module()})
+        self.decoder.prediction["dec_rnn"].lstm = nn.LSTM(pred_hidden, pred_hidden, 1)
+        self.pred_dropout = nn.Dropout(dropout)
+        self.joint = nn.Module()
+        self.joint.pred = nn.Linear(pred_hidden, joint_hidden)
+        self.joint.enc = nn.Linear(kw["d"], joint_hidden)
+        self.joint.joint_net = nn.Sequential(nn.ReLU(), nn.Dropout(dropout),
+                                             nn.Linear(joint_hidden, vocab + 1))
+
+    def forward(self, feats, lengths, targets):
+        enc, enc_len = self.encoder(feats, lengths)
+        # add_sos: the blank id embeds to the zero padding row
+        y = F.pad(targets, (1, 0), value=self.vocab)
+        g = self.decoder.prediction["embed"](y).transpose(0, 1)
+        g, _ = self.decoder.prediction["dec_rnn"].lstm(g)
+        g = self.pred_dropout(g.transpose(0, 1))
+        f = self.joint.enc(enc)
+        p = self.joint.pred(g)
+        return self.joint.joint_net(f[:, :, None, :] + p[:, None, :, :]), enc_len
