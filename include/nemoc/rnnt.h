@@ -92,10 +92,11 @@ nc_tensor *nc_multiblank_rnnt_loss(nc_ctx *ctx, nc_tensor *logits, nc_tensor *ta
  * is made, its loss and logits gradient computed, and the gradient pushed
  * through the joint at once; the losses are reduced over the whole batch
  * as RNNTLoss.reduce does. The op keeps the gradients of its inputs
- * (f, g, W, bias: the size of the inputs) instead of the logits, so the
- * peak is one sub-batch's Bs * T * (U + 1) * (2 C + 2 J) floats (3 J with
- * dropout), not the whole batch's B * T * (U + 1) * (2 C + 3 J) of the
- * joint and loss as separate ops. Same numbers as nc_rnnt_joint_after_projection
+ * (f, g, W, bias: the size of the inputs) instead of the logits, and the
+ * logits gradient overwrites the logits, so the peak is one sub-batch's
+ * Bs * T * (U + 1) * (C + 2 J) floats (3 J with dropout) against the whole
+ * batch's B * T * (U + 1) * (2 C + 3 J) (4 J with dropout) when the joint
+ * and loss run as separate ops. Same numbers as nc_rnnt_joint_after_projection
  * followed by the loss (up to float summation order). */
 typedef enum nc_rnnt_activation {
     NC_RNNT_ACT_RELU = 0,

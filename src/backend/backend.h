@@ -83,6 +83,9 @@ typedef struct nc_ctc_args {
 typedef struct nc_rnnt_arc {
     int64_t tok, dur, didx;
 } nc_rnnt_arc;
+/* The most arcs a lattice may have (TDT: 2 per duration but 0's; multi-blank:
+ * 2 + big blanks); the gradient keeps one occupancy per arc on the stack. */
+#define NC_RNNT_MAX_ARCS 64
 
 typedef struct nc_rnnt_args {
     const float *x;         /* (B, T, U1, C) logits */
@@ -207,7 +210,8 @@ typedef struct nc_backend {
                      double *work, float *dx);
     /* transducer: normalisers, alpha recursion and a->ll for every utterance */
     void (*rnnt_forward)(bool th, const nc_rnnt_args *a);
-    /* transducer: beta recursion, then dx (B, T, U1, C) written (=, padding 0):
+    /* transducer: beta recursion, then dx (B, T, U1, C) written (=, padding 0;
+     * dx may be a->x itself, the logits overwritten by their gradient):
      * gscale (B) d loss / d (-ll_b), FastEmit lambda, clamp (<= 0 off) */
     void (*rnnt_grad)(bool th, const nc_rnnt_args *a, const double *gscale, double lambda,
                       double clamp, float *dx);

@@ -160,6 +160,9 @@ bool nc_rnnt_check_params(nc_ctx *ctx, kind k, const nc_rnnt_params *p, int64_t 
         return FAIL(k, "fastemit_lambda %g must be >= 0, sigma %g finite, omega %g in [0, 1], "
                        "clamp %g a number",
                     p->fastemit_lambda, p->sigma, p->omega, p->clamp);
+    if (p->n_durations > NC_RNNT_MAX_ARCS / 2 || p->n_big_blanks > NC_RNNT_MAX_ARCS - 2)
+        return FAIL(k, "at most %d durations and %d big blanks (got %lld, %lld)", NC_RNNT_MAX_ARCS / 2,
+                    NC_RNNT_MAX_ARCS - 2, (long long)p->n_durations, (long long)p->n_big_blanks);
     *Vt = C;
     if (k == K_TDT) {
         const int64_t D = p->n_durations, *d = p->durations;

@@ -17,7 +17,8 @@
  *   h = act(f[b, t] + g[b, u])                 rnnt_joint_act
  *   hd = dropout(h)                            training only
  *   logits = hd W^T + bias                     gemm
- *   ll, dlogits (scaled by d reduced / d cost_b) rnnt_forward, rnnt_grad
+ *   ll, dlogits (scaled by d reduced / d cost_b,
+ *                over the logits)               rnnt_forward, rnnt_grad
  *   dW += dlogits^T hd, dbias += colsum        gemm, acc_col_sums
  *   dhd = dlogits W                            gemm
  *   df[b, t] += sum_u dz, dg[b, u] += sum_t dz rnnt_joint_act_grad */
@@ -140,9 +141,9 @@ static bool run_sub_batch(nc_ctx *ctx, const fused_job *j, int64_t b0, int64_t B
     if (!j->want_grad) return true;
 
     /* the logits' gradient, then back through the output Linear */
-    float *dlogits = nc_scratch(ctx, (size_t)(rows * C) * sizeof(float));
+    float *dlogits = logits; /* in place: the logits are not needed after this */
     float *dh = nc_scratch(ctx, (size_t)(rows * J) * sizeof(float));
-    if (!dlogits || !dh || !(a.beta = nc_scratch(ctx, nodes))) return false;
+    if (!dh || !(a.beta = nc_scratch(ctx, nodes))) return false;
     be->rnnt_grad(nc_par(ctx, off[Bs] * C), &a, j->gscale + b0, j->p->loss.fastemit_lambda,
                   j->p->loss.clamp, dlogits);
     ga = gemm(true, false, C, J, rows, dlogits, C, hd, J, j->sv->dw, 1.0f, NULL);

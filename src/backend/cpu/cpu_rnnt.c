@@ -172,11 +172,15 @@ static void grad_node(const nc_rnnt_args *a, const utt *s, const double *al, con
     const float *xr = s->x + (t * a->U1 + u) * a->C;
     const double alpha = al[node];
     const double occ = exp(alpha + be[node] - ll);
+    /* Every arc's occupancy first, so that d may be the logits row itself
+     * (the fused joint + loss computes the gradient in place): after this
+     * only xr[j] -> d[j] at the same index is read. */
+    double occ_a[NC_RNNT_MAX_ARCS];
     double L = 0;
     for (int64_t k = 0; k < a->n_arcs; k++) {
-        const nc_rnnt_arc *r = &a->arcs[k];
-        const double o = r->tok < 0 ? arc_out(a, s, be, r, t, u) : -INFINITY;
-        if (o != -INFINITY) L += exp(alpha + o - ll);
+        const double o = arc_out(a, s, be, &a->arcs[k], t, u);
+        occ_a[k] = o == -INFINITY ? 0.0 : exp(alpha + o - ll);
+        if (a->arcs[k].tok < 0) L += occ_a[k];
     }
     const bool clamped = clamp > 0;
     const double c = (occ + lambda * L) * (clamped ? 1.0 : g);
@@ -200,12 +204,8 @@ static void grad_node(const nc_rnnt_args *a, const utt *s, const double *al, con
     }
     const double gs = clamped ? 1.0 : g;
     if (u < s->U - 1) d[s->y[u]] -= (float)((1.0 + lambda) * L * gs);
-    for (int64_t k = 0; k < a->n_arcs; k++) {
-        const nc_rnnt_arc *r = &a->arcs[k];
-        if (r->tok < 0) continue;
-        const double o = arc_out(a, s, be, r, t, u);
-        if (o != -INFINITY) d[r->tok] -= (float)(exp(alpha + o - ll) * gs);
-    }
+    for (int64_t k = 0; k < a->n_arcs; k++)
+        if (a->arcs[k].tok >= 0) d[a->arcs[k].tok] -= (float)(occ_a[k] * gs);
     if (clamped) {
         const float cl = (float)clamp, fg = (float)g;
         /* comparisons, not fminf/fmaxf, so that a NaN stays NaN (the trainer skips it) */
@@ -217,15 +217,13 @@ static void grad_node(const nc_rnnt_args *a, const utt *s, const double *al, con
             continue;
         }
         double Gi = 0;
-        for (int64_t k = 0; k < a->n_arcs; k++) {
-            const nc_rnnt_arc *r = &a->arcs[k];
-            const double o = r->didx == i ? arc_out(a, s, be, r, t, u) : -INFINITY;
-            if (o != -INFINITY) Gi += exp(alpha + o - ll);
-        }
+        for (int64_t k = 0; k < a->n_arcs; k++)
+            if (a->arcs[k].didx == i) Gi += occ_a[k];
         d[Vt + i] = (float)((exp((double)xr[Vt + i] - s->dden[node]) * occ - Gi) * g);
     }
 }
 
+/* dx may be a->x (in place). */
 void nc_cpu_rnnt_grad(bool th, const nc_rnnt_args *a, const double *gscale, double lambda,
                       double clamp, float *dx) {
     const int64_t B = a->B, T = a->T, U1 = a->U1, C = a->C;
