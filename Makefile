@@ -5,7 +5,7 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build build-asan test test-release test-asan demo bench check-clang fuzz check-valgrind clean
+.PHONY: all deps build build-asan test test-release test-asan demo demo-tdt demo-rnnt bench check-clang fuzz check-valgrind clean
 
 all: build
 
@@ -33,6 +33,13 @@ test-asan: build-asan
 
 demo: deps build
 	@scripts/demo.sh $(BUILD)/bin/nemoc
+
+# The same data and encoder as a Conformer-TDT / Conformer-RNNT (BPE).
+demo-tdt: deps build
+	@DEMO_MODEL=tdt scripts/demo.sh $(BUILD)/bin/nemoc
+
+demo-rnnt: deps build
+	@DEMO_MODEL=rnnt scripts/demo.sh $(BUILD)/bin/nemoc
 
 bench: deps build
 	@bench/run.sh $(BUILD)

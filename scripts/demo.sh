@@ -3,11 +3,15 @@
 # with espeak-ng and flite (test voices never heard in training), train a
 # small Conformer-CTC on 2 CPU cores for at most DEMO_MINUTES (default 10),
 # print the loss curve and the test WER, and transcribe two files.
+# DEMO_MODEL=tdt (`make demo-tdt`) or rnnt (`make demo-rnnt`) trains the
+# same encoder as a Conformer-TDT or Conformer-RNNT with a 64-piece BPE
+# tokenizer trained on the training transcripts instead.
 set -euo pipefail
 NEMOC=${1:-build/bin/nemoc}
 OUT=${DEMO_OUT:-demo_out}
 MINUTES=${DEMO_MINUTES:-10}
 UTTS=${DEMO_UTTS:-2400}
+MODEL=${DEMO_MODEL:-ctc}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(nproc)}
 
@@ -15,36 +19,60 @@ mkdir -p "$OUT"
 echo "== 1/4 synthesizing $UTTS utterances of digits and commands with espeak-ng"
 "$NEMOC" data synth out_dir="$OUT/data" text_set=digits letters=false engines=espeak num_utts="$UTTS" seed=7 | tail -n 4
 
-echo "== 2/4 training Conformer-CTC (char) for at most $MINUTES minutes"
+case $MODEL in
+ctc) CONF=(--config-path "$ROOT/examples/asr/conf/conformer" --config-name conformer_ctc_char_cpu_small)
+     NAME="Conformer-CTC (char)" ;;
+tdt) CONF=(--config-path "$ROOT/examples/asr/conf/conformer/tdt" --config-name conformer_tdt_bpe_cpu_small)
+     NAME="Conformer-TDT (BPE)" ;;
+rnnt) CONF=(--config-path "$ROOT/examples/asr/conf/conformer" --config-name conformer_transducer_bpe_cpu_small)
+      NAME="Conformer-RNNT (BPE)" ;;
+*) echo "DEMO_MODEL must be ctc, tdt or rnnt, not '$MODEL'" >&2; exit 2 ;;
+esac
+EXTRA=()
+if [ "$MODEL" != ctc ]; then
+    # process_asr_text_tokenizer.py's SentencePiece BPE on the training transcripts
+    rm -rf "$OUT/tok"
+    "$NEMOC" tokenizer train --manifest "$OUT/data/train_manifest.json" --data_root "$OUT/tok" \
+        --vocab_size 64 --tokenizer spe --spe_type bpe >/dev/null
+    EXTRA=(model.tokenizer.dir="$OUT/tok/tokenizer_spe_bpe_v64" model.train_ds.batch_size=16
+           model.validation_ds.batch_size=32 trainer.max_epochs=10)
+fi
+
+echo "== 2/4 training $NAME for at most $MINUTES minutes"
 rm -rf "$OUT/exp"
-"$NEMOC" asr train --config-path "$ROOT/examples/asr/conf/conformer" \
-    --config-name conformer_ctc_char_cpu_small \
+"$NEMOC" asr train "${CONF[@]}" \
     model.train_ds.manifest_filepath="$OUT/data/train_manifest.json" \
     model.validation_ds.manifest_filepath="$OUT/data/validation_manifest.json" \
     exp_manager.exp_dir="$OUT/exp" \
     exp_manager.max_time_per_run="00:00:$(printf %02d "$MINUTES"):00" \
-    trainer.enable_progress_bar=false trainer.log_every_n_steps=50 | tee "$OUT/train.log" | grep -E "^(model|training|epoch|validation|finished|done|best)"
+    trainer.enable_progress_bar=false trainer.log_every_n_steps=50 ${EXTRA[@]+"${EXTRA[@]}"} |
+    tee "$OUT/train.log" | grep -E "^(model|training|epoch|validation|finished|done|best)"
 
 CKPT=$(ls "$OUT"/exp/*/*/checkpoints/*-last.ckpt | head -n 1)
 BEST=$(grep -o 'best checkpoint: .*' "$OUT/train.log" | sed 's/best checkpoint: //')
-MODEL=${BEST:-$CKPT}
+MODEL_PATH=${BEST:-$CKPT}
 echo
 echo "== loss curve (train_loss every 50 steps)"
 sed -n 's/.*"step": \([0-9]*\).*"train_loss": \([0-9.e+-]*\).*/\1 \2/p' \
-    "$(dirname "$(dirname "$MODEL")")/metrics.jsonl" |
+    "$(dirname "$(dirname "$MODEL_PATH")")/metrics.jsonl" |
   awk '{ n = int($2 * 4); if (n > 60) n = 60; bar = ""; for (k = 0; k < n; k++) bar = bar "#";
          printf "step %5d  loss %8.3f  %s\n", $1, $2, bar }'
 echo
-echo "== 3/4 test WER on voices never heard in training ($MODEL)"
-"$NEMOC" asr eval model_path="$MODEL" dataset_manifest="$OUT/data/test_manifest.json" \
+echo "== 3/4 test WER on voices never heard in training ($MODEL_PATH)"
+t0=$(date +%s.%N)
+"$NEMOC" asr eval model_path="$MODEL_PATH" dataset_manifest="$OUT/data/test_manifest.json" \
     output_filename="$OUT/test_predictions.json" | grep -E "WER|transcribed"
+t1=$(date +%s.%N)
+awk -v a="$t0" -v b="$t1" -v m="$OUT/data/test_manifest.json" 'BEGIN {
+    while ((getline l < m) > 0) if (match(l, /"duration": [0-9.]+/)) s += substr(l, RSTART + 12, RLENGTH - 12)
+    printf "decoding: %.1f s for %.0f s of audio (RTF %.4f, model load included)\n", b - a, s, (b - a) / s }'
 
 echo
 echo "== 4/4 transcribing two files"
 rm -rf "$OUT/two" && mkdir -p "$OUT/two"
 tests=("$OUT"/data/audio/test/*.wav)
 cp "${tests[0]}" "${tests[1]}" "$OUT/two/"
-"$NEMOC" asr transcribe model_path="$MODEL" audio_dir="$OUT/two" timestamps=true >/dev/null
+"$NEMOC" asr transcribe model_path="$MODEL_PATH" audio_dir="$OUT/two" $([ "$MODEL" = ctc ] && echo timestamps=true) >/dev/null
 while IFS= read -r line; do
     f=$(echo "$line" | sed 's/.*"audio_filepath":"\([^"]*\)".*/\1/')
     t=$(echo "$line" | sed 's/.*"pred_text":"\([^"]*\)".*/\1/')
