@@ -19,4 +19,11 @@ struct nc_hybrid_model {
     bool compute_eval_loss;  /* model.compute_eval_loss: val_loss is computed */
 };
 
+/* The training loss of the heads on the encoder output enc (B, T', D) with
+ * encoded lengths enc_len: the transducer loss, combined with the aux CTC
+ * head's as (1 - w) * transducer + w * CTC when w = ctc_loss_weight > 0 or
+ * when the head's log-probs ctc_lp (B, T', V+1) are given (validation). */
+nc_tensor *nc_hybrid_head_loss(nc_ctx *ctx, nc_hybrid_model *hm, const nc_asr_batch *b, nc_tensor *enc,
+                               const int64_t *enc_len, nc_tensor *ctc_lp);
+
 #endif

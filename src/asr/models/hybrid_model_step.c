@@ -29,19 +29,23 @@ static nc_tensor *combine(nc_ctx *ctx, double w, nc_tensor *rnnt, nc_tensor *ctc
     return nc_add(ctx, nc_scale(ctx, rnnt, (float)(1.0 - w)), nc_scale(ctx, ctc, (float)w));
 }
 
+nc_tensor *nc_hybrid_head_loss(nc_ctx *ctx, nc_hybrid_model *hm, const nc_asr_batch *b, nc_tensor *enc,
+                               const int64_t *enc_len, nc_tensor *ctc_lp) {
+    nc_tensor *l = nc_rnnt_head_loss(ctx, &hm->rnnt, b, enc, enc_len);
+    /* training_step runs the CTC head only when its weight is > 0;
+     * validation_pass always combines (at weight 0 the value is the same). */
+    if (!ctc_lp && hm->ctc_loss_weight > 0) ctc_lp = nc_conv_asr_decoder_fwd(ctx, &hm->rnnt.base.decoder, enc);
+    if (!ctc_lp) return l;
+    return combine(ctx, hm->ctc_loss_weight, l, aux_ctc_loss(ctx, &hm->rnnt.base, b, ctc_lp, enc_len));
+}
+
 nc_status nc_hybrid_train_step(nc_model *m, nc_ctx *ctx, const void *batch, nc_tensor **loss) {
     nc_hybrid_model *hm = m->impl;
     const nc_asr_batch *b = batch;
     int64_t *enc_len = nc_scratch(ctx, (size_t)b->batch_size * sizeof(int64_t));
     if (!enc_len) return nc_ctx_status(ctx);
     nc_tensor *enc = nc_rnnt_encode(ctx, &hm->rnnt, b, enc_len);
-    nc_tensor *l = nc_rnnt_head_loss(ctx, &hm->rnnt, b, enc, enc_len);
-    /* NeMo runs the CTC head in training only when its weight is > 0. */
-    if (hm->ctc_loss_weight > 0) {
-        nc_tensor *lp = nc_conv_asr_decoder_fwd(ctx, &hm->rnnt.base.decoder, enc);
-        l = combine(ctx, hm->ctc_loss_weight, l, aux_ctc_loss(ctx, &hm->rnnt.base, b, lp, enc_len));
-    }
-    *loss = l;
+    *loss = nc_hybrid_head_loss(ctx, hm, b, enc, enc_len, NULL);
     return nc_ctx_status(ctx);
 }
 
@@ -110,9 +114,7 @@ nc_status nc_hybrid_val_step(nc_model *m, nc_ctx *ctx, const void *batch, double
     nc_tensor *loss = NULL;
     /* validation_pass combines the losses whatever the weight (at 0 it is
      * the transducer's); compute_eval_loss=false leaves val_loss out. */
-    if (lp && hm->compute_eval_loss)
-        loss = combine(ctx, hm->ctc_loss_weight, nc_rnnt_head_loss(ctx, &hm->rnnt, b, enc, enc_len),
-                       aux_ctc_loss(ctx, &hm->rnnt.base, b, lp, enc_len));
+    if (lp && hm->compute_eval_loss) loss = nc_hybrid_head_loss(ctx, hm, b, enc, enc_len, lp);
     nc_status s = nc_ctx_status(ctx);
     if (!s && loss) {
         sums[NC_CTC_SUM_LOSS] += nc_f32(loss)[0];
