@@ -72,6 +72,23 @@ echo "pred_text ctc:  $(grep -o '"pred_text":"[^"]*"' "$W/ctc.json" | head -n2 |
 "$NEMOC" asr eval model_path="$NEMO" dataset_manifest="$W/data/validation_manifest.json" \
     output_filename="$W/ev.json" decoder_type=ctc >"$W/ev.log" 2>&1 || { cat "$W/ev.log"; fail "eval decoder_type=ctc"; }
 grep -q "^wer: " "$W/ev.log" || { cat "$W/ev.log"; fail "eval printed no wer"; }
+# Fine-tuning on a new vocabulary (speech_to_text_finetune.py): the shapes that follow the
+# vocabulary (decoder.prediction.embed, joint.joint_net's output layer, ctc_decoder.*: 5 tensors)
+# start fresh, every other tensor comes from the .nemo.
+"$NEMOC" tokenizer train --manifest "$W/data/train_manifest.json" --data_root "$W/tok2" \
+    --vocab_size 24 --tokenizer spe --spe_type bpe >/dev/null
+TOK2=$(ls -d "$W"/tok2/tokenizer_spe_bpe_v*)
+"$NEMOC" asr train --config-path "$ROOT/examples/asr/conf/fastconformer/hybrid_transducer_ctc" \
+    --config-name fastconformer_hybrid_tdt_ctc_bpe_cpu_small model.tokenizer.dir="$TOK2" \
+    model.train_ds.manifest_filepath="$W/data/train_manifest.json" \
+    model.validation_ds.manifest_filepath="$W/data/validation_manifest.json" \
+    model.train_ds.num_workers=0 model.validation_ds.num_workers=0 \
+    model.encoder.d_model=48 model.encoder.n_layers=2 model.encoder.subsampling_conv_channels=48 \
+    model.model_defaults.pred_hidden=48 model.model_defaults.joint_hidden=48 \
+    trainer.max_epochs=-1 trainer.max_steps=2 trainer.enable_progress_bar=false \
+    exp_manager.exp_dir="$W/exp2" +init_from_nemo_model="$NEMO" >"$W/ft.log" 2>&1 || { cat "$W/ft.log"; fail "fine-tuning"; }
+read -r got total < <(sed -n 's/^initialised \([0-9]*\) of \([0-9]*\) tensors.*/\1 \2/p' "$W/ft.log")
+[ -n "${got:-}" ] && [ "$got" -eq $((total - 5)) ] || { cat "$W/ft.log"; fail "fine-tuning initialised ${got:-?} of ${total:-?} tensors, expected all but 5"; }
 set +e
 out=$("$NEMOC" asr transcribe model_path="$NEMO" dataset_manifest="$W/data/validation_manifest.json" \
     output_filename="$W/bad.json" decoder_type=attention 2>&1)
