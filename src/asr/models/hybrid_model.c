@@ -4,12 +4,16 @@
  * examples/asr/conf/fastconformer/hybrid_transducer_ctc/ configs): the
  * transducer model's front, encoder and head (rnnt_model.c), then the
  * auxiliary CTC head from model.aux_ctc. */
-#include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "asr/models/hybrid_model.h"
 #include "nemoc/alloc.h"
 #include "nemoc/log.h"
+
+/* The layout the shared transcription paths rely on (hybrid_model.h). */
+_Static_assert(offsetof(nc_hybrid_model, rnnt) == 0, "nc_hybrid_model must start with its nc_rnnt_model");
+_Static_assert(offsetof(nc_rnnt_model, base) == 0, "nc_rnnt_model must start with its nc_ctc_model");
 
 /* model.aux_ctc: the keys EncDecHybridRNNTCTCModel.__init__ reads. */
 static nc_status parse_aux_ctc(const nc_cfg *c, nc_hybrid_model *hm) {
