@@ -29,7 +29,7 @@ nc_hybrid_model *nc_hybrid_of(const nc_model *m);
 /* Validation sums of a hybrid model: the transducer's in the NC_CTC_SUM_*
  * slots (val_loss is the combined loss, val_wer / val_cer the transducer's
  * greedy decoding), then the CTC head's word and char counts (val_wer_ctc,
- * val_cer_ctc). */
+ * val_cer_ctc; scored only when ctc_loss_weight > 0, as NeMo logs them). */
 enum {
     NC_HYBRID_SUM_CTC_WORD_ERRORS = NC_CTC_N_SUMS,
     NC_HYBRID_SUM_CTC_WORDS,

@@ -133,7 +133,7 @@ nc_status nc_asr_decoder_type(const nc_model *m, const nc_cfg *args, bool *trans
 }
 
 /* NeMo's logs: val_loss (the combined loss), val_wer (the transducer's
- * greedy decoding) and val_wer_ctc (the CTC head's); val_cer and
+ * greedy decoding) and val_wer_ctc (the CTC head's, when ctc_loss_weight > 0); val_cer and
  * val_cer_ctc as nemoc's other ASR models add them. */
 static const nc_metric_def hybrid_metrics[] = {
     {.name = "loss", .num = NC_CTC_SUM_LOSS, .den = NC_CTC_SUM_BATCHES},

@@ -121,7 +121,9 @@ nc_status nc_hybrid_val_step(nc_model *m, nc_ctx *ctx, const void *batch, double
         sums[NC_CTC_SUM_BATCHES] += 1;
     }
     if (!s) s = score_transducer(ctx, hm, b, enc, enc_len, sums);
-    if (!s) s = score_ctc(ctx, hm, b, lp, enc_len, sums);
+    /* NeMo logs val_wer_ctc only when ctc_loss_weight > 0 (multi_validation_epoch_end);
+     * unscored, its sums stay 0 and the metric NaN, which the trainer leaves out. */
+    if (!s && hm->ctc_loss_weight > 0) s = score_ctc(ctx, hm, b, lp, enc_len, sums);
     nc_set_grad_enabled(ctx, prev_grad);
     nc_set_training(ctx, prev_train);
     return s;
