@@ -49,7 +49,8 @@ static nc_status parse_aux_ctc(const nc_cfg *c, nc_hybrid_model *hm) {
         double *iw = NULL;
         int64_t nw = 0;
         if (nc_cfg_get_float_list(c, "interctc.loss_weights", &iw, &nw) == NC_OK) nc_free(iw);
-        if (nw > 0) return nc_error(NC_ERR_UNSUPPORTED, "model.interctc.loss_weights: InterCTC is not supported; use []");
+        if (nw > 0)
+            return nc_error(NC_ERR_UNSUPPORTED, "model.interctc.loss_weights: InterCTC is not supported; use []");
     }
     return NC_OK;
 }
@@ -66,8 +67,8 @@ static nc_status hybrid_heads(nc_model *m, void *self, int64_t enc_dim) {
     int64_t feat_in = 0, ncls = -1;
     if ((s = nc_rnnt_add_heads(m, &hm->rnnt, enc_dim))) return s;
     nc_cfg_type t = NC_CFG_T_NULL;
-    if (nc_cfg_has(m->cfg, "aux_ctc.decoder.feat_in") && nc_cfg_get_type(m->cfg, "aux_ctc.decoder.feat_in", &t) == NC_OK &&
-        t != NC_CFG_T_NULL) {
+    if (nc_cfg_has(m->cfg, "aux_ctc.decoder.feat_in") &&
+        nc_cfg_get_type(m->cfg, "aux_ctc.decoder.feat_in", &t) == NC_OK && t != NC_CFG_T_NULL) {
         if ((s = nc_cfg_get_int(m->cfg, "aux_ctc.decoder.feat_in", &feat_in))) return s;
         if (feat_in > 0 && feat_in != enc_dim)
             return nc_error(NC_ERR_CONFIG, "model.aux_ctc.decoder.feat_in: %lld, but the encoder's output is %lld "
