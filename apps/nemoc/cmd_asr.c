@@ -9,9 +9,13 @@
 /* NeMo's scripts fix the class: speech_to_text_ctc_bpe.py builds
  * EncDecCTCModelBPE (a config with model.tokenizer), speech_to_text_ctc.py
  * EncDecCTCModel; speech_to_text_rnnt_bpe.py / speech_to_text_rnnt.py the
- * transducers (a config with model.joint). */
+ * transducers (a config with model.joint); speech_to_text_hybrid_rnnt_ctc(_bpe).py
+ * the hybrids (model.joint and model.aux_ctc). */
 static const char *asr_default_target(const nc_cfg *model_cfg) {
     bool bpe = nc_cfg_has(model_cfg, "tokenizer");
+    if (nc_cfg_has(model_cfg, "joint") && nc_cfg_has(model_cfg, "aux_ctc"))
+        return bpe ? "nemo.collections.asr.models.hybrid_rnnt_ctc_bpe_models.EncDecHybridRNNTCTCBPEModel"
+                   : "nemo.collections.asr.models.hybrid_rnnt_ctc_models.EncDecHybridRNNTCTCModel";
     if (nc_cfg_has(model_cfg, "joint"))
         return bpe ? "nemo.collections.asr.models.rnnt_bpe_models.EncDecRNNTBPEModel"
                    : "nemo.collections.asr.models.rnnt_models.EncDecRNNTModel";
@@ -29,6 +33,7 @@ static const char *asr_default_target(const nc_cfg *model_cfg) {
     "  timestamps=false           add word timestamps (start/end offsets and seconds)\n"                          \
     "  logprobs=false             also save each utterance's log-probs (T, V+1) as <output>_logprobs/<line>.npy\n" \
     "  ctc_decoding.strategy=greedy|beam  ctc_decoding.beam.beam_size=4\n"                                        \
+    "  decoder_type=rnnt|ctc      hybrid models: decode with the transducer (default) or the CTC head\n"         \
     "  skip_bad_audio=true        unreadable audio: skip it with a counted warning (true)\n"                      \
     "                             or stop with an error naming the manifest line (false)\n"                       \
     "  long_audio_s=60            longer utterances are transcribed in chunks, read from the\n"                   \
@@ -69,7 +74,8 @@ static const nc_cli_collection asr = {
     .skip_reason = "unreadable audio",
     .train_scripts = "NeMo's examples/asr/asr_ctc/speech_to_text_ctc(_bpe).py and asr_transducer/speech_to_text_rnnt(_bpe).py",
     .examples = "examples/asr/conf/conformer/, examples/asr/conf/fastconformer/",
-    .default_help = "EncDecRNNTModel with model.joint, else EncDecCTCModel; the BPE class with model.tokenizer",
+    .default_help = "EncDecHybridRNNTCTCModel with model.joint and model.aux_ctc, EncDecRNNTModel with "
+                    "model.joint, else EncDecCTCModel; the BPE class with model.tokenizer",
     .default_target = asr_default_target,
     .predict_usage = "usage: nemoc asr transcribe model_path=M (audio_dir=DIR | dataset_manifest=F) [options]\n\n"
                      COMMON_USAGE,

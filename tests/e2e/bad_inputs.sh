@@ -145,7 +145,10 @@ expect 1 "override '=3': missing key before '='" -- "$NEMOC" "${TRAIN[@]}" "${DA
 expect 1 "override 'trainer.max_steps=[1'" -- "$NEMOC" "${TRAIN[@]}" "${DATA[@]}" 'trainer.max_steps=[1'
 expect 1 "interpolation cycle: model.a -> model.b -> model.a" -- "$NEMOC" "${TRAIN[@]}" "${DATA[@]}" \
     '+model.a=${model.b}' '+model.b=${model.a}'
-expect 1 "model target 'nemo.collections.asr.models.EncDecHybridRNNTCTCModel' is not known to nemoc (known: nemo.collections.asr.models.ctc_models.EncDecCTCModel" -- \
+expect 1 "model target 'nemo.collections.asr.models.EncDecMultiTaskModel' is not known to nemoc (known: nemo.collections.asr.models.ctc_models.EncDecCTCModel" -- \
+    "$NEMOC" "${TRAIN[@]}" "${DATA[@]}" +model.target=nemo.collections.asr.models.EncDecMultiTaskModel
+# A hybrid class on a config without its aux CTC section (nor a joint): named.
+expect 1 "model.aux_ctc: a hybrid model needs this section" -- \
     "$NEMOC" "${TRAIN[@]}" "${DATA[@]}" +model.target=nemo.collections.asr.models.EncDecHybridRNNTCTCModel
 expect 1 "trainer.max_bad_steps: must be >= 1" -- "$NEMOC" "${TRAIN[@]}" "${DATA[@]}" +trainer.max_bad_steps=0
 expect 1 "config 'no_such_config' not found" -- "$NEMOC" asr train --config-path "$ROOT/examples/asr/conf/conformer" --config-name no_such_config

@@ -72,15 +72,15 @@ cmp -s <(sed 's/.*"pred_text"/"pred_text"/' elsewhere/ckpt.json) \
     <(sed 's/.*"pred_text"/"pred_text"/' elsewhere/wavs/transcriptions.json) || fail ".ckpt and .nemo transcripts differ"
 
 # A class nemoc does not have: a named error, exit 1, no crash.
-sed -i 's/^target: .*/target: nemo.collections.asr.models.hybrid_rnnt_ctc_bpe_models.EncDecHybridRNNTCTCBPEModel/' unpacked/model_config.yaml
-grep -q '^target: nemo.collections.asr.models.hybrid_rnnt_ctc_bpe_models.EncDecHybridRNNTCTCBPEModel' unpacked/model_config.yaml ||
-    echo "target: nemo.collections.asr.models.hybrid_rnnt_ctc_bpe_models.EncDecHybridRNNTCTCBPEModel" >>unpacked/model_config.yaml
+sed -i 's/^target: .*/target: nemo.collections.asr.models.aed_multitask_models.EncDecMultiTaskModel/' unpacked/model_config.yaml
+grep -q '^target: nemo.collections.asr.models.aed_multitask_models.EncDecMultiTaskModel' unpacked/model_config.yaml ||
+    echo "target: nemo.collections.asr.models.aed_multitask_models.EncDecMultiTaskModel" >>unpacked/model_config.yaml
 (cd unpacked && tar cf ../rnnt.nemo ./*)
 set +e
 out=$("$NEMOC" asr transcribe model_path=rnnt.nemo audio_dir=elsewhere/wavs 2>&1)
 rc=$?
 set -e
 [ $rc -eq 1 ] || { echo "$out"; fail "unsupported class: exit $rc, expected 1"; }
-grep -q "model target 'nemo.collections.asr.models.hybrid_rnnt_ctc_bpe_models.EncDecHybridRNNTCTCBPEModel' is not known to nemoc" \
+grep -q "model target 'nemo.collections.asr.models.aed_multitask_models.EncDecMultiTaskModel' is not known to nemoc" \
     <<<"$out" || { echo "$out"; fail "no named error for the unsupported class"; }
 echo "OK: .nemo and .ckpt artifacts, restore elsewhere, logprobs, unsupported class"

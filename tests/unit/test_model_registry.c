@@ -258,15 +258,16 @@ static void test_registry_errors(void) {
     CHECK(nc_model_class_find("LinearRegressionModel") == &lr_class);
     CHECK(nc_model_class_find("nemo.collections.asr.models.ctc_models.EncDecCTCModel") != NULL);
     CHECK(nc_model_class_find("EncDecRNNTBPEModel") != NULL);
-    CHECK(nc_model_class_find("EncDecHybridRNNTCTCBPEModel") == NULL);
+    CHECK(nc_model_class_find("EncDecHybridRNNTCTCBPEModel") != NULL);
+    CHECK(nc_model_class_find("EncDecMultiTaskModel") == NULL);
     /* An unknown target lists the known ones. */
-    const char *t = "model: {target: nemo.collections.asr.models.EncDecHybridRNNTCTCBPEModel}\n";
+    const char *t = "model: {target: nemo.collections.asr.models.EncDecMultiTaskModel}\n";
     nc_cfg *root = NULL, *mc = NULL;
     CHECK_OK(nc_cfg_parse(t, strlen(t), "t", &root));
     CHECK_OK(nc_cfg_get_node(root, "model", &mc));
     nc_model *m = NULL;
     CHECK(nc_model_create(mc, NULL, NULL, &m) == NC_ERR_UNSUPPORTED && m == NULL);
-    CHECK(strstr(nc_last_error(), "'nemo.collections.asr.models.EncDecHybridRNNTCTCBPEModel' is not known") &&
+    CHECK(strstr(nc_last_error(), "'nemo.collections.asr.models.EncDecMultiTaskModel' is not known") &&
           strstr(nc_last_error(), "EncDecCTCModelBPE") && strstr(nc_last_error(), "LinearRegressionModel"));
     nc_cfg_free(root);
     /* Checked downcasts name the class. */

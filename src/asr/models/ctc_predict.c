@@ -17,6 +17,7 @@
 #include "nemoc/alloc.h"
 #include "asr/models/ctc_model.h"
 #include "nemoc/asr_ctc.h"
+#include "nemoc/asr_hybrid.h"
 #include "nemoc/asr_rnnt.h"
 #include "nemoc/log.h"
 #include "nemoc/npy.h"
@@ -26,7 +27,7 @@ const char *const nc_ctc_predict_keys[] = {
     "audio_dir", "audio_type", "dataset_manifest", "batch_size", "num_workers", "timestamps",
     "ctc_decoding.strategy", "ctc_decoding.beam.beam_size", "beam_size", "skip_bad_audio", "long_audio_s",
     "chunk_len_in_secs", "total_buffer_in_secs", "logprobs", "use_cer", "text_processing.do_lowercase",
-    "text_processing.rm_punctuation", NULL};
+    "text_processing.rm_punctuation", "decoder_type", NULL};
 
 typedef struct opts {
     const char *audio_dir, *audio_type, *dataset_manifest;
@@ -205,7 +206,7 @@ static bool is_audio_error(nc_status s) {
 
 typedef struct run {
     nc_model *m;
-    bool transducer; /* EncDecRNNT(BPE)Model: greedy transducer batches */
+    bool transducer; /* EncDecRNNT(BPE)Model, or a hybrid's decoder_type=rnnt: greedy transducer batches */
     nc_ctc_model *cm;
     const nc_predict_params *p;
     nc_predict_result *r;
@@ -280,10 +281,11 @@ static nc_status run_long(run *x, nc_ctx *ctx) {
 
 nc_status nc_ctc_predict(nc_model *m, const nc_predict_params *p, nc_predict_result *r) {
     memset(r, 0, sizeof *r);
-    run x = {.m = m, .cm = nc_asr_front_of(m), .p = p, .r = r,
-             .transducer = m->cls == &nc_rnnt_model_class || m->cls == &nc_rnnt_bpe_model_class};
+    run x = {.m = m, .cm = nc_asr_front_of(m), .p = p, .r = r};
     if (!x.cm) return NC_ERR_UNSUPPORTED;
-    nc_status s = read_opts(p->args, x.transducer, &x.o);
+    /* decoder_type (hybrid models): which head decodes every batch. */
+    nc_status s = nc_asr_decoder_type(m, p->args, &x.transducer);
+    if (!s) s = read_opts(p->args, x.transducer, &x.o);
     if (s) return s;
     s = x.o.audio_dir ? dir_manifest(x.o.audio_dir, x.o.audio_type, &x.man)
                       : nc_manifest_read(x.o.dataset_manifest, NULL, false, &x.man);
@@ -291,7 +293,7 @@ nc_status nc_ctc_predict(nc_model *m, const nc_predict_params *p, nc_predict_res
     nc_ctx *ctx = NULL;
     int64_t n_long = 0;
     x.lines = nc_calloc((size_t)x.man.n + 1, sizeof *x.lines);
-    r->sums = nc_calloc(NC_CTC_N_SUMS, sizeof *r->sums);
+    r->sums = nc_calloc((size_t)m->cls->n_sums, sizeof *r->sums); /* the class's metrics index these */
     if (!x.lines || !r->sums) s = nc_error(NC_ERR_OOM, "predictions of %lld inputs", (long long)x.man.n);
     if (!s) s = nc_ctx_create(NULL, &ctx);
     if (!s) s = run_batches(&x, ctx, &n_long);

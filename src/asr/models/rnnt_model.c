@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "nemoc/alloc.h"
+#include "asr/models/hybrid_model.h"
 #include "asr/models/rnnt_model.h"
 #include "nemoc/log.h"
 
@@ -124,24 +125,24 @@ static nc_status parse_joint(const nc_cfg *c, nc_rnnt_model *rm, nc_rnnt_joint_p
     return NC_OK;
 }
 
-typedef struct heads_ctx {
-    nc_rnnt_model *rm;
-    const nc_cfg *cfg;
-} heads_ctx;
+nc_status nc_rnnt_parse_head_config(const nc_cfg *c, nc_rnnt_model *rm) {
+    nc_status s = parse_loss(c, rm);
+    return s ? s : parse_decoding(c, rm);
+}
 
-static nc_status rnnt_heads(nc_model *m, void *self, int64_t enc_dim) {
-    heads_ctx *h = self;
-    nc_rnnt_model *rm = h->rm;
+nc_status nc_rnnt_add_heads(nc_model *m, nc_rnnt_model *rm, int64_t enc_dim) {
     nc_rnnt_decoder_params dp;
     nc_rnnt_joint_params jp;
     nc_status s;
-    if ((s = parse_decoder(h->cfg, rm->base.vocab_size, &dp)) ||
+    if ((s = parse_decoder(m->cfg, rm->base.vocab_size, &dp)) ||
         (s = nc_rnnt_decoder_init(&rm->decoder, m->params, "decoder", &dp)) ||
-        (s = parse_joint(h->cfg, rm, &jp)))
+        (s = parse_joint(m->cfg, rm, &jp)))
         return s;
     jp.encoder_hidden = enc_dim;
     return nc_rnnt_joint_init(&rm->joint, m->params, "joint", &jp);
 }
+
+static nc_status rnnt_heads(nc_model *m, void *self, int64_t enc_dim) { return nc_rnnt_add_heads(m, self, enc_dim); }
 
 static nc_status rnnt_build(nc_model *m, const nc_model_build_args *a) {
     nc_rnnt_model *rm = nc_calloc(1, sizeof *rm);
@@ -149,21 +150,24 @@ static nc_status rnnt_build(nc_model *m, const nc_model_build_args *a) {
     m->impl = rm;
     nc_status s;
     if ((s = nc_asr_build_front(m, &rm->base, m->cls == &nc_rnnt_bpe_model_class, a)) ||
-        (s = parse_loss(m->cfg, rm)) || (s = parse_decoding(m->cfg, rm)))
+        (s = nc_rnnt_parse_head_config(m->cfg, rm)))
         return s;
-    heads_ctx h = {.rm = rm, .cfg = m->cfg};
-    if ((s = nc_asr_build_encoder(m, &rm->base, a, rnnt_heads, &h))) return s;
+    if ((s = nc_asr_build_encoder(m, &rm->base, a, rnnt_heads, rm))) return s;
     /* After torch's initialisers, as RNNTDecoder's constructor does. */
     nc_rnnt_decoder_reset(&rm->decoder);
     return NC_OK;
 }
 
-static void rnnt_destroy(nc_model *m) {
-    nc_rnnt_model *rm = m->impl;
-    if (!rm) return;
+void nc_rnnt_model_clear(nc_rnnt_model *rm) {
     nc_asr_front_clear(&rm->base);
     nc_rnnt_decoder_free(&rm->decoder);
     nc_free(rm->durations);
+}
+
+static void rnnt_destroy(nc_model *m) {
+    nc_rnnt_model *rm = m->impl;
+    if (!rm) return;
+    nc_rnnt_model_clear(rm);
     nc_free(rm);
     m->impl = NULL;
 }
@@ -175,7 +179,8 @@ nc_rnnt_model *nc_rnnt_of(const nc_model *m) {
 }
 
 nc_ctc_model *nc_asr_front_of(const nc_model *m) {
-    if (m && (m->cls == &nc_rnnt_model_class || m->cls == &nc_rnnt_bpe_model_class))
+    /* A hybrid model's state starts with its nc_rnnt_model (hybrid_model.h). */
+    if (m && (m->cls == &nc_rnnt_model_class || m->cls == &nc_rnnt_bpe_model_class || nc_hybrid_class(m->cls)))
         return &((nc_rnnt_model *)m->impl)->base;
     return nc_ctc_of(m);
 }

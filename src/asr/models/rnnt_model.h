@@ -19,4 +19,20 @@ struct nc_rnnt_model {
     int64_t fused_batch_size;  /* model.joint.fused_batch_size with fuse_loss_wer; 0: unfused */
 };
 
+/* The transducer head for models that share it (EncDecRNNT(BPE)Model and the
+ * hybrids, hybrid_model.c): model.loss and model.decoding into rm; then,
+ * from nc_asr_build_encoder's add_heads, model.decoder and model.joint as
+ * decoder.* and joint.* after the encoder (call nc_rnnt_decoder_reset once
+ * the parameters are initialised); clear frees what they made (not rm). */
+nc_status nc_rnnt_parse_head_config(const nc_cfg *c, nc_rnnt_model *rm);
+nc_status nc_rnnt_add_heads(nc_model *m, nc_rnnt_model *rm, int64_t enc_dim);
+void nc_rnnt_model_clear(nc_rnnt_model *rm);
+
+/* rnnt_model_step.c: the encoder on a loader batch, (B, T', D) with the
+ * encoded lengths into enc_len[B]; the transducer loss of the head on it
+ * (decoder on the targets -> joint -> RNN-T or TDT loss, model.rnnt_reduction). */
+nc_tensor *nc_rnnt_encode(nc_ctx *ctx, nc_rnnt_model *rm, const nc_asr_batch *b, int64_t *enc_len);
+nc_tensor *nc_rnnt_head_loss(nc_ctx *ctx, nc_rnnt_model *rm, const nc_asr_batch *b, nc_tensor *enc,
+                             const int64_t *enc_len);
+
 #endif

@@ -112,3 +112,12 @@ nc_status nc_rnnt_transcribe_batch(nc_model *m, nc_ctx *ctx, const nc_asr_batch 
         for (int64_t i = 0; i < B; i++) nc_asr_hyp_free(&hyps[i]);
     return s;
 }
+
+nc_tensor *nc_rnnt_encode(nc_ctx *ctx, nc_rnnt_model *rm, const nc_asr_batch *b, int64_t *enc_len) {
+    return encode(ctx, rm, b, enc_len);
+}
+
+nc_tensor *nc_rnnt_head_loss(nc_ctx *ctx, nc_rnnt_model *rm, const nc_asr_batch *b, nc_tensor *enc,
+                             const int64_t *enc_len) {
+    return transducer_loss(ctx, rm, b, enc, enc_len);
+}
