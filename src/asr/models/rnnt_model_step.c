@@ -1,6 +1,6 @@
 /* EncDecRNNTModel steps (nemo/collections/asr/models/rnnt_models.py):
- * training_step (encoder -> decoder on the targets -> joint -> RNN-T/TDT
- * loss) and validation_step (the loss, and greedy-decoded WER/CER as
+ * training_step (encoder -> decoder on the targets -> joint -> RNN-T/TDT/
+ * multi-blank loss) and validation_step (the loss, and greedy-decoded WER/CER as
  * NeMo's WER metric with the RNNTDecoding greedy strategy). */
 #include <string.h>
 
@@ -26,8 +26,9 @@ static nc_tensor *transducer_loss(nc_ctx *ctx, nc_rnnt_model *rm, const nc_asr_b
     nc_tensor *tl = nc_from_data(ctx, NC_I64, NC_DIMS(B), b->token_len);
     nc_tensor *pred = nc_rnnt_decoder_fwd(ctx, &rm->decoder, tg);
     nc_tensor *logits = nc_rnnt_joint_fwd(ctx, &rm->joint, enc, pred);
-    return rm->tdt ? nc_tdt_loss(ctx, logits, tg, il, tl, &rm->loss)
-                   : nc_rnnt_loss(ctx, logits, tg, il, tl, &rm->loss);
+    if (rm->tdt) return nc_tdt_loss(ctx, logits, tg, il, tl, &rm->loss);
+    if (rm->multiblank) return nc_multiblank_rnnt_loss(ctx, logits, tg, il, tl, &rm->loss);
+    return nc_rnnt_loss(ctx, logits, tg, il, tl, &rm->loss);
 }
 
 nc_status nc_rnnt_train_step(nc_model *m, nc_ctx *ctx, const void *batch, nc_tensor **loss) {
