@@ -44,6 +44,9 @@ static nc_status parse_decoder(const nc_cfg *c, int64_t vocab, nc_rnnt_decoder_p
 static nc_status parse_multiblank(const nc_cfg *c, nc_rnnt_model *rm) {
     nc_status s;
     int64_t n = 0;
+    if (!nc_cfg_has(c, "loss.multiblank_rnnt_kwargs.big_blank_durations"))
+        return nc_error(NC_ERR_CONFIG, "model.loss.multiblank_rnnt_kwargs.big_blank_durations: required by "
+                                       "loss_name multiblank_rnnt (e.g. [2, 4, 8])");
     if ((s = nc_cfg_get_float_in_or(c, "loss.multiblank_rnnt_kwargs.sigma", 0.0, 0.0, 1e6, &rm->loss.sigma)) ||
         (s = nc_cfg_get_int_list(c, "loss.multiblank_rnnt_kwargs.big_blank_durations", &rm->big_blank_durations,
                                  &n)))
