@@ -18,6 +18,16 @@
  *     duration; the frame ends on a duration > 0 or after max_symbols steps,
  *     and ending on the limit adds one frame more (GreedyTDTInfer's
  *     `if symbols_added == max_symbols: time_idx += 1`).
+ * NeMo's own batched decoders do not always agree with its per-utterance
+ * ones (checked on tests/ref/rnnt_modules with NeMo's code): on the CPU
+ * GreedyBatchedRNNTInfer sums raw logits as the score (tokens the same);
+ * GreedyBatchedTDTInfer advances one frame, not duration + 1, when the
+ * symbol limit ends a frame (case tdt, utterance 1: one token more); and
+ * GreedyBatchedMultiblankRNNTInfer skips frames only when every utterance
+ * of the batch emitted a big blank, so an utterance decodes frames its own
+ * big blank covered (case multiblank_relu: 18 tokens against 6). Here every
+ * utterance follows the per-utterance rules, so greedy and greedy_batch
+ * give the same transcripts and scores.
  * All buffers are allocated once per call; every step's tensors come from
  * the ctx arena and are dropped by a rewind. */
 #include <string.h>
