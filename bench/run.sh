@@ -9,7 +9,7 @@
 #
 #   bench/run.sh [BUILD_DIR]          (default build)
 #   env: REPEATS=3 STEPS=3 WARMUP=2 THREADS=2
-#        CASES="conformer fastconformer transducer gpt infer features loss_curve"
+#        CASES="conformer fastconformer transducer gpt infer features rnnt_greedy loss_curve"
 #        SECONDS_AUDIO=16 OMP_WAIT_POLICY (default passive for both sides, see README)
 #        PYTHON=/usr/bin/python3 OUT=bench_out
 set -euo pipefail
@@ -25,14 +25,14 @@ STEPS=${STEPS:-3}
 WARMUP=${WARMUP:-2}
 THREADS=${THREADS:-2}
 SECS=${SECONDS_AUDIO:-16}
-CASES=${CASES:-"conformer fastconformer transducer gpt infer features loss_curve"}
+CASES=${CASES:-"conformer fastconformer transducer gpt infer features rnnt_greedy loss_curve"}
 OUT=${OUT:-bench_out}
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 mkdir -p "$OUT"
 LOG="$OUT/runs.log"
 : > "$LOG"
 
-for b in bench_conformer bench_gpt bench_features; do
+for b in bench_conformer bench_gpt bench_features bench_rnnt_greedy; do
     [ -x "$BIN/$b" ] || { echo "missing $BIN/$b: build first (make build)" >&2; exit 1; }
 done
 "$PY" -c "import torch" 2>/dev/null || { echo "PyTorch not found for $PY (apt install python3-torch)" >&2; exit 1; }
@@ -159,6 +159,13 @@ for c in $CASES; do
         echo | tee -a "$TABLE"
         for t in 1 2; do
             OMP_NUM_THREADS=$t "$BIN/bench_features" --threads $t --python "$PY" | sed "s/^/features ($t thread): /" | tee -a "$TABLE"
+        done
+        ;;
+    rnnt_greedy) # greedy vs greedy_batch transducer decoding, RNN-T and TDT (no PyTorch twin)
+        echo | tee -a "$TABLE"
+        for t in 1 2; do
+            OMP_NUM_THREADS=$t "$BIN/bench_rnnt_greedy" 16 250 176 320 129 "$((STEPS + WARMUP))" |
+                sed "s/^/rnnt_greedy ($t thread): /" | tee -a "$TABLE"
         done
         ;;
     loss_curve) # bf16-mixed vs fp32 over 200 steps of the demo task (bench/loss_curve.sh)

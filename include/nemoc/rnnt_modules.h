@@ -126,9 +126,20 @@ typedef struct nc_rnnt_greedy_params {
     int max_symbols_per_step; /* <= 0: no limit (NeMo's None); TDT needs a limit */
     const int64_t *durations; /* TDT: the duration of each duration logit; NULL: RNN-T */
     int64_t n_durations;
+    /* Multi-blank RNN-T (GreedyMultiblankRNNTInfer): the frames each big blank
+     * covers, big blank i at logit blank - 1 - i (the loss's layout); emitting
+     * it moves on by that many frames. NULL: no big blanks. */
+    const int64_t *big_blank_durations;
+    int64_t n_big_blanks;
+    /* greedy_batch (GreedyBatchedRNNTInfer / GreedyBatchedTDTInfer): decode the
+     * utterances together, one prediction-network step and one joint
+     * evaluation per step for all that are still active
+     * (src/asr/decoding/rnnt_greedy_batch.c); the hypotheses are those of the
+     * per-utterance loop. */
+    bool batched;
 } nc_rnnt_greedy_params;
 
-/* max_symbols_per_step 10 (NeMo's greedy config), RNN-T. */
+/* max_symbols_per_step 10 (NeMo's greedy config), RNN-T, per utterance. */
 nc_rnnt_greedy_params nc_rnnt_greedy_default_params(void);
 
 /* One utterance's result; the arrays are malloc'ed (nc_rnnt_hyp_free). */
@@ -142,7 +153,8 @@ typedef struct nc_rnnt_hyp {
 void nc_rnnt_hyp_free(nc_rnnt_hyp *h);
 
 /* Greedy decoding of each utterance on its own, as GreedyRNNTInfer /
- * GreedyTDTInfer: enc (B, T, D_enc) f32 encoder output, lengths (B) frames
+ * GreedyTDTInfer / GreedyMultiblankRNNTInfer (gp->batched: all together,
+ * same result): enc (B, T, D_enc) f32 encoder output, lengths (B) frames
  * per utterance (each in [0, T]); fills hyps[0..B-1]. Runs without a tape
  * (grad mode is restored). The ctx arena grows by a few small tensors per
  * step; a caller decoding long audio resets the ctx between batches. */

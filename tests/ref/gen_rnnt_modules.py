@@ -3,7 +3,8 @@
 decoding (tests/unit/test_rnnt_modules.c), from NeMo's own module code:
 nemo/collections/asr/modules/rnnt.py (RNNTDecoder, RNNTJoint) and
 nemo/collections/asr/parts/submodules/rnnt_greedy_decoding.py
-(GreedyRNNTInfer, GreedyTDTInfer), imported through nemo_src.py.
+(GreedyRNNTInfer, GreedyTDTInfer, GreedyMultiblankRNNTInfer), imported
+through nemo_src.py.
 
 Writes tests/ref/rnnt_modules/<case>/:
   w.<state_dict key>.npy      every parameter, under the model's names
@@ -13,10 +14,13 @@ Writes tests/ref/rnnt_modules/<case>/:
   logits                      RNNTJoint.joint(enc, dec_out) without log_softmax (B, T, U+1, C)
   loss, grad.<key>, grad_enc  (rnnt cases) torchaudio rnnt_loss (blank = V, sum) and its
                               gradient w.r.t. every parameter and the encoder output
-  greedy_tokens/_frames/_lens greedy decoding of `enc` (NeMo's GreedyRNNTInfer or
-  greedy_scores                GreedyTDTInfer), tokens padded with -1
+  greedy_tokens/_frames/_lens greedy decoding of `enc` (NeMo's GreedyRNNTInfer,
+  greedy_scores                GreedyTDTInfer or GreedyMultiblankRNNTInfer), tokens
+                              padded with -1
   meta                        [V, H, L, D_enc, joint_hidden, activation(0 relu,1 tanh,
-                              2 sigmoid), max_symbols, n_durations, durations...]
+                              2 sigmoid), max_symbols, n_extra, durations...]: the TDT
+                              durations, or for multiblank_* cases the big-blank
+                              durations (joint output V tokens, the big blanks, the blank)
 
 Run with /usr/bin/python3 (Debian python3-torch, python3-torchaudio); NeMo's
 source at .nemo_src (see nemo_src.py)."""
@@ -42,13 +46,13 @@ def save(d, name, a):
 
 
 def make_case(name, seed, V, H, L, D, J, act, B, T, U, il, tl, max_symbols, durations=None,
-              wscale=0.6, blank_bias=0.0):
+              wscale=0.6, blank_bias=0.0, big_blanks=None, big_bias=0.0):
     d = os.path.join(OUT, name)
     os.makedirs(d, exist_ok=True)
     torch.manual_seed(seed)
     dec = rnnt.RNNTDecoder(prednet={"pred_hidden": H, "pred_rnn_layers": L, "dropout": 0.0},
                            vocab_size=V, blank_as_pad=True)
-    n_extra = len(durations) if durations else 0
+    n_extra = len(durations) if durations else len(big_blanks) if big_blanks else 0
     joint = rnnt.RNNTJoint(jointnet={"encoder_hidden": D, "pred_hidden": H, "joint_hidden": J,
                                      "activation": act, "dropout": 0.0},
                            num_classes=V, num_extra_outputs=n_extra, log_softmax=False)
@@ -59,7 +63,11 @@ def make_case(name, seed, V, H, L, D, J, act, B, T, U, il, tl, max_symbols, dura
         for k, p in list(dec.named_parameters()) + list(joint.named_parameters()):
             p.copy_(torch.randn(p.shape, generator=g) * wscale)
         dec.prediction["embed"].weight[V].zero_()  # blank_as_pad: the padding row stays zero
-        joint.joint_net[-1].bias[V] += blank_bias  # a mix of blanks and tokens in greedy decoding
+        if big_blanks:  # tokens, big blanks and blanks in greedy decoding
+            joint.joint_net[-1].bias[V: V + n_extra] += big_bias
+            joint.joint_net[-1].bias[V + n_extra] += blank_bias
+        else:
+            joint.joint_net[-1].bias[V] += blank_bias  # a mix of blanks and tokens in greedy decoding
     params = [("decoder." + k, p) for k, p in dec.named_parameters()] + \
              [("joint." + k, p) for k, p in joint.named_parameters()]
     for k, p in params:
@@ -83,7 +91,7 @@ def make_case(name, seed, V, H, L, D, J, act, B, T, U, il, tl, max_symbols, dura
     logits = joint.joint(enc_r, dec_out)  # (B, T, U+1, C), no log_softmax
     save(d, "dec_out", dec_out.detach().numpy())
     save(d, "logits", logits.detach().numpy())
-    if not durations:
+    if not durations and not big_blanks:
         loss = taF.rnnt_loss(logits, targets.int(), il_t.int(), tl_t.int(), blank=V,
                              reduction="sum", clamp=-1)
         loss.backward()
@@ -92,7 +100,12 @@ def make_case(name, seed, V, H, L, D, J, act, B, T, U, il, tl, max_symbols, dura
         for k, p in params:
             save(d, "grad." + k, p.grad.numpy())
 
-    if durations:
+    if big_blanks:
+        inf = greedy.GreedyMultiblankRNNTInfer(dec, joint, blank_index=V + n_extra,
+                                               big_blank_durations=big_blanks,
+                                               max_symbols_per_step=max_symbols,
+                                               preserve_alignments=True)
+    elif durations:
         inf = greedy.GreedyTDTInfer(dec, joint, blank_index=V, durations=durations,
                                     max_symbols_per_step=max_symbols)
     else:
@@ -115,9 +128,13 @@ def make_case(name, seed, V, H, L, D, J, act, B, T, U, il, tl, max_symbols, dura
     save(d, "greedy_lens", lens)
     save(d, "greedy_scores", scores)
     meta = [V, H, L, D, J, ACTS.index(act), max_symbols if max_symbols else 0, n_extra] + \
-        list(durations or [])
+        list(durations or big_blanks or [])
     save(d, "meta", np.array(meta, dtype=np.int64))
     print(name, "lens", lens.tolist(), "tokens", [toks[b, : lens[b]].tolist() for b in range(B)])
+    if big_blanks:  # the kinds of the steps taken: tokens, big blanks, blanks
+        ks = [int(k) for h in hyps for frame in h.alignments for _, k in frame]
+        print("  steps: %d tokens, %d big blanks, %d blanks" % (
+            sum(k < V for k in ks), sum(V <= k < V + n_extra for k in ks), sum(k == V + n_extra for k in ks)))
 
 
 make_case("rnnt_relu", 10, V=5, H=8, L=2, D=6, J=7, act="relu", B=3, T=9, U=4, il=[9, 6, 7],
@@ -128,3 +145,9 @@ make_case("rnnt_sigmoid", 30, V=4, H=5, L=3, D=4, J=6, act="sigmoid", B=2, T=6, 
           tl=[1, 2], max_symbols=5, blank_bias=2.5)
 make_case("tdt", 40, V=6, H=8, L=1, D=6, J=8, act="relu", B=3, T=14, U=3, il=[14, 10, 5],
           tl=[3, 1, 2], max_symbols=3, durations=[0, 1, 2, 3, 4], blank_bias=1.0)
+make_case("multiblank_relu", 50, V=6, H=8, L=1, D=6, J=8, act="relu", B=3, T=24, U=3,
+          il=[24, 17, 9], tl=[3, 1, 2], max_symbols=3, big_blanks=[2, 4, 8], blank_bias=1.6,
+          big_bias=0.0, wscale=0.4)
+make_case("multiblank_nolimit", 60, V=5, H=6, L=2, D=5, J=7, act="tanh", B=2, T=20, U=2,
+          il=[20, 13], tl=[2, 2], max_symbols=None, big_blanks=[2, 3], blank_bias=0.4,
+          big_bias=0.4, wscale=0.4)

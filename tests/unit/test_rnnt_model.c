@@ -1,6 +1,7 @@
 /* EncDecRNNTModel from a tiny config: NeMo's state_dict names (encoder.*,
  * decoder.prediction.*, joint.*), one training step with a finite loss and
- * a finite, non-zero gradient for every parameter (RNN-T and TDT), the
+ * a finite, non-zero gradient for every parameter (RNN-T, TDT and
+ * multi-blank), the
  * validation sums, batch transcription, and refused configs naming their key. */
 #include <math.h>
 #include <stdio.h>
@@ -10,7 +11,8 @@
 #include "nemoc/collections.h"
 #include "asr/models/rnnt_model.h"
 
-static nc_model *build(const char *extra, nc_status want) {
+/* joint_extra: more keys of model.joint (e.g. "num_extra_outputs: 3, ") */
+static nc_model *build_j(const char *joint_extra, const char *extra, nc_status want) {
     char t[2048];
     snprintf(t, sizeof t,
              "model:\n"
@@ -21,10 +23,10 @@ static nc_model *build(const char *extra, nc_status want) {
              "            dropout_emb: 0.0}\n"
              "  decoder: {vocab_size: 4, blank_as_pad: true,\n"
              "            prednet: {pred_hidden: 6, pred_rnn_layers: 1, dropout: 0.0}}\n"
-             "  joint: {num_classes: 4, fuse_loss_wer: false,\n"
+             "  joint: {%snum_classes: 4, fuse_loss_wer: false,\n"
              "          jointnet: {joint_hidden: 10, activation: relu, dropout: 0.0}}\n"
              "%s",
-             extra);
+             joint_extra, extra);
     nc_cfg *root = NULL, *mc = NULL;
     nc_model *m = NULL;
     CHECK_OK(nc_cfg_parse(t, strlen(t), "test", &root));
@@ -35,6 +37,8 @@ static nc_model *build(const char *extra, nc_status want) {
     nc_cfg_free(root);
     return m;
 }
+
+static nc_model *build(const char *extra, nc_status want) { return build_j("", extra, want); }
 
 typedef struct data {
     float feats[2 * 16 * 48];
@@ -128,8 +132,43 @@ int main(void) {
     m = build("  loss: {warprnnt_numba_kwargs: {fastemit_lambda: 0.001, clamp: 1.0}}\n", NC_OK);
     check_step(m, 5);
     nc_model_free(m);
+    /* multi-blank (conf/conformer/multiblank/conformer_multiblank_transducer_bpe.yaml's
+     * keys): the joint grows by the big blanks, the decoding takes the loss's durations */
+    m = build("  loss: {loss_name: multiblank_rnnt,\n"
+              "         multiblank_rnnt_kwargs: {big_blank_durations: [2, 4], sigma: 0.05}}\n",
+              NC_OK);
+    check_step(m, 7);
+    if (m) {
+        nc_rnnt_model *rm = nc_rnnt_of(m);
+        CHECK(rm->multiblank && rm->loss.n_big_blanks == 2 && rm->loss.big_blank_durations[1] == 4);
+        CHECK(fabs(rm->loss.sigma - 0.05) < 1e-12);
+        CHECK(rm->greedy.n_big_blanks == 2 && rm->greedy.big_blank_durations[0] == 2);
+        CHECK(rm->greedy.batched); /* NeMo's default strategy greedy_batch */
+    }
+    nc_model_free(m);
+    m = build_j("num_extra_outputs: 3, ", "  decoding: {strategy: greedy}\n"
+              "  loss: {loss_name: multiblank_rnnt, multiblank_rnnt_kwargs: {big_blank_durations: [2, 4, 8]}}\n",
+              NC_OK);
+    check_step(m, 8);
+    if (m) CHECK(!nc_rnnt_of(m)->greedy.batched);
+    nc_model_free(m);
+    static const char *const bad_big[] = {"[]", "[4, 2]", "[1, 2]", "[2, 2]"};
+    for (int i = 0; i < 4; i++) {
+        char extra[256];
+        snprintf(extra, sizeof extra,
+                 "  loss: {loss_name: multiblank_rnnt, multiblank_rnnt_kwargs: {big_blank_durations: %s}}\n",
+                 bad_big[i]);
+        CHECK(build(extra, NC_ERR_CONFIG) == NULL);
+        CHECK(strstr(nc_last_error(), "model.loss.multiblank_rnnt_kwargs.big_blank_durations") != NULL);
+    }
+    CHECK(build("  loss: {loss_name: multiblank_rnnt}\n", NC_ERR_CONFIG) == NULL); /* no durations */
+    CHECK(strstr(nc_last_error(), "big_blank_durations") != NULL);
+    CHECK(build_j("num_extra_outputs: 2, ",
+                "  loss: {loss_name: multiblank_rnnt, multiblank_rnnt_kwargs: {big_blank_durations: [2, 4, 8]}}\n",
+                NC_ERR_CONFIG) == NULL);
+    CHECK(strstr(nc_last_error(), "model.joint.num_extra_outputs") != NULL);
     CHECK(build("  decoding: {strategy: beam}\n", NC_ERR_UNSUPPORTED) == NULL);
-    CHECK(build("  loss: {loss_name: multiblank_rnnt}\n", NC_ERR_UNSUPPORTED) == NULL);
+    CHECK(build("  loss: {loss_name: multiblank_rnnt_pytorch}\n", NC_ERR_UNSUPPORTED) == NULL);
     CHECK(strstr(nc_last_error(), "model.loss.loss_name") != NULL);
     CHECK(build("  loss: {loss_name: tdt, tdt_kwargs: {durations: [1, 2]}}\n", NC_ERR_CONFIG) == NULL);
     return nc_test_finish("rnnt_model");

@@ -1,12 +1,12 @@
 /* RNNTDecoder, RNNTJoint and greedy transducer decoding against
  * tests/ref/gen_rnnt_modules.py (NeMo's own RNNTDecoder / RNNTJoint /
- * GreedyRNNTInfer / GreedyTDTInfer with small random weights, loaded here
- * under NeMo's state_dict names).
+ * GreedyRNNTInfer / GreedyTDTInfer / GreedyMultiblankRNNTInfer with small
+ * random weights, loaded here under NeMo's state_dict names).
  * Tolerances: decoder output and joint logits |got - want| <= 1e-5 +
  * 1e-5 |want|; the torchaudio rnnt_loss (sum) within 1e-5 relative; every
  * parameter gradient and the encoder-output gradient max |diff| <= 1e-5 *
  * max |want| per tensor; greedy tokens and frames identical, scores within
- * 1e-4. Also: the step API against the whole-sequence forward, a central
+ * 1e-4, for the per-utterance and the batched (greedy_batch) decoder. Also: the step API against the whole-sequence forward, a central
  * finite-difference check of the joint + loss, and named config errors. */
 #include <math.h>
 #include <stdlib.h>
@@ -62,7 +62,8 @@ static nc_tensor *ctx_copy(nc_ctx *ctx, const nc_tensor *t) {
     return nc_from_data(ctx, t->dtype, t->ndim, t->shape, t->data);
 }
 
-static void test_case(const char *name) {
+/* multiblank: meta's durations are big-blank durations (multiblank_* cases) */
+static void test_case(const char *name, bool multiblank) {
     char dir[512];
     snprintf(dir, sizeof dir, "%s", nc_test_src("tests/ref/rnnt_modules"));
     snprintf(dir + strlen(dir), sizeof dir - strlen(dir), "/%s", name);
@@ -72,7 +73,7 @@ static void test_case(const char *name) {
     nc_tensor *enc0 = nc_test_npy(dir, "enc"), *tg0 = nc_test_npy(dir, "targets");
     nc_tensor *il0 = nc_test_npy(dir, "il"), *tl0 = nc_test_npy(dir, "tl");
     nc_tensor *dec_ref = nc_test_npy(dir, "dec_out"), *lg_ref = nc_test_npy(dir, "logits");
-    const bool tdt = m.meta[7] > 0;
+    const bool extra = m.meta[7] > 0, tdt = extra && !multiblank;
     nc_ctx *ctx;
     CHECK_OK(nc_ctx_create(NULL, &ctx));
     nc_set_training(ctx, true);
@@ -88,7 +89,7 @@ static void test_case(const char *name) {
     snprintf(what, sizeof what, "%s joint logits", name);
     CHECK(nc_numel(logits) == nc_numel(lg_ref));
     nc_test_allclose(what, nc_f32(logits), nc_f32(lg_ref), nc_numel(lg_ref), TOL, TOL);
-    if (!tdt) {
+    if (!extra) {
         nc_rnnt_params rp = nc_rnnt_default_params();
         rp.reduction = NC_LOSS_SUM;
         nc_tensor *loss = nc_rnnt_loss(ctx, logits, ctx_copy(ctx, tg0), ctx_copy(ctx, il0),
@@ -131,16 +132,21 @@ static void test_case(const char *name) {
         nc_ctx_reset(ctx);
     }
 
-    /* greedy decoding as NeMo's GreedyRNNTInfer / GreedyTDTInfer */
-    {
+    /* greedy decoding as NeMo's GreedyRNNTInfer / GreedyTDTInfer /
+     * GreedyMultiblankRNNTInfer, per utterance and batched */
+    for (int batched = 0; batched < 2; batched++) {
         nc_tensor *tk = nc_test_npy(dir, "greedy_tokens"), *fr = nc_test_npy(dir, "greedy_frames");
         nc_tensor *ln = nc_test_npy(dir, "greedy_lens"), *sc = nc_test_npy(dir, "greedy_scores");
         const int64_t B = enc0->shape[0];
         nc_rnnt_greedy_params gp = nc_rnnt_greedy_default_params();
         gp.max_symbols_per_step = (int)m.meta[6];
+        gp.batched = batched;
         if (tdt) {
             gp.durations = &m.meta[8];
             gp.n_durations = m.meta[7];
+        } else if (multiblank) {
+            gp.big_blank_durations = &m.meta[8];
+            gp.n_big_blanks = m.meta[7];
         }
         nc_rnnt_hyp hyps[8];
         nc_tensor *e = ctx_copy(ctx, enc0);
@@ -155,8 +161,8 @@ static void test_case(const char *name) {
                            hyps[b].frames[i] == nc_i64(fr)[b * w + i];
                 CHECK(same);
                 CHECK_NEAR(hyps[b].score, nc_f32(sc)[b], 1e-4 * (1.0 + fabs(nc_f32(sc)[b])));
-                printf("%s greedy utt %lld: %lld tokens%s\n", name, (long long)b, (long long)n,
-                       same ? " identical" : " DIFFER");
+                printf("%s greedy%s utt %lld: %lld tokens%s\n", name, batched ? "_batch" : "", (long long)b,
+                       (long long)n, same ? " identical" : " DIFFER");
                 nc_rnnt_hyp_free(&hyps[b]);
             }
         }
@@ -264,13 +270,41 @@ static void test_errors(void) {
     CHECK_OK(nc_rnnt_joint_init(&joint, p, "joint", &jp));
     CHECK(nc_params_find(p, "joint.joint_net.2.weight") != NULL); /* Dropout at index 1 */
     nc_params_free(p);
+
+    /* greedy decoding: the joint's extra outputs must match the durations given */
+    modules m;
+    memset(&m, 0, sizeof m);
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/multiblank_relu", nc_test_src("tests/ref/rnnt_modules"));
+    if (!modules_load(dir, &m)) return;
+    nc_ctx *ctx;
+    CHECK_OK(nc_ctx_create(NULL, &ctx));
+    nc_tensor *enc = nc_zeros(ctx, NC_F32, NC_DIMS(1, 4, m.joint.hp.encoder_hidden));
+    const int64_t len = 4, big2[2] = {2, 4}, big3[3] = {2, 0, 8}, dur[3] = {0, 1, 2};
+    nc_rnnt_hyp hyp;
+    nc_rnnt_greedy_params gp = nc_rnnt_greedy_default_params();
+    CHECK(nc_rnnt_greedy_decode(ctx, &m.dec, &m.joint, enc, &len, &gp, &hyp) == NC_ERR_CONFIG);
+    CHECK(strstr(nc_last_error(), "neither TDT durations nor big-blank durations") != NULL);
+    gp.big_blank_durations = big2, gp.n_big_blanks = 2;
+    CHECK(nc_rnnt_greedy_decode(ctx, &m.dec, &m.joint, enc, &len, &gp, &hyp) == NC_ERR_CONFIG);
+    CHECK(strstr(nc_last_error(), "2 big-blank durations for 3 extra joint outputs") != NULL);
+    gp.big_blank_durations = big3, gp.n_big_blanks = 3;
+    CHECK(nc_rnnt_greedy_decode(ctx, &m.dec, &m.joint, enc, &len, &gp, &hyp) == NC_ERR_CONFIG);
+    CHECK(strstr(nc_last_error(), "duration 0 is below 1") != NULL);
+    gp.durations = dur, gp.n_durations = 3;
+    CHECK(nc_rnnt_greedy_decode(ctx, &m.dec, &m.joint, enc, &len, &gp, &hyp) == NC_ERR_CONFIG);
+    CHECK(strstr(nc_last_error(), "together") != NULL);
+    nc_ctx_free(ctx);
+    modules_free(&m);
 }
 
 int main(void) {
-    test_case("rnnt_relu");
-    test_case("rnnt_tanh");
-    test_case("rnnt_sigmoid");
-    test_case("tdt");
+    test_case("rnnt_relu", false);
+    test_case("rnnt_tanh", false);
+    test_case("rnnt_sigmoid", false);
+    test_case("tdt", false);
+    test_case("multiblank_relu", true);
+    test_case("multiblank_nolimit", true);
     test_gradcheck();
     test_errors();
     return nc_test_finish("rnnt_modules");

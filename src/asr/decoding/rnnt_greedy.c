@@ -1,6 +1,9 @@
 /* Greedy transducer decoding, one utterance at a time, as NeMo's
- * GreedyRNNTInfer._greedy_decode and GreedyTDTInfer._greedy_decode
- * (nemo/collections/asr/parts/submodules/rnnt_greedy_decoding.py).
+ * GreedyRNNTInfer._greedy_decode, GreedyMultiblankRNNTInfer._greedy_decode
+ * and GreedyTDTInfer._greedy_decode
+ * (nemo/collections/asr/parts/submodules/rnnt_greedy_decoding.py); the
+ * argument checks and the encoder projection for the batched decoder
+ * (rnnt_greedy_batch.c) too.
  *
  * Per utterance the decoder state (h, c) and the projected prediction
  * g = joint.pred(decoder(last token)) live in heap buffers; every step's
@@ -15,10 +18,16 @@
 #include "core/vec.h"
 #include "nemoc/alloc.h"
 #include "nemoc/arena.h"
+#include "asr/decoding/rnnt_greedy_internal.h"
 #include "nemoc/rnnt_modules.h"
 
 nc_rnnt_greedy_params nc_rnnt_greedy_default_params(void) {
-    return (nc_rnnt_greedy_params){.max_symbols_per_step = 10, .durations = NULL, .n_durations = 0};
+    return (nc_rnnt_greedy_params){.max_symbols_per_step = 10,
+                                   .durations = NULL,
+                                   .n_durations = 0,
+                                   .big_blank_durations = NULL,
+                                   .n_big_blanks = 0,
+                                   .batched = false};
 }
 
 void nc_rnnt_hyp_free(nc_rnnt_hyp *h) {
@@ -80,29 +89,24 @@ static nc_status joint_step(nc_ctx *ctx, greedy_state *s, const float *f) {
     return st;
 }
 
-/* First maximum of x[0..n) (torch.max's index on CPU). */
-static int64_t argmax(const float *x, int64_t n) {
-    int64_t k = 0;
-    for (int64_t i = 1; i < n; i++)
-        if (x[i] > x[k]) k = i;
-    return k;
-}
-
-static nc_status emit(greedy_state *s, nc_rnnt_hyp *hyp, int64_t k, int64_t t, double v) {
-    const int64_t LH = s->dec->hp.pred_rnn_layers * s->dec->hp.pred_hidden;
-    if (hyp->n == s->cap) {
-        int64_t cap = s->cap;
-        if (nc_vec_reserve(&hyp->tokens, &cap, hyp->n + 1, sizeof(int64_t)) != NC_OK)
-            return NC_ERR_OOM;
-        cap = s->cap;
-        if (nc_vec_reserve(&hyp->frames, &cap, hyp->n + 1, sizeof(int64_t)) != NC_OK)
-            return NC_ERR_OOM;
-        s->cap = cap;
+nc_status nc_rnnt_hyp_push(nc_rnnt_hyp *hyp, int64_t *cap, int64_t k, int64_t t, double v) {
+    if (hyp->n == *cap) {
+        int64_t c = *cap;
+        if (nc_vec_reserve(&hyp->tokens, &c, hyp->n + 1, sizeof(int64_t)) != NC_OK) return NC_ERR_OOM;
+        c = *cap;
+        if (nc_vec_reserve(&hyp->frames, &c, hyp->n + 1, sizeof(int64_t)) != NC_OK) return NC_ERR_OOM;
+        *cap = c;
     }
     hyp->tokens[hyp->n] = k;
     hyp->frames[hyp->n] = t;
     hyp->n++;
     hyp->score += v;
+    return NC_OK;
+}
+
+static nc_status emit(greedy_state *s, nc_rnnt_hyp *hyp, int64_t k, int64_t t, double v) {
+    const int64_t LH = s->dec->hp.pred_rnn_layers * s->dec->hp.pred_hidden;
+    if (nc_rnnt_hyp_push(hyp, &s->cap, k, t, v) != NC_OK) return NC_ERR_OOM;
     /* hypothesis.dec_state = hidden_prime; last_token = k */
     memcpy(s->h, s->h_new, (size_t)LH * sizeof(float));
     memcpy(s->c, s->c_new, (size_t)LH * sizeof(float));
@@ -112,28 +116,35 @@ static nc_status emit(greedy_state *s, nc_rnnt_hyp *hyp, int64_t k, int64_t t, d
     return NC_OK;
 }
 
-/* GreedyRNNTInfer._greedy_decode: f (T, J) projected frames of one utterance. */
+/* GreedyRNNTInfer._greedy_decode and GreedyMultiblankRNNTInfer._greedy_decode
+ * (n_big 0: plain RNN-T): f (T, J) projected frames of one utterance. The
+ * logits are V tokens, then the big blanks (big blank i at blank - 1 - i),
+ * then the blank; any blank ends the frame, a big blank also skips
+ * big[i] - 1 frames (NeMo's big_blank_duration countdown). */
 static nc_status decode_rnnt(nc_ctx *ctx, greedy_state *s, const float *f, int64_t len, int max_sym,
-                             nc_rnnt_hyp *hyp) {
-    const int64_t J = s->joint->hp.joint_hidden, C = s->joint->n_out, blank = s->dec->blank;
+                             const int64_t *big, int64_t n_big, nc_rnnt_hyp *hyp) {
+    const int64_t J = s->joint->hp.joint_hidden, C = s->joint->n_out;
+    const int64_t first_blank = s->dec->blank, blank = C - 1; /* V and V + n_big */
     nc_status st;
-    for (int64_t t = 0; t < len; t++) {
+    int64_t t = 0;
+    while (t < len) {
         bool not_blank = true;
         int symbols = 0;
+        int64_t step = 1;
         while (not_blank && (max_sym <= 0 || symbols < max_sym)) {
             if (!s->g_valid && (st = pred_step(ctx, s)) != NC_OK) return st;
             if ((st = joint_step(ctx, s, f + t * J)) != NC_OK) return st;
             /* on the CPU NeMo log-normalises: logp = log_softmax(logits); v, k = logp.max(0) */
-            int64_t k = argmax(s->logits, C);
-            if (k == blank) {
+            int64_t k = nc_rnnt_argmax(s->logits, C);
+            if (k >= first_blank) {
                 not_blank = false;
-            } else {
-                double lse = 0.0, mx = s->logits[k];
-                for (int64_t i = 0; i < C; i++) lse += exp((double)s->logits[i] - mx);
-                if ((st = emit(s, hyp, k, t, -log(lse))) != NC_OK) return st;
+                if (k < blank && n_big > 0) step = big[blank - k - 1];
+            } else if ((st = emit(s, hyp, k, t, nc_rnnt_logp_of_max(s->logits, C, k))) != NC_OK) {
+                return st;
             }
             symbols++;
         }
+        t += step;
     }
     return NC_OK;
 }
@@ -153,8 +164,8 @@ static nc_status decode_tdt(nc_ctx *ctx, greedy_state *s, const float *f, int64_
             if (!s->g_valid && (st = pred_step(ctx, s)) != NC_OK) return st;
             if ((st = joint_step(ctx, s, ft)) != NC_OK) return st;
             /* logp = logits[:-n_dur] (not normalised); duration argmax of log_softmax */
-            int64_t k = argmax(s->logits, n_tok);
-            int64_t skip = durations[argmax(s->logits + n_tok, n_dur)];
+            int64_t k = nc_rnnt_argmax(s->logits, n_tok);
+            int64_t skip = durations[nc_rnnt_argmax(s->logits + n_tok, n_dur)];
             if (k != blank && (st = emit(s, hyp, k, t_frame, s->logits[k])) != NC_OK) return st;
             symbols++;
             t += skip;
@@ -189,10 +200,20 @@ nc_status nc_rnnt_greedy_decode(nc_ctx *ctx, const nc_rnnt_decoder *dec, const n
         /* NeMo would loop forever on a blank of duration 0 with no limit */
         if (gp->max_symbols_per_step <= 0)
             return nc_error(NC_ERR_CONFIG, "TDT greedy: max_symbols_per_step must be >= 1");
+        if (gp->big_blank_durations)
+            return nc_error(NC_ERR_CONFIG, "RNNT greedy: TDT durations and big-blank durations together");
+    } else if (gp->big_blank_durations) {
+        if (gp->n_big_blanks < 1 || gp->n_big_blanks != joint->hp.num_extra_outputs)
+            return nc_error(NC_ERR_CONFIG, "multi-blank greedy: %lld big-blank durations for %lld extra joint outputs",
+                            (long long)gp->n_big_blanks, (long long)joint->hp.num_extra_outputs);
+        for (int64_t i = 0; i < gp->n_big_blanks; i++)
+            if (gp->big_blank_durations[i] < 1)
+                return nc_error(NC_ERR_CONFIG, "multi-blank greedy: big-blank duration %lld is below 1",
+                                (long long)gp->big_blank_durations[i]);
     } else if (joint->hp.num_extra_outputs != 0) {
-        return nc_error(NC_ERR_UNSUPPORTED,
-                        "RNNT greedy: the joint has %lld extra outputs (TDT needs durations; "
-                        "nemoc has no multi-blank greedy decoding)",
+        return nc_error(NC_ERR_CONFIG,
+                        "RNNT greedy: the joint has %lld extra outputs but neither TDT durations nor "
+                        "big-blank durations are given",
                         (long long)joint->hp.num_extra_outputs);
     }
     const int64_t B = enc->shape[0], T = enc->shape[1], J = joint->hp.joint_hidden;
@@ -226,7 +247,8 @@ nc_status nc_rnnt_greedy_decode(nc_ctx *ctx, const nc_rnnt_decoder *dec, const n
         if (st == NC_OK) memcpy(f_all, nc_f32(f), (size_t)(B * T * J) * sizeof(float));
         nc_arena_rewind(nc_ctx_arena(ctx), m);
     }
-    for (int64_t b = 0; b < B && st == NC_OK; b++) {
+    if (st == NC_OK && gp->batched) st = nc_rnnt_greedy_batch_run(ctx, dec, joint, f_all, B, T, lengths, gp, hyps);
+    for (int64_t b = 0; b < B && st == NC_OK && !gp->batched; b++) {
         s.has_state = false;
         s.g_valid = false;
         s.last = -1;
@@ -234,7 +256,8 @@ nc_status nc_rnnt_greedy_decode(nc_ctx *ctx, const nc_rnnt_decoder *dec, const n
         const float *f = f_all + b * T * J;
         st = tdt ? decode_tdt(ctx, &s, f, lengths[b], gp->max_symbols_per_step, gp->durations,
                               gp->n_durations, &hyps[b])
-                 : decode_rnnt(ctx, &s, f, lengths[b], gp->max_symbols_per_step, &hyps[b]);
+                 : decode_rnnt(ctx, &s, f, lengths[b], gp->max_symbols_per_step, gp->big_blank_durations,
+                               gp->n_big_blanks, &hyps[b]);
     }
     nc_set_training(ctx, train);
     nc_set_grad_enabled(ctx, grad);

@@ -37,6 +37,37 @@ static nc_status parse_decoder(const nc_cfg *c, int64_t vocab, nc_rnnt_decoder_p
     return NC_OK;
 }
 
+/* model.loss.multiblank_rnnt_kwargs (MultiblankRNNTLossNumba in
+ * nemo/collections/asr/losses/rnnt.py, Xu et al. 2022, arXiv:2211.03541):
+ * big_blank_durations and sigma. Each big blank covers >= 2 frames (a
+ * duration of 1 is the standard blank) and, as in NeMo's configs and the
+ * paper, they increase. */
+static nc_status parse_multiblank(const nc_cfg *c, nc_rnnt_model *rm) {
+    nc_status s;
+    int64_t n = 0;
+    if (!nc_cfg_has(c, "loss.multiblank_rnnt_kwargs.big_blank_durations"))
+        return nc_error(NC_ERR_CONFIG, "model.loss.multiblank_rnnt_kwargs.big_blank_durations: required by "
+                                       "loss_name multiblank_rnnt (e.g. [2, 4, 8])");
+    if ((s = nc_cfg_get_float_in_or(c, "loss.multiblank_rnnt_kwargs.sigma", 0.0, 0.0, 1e6, &rm->loss.sigma)) ||
+        (s = nc_cfg_get_int_list(c, "loss.multiblank_rnnt_kwargs.big_blank_durations", &rm->big_blank_durations,
+                                 &n)))
+        return s;
+    if (n < 1)
+        return nc_error(NC_ERR_CONFIG, "model.loss.multiblank_rnnt_kwargs.big_blank_durations: empty (give the "
+                                       "frames each big blank covers, e.g. [2, 4, 8])");
+    for (int64_t i = 0; i < n; i++) {
+        const int64_t d = rm->big_blank_durations[i];
+        if (d <= 1 || (i > 0 && d <= rm->big_blank_durations[i - 1]))
+            return nc_error(NC_ERR_CONFIG,
+                            "model.loss.multiblank_rnnt_kwargs.big_blank_durations: must be > 1 and increase "
+                            "(entry %lld is %lld)",
+                            (long long)i, (long long)d);
+    }
+    rm->loss.big_blank_durations = rm->big_blank_durations;
+    rm->loss.n_big_blanks = n;
+    return NC_OK;
+}
+
 /* model.loss (RNNTLoss in nemo/collections/asr/losses/rnnt.py) and
  * model.rnnt_reduction. */
 static nc_status parse_loss(const nc_cfg *c, nc_rnnt_model *rm) {
@@ -46,18 +77,23 @@ static nc_status parse_loss(const nc_cfg *c, nc_rnnt_model *rm) {
     if ((s = nc_cfg_get_str_or(c, "loss.loss_name", "default", &name))) return s;
     if (!strcmp(name, "tdt"))
         rm->tdt = true;
+    else if (!strcmp(name, "multiblank_rnnt"))
+        rm->multiblank = true;
     else if (strcmp(name, "default") && strcmp(name, "warprnnt_numba"))
-        return nc_error(NC_ERR_UNSUPPORTED, "model.loss.loss_name: 'default' and 'tdt' are supported, not '%s'",
-                        name);
+        return nc_error(NC_ERR_UNSUPPORTED,
+                        "model.loss.loss_name: 'default', 'tdt' and 'multiblank_rnnt' are supported, not '%s'", name);
     if ((s = nc_cfg_get_str_or(c, "rnnt_reduction", "mean_batch", &red)) ||
         (s = nc_loss_reduction_parse(red, &rm->loss.reduction)))
         return nc_error_prefix(s, "model.rnnt_reduction");
-    const char *kw = rm->tdt ? "loss.tdt_kwargs" : "loss.warprnnt_numba_kwargs";
+    const char *kw = rm->tdt          ? "loss.tdt_kwargs"
+                     : rm->multiblank ? "loss.multiblank_rnnt_kwargs"
+                                      : "loss.warprnnt_numba_kwargs";
     char key[96];
     snprintf(key, sizeof key, "%s.fastemit_lambda", kw);
     if ((s = nc_cfg_get_float_in_or(c, key, 0.0, 0.0, 1e6, &rm->loss.fastemit_lambda))) return s;
     snprintf(key, sizeof key, "%s.clamp", kw);
     if ((s = nc_cfg_get_float_or(c, key, -1.0, &rm->loss.clamp))) return s;
+    if (rm->multiblank) return parse_multiblank(c, rm);
     if (!rm->tdt) return NC_OK;
     if ((s = nc_cfg_get_float_in_or(c, "loss.tdt_kwargs.sigma", 0.0, 0.0, 1e6, &rm->loss.sigma)) ||
         (s = nc_cfg_get_prob_or(c, "loss.tdt_kwargs.omega", 0.0, &rm->loss.omega)))
@@ -93,12 +129,23 @@ static nc_status parse_decoding(const nc_cfg *c, nc_rnnt_model *rm) {
     return NC_OK;
 }
 
-/* model.joint: RNNTJoint. num_classes comes from the vocabulary as NeMo sets it. */
+/* model.joint: RNNTJoint. num_classes comes from the vocabulary as NeMo sets
+ * it; NeMo takes joint.num_extra_outputs from the config as written (its
+ * TDT and multi-blank configs set it to the number of durations / big
+ * blanks) and the loss then fails on a mismatch: here the loss's count is the
+ * default and a different value is named. */
 static nc_status parse_joint(const nc_cfg *c, nc_rnnt_model *rm, nc_rnnt_joint_params *jp) {
     nc_status s;
     *jp = nc_rnnt_joint_default_params();
     jp->num_classes = rm->base.vocab_size;
-    jp->num_extra_outputs = rm->tdt ? rm->loss.n_durations : 0;
+    const int64_t extra = rm->tdt ? rm->loss.n_durations : rm->multiblank ? rm->loss.n_big_blanks : 0;
+    if ((s = nc_cfg_get_int_or(c, "joint.num_extra_outputs", extra, &jp->num_extra_outputs))) return s;
+    if (jp->num_extra_outputs != extra)
+        return nc_error(NC_ERR_CONFIG,
+                        "model.joint.num_extra_outputs: %lld, but model.loss (%s) needs %lld extra joint outputs",
+                        (long long)jp->num_extra_outputs,
+                        rm->tdt ? "tdt durations" : rm->multiblank ? "multiblank big_blank_durations" : "rnnt",
+                        (long long)extra);
     jp->pred_hidden = rm->decoder.hp.pred_hidden;
     const char *act = "relu";
     double drop = 0;
@@ -126,8 +173,21 @@ static nc_status parse_joint(const nc_cfg *c, nc_rnnt_model *rm, nc_rnnt_joint_p
 }
 
 nc_status nc_rnnt_parse_head_config(const nc_cfg *c, nc_rnnt_model *rm) {
-    nc_status s = parse_loss(c, rm);
-    return s ? s : parse_decoding(c, rm);
+    nc_status s;
+    if ((s = parse_loss(c, rm)) || (s = parse_decoding(c, rm))) return s;
+    /* set_decoding_type_according_to_loss: the decoding takes the loss's big
+     * blanks (GreedyMultiblankRNNTInfer) */
+    if (rm->multiblank) {
+        rm->greedy.big_blank_durations = rm->big_blank_durations;
+        rm->greedy.n_big_blanks = rm->loss.n_big_blanks;
+    }
+    /* greedy_batch (NeMo's default) decodes the batch together
+     * (GreedyBatchedRNNTInfer / GreedyBatchedTDTInfer), greedy one utterance
+     * at a time; parse_decoding has accepted only these two */
+    const char *strategy = "greedy_batch";
+    if ((s = nc_cfg_get_str_or(c, "decoding.strategy", "greedy_batch", &strategy))) return s;
+    rm->greedy.batched = !strcmp(strategy, "greedy_batch");
+    return NC_OK;
 }
 
 nc_status nc_rnnt_add_heads(nc_model *m, nc_rnnt_model *rm, int64_t enc_dim) {
@@ -162,6 +222,7 @@ void nc_rnnt_model_clear(nc_rnnt_model *rm) {
     nc_asr_front_clear(&rm->base);
     nc_rnnt_decoder_free(&rm->decoder);
     nc_free(rm->durations);
+    nc_free(rm->big_blank_durations);
 }
 
 static void rnnt_destroy(nc_model *m) {

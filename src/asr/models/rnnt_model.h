@@ -13,8 +13,10 @@ struct nc_rnnt_model {
     nc_rnnt_decoder decoder;  /* model.decoder: decoder.prediction.* */
     nc_rnnt_joint joint;      /* model.joint: joint.* */
     bool tdt;                 /* model.loss.loss_name == tdt */
+    bool multiblank;          /* model.loss.loss_name == multiblank_rnnt */
     nc_rnnt_params loss;      /* model.loss, model.rnnt_reduction */
     int64_t *durations;       /* tdt_kwargs.durations (owned) */
+    int64_t *big_blank_durations; /* multiblank_rnnt_kwargs.big_blank_durations (owned) */
     nc_rnnt_greedy_params greedy; /* model.decoding.greedy */
     int64_t fused_batch_size;  /* model.joint.fused_batch_size with fuse_loss_wer; 0: unfused */
 };

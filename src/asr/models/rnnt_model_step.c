@@ -1,6 +1,6 @@
 /* EncDecRNNTModel steps (nemo/collections/asr/models/rnnt_models.py):
- * training_step (encoder -> decoder on the targets -> joint -> RNN-T/TDT
- * loss) and validation_step (the loss, and greedy-decoded WER/CER as
+ * training_step (encoder -> decoder on the targets -> joint -> RNN-T/TDT/
+ * multi-blank loss) and validation_step (the loss, and greedy-decoded WER/CER as
  * NeMo's WER metric with the RNNTDecoding greedy strategy). */
 #include <string.h>
 
@@ -28,7 +28,8 @@ static nc_tensor *transducer_loss(nc_ctx *ctx, nc_rnnt_model *rm, const nc_asr_b
     if (rm->fused_batch_size > 0) {
         /* fuse_loss_wer: joint and loss per sub-batch, the logits never whole */
         const nc_rnnt_joint_loss_params fp = {
-            .kind = rm->tdt ? NC_TRANSDUCER_TDT : NC_TRANSDUCER_RNNT, .loss = rm->loss,
+            .kind = rm->tdt ? NC_TRANSDUCER_TDT : rm->multiblank ? NC_TRANSDUCER_MULTIBLANK : NC_TRANSDUCER_RNNT,
+            .loss = rm->loss,
             .activation = rm->joint.hp.activation, .dropout = rm->joint.hp.dropout,
             .fused_batch_size = rm->fused_batch_size};
         return nc_rnnt_joint_loss(ctx, nc_rnnt_joint_project_encoder(ctx, &rm->joint, enc),
@@ -36,8 +37,9 @@ static nc_tensor *transducer_loss(nc_ctx *ctx, nc_rnnt_model *rm, const nc_asr_b
                                   rm->joint.out.bias, tg, il, tl, &fp);
     }
     nc_tensor *logits = nc_rnnt_joint_fwd(ctx, &rm->joint, enc, pred);
-    return rm->tdt ? nc_tdt_loss(ctx, logits, tg, il, tl, &rm->loss)
-                   : nc_rnnt_loss(ctx, logits, tg, il, tl, &rm->loss);
+    if (rm->tdt) return nc_tdt_loss(ctx, logits, tg, il, tl, &rm->loss);
+    if (rm->multiblank) return nc_multiblank_rnnt_loss(ctx, logits, tg, il, tl, &rm->loss);
+    return nc_rnnt_loss(ctx, logits, tg, il, tl, &rm->loss);
 }
 
 nc_status nc_rnnt_train_step(nc_model *m, nc_ctx *ctx, const void *batch, nc_tensor **loss) {
