@@ -16,6 +16,9 @@ struct nc_rnnt_model {
     nc_rnnt_params loss;      /* model.loss, model.rnnt_reduction */
     int64_t *durations;       /* tdt_kwargs.durations (owned) */
     nc_rnnt_greedy_params greedy; /* model.decoding.greedy */
+    bool beam;                    /* model.decoding.strategy: beam */
+    nc_rnnt_beam_params beam_params; /* model.decoding.beam */
+    bool compute_timestamps;      /* decoding.compute_timestamps (transcribe's timestamps=true) */
 };
 
 #endif
