@@ -94,7 +94,7 @@ for dec in greedy_batch beam; do
             awk -F, '{ if ($2 <= $1 || (NR > 1 && ($1 < ps || $1 < pe - 1))) bad = 1; ps = $1; pe = $2; n++ }
                      END { exit bad }' || fail "$dec: word offsets not in order: $line"
     done <"$W/ts.json"
-    n=$(grep -o '"start_offset"' "$W/ts.json" | wc -l)
+    n=$(grep -o '"start_offset"' "$W/ts.json" | wc -l) || :
     echo "timestamps ($dec): $n words"
     n_words=$((n_words + n))
 done
