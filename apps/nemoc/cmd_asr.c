@@ -34,6 +34,8 @@ static const char *asr_default_target(const nc_cfg *model_cfg) {
     "  logprobs=false             also save each utterance's log-probs (T, V+1) as <output>_logprobs/<line>.npy\n" \
     "  ctc_decoding.strategy=greedy|beam  ctc_decoding.beam.beam_size=4\n"                                        \
     "  decoder_type=rnnt|ctc      hybrid models: decode with the transducer (default) or the CTC head\n"         \
+    "  rnnt_decoding.strategy=greedy_batch|beam  rnnt_decoding.beam.beam_size=4   (transducers)\n"             \
+    "  beam_size=N                beam search of width N (CTC or transducer)\n"                                 \
     "  skip_bad_audio=true        unreadable audio: skip it with a counted warning (true)\n"                      \
     "                             or stop with an error naming the manifest line (false)\n"                       \
     "  long_audio_s=60            longer utterances are transcribed in chunks, read from the\n"                   \

@@ -26,9 +26,18 @@ nc_rnnt_model *nc_rnnt_of(const nc_model *m);
 nc_status nc_rnnt_train_step(nc_model *m, nc_ctx *ctx, const void *batch, nc_tensor **loss);
 nc_status nc_rnnt_val_step(nc_model *m, nc_ctx *ctx, const void *batch, double *sums);
 
-/* Eval-mode encoder + greedy transducer decoding of a batch into
- * hyps[batch_size] (text and token ids; no log-probs or timestamps). */
+/* Eval-mode encoder + the model's transducer decoding (model.decoding:
+ * greedy, or beam search's best hypothesis) of a batch into
+ * hyps[batch_size]: text, score and, with compute_timestamps, the tokens
+ * with NeMo's RNN-T offsets (start = emission frame, end = frame + 1, as
+ * rnnt_decoding.py's _compute_offsets) and word timestamps. No log-probs. */
 nc_status nc_rnnt_transcribe_batch(nc_model *m, nc_ctx *ctx, const nc_asr_batch *b, nc_asr_hyp *hyps);
+
+/* change_decoding_strategy as transcribe_speech.py applies `rnnt_decoding`:
+ * strategy "greedy", "greedy_batch" or "beam" (beam_size >= 1; the model's
+ * beam score_norm / return_best_hypothesis are kept) and
+ * compute_timestamps (refused for TDT models). */
+nc_status nc_rnnt_change_decoding(nc_model *m, const char *strategy, int64_t beam_size, bool timestamps);
 
 #ifdef __cplusplus
 }

@@ -162,6 +162,43 @@ nc_status nc_rnnt_greedy_decode(nc_ctx *ctx, const nc_rnnt_decoder *dec, const n
                                 nc_tensor *enc, const int64_t *lengths,
                                 const nc_rnnt_greedy_params *gp, nc_rnnt_hyp *hyps);
 
+/* ---- beam search (src/asr/decoding/rnnt_beam.c) ---- */
+
+/* RNNTDecodingConfig's `beam` section with search_type 'default':
+ * BeamRNNTInfer.default_beam_search, or BeamTDTInfer.default_beam_search when
+ * durations are given (nemo/collections/asr/parts/submodules/
+ * rnnt_beam_decoding.py, tdt_beam_decoding.py). */
+typedef struct nc_rnnt_beam_params {
+    int beam_size;               /* >= 1; RNN-T at 1: NeMo's greedy_search (5 symbols per frame) */
+    bool score_norm;             /* rank the final hypotheses by score / (tokens + 1) */
+    bool return_best_hypothesis; /* only the best; else every final hypothesis, best first */
+    const int64_t *durations;    /* TDT: the duration of each duration logit; NULL: RNN-T */
+    int64_t n_durations;
+} nc_rnnt_beam_params;
+
+/* beam_size 4, score_norm, return_best_hypothesis (RNNTDecodingConfig's beam), RNN-T. */
+nc_rnnt_beam_params nc_rnnt_beam_default_params(void);
+
+/* The hypotheses of one utterance, best first (nc_rnnt_nbest_free). */
+typedef struct nc_rnnt_nbest {
+    nc_rnnt_hyp *hyps;
+    int64_t n;
+} nc_rnnt_nbest;
+void nc_rnnt_nbest_free(nc_rnnt_nbest *nb);
+
+/* Beam search of each utterance on its own, as NeMo: enc (B, T, D_enc) f32,
+ * lengths (B) in [0, T]; fills out[0..B-1]. A hypothesis' score is NeMo's
+ * Hypothesis.score: the log-probabilities of every step of its path, blanks
+ * included (beam_size 1 RNN-T: of its tokens, as greedy); frames are NeMo's
+ * timestamps (RNN-T: the frame of each token; TDT beam: that frame plus the
+ * token's duration, as BeamTDTInfer records it). NeMo keeps every
+ * hypothesis that beats the expansions when a frame ends, so without
+ * return_best_hypothesis the list may be longer than beam_size. Runs
+ * without a tape; the ctx arena is rewound after each step. */
+nc_status nc_rnnt_beam_decode(nc_ctx *ctx, const nc_rnnt_decoder *dec, const nc_rnnt_joint *joint,
+                              nc_tensor *enc, const int64_t *lengths, const nc_rnnt_beam_params *bp,
+                              nc_rnnt_nbest *out);
+
 #ifdef __cplusplus
 }
 #endif

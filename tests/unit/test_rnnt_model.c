@@ -1,8 +1,9 @@
 /* EncDecRNNTModel from a tiny config: NeMo's state_dict names (encoder.*,
  * decoder.prediction.*, joint.*), one training step with a finite loss and
  * a finite, non-zero gradient for every parameter (RNN-T, TDT and
- * multi-blank), the
- * validation sums, batch transcription, and refused configs naming their key. */
+ * multi-blank), the validation sums, batch transcription (greedy and beam
+ * from model.decoding, word timestamps after nc_rnnt_change_decoding), and
+ * refused configs naming their key. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -119,6 +120,52 @@ static void check_step(nc_model *m, int64_t n_out) {
     nc_ctx_free(ctx);
 }
 
+/* Beam decoding from the config, then transcription with timestamps
+ * (nc_rnnt_change_decoding, as transcribe_speech.py): each token spans
+ * [frame, frame + 1) as NeMo's RNN-T offsets, frames never go back, and each
+ * word spans its tokens. */
+static void check_decoding(nc_model *m) {
+    if (!m) return;
+    nc_rnnt_model *rm = nc_rnnt_of(m);
+    CHECK(rm->beam && rm->beam_params.beam_size == 3 && !rm->beam_params.score_norm &&
+          rm->beam_params.return_best_hypothesis);
+    check_step(m, 5);
+    static data d;
+    make_batch(&d);
+    nc_ctx *ctx = NULL;
+    CHECK_OK(nc_ctx_create(NULL, &ctx));
+    for (int strategy = 0; strategy < 2; strategy++) {
+        CHECK_OK(nc_rnnt_change_decoding(m, strategy ? "beam" : "greedy_batch", 2, true));
+        CHECK(rm->beam == (strategy == 1));
+        nc_asr_hyp hyps[2];
+        CHECK_OK(nc_rnnt_transcribe_batch(m, ctx, &d.batch, hyps));
+        int64_t n_tokens = 0;
+        for (int i = 0; i < 2 && !nc_test_failures; i++) {
+            const nc_ctc_hyp *h = &hyps[i].hyp;
+            n_tokens += h->n_tokens;
+            for (int64_t k = 0; k < h->n_tokens; k++) {
+                CHECK(h->tokens[k].start_offset == h->tokens[k].frame);
+                CHECK(h->tokens[k].end_offset == h->tokens[k].frame + 1);
+                CHECK(k == 0 || h->tokens[k].frame >= h->tokens[k - 1].frame);
+            }
+            for (int64_t w = 0; w < hyps[i].n_words; w++) {
+                const nc_ctc_word *wd = &hyps[i].words[w];
+                CHECK(wd->start_offset == h->tokens[wd->first_token].start_offset);
+                CHECK(wd->end_offset == h->tokens[wd->last_token].end_offset);
+                CHECK(wd->start_offset < wd->end_offset);
+                CHECK(w == 0 || wd->start_offset >= hyps[i].words[w - 1].end_offset - 1);
+            }
+        }
+        printf("%s decoding with timestamps: %lld tokens\n", strategy ? "beam" : "greedy", (long long)n_tokens);
+        for (int i = 0; i < 2; i++) nc_asr_hyp_free(&hyps[i]);
+        nc_ctx_reset(ctx);
+    }
+    CHECK(nc_rnnt_change_decoding(m, "maes", 2, false) == NC_ERR_UNSUPPORTED);
+    CHECK(strstr(nc_last_error(), "rnnt_decoding.strategy") != NULL);
+    CHECK(nc_rnnt_change_decoding(m, "beam", 0, false) == NC_ERR_CONFIG);
+    nc_ctx_free(ctx);
+}
+
 int main(void) {
     CHECK_OK(nc_register_collections());
     nc_model *m = build("", NC_OK);
@@ -167,8 +214,26 @@ int main(void) {
                 "  loss: {loss_name: multiblank_rnnt, multiblank_rnnt_kwargs: {big_blank_durations: [2, 4, 8]}}\n",
                 NC_ERR_CONFIG) == NULL);
     CHECK(strstr(nc_last_error(), "model.joint.num_extra_outputs") != NULL);
-    CHECK(build("  decoding: {strategy: beam}\n", NC_ERR_UNSUPPORTED) == NULL);
     CHECK(build("  loss: {loss_name: multiblank_rnnt_pytorch}\n", NC_ERR_UNSUPPORTED) == NULL);
+    /* NeMo has no multi-blank beam search */
+    CHECK(build("  decoding: {strategy: beam}\n"
+                "  loss: {loss_name: multiblank_rnnt, multiblank_rnnt_kwargs: {big_blank_durations: [2]}}\n",
+                NC_ERR_UNSUPPORTED) == NULL);
+    CHECK(strstr(nc_last_error(), "multi-blank") != NULL);
+    m = build("  decoding: {strategy: beam, beam: {beam_size: 3, score_norm: false}}\n", NC_OK);
+    check_decoding(m);
+    nc_model_free(m);
+    m = build("  loss: {loss_name: tdt, tdt_kwargs: {durations: [0, 1, 2]}}\n"
+              "  decoding: {strategy: beam, beam: {beam_size: 2}}\n",
+              NC_OK);
+    check_step(m, 8);
+    CHECK(m && nc_rnnt_change_decoding(m, "beam", 2, true) == NC_ERR_UNSUPPORTED);
+    nc_model_free(m);
+    CHECK(build("  decoding: {strategy: tsd}\n", NC_ERR_UNSUPPORTED) == NULL);
+    CHECK(strstr(nc_last_error(), "model.decoding.strategy") != NULL);
+    CHECK(build("  decoding: {strategy: beam, beam: {search_type: maes}}\n", NC_ERR_UNSUPPORTED) == NULL);
+    CHECK(strstr(nc_last_error(), "model.decoding.beam.search_type") != NULL);
+    CHECK(build("  loss: {loss_name: warprnnt_gpu}\n", NC_ERR_UNSUPPORTED) == NULL);
     CHECK(strstr(nc_last_error(), "model.loss.loss_name") != NULL);
     CHECK(build("  loss: {loss_name: tdt, tdt_kwargs: {durations: [1, 2]}}\n", NC_ERR_CONFIG) == NULL);
     return nc_test_finish("rnnt_model");

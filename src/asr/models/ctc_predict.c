@@ -27,13 +27,16 @@ const char *const nc_ctc_predict_keys[] = {
     "audio_dir", "audio_type", "dataset_manifest", "batch_size", "num_workers", "timestamps",
     "ctc_decoding.strategy", "ctc_decoding.beam.beam_size", "beam_size", "skip_bad_audio", "long_audio_s",
     "chunk_len_in_secs", "total_buffer_in_secs", "logprobs", "use_cer", "text_processing.do_lowercase",
-    "text_processing.rm_punctuation", "decoder_type", NULL};
+    "text_processing.rm_punctuation", "decoder_type", "rnnt_decoding.strategy", "rnnt_decoding.beam.beam_size",
+    NULL};
 
 typedef struct opts {
     const char *audio_dir, *audio_type, *dataset_manifest;
     int64_t batch_size, num_workers;
     bool timestamps, skip_bad_audio, logprobs, lowercase, rm_punct;
     double long_audio_s;
+    bool rnnt_beam;         /* transducers: rnnt_decoding.strategy=beam or beam_size= */
+    int64_t rnnt_beam_size;
     nc_long_audio_params la;
     nc_transcribe_params tp;
 } opts;
@@ -74,10 +77,19 @@ static nc_status read_opts(const nc_cfg *a, bool transducer, opts *o) {
     o->tp.timestamps = o->timestamps;
     o->tp.log_probs = o->logprobs;
     if (transducer) {
-        /* Greedy batches only (EncDecRNNTModel.transcribe with greedy decoding). */
-        if (o->tp.beam_size > 1 || o->timestamps || o->logprobs)
-            return nc_error(NC_ERR_UNSUPPORTED, "transducer models: only greedy decoding, without timestamps= "
-                                                "and logprobs=, is supported");
+        /* transcribe_speech.py applies `rnnt_decoding` (RNNTDecodingConfig:
+         * greedy_batch, beam.beam_size 4) to transducers; beam_size= asks
+         * for beam search of that width, as for CTC. */
+        int rs = 1;
+        int64_t rbeam = 4;
+        if ((s = nc_cfg_get_enum_or(a, "rnnt_decoding.strategy", strategies, 1, &rs)) ||
+            (s = nc_cfg_get_int_in_or(a, "rnnt_decoding.beam.beam_size", 4, 1, 4096, &rbeam)))
+            return s;
+        o->rnnt_beam = !strcmp(strategies[rs], "beam") || beam_given;
+        o->rnnt_beam_size = beam_given ? beam : rbeam;
+        if (o->logprobs)
+            return nc_error(NC_ERR_UNSUPPORTED, "logprobs=true: not for transducer models (NeMo's transducers "
+                                                "have no per-frame log-probs to write)");
         o->long_audio_s = 0; /* buffered chunking is CTC's; every file is decoded whole */
     }
     if (!o->audio_dir == !o->dataset_manifest)
@@ -206,7 +218,7 @@ static bool is_audio_error(nc_status s) {
 
 typedef struct run {
     nc_model *m;
-    bool transducer; /* EncDecRNNT(BPE)Model, or a hybrid's decoder_type=rnnt: greedy transducer batches */
+    bool transducer; /* EncDecRNNT(BPE)Model, or a hybrid's decoder_type=rnnt: transducer batches (rnnt_decoding) */
     nc_ctc_model *cm;
     const nc_predict_params *p;
     nc_predict_result *r;
@@ -286,6 +298,8 @@ nc_status nc_ctc_predict(nc_model *m, const nc_predict_params *p, nc_predict_res
     /* decoder_type (hybrid models): which head decodes every batch. */
     nc_status s = nc_asr_decoder_type(m, p->args, &x.transducer);
     if (!s) s = read_opts(p->args, x.transducer, &x.o);
+    if (!s && x.transducer)
+        s = nc_rnnt_change_decoding(m, x.o.rnnt_beam ? "beam" : "greedy_batch", x.o.rnnt_beam_size, x.o.timestamps);
     if (s) return s;
     s = x.o.audio_dir ? dir_manifest(x.o.audio_dir, x.o.audio_type, &x.man)
                       : nc_manifest_read(x.o.dataset_manifest, NULL, false, &x.man);

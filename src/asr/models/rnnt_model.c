@@ -109,7 +109,30 @@ static nc_status parse_loss(const nc_cfg *c, nc_rnnt_model *rm) {
     return NC_OK;
 }
 
-/* model.decoding (RNNTDecodingConfig): greedy only. */
+/* model.decoding.beam (BeamRNNTInferConfig) for strategy 'beam': NeMo's
+ * RNNTDecoding builds BeamRNNTInfer / BeamTDTInfer with search_type
+ * 'default' for it (rnnt_decoding.py); the other search types are refused. */
+static nc_status parse_beam(const nc_cfg *c, nc_rnnt_model *rm) {
+    nc_status s;
+    int64_t bs = 4;
+    const char *search = "default";
+    rm->beam_params = nc_rnnt_beam_default_params();
+    if ((s = nc_cfg_get_int_in_or(c, "decoding.beam.beam_size", 4, 1, 4096, &bs)) ||
+        (s = nc_cfg_get_bool_or(c, "decoding.beam.score_norm", true, &rm->beam_params.score_norm)) ||
+        (s = nc_cfg_get_bool_or(c, "decoding.beam.return_best_hypothesis", true,
+                                &rm->beam_params.return_best_hypothesis)) ||
+        (s = nc_cfg_get_str_or(c, "decoding.beam.search_type", "default", &search)))
+        return s;
+    if (strcmp(search, "default"))
+        return nc_error(NC_ERR_UNSUPPORTED, "model.decoding.beam.search_type: only 'default' is supported, not '%s'",
+                        search);
+    rm->beam_params.beam_size = (int)bs;
+    rm->beam_params.durations = rm->tdt ? rm->durations : NULL;
+    rm->beam_params.n_durations = rm->tdt ? rm->loss.n_durations : 0;
+    return NC_OK;
+}
+
+/* model.decoding (RNNTDecodingConfig): greedy, greedy_batch or beam. */
 static nc_status parse_decoding(const nc_cfg *c, nc_rnnt_model *rm) {
     nc_status s;
     const char *strategy = "greedy_batch";
@@ -118,15 +141,17 @@ static nc_status parse_decoding(const nc_cfg *c, nc_rnnt_model *rm) {
     if ((s = nc_cfg_get_str_or(c, "decoding.strategy", "greedy_batch", &strategy)) ||
         (s = nc_cfg_get_int_in_or(c, "decoding.greedy.max_symbols", 10, -1, 1 << 20, &ms)))
         return s;
-    if (strcmp(strategy, "greedy") && strcmp(strategy, "greedy_batch"))
+    if (strcmp(strategy, "greedy") && strcmp(strategy, "greedy_batch") && strcmp(strategy, "beam"))
         return nc_error(NC_ERR_UNSUPPORTED,
-                        "model.decoding.strategy: 'greedy' and 'greedy_batch' are supported, not '%s'", strategy);
+                        "model.decoding.strategy: 'greedy', 'greedy_batch' and 'beam' are supported, not '%s'",
+                        strategy);
     if (rm->tdt && ms <= 0)
         return nc_error(NC_ERR_CONFIG, "model.decoding.greedy.max_symbols: TDT decoding needs a limit (> 0)");
     rm->greedy.max_symbols_per_step = (int)ms;
     rm->greedy.durations = rm->tdt ? rm->durations : NULL;
     rm->greedy.n_durations = rm->tdt ? rm->loss.n_durations : 0;
-    return NC_OK;
+    rm->beam = !strcmp(strategy, "beam");
+    return parse_beam(c, rm);
 }
 
 /* model.joint: RNNTJoint. num_classes comes from the vocabulary as NeMo sets
@@ -175,6 +200,9 @@ static nc_status parse_joint(const nc_cfg *c, nc_rnnt_model *rm, nc_rnnt_joint_p
 nc_status nc_rnnt_parse_head_config(const nc_cfg *c, nc_rnnt_model *rm) {
     nc_status s;
     if ((s = parse_loss(c, rm)) || (s = parse_decoding(c, rm))) return s;
+    if (rm->multiblank && rm->beam)
+        return nc_error(NC_ERR_UNSUPPORTED, "model.decoding.strategy: beam is not available for multi-blank "
+                                            "models (NeMo has no multi-blank beam search); use greedy or greedy_batch");
     /* set_decoding_type_according_to_loss: the decoding takes the loss's big
      * blanks (GreedyMultiblankRNNTInfer) */
     if (rm->multiblank) {
@@ -234,9 +262,38 @@ static void rnnt_destroy(nc_model *m) {
 }
 
 nc_rnnt_model *nc_rnnt_of(const nc_model *m) {
-    if (m && (m->cls == &nc_rnnt_model_class || m->cls == &nc_rnnt_bpe_model_class)) return m->impl;
-    if (m) nc_model_expect(m, "asr", false, "a transducer model (EncDecRNNTModel, EncDecRNNTBPEModel)", NULL);
+    /* A hybrid model's state starts with its nc_rnnt_model (hybrid_model.h). */
+    if (m && (m->cls == &nc_rnnt_model_class || m->cls == &nc_rnnt_bpe_model_class || nc_hybrid_class(m->cls)))
+        return m->impl;
+    if (m)
+        nc_model_expect(m, "asr", false,
+                        "a transducer model (EncDecRNNTModel, EncDecRNNTBPEModel, EncDecHybridRNNTCTC(BPE)Model)",
+                        NULL);
     return NULL;
+}
+
+nc_status nc_rnnt_change_decoding(nc_model *m, const char *strategy, int64_t beam_size, bool timestamps) {
+    nc_rnnt_model *rm = nc_rnnt_of(m);
+    if (!rm) return NC_ERR_UNSUPPORTED;
+    bool beam = !strcmp(strategy, "beam");
+    if (!beam && strcmp(strategy, "greedy") && strcmp(strategy, "greedy_batch"))
+        return nc_error(NC_ERR_UNSUPPORTED,
+                        "rnnt_decoding.strategy: 'greedy', 'greedy_batch' and 'beam' are supported, not '%s'", strategy);
+    if (beam && (beam_size < 1 || beam_size > 4096))
+        return nc_error(NC_ERR_CONFIG, "rnnt_decoding.beam.beam_size: %lld outside [1, 4096]", (long long)beam_size);
+    /* NeMo's TDT offsets are (timestamp, timestamp + token duration); nemoc's
+     * TDT decoders do not record token durations */
+    if (timestamps && rm->tdt)
+        return nc_error(NC_ERR_UNSUPPORTED, "timestamps=true: not for TDT models (nemoc's TDT decoding does not "
+                                            "record the token durations NeMo's TDT offsets need)");
+    if (beam && rm->multiblank)
+        return nc_error(NC_ERR_UNSUPPORTED, "rnnt_decoding.strategy: beam is not available for multi-blank models "
+                                            "(NeMo has no multi-blank beam search)");
+    rm->beam = beam;
+    if (beam) rm->beam_params.beam_size = (int)beam_size;
+    else rm->greedy.batched = !strcmp(strategy, "greedy_batch");
+    rm->compute_timestamps = timestamps;
+    return NC_OK;
 }
 
 nc_ctc_model *nc_asr_front_of(const nc_model *m) {
@@ -249,7 +306,7 @@ nc_ctc_model *nc_asr_front_of(const nc_model *m) {
 
 static const char *const rnnt_reinit[] = {"decoder.", "joint.", NULL};
 
-/* predict is the CTC models' driver (ctc_predict.c), with greedy transducer
+/* predict is the CTC models' driver (ctc_predict.c), with transducer
  * decoding of each batch (nc_rnnt_transcribe_batch). */
 #define RNNT_CLASS(tgt, desc)                                                                           \
     .target = tgt, .collection = "asr", .description = desc, .build = rnnt_build, .destroy = rnnt_destroy, \

@@ -19,6 +19,9 @@ struct nc_rnnt_model {
     int64_t *big_blank_durations; /* multiblank_rnnt_kwargs.big_blank_durations (owned) */
     nc_rnnt_greedy_params greedy; /* model.decoding.greedy */
     int64_t fused_batch_size;  /* model.joint.fused_batch_size with fuse_loss_wer; 0: unfused */
+    bool beam;                    /* model.decoding.strategy: beam */
+    nc_rnnt_beam_params beam_params; /* model.decoding.beam */
+    bool compute_timestamps;      /* decoding.compute_timestamps (transcribe's timestamps=true) */
 };
 
 /* The transducer head for models that share it (EncDecRNNT(BPE)Model and the

@@ -1,7 +1,8 @@
 /* EncDecRNNTModel steps (nemo/collections/asr/models/rnnt_models.py):
  * training_step (encoder -> decoder on the targets -> joint -> RNN-T/TDT/
- * multi-blank loss) and validation_step (the loss, and greedy-decoded WER/CER as
- * NeMo's WER metric with the RNNTDecoding greedy strategy). */
+ * multi-blank loss) and validation_step (the loss, and WER/CER of the model's
+ * decoding, greedy or beam, as NeMo's WER metric with RNNTDecoding), and
+ * transcription. */
 #include <string.h>
 
 #include "nemoc/alloc.h"
@@ -42,6 +43,39 @@ static nc_tensor *transducer_loss(nc_ctx *ctx, nc_rnnt_model *rm, const nc_asr_b
     return nc_rnnt_loss(ctx, logits, tg, il, tl, &rm->loss);
 }
 
+/* model.decoding on enc (B, T, D) into hyps[B]: greedy, or the best
+ * hypothesis of beam search (RNNTDecoding keeps the first of the n-best). */
+static nc_status decode(nc_ctx *ctx, const nc_rnnt_model *rm, nc_tensor *enc, const int64_t *enc_len,
+                        nc_rnnt_hyp *hyps) {
+    if (!rm->beam) return nc_rnnt_greedy_decode(ctx, &rm->decoder, &rm->joint, enc, enc_len, &rm->greedy, hyps);
+    const int64_t B = enc->shape[0];
+    nc_rnnt_nbest *nb = nc_calloc((size_t)(B > 0 ? B : 1), sizeof *nb);
+    if (!nb) return nc_error(NC_ERR_OOM, "beam search results");
+    nc_status s = nc_rnnt_beam_decode(ctx, &rm->decoder, &rm->joint, enc, enc_len, &rm->beam_params, nb);
+    for (int64_t i = 0; i < B && !s; i++) {
+        hyps[i] = nb[i].hyps[0];
+        memset(&nb[i].hyps[0], 0, sizeof nb[i].hyps[0]);
+    }
+    for (int64_t i = 0; i < B; i++) nc_rnnt_nbest_free(&nb[i]);
+    nc_free(nb);
+    return s;
+}
+
+/* NeMo's RNN-T offsets (rnnt_decoding.py _compute_offsets over per-frame
+ * alignments, one repetition per frame): a token emitted at frame t spans
+ * [t, t + 1); then words as the CTC models build them. */
+static nc_status timestamps(const nc_ctc_model *cm, const nc_rnnt_hyp *r, nc_asr_hyp *h) {
+    if (r->n > 0) {
+        h->hyp.tokens = nc_malloc((size_t)r->n * sizeof *h->hyp.tokens);
+        if (!h->hyp.tokens) return nc_error(NC_ERR_OOM, "timestamps of %lld tokens", (long long)r->n);
+        h->hyp.n_tokens = r->n;
+        for (int64_t k = 0; k < r->n; k++)
+            h->hyp.tokens[k] = (nc_ctc_token){.id = r->tokens[k], .frame = r->frames[k], .last_frame = r->frames[k],
+                                              .start_offset = r->frames[k], .end_offset = r->frames[k] + 1};
+    }
+    return nc_ctc_word_offsets(&h->hyp, cm->kinds, cm->vocab_size, cm->frame_seconds, &h->words, &h->n_words);
+}
+
 nc_status nc_rnnt_train_step(nc_model *m, nc_ctx *ctx, const void *batch, nc_tensor **loss) {
     nc_rnnt_model *rm = m->impl;
     const nc_asr_batch *b = batch;
@@ -68,8 +102,7 @@ nc_status nc_rnnt_val_step(nc_model *m, nc_ctx *ctx, const void *batch, double *
         sums[NC_CTC_SUM_LOSS] += nc_f32(loss)[0];
         sums[NC_CTC_SUM_BATCHES] += 1;
         hyps = nc_calloc((size_t)B, sizeof *hyps);
-        s = hyps ? nc_rnnt_greedy_decode(ctx, &rm->decoder, &rm->joint, enc, enc_len, &rm->greedy, hyps)
-                 : nc_error(NC_ERR_OOM, "validation decode");
+        s = hyps ? decode(ctx, rm, enc, enc_len, hyps) : nc_error(NC_ERR_OOM, "validation decode");
     }
     nc_set_grad_enabled(ctx, prev_grad);
     nc_set_training(ctx, prev_train);
@@ -98,14 +131,14 @@ nc_status nc_rnnt_transcribe_batch(nc_model *m, nc_ctx *ctx, const nc_asr_batch 
     nc_rnnt_hyp *raw = NULL;
     if (!s) {
         raw = nc_calloc((size_t)B, sizeof *raw);
-        s = raw ? nc_rnnt_greedy_decode(ctx, &rm->decoder, &rm->joint, enc, enc_len, &rm->greedy, raw)
-                : nc_error(NC_ERR_OOM, "transcribe");
+        s = raw ? decode(ctx, rm, enc, enc_len, raw) : nc_error(NC_ERR_OOM, "transcribe");
     }
     nc_set_grad_enabled(ctx, prev_grad);
     nc_set_training(ctx, prev_train);
     for (int64_t i = 0; i < B && !s; i++) {
         s = nc_ctc_ids_to_text(&rm->base, raw[i].tokens, raw[i].n, &hyps[i].text);
         hyps[i].hyp.score = raw[i].score;
+        if (!s && rm->compute_timestamps) s = timestamps(&rm->base, &raw[i], &hyps[i]);
     }
     if (raw)
         for (int64_t i = 0; i < B; i++) nc_rnnt_hyp_free(&raw[i]);
