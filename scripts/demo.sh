@@ -3,9 +3,10 @@
 # with espeak-ng and flite (test voices never heard in training), train a
 # small Conformer-CTC on 2 CPU cores for at most DEMO_MINUTES (default 10),
 # print the loss curve and the test WER, and transcribe two files.
-# DEMO_MODEL=tdt (`make demo-tdt`) or rnnt (`make demo-rnnt`) trains the
-# same encoder as a Conformer-TDT or Conformer-RNNT with a 64-piece BPE
-# tokenizer trained on the training transcripts instead.
+# DEMO_MODEL=tdt (`make demo-tdt`) trains the same encoder as a hybrid
+# Conformer TDT-CTC (NeMo's parakeet-tdt_ctc recipe: TDT loss + 0.3 auxiliary
+# CTC) and DEMO_MODEL=rnnt (`make demo-rnnt`) as a Conformer-RNNT, both with a
+# 64-piece BPE tokenizer trained on the training transcripts.
 set -euo pipefail
 NEMOC=${1:-build/bin/nemoc}
 OUT=${DEMO_OUT:-demo_out}
@@ -22,8 +23,9 @@ echo "== 1/4 synthesizing $UTTS utterances of digits and commands with espeak-ng
 case $MODEL in
 ctc) CONF=(--config-path "$ROOT/examples/asr/conf/conformer" --config-name conformer_ctc_char_cpu_small)
      NAME="Conformer-CTC (char)" ;;
-tdt) CONF=(--config-path "$ROOT/examples/asr/conf/conformer/tdt" --config-name conformer_tdt_bpe_cpu_small)
-     NAME="Conformer-TDT (BPE)" ;;
+tdt) CONF=(--config-path "$ROOT/examples/asr/conf/conformer/hybrid_transducer_ctc"
+           --config-name conformer_hybrid_tdt_ctc_bpe_cpu_small)
+     NAME="Conformer hybrid TDT-CTC (BPE)" ;;
 rnnt) CONF=(--config-path "$ROOT/examples/asr/conf/conformer" --config-name conformer_transducer_bpe_cpu_small)
       NAME="Conformer-RNNT (BPE)" ;;
 *) echo "DEMO_MODEL must be ctc, tdt or rnnt, not '$MODEL'" >&2; exit 2 ;;
@@ -59,14 +61,23 @@ sed -n 's/.*"step": \([0-9]*\).*"train_loss": \([0-9.e+-]*\).*/\1 \2/p' \
          printf "step %5d  loss %8.3f  %s\n", $1, $2, bar }'
 echo
 echo "== 3/4 test WER on voices never heard in training ($MODEL_PATH)"
-t0=$(date +%s.%N)
-"$NEMOC" asr eval model_path="$MODEL_PATH" dataset_manifest="$OUT/data/test_manifest.json" \
-    output_filename="$OUT/test_predictions.json" | grep -E "WER|transcribed"
-t1=$(date +%s.%N)
-awk -v a="$t0" -v b="$t1" -v m="$OUT/data/test_manifest.json" 'BEGIN {
-    while ((getline l < m) > 0) if (match(l, /"duration": [0-9.]+/)) s += substr(l, RSTART + 12, RLENGTH - 12)
-    printf "decoding: %.1f s for %.0f s of audio (RTF %.4f, model load included)\n", b - a, s, (b - a) / s }'
-
+eval_once() { # label, extra eval arguments...
+    local label=$1 t0 t1
+    shift
+    t0=$(date +%s.%N)
+    "$NEMOC" asr eval model_path="$MODEL_PATH" dataset_manifest="$OUT/data/test_manifest.json" \
+        output_filename="$OUT/test_predictions.json" "$@" | grep -E "WER" | sed "s/^/$label/"
+    t1=$(date +%s.%N)
+    awk -v a="$t0" -v b="$t1" -v m="$OUT/data/test_manifest.json" -v l="$label" 'BEGIN {
+        while ((getline x < m) > 0) if (match(x, /"duration": [0-9.]+/)) s += substr(x, RSTART + 12, RLENGTH - 12)
+        printf "%sdecoding: %.1f s for %.0f s of audio (RTF %.4f, model load included)\n", l, b - a, s, (b - a) / s }'
+}
+if [ "$MODEL" = tdt ]; then
+    eval_once "TDT decoder (greedy): " decoder_type=rnnt
+    eval_once "CTC decoder (greedy): " decoder_type=ctc
+else
+    eval_once ""
+fi
 echo
 echo "== 4/4 transcribing two files"
 rm -rf "$OUT/two" && mkdir -p "$OUT/two"

@@ -5,7 +5,8 @@
 # batch of 4, so every step runs two sub-batches) on 24 synthesized
 # utterances: 80 steps make the training loss fall by at least 2x; the same
 # first step without fusing gives the same loss (dropout off); bad
-# fused_batch_size values are refused by key.
+# fused_batch_size values are refused by key; the demo's hybrid TDT-CTC
+# config trains.
 set -euo pipefail
 NEMOC=$1
 ROOT=${NC_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -19,11 +20,12 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
     --vocab_size 32 --tokenizer spe --spe_type bpe >/dev/null
 TOK=$(ls -d "$W"/tok/tokenizer_spe_bpe_v*)
 
+CONF_PATH="$ROOT/examples/asr/conf/conformer/tdt" CONF_NAME=conformer_tdt_bpe_cpu_small
 train() { # OUT_DIR STEPS extra overrides...
     local out=$1 steps=$2
     shift 2
-    "$NEMOC" asr train --config-path "$ROOT/examples/asr/conf/conformer/tdt" \
-        --config-name conformer_tdt_bpe_cpu_small model.tokenizer.dir="$TOK" \
+    "$NEMOC" asr train --config-path "$CONF_PATH" \
+        --config-name "$CONF_NAME" model.tokenizer.dir="$TOK" \
         model.train_ds.manifest_filepath="$W/data/train_manifest.json" \
         model.validation_ds.manifest_filepath="$W/data/validation_manifest.json" \
         model.train_ds.num_workers=0 model.validation_ds.num_workers=0 model.train_ds.shuffle=false \
@@ -69,4 +71,10 @@ for bad in "model.joint.fused_batch_size=0" "model.joint.fused_batch_size=null";
     set -e
     [ $rc -ne 0 ] && grep -q "model.joint.fused_batch_size" <<<"$out" || fail "$bad not refused by key: $out"
 done
+
+# The demo's hybrid TDT-CTC config (make demo-tdt) builds and trains a step.
+CONF_PATH="$ROOT/examples/asr/conf/conformer/hybrid_transducer_ctc" CONF_NAME=conformer_hybrid_tdt_ctc_bpe_cpu_small
+train "$W/exp4" 2 >"$W/h.log" 2>&1 || { cat "$W/h.log"; fail "hybrid TDT-CTC config"; }
+grep -q "^model: nemo.collections.asr.models.hybrid_rnnt_ctc_bpe_models.EncDecHybridRNNTCTCBPEModel" "$W/h.log" ||
+    fail "conformer_hybrid_tdt_ctc_bpe_cpu_small should build EncDecHybridRNNTCTCBPEModel"
 echo "OK"
