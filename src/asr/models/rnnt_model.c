@@ -109,9 +109,12 @@ static nc_status parse_joint(const nc_cfg *c, const nc_rnnt_model *rm, nc_rnnt_j
         (s = nc_cfg_get_bool_or(c, "joint.fuse_loss_wer", false, &fuse)))
         return s;
     if ((s = nc_rnnt_activation_parse(act, &jp->activation))) return nc_error_prefix(s, "model.joint.jointnet");
-    if (fuse)
-        return nc_error(NC_ERR_UNSUPPORTED, "model.joint.fuse_loss_wer: only false is supported (nemoc computes "
-                                            "the whole joint; fused_batch_size is not used)");
+    /* fuse_loss_wer: true (NeMo's conformer_transducer_*.yaml and TDT configs, so most NeMo-written
+     * transducer .nemo files) is accepted: RNNTJoint.forward then runs the joint and the loss per
+     * fused_batch_size slice with reduction off, concatenates the per-utterance losses and reduces
+     * them as the unfused loss does (rnnt.py), so the value and gradients are the same as nemoc's
+     * whole-batch joint; only NeMo's peak memory differs. fused_batch_size is not used. */
+    (void)fuse;
     jp->dropout = (float)drop;
     return NC_OK;
 }
