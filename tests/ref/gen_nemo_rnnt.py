@@ -5,12 +5,16 @@ tests/unit/test_nemo_rnnt.c and tests/e2e/asr_nemo_rnnt.sh.
 Two tiny models are built entirely from NeMo's OWN module code (a NeMo source
 checkout, imported through nemo_src.py): AudioToMelSpectrogramPreprocessor,
 ConformerEncoder, RNNTDecoder, RNNTJoint.
-  rnnt_char  EncDecRNNTModel, char labels, Conformer (striding 4x), RNN-T loss
-             (torchaudio's rnnt_loss, blank = V, as NeMo's warprnnt loss);
+  rnnt_char  EncDecRNNTModel, char labels, FastConformer (dw_striding 8x,
+             pad_to 16: about one frame per character, so frames emit several
+             symbols), RNN-T loss (torchaudio's rnnt_loss, blank = V, as
+             NeMo's warprnnt loss);
   tdt_bpe    EncDecRNNTBPEModel, SentencePiece BPE (Debian's spm_train, as
-             gen_nemo_models.py), FastConformer (dw_striding 8x, pad_to 16),
-             loss_name tdt with durations [0, 1, 2, 3, 4], trained with NeMo's
-             own TDTLossPytorch (nemo/collections/asr/losses/rnnt_pytorch.py).
+             gen_nemo_models.py, identity normalisation to keep the artifact
+             small), Conformer (striding 4x: more frames than tokens, so
+             durations above 1 are taken), loss_name tdt with durations
+             [0, 1, 2, 3, 4] and NeMo's TDTLossPytorch recursion
+             (nemo/collections/asr/losses/rnnt_pytorch.py; see tdt_loss_fast).
 Each is trained in torch for a few hundred Adam steps on a handful of
 espeak-ng utterances (16 kHz mono 16-bit WAVs under nemo_rnnt/audio, the
 committed WAVs being the ground truth) so that greedy decoding emits real
@@ -86,13 +90,13 @@ ENC_COMMON = dict(feat_out=-1, causal_downsampling=False, ff_expansion_factor=2,
                   dropout_att=0.1)
 MODELS = {
     "rnnt_char": dict(
-        bpe=False, tdt=False, seed=11, steps=400, lr=3e-3, pre=dict(PRE),
-        enc=dict(ENC_COMMON, n_layers=2, d_model=32, subsampling="striding", subsampling_factor=4,
+        bpe=False, tdt=False, seed=11, steps=400, lr=3e-3, pre=dict(PRE, pad_to=16),
+        enc=dict(ENC_COMMON, n_layers=2, d_model=32, subsampling="dw_striding", subsampling_factor=8,
                  subsampling_conv_channels=16, n_heads=4, conv_kernel_size=9),
         pred_hidden=32, joint_hidden=32),
     "tdt_bpe": dict(
-        bpe=True, tdt=True, seed=12, steps=400, lr=3e-3, pre=dict(PRE, pad_to=16),
-        enc=dict(ENC_COMMON, n_layers=2, d_model=32, subsampling="dw_striding", subsampling_factor=8,
+        bpe=True, tdt=True, seed=12, steps=400, lr=3e-3, pre=dict(PRE),
+        enc=dict(ENC_COMMON, n_layers=2, d_model=32, subsampling="striding", subsampling_factor=4,
                  subsampling_conv_channels=16, n_heads=4, conv_kernel_size=9),
         pred_hidden=32, joint_hidden=32),
 }
@@ -114,15 +118,16 @@ def load_audio():
 
 
 def train_spm(tmp):
-    """A 32-piece BPE model over the utterances' words (and a few more)."""
+    """A 56-piece BPE model over the utterances' words (and a few more)."""
     text = os.path.join(tmp, "text.txt")
     words = " ".join(t for t, _ in UTTS) + " one two three four five six eight nine stop left right yes no"
     with open(text, "w") as f:
         for i in range(200):
             f.write(words + "\n")
     prefix = os.path.join(tmp, "tokenizer")
-    subprocess.run(["spm_train", "--input=" + text, "--model_prefix=" + prefix, "--vocab_size=32",
-                    "--model_type=bpe", "--character_coverage=1.0", "--minloglevel=2"], check=True)
+    subprocess.run(["spm_train", "--input=" + text, "--model_prefix=" + prefix, "--vocab_size=56",
+                    "--model_type=bpe", "--character_coverage=1.0", "--normalization_rule_name=identity",
+                    "--minloglevel=2"], check=True)
     with open(prefix + ".vocab", encoding="utf-8") as f:
         pieces = [line.split("\t")[0] for line in f]
     return prefix + ".model", pieces
@@ -140,7 +145,7 @@ def model_config(name, m, vocab, art):
     L = ["sample_rate: 16000", "target: nemo.collections.asr.models." + target, "nemo_version: 2.5.0",
          "rnnt_reduction: mean_batch", "compute_eval_loss: true"]
     if bpe:
-        L += ["tokenizer:", "  dir: /nonexistent/tokenizer_spe_bpe_v32", "  type: bpe",
+        L += ["tokenizer:", "  dir: /nonexistent/tokenizer_spe_bpe_v56", "  type: bpe",
               "  model_path: nemo:" + art]
     else:
         L.append("labels: " + yaml_value(LABELS))

@@ -4,9 +4,11 @@
  * (AudioToMelSpectrogramPreprocessor, ConformerEncoder, RNNTDecoder,
  * RNNTJoint), trains them in torch until greedy decoding emits real text, and
  * records what NeMo's greedy decoders give on espeak-ng WAVs:
- *   rnnt_char  EncDecRNNTModel (char labels, Conformer striding 4x, RNN-T)
- *   tdt_bpe    EncDecRNNTBPEModel (SentencePiece BPE, FastConformer
- *              dw_striding 8x with pad_to 16, TDT durations [0..4])
+ *   rnnt_char  EncDecRNNTModel (char labels, FastConformer dw_striding 8x
+ *              with pad_to 16, RNN-T; several symbols per frame)
+ *   tdt_bpe    EncDecRNNTBPEModel (SentencePiece BPE, Conformer striding 4x,
+ *              TDT durations [0..4]; model.joint.fuse_loss_wer: true as in
+ *              NeMo's TDT configs, which nemoc used to refuse)
  * nemoc loads each .nemo (nc_nemo_model_load: model_config.yaml, the torch
  * pickle weights, the tokenizer artifact) and runs the inference path from
  * the WAVs (ASR loader, featurizer, encoder, greedy transducer decoding):
