@@ -29,7 +29,8 @@ Token ids become text as NeMo's decoding does: char labels joined
 (RNNTDecoding.decode_tokens_to_str), or SentencePiece pieces joined with
 U+2581 read as a space and the leading space dropped (what
 SentencePieceTokenizer.ids_to_text / sentencepiece's DecodeIds give for
-these plain pieces; the Python sentencepiece module is not installed here).
+plain pieces, <unk> read as " \u2047 "; the Python sentencepiece module is
+not installed here).
 
 Writes tests/ref/nemo_rnnt/:
   <model>.nemo    model_config.yaml (NeMo's keys, `target`), model_weights.ckpt
@@ -99,6 +100,14 @@ MODELS = {
         enc=dict(ENC_COMMON, n_layers=2, d_model=32, subsampling="striding", subsampling_factor=4,
                  subsampling_conv_channels=16, n_heads=4, conv_kernel_size=9),
         pred_hidden=32, joint_hidden=32),
+    # Untrained and small, the joint's output layer scaled 4x: TDT decoding that takes duration 0
+    # (several tokens on one frame) and stops at max_symbols on most frames, which the trained
+    # tdt_bpe never does.
+    "tdt_bpe_stress": dict(
+        bpe=True, tdt=True, seed=105, steps=0, lr=0.0, joint_scale=4.0, pre=dict(PRE),
+        enc=dict(ENC_COMMON, n_layers=1, d_model=16, subsampling="striding", subsampling_factor=4,
+                 subsampling_conv_channels=8, n_heads=2, conv_kernel_size=9),
+        pred_hidden=16, joint_hidden=16),
 }
 MAX_SYMBOLS = 10
 
@@ -360,14 +369,20 @@ def make(name, m, sigs, spm_model, pieces):
     if bpe:
         targets = [spm_ids(spm_model, t) for t, _ in UTTS]
 
+        # sentencepiece's DecodeIds reads <unk> as its unk_surface " \u2047 " and <s>, </s> as nothing
+        surface = {"<unk>": " \u2047 ", "<s>": "", "</s>": ""}
+
         def to_text(ids):
-            return "".join(pieces[i] for i in ids).replace("\u2581", " ").strip()
+            return "".join(surface.get(pieces[i], pieces[i]) for i in ids).replace("\u2581", " ").strip()
     else:
         targets = [[LABELS.index(c) for c in t] for t, _ in UTTS]
 
         def to_text(ids):
             return "".join(LABELS[i] for i in ids)
     mods = build(m, vocab)
+    if "joint_scale" in m:
+        with torch.no_grad():
+            mods[3].joint_net[-1].weight.mul_(m["joint_scale"])
     print(name, "vocab", vocab, "training", flush=True)
     train(m, mods, sigs, targets, vocab)
     art = uuid.uuid4().hex + "_tokenizer.model"
@@ -412,7 +427,7 @@ def main():
         old.update({m["name"]: m for m in models})
         models = [old[n] for n in MODELS if n in old]
     with open(path, "w") as f:
-        json.dump({"models": models}, f, indent=1)
+        json.dump({"models": models}, f, separators=(",", ":"))
         f.write("\n")
 
 

@@ -9,6 +9,8 @@
  *   tdt_bpe    EncDecRNNTBPEModel (SentencePiece BPE, Conformer striding 4x,
  *              TDT durations [0..4]; model.joint.fuse_loss_wer: true as in
  *              NeMo's TDT configs, which nemoc used to refuse)
+ *   tdt_bpe_stress  the same kind, small and untrained with a sharp joint:
+ *              duration 0 (several tokens per frame) and max_symbols on most frames
  * nemoc loads each .nemo (nc_nemo_model_load: model_config.yaml, the torch
  * pickle weights, the tokenizer artifact) and runs the inference path from
  * the WAVs (ASR loader, featurizer, encoder, greedy transducer decoding):
@@ -206,7 +208,7 @@ int main(void) {
     cJSON *root = text ? cJSON_Parse(text) : NULL;
     CHECK(root != NULL);
     const cJSON *models = cJSON_GetObjectItemCaseSensitive(root, "models");
-    CHECK(cJSON_GetArraySize(models) == 2);
+    CHECK(cJSON_GetArraySize(models) == 3);
     const cJSON *mj;
     cJSON_ArrayForEach(mj, models) run_model(dir, mj);
     cJSON_Delete(root);
