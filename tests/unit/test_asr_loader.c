@@ -415,6 +415,36 @@ static void test_determinism(void) {
         CHECK(run_hashes(&p, 5, 0, h, NULL) == n);
         for (int i = 0; i < n; i++) CHECK(h[i] == ref[i]);
     }
+    /* Every waveform perturbation of perturb.py that nemoc has, each drawn
+     * per utterance: still the same batches for 1, 0 and 3 workers. */
+    nc_noise_set *rirs = NULL;
+    CHECK_OK(nc_noise_set_load(nc_test_src("tests/ref/augment_wave/rir_manifest.json"), &rirs));
+    nc_perturb_step all[6] = {
+        steps[0],
+        steps[1],
+        {.prob = 0.6, .kind = NC_PERTURB_SHIFT, .u.shift = {.min_shift_ms = -30, .max_shift_ms = 30}},
+        {.prob = 0.5, .kind = NC_PERTURB_IMPULSE, .u.impulse = {.rirs = rirs, .shift_impulse = true}},
+        {.prob = 0.4, .kind = NC_PERTURB_RESAMPLE, .u.resample = {.target_sr = 8000}},
+        {.prob = 0.6, .kind = NC_PERTURB_TRANSCODE,
+         .u.transcode = {.codecs = {NC_CODEC_G711, NC_CODEC_MULAW, NC_CODEC_OGG, NC_CODEC_OPUS}, .n_codecs = 4}},
+    };
+    p.perturb = all;
+    p.n_perturb = 6;
+    p.num_workers = 1;
+    uint64_t ref_all[MAX_B];
+    CHECK(run_hashes(&p, 5, 0, ref_all, NULL) == n);
+    int same_as_plain = 0;
+    for (int i = 0; i < n; i++) same_as_plain += ref_all[i] == ref[i];
+    CHECK(same_as_plain < n); /* the new steps changed the audio */
+    for (int w = 0; w < 3; w++) {
+        p.num_workers = workers[w];
+        CHECK(run_hashes(&p, 5, 0, h, NULL) == n);
+        for (int i = 0; i < n; i++) CHECK(h[i] == ref_all[i]);
+    }
+    nc_noise_set_free(rirs); /* the loaders retained it; this drops the test's hold */
+    p.perturb = steps;
+    p.n_perturb = 2;
+    p.num_workers = 3;
     /* A different epoch: different order and draws. */
     CHECK(run_hashes(&p, 6, 0, e1, NULL) == n);
     int same = 0;
@@ -606,6 +636,55 @@ static const char YAML[] =
     "  use_start_end_token: false\n"
     "  max_duration: null\n";
 
+
+/* The augmentor keys of shift, impulse, resample and transcode_aug, and their
+ * bad values named by key at config time. */
+static void test_augmentor_keys(nc_cfg *cfg, const nc_cfg *ds) {
+    char ov[4096];
+    snprintf(ov, sizeof ov,
+             "+train_ds.augmentor={shift: {prob: 0.4, min_shift_ms: -20, max_shift_ms: 30}, impulse: {prob: 0.3, "
+             "manifest_path: '%s', shift_impulse: true}, resample: {prob: 0.2}, transcode_aug: {prob: 0.1, codecs: "
+             "[mulaw, ogg]}}",
+             nc_test_src("tests/ref/augment_wave/rir_manifest.json"));
+    CHECK_OK(nc_cfg_apply_override(cfg, ov));
+    nc_asr_loader_params p = nc_asr_loader_default_params();
+    CHECK_OK(nc_asr_loader_params_from_cfg(ds, &p));
+    CHECK(p.n_perturb == 4);
+    if (p.n_perturb == 4) {
+        CHECK(p.perturb[0].kind == NC_PERTURB_SHIFT && p.perturb[0].u.shift.max_shift_ms == 30);
+        CHECK(p.perturb[1].kind == NC_PERTURB_IMPULSE && p.perturb[1].u.impulse.shift_impulse &&
+              !p.perturb[1].u.impulse.normalize_impulse && nc_noise_set_size(p.perturb[1].u.impulse.rirs) == 1);
+        CHECK(p.perturb[2].kind == NC_PERTURB_RESAMPLE && p.perturb[2].u.resample.target_sr == 8000);
+        CHECK(p.perturb[3].kind == NC_PERTURB_TRANSCODE && p.perturb[3].u.transcode.n_codecs == 2 &&
+              p.perturb[3].u.transcode.codecs[1] == NC_CODEC_OGG);
+    }
+    nc_asr_loader_params_clear(&p);
+    static const struct {
+        const char *override, *needle;
+    } bad[] = {
+        {"train_ds.augmentor.shift.prob=1.5", "prob"},
+        {"train_ds.augmentor.shift.prob=-0.1", "prob"},
+        {"train_ds.augmentor.shift.min_shift_ms=40", "min_shift_ms"},
+        {"train_ds.augmentor.impulse.manifest_path=/nonexistent/rirs.json", "rirs.json"},
+        {"train_ds.augmentor.transcode_aug.codecs=[g711,amr-nb]", "amr-nb"},
+        {"train_ds.augmentor.transcode_aug.codecs=[mp9]", "mp9"},
+        {"+train_ds.augmentor.resample.target_sr=10", "target_sr"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        /* each bad value on top of the good augmentor */
+        CHECK_OK(nc_cfg_apply_override(cfg, "~train_ds.augmentor"));
+        CHECK_OK(nc_cfg_apply_override(cfg, ov));
+        CHECK_OK(nc_cfg_apply_override(cfg, bad[i].override));
+        p = nc_asr_loader_default_params();
+        CHECK(nc_asr_loader_params_from_cfg(ds, &p) != NC_OK);
+        if (!strstr(nc_last_error(), bad[i].needle) || !strstr(nc_last_error(), "augmentor"))
+            nc_test_fail(__FILE__, __LINE__, "%s: error does not name '%s': %s", bad[i].override, bad[i].needle,
+                         nc_last_error());
+        printf("  %-58s -> %s\n", bad[i].override, nc_last_error());
+    }
+    CHECK_OK(nc_cfg_apply_override(cfg, "~train_ds.augmentor"));
+}
+
 static void test_cfg(void) {
     nc_cfg *cfg = NULL;
     CHECK_OK(nc_cfg_parse(YAML, sizeof YAML - 1, "conf.yaml", &cfg));
@@ -650,10 +729,11 @@ static void test_cfg(void) {
         CHECK(p.perturb[0].u.speed.num_rates == 5 && p.perturb[0].u.speed.max_speed_rate == 1.1);
         CHECK(p.perturb[1].kind == NC_PERTURB_GAIN && p.perturb[1].u.gain.min_gain_dbfs == -10);
     }
-    CHECK_OK(nc_cfg_apply_override(cfg, "+train_ds.augmentor.impulse={prob: 0.1}"));
-    CHECK_ERR(nc_asr_loader_params_from_cfg(ds, &p), NC_ERR_UNSUPPORTED, "augmentor.impulse");
+    CHECK_OK(nc_cfg_apply_override(cfg, "+train_ds.augmentor.vtlp={prob: 0.1}"));
+    CHECK_ERR(nc_asr_loader_params_from_cfg(ds, &p), NC_ERR_UNSUPPORTED, "augmentor.vtlp");
     CHECK(p.owned_ == NULL);
     CHECK_OK(nc_cfg_apply_override(cfg, "~train_ds.augmentor"));
+    test_augmentor_keys(cfg, ds);
 
     CHECK_OK(nc_cfg_apply_override(cfg, "train_ds.is_tarred=true"));
     CHECK_ERR(nc_asr_loader_params_from_cfg(ds, &p), NC_ERR_UNSUPPORTED, "tarred datasets are not supported");
