@@ -110,6 +110,18 @@ typedef struct nc_noise_perturb {
     double max_gain_db; /* 300 */
 } nc_noise_perturb;
 
+/* TimeStretchPerturbation: tempo times rate at the same pitch (phase vocoder,
+ * as NeMo's numba phase_vocoder on librosa's STFT); the audio becomes
+ * round(n / rate) samples. rate as SpeedPerturbation draws it (num_rates < 0:
+ * uniform; > 0: one of linspace; 0 is refused, NeMo fails on it too); 1.0
+ * leaves the audio alone. n_fft (even) is doubled when slowing down. */
+typedef struct nc_time_stretch_perturb {
+    double min_speed_rate; /* 0.9 */
+    double max_speed_rate; /* 1.1 */
+    int num_rates;         /* 5 */
+    int n_fft;             /* 512 */
+} nc_time_stretch_perturb;
+
 /* ShiftPerturbation: shift_ms ~ U[min, max]; the audio moves by
  * floor(shift_ms * sr / 1000) samples (positive: earlier), zero-filled, same
  * length; a shift longer than the audio leaves it alone (as NeMo). */
@@ -165,6 +177,7 @@ nc_status nc_perturb_white_noise_snr(const nc_white_noise_snr_perturb *p, nc_aud
                                      double *drawn);
 nc_status nc_perturb_noise(const nc_noise_perturb *p, nc_audio *a, nc_rng *rng, double *drawn);
 /* drawn: shift ms, RIR index, codec index (nc_codec), target rate. */
+nc_status nc_perturb_time_stretch(const nc_time_stretch_perturb *p, nc_audio *a, nc_rng *rng, double *drawn);
 nc_status nc_perturb_shift(const nc_shift_perturb *p, nc_audio *a, nc_rng *rng, double *drawn);
 nc_status nc_perturb_impulse(const nc_impulse_perturb *p, nc_audio *a, nc_rng *rng, double *drawn);
 nc_status nc_perturb_resample(const nc_resample_perturb *p, nc_audio *a, nc_rng *rng, double *drawn);
@@ -187,6 +200,7 @@ typedef enum nc_perturb_kind {
     NC_PERTURB_IMPULSE,
     NC_PERTURB_RESAMPLE,
     NC_PERTURB_TRANSCODE,
+    NC_PERTURB_TIME_STRETCH,
 } nc_perturb_kind;
 
 typedef struct nc_perturb_step {
@@ -202,6 +216,7 @@ typedef struct nc_perturb_step {
         nc_impulse_perturb impulse;
         nc_resample_perturb resample;
         nc_transcode_perturb transcode;
+        nc_time_stretch_perturb time_stretch;
     } u;
 } nc_perturb_step;
 

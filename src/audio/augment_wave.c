@@ -167,6 +167,7 @@ nc_status nc_audio_augment(const nc_perturb_step *steps, int n_steps, nc_audio *
         case NC_PERTURB_SHIFT: s = nc_perturb_shift(&st->u.shift, a, rng, NULL); break;
         case NC_PERTURB_IMPULSE: s = nc_perturb_impulse(&st->u.impulse, a, rng, NULL); break;
         case NC_PERTURB_RESAMPLE: s = nc_perturb_resample(&st->u.resample, a, rng, NULL); break;
+        case NC_PERTURB_TIME_STRETCH: s = nc_perturb_time_stretch(&st->u.time_stretch, a, rng, NULL); break;
         case NC_PERTURB_TRANSCODE: s = nc_perturb_transcode(&st->u.transcode, a, rng, NULL); break;
         default: return nc_error(NC_ERR_INVALID_ARG, "audio augmentation step %d: unknown kind %d", i, (int)st->kind);
         }

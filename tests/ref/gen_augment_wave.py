@@ -3,6 +3,14 @@
 NeMo's OWN perturb.py (nemo/collections/asr/parts/preprocessing/perturb.py,
 imported from the source checkout through nemo_src; NEMO_SRC=<checkout>).
 
+TimeStretchPerturbation runs NeMo's perturb() and NeMo's
+numba_utils.phase_vocoder (nemo/collections/asr/parts/utils/numba_utils.py,
+plain Python here: the numba stand-in's jit returns the function); the two
+calls it makes into librosa, which is not installed, are given a numpy port
+of librosa >= 0.10's stft (hann, center=True, pad_mode="constant") and istft
+(overlap-add divided by the window's sum of squares, length=): the only
+code here that is not NeMo's.
+
 The random draws are fixed by the configs themselves: ShiftPerturbation with
 min_shift_ms == max_shift_ms (random.uniform(a, a) == a), ImpulsePerturbation
 with a one-entry RIR manifest (random.sample of one). NeMo's classes then run
@@ -14,13 +22,14 @@ Writes into tests/ref/augment_wave/:
   x.npy (4000,) f32 the input (0.25 s at 16 kHz),
   rir.wav (16 kHz, float) and rir_manifest.json (NeMo manifest, relative path),
   rir8k.wav (the same RIR at 8 kHz, for the resampling test),
-  <case>.npy NeMo's output, cases.txt "<case> <kind> key=value ...".
+  <case>.npy NeMo's output (shift, impulse, time stretch up and down), cases.txt "<case> <kind> key=value ...".
 
 Run: NEMO_SRC=/path/to/NeMo /usr/bin/python3 tests/ref/gen_augment_wave.py
 """
 import json
 import os
 import sys
+import types
 
 import numpy as np
 import soundfile as sf
@@ -52,10 +61,44 @@ def rir(sr, n):
     return h.astype(np.float32)
 
 
+def _hann(n):
+    # scipy.signal.get_window("hann", n, fftbins=True): periodic
+    return 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n) / n)
+
+
+def librosa_stft(y, n_fft, hop_length):
+    win = _hann(n_fft)
+    yp = np.pad(y, n_fft // 2, mode="constant")
+    nt = 1 + (len(yp) - n_fft) // hop_length
+    frames = np.stack([yp[t * hop_length:t * hop_length + n_fft] for t in range(nt)], axis=1)
+    return np.fft.rfft(win[:, None] * frames, axis=0).astype(np.complex64)
+
+
+def librosa_istft(D, dtype, hop_length, length):
+    n_fft = 2 * (D.shape[0] - 1)
+    win = _hann(n_fft)
+    nf = min(D.shape[1], int(np.ceil((length + 2 * (n_fft // 2)) / hop_length)))
+    full = np.zeros(n_fft + hop_length * (nf - 1), dtype=dtype)
+    wss = np.zeros_like(full)
+    for t in range(nf):
+        full[t * hop_length:t * hop_length + n_fft] += (win * np.fft.irfft(D[:, t], n=n_fft)).astype(dtype)
+        wss[t * hop_length:t * hop_length + n_fft] += (win ** 2).astype(dtype)
+    y = np.zeros(length, dtype=dtype)
+    w = np.zeros(length, dtype=dtype)
+    m = min(length, len(full) - n_fft // 2)
+    y[:m] = full[n_fft // 2:n_fft // 2 + m]
+    w[:m] = wss[n_fft // 2:n_fft // 2 + m]
+    nz = w > np.finfo(dtype).tiny
+    y[nz] /= w[nz]
+    return y
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     perturb = nemo_import("nemo.collections.asr.parts.preprocessing.perturb")
     segment = nemo_import("nemo.collections.asr.parts.preprocessing.segment")
+    assert perturb.HAVE_NUMBA  # NeMo's numba phase vocoder path, run as Python
+    sys.modules["librosa"].core = types.SimpleNamespace(stft=librosa_stft, istft=librosa_istft)
     x = signal()
     np.save(os.path.join(OUT, "x.npy"), x)
     h = rir(SR, 1600)
@@ -69,12 +112,16 @@ def main():
         ("shift_neg", "shift", dict(min_shift_ms=-7.3, max_shift_ms=-7.3)),
         ("impulse_plain", "impulse", dict(normalize_impulse=False, shift_impulse=False)),
         ("impulse_norm_shift", "impulse", dict(normalize_impulse=True, shift_impulse=True)),
+        ("stretch_fast", "time_stretch", dict(min_speed_rate=1.15, max_speed_rate=1.15, num_rates=1, n_fft=512)),
+        ("stretch_slow", "time_stretch", dict(min_speed_rate=0.85, max_speed_rate=0.85, num_rates=1, n_fft=256)),
     ]
     lines = []
     for name, kind, kw in cases:
         seg = segment.AudioSegment(x.copy(), SR)
         if kind == "shift":
             p = perturb.ShiftPerturbation(**kw)
+        elif kind == "time_stretch":
+            p = perturb.TimeStretchPerturbation(**kw)
         else:
             # NeMo's manifest loader resolves the relative path against the manifest's folder
             p = perturb.ImpulsePerturbation(manifest_path=man, **kw)
@@ -82,7 +129,7 @@ def main():
         y = np.asarray(seg._samples, dtype=np.float32)
         np.save(os.path.join(OUT, name + ".npy"), y)
         lines.append(f"{name} {kind} " + " ".join(f"{k}={str(v).lower()}" for k, v in kw.items()))
-        print(name, y.shape, float(np.abs(y - x[: len(y)]).max()))
+        print(name, y.shape, float(np.abs(y[: len(x)] - x[: len(y)]).max()))
     with open(os.path.join(OUT, "cases.txt"), "w") as f:
         f.write("\n".join(lines) + "\n")
 

@@ -419,7 +419,7 @@ static void test_determinism(void) {
      * per utterance: still the same batches for 1, 0 and 3 workers. */
     nc_noise_set *rirs = NULL;
     CHECK_OK(nc_noise_set_load(nc_test_src("tests/ref/augment_wave/rir_manifest.json"), &rirs));
-    nc_perturb_step all[6] = {
+    nc_perturb_step all[7] = {
         steps[0],
         steps[1],
         {.prob = 0.6, .kind = NC_PERTURB_SHIFT, .u.shift = {.min_shift_ms = -30, .max_shift_ms = 30}},
@@ -427,9 +427,11 @@ static void test_determinism(void) {
         {.prob = 0.4, .kind = NC_PERTURB_RESAMPLE, .u.resample = {.target_sr = 8000}},
         {.prob = 0.6, .kind = NC_PERTURB_TRANSCODE,
          .u.transcode = {.codecs = {NC_CODEC_G711, NC_CODEC_MULAW, NC_CODEC_OGG, NC_CODEC_OPUS}, .n_codecs = 4}},
+        {.prob = 0.5, .kind = NC_PERTURB_TIME_STRETCH,
+         .u.time_stretch = {.min_speed_rate = 0.85, .max_speed_rate = 1.15, .num_rates = -1, .n_fft = 512}},
     };
     p.perturb = all;
-    p.n_perturb = 6;
+    p.n_perturb = 7;
     p.num_workers = 1;
     uint64_t ref_all[MAX_B];
     CHECK(run_hashes(&p, 5, 0, ref_all, NULL) == n);
@@ -644,13 +646,15 @@ static void test_augmentor_keys(nc_cfg *cfg, const nc_cfg *ds) {
     snprintf(ov, sizeof ov,
              "+train_ds.augmentor={shift: {prob: 0.4, min_shift_ms: -20, max_shift_ms: 30}, impulse: {prob: 0.3, "
              "manifest_path: '%s', shift_impulse: true}, resample: {prob: 0.2}, transcode_aug: {prob: 0.1, codecs: "
-             "[mulaw, ogg]}}",
+             "[mulaw, ogg]}, time_stretch: {prob: 0.5, num_rates: -1, n_fft: 256}}",
              nc_test_src("tests/ref/augment_wave/rir_manifest.json"));
     CHECK_OK(nc_cfg_apply_override(cfg, ov));
     nc_asr_loader_params p = nc_asr_loader_default_params();
     CHECK_OK(nc_asr_loader_params_from_cfg(ds, &p));
-    CHECK(p.n_perturb == 4);
-    if (p.n_perturb == 4) {
+    CHECK(p.n_perturb == 5);
+    if (p.n_perturb == 5) {
+        CHECK(p.perturb[4].kind == NC_PERTURB_TIME_STRETCH && p.perturb[4].u.time_stretch.num_rates == -1 &&
+              p.perturb[4].u.time_stretch.n_fft == 256 && p.perturb[4].u.time_stretch.min_speed_rate == 0.9);
         CHECK(p.perturb[0].kind == NC_PERTURB_SHIFT && p.perturb[0].u.shift.max_shift_ms == 30);
         CHECK(p.perturb[1].kind == NC_PERTURB_IMPULSE && p.perturb[1].u.impulse.shift_impulse &&
               !p.perturb[1].u.impulse.normalize_impulse && nc_noise_set_size(p.perturb[1].u.impulse.rirs) == 1);
@@ -669,6 +673,10 @@ static void test_augmentor_keys(nc_cfg *cfg, const nc_cfg *ds) {
         {"train_ds.augmentor.transcode_aug.codecs=[g711,amr-nb]", "amr-nb"},
         {"train_ds.augmentor.transcode_aug.codecs=[mp9]", "mp9"},
         {"+train_ds.augmentor.resample.target_sr=10", "target_sr"},
+        {"train_ds.augmentor.time_stretch.prob=2", "time_stretch.prob"},
+        {"+train_ds.augmentor.time_stretch.min_speed_rate=1.3", "min_speed_rate"},
+        {"train_ds.augmentor.time_stretch.num_rates=0", "num_rates"},
+        {"train_ds.augmentor.time_stretch.n_fft=255", "n_fft"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         /* each bad value on top of the good augmentor */

@@ -155,8 +155,9 @@ static nc_status get_bucketing(const nc_cfg *ds, nc_asr_loader_params *p, params
     return NC_OK;
 }
 
-/* shift, impulse, resample and transcode_aug (perturb.py ShiftPerturbation,
- * ImpulsePerturbation, TranscodePerturbation; resample is nemoc's). Manifests
+/* shift, impulse, time_stretch, resample and transcode_aug (perturb.py
+ * ShiftPerturbation, ImpulsePerturbation, TimeStretchPerturbation,
+ * TranscodePerturbation; resample is nemoc's). Manifests
  * and codecs are checked here, so a missing RIR file or a codec libsndfile
  * cannot write stops the run before training starts. */
 static nc_status get_perturb_more(const nc_cfg *aug, const char *name, nc_perturb_step *st, nc_noise_set **set) {
@@ -187,6 +188,27 @@ static nc_status get_perturb_more(const nc_cfg *aug, const char *name, nc_pertur
         if (tar) return nc_cfg_error_at(aug, "audio_tar_filepaths", "tarred RIRs are not supported; unpack them");
         if ((s = nc_noise_set_load(man, set))) return nc_error_prefix(s, "augmentor.impulse.manifest_path");
         ip->rirs = *set;
+        return NC_OK;
+    }
+    if (!strcmp(name, "time_stretch")) {
+        static const char *const keys[] = {"prob", "min_speed_rate", "max_speed_rate", "num_rates", "n_fft", "rng",
+                                           NULL};
+        nc_time_stretch_perturb *tp = &st->u.time_stretch;
+        int64_t nr, nfft;
+        st->kind = NC_PERTURB_TIME_STRETCH;
+        if ((s = nc_cfg_check_keys(aug, "", keys)) ||
+            (s = nc_cfg_get_float_in_or(aug, "min_speed_rate", 0.9, 0.05, 20.0, &tp->min_speed_rate)) ||
+            (s = nc_cfg_get_float_in_or(aug, "max_speed_rate", 1.1, 0.05, 20.0, &tp->max_speed_rate)) ||
+            (s = nc_cfg_get_int_in_or(aug, "num_rates", 5, -1000000, 1000000, &nr)) ||
+            (s = nc_cfg_get_int_in_or(aug, "n_fft", 512, 16, 16384, &nfft)))
+            return nc_error_prefix(s, "augmentor.time_stretch");
+        if (tp->min_speed_rate > tp->max_speed_rate)
+            return nc_cfg_error_at(aug, "", "min_speed_rate %g > max_speed_rate %g", tp->min_speed_rate,
+                                   tp->max_speed_rate);
+        if (nr == 0) return nc_cfg_error_at(aug, "num_rates", "0 rates (NeMo fails on it too): give > 0 or < 0");
+        if (nfft % 2) return nc_cfg_error_at(aug, "n_fft", "%lld must be even", (long long)nfft);
+        tp->num_rates = (int)nr;
+        tp->n_fft = (int)nfft;
         return NC_OK;
     }
     if (!strcmp(name, "resample")) {
@@ -229,7 +251,8 @@ static nc_status get_perturb_more(const nc_cfg *aug, const char *name, nc_pertur
         return NC_OK;
     }
     return nc_error(NC_ERR_UNSUPPORTED,
-                    "augmentor.%s: not one of speed, gain, white_noise, shift, impulse, resample, transcode_aug "
+                    "augmentor.%s: not one of speed, gain, white_noise, shift, impulse, time_stretch, resample, "
+                    "transcode_aug "
                     "(build noise perturbations with nc_noise_set_load and pass them as nc_perturb_step)",
                     name);
 }
