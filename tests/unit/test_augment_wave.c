@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "nc_test.h"
 #include "nemoc/alloc.h"
@@ -240,6 +241,39 @@ static void test_bad_input(void) {
     nc_audio_free(&a);
 }
 
+/* Cost per 10 s utterance of each step (printed, not asserted: a shared machine). */
+static void time_steps(void) {
+    nc_noise_set *rirs = NULL;
+    CHECK_OK(nc_noise_set_load(nc_test_src("tests/ref/augment_wave/rir_manifest.json"), &rirs));
+    const nc_perturb_step steps[] = {
+        {.prob = 1, .kind = NC_PERTURB_SHIFT, .u.shift = {.min_shift_ms = -5, .max_shift_ms = 5}},
+        {.prob = 1, .kind = NC_PERTURB_IMPULSE, .u.impulse = {.rirs = rirs}},
+        {.prob = 1, .kind = NC_PERTURB_TIME_STRETCH,
+         .u.time_stretch = {.min_speed_rate = 1.1, .max_speed_rate = 1.1, .num_rates = 1, .n_fft = 512}},
+        {.prob = 1, .kind = NC_PERTURB_TIME_STRETCH,
+         .u.time_stretch = {.min_speed_rate = 0.9, .max_speed_rate = 0.9, .num_rates = 1, .n_fft = 512}},
+        {.prob = 1, .kind = NC_PERTURB_RESAMPLE, .u.resample = {.target_sr = 8000}},
+        {.prob = 1, .kind = NC_PERTURB_TRANSCODE, .u.transcode = {.codecs = {NC_CODEC_G711}, .n_codecs = 1}},
+        {.prob = 1, .kind = NC_PERTURB_TRANSCODE, .u.transcode = {.codecs = {NC_CODEC_OGG}, .n_codecs = 1}},
+        {.prob = 1, .kind = NC_PERTURB_TRANSCODE, .u.transcode = {.codecs = {NC_CODEC_OPUS}, .n_codecs = 1}},
+    };
+    static const char *const names[] = {"shift", "impulse", "time_stretch 1.1", "time_stretch 0.9",
+                                        "resample 8k", "g711", "ogg", "opus"};
+    for (size_t k = 0; k < sizeof steps / sizeof *steps && rirs; k++) {
+        nc_audio a = two_tones(160000, 16000, 0.3);
+        nc_rng rng;
+        nc_rng_seed(&rng, 4);
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        CHECK_OK(nc_audio_augment(&steps[k], 1, &a, &rng));
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        printf("  %-17s %7.2f ms per 10 s of 16 kHz audio\n", names[k],
+               (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-6);
+        nc_audio_free(&a);
+    }
+    nc_noise_set_free(rirs);
+}
+
 int main(void) {
     dir = nc_test_tmpdir("augment_wave");
     test_nemo_ref();
@@ -247,5 +281,6 @@ int main(void) {
     test_resample();
     test_transcode();
     test_bad_input();
+    time_steps();
     return nc_test_finish("augment_wave");
 }
