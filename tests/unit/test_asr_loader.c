@@ -646,13 +646,17 @@ static void test_augmentor_keys(nc_cfg *cfg, const nc_cfg *ds) {
     snprintf(ov, sizeof ov,
              "+train_ds.augmentor={shift: {prob: 0.4, min_shift_ms: -20, max_shift_ms: 30}, impulse: {prob: 0.3, "
              "manifest_path: '%s', shift_impulse: true}, resample: {prob: 0.2}, transcode_aug: {prob: 0.1, codecs: "
-             "[mulaw, ogg]}, time_stretch: {prob: 0.5, num_rates: -1, n_fft: 256}}",
+             "[mulaw, ogg]}, time_stretch: {prob: 0.5, num_rates: -1, n_fft: 256}, noise: {prob: 0.5, "
+             "manifest_path: '%s', min_snr_db: 5}}",
+             nc_test_src("tests/ref/augment_wave/rir_manifest.json"), /* a noise manifest too: same format */
              nc_test_src("tests/ref/augment_wave/rir_manifest.json"));
     CHECK_OK(nc_cfg_apply_override(cfg, ov));
     nc_asr_loader_params p = nc_asr_loader_default_params();
     CHECK_OK(nc_asr_loader_params_from_cfg(ds, &p));
-    CHECK(p.n_perturb == 5);
-    if (p.n_perturb == 5) {
+    CHECK(p.n_perturb == 6);
+    if (p.n_perturb == 6) {
+        CHECK(p.perturb[5].kind == NC_PERTURB_NOISE && p.perturb[5].u.noise.min_snr_db == 5 &&
+              p.perturb[5].u.noise.max_snr_db == 50 && nc_noise_set_size(p.perturb[5].u.noise.noise) == 1);
         CHECK(p.perturb[4].kind == NC_PERTURB_TIME_STRETCH && p.perturb[4].u.time_stretch.num_rates == -1 &&
               p.perturb[4].u.time_stretch.n_fft == 256 && p.perturb[4].u.time_stretch.min_speed_rate == 0.9);
         CHECK(p.perturb[0].kind == NC_PERTURB_SHIFT && p.perturb[0].u.shift.max_shift_ms == 30);
@@ -677,6 +681,8 @@ static void test_augmentor_keys(nc_cfg *cfg, const nc_cfg *ds) {
         {"+train_ds.augmentor.time_stretch.min_speed_rate=1.3", "min_speed_rate"},
         {"train_ds.augmentor.time_stretch.num_rates=0", "num_rates"},
         {"train_ds.augmentor.time_stretch.n_fft=255", "n_fft"},
+        {"train_ds.augmentor.noise.min_snr_db=60", "min_snr_db"},
+        {"train_ds.augmentor.noise.manifest_path=/nonexistent/noise.json", "noise.json"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         /* each bad value on top of the good augmentor */

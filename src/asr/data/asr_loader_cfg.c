@@ -14,7 +14,7 @@ typedef struct params_owned {
     const char **manifests; /* manifest_filepath list (strings in the config) */
     int64_t *bbs;        /* bucketing_batch_size list */
     nc_perturb_step *perturb; /* from `augmentor` */
-    nc_noise_set **sets;      /* RIR manifests of `impulse` steps, one per step */
+    nc_noise_set **sets;      /* RIR/noise manifests of `impulse` and `noise` steps, one per step */
     int64_t n_sets;
 } params_owned;
 
@@ -155,9 +155,9 @@ static nc_status get_bucketing(const nc_cfg *ds, nc_asr_loader_params *p, params
     return NC_OK;
 }
 
-/* shift, impulse, time_stretch, resample and transcode_aug (perturb.py
+/* shift, impulse, time_stretch, noise, resample and transcode_aug (perturb.py
  * ShiftPerturbation, ImpulsePerturbation, TimeStretchPerturbation,
- * TranscodePerturbation; resample is nemoc's). Manifests
+ * NoisePerturbation, TranscodePerturbation; resample is nemoc's). Manifests
  * and codecs are checked here, so a missing RIR file or a codec libsndfile
  * cannot write stops the run before training starts. */
 static nc_status get_perturb_more(const nc_cfg *aug, const char *name, nc_perturb_step *st, nc_noise_set **set) {
@@ -211,6 +211,25 @@ static nc_status get_perturb_more(const nc_cfg *aug, const char *name, nc_pertur
         tp->n_fft = (int)nfft;
         return NC_OK;
     }
+    if (!strcmp(name, "noise")) {
+        static const char *const keys[] = {"prob", "manifest_path", "min_snr_db", "max_snr_db", "max_gain_db", "rng",
+                                           "audio_tar_filepaths", "shuffle_n", "orig_sr", NULL};
+        nc_noise_perturb *np = &st->u.noise;
+        const char *man = NULL, *tar = NULL;
+        st->kind = NC_PERTURB_NOISE;
+        if ((s = nc_cfg_check_keys(aug, "", keys)) || (s = nc_cfg_get_str(aug, "manifest_path", &man)) ||
+            (s = nc_cfg_get_str_or(aug, "audio_tar_filepaths", NULL, &tar)) ||
+            (s = nc_cfg_get_float_in_or(aug, "min_snr_db", 10, -200, 200, &np->min_snr_db)) ||
+            (s = nc_cfg_get_float_in_or(aug, "max_snr_db", 50, -200, 200, &np->max_snr_db)) ||
+            (s = nc_cfg_get_float_in_or(aug, "max_gain_db", 300, -1000, 1000, &np->max_gain_db)))
+            return nc_error_prefix(s, "augmentor.noise");
+        if (tar) return nc_cfg_error_at(aug, "audio_tar_filepaths", "tarred noise files are not supported; unpack them");
+        if (np->min_snr_db > np->max_snr_db)
+            return nc_cfg_error_at(aug, "", "min_snr_db %g > max_snr_db %g", np->min_snr_db, np->max_snr_db);
+        if ((s = nc_noise_set_load(man, set))) return nc_error_prefix(s, "augmentor.noise.manifest_path");
+        np->noise = *set;
+        return NC_OK;
+    }
     if (!strcmp(name, "resample")) {
         static const char *const keys[] = {"prob", "target_sr", NULL};
         int64_t sr;
@@ -251,9 +270,8 @@ static nc_status get_perturb_more(const nc_cfg *aug, const char *name, nc_pertur
         return NC_OK;
     }
     return nc_error(NC_ERR_UNSUPPORTED,
-                    "augmentor.%s: not one of speed, gain, white_noise, shift, impulse, time_stretch, resample, "
-                    "transcode_aug "
-                    "(build noise perturbations with nc_noise_set_load and pass them as nc_perturb_step)",
+                    "augmentor.%s: not one of speed, gain, white_noise, shift, impulse, time_stretch, noise, resample, "
+                    "transcode_aug",
                     name);
 }
 
