@@ -22,7 +22,8 @@ Writes into tests/ref/augment_wave/:
   x.npy (4000,) f32 the input (0.25 s at 16 kHz),
   rir.wav (16 kHz, float) and rir_manifest.json (NeMo manifest, relative path),
   rir8k.wav (the same RIR at 8 kHz, for the resampling test),
-  <case>.npy NeMo's output (shift, impulse, time stretch up and down), cases.txt "<case> <kind> key=value ...".
+  <case>.npy NeMo's output (shift, impulse, time stretch up and down),
+  g711_alaw.npy, g711_mulaw.npy: x as 8 kHz audio through audioop's G.711 codecs, cases.txt "<case> <kind> key=value ...".
 
 Run: NEMO_SRC=/path/to/NeMo /usr/bin/python3 tests/ref/gen_augment_wave.py
 """
@@ -130,6 +131,27 @@ def main():
         np.save(os.path.join(OUT, name + ".npy"), y)
         lines.append(f"{name} {kind} " + " ".join(f"{k}={str(v).lower()}" for k, v in kw.items()))
         print(name, y.shape, float(np.abs(y[: len(x)] - x[: len(y)]).max()))
+    # G.711 (TranscodePerturbation's g711 is A-law through sox; nemoc adds mu-law): Python's
+    # audioop, an implementation independent of libsndfile, on x taken as 8 kHz audio (no
+    # resampling), after NeMo's 0.8-peak attenuation. The one libsndfile-specific step is how
+    # float becomes the codec's linear input: rounded to the codec's grid (x * 32767 / 4 for
+    # mu-law's 14 bits; the magnitude x * 32767 / 16 for A-law's 12 bits plus sign, so negative
+    # samples are encoded as their magnitude, not as the ITU's -x-1).
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import audioop
+    peak = float(np.abs(x).max())
+    xa = (x * np.float32(0.8 / peak) if peak > 0.8 else x).astype(np.float64)
+    mag = np.minimum(np.rint(np.abs(xa) * 0x7FFF / 16) * 16, 32767).astype("<i2").tobytes()
+    ya = np.frombuffer(audioop.alaw2lin(audioop.lin2alaw(mag, 2), 2), dtype="<i2").astype(np.float32)
+    ya = np.where(xa < 0, -ya, ya) / np.float32(0x8000)
+    pcm = np.clip(np.rint(xa * 0x7FFF / 4) * 4, -32768, 32767).astype("<i2").tobytes()
+    yu = np.frombuffer(audioop.ulaw2lin(audioop.lin2ulaw(pcm, 2), 2), dtype="<i2").astype(np.float32)
+    yu = yu / np.float32(0x8000)
+    for name, y in [("g711_alaw", ya), ("g711_mulaw", yu)]:
+        np.save(os.path.join(OUT, name + ".npy"), y.astype(np.float32))
+        print(name, y.shape, float(np.abs(y - xa).max()))
     with open(os.path.join(OUT, "cases.txt"), "w") as f:
         f.write("\n".join(lines) + "\n")
 

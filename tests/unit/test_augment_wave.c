@@ -3,7 +3,8 @@
  * and TimeStretchPerturbation's phase vocoder (tests/ref/gen_augment_wave.py,
  * draws fixed by the configs), an RIR at
  * another rate (resampled), band-limiting through 8 kHz, codec round trips
- * (G.711 A-law and mu-law, Ogg Vorbis, Ogg Opus) and their bad input. */
+ * (G.711 A-law and mu-law bit-exact against Python's audioop; Ogg Vorbis and Opus by
+ * SNR) and their bad input. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -175,6 +176,33 @@ static void test_resample(void) {
     nc_audio_free(&a);
 }
 
+/* G.711 at 8 kHz (no resampling) against Python's audioop (gen_augment_wave.py). */
+static void test_g711_ref(void) {
+    nc_tensor *x = load("x.npy");
+    static const char *const refs[] = {"g711_alaw.npy", "g711_mulaw.npy"};
+    for (int k = 0; k < 2 && x; k++) {
+        nc_tensor *want = load(refs[k]);
+        if (!want) continue;
+        nc_audio a = copy_audio(x, 8000);
+        nc_transcode_perturb tp = {.codecs = {k ? NC_CODEC_MULAW : NC_CODEC_G711}, .n_codecs = 1};
+        nc_rng rng;
+        nc_rng_seed(&rng, 1);
+        CHECK_OK(nc_perturb_transcode(&tp, &a, &rng, NULL));
+        int64_t differ = 0;
+        double md = 0;
+        for (int64_t i = 0; i < nc_numel(want); i++) {
+            differ += a.samples[i] != nc_f32(want)[i];
+            md = fmax(md, fabs(a.samples[i] - nc_f32(want)[i]));
+        }
+        printf("  %-15s vs audioop: %lld of %lld samples differ, max %.3g\n", refs[k], (long long)differ,
+               (long long)nc_numel(want), md);
+        nc_test_allclose(refs[k], a.samples, nc_f32(want), nc_numel(want), 0, 0);
+        nc_audio_free(&a);
+        nc_tensor_free(want);
+    }
+    nc_tensor_free(x);
+}
+
 static void test_transcode(void) {
     static const char *const names[] = {"g711", "mulaw", "ogg", "opus"};
     /* min SNR (dB) of the 1 kHz tone through each codec at its worst drawn quality */
@@ -279,6 +307,7 @@ int main(void) {
     test_nemo_ref();
     test_impulse_other_rate();
     test_resample();
+    test_g711_ref();
     test_transcode();
     test_bad_input();
     time_steps();
