@@ -152,7 +152,8 @@ typedef struct nc_resample_perturb {
 } nc_resample_perturb;
 
 /* TranscodePerturbation's codecs, round-tripped in memory with libsndfile
- * (NeMo shells out to sox). NC_CODEC_G711 is NeMo's "g711" (A-law at 8 kHz),
+ * (NeMo shells out to sox). NC_CODEC_G711 is NeMo's "g711" (sox's 300-3400 Hz
+ * band-pass, then A-law at 8 kHz; 43 dB SNR from NeMo's own output),
  * NC_CODEC_MULAW G.711 mu-law at 8 kHz, NC_CODEC_OGG Ogg Vorbis at a quality
  * drawn from NeMo's sox -C range -1..7, NC_CODEC_OPUS Ogg Opus (at 16 kHz
  * when the audio's rate is not one Opus takes) at a drawn quality. */

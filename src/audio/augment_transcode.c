@@ -1,6 +1,7 @@
 /* TranscodePerturbation (nemo/collections/asr/parts/preprocessing/perturb.py):
  * a lossy codec round trip. NeMo pipes the audio through the sox binary
- * (g711: A-law at 8 kHz; ogg: Vorbis at sox -C quality -1..7; amr-nb); here
+ * (g711: 300-3400 Hz band-pass, A-law at 8 kHz; ogg: Vorbis at sox -C
+ * quality -1..7; amr-nb); here
  * libsndfile encodes into memory and decodes back, in-process, on the
  * loader's worker thread. AMR-NB has no encoder in libsndfile: refused by
  * name when the config is read. */
@@ -79,6 +80,34 @@ static nc_status roundtrip(const float *x, int64_t n, int sr, int format, double
     return NC_OK;
 }
 
+/* sox's `lowpass 3400 highpass 300` of NeMo's g711 command: two 2-pole
+ * Butterworth biquads (RBJ cookbook, Q = 1/sqrt(2), as sox's default width),
+ * run in that order at the input rate: sox applies user effects before the
+ * rate change it adds for `-r 8000` (matching NeMo's sox output to 43 dB SNR,
+ * its own dither-noise floor being 49 dB, needs this order). */
+static void telephone_band(float *x, int64_t n, int sr) {
+    static const struct {
+        double f0;
+        bool high;
+    } stages[2] = {{3400, false}, {300, true}};
+    for (int k = 0; k < 2; k++) {
+        if (stages[k].f0 >= 0.5 * sr) continue; /* no band above Nyquist to remove */
+        const double w0 = 2 * M_PI * stages[k].f0 / sr, c = cos(w0), al = sin(w0) / (2 * M_SQRT1_2);
+        const double a0 = 1 + al, a1 = -2 * c / a0, a2 = (1 - al) / a0;
+        const double g = (stages[k].high ? (1 + c) : (1 - c)) / 2 / a0;
+        const double b0 = g, b1 = stages[k].high ? -2 * g : 2 * g, b2 = g;
+        double x1 = 0, x2 = 0, y1 = 0, y2 = 0; /* direct form I, zero initial state */
+        for (int64_t i = 0; i < n; i++) {
+            const double y = b0 * x[i] + b1 * x1 + b2 * x2 - a1 * y1 - a2 * y2;
+            x2 = x1;
+            x1 = x[i];
+            y2 = y1;
+            y1 = y;
+            x[i] = (float)y;
+        }
+    }
+}
+
 /* x (n at sr) -> rate -> codec -> sr, into a->samples. */
 static nc_status via_rate(nc_audio *a, const float *x, int rate, int format, double compression) {
     const int64_t n = a->n_samples;
@@ -132,6 +161,7 @@ nc_status nc_perturb_transcode(const nc_transcode_perturb *p, nc_audio *a, nc_rn
     float *x = nc_malloc((size_t)n * sizeof *x);
     if (!x) return nc_error(NC_ERR_OOM, "transcode (%lld)", (long long)n);
     memcpy(x, a->samples, (size_t)n * sizeof *x);
+    if (c == NC_CODEC_G711) telephone_band(x, n, sr);
     nc_status s = via_rate(a, x, rate, codec_format(c), compression);
     nc_free(x);
     if (s) return nc_error_prefix(s, "transcode perturbation (%s)", CODEC_NAMES[c]);

@@ -23,7 +23,8 @@ Writes into tests/ref/augment_wave/:
   rir.wav (16 kHz, float) and rir_manifest.json (NeMo manifest, relative path),
   rir8k.wav (the same RIR at 8 kHz, for the resampling test),
   <case>.npy NeMo's output (shift, impulse, time stretch up and down),
-  g711_alaw.npy, g711_mulaw.npy: x as 8 kHz audio through audioop's G.711 codecs, cases.txt "<case> <kind> key=value ...".
+  g711_nemo.npy: NeMo's TranscodePerturbation g711 (the sox binary),
+  g711_mulaw.npy: x as 8 kHz audio through audioop's G.711 mu-law, cases.txt "<case> <kind> key=value ...".
 
 Run: NEMO_SRC=/path/to/NeMo /usr/bin/python3 tests/ref/gen_augment_wave.py
 """
@@ -94,6 +95,43 @@ def librosa_istft(D, dtype, hop_length, length):
     return y
 
 
+def soxr_resample(y, orig_sr, target_sr, **_):
+    """librosa.resample(res_type="soxr_hq", fix=True): libsoxr's one-shot HQ, length ceil(n * ratio)."""
+    import ctypes
+    import math
+
+    class Q(ctypes.Structure):
+        _fields_ = [("precision", ctypes.c_double), ("phase_response", ctypes.c_double),
+                    ("passband_end", ctypes.c_double), ("stopband_begin", ctypes.c_double),
+                    ("e", ctypes.c_void_p), ("flags", ctypes.c_ulong)]
+
+    class IO(ctypes.Structure):
+        _fields_ = [("itype", ctypes.c_int), ("otype", ctypes.c_int), ("scale", ctypes.c_double),
+                    ("e", ctypes.c_void_p), ("flags", ctypes.c_ulong)]
+
+    class RT(ctypes.Structure):
+        _fields_ = [("log2_min_dft_size", ctypes.c_uint), ("log2_large_dft_size", ctypes.c_uint),
+                    ("coef_size_kbytes", ctypes.c_uint), ("num_threads", ctypes.c_uint),
+                    ("e", ctypes.c_void_p), ("flags", ctypes.c_ulong)]
+
+    lib = ctypes.CDLL("libsoxr.so.0")
+    lib.soxr_quality_spec.restype, lib.soxr_quality_spec.argtypes = Q, [ctypes.c_ulong, ctypes.c_ulong]
+    lib.soxr_io_spec.restype, lib.soxr_io_spec.argtypes = IO, [ctypes.c_int, ctypes.c_int]
+    lib.soxr_runtime_spec.restype, lib.soxr_runtime_spec.argtypes = RT, [ctypes.c_uint]
+    lib.soxr_oneshot.restype = ctypes.c_char_p
+    y = np.ascontiguousarray(y, dtype=np.float32)
+    m = int(math.ceil(len(y) * target_sr / orig_sr))
+    out = np.zeros(m, dtype=np.float32)
+    io, q, rt = lib.soxr_io_spec(0, 0), lib.soxr_quality_spec(4, 0), lib.soxr_runtime_spec(1)  # FLOAT32_I, HQ
+    done = ctypes.c_size_t(0)
+    err = lib.soxr_oneshot(ctypes.c_double(orig_sr), ctypes.c_double(target_sr), ctypes.c_uint(1),
+                           y.ctypes.data_as(ctypes.c_void_p), ctypes.c_size_t(len(y)), None,
+                           out.ctypes.data_as(ctypes.c_void_p), ctypes.c_size_t(m), ctypes.byref(done),
+                           ctypes.byref(io), ctypes.byref(q), ctypes.byref(rt))
+    assert err is None, err
+    return out
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     perturb = nemo_import("nemo.collections.asr.parts.preprocessing.perturb")
@@ -131,27 +169,25 @@ def main():
         np.save(os.path.join(OUT, name + ".npy"), y)
         lines.append(f"{name} {kind} " + " ".join(f"{k}={str(v).lower()}" for k, v in kw.items()))
         print(name, y.shape, float(np.abs(y[: len(x)] - x[: len(y)]).max()))
-    # G.711 (TranscodePerturbation's g711 is A-law through sox; nemoc adds mu-law): Python's
-    # audioop, an implementation independent of libsndfile, on x taken as 8 kHz audio (no
-    # resampling), after NeMo's 0.8-peak attenuation. The one libsndfile-specific step is how
-    # float becomes the codec's linear input: rounded to the codec's grid (x * 32767 / 4 for
-    # mu-law's 14 bits; the magnitude x * 32767 / 16 for A-law's 12 bits plus sign, so negative
-    # samples are encoded as their magnitude, not as the ITU's -x-1).
+    # TranscodePerturbation(codecs=["g711"]): NeMo's own perturb(), which runs the sox binary
+    # (`-r 8000 -e a-law ... lowpass 3400 highpass 300`) and reads the result back at 16 kHz
+    # through AudioSegment (librosa.resample: given libsoxr HQ through ctypes, as librosa's
+    # default soxr_hq). sox dithers, so two runs differ (by ~49 dB SNR): a tolerance test.
+    sys.modules["librosa"].core = types.SimpleNamespace(stft=librosa_stft, istft=librosa_istft,
+                                                        resample=soxr_resample)
+    seg = segment.AudioSegment(x.copy(), SR)
+    perturb.TranscodePerturbation(codecs=["g711"]).perturb(seg)
+    np.save(os.path.join(OUT, "g711_nemo.npy"), np.asarray(seg._samples, dtype=np.float32))
+    # G.711 mu-law (nemoc's `mulaw`, no filters): Python's audioop, an implementation independent
+    # of libsndfile, on x taken as 8 kHz audio (no resampling). The one libsndfile-specific step
+    # is how float becomes the codec's 14-bit linear input: rounded, x * 32767 / 4.
     import warnings
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         import audioop
-    peak = float(np.abs(x).max())
-    xa = (x * np.float32(0.8 / peak) if peak > 0.8 else x).astype(np.float64)
-    mag = np.minimum(np.rint(np.abs(xa) * 0x7FFF / 16) * 16, 32767).astype("<i2").tobytes()
-    ya = np.frombuffer(audioop.alaw2lin(audioop.lin2alaw(mag, 2), 2), dtype="<i2").astype(np.float32)
-    ya = np.where(xa < 0, -ya, ya) / np.float32(0x8000)
-    pcm = np.clip(np.rint(xa * 0x7FFF / 4) * 4, -32768, 32767).astype("<i2").tobytes()
+    pcm = np.clip(np.rint(x.astype(np.float64) * 0x7FFF / 4) * 4, -32768, 32767).astype("<i2").tobytes()
     yu = np.frombuffer(audioop.ulaw2lin(audioop.lin2ulaw(pcm, 2), 2), dtype="<i2").astype(np.float32)
-    yu = yu / np.float32(0x8000)
-    for name, y in [("g711_alaw", ya), ("g711_mulaw", yu)]:
-        np.save(os.path.join(OUT, name + ".npy"), y.astype(np.float32))
-        print(name, y.shape, float(np.abs(y - xa).max()))
+    np.save(os.path.join(OUT, "g711_mulaw.npy"), (yu / np.float32(0x8000)).astype(np.float32))
     with open(os.path.join(OUT, "cases.txt"), "w") as f:
         f.write("\n".join(lines) + "\n")
 
