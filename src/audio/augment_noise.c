@@ -99,8 +99,8 @@ nc_status nc_noise_set_load(const char *manifest_path, nc_noise_set **out) {
     nc_noise_set *set = nc_calloc(1, sizeof *set);
     char *dcopy = nc_strdup(manifest_path);
     int64_t cap = 0;
+    if (set) atomic_init(&set->refs, 1);
     if (!set || !dcopy) s = nc_error(NC_ERR_OOM, "noise manifest '%s'", manifest_path);
-    else atomic_init(&set->refs, 1);
     const char *dir = dcopy ? dirname(dcopy) : ".";
     for (cJSON *j = NULL; !s;) {
         if ((s = nc_jsonl_next(r, &j)) || !j) break;
