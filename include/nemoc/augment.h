@@ -84,9 +84,14 @@ typedef struct nc_white_noise_snr_perturb {
 
 /* Noise files for NoisePerturbation, from a JSONL manifest whose lines hold
  * audio_filepath (or audio_filename), duration and optional offset (seconds).
- * Relative paths are looked up next to the manifest first. */
+ * Relative paths are looked up next to the manifest first; a file that is not
+ * there is an error naming the manifest line and the path. Also the RIR
+ * manifests of ImpulsePerturbation. */
 typedef struct nc_noise_set nc_noise_set;
 nc_status nc_noise_set_load(const char *manifest_path, nc_noise_set **out);
+/* Sets are reference-counted: retain adds a holder (returns s), free drops one
+ * and frees with the last. Thread-safe. */
+nc_noise_set *nc_noise_set_retain(const nc_noise_set *s);
 void nc_noise_set_free(nc_noise_set *s);
 int64_t nc_noise_set_size(const nc_noise_set *s);
 
@@ -105,6 +110,65 @@ typedef struct nc_noise_perturb {
     double max_gain_db; /* 300 */
 } nc_noise_perturb;
 
+/* TimeStretchPerturbation: tempo times rate at the same pitch (phase vocoder,
+ * as NeMo's numba phase_vocoder on librosa's STFT); the audio becomes
+ * round(n / rate) samples. rate as SpeedPerturbation draws it (num_rates < 0:
+ * uniform; > 0: one of linspace; 0 is refused, NeMo fails on it too); 1.0
+ * leaves the audio alone. n_fft (even) is doubled when slowing down. */
+typedef struct nc_time_stretch_perturb {
+    double min_speed_rate; /* 0.9 */
+    double max_speed_rate; /* 1.1 */
+    int num_rates;         /* 5 */
+    int n_fft;             /* 512 */
+} nc_time_stretch_perturb;
+
+/* ShiftPerturbation: shift_ms ~ U[min, max]; the audio moves by
+ * floor(shift_ms * sr / 1000) samples (positive: earlier), zero-filled, same
+ * length; a shift longer than the audio leaves it alone (as NeMo). */
+typedef struct nc_shift_perturb {
+    double min_shift_ms; /* -5 */
+    double max_shift_ms; /* 5 */
+} nc_shift_perturb;
+
+/* ImpulsePerturbation: convolve with a room impulse response picked uniformly
+ * from a manifest (nc_noise_set_load: every file checked when loaded), read at
+ * the audio's rate (RIRs at another rate are resampled), as
+ * scipy.signal.fftconvolve(x, h, "full") through FFTW; then drop
+ * argmax|h| samples when shift_impulse, keep the input's length and scale to
+ * max |y| = 1. normalize_impulse first makes h zero-mean with max |h| = 1.
+ * Silent input is left alone (as NeMo). */
+typedef struct nc_impulse_perturb {
+    const nc_noise_set *rirs;
+    bool normalize_impulse; /* false */
+    bool shift_impulse;     /* false */
+} nc_impulse_perturb;
+
+/* Band-limiting (nemoc's `resample` perturbation; NeMo's nearest is
+ * TranscodePerturbation's g711 branch, which goes through 8 kHz): resample
+ * sr -> target_sr -> sr with soxr HQ and keep the length, so everything above
+ * target_sr / 2 is gone. */
+typedef struct nc_resample_perturb {
+    int target_sr; /* 8000 */
+} nc_resample_perturb;
+
+/* TranscodePerturbation's codecs, round-tripped in memory with libsndfile
+ * (NeMo shells out to sox). NC_CODEC_G711 is NeMo's "g711" (sox's 300-3400 Hz
+ * band-pass, then A-law at 8 kHz; 43 dB SNR from NeMo's own output),
+ * NC_CODEC_MULAW G.711 mu-law at 8 kHz, NC_CODEC_OGG Ogg Vorbis at a quality
+ * drawn from NeMo's sox -C range -1..7, NC_CODEC_OPUS Ogg Opus (at 16 kHz
+ * when the audio's rate is not one Opus takes) at a drawn quality. */
+typedef enum nc_codec { NC_CODEC_G711 = 0, NC_CODEC_MULAW, NC_CODEC_OGG, NC_CODEC_OPUS, NC_CODEC_COUNT } nc_codec;
+
+/* Parses a codec name ("g711", "mulaw", "ogg", "opus") and checks that the
+ * linked libsndfile can write it; NeMo's "amr-nb" and unknown names are
+ * NC_ERR_CONFIG naming the codec. */
+nc_status nc_codec_parse(const char *name, nc_codec *out);
+
+typedef struct nc_transcode_perturb {
+    nc_codec codecs[NC_CODEC_COUNT]; /* drawn uniformly; NeMo's default list minus amr-nb */
+    int n_codecs;
+} nc_transcode_perturb;
+
 /* Each returns what it drew (rate, gain dB, level dB, SNR dB) through `drawn`
  * when not NULL. The audio is changed in place (speed replaces its buffer). */
 nc_status nc_perturb_speed(const nc_speed_perturb *p, nc_audio *a, nc_rng *rng, double *drawn);
@@ -113,6 +177,15 @@ nc_status nc_perturb_white_noise(const nc_white_noise_perturb *p, nc_audio *a, n
 nc_status nc_perturb_white_noise_snr(const nc_white_noise_snr_perturb *p, nc_audio *a, nc_rng *rng,
                                      double *drawn);
 nc_status nc_perturb_noise(const nc_noise_perturb *p, nc_audio *a, nc_rng *rng, double *drawn);
+/* drawn: shift ms, RIR index, codec index (nc_codec), target rate. */
+nc_status nc_perturb_time_stretch(const nc_time_stretch_perturb *p, nc_audio *a, nc_rng *rng, double *drawn);
+nc_status nc_perturb_shift(const nc_shift_perturb *p, nc_audio *a, nc_rng *rng, double *drawn);
+nc_status nc_perturb_impulse(const nc_impulse_perturb *p, nc_audio *a, nc_rng *rng, double *drawn);
+nc_status nc_perturb_resample(const nc_resample_perturb *p, nc_audio *a, nc_rng *rng, double *drawn);
+nc_status nc_perturb_transcode(const nc_transcode_perturb *p, nc_audio *a, nc_rng *rng, double *drawn);
+
+/* Entry i of a noise/RIR set read at sample rate sr (its offset and duration applied). */
+nc_status nc_noise_set_read(const nc_noise_set *s, int64_t i, int sr, nc_audio *out);
 
 /* Mean power of a signal in dB (AudioSegment.rms_db: 10*log10(mean(x^2))). */
 double nc_audio_rms_db(const float *x, int64_t n);
@@ -124,6 +197,11 @@ typedef enum nc_perturb_kind {
     NC_PERTURB_WHITE_NOISE,
     NC_PERTURB_WHITE_NOISE_SNR,
     NC_PERTURB_NOISE,
+    NC_PERTURB_SHIFT,
+    NC_PERTURB_IMPULSE,
+    NC_PERTURB_RESAMPLE,
+    NC_PERTURB_TRANSCODE,
+    NC_PERTURB_TIME_STRETCH,
 } nc_perturb_kind;
 
 typedef struct nc_perturb_step {
@@ -135,6 +213,11 @@ typedef struct nc_perturb_step {
         nc_white_noise_perturb white_noise;
         nc_white_noise_snr_perturb white_noise_snr;
         nc_noise_perturb noise;
+        nc_shift_perturb shift;
+        nc_impulse_perturb impulse;
+        nc_resample_perturb resample;
+        nc_transcode_perturb transcode;
+        nc_time_stretch_perturb time_stretch;
     } u;
 } nc_perturb_step;
 

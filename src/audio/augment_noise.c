@@ -4,6 +4,7 @@
 #include <cJSON.h>
 #include <libgen.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -23,10 +24,17 @@ typedef struct noise_entry {
 struct nc_noise_set {
     noise_entry *items;
     int64_t n;
+    atomic_int refs; /* the loader keeps a set alive after the config's params are cleared */
 };
 
+nc_noise_set *nc_noise_set_retain(const nc_noise_set *cs) {
+    nc_noise_set *s = (nc_noise_set *)cs; /* the count is the only field that changes */
+    if (s) atomic_fetch_add(&s->refs, 1);
+    return s;
+}
+
 void nc_noise_set_free(nc_noise_set *s) {
-    if (!s) return;
+    if (!s || atomic_fetch_sub(&s->refs, 1) > 1) return;
     for (int64_t i = 0; i < s->n; i++) nc_free(s->items[i].path);
     nc_free(s->items);
     nc_free(s);
@@ -70,6 +78,10 @@ static nc_status parse_line(const char *manifest, int64_t lineno, cJSON *j, cons
         e->duration = dur->valuedouble;
         e->offset = cJSON_IsNumber(off) ? off->valuedouble : 0.0;
         if (!e->path) s = nc_error(NC_ERR_OOM, "%s:%lld", manifest, (long long)lineno);
+        /* Named now, at config time, not when a worker first draws this entry mid-training. */
+        else if (!is_file(e->path))
+            s = nc_error(NC_ERR_IO, "%s:%lld: audio_filepath '%s': no such file", manifest, (long long)lineno,
+                         e->path);
     }
     return s;
 }
@@ -87,6 +99,7 @@ nc_status nc_noise_set_load(const char *manifest_path, nc_noise_set **out) {
     nc_noise_set *set = nc_calloc(1, sizeof *set);
     char *dcopy = nc_strdup(manifest_path);
     int64_t cap = 0;
+    if (set) atomic_init(&set->refs, 1);
     if (!set || !dcopy) s = nc_error(NC_ERR_OOM, "noise manifest '%s'", manifest_path);
     const char *dir = dcopy ? dirname(dcopy) : ".";
     for (cJSON *j = NULL; !s;) {
@@ -110,6 +123,17 @@ nc_status nc_noise_set_load(const char *manifest_path, nc_noise_set **out) {
     return NC_OK;
 }
 
+nc_status nc_noise_set_read(const nc_noise_set *set, int64_t i, int sr, nc_audio *out) {
+    if (!set || i < 0 || i >= set->n || sr <= 0 || !out)
+        return nc_error(NC_ERR_INVALID_ARG, "nc_noise_set_read: bad arguments");
+    const noise_entry *e = &set->items[i];
+    nc_audio_read_params rp = nc_audio_read_default_params();
+    rp.target_sr = sr;
+    rp.offset = e->offset;
+    rp.duration = e->duration;
+    return nc_audio_read(e->path, &rp, out);
+}
+
 nc_status nc_perturb_noise(const nc_noise_perturb *p, nc_audio *a, nc_rng *rng, double *drawn) {
     if (!p || !p->noise || p->noise->n == 0 || !a || !rng || a->sample_rate <= 0 || (a->n_samples && !a->samples))
         return nc_error(NC_ERR_INVALID_ARG, "noise perturbation: bad arguments (no noise set?)");
@@ -118,13 +142,8 @@ nc_status nc_perturb_noise(const nc_noise_perturb *p, nc_audio *a, nc_rng *rng, 
                         p->min_snr_db, p->max_snr_db);
     /* random.sample(manifest.data, 1) */
     const int64_t k = (int64_t)floor(nc_rng_double(rng) * (double)p->noise->n);
-    const noise_entry *e = &p->noise->items[k < p->noise->n ? k : p->noise->n - 1];
-    nc_audio_read_params rp = nc_audio_read_default_params();
-    rp.target_sr = a->sample_rate;
-    rp.offset = e->offset;
-    rp.duration = e->duration;
     nc_audio noise;
-    nc_status s = nc_audio_read(e->path, &rp, &noise);
+    nc_status s = nc_noise_set_read(p->noise, k < p->noise->n ? k : p->noise->n - 1, a->sample_rate, &noise);
     if (s) return nc_error_prefix(s, "noise perturbation");
 
     const double snr = p->min_snr_db + (p->max_snr_db - p->min_snr_db) * nc_rng_double(rng);

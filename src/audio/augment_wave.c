@@ -1,8 +1,10 @@
 /* Waveform perturbations of nemo/collections/asr/parts/preprocessing/
  * perturb.py: SpeedPerturbation, GainPerturbation, WhiteNoisePerturbation,
- * white noise at an SNR, and the AudioAugmentor pipeline. Noise mixing from
+ * white noise at an SNR, ShiftPerturbation, band-limiting through a lower
+ * rate, and the AudioAugmentor pipeline. Noise mixing from
  * a manifest is in augment_noise.c. */
 #include <math.h>
+#include <string.h>
 
 #include "nemoc/alloc.h"
 #include "nemoc/augment.h"
@@ -104,6 +106,50 @@ nc_status nc_perturb_white_noise_snr(const nc_white_noise_snr_perturb *p, nc_aud
     return NC_OK;
 }
 
+nc_status nc_perturb_shift(const nc_shift_perturb *p, nc_audio *a, nc_rng *rng, double *drawn) {
+    nc_status s = check_audio(a, rng, "shift perturbation");
+    if (s) return s;
+    if (!(isfinite(p->min_shift_ms) && isfinite(p->max_shift_ms) && p->min_shift_ms <= p->max_shift_ms))
+        return nc_error(NC_ERR_CONFIG, "shift perturbation: need finite min_shift_ms <= max_shift_ms, found %g and %g",
+                        p->min_shift_ms, p->max_shift_ms);
+    const double ms = uniform(rng, p->min_shift_ms, p->max_shift_ms);
+    if (drawn) *drawn = ms;
+    const int sr = a->sample_rate;
+    if (fabs(ms) / 1000.0 > (double)a->n_samples / sr) return NC_OK; /* NeMo ignores such a shift */
+    /* int(shift_ms * sr // 1000): Python's floor division, also for negative shifts */
+    const int64_t k = (int64_t)floor(ms * sr / 1000.0), n = a->n_samples;
+    float *x = a->samples;
+    if (k > 0) {
+        memmove(x, x + k, (size_t)(n - k) * sizeof *x);
+        memset(x + (n - k), 0, (size_t)k * sizeof *x);
+    } else if (k < 0) {
+        memmove(x - k, x, (size_t)(n + k) * sizeof *x);
+        memset(x, 0, (size_t)(-k) * sizeof *x);
+    }
+    return NC_OK;
+}
+
+nc_status nc_perturb_resample(const nc_resample_perturb *p, nc_audio *a, nc_rng *rng, double *drawn) {
+    nc_status s = check_audio(a, rng, "resample perturbation");
+    if (s) return s;
+    if (p->target_sr <= 0) return nc_error(NC_ERR_CONFIG, "resample perturbation: target_sr %d must be > 0", p->target_sr);
+    if (drawn) *drawn = p->target_sr;
+    const int sr = a->sample_rate;
+    if (p->target_sr == sr || a->n_samples == 0) return NC_OK;
+    float *lo = NULL, *back = NULL;
+    int64_t nlo = 0, nback = 0;
+    s = nc_audio_resample(a->samples, a->n_samples, sr, p->target_sr, &lo, &nlo);
+    if (!s) s = nc_audio_resample(lo, nlo, p->target_sr, sr, &back, &nback);
+    nc_free(lo);
+    if (s) return nc_error_prefix(s, "resample perturbation (%d Hz and back)", p->target_sr);
+    /* soxr's lengths round; the transcript is aligned to the original length, so keep it. */
+    const int64_t m = nback < a->n_samples ? nback : a->n_samples;
+    memcpy(a->samples, back, (size_t)m * sizeof *back);
+    memset(a->samples + m, 0, (size_t)(a->n_samples - m) * sizeof *back);
+    nc_free(back);
+    return NC_OK;
+}
+
 nc_status nc_audio_augment(const nc_perturb_step *steps, int n_steps, nc_audio *a, nc_rng *rng) {
     if ((n_steps > 0 && !steps) || n_steps < 0 || !rng)
         return nc_error(NC_ERR_INVALID_ARG, "nc_audio_augment: bad arguments");
@@ -118,6 +164,11 @@ nc_status nc_audio_augment(const nc_perturb_step *steps, int n_steps, nc_audio *
         case NC_PERTURB_WHITE_NOISE: s = nc_perturb_white_noise(&st->u.white_noise, a, rng, NULL); break;
         case NC_PERTURB_WHITE_NOISE_SNR: s = nc_perturb_white_noise_snr(&st->u.white_noise_snr, a, rng, NULL); break;
         case NC_PERTURB_NOISE: s = nc_perturb_noise(&st->u.noise, a, rng, NULL); break;
+        case NC_PERTURB_SHIFT: s = nc_perturb_shift(&st->u.shift, a, rng, NULL); break;
+        case NC_PERTURB_IMPULSE: s = nc_perturb_impulse(&st->u.impulse, a, rng, NULL); break;
+        case NC_PERTURB_RESAMPLE: s = nc_perturb_resample(&st->u.resample, a, rng, NULL); break;
+        case NC_PERTURB_TIME_STRETCH: s = nc_perturb_time_stretch(&st->u.time_stretch, a, rng, NULL); break;
+        case NC_PERTURB_TRANSCODE: s = nc_perturb_transcode(&st->u.transcode, a, rng, NULL); break;
         default: return nc_error(NC_ERR_INVALID_ARG, "audio augmentation step %d: unknown kind %d", i, (int)st->kind);
         }
         if (s) return nc_error_prefix(s, "audio augmentation step %d", i);

@@ -15,6 +15,9 @@
 
 /* Real-to-complex plan of size n for NC_ALIGN-aligned, out-of-place arrays. */
 nc_status nc_fft_plan_r2c(int64_t n, fftwf_plan *out);
+/* Complex-to-real (inverse, unnormalised) plan of size n, same arrays; it
+ * overwrites its input, as every FFTW c2r transform does. */
+nc_status nc_fft_plan_c2r(int64_t n, fftwf_plan *out);
 void nc_fft_plan_destroy(fftwf_plan p);
 
 #endif

@@ -43,6 +43,7 @@ struct nc_asr_loader {
     nc_featurizer *fz;
     nc_spec_augment_config sa;
     nc_perturb_step *perturb;
+    int n_perturb_held; /* steps whose noise/RIR sets this loader retained */
     int64_t *bucket_bs;
     asr_sampler_cfg sampler;
     asr_work_cfg work;
@@ -165,6 +166,11 @@ static void free_slots(nc_asr_loader *l) {
     l->slots = NULL;
 }
 
+static void release_sets(nc_perturb_step *st) {
+    if (st->kind == NC_PERTURB_NOISE) nc_noise_set_free((nc_noise_set *)st->u.noise.noise);
+    if (st->kind == NC_PERTURB_IMPULSE) nc_noise_set_free((nc_noise_set *)st->u.impulse.rirs);
+}
+
 void nc_asr_loader_free(nc_asr_loader *l) {
     if (!l) return;
     if (l->threads) {
@@ -185,6 +191,7 @@ void nc_asr_loader_free(nc_asr_loader *l) {
     nc_manifest_free(&l->own);
     nc_free(l->index);
     nc_free(l->durations);
+    for (int i = 0; i < l->n_perturb_held; i++) release_sets(&l->perturb[i]);
     nc_free(l->perturb);
     nc_free(l->bucket_bs);
     nc_free(l);
@@ -286,6 +293,12 @@ static nc_status setup(nc_asr_loader *l, const nc_asr_loader_params *p) {
         l->perturb = nc_malloc((size_t)p->n_perturb * sizeof *l->perturb);
         if (!l->perturb) return nc_error(NC_ERR_OOM, "perturbations");
         memcpy(l->perturb, p->perturb, (size_t)p->n_perturb * sizeof *l->perturb);
+        /* The sets outlive the params the config built (cleared once the loader exists). */
+        for (; l->n_perturb_held < p->n_perturb; l->n_perturb_held++) {
+            nc_perturb_step *st = &l->perturb[l->n_perturb_held];
+            if (st->kind == NC_PERTURB_NOISE) nc_noise_set_retain(st->u.noise.noise);
+            if (st->kind == NC_PERTURB_IMPULSE) nc_noise_set_retain(st->u.impulse.rirs);
+        }
     }
     if (p->spec_augment) l->sa = *p->spec_augment;
     l->sampler = (asr_sampler_cfg){.shuffle = p->shuffle, .batch_size = p->batch_size, .seed = p->seed,
