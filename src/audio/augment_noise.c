@@ -67,6 +67,7 @@ static nc_status parse_line(const char *manifest, int64_t lineno, cJSON *j, cons
     const cJSON *dur = cJSON_GetObjectItemCaseSensitive(j, "duration");
     const cJSON *off = cJSON_GetObjectItemCaseSensitive(j, "offset");
     nc_status s = NC_OK;
+    e->path = NULL;
     if (!cJSON_IsString(fp) || !fp->valuestring[0])
         s = nc_error(NC_ERR_FORMAT, "%s:%lld: missing \"audio_filepath\"", manifest, (long long)lineno);
     else if (!cJSON_IsNumber(dur) || !(dur->valuedouble >= 0))
@@ -82,6 +83,10 @@ static nc_status parse_line(const char *manifest, int64_t lineno, cJSON *j, cons
         else if (!is_file(e->path))
             s = nc_error(NC_ERR_IO, "%s:%lld: audio_filepath '%s': no such file", manifest, (long long)lineno,
                          e->path);
+    }
+    if (s) { /* the entry is not counted, so the set's free would not see its path */
+        nc_free(e->path);
+        e->path = NULL;
     }
     return s;
 }

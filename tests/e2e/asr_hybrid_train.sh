@@ -12,26 +12,16 @@ ROOT=${NC_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 W=$(mktemp -d "${TMPDIR:-/tmp}/nemoc_e2e_hybrid.XXXXXX")
 trap 'rm -rf "$W"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
+# shellcheck source=lib/transducer.sh
+. "$ROOT/tests/e2e/lib/transducer.sh"
 
-"$NEMOC" data synth out_dir="$W/data" text_set=digits letters=false num_utts=24 seed=7 \
-    num_validation=4 num_test=0 >/dev/null
-"$NEMOC" tokenizer train --manifest "$W/data/train_manifest.json" --data_root "$W/tok" \
-    --vocab_size 32 --tokenizer spe --spe_type bpe >/dev/null
-TOK=$(ls -d "$W"/tok/tokenizer_spe_bpe_v*)
+tiny_data
+tiny_overrides
 
 "$NEMOC" asr train --config-path "$ROOT/examples/asr/conf/fastconformer/hybrid_transducer_ctc" \
-    --config-name fastconformer_hybrid_tdt_ctc_bpe_cpu_small model.tokenizer.dir="$TOK" \
-    model.train_ds.manifest_filepath="$W/data/train_manifest.json" \
-    model.validation_ds.manifest_filepath="$W/data/validation_manifest.json" \
-    model.train_ds.num_workers=0 model.validation_ds.num_workers=0 \
-    model.encoder.d_model=48 model.encoder.n_layers=2 model.encoder.subsampling_conv_channels=48 \
-    model.model_defaults.pred_hidden=48 model.model_defaults.joint_hidden=48 \
-    model.encoder.dropout=0.0 model.encoder.dropout_pre_encoder=0.0 model.encoder.dropout_att=0.0 \
-    model.decoder.prednet.dropout=0.0 model.joint.jointnet.dropout=0.0 \
-    model.spec_augment.freq_masks=0 model.spec_augment.time_masks=0 \
-    model.train_ds.batch_size=4 model.optim.lr=3e-3 model.optim.sched.warmup_steps=5 \
-    trainer.max_epochs=-1 trainer.max_steps=${E2E_STEPS:-100} trainer.val_check_interval=20 \
-    trainer.log_every_n_steps=1 trainer.enable_progress_bar=false \
+    --config-name fastconformer_hybrid_tdt_ctc_bpe_cpu_small "${TINY[@]}" \
+    model.encoder.subsampling_conv_channels=48 \
+    trainer.max_steps=${E2E_STEPS:-100} \
     exp_manager.exp_dir="$W/exp" >"$W/train.log" 2>&1 || { cat "$W/train.log"; fail "training"; }
 if [ -n "${E2E_VERBOSE:-}" ]; then cat "$W/train.log"; fi
 
@@ -39,11 +29,7 @@ grep -q "^model: nemo.collections.asr.models.hybrid_rnnt_ctc_bpe_models.EncDecHy
     fail "a config with model.joint, model.aux_ctc and model.tokenizer should build EncDecHybridRNNTCTCBPEModel"
 METRICS=$(ls "$W"/exp/*/*/metrics.jsonl)
 # mean of the first and of the last 5 logged losses (single steps are noisy)
-losses=$(sed -n 's/.*"train_loss": \([0-9.e+-]*\).*/\1/p' "$METRICS")
-first=$(awk 'NR <= 5 {s += $1; n++} END {print s / n}' <<<"$losses")
-last=$(tail -n5 <<<"$losses" | awk '{s += $1; n++} END {print s / n}')
-echo "train loss (mean of 5 steps) $first -> $last"
-awk -v a="$first" -v b="$last" 'BEGIN { exit !(b < a / 2) }' || fail "loss did not fall 2x: $first -> $last"
+loss_fell_2x "$METRICS"
 grep -q '"val_wer"' "$METRICS" || fail "no val_wer logged"
 grep -q '"val_wer_ctc"' "$METRICS" || fail "no val_wer_ctc logged"
 grep -q '"val_loss"' "$METRICS" || fail "no val_loss logged"
@@ -77,15 +63,11 @@ grep -q "^wer: " "$W/ev.log" || { cat "$W/ev.log"; fail "eval printed no wer"; }
 # start fresh, every other tensor comes from the .nemo.
 "$NEMOC" tokenizer train --manifest "$W/data/train_manifest.json" --data_root "$W/tok2" \
     --vocab_size 24 --tokenizer spe --spe_type bpe >/dev/null
-TOK2=$(ls -d "$W"/tok2/tokenizer_spe_bpe_v*)
+TOK=$(ls -d "$W"/tok2/tokenizer_spe_bpe_v*)
+tiny_overrides
 "$NEMOC" asr train --config-path "$ROOT/examples/asr/conf/fastconformer/hybrid_transducer_ctc" \
-    --config-name fastconformer_hybrid_tdt_ctc_bpe_cpu_small model.tokenizer.dir="$TOK2" \
-    model.train_ds.manifest_filepath="$W/data/train_manifest.json" \
-    model.validation_ds.manifest_filepath="$W/data/validation_manifest.json" \
-    model.train_ds.num_workers=0 model.validation_ds.num_workers=0 \
-    model.encoder.d_model=48 model.encoder.n_layers=2 model.encoder.subsampling_conv_channels=48 \
-    model.model_defaults.pred_hidden=48 model.model_defaults.joint_hidden=48 \
-    trainer.max_epochs=-1 trainer.max_steps=2 trainer.enable_progress_bar=false \
+    --config-name fastconformer_hybrid_tdt_ctc_bpe_cpu_small "${TINY[@]}" \
+    model.encoder.subsampling_conv_channels=48 trainer.max_steps=2 \
     exp_manager.exp_dir="$W/exp2" +init_from_nemo_model="$NEMO" >"$W/ft.log" 2>&1 || { cat "$W/ft.log"; fail "fine-tuning"; }
 read -r got total < <(sed -n 's/^initialised \([0-9]*\) of \([0-9]*\) tensors.*/\1 \2/p' "$W/ft.log")
 [ -n "${got:-}" ] && [ "$got" -eq $((total - 5)) ] || { cat "$W/ft.log"; fail "fine-tuning initialised ${got:-?} of ${total:-?} tensors, expected all but 5"; }

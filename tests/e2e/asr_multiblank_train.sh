@@ -13,35 +13,21 @@ ROOT=${NC_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 W=$(mktemp -d "${TMPDIR:-/tmp}/nemoc_e2e_mb.XXXXXX")
 trap 'rm -rf "$W"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
+# shellcheck source=lib/transducer.sh
+. "$ROOT/tests/e2e/lib/transducer.sh"
 
-"$NEMOC" data synth out_dir="$W/data" text_set=digits letters=false num_utts=24 seed=7 \
-    num_validation=4 num_test=0 >/dev/null
-"$NEMOC" tokenizer train --manifest "$W/data/train_manifest.json" --data_root "$W/tok" \
-    --vocab_size 32 --tokenizer spe --spe_type bpe >/dev/null
-TOK=$(ls -d "$W"/tok/tokenizer_spe_bpe_v*)
+tiny_data
+tiny_overrides
 
 "$NEMOC" asr train --config-path "$ROOT/examples/asr/conf/conformer/multiblank" \
-    --config-name conformer_multiblank_transducer_bpe_cpu_small model.tokenizer.dir="$TOK" \
-    model.train_ds.manifest_filepath="$W/data/train_manifest.json" \
-    model.validation_ds.manifest_filepath="$W/data/validation_manifest.json" \
-    model.train_ds.num_workers=0 model.validation_ds.num_workers=0 \
-    model.encoder.d_model=48 model.encoder.n_layers=2 model.encoder.conv_kernel_size=7 \
-    model.model_defaults.pred_hidden=48 model.model_defaults.joint_hidden=48 \
-    model.encoder.dropout=0.0 model.encoder.dropout_pre_encoder=0.0 model.encoder.dropout_att=0.0 \
-    model.decoder.prednet.dropout=0.0 model.joint.jointnet.dropout=0.0 \
-    model.spec_augment.freq_masks=0 model.spec_augment.time_masks=0 \
-    model.train_ds.batch_size=4 model.optim.lr=3e-3 model.optim.sched.warmup_steps=5 \
-    trainer.max_epochs=-1 trainer.max_steps=${E2E_STEPS:-120} trainer.val_check_interval=20 \
-    trainer.log_every_n_steps=1 trainer.enable_progress_bar=false \
+    --config-name conformer_multiblank_transducer_bpe_cpu_small "${TINY[@]}" \
+    model.encoder.conv_kernel_size=7 \
+    trainer.max_steps=${E2E_STEPS:-120} \
     exp_manager.exp_dir="$W/exp" >"$W/train.log" 2>&1 || { cat "$W/train.log"; fail "training"; }
 if [ -n "${E2E_VERBOSE:-}" ]; then cat "$W/train.log"; fi
 
 METRICS=$(ls "$W"/exp/*/*/metrics.jsonl)
-losses=$(sed -n 's/.*"train_loss": \([0-9.e+-]*\).*/\1/p' "$METRICS")
-first=$(awk 'NR <= 5 {s += $1; n++} END {print s / n}' <<<"$losses")
-last=$(tail -n5 <<<"$losses" | awk '{s += $1; n++} END {print s / n}')
-echo "multi-blank train loss (mean of 5 steps) $first -> $last"
-awk -v a="$first" -v b="$last" 'BEGIN { exit !(b < a / 2) }' || fail "loss did not fall 2x: $first -> $last"
+loss_fell_2x "$METRICS"
 grep -q '"val_wer"' "$METRICS" || fail "no val_wer logged"
 NEMO=$(ls "$W"/exp/*/*/checkpoints/*.nemo | head -n1)
 # the .nemo's config keeps the loss and the joint's extra outputs

@@ -13,40 +13,25 @@ ROOT=${NC_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 W=$(mktemp -d "${TMPDIR:-/tmp}/nemoc_e2e_tdt.XXXXXX")
 trap 'rm -rf "$W"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
+# shellcheck source=lib/transducer.sh
+. "$ROOT/tests/e2e/lib/transducer.sh"
 
-"$NEMOC" data synth out_dir="$W/data" text_set=digits letters=false num_utts=24 seed=7 \
-    num_validation=4 num_test=0 >/dev/null
-"$NEMOC" tokenizer train --manifest "$W/data/train_manifest.json" --data_root "$W/tok" \
-    --vocab_size 32 --tokenizer spe --spe_type bpe >/dev/null
-TOK=$(ls -d "$W"/tok/tokenizer_spe_bpe_v*)
+tiny_data
+tiny_overrides
 
 CONF_PATH="$ROOT/examples/asr/conf/conformer/tdt" CONF_NAME=conformer_tdt_bpe_cpu_small
 train() { # OUT_DIR STEPS extra overrides...
     local out=$1 steps=$2
     shift 2
-    "$NEMOC" asr train --config-path "$CONF_PATH" \
-        --config-name "$CONF_NAME" model.tokenizer.dir="$TOK" \
-        model.train_ds.manifest_filepath="$W/data/train_manifest.json" \
-        model.validation_ds.manifest_filepath="$W/data/validation_manifest.json" \
-        model.train_ds.num_workers=0 model.validation_ds.num_workers=0 model.train_ds.shuffle=false \
-        model.encoder.d_model=48 model.encoder.n_layers=2 model.encoder.conv_kernel_size=7 \
-        model.model_defaults.pred_hidden=48 model.model_defaults.joint_hidden=48 \
-        model.encoder.dropout=0.0 model.encoder.dropout_pre_encoder=0.0 model.encoder.dropout_att=0.0 \
-        model.decoder.prednet.dropout=0.0 model.joint.jointnet.dropout=0.0 \
-        model.spec_augment.freq_masks=0 model.spec_augment.time_masks=0 model.loss.tdt_kwargs.omega=0.0 \
-        model.train_ds.batch_size=4 model.joint.fused_batch_size=2 model.optim.lr=3e-3 \
-        model.optim.sched.warmup_steps=5 trainer.max_epochs=-1 trainer.max_steps="$steps" \
-        trainer.val_check_interval=20 trainer.log_every_n_steps=1 trainer.enable_progress_bar=false \
+    "$NEMOC" asr train --config-path "$CONF_PATH" --config-name "$CONF_NAME" "${TINY[@]}" \
+        model.train_ds.shuffle=false model.encoder.conv_kernel_size=7 model.loss.tdt_kwargs.omega=0.0 \
+        model.joint.fused_batch_size=2 trainer.max_steps="$steps" \
         exp_manager.exp_dir="$out" "$@"
 }
 
 train "$W/exp" "${E2E_STEPS:-80}" >"$W/train.log" 2>&1 || { cat "$W/train.log"; fail "training"; }
 METRICS=$(ls "$W"/exp/*/*/metrics.jsonl)
-losses=$(sed -n 's/.*"train_loss": \([0-9.e+-]*\).*/\1/p' "$METRICS")
-first=$(awk 'NR <= 5 {s += $1; n++} END {print s / n}' <<<"$losses")
-last=$(tail -n5 <<<"$losses" | awk '{s += $1; n++} END {print s / n}')
-echo "train loss (mean of 5 steps) $first -> $last"
-awk -v a="$first" -v b="$last" 'BEGIN { exit !(b < a / 2) }' || fail "loss did not fall 2x: $first -> $last"
+loss_fell_2x "$METRICS"
 grep -q '"val_wer"' "$METRICS" || fail "no val_wer logged"
 
 # The fused and the whole-batch joint give the same first-step loss.
