@@ -83,7 +83,7 @@ echo "== 4/4 transcribing two files"
 rm -rf "$OUT/two" && mkdir -p "$OUT/two"
 tests=("$OUT"/data/audio/test/*.wav)
 cp "${tests[0]}" "${tests[1]}" "$OUT/two/"
-"$NEMOC" asr transcribe model_path="$MODEL_PATH" audio_dir="$OUT/two" $([ "$MODEL" = ctc ] && echo timestamps=true) >/dev/null
+"$NEMOC" asr transcribe model_path="$MODEL_PATH" audio_dir="$OUT/two" timestamps=true >/dev/null
 while IFS= read -r line; do
     f=$(echo "$line" | sed 's/.*"audio_filepath":"\([^"]*\)".*/\1/')
     t=$(echo "$line" | sed 's/.*"pred_text":"\([^"]*\)".*/\1/')

@@ -146,6 +146,8 @@ nc_rnnt_greedy_params nc_rnnt_greedy_default_params(void);
 typedef struct nc_rnnt_hyp {
     int64_t *tokens;  /* token ids, no blanks */
     int64_t *frames;  /* the encoder frame each token was emitted at (NeMo's timestamp) */
+    int64_t *durations; /* TDT greedy: each token's predicted duration in frames (NeMo's
+                         * token_duration, include_duration); NULL otherwise */
     int64_t n;
     double score;     /* NeMo's Hypothesis.score: the sum of the emitted tokens' log-softmax
                        * (RNN-T) or raw token logits (TDT, which does not normalise) */

@@ -97,7 +97,8 @@ static void check_enc(const char *what, const cJSON *u, const float *enc, int64_
     CHECK(first <= ENC_TOL);
 }
 
-static void run_loader(nc_model *m, const char *manifest, const cJSON *utts, int64_t n_utts, int64_t bs) {
+static void run_loader(nc_model *m, const char *manifest, const cJSON *utts, int64_t n_utts, int64_t bs,
+                       int64_t *dur_sum) {
     nc_rnnt_model *rm = nc_rnnt_of(m);
     nc_asr_loader_params p = nc_asr_loader_default_params();
     p.manifest_filepath = manifest;
@@ -146,6 +147,20 @@ static void run_loader(nc_model *m, const char *manifest, const cJSON *utts, int
                 snprintf(w2, sizeof w2, "%s vs GreedyBatched", what);
                 check_hyp(w2, cJSON_GetObjectItemCaseSensitive(u, "batched"), &raw[k], hyps[k].text);
             }
+            /* TDT: each token's duration (NeMo's token_duration, what its
+             * TDT timestamps end at) is one of the model's, and the next
+             * token comes no earlier than frame + duration */
+            if (rm->tdt && raw[k].n > 0) {
+                CHECK(raw[k].durations != NULL);
+                for (int64_t j = 0; raw[k].durations && j < raw[k].n; j++) {
+                    bool known = false;
+                    for (int64_t q = 0; q < rm->loss.n_durations; q++) known |= raw[k].durations[j] == rm->durations[q];
+                    CHECK(known);
+                    CHECK(j + 1 == raw[k].n || raw[k].frames[j + 1] >= raw[k].frames[j] + raw[k].durations[j]);
+                    (*dur_sum) += raw[k].durations[j];
+                }
+            }
+            if (!rm->tdt) CHECK(raw[k].durations == NULL);
             printf("  %s: '%s' (%lld tokens)\n", what, hyps[k].text ? hyps[k].text : "", (long long)raw[k].n);
             nc_rnnt_hyp_free(&raw[k]);
             nc_asr_hyp_free(&hyps[k]);
@@ -192,8 +207,10 @@ static void run_model(const char *dir, const cJSON *mj) {
                 cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(u, "audio")));
     }
     fclose(f);
-    run_loader(m, manifest, utts, n, 1);
-    run_loader(m, manifest, utts, n, n);
+    int64_t dur_sum = 0;
+    run_loader(m, manifest, utts, n, 1, &dur_sum);
+    run_loader(m, manifest, utts, n, n, &dur_sum);
+    if (rm->tdt) CHECK(dur_sum > 0); /* the trained TDT model skips frames */
     nc_model_free(m);
 }
 

@@ -120,6 +120,44 @@ static void check_step(nc_model *m, int64_t n_out) {
     nc_ctx_free(ctx);
 }
 
+/* TDT timestamps (greedy and greedy_batch): each token spans [frame, frame
+ * + its predicted duration) as NeMo's _compute_offsets_tdt, the duration one
+ * of the model's, the same from both decoders; TDT beam search refuses them. */
+static void check_tdt_timestamps(nc_model *m) {
+    if (!m) return;
+    static data d;
+    make_batch(&d);
+    nc_ctx *ctx = NULL;
+    CHECK_OK(nc_ctx_create(NULL, &ctx));
+    nc_asr_hyp hyps[2][2];
+    int64_t n_tokens = 0;
+    for (int strategy = 0; strategy < 2; strategy++) {
+        CHECK_OK(nc_rnnt_change_decoding(m, strategy ? "greedy_batch" : "greedy", 0, true));
+        CHECK_OK(nc_rnnt_transcribe_batch(m, ctx, &d.batch, hyps[strategy]));
+        nc_ctx_reset(ctx);
+    }
+    for (int i = 0; i < 2 && !nc_test_failures; i++) {
+        const nc_ctc_hyp *a = &hyps[0][i].hyp, *b = &hyps[1][i].hyp;
+        CHECK(a->n_tokens == b->n_tokens);
+        n_tokens += a->n_tokens;
+        for (int64_t k = 0; k < a->n_tokens && k < b->n_tokens; k++) {
+            const int64_t dur = a->tokens[k].end_offset - a->tokens[k].start_offset;
+            CHECK(a->tokens[k].start_offset == a->tokens[k].frame);
+            CHECK(dur >= 0 && dur <= 2); /* durations [0, 1, 2] */
+            CHECK(b->tokens[k].start_offset == a->tokens[k].start_offset &&
+                  b->tokens[k].end_offset == a->tokens[k].end_offset);
+        }
+        for (int64_t w = 0; w < hyps[0][i].n_words; w++)
+            CHECK(hyps[0][i].words[w].start_offset <= hyps[0][i].words[w].end_offset);
+    }
+    printf("TDT greedy timestamps: %lld tokens\n", (long long)n_tokens);
+    for (int s = 0; s < 2; s++)
+        for (int i = 0; i < 2; i++) nc_asr_hyp_free(&hyps[s][i]);
+    CHECK(nc_rnnt_change_decoding(m, "beam", 2, true) == NC_ERR_UNSUPPORTED);
+    CHECK(strstr(nc_last_error(), "TDT beam") != NULL);
+    nc_ctx_free(ctx);
+}
+
 /* Beam decoding from the config, then transcription with timestamps
  * (nc_rnnt_change_decoding, as transcribe_speech.py): each token spans
  * [frame, frame + 1) as NeMo's RNN-T offsets, frames never go back, and each
@@ -227,7 +265,7 @@ int main(void) {
               "  decoding: {strategy: beam, beam: {beam_size: 2}}\n",
               NC_OK);
     check_step(m, 8);
-    CHECK(m && nc_rnnt_change_decoding(m, "beam", 2, true) == NC_ERR_UNSUPPORTED);
+    check_tdt_timestamps(m);
     nc_model_free(m);
     CHECK(build("  decoding: {strategy: tsd}\n", NC_ERR_UNSUPPORTED) == NULL);
     CHECK(strstr(nc_last_error(), "model.decoding.strategy") != NULL);

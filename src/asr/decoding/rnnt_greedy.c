@@ -34,6 +34,7 @@ void nc_rnnt_hyp_free(nc_rnnt_hyp *h) {
     if (!h) return;
     nc_free(h->tokens);
     nc_free(h->frames);
+    nc_free(h->durations);
     memset(h, 0, sizeof *h);
 }
 
@@ -89,24 +90,30 @@ static nc_status joint_step(nc_ctx *ctx, greedy_state *s, const float *f) {
     return st;
 }
 
-nc_status nc_rnnt_hyp_push(nc_rnnt_hyp *hyp, int64_t *cap, int64_t k, int64_t t, double v) {
+nc_status nc_rnnt_hyp_push(nc_rnnt_hyp *hyp, int64_t *cap, int64_t k, int64_t t, int64_t dur, double v) {
     if (hyp->n == *cap) {
         int64_t c = *cap;
         if (nc_vec_reserve(&hyp->tokens, &c, hyp->n + 1, sizeof(int64_t)) != NC_OK) return NC_ERR_OOM;
         c = *cap;
         if (nc_vec_reserve(&hyp->frames, &c, hyp->n + 1, sizeof(int64_t)) != NC_OK) return NC_ERR_OOM;
+        /* the same growth for all three, so one capacity serves them */
+        if (dur >= 0) {
+            c = *cap;
+            if (nc_vec_reserve(&hyp->durations, &c, hyp->n + 1, sizeof(int64_t)) != NC_OK) return NC_ERR_OOM;
+        }
         *cap = c;
     }
     hyp->tokens[hyp->n] = k;
     hyp->frames[hyp->n] = t;
+    if (dur >= 0 && hyp->durations) hyp->durations[hyp->n] = dur;
     hyp->n++;
     hyp->score += v;
     return NC_OK;
 }
 
-static nc_status emit(greedy_state *s, nc_rnnt_hyp *hyp, int64_t k, int64_t t, double v) {
+static nc_status emit(greedy_state *s, nc_rnnt_hyp *hyp, int64_t k, int64_t t, int64_t dur, double v) {
     const int64_t LH = s->dec->hp.pred_rnn_layers * s->dec->hp.pred_hidden;
-    if (nc_rnnt_hyp_push(hyp, &s->cap, k, t, v) != NC_OK) return NC_ERR_OOM;
+    if (nc_rnnt_hyp_push(hyp, &s->cap, k, t, dur, v) != NC_OK) return NC_ERR_OOM;
     /* hypothesis.dec_state = hidden_prime; last_token = k */
     memcpy(s->h, s->h_new, (size_t)LH * sizeof(float));
     memcpy(s->c, s->c_new, (size_t)LH * sizeof(float));
@@ -139,7 +146,7 @@ static nc_status decode_rnnt(nc_ctx *ctx, greedy_state *s, const float *f, int64
             if (k >= first_blank) {
                 not_blank = false;
                 if (k < blank && n_big > 0) step = big[blank - k - 1];
-            } else if ((st = emit(s, hyp, k, t, nc_rnnt_logp_of_max(s->logits, C, k))) != NC_OK) {
+            } else if ((st = emit(s, hyp, k, t, -1, nc_rnnt_logp_of_max(s->logits, C, k))) != NC_OK) {
                 return st;
             }
             symbols++;
@@ -166,7 +173,7 @@ static nc_status decode_tdt(nc_ctx *ctx, greedy_state *s, const float *f, int64_
             /* logp = logits[:-n_dur] (not normalised); duration argmax of log_softmax */
             int64_t k = nc_rnnt_argmax(s->logits, n_tok);
             int64_t skip = durations[nc_rnnt_argmax(s->logits + n_tok, n_dur)];
-            if (k != blank && (st = emit(s, hyp, k, t_frame, s->logits[k])) != NC_OK) return st;
+            if (k != blank && (st = emit(s, hyp, k, t_frame, skip, s->logits[k])) != NC_OK) return st;
             symbols++;
             t += skip;
             need_loop = skip == 0;

@@ -109,9 +109,9 @@ static nc_status joint_batch(nc_ctx *ctx, batch_state *s, const float *f_all, in
     return st;
 }
 
-static nc_status emit(batch_state *s, nc_rnnt_hyp *hyp, int64_t b, int64_t k, double v) {
+static nc_status emit(batch_state *s, nc_rnnt_hyp *hyp, int64_t b, int64_t k, int64_t dur, double v) {
     const int64_t LH = s->L * s->H;
-    if (nc_rnnt_hyp_push(hyp, &s->cap[b], k, s->t[b], v) != NC_OK) return NC_ERR_OOM;
+    if (nc_rnnt_hyp_push(hyp, &s->cap[b], k, s->t[b], dur, v) != NC_OK) return NC_ERR_OOM;
     memcpy(s->h + b * LH, s->h_new + b * LH, (size_t)LH * sizeof(float));
     memcpy(s->c + b * LH, s->c_new + b * LH, (size_t)LH * sizeof(float));
     s->last[b] = k;
@@ -129,7 +129,7 @@ static nc_status step_rnnt(batch_state *s, const nc_rnnt_greedy_params *gp, int6
         s->symbols[b] = 0;
         return NC_OK;
     }
-    nc_status st = emit(s, hyp, b, k, nc_rnnt_logp_of_max(x, C, k));
+    nc_status st = emit(s, hyp, b, k, -1, nc_rnnt_logp_of_max(x, C, k));
     if (st != NC_OK) return st;
     if (gp->max_symbols_per_step > 0 && ++s->symbols[b] >= gp->max_symbols_per_step) {
         s->t[b] += 1;
@@ -145,7 +145,7 @@ static nc_status step_tdt(batch_state *s, const nc_rnnt_greedy_params *gp, int64
     const int64_t k = nc_rnnt_argmax(x, n_tok);
     const int64_t skip = gp->durations[nc_rnnt_argmax(x + n_tok, gp->n_durations)];
     if (k != blank) {
-        nc_status st = emit(s, hyp, b, k, x[k]);
+        nc_status st = emit(s, hyp, b, k, skip, x[k]);
         if (st != NC_OK) return st;
     }
     const bool at_limit = ++s->symbols[b] == gp->max_symbols_per_step;

@@ -25,7 +25,9 @@ static inline double nc_rnnt_logp_of_max(const float *x, int64_t n, int64_t k) {
 }
 
 /* Appends (k, t) to hyp, growing its arrays (capacity in *cap); adds v to the score. */
-nc_status nc_rnnt_hyp_push(nc_rnnt_hyp *hyp, int64_t *cap, int64_t k, int64_t t, double v);
+/* Appends token k emitted at frame t (score += v); dur >= 0 (TDT) also records
+ * its duration. */
+nc_status nc_rnnt_hyp_push(nc_rnnt_hyp *hyp, int64_t *cap, int64_t k, int64_t t, int64_t dur, double v);
 
 /* The batched decoder over projected frames f_all (B, T, J) (joint.enc
  * applied), after nc_rnnt_greedy_decode has checked its arguments; hyps

@@ -281,11 +281,13 @@ nc_status nc_rnnt_change_decoding(nc_model *m, const char *strategy, int64_t bea
                         "rnnt_decoding.strategy: 'greedy', 'greedy_batch' and 'beam' are supported, not '%s'", strategy);
     if (beam && (beam_size < 1 || beam_size > 4096))
         return nc_error(NC_ERR_CONFIG, "rnnt_decoding.beam.beam_size: %lld outside [1, 4096]", (long long)beam_size);
-    /* NeMo's TDT offsets are (timestamp, timestamp + token duration); nemoc's
-     * TDT decoders do not record token durations */
-    if (timestamps && rm->tdt)
-        return nc_error(NC_ERR_UNSUPPORTED, "timestamps=true: not for TDT models (nemoc's TDT decoding does not "
-                                            "record the token durations NeMo's TDT offsets need)");
+    /* NeMo's TDT offsets are (timestamp, timestamp + token duration): the
+     * greedy TDT decoders record the durations; NeMo's TDT beam search does
+     * not (its timestamps are frame + duration, with no durations), and
+     * nemoc's mirrors it */
+    if (timestamps && rm->tdt && beam)
+        return nc_error(NC_ERR_UNSUPPORTED, "timestamps=true: not with TDT beam search (NeMo's BeamTDTInfer records "
+                                            "no token durations); use greedy or greedy_batch");
     if (beam && rm->multiblank)
         return nc_error(NC_ERR_UNSUPPORTED, "rnnt_decoding.strategy: beam is not available for multi-blank models "
                                             "(NeMo has no multi-blank beam search)");

@@ -63,7 +63,9 @@ static nc_status decode(nc_ctx *ctx, const nc_rnnt_model *rm, nc_tensor *enc, co
 
 /* NeMo's RNN-T offsets (rnnt_decoding.py _compute_offsets over per-frame
  * alignments, one repetition per frame): a token emitted at frame t spans
- * [t, t + 1); then words as the CTC models build them. */
+ * [t, t + 1); TDT's (_compute_offsets_tdt): [t, t + its predicted
+ * duration), which may be empty (duration 0). Then words as the CTC models
+ * build them. */
 static nc_status timestamps(const nc_ctc_model *cm, const nc_rnnt_hyp *r, nc_asr_hyp *h) {
     if (r->n > 0) {
         h->hyp.tokens = nc_malloc((size_t)r->n * sizeof *h->hyp.tokens);
@@ -71,7 +73,8 @@ static nc_status timestamps(const nc_ctc_model *cm, const nc_rnnt_hyp *r, nc_asr
         h->hyp.n_tokens = r->n;
         for (int64_t k = 0; k < r->n; k++)
             h->hyp.tokens[k] = (nc_ctc_token){.id = r->tokens[k], .frame = r->frames[k], .last_frame = r->frames[k],
-                                              .start_offset = r->frames[k], .end_offset = r->frames[k] + 1};
+                                              .start_offset = r->frames[k],
+                                              .end_offset = r->frames[k] + (r->durations ? r->durations[k] : 1)};
     }
     return nc_ctc_word_offsets(&h->hyp, cm->kinds, cm->vocab_size, cm->frame_seconds, &h->words, &h->n_words);
 }
