@@ -49,14 +49,18 @@ NEMO=$(ls "$W"/exp/*/*/checkpoints/*.nemo | head -n1)
 [ "$(grep -c '"pred_text"' "$W/t1.json")" -eq "$(wc -l <"$W/data/validation_manifest.json")" ] ||
     fail "not one pred_text per utterance"
 # TDT word timestamps (token frame to frame + predicted duration, NeMo's
-# _compute_offsets_tdt): one word entry per predicted word, offsets ordered.
+# _compute_offsets_tdt): one word entry per predicted word, offsets ordered;
+# segment timestamps from them.
 "$NEMOC" asr transcribe model_path="$NEMO" dataset_manifest="$W/data/validation_manifest.json" \
     output_filename="$W/t2.json" timestamps=true >"$W/t2.log" 2>&1 || { cat "$W/t2.log"; fail "transcribe timestamps=true"; }
 while IFS= read -r line; do
     text=$(sed 's/.*"pred_text":"\([^"]*\)".*/\1/' <<<"$line")
     words=$(grep -o '"word":"[^"]*"' <<<"$line" | sed 's/"word":"\(.*\)"/\1/' | tr '\n' ' ' | sed 's/ $//')
     [ "$words" = "$text" ] || fail "timestamp words '$words' are not pred_text '$text'"
-    grep -o '"start_offset":[0-9]*,"end_offset":[0-9]*' <<<"$line" | tr -c '0-9\n' ' ' |
+    # no '.', '?', '!' in this vocabulary: one segment, the whole text (NeMo's get_segment_offsets)
+    segs=$(grep -o '"segment":"[^"]*"' <<<"$line" | sed 's/"segment":"\(.*\)"/\1/')
+    [ "$segs" = "$text" ] || fail "segments '$segs' are not the one segment '$text'"
+    sed 's/"segment":\[.*//' <<<"$line" | grep -o '"start_offset":[0-9]*,"end_offset":[0-9]*' | tr -c '0-9\n' ' ' |
         awk '{ if ($1 > $2 || $1 < prev) exit 1; prev = $1 }' || fail "TDT word offsets out of order: $line"
 done <"$W/t2.json"
 n_words=$(grep -o '"word":"' "$W/t2.json" | wc -l)

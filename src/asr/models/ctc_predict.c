@@ -158,6 +158,37 @@ static cJSON *words_json(const nc_asr_hyp *h, const nc_ctc_model *cm) {
     return arr;
 }
 
+/* Segment timestamps from the words, as NeMo's get_segment_offsets
+ * (parts/utils/timestamp_utils.py) with the decoding configs' default
+ * segment_seperators ['.', '?', '!'] and no segment_gap_threshold: a segment
+ * ends at a word that ends with (or is) a separator, and the words after the
+ * last one form the final segment. */
+static cJSON *segments_json(const nc_asr_hyp *h, const nc_ctc_model *cm) {
+    cJSON *arr = cJSON_CreateArray();
+    nc_strbuf text = {0};
+    int64_t first = 0;
+    for (int64_t w = 0; arr && w < h->n_words; w++) {
+        char word[1024];
+        nc_ctc_word_text(&h->hyp, &h->words[w], (const char *const *)cm->pieces, cm->vocab_size, word, sizeof word);
+        if (text.n) nc_sb_putc(&text, ' ');
+        nc_sb_puts(&text, word);
+        const size_t n = strlen(word);
+        const bool ends = n > 0 && strchr(".?!", word[n - 1]);
+        if (!ends && w + 1 < h->n_words) continue;
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "segment", nc_sb_str(&text));
+        cJSON_AddNumberToObject(o, "start_offset", (double)h->words[first].start_offset);
+        cJSON_AddNumberToObject(o, "end_offset", (double)h->words[w].end_offset);
+        cJSON_AddNumberToObject(o, "start", h->words[first].start);
+        cJSON_AddNumberToObject(o, "end", h->words[w].end);
+        cJSON_AddItemToArray(arr, o);
+        nc_sb_clear(&text);
+        first = w + 1;
+    }
+    nc_sb_free(&text);
+    return arr;
+}
+
 /* The output line of entry k: its manifest fields, pred_text, timestamps and,
  * when scoring, wer/cer (added into sums). */
 static nc_status output_line(const nc_ctc_model *cm, const opts *o, const nc_predict_params *p,
@@ -170,6 +201,7 @@ static nc_status output_line(const nc_ctc_model *cm, const opts *o, const nc_pre
     if (o->timestamps) {
         cJSON *ts = cJSON_CreateObject();
         cJSON_AddItemToObject(ts, "word", words_json(h, cm));
+        cJSON_AddItemToObject(ts, "segment", segments_json(h, cm));
         cJSON_AddItemToObject(j, "timestamp", ts);
     }
     nc_status s = NC_OK;
