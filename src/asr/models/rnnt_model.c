@@ -261,10 +261,17 @@ static void rnnt_destroy(nc_model *m) {
     m->impl = NULL;
 }
 
-nc_rnnt_model *nc_rnnt_of(const nc_model *m) {
-    /* A hybrid model's state starts with its nc_rnnt_model (hybrid_model.h). */
+/* m's transducer state, or NULL: a hybrid model's state starts with its
+ * nc_rnnt_model (hybrid_model.h). */
+static nc_rnnt_model *transducer_state(const nc_model *m) {
     if (m && (m->cls == &nc_rnnt_model_class || m->cls == &nc_rnnt_bpe_model_class || nc_hybrid_class(m->cls)))
         return m->impl;
+    return NULL;
+}
+
+nc_rnnt_model *nc_rnnt_of(const nc_model *m) {
+    nc_rnnt_model *rm = transducer_state(m);
+    if (rm) return rm;
     if (m)
         nc_model_expect(m, "asr", false,
                         "a transducer model (EncDecRNNTModel, EncDecRNNTBPEModel, EncDecHybridRNNTCTC(BPE)Model)",
@@ -299,10 +306,8 @@ nc_status nc_rnnt_change_decoding(nc_model *m, const char *strategy, int64_t bea
 }
 
 nc_ctc_model *nc_asr_front_of(const nc_model *m) {
-    /* A hybrid model's state starts with its nc_rnnt_model (hybrid_model.h). */
-    if (m && (m->cls == &nc_rnnt_model_class || m->cls == &nc_rnnt_bpe_model_class || nc_hybrid_class(m->cls)))
-        return &((nc_rnnt_model *)m->impl)->base;
-    return nc_ctc_of(m);
+    nc_rnnt_model *rm = transducer_state(m);
+    return rm ? &rm->base : nc_ctc_of(m);
 }
 
 
