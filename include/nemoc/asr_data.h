@@ -233,6 +233,34 @@ typedef struct nc_asr_loader_stats {
 /* Totals since the loader was created. */
 nc_asr_loader_stats nc_asr_loader_get_stats(const nc_asr_loader *l);
 
+/* ---- a perturbed copy of a manifest (`nemoc data perturb`) ---- */
+
+typedef struct nc_manifest_perturb_params {
+    const char *in_manifest; /* NeMo manifest (comma-separated list accepted) */
+    const char *out_dir;     /* gets audio/NNNNNN.wav (16-bit) and manifest.json; created */
+    /* A dataset config as in model.train_ds: sample_rate and `augmentor` are
+     * used (every perturbation with its NeMo keys; give prob: 1.0 for a
+     * channel applied to every utterance); other keys are checked, not used. */
+    const nc_cfg *dataset;
+    uint64_t seed;           /* utterance i draws from (seed, i), as the loader seeds it */
+    void (*progress)(int64_t done, int64_t total, void *user_data); /* may be NULL */
+    void *user_data;
+} nc_manifest_perturb_params;
+
+typedef struct nc_manifest_perturb_stats {
+    int64_t n_utts;
+    double seconds; /* audio written */
+} nc_manifest_perturb_stats;
+
+/* Reads every utterance (its offset/duration segment, at sample_rate), runs
+ * the augmentor pipeline on it, writes it as out_dir/audio/<index>.wav and
+ * writes out_dir/manifest.json (atomically) with the original lines' keys,
+ * audio_filepath relative to out_dir and the new duration (offset dropped).
+ * Nothing is written outside out_dir. Errors name the manifest line or the
+ * config key; an augmentor with no entries is an error. Utterances run in
+ * parallel; the output does not depend on the thread count. stats may be NULL. */
+nc_status nc_manifest_perturb(const nc_manifest_perturb_params *p, nc_manifest_perturb_stats *stats);
+
 #ifdef __cplusplus
 }
 #endif
