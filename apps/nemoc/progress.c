@@ -91,8 +91,9 @@ void nc_progress_event(const nc_train_event *ev, void *ud) {
         break;
     case NC_EV_END:
         close_bar(p);
-        fprintf(p->out, "finished at step %lld (epoch %lld) after %s\n", (long long)ev->global_step,
-                (long long)ev->epoch, el);
+        fprintf(p->out, "finished at step %lld (epoch %lld) after %s (waiting for data %.1f s, %.1f%%)\n",
+                (long long)ev->global_step, (long long)ev->epoch, el, ev->data_wait_s,
+                ev->elapsed_s > 0 ? 100 * ev->data_wait_s / ev->elapsed_s : 0.0);
         break;
     }
 }

@@ -97,6 +97,7 @@ typedef struct nc_train_event {
     double items_per_s, seconds_per_s; /* items/s (item_unit) and seconds/s (seconds_unit) */
     const char *item_unit, *seconds_unit; /* from the data source; seconds_unit NULL: none */
     double elapsed_s, eta_s;           /* eta < 0: unknown */
+    double data_wait_s;                /* NC_EV_END: time spent waiting for training batches */
     /* NC_EV_VALIDATION: the model's metrics (names with the val_ prefix). */
     int n_metrics;
     const char *const *metric_names;

@@ -29,6 +29,7 @@ typedef struct run {
     nc_train_state st;
     int64_t n_batches, max_steps, val_every;
     double t_start;
+    double data_wait_s; /* time blocked in the training source's next() */
     char *config_yaml;
     /* throughput window */
     double win_t0, win_items, win_seconds, win_loss;
@@ -299,7 +300,10 @@ static nc_status train_epoch(run *r) {
     bool val_due_epoch = r->val && (r->st.epoch + 1) % (p->check_val_every_n_epoch > 0 ? p->check_val_every_n_epoch : 1) == 0;
     while (r->st.batch_in_epoch < r->n_batches && !r->stop && !r->early_stopped) {
         const void *b = NULL;
-        if ((s = r->train->next(r->train->self, &b))) return s;
+        const double tw = nc_now_s();
+        s = r->train->next(r->train->self, &b);
+        r->data_wait_s += nc_now_s() - tw;
+        if (s) return s;
         const int64_t pos0 = r->st.batch_in_epoch;
         if (!b) {
             /* The source ran out before its planned count (the ASR loader passes
@@ -585,7 +589,14 @@ nc_status nc_trainer_fit(const nc_trainer_params *p, nc_model *m, nc_data_source
     out->early_stopped = r->early_stopped;
     snprintf(out->best_ckpt, sizeof out->best_ckpt, "%s", nc_exp_topk_best(&r->exp, NULL));
     if (s && s != NC_ERR_INTERRUPTED) nc_exp_log(&r->exp, "ERROR %s", nc_last_error());
-    if (!s || s == NC_ERR_INTERRUPTED) emit(r, (nc_train_event){.kind = NC_EV_END});
+    if (!s || s == NC_ERR_INTERRUPTED) {
+        /* Whether the data pipeline kept up: the share of the run spent
+         * waiting for training batches (loader workers, augmentation). */
+        double el = nc_now_s() - r->t_start;
+        nc_exp_log(&r->exp, "waited %.1f s of %.1f s for training batches (%.1f%%)", r->data_wait_s, el,
+                   el > 0 ? 100 * r->data_wait_s / el : 0);
+        emit(r, (nc_train_event){.kind = NC_EV_END, .data_wait_s = r->data_wait_s});
+    }
     nc_status cs = nc_exp_close(&r->exp);
     if (!s) s = cs;
     nc_grad_sync_free(r->gsync);
