@@ -1,27 +1,77 @@
 #!/usr/bin/env bash
 # The nemoc demo (`make demo`): synthesize a spoken digits-and-commands dataset
-# with espeak-ng and flite (test voices never heard in training), train a
-# small Conformer-CTC on 2 CPU cores for at most DEMO_MINUTES (default 10),
-# print the loss curve and the test WER, and transcribe two files.
+# with espeak-ng and festival voices (test voices never heard in training),
+# train a small Conformer-CTC on 2 CPU cores for at most DEMO_MINUTES (default
+# 10) with NeMo's waveform augmentations (a simulated room, noise, tempo, vocal
+# tract length, telephone band, codec: conformer_ctc_char_cpu_robust.yaml),
+# print the loss curve, then the test WER three ways (scripts/eval_channels.sh):
+# on unseen voices, on an engine never heard in training (flite) and through
+# degraded channels, and transcribe two files.
 # DEMO_MODEL=tdt (`make demo-tdt`) trains the same encoder as a hybrid
 # Conformer TDT-CTC (NeMo's parakeet-tdt_ctc recipe: TDT loss + 0.3 auxiliary
 # CTC) and DEMO_MODEL=rnnt (`make demo-rnnt`) as a Conformer-RNNT, both with a
-# 64-piece BPE tokenizer trained on the training transcripts.
+# 64-piece BPE tokenizer trained on the training transcripts, without the
+# augmentations. DEMO_RECIPE=plain trains the CTC model the way the demo did
+# before (espeak-ng voices only, no waveform augmentation) for comparison.
 set -euo pipefail
 NEMOC=${1:-build/bin/nemoc}
 OUT=${DEMO_OUT:-demo_out}
 MINUTES=${DEMO_MINUTES:-10}
 UTTS=${DEMO_UTTS:-2400}
 MODEL=${DEMO_MODEL:-ctc}
+RECIPE=${DEMO_RECIPE:-robust}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(nproc)}
+case $RECIPE in robust|plain) ;; *) echo "DEMO_RECIPE must be robust or plain, not '$RECIPE'" >&2; exit 2 ;; esac
+[ "$MODEL" != ctc ] && RECIPE=plain
 
 mkdir -p "$OUT"
-echo "== 1/4 synthesizing $UTTS utterances of digits and commands with espeak-ng"
-"$NEMOC" data synth out_dir="$OUT/data" text_set=digits letters=false engines=espeak num_utts="$UTTS" seed=7 | tail -n 4
+# Validation and test speak with espeak-ng voices held out of training; every
+# festival voice trains (flite, never heard, is the unseen engine).
+HELD_VAL=en-gb+f5,en-gb+klatt2,en-gb-scotland+f1,en-gb-scotland+klatt,en-gb-x-gbclan+f2,en-gb-x-rp+klatt,en-us+f3
+HELD_TEST=en-029+f1,en-029+m7,en-gb-scotland+f3,en-gb-scotland+m5,en-gb-x-gbclan+klatt3,en-gb-x-gbcwmd+f4,en-gb-x-rp+m1,en-us+m7
+if [ "$RECIPE" = robust ]; then
+    ENGINES=espeak,festival
+    SPLIT=(validation_voices="$HELD_VAL" test_voices="$HELD_TEST")
+    echo "== 1/5 synthesizing $UTTS utterances of digits and commands with espeak-ng and festival"
+else
+    ENGINES=espeak
+    SPLIT=()
+    echo "== 1/5 synthesizing $UTTS utterances of digits and commands with espeak-ng"
+fi
+"$NEMOC" data synth out_dir="$OUT/data" text_set=digits letters=false engines="$ENGINES" num_utts="$UTTS" seed=7 \
+    ${SPLIT[@]+"${SPLIT[@]}"} | tail -n 4
+
+AUG=()
+if [ "$RECIPE" = robust ]; then
+    echo "== 2/5 augmentation banks: 200 simulated rooms (nemoc data rirs) and noise (sox)"
+    if [ ! -s "$OUT/train_rirs/rir_manifest.json" ]; then
+        "$NEMOC" data rirs out_dir="$OUT/train_rirs" num_rirs=200 seed=1 >/dev/null
+    fi
+    if [ ! -s "$OUT/train_noise/noise_manifest.json" ]; then
+        # Band-limited colours, unlike the evaluation's plain white/pink/brown noise.
+        mkdir -p "$OUT/train_noise"
+        : > "$OUT/train_noise/noise_manifest.json.tmp"
+        k=0
+        for spec in "whitenoise vol 0.5 lowpass 3000" "whitenoise vol 0.5 highpass 1000" \
+                    "pinknoise vol 0.5 bandpass 1500 2000h" "brownnoise vol 0.5 highpass 200" \
+                    "pinknoise vol 0.5 lowpass 1000" "tpdfnoise vol 0.5 bandpass 3000 1000h"; do
+            sox -q -R -n -r 16000 -b 16 -c 1 "$OUT/train_noise/n$k.wav" synth 30 $spec gain -n -6
+            echo "{\"audio_filepath\": \"n$k.wav\", \"duration\": 30.0}" >> "$OUT/train_noise/noise_manifest.json.tmp"
+            k=$((k + 1))
+        done
+        mv "$OUT/train_noise/noise_manifest.json.tmp" "$OUT/train_noise/noise_manifest.json"
+    fi
+    AUG=(model.train_ds.augmentor.impulse.manifest_path="$OUT/train_rirs/rir_manifest.json"
+         model.train_ds.augmentor.noise.manifest_path="$OUT/train_noise/noise_manifest.json")
+fi
 
 case $MODEL in
-ctc) CONF=(--config-path "$ROOT/examples/asr/conf/conformer" --config-name conformer_ctc_char_cpu_small)
+ctc) if [ "$RECIPE" = robust ]; then
+         CONF=(--config-path "$ROOT/examples/asr/conf/conformer" --config-name conformer_ctc_char_cpu_robust)
+     else
+         CONF=(--config-path "$ROOT/examples/asr/conf/conformer" --config-name conformer_ctc_char_cpu_small)
+     fi
      NAME="Conformer-CTC (char)" ;;
 tdt) CONF=(--config-path "$ROOT/examples/asr/conf/conformer/hybrid_transducer_ctc"
            --config-name conformer_hybrid_tdt_ctc_bpe_cpu_small)
@@ -40,14 +90,15 @@ if [ "$MODEL" != ctc ]; then
            model.validation_ds.batch_size=32 trainer.max_epochs=10)
 fi
 
-echo "== 2/4 training $NAME for at most $MINUTES minutes"
+echo "== 3/5 training $NAME for at most $MINUTES minutes"
 rm -rf "$OUT/exp"
 "$NEMOC" asr train "${CONF[@]}" \
     model.train_ds.manifest_filepath="$OUT/data/train_manifest.json" \
     model.validation_ds.manifest_filepath="$OUT/data/validation_manifest.json" \
     exp_manager.exp_dir="$OUT/exp" \
     exp_manager.max_time_per_run="00:00:$(printf %02d "$MINUTES"):00" \
-    trainer.enable_progress_bar=false trainer.log_every_n_steps=50 ${EXTRA[@]+"${EXTRA[@]}"} |
+    trainer.enable_progress_bar=false trainer.log_every_n_steps=50 ${EXTRA[@]+"${EXTRA[@]}"} \
+    ${AUG[@]+"${AUG[@]}"} |
     tee "$OUT/train.log" | grep -E "^(model|training|epoch|validation|finished|done|best)"
 
 CKPT=$(ls "$OUT"/exp/*/*/checkpoints/*-last.ckpt | head -n 1)
@@ -60,7 +111,7 @@ sed -n 's/.*"step": \([0-9]*\).*"train_loss": \([0-9.e+-]*\).*/\1 \2/p' \
   awk '{ n = int($2 * 4); if (n > 60) n = 60; bar = ""; for (k = 0; k < n; k++) bar = bar "#";
          printf "step %5d  loss %8.3f  %s\n", $1, $2, bar }'
 echo
-echo "== 3/4 test WER on voices never heard in training ($MODEL_PATH)"
+echo "== 4/5 test WER on voices never heard in training ($MODEL_PATH)"
 eval_once() { # label, extra eval arguments...
     local label=$1 t0 t1
     shift
@@ -79,7 +130,10 @@ else
     eval_once ""
 fi
 echo
-echo "== 4/4 transcribing two files"
+echo "== honest evaluation: unseen voices, an unseen engine (flite) and degraded channels"
+"$ROOT/scripts/eval_channels.sh" "$NEMOC" "$MODEL_PATH" "$OUT/data" "$OUT/eval" digits
+echo
+echo "== 5/5 transcribing two files"
 rm -rf "$OUT/two" && mkdir -p "$OUT/two"
 tests=("$OUT"/data/audio/test/*.wav)
 cp "${tests[0]}" "${tests[1]}" "$OUT/two/"

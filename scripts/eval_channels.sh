@@ -36,7 +36,7 @@ if [ ! -s "$EVAL/noise/noise_manifest.json" ]; then
     mkdir -p "$EVAL/noise"
     : > "$EVAL/noise/noise_manifest.json.tmp"
     for c in white pink brown; do
-        sox -q -n -r 16000 -b 16 -c 1 "$EVAL/noise/$c.wav" synth 20 "${c}noise" vol 0.3
+        sox -q -R -n -r 16000 -b 16 -c 1 "$EVAL/noise/$c.wav" synth 20 "${c}noise" gain -n -6
         echo "{\"audio_filepath\": \"$c.wav\", \"duration\": 20.0}" >> "$EVAL/noise/noise_manifest.json.tmp"
     done
     mv "$EVAL/noise/noise_manifest.json.tmp" "$EVAL/noise/noise_manifest.json"
