@@ -183,10 +183,13 @@ typedef struct nc_rir_noise_perturb {
  * short-time spectrum moves to f' = alpha f up to the boundary
  * f_hi min(alpha, 1) / alpha, and on a straight line from there to the
  * Nyquist frequency, which stays put (the paper's warp). Applied to the
- * waveform: STFT (Hann, n_fft, hop n_fft / 4) -> magnitudes and phases
- * resampled along the warped axis -> inverse STFT by weighted overlap-add, same
- * length. alpha = 1 returns the input (to float rounding). nemoc's name
- * (`vtlp`): NeMo has no such perturbation. */
+ * waveform: STFT (Hann window of n_fft, FFT zero-padded to 4 n_fft, hop
+ * n_fft / 4) -> magnitudes read at the unwarped frequency, phases advanced at
+ * the warped instantaneous frequency -> inverse STFT by weighted overlap-add,
+ * same length. A tone at f comes out at f' (measured within 0.02 Hz) with its
+ * amplitude times sqrt(df'/df) (a flat spectrum keeps its level); alpha = 1
+ * returns the input (1.2e-7). nemoc's name (`vtlp`): NeMo has no such
+ * perturbation. */
 typedef struct nc_vtlp_perturb {
     double min_warp; /* 0.9 */
     double max_warp; /* 1.1 */
