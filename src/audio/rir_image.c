@@ -48,9 +48,10 @@ nc_status nc_rir_sabine_absorption(const nc_rir_room *r, double *alpha) {
 }
 
 /* Peterson's low-pass: sinc(t) under a Hann window of half-width W samples,
- * tabulated at t = -W + j / RIR_TAB_OS, j = 0 .. 2 W RIR_TAB_OS. */
+ * tabulated at t = -W + j / RIR_TAB_OS, j = 0 .. 2 W RIR_TAB_OS, plus one 0 past the end. */
 static void lp_table(double *tab, int W) {
     const int64_t nt = (int64_t)2 * W * RIR_TAB_OS + 1;
+    tab[nt] = 0; /* read (times 0) when an image lands exactly on a sample */
     for (int64_t j = 0; j < nt; j++) {
         const double t = -W + (double)j / RIR_TAB_OS;
         const double sinc = fabs(t) < 1e-12 ? 1.0 : sin(M_PI * t) / (M_PI * t);
@@ -103,7 +104,7 @@ nc_status nc_rir_image(const nc_rir_room *r, float **out, int64_t *nout) {
         max_refl += 2 * N[d] + 1;
     }
     double *h = nc_calloc((size_t)n, sizeof *h);
-    double *tab = nc_malloc(((size_t)2 * W * RIR_TAB_OS + 1) * sizeof *tab);
+    double *tab = nc_malloc(((size_t)2 * W * RIR_TAB_OS + 2) * sizeof *tab);
     double *bpow = nc_malloc((size_t)(max_refl + 1) * sizeof *bpow);
     float *y = nc_malloc((size_t)n * sizeof *y);
     if (!h || !tab || !bpow || !y) {
