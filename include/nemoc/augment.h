@@ -8,10 +8,13 @@
  *
  * Waveform side: NeMo's perturbations
  * (nemo/collections/asr/parts/preprocessing/perturb.py): SpeedPerturbation,
- * GainPerturbation, WhiteNoisePerturbation, NoisePerturbation, plus white
- * noise at an SNR, and the AudioAugmentor pipeline (each step applied with
- * its probability, in order). NeMo draws these from Python's `random`; nemoc
- * draws them from the nc_rng (same distributions, not the same numbers). */
+ * GainPerturbation, WhiteNoisePerturbation, NoisePerturbation, ShiftPerturbation,
+ * ImpulsePerturbation, TimeStretchPerturbation, TranscodePerturbation,
+ * RirAndNoisePerturbation, plus white noise at an SNR, band-limiting and
+ * vocal tract length perturbation (nemoc's), and the AudioAugmentor pipeline
+ * (each step applied with its probability, in order). NeMo draws these from
+ * Python's `random`; nemoc draws them from the nc_rng (same distributions, not
+ * the same numbers). Simulated RIRs for the RIR steps: nemoc/rir.h. */
 #ifndef NEMOC_AUGMENT_H
 #define NEMOC_AUGMENT_H
 
