@@ -41,6 +41,7 @@ void nc_cli_list_classes(const char *collection);
 int nc_cmd_demo(int argc, char **argv);
 int nc_cmd_data_synth(int argc, char **argv); /* cmd_data.c */
 int nc_cmd_data_perturb(int argc, char **argv); /* cmd_data_perturb.c */
+int nc_cmd_data_rirs(int argc, char **argv);
 int nc_cmd_audio_features(int argc, char **argv);
 int nc_cmd_tokenizer_train(int argc, char **argv);
 int nc_cmd_tokenizer_encode(int argc, char **argv);

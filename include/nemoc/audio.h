@@ -34,6 +34,9 @@ typedef struct nc_audio {
     float *samples;  /* (n_samples,) */
     int64_t n_samples;
     int sample_rate;
+    /* The file's rate before nc_audio_read resampled it (NeMo's AudioSegment.orig_sr,
+     * which RirAndNoisePerturbation picks its noise set by); 0: not known, take sample_rate. */
+    int orig_sample_rate;
 } nc_audio;
 
 void nc_audio_free(nc_audio *a); /* frees samples and zeroes the struct */

@@ -8,10 +8,13 @@
  *
  * Waveform side: NeMo's perturbations
  * (nemo/collections/asr/parts/preprocessing/perturb.py): SpeedPerturbation,
- * GainPerturbation, WhiteNoisePerturbation, NoisePerturbation, plus white
- * noise at an SNR, and the AudioAugmentor pipeline (each step applied with
- * its probability, in order). NeMo draws these from Python's `random`; nemoc
- * draws them from the nc_rng (same distributions, not the same numbers). */
+ * GainPerturbation, WhiteNoisePerturbation, NoisePerturbation, ShiftPerturbation,
+ * ImpulsePerturbation, TimeStretchPerturbation, TranscodePerturbation,
+ * RirAndNoisePerturbation, plus white noise at an SNR, band-limiting and
+ * vocal tract length perturbation (nemoc's), and the AudioAugmentor pipeline
+ * (each step applied with its probability, in order). NeMo draws these from
+ * Python's `random`; nemoc draws them from the nc_rng (same distributions, not
+ * the same numbers). Simulated RIRs for the RIR steps: nemoc/rir.h. */
 #ifndef NEMOC_AUGMENT_H
 #define NEMOC_AUGMENT_H
 
@@ -143,6 +146,60 @@ typedef struct nc_impulse_perturb {
     bool shift_impulse;     /* false */
 } nc_impulse_perturb;
 
+/* RirAndNoisePerturbation: with probability rir_prob convolve with an RIR of
+ * `rirs` as ImpulsePerturbation(shift_impulse=True); note the level (rms dB)
+ * then; with probability noise_prob add foreground noise: a file of the fg set
+ * chosen by the audio's orig_sample_rate (the set with the largest orig_sr
+ * when none matches, as NeMo's dict lookup), convolved with an RIR when
+ * apply_noise_rir, snr ~ U[its min, max], gain from the whole file's level,
+ * then randint(1, max_additions) pieces each U[0, max_duration] s long from
+ * U[0, noise duration], added at uniform positions; with probability
+ * bg_noise_prob add background noise from the bg set chosen the same way, as
+ * NoisePerturbation does (its level measured on the segment, see above),
+ * against the level noted after the RIR. NeMo keeps one perturber per
+ * orig_sample_rate, so a later manifest of the same rate replaces an earlier
+ * one; the config reader does the same. */
+#define NC_RIR_NOISE_MAX_SETS 16
+typedef struct nc_noise_source {
+    const nc_noise_set *set;
+    double min_snr_db, max_snr_db;
+    int orig_sr; /* orig_sample_rate[i]; 16000 when the key is absent (NeMo) */
+} nc_noise_source;
+
+typedef struct nc_rir_noise_perturb {
+    const nc_noise_set *rirs; /* rir_manifest_path (required) */
+    double rir_prob;          /* 0.5 */
+    nc_noise_source fg[NC_RIR_NOISE_MAX_SETS];
+    int n_fg;                 /* 0: no foreground noise */
+    double noise_prob;        /* 1.0 */
+    bool apply_noise_rir;     /* false */
+    int max_additions;        /* 5 */
+    double max_duration;      /* 2.0 s */
+    nc_noise_source bg[NC_RIR_NOISE_MAX_SETS];
+    int n_bg;                 /* 0: no background noise */
+    double bg_noise_prob;     /* 1.0 */
+} nc_rir_noise_perturb;
+
+/* Vocal tract length perturbation (Jaitly & Hinton, "Vocal Tract Length
+ * Perturbation (VTLP) improves speech recognition", ICML WDLASL 2013): warp
+ * factor alpha ~ U[min_warp, max_warp] per utterance; every frequency f of a
+ * short-time spectrum moves to f' = alpha f up to the boundary
+ * f_hi min(alpha, 1) / alpha, and on a straight line from there to the
+ * Nyquist frequency, which stays put (the paper's warp). Applied to the
+ * waveform: STFT (Hann window of n_fft, FFT zero-padded to 4 n_fft, hop
+ * n_fft / 4) -> magnitudes read at the unwarped frequency, phases advanced at
+ * the warped instantaneous frequency -> inverse STFT by weighted overlap-add,
+ * same length. A tone at f comes out at f' (measured within 0.02 Hz) with its
+ * amplitude times sqrt(df'/df) (a flat spectrum keeps its level); alpha = 1
+ * returns the input (1.2e-7). nemoc's name (`vtlp`): NeMo has no such
+ * perturbation. */
+typedef struct nc_vtlp_perturb {
+    double min_warp; /* 0.9 */
+    double max_warp; /* 1.1 */
+    double f_hi;     /* 4800 Hz */
+    int n_fft;       /* 512 */
+} nc_vtlp_perturb;
+
 /* Band-limiting (nemoc's `resample` perturbation; NeMo's nearest is
  * TranscodePerturbation's g711 branch, which goes through 8 kHz): resample
  * sr -> target_sr -> sr with soxr HQ and keep the length, so everything above
@@ -183,6 +240,9 @@ nc_status nc_perturb_shift(const nc_shift_perturb *p, nc_audio *a, nc_rng *rng, 
 nc_status nc_perturb_impulse(const nc_impulse_perturb *p, nc_audio *a, nc_rng *rng, double *drawn);
 nc_status nc_perturb_resample(const nc_resample_perturb *p, nc_audio *a, nc_rng *rng, double *drawn);
 nc_status nc_perturb_transcode(const nc_transcode_perturb *p, nc_audio *a, nc_rng *rng, double *drawn);
+/* drawn: rir_noise_aug: what ran, 1 (RIR) + 2 (foreground) + 4 (background); vtlp: alpha. */
+nc_status nc_perturb_rir_noise(const nc_rir_noise_perturb *p, nc_audio *a, nc_rng *rng, double *drawn);
+nc_status nc_perturb_vtlp(const nc_vtlp_perturb *p, nc_audio *a, nc_rng *rng, double *drawn);
 
 /* Entry i of a noise/RIR set read at sample rate sr (its offset and duration applied). */
 nc_status nc_noise_set_read(const nc_noise_set *s, int64_t i, int sr, nc_audio *out);
@@ -202,6 +262,8 @@ typedef enum nc_perturb_kind {
     NC_PERTURB_RESAMPLE,
     NC_PERTURB_TRANSCODE,
     NC_PERTURB_TIME_STRETCH,
+    NC_PERTURB_RIR_NOISE,
+    NC_PERTURB_VTLP,
 } nc_perturb_kind;
 
 typedef struct nc_perturb_step {
@@ -218,6 +280,8 @@ typedef struct nc_perturb_step {
         nc_resample_perturb resample;
         nc_transcode_perturb transcode;
         nc_time_stretch_perturb time_stretch;
+        nc_rir_noise_perturb rir_noise;
+        nc_vtlp_perturb vtlp;
     } u;
 } nc_perturb_step;
 

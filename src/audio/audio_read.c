@@ -251,9 +251,9 @@ nc_status nc_audio_read(const char *path, const nc_audio_read_params *params, nc
         s = nc_audio_resample(mono, got, sr, p.target_sr, &rs, &n_rs);
         nc_free(mono);
         if (s) return nc_error_prefix(s, "resampling '%s'", path);
-        *out = (nc_audio){.samples = rs, .n_samples = n_rs, .sample_rate = p.target_sr};
+        *out = (nc_audio){.samples = rs, .n_samples = n_rs, .sample_rate = p.target_sr, .orig_sample_rate = sr};
         return NC_OK;
     }
-    *out = (nc_audio){.samples = mono, .n_samples = got, .sample_rate = sr};
+    *out = (nc_audio){.samples = mono, .n_samples = got, .sample_rate = sr, .orig_sample_rate = sr};
     return NC_OK;
 }

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "audio/augment_internal.h"
 #include "audio/fft_plan.h"
 #include "nemoc/alloc.h"
 #include "nemoc/augment.h"
@@ -66,13 +67,10 @@ nc_status nc_perturb_impulse(const nc_impulse_perturb *p, nc_audio *a, nc_rng *r
     if (!p || !p->rirs || nc_noise_set_size(p->rirs) == 0 || !a || !rng || a->sample_rate <= 0 ||
         a->n_samples < 0 || (a->n_samples && !a->samples))
         return nc_error(NC_ERR_INVALID_ARG, "impulse perturbation: bad arguments (no RIR set?)");
-    /* read_one_audiosegment: random.sample(manifest.data, 1), read at the audio's rate */
-    const int64_t nr = nc_noise_set_size(p->rirs);
-    int64_t k = (int64_t)floor(nc_rng_double(rng) * (double)nr);
-    if (k >= nr) k = nr - 1;
-    if (drawn) *drawn = (double)k;
     nc_audio rir;
-    nc_status s = nc_noise_set_read(p->rirs, k, a->sample_rate, &rir);
+    int64_t k = 0;
+    nc_status s = nc_noise_set_pick(p->rirs, rng, a->sample_rate, &rir, &k);
+    if (drawn) *drawn = (double)k;
     if (s) return nc_error_prefix(s, "impulse perturbation");
     const int64_t n = a->n_samples, m = rir.n_samples;
     float *h = rir.samples;

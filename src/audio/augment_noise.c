@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "audio/augment_internal.h"
 #include "core/vec.h"
 #include "io/fileutil.h"
 #include "nemoc/alloc.h"
@@ -139,45 +140,56 @@ nc_status nc_noise_set_read(const nc_noise_set *set, int64_t i, int sr, nc_audio
     return nc_audio_read(e->path, &rp, out);
 }
 
+nc_status nc_noise_set_pick(const nc_noise_set *set, nc_rng *rng, int sr, nc_audio *out, int64_t *index) {
+    if (!set || set->n == 0 || !rng) return nc_error(NC_ERR_INVALID_ARG, "noise set: empty or no generator");
+    /* read_one_audiosegment: random.sample(manifest.data, 1), read at the audio's rate */
+    int64_t k = (int64_t)floor(nc_rng_double(rng) * (double)set->n);
+    if (k >= set->n) k = set->n - 1;
+    if (index) *index = k;
+    return nc_noise_set_read(set, k, sr, out);
+}
+
+nc_status nc_noise_add_input(nc_audio *a, const nc_audio *noise, double data_db, double min_snr_db, double max_snr_db,
+                             double max_gain_db, nc_rng *rng, double *drawn) {
+    const double snr = min_snr_db + (max_snr_db - min_snr_db) * nc_rng_double(rng);
+    if (drawn) *drawn = snr;
+    const int sr = a->sample_rate;
+    const double data_dur = (double)a->n_samples / sr, noise_dur = (double)noise->n_samples / sr;
+    /* start_time = random.uniform(0, noise.duration - data.duration); subsegment when it fits. */
+    const double start = (noise_dur - data_dur) * nc_rng_double(rng);
+    const float *seg = noise->samples;
+    int64_t nseg = noise->n_samples;
+    if (noise_dur > start + data_dur) {
+        const int64_t s0 = (int64_t)round(start * sr), s1 = (int64_t)round((start + data_dur) * sr);
+        seg = noise->samples + s0;
+        nseg = (s1 < noise->n_samples ? s1 : noise->n_samples) - s0;
+    }
+    const double noise_db = nc_audio_rms_db(seg, nseg);
+    if (!isfinite(data_db) || !isfinite(noise_db)) {
+        /* NeMo warns and skips when both are empty; an empty side gives no level to match. */
+        return NC_OK;
+    }
+    double gain_db = data_db - noise_db - snr;
+    if (gain_db > max_gain_db) gain_db = max_gain_db;
+    const float g = (float)pow(10.0, gain_db / 20.0);
+    int64_t at = 0;
+    if (nseg < a->n_samples) at = (int64_t)floor(nc_rng_double(rng) * (double)(a->n_samples - nseg + 1));
+    const int64_t m = nseg < a->n_samples - at ? nseg : a->n_samples - at;
+    for (int64_t i = 0; i < m; i++) a->samples[at + i] += g * seg[i];
+    return NC_OK;
+}
+
 nc_status nc_perturb_noise(const nc_noise_perturb *p, nc_audio *a, nc_rng *rng, double *drawn) {
     if (!p || !p->noise || p->noise->n == 0 || !a || !rng || a->sample_rate <= 0 || (a->n_samples && !a->samples))
         return nc_error(NC_ERR_INVALID_ARG, "noise perturbation: bad arguments (no noise set?)");
     if (!(isfinite(p->min_snr_db) && isfinite(p->max_snr_db) && p->min_snr_db <= p->max_snr_db))
         return nc_error(NC_ERR_CONFIG, "noise perturbation: need finite min_snr_db <= max_snr_db, found %g and %g",
                         p->min_snr_db, p->max_snr_db);
-    /* random.sample(manifest.data, 1) */
-    const int64_t k = (int64_t)floor(nc_rng_double(rng) * (double)p->noise->n);
     nc_audio noise;
-    nc_status s = nc_noise_set_read(p->noise, k < p->noise->n ? k : p->noise->n - 1, a->sample_rate, &noise);
+    nc_status s = nc_noise_set_pick(p->noise, rng, a->sample_rate, &noise, NULL);
     if (s) return nc_error_prefix(s, "noise perturbation");
-
-    const double snr = p->min_snr_db + (p->max_snr_db - p->min_snr_db) * nc_rng_double(rng);
-    if (drawn) *drawn = snr;
-    const int sr = a->sample_rate;
-    const double data_dur = (double)a->n_samples / sr, noise_dur = (double)noise.n_samples / sr;
-    /* start_time = random.uniform(0, noise.duration - data.duration); subsegment when it fits. */
-    const double start = (noise_dur - data_dur) * nc_rng_double(rng);
-    const float *seg = noise.samples;
-    int64_t nseg = noise.n_samples;
-    if (noise_dur > start + data_dur) {
-        const int64_t s0 = (int64_t)round(start * sr), s1 = (int64_t)round((start + data_dur) * sr);
-        seg = noise.samples + s0;
-        nseg = (s1 < noise.n_samples ? s1 : noise.n_samples) - s0;
-    }
-    const double data_db = nc_audio_rms_db(a->samples, a->n_samples);
-    const double noise_db = nc_audio_rms_db(seg, nseg);
-    if (!isfinite(data_db) || !isfinite(noise_db)) {
-        /* NeMo warns and skips when both are empty; an empty side gives no level to match. */
-        nc_audio_free(&noise);
-        return NC_OK;
-    }
-    double gain_db = data_db - noise_db - snr;
-    if (gain_db > p->max_gain_db) gain_db = p->max_gain_db;
-    const float g = (float)pow(10.0, gain_db / 20.0);
-    int64_t at = 0;
-    if (nseg < a->n_samples) at = (int64_t)floor(nc_rng_double(rng) * (double)(a->n_samples - nseg + 1));
-    const int64_t m = nseg < a->n_samples - at ? nseg : a->n_samples - at;
-    for (int64_t i = 0; i < m; i++) a->samples[at + i] += g * seg[i];
+    s = nc_noise_add_input(a, &noise, nc_audio_rms_db(a->samples, a->n_samples), p->min_snr_db, p->max_snr_db,
+                           p->max_gain_db, rng, drawn);
     nc_audio_free(&noise);
-    return NC_OK;
+    return s;
 }

@@ -169,6 +169,8 @@ nc_status nc_audio_augment(const nc_perturb_step *steps, int n_steps, nc_audio *
         case NC_PERTURB_RESAMPLE: s = nc_perturb_resample(&st->u.resample, a, rng, NULL); break;
         case NC_PERTURB_TIME_STRETCH: s = nc_perturb_time_stretch(&st->u.time_stretch, a, rng, NULL); break;
         case NC_PERTURB_TRANSCODE: s = nc_perturb_transcode(&st->u.transcode, a, rng, NULL); break;
+        case NC_PERTURB_RIR_NOISE: s = nc_perturb_rir_noise(&st->u.rir_noise, a, rng, NULL); break;
+        case NC_PERTURB_VTLP: s = nc_perturb_vtlp(&st->u.vtlp, a, rng, NULL); break;
         default: return nc_error(NC_ERR_INVALID_ARG, "audio augmentation step %d: unknown kind %d", i, (int)st->kind);
         }
         if (s) return nc_error_prefix(s, "audio augmentation step %d", i);

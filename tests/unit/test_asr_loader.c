@@ -418,7 +418,7 @@ static void test_determinism(void) {
     }
     /* Every waveform perturbation nemoc reads from train_ds.augmentor, drawn per
      * utterance: still the same batches for 1, 0 and 3 workers. */
-    char yaml[2048];
+    char yaml[4096];
     const char *rir = nc_test_src("tests/ref/augment_wave/rir_manifest.json");
     const int ny = snprintf(yaml, sizeof yaml,
                             "train_ds:\n  manifest_filepath: x.json\n  augmentor:\n"
@@ -429,14 +429,19 @@ static void test_determinism(void) {
                             "    noise: {prob: 0.3, manifest_path: '%s', min_snr_db: 10, max_snr_db: 20}\n"
                             "    resample: {prob: 0.4, target_sr: 8000}\n"
                             "    transcode_aug: {prob: 0.6, codecs: [g711, mulaw, ogg, opus]}\n"
-                            "    time_stretch: {prob: 0.5, min_speed_rate: 0.85, max_speed_rate: 1.15, num_rates: -1}\n",
-                            rir, rir); /* the RIR file doubles as a noise file */
+                            "    time_stretch: {prob: 0.5, min_speed_rate: 0.85, max_speed_rate: 1.15, num_rates: -1}\n"
+                            "    rir_noise_aug: {prob: 0.7, rir_manifest_path: '%s', rir_prob: 0.7, "
+                            "noise_manifest_paths: ['%s'], min_snr_db: [5], max_snr_db: [15], max_additions: 3, "
+                            "max_duration: 0.1, apply_noise_rir: true, bg_noise_manifest_paths: ['%s'], "
+                            "bg_min_snr_db: [10], bg_max_snr_db: [30]}\n"
+                            "    vtlp: {prob: 0.5, min_warp: 0.9, max_warp: 1.1}\n",
+                            rir, rir, rir, rir, rir); /* the RIR file doubles as a noise file */
     nc_cfg *acfg = NULL, *ads = NULL;
     CHECK_OK(nc_cfg_parse(yaml, ny > 0 && ny < (int)sizeof yaml ? (size_t)ny : 0, "augment.yaml", &acfg));
     CHECK_OK(nc_cfg_get_node(acfg, "train_ds", &ads));
     nc_asr_loader_params ap = nc_asr_loader_default_params();
     CHECK_OK(nc_asr_loader_params_from_cfg(ads, &ap));
-    CHECK(ap.n_perturb == 8);
+    CHECK(ap.n_perturb == 10);
     p.perturb = ap.perturb;
     p.n_perturb = ap.n_perturb;
     p.num_workers = 1;
@@ -691,8 +696,8 @@ static void test_cfg(void) {
         CHECK(p.perturb[0].u.speed.num_rates == 5 && p.perturb[0].u.speed.max_speed_rate == 1.1);
         CHECK(p.perturb[1].kind == NC_PERTURB_GAIN && p.perturb[1].u.gain.min_gain_dbfs == -10);
     }
-    CHECK_OK(nc_cfg_apply_override(cfg, "+train_ds.augmentor.vtlp={prob: 0.1}"));
-    CHECK_ERR(nc_asr_loader_params_from_cfg(ds, &p), NC_ERR_UNSUPPORTED, "augmentor.vtlp");
+    CHECK_OK(nc_cfg_apply_override(cfg, "+train_ds.augmentor.random_segment={prob: 0.1}"));
+    CHECK_ERR(nc_asr_loader_params_from_cfg(ds, &p), NC_ERR_UNSUPPORTED, "augmentor.random_segment");
     CHECK(p.owned_ == NULL);
     CHECK_OK(nc_cfg_apply_override(cfg, "~train_ds.augmentor"));
 

@@ -8,7 +8,24 @@
 
 #include "nemoc/asr_data.h"
 #include "nemoc/audio.h"
+#include "nemoc/augment.h"
+#include "nemoc/config.h"
 #include "nemoc/tokenizer.h"
+
+/* ---- augmentor config (asr_augment_cfg.c) ---- */
+
+/* The noise/RIR sets that a config's perturbation steps point to; owned. */
+typedef struct asr_set_list {
+    nc_noise_set **sets;
+    int64_t n, cap;
+} asr_set_list;
+
+void asr_set_list_free(asr_set_list *l);
+/* NeMo's `augmentor` map of dataset config ds into *steps (nc_malloc'd) and
+ * *n_steps (untouched when absent); sets takes the manifests the steps load.
+ * sample_rate is the dataset's (vtlp's f_hi must lie below its Nyquist). */
+nc_status asr_augmentor_from_cfg(const nc_cfg *ds, int sample_rate, nc_perturb_step **steps, int *n_steps,
+                                 asr_set_list *sets);
 
 /* ---- sampler ---- */
 
