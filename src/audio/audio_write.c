@@ -33,6 +33,9 @@ nc_status nc_audio_write_wav(const char *path, const float *samples, int64_t n_f
     }
     /* Values outside [-1, 1] would wrap around in 16-bit PCM; clip them instead. */
     sf_command(sf, SFC_SET_CLIPPING, NULL, SF_TRUE);
+    /* libsndfile's PEAK chunk of a float WAV carries the time it was written:
+     * without it the same samples give the same bytes (reproducible RIR banks). */
+    sf_command(sf, SFC_SET_ADD_PEAK_CHUNK, NULL, SF_FALSE);
     sf_count_t w = n_frames ? sf_writef_float(sf, samples, (sf_count_t)n_frames) : 0;
     int cerr = sf_close(sf);
     if (mb.s.oom) {
