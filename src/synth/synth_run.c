@@ -161,8 +161,11 @@ nc_status nc_synth_run(const nc_synth_plan *plan, const nc_synth_run_params *rp)
     /* Engine outputs are removed as they are read; a failure can leave some. */
     for (int64_t i = 0; failed && i < plan->n_utts; i++) {
         char *f = nc_strdupf("%s/%06lld.wav", tmp, (long long)i);
+        char *t = f ? nc_strdupf("%s.txt", f) : NULL; /* festival's text file */
         if (f) unlink(f);
+        if (t) unlink(t);
         nc_free(f);
+        nc_free(t);
     }
     rmdir(tmp);
     nc_free(tmp);
