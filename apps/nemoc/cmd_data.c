@@ -90,9 +90,9 @@ static void synth_help(FILE *f) {
     snprintf(b, sizeof b, "[%g,%g]", d.espeak_rate[0], d.espeak_rate[1]);
     opt(f, "espeak_rate", b, "espeak-ng speed range, words per minute");
     snprintf(b, sizeof b, "[%g,%g]", d.espeak_pitch[0], d.espeak_pitch[1]);
-    opt(f, "espeak_pitch", b, "espeak-ng pitch range, 0..99");
+    opt(f, "espeak_pitch", b, "espeak-ng base pitch (-p), 0..99");
     snprintf(b, sizeof b, "[%g,%g]", d.espeak_range[0], d.espeak_range[1]);
-    opt(f, "espeak_range", b, "espeak-ng pitch range, % of the voice's (SSML prosody range)");
+    opt(f, "espeak_range", b, "espeak-ng intonation width, % of the voice's (SSML range)");
     snprintf(b, sizeof b, "[%g,%g]", d.espeak_word_gap[0], d.espeak_word_gap[1]);
     opt(f, "espeak_word_gap", b, "espeak-ng pause between words, 10 ms units (-g)");
     snprintf(b, sizeof b, "[%g,%g]", d.flite_stretch[0], d.flite_stretch[1]);

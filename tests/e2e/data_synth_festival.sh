@@ -4,8 +4,9 @@
 # checks the WAVs are 16 kHz mono 16-bit and not silent, that a larger
 # festival_stretch gives every utterance a longer duration (diphone voices
 # through Duration_Stretch, the HTS voice through its speed), that the split
-# is by voice, and that a missing voice names its Debian package and a
-# Scheme error (text2wave exits 0) is a failure.
+# is by voice, that f0_shift reaches the diphone voices (not the HTS one)
+# and gain_db every voice, and that a missing voice names its Debian package
+# and a Scheme error (text2wave exits 0) is a failure.
 # Skipped (exit 77) when festival or its voices are not installed;
 # scripts/install-deps.sh installs them, so CI runs it.
 # ctest-skip-return-code: 77
@@ -58,6 +59,26 @@ while read -r path speaker; do
   awk -v a="$fast" -v b="$slow" 'BEGIN { exit !(b > 1.3 * a) }' ||
     fail "$path ($speaker): festival_stretch=1.35 gave $slow s, 0.8 gave $fast s"
   echo "  $speaker: $fast s at stretch 0.8, $slow s at 1.35"
+done <"$TMP/files"
+
+# F0 targets reach the diphone voices (other audio) and not the HTS voice
+# (festival's HTS module reads only its speed: the same audio); the gain
+# scales every voice: -12 dB is an RMS ratio of 0.251.
+for s in lo:-3:0 hi:3:0 quiet:3:-12; do
+  IFS=: read -r name f0 gain <<<"$s"
+  "$NEMOC" data synth out_dir="$TMP/$name" "${args[@]}" f0_shift="[$f0,$f0]" gain_db="[$gain,$gain]" \
+    festival_stretch=[1,1] >"$TMP/$name.log" 2>&1 || { cat "$TMP/$name.log"; fail "synth $name"; }
+done
+while read -r path speaker; do
+  if [ "$speaker" = festival:cmu_us_slt_arctic_hts ]; then
+    cmp -s "$TMP/lo/$path" "$TMP/hi/$path" || fail "$speaker: f0_shift changed the HTS voice's audio"
+  else
+    cmp -s "$TMP/lo/$path" "$TMP/hi/$path" && fail "$speaker: f0_shift -3 and +3 gave the same audio"
+  fi
+  a=$(sox "$TMP/hi/$path" -n stat 2>&1 | awk '/RMS +amplitude/ { print $3 }')
+  b=$(sox "$TMP/quiet/$path" -n stat 2>&1 | awk '/RMS +amplitude/ { print $3 }')
+  awk -v a="$a" -v b="$b" 'BEGIN { r = b / a; exit !(r > 0.245 && r < 0.257) }' ||
+    fail "$speaker: gain_db=-12 gave RMS $b against $a"
 done <"$TMP/files"
 
 # A voice festival lacks: its Debian package is named (a stand-in festival
