@@ -35,10 +35,17 @@ static const char *stash(char *store, int64_t cap, int64_t *used, const char *s)
 }
 
 /* Appends the stashed copies of parts[0..n) to a[*k]; a full store leaves
- * NULL entries that the caller reports. */
+ * NULL entries that the caller reports, and so does an argv past 15
+ * entries (room for the final NULL). */
 static void push(const char **a, int64_t *k, char *store, int64_t cap, int64_t *used, const char *const *parts,
                  size_t n) {
-    for (size_t j = 0; j < n && *k < 15; j++) a[(*k)++] = stash(store, cap, used, parts[j]);
+    for (size_t j = 0; j < n; j++) {
+        if (*k >= 15) {
+            a[14] = NULL;
+            return;
+        }
+        a[(*k)++] = stash(store, cap, used, parts[j]);
+    }
 }
 
 nc_status nc_synth_command(const nc_synth_plan *plan, int64_t i, const char *wav_path,
@@ -114,8 +121,9 @@ nc_status nc_synth_command(const nc_synth_plan *plan, int64_t i, const char *wav
         nc_free(txt);
     }
     for (int64_t j = 0; j < k; j++)
-        if (!a[j]) return nc_error(NC_ERR_INVALID_ARG, "utterance %lld: command longer than %lld bytes",
-                                   (long long)i, (long long)store_cap);
+        if (!a[j])
+            return nc_error(NC_ERR_INVALID_ARG, "utterance %lld: command longer than %lld bytes or 15 arguments",
+                            (long long)i, (long long)store_cap);
     for (int64_t j = 0; j < 16; j++) argv[j] = j < k ? a[j] : NULL;
     return NC_OK;
 }
@@ -275,9 +283,11 @@ static nc_status render(const nc_synth_plan *plan, int64_t i, const char *const 
     if (st) return fail_utt(plan, i, nc_error_prefix(st, "command `%s`", cmd));
     /* text2wave reports a Scheme error (an unknown voice function, a bad
      * -eval) on stderr and still exits 0. */
-    if (res.exit_code == 0 && res.err && strstr(res.err, "SIOD ERROR")) res.exit_code = 1;
-    if (res.exit_code != 0) {
-        if (res.term_signal)
+    const char *scheme_error = res.exit_code == 0 && res.err ? strstr(res.err, "SIOD ERROR") : NULL;
+    if (res.exit_code != 0 || scheme_error) {
+        if (scheme_error)
+            st = nc_error(NC_ERR_IO, "command `%s` failed (exit status 0): %s", cmd, rstrip(res.err));
+        else if (res.term_signal)
             st = nc_error(NC_ERR_IO, "command `%s` was killed by signal %d", cmd, res.term_signal);
         else
             st = nc_error(NC_ERR_IO, "command `%s` exited with status %d: %s", cmd, res.exit_code,
