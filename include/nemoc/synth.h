@@ -10,7 +10,8 @@
  * training utterances, and writes 16-bit mono WAV files and
  * train/validation/test manifests in NeMo's JSON-lines format
  * (nemo/collections/common/parts/preprocessing/manifest.py: audio_filepath
- * relative to the manifest's folder, duration in seconds, text, speaker).
+ * relative to the manifest's folder, duration in seconds, text, speaker;
+ * extra synth_* keys record the prosody each engine was given).
  *
  * The split is by voice: a voice serves exactly one split, so validation and
  * test measure generalisation to unseen speakers. */

@@ -460,6 +460,7 @@ static nc_status build(nc_synth_plan *plan, const nc_synth_params *p, nc_rng *r)
         u->id = i;
         set_prosody(u, v, p, d_rate, d_pitch, d_range, d_gap);
         u->gain_db = round(100 * lerp(p->gain_db, d_gain)) / 100;
+        if (u->gain_db == 0) u->gain_db = 0; /* not -0: it is printed into the manifest */
         int train = u->split == NC_SPLIT_TRAIN;
         u->speed = train && d_speed_on < p->speed_prob ? round(1000 * lerp(p->speed_range, d_speed)) / 1000 : 1.0;
         u->snr_db = train && d_noise_on < p->noise_prob ? lerp(p->snr_db, d_snr) : INFINITY;

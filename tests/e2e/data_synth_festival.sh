@@ -41,6 +41,9 @@ done
 cat "$TMP"/fast/*_manifest.json | sed -E 's/.*"speaker": "([^"]+)".*/\1/' | sort -u >"$TMP/spk"
 [ "$(wc -l <"$TMP/spk")" -eq 3 ] || fail "3 utterances do not use 3 voices: $(tr '\n' ' ' <"$TMP/spk")"
 grep -vq '^festival:' "$TMP/spk" && fail "a non-festival speaker: $(tr '\n' ' ' <"$TMP/spk")"
+# The manifest records the stretch each engine was given.
+[ "$(grep -c '"synth_rate": 1.35,' "$TMP"/slow/*_manifest.json | awk -F: '{ n += $2 } END { print n }')" -eq 3 ] ||
+  fail "slow manifests do not record synth_rate 1.35"
 
 # Every file 16 kHz mono 16-bit, not silent; the slow one longer than the fast one.
 cat "$TMP"/fast/*_manifest.json | sed -E 's/^\{"audio_filepath": "([^"]+)".*"speaker": "([^"]+)".*/\1 \2/' \
