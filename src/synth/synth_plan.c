@@ -58,7 +58,8 @@ nc_synth_params nc_synth_default_params(void) {
         .test_voices = "",
         /* Wider than the first ranges ({130, 210}, {25, 75}, {0.85, 1.25})
          * and new axes, for models that meet more speaking styles (issue 17);
-         * every value stays inside what the engines render cleanly. */
+         * the ends of each range were rendered with the Debian engines and
+         * their duration and F0 measured (src/synth/synth_voices.c). */
         .espeak_rate = {120, 230},
         .espeak_pitch = {20, 80},
         .espeak_range = {60, 160},
