@@ -10,7 +10,8 @@ pkgs=(build-essential cmake pkg-config clang
       libyaml-dev libcjson-dev libopenmpi-dev openmpi-bin libmicrohttpd-dev
       libarchive-dev zlib1g-dev)
 # Data synthesis for the demo and end-to-end tests.
-pkgs+=(espeak-ng flite sentencepiece fortunes-min sox)
+pkgs+=(espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts
+       sentencepiece fortunes-min sox)
 # Optional extras, e.g. NC_DEPS_EXTRA="python3-torch python3-numpy" for fixtures and
 # bench, or "bible-kjv bible-kjv-text" to regenerate data/text/sentences.txt.
 if [ -n "${NC_DEPS_EXTRA:-}" ]; then

@@ -1,7 +1,7 @@
-/* `nemoc data synth`: a NeMo manifest dataset of synthetic speech (espeak-ng
- * and flite voices), split by voice into train/validation/test, for training
- * and testing ASR without downloads; `nemoc data rirs`: a bank of simulated
- * room impulse responses (image method) with a NeMo RIR manifest.
+/* `nemoc data synth`: a NeMo manifest dataset of synthetic speech (espeak-ng,
+ * flite and festival voices), split by voice into train/validation/test, for
+ * training and testing ASR without downloads; `nemoc data rirs`: a bank of
+ * simulated room impulse responses (image method) with a NeMo RIR manifest.
  * Hydra-style key=value arguments. */
 #include <errno.h>
 #include <limits.h>
@@ -40,7 +40,8 @@ static void synth_help(FILE *f) {
             "16-bit mono WAV files under DIR/audio/<split>/ and NeMo manifests\n"
             "DIR/{train,validation,test}_manifest.json, one JSON object per line:\n"
             "  {\"audio_filepath\": \"audio/train/000000.wav\", \"duration\": 1.2345, \"text\": \"...\",\n"
-            "   \"speaker\": \"espeak-ng:en-gb+f2\"}\n"
+            "   \"speaker\": \"espeak-ng:en-gb+f2\", \"synth_rate\": 162, \"synth_pitch\": 41,\n"
+            "   \"synth_pitch_range\": 120, \"synth_word_gap\": 1, \"synth_gain_db\": -4.25}\n"
             "with audio_filepath relative to DIR (files of the same names are overwritten).\n"
             "The split is by voice: validation and test voices never speak training\n"
             "utterances. The same arguments give the same dataset (texts, voices,\n"
@@ -66,8 +67,9 @@ static void synth_help(FILE *f) {
     snprintf(b, sizeof b, "%llu", (unsigned long long)d.seed);
     opt(f, "seed", b, "decides texts, voice split, engine parameters and noise");
     opt(f, "engines", "[espeak,flite]",
-        "TTS engines (espeak = espeak-ng); within a split they take turns,\n"
-        "                             and each engine's voices are used round-robin");
+        "TTS engines, any of espeak (espeak-ng), flite, festival; within a\n"
+        "                             split they take turns, and each engine's voices are\n"
+        "                             used round-robin");
     opt(f, "num_workers", "0", "engine processes at once; 0 = number of CPUs");
     snprintf(b, sizeof b, "%d", d.sample_rate);
     opt(f, "sample_rate", b, "output rate in Hz (engine audio resampled with libsoxr)");
@@ -86,12 +88,31 @@ static void synth_help(FILE *f) {
         "espeak-ng variants (espeak-ng --voices=variant); every\n"
         "                             accent+variant pair is a voice; empty: accents alone");
     opt(f, "flite_voices", d.flite_voices, "flite voices (flite -lv)");
+    opt(f, "festival_voices", d.festival_voices,
+        "festival voices (festival -b '(print (voice.list))'); Debian\n"
+        "                             packages festvox-kallpc16k, festvox-kdlpc16k, festvox-us-slt-hts");
     snprintf(b, sizeof b, "[%g,%g]", d.espeak_rate[0], d.espeak_rate[1]);
     opt(f, "espeak_rate", b, "espeak-ng speed range, words per minute");
     snprintf(b, sizeof b, "[%g,%g]", d.espeak_pitch[0], d.espeak_pitch[1]);
-    opt(f, "espeak_pitch", b, "espeak-ng pitch range, 0..99");
+    opt(f, "espeak_pitch", b, "espeak-ng base pitch (-p), 0..99");
+    snprintf(b, sizeof b, "[%g,%g]", d.espeak_range[0], d.espeak_range[1]);
+    opt(f, "espeak_range", b, "espeak-ng intonation width, % of the voice's (SSML range)");
+    snprintf(b, sizeof b, "[%g,%g]", d.espeak_word_gap[0], d.espeak_word_gap[1]);
+    opt(f, "espeak_word_gap", b, "espeak-ng pause between words, 10 ms units (-g)");
     snprintf(b, sizeof b, "[%g,%g]", d.flite_stretch[0], d.flite_stretch[1]);
     opt(f, "flite_stretch", b, "flite duration_stretch range (> 1 is slower)");
+    snprintf(b, sizeof b, "[%g,%g]", d.festival_stretch[0], d.festival_stretch[1]);
+    opt(f, "festival_stretch", b,
+        "festival Duration_Stretch range (> 1 is slower; HTS voices:\n"
+        "                             speed 1/x)");
+    snprintf(b, sizeof b, "[%g,%g]", d.f0_shift[0], d.f0_shift[1]);
+    opt(f, "f0_shift", b,
+        "semitones from the voice's mean F0 (flite kal, kal16, awb, slt;\n"
+        "                             festival kal_diphone, ked_diphone; the others keep theirs)");
+    snprintf(b, sizeof b, "[%g,%g]", d.f0_spread[0], d.f0_spread[1]);
+    opt(f, "f0_spread", b, "their F0 standard deviation over mean F0");
+    snprintf(b, sizeof b, "[%g,%g]", d.gain_db[0], d.gain_db[1]);
+    opt(f, "gain_db", b, "every engine: gain on the rendered audio, dB (<= 0)");
     snprintf(b, sizeof b, "%g", d.speed_prob);
     opt(f, "speed_prob", b, "training only: chance of speed perturbation");
     snprintf(b, sizeof b, "[%g,%g]", d.speed_range[0], d.speed_range[1]);
@@ -100,8 +121,9 @@ static void synth_help(FILE *f) {
     opt(f, "noise_prob", b, "training only: chance of additive white noise");
     snprintf(b, sizeof b, "[%g,%g]", d.snr_db[0], d.snr_db[1]);
     opt(f, "snr_db", b, "its signal-to-noise ratio range in dB");
-    fprintf(f, "\nRanges are written [min,max] or min,max; lists [a,b] or a,b. The engines come\n"
-               "from the Debian packages espeak-ng and flite (scripts/install-deps.sh).\n");
+    fprintf(f, "\nRanges are written [min,max] or min,max; lists [a,b] or a,b. Each utterance\n"
+               "draws its prosody from the seed. The engines come from the Debian packages\n"
+               "espeak-ng, flite and festival (scripts/install-deps.sh).\n");
 }
 
 static const char *cmd_name = "nemoc data synth"; /* the subcommand running, for messages */
@@ -161,7 +183,7 @@ static const char *strip_brackets(char *v) {
 }
 
 static int parse_engines(const char *v, nc_synth_params *p) {
-    p->engines[NC_SYNTH_ESPEAK] = p->engines[NC_SYNTH_FLITE] = false;
+    p->engines[NC_SYNTH_ESPEAK] = p->engines[NC_SYNTH_FLITE] = p->engines[NC_SYNTH_FESTIVAL] = false;
     const char *s = v;
     while (*s) {
         size_t n = strcspn(s, ",");
@@ -169,8 +191,10 @@ static int parse_engines(const char *v, nc_synth_params *p) {
             p->engines[NC_SYNTH_ESPEAK] = true;
         else if (n == 5 && !strncmp(s, "flite", 5))
             p->engines[NC_SYNTH_FLITE] = true;
+        else if (n == 8 && !strncmp(s, "festival", 8))
+            p->engines[NC_SYNTH_FESTIVAL] = true;
         else if (n)
-            return bad_value("engines", v, "a comma list of espeak, flite");
+            return bad_value("engines", v, "a comma list of espeak, flite, festival");
         s += n;
         if (*s) s++;
     }
@@ -225,9 +249,16 @@ static int parse_args(int argc, char **argv, synth_args *a) {
         else if (!strcmp(k, "espeak_accents")) p->espeak_accents = strip_brackets(v);
         else if (!strcmp(k, "espeak_variants")) p->espeak_variants = strip_brackets(v);
         else if (!strcmp(k, "flite_voices")) p->flite_voices = strip_brackets(v);
+        else if (!strcmp(k, "festival_voices")) p->festival_voices = strip_brackets(v);
         else if (!strcmp(k, "espeak_rate")) ok = parse_range(k, v, p->espeak_rate);
         else if (!strcmp(k, "espeak_pitch")) ok = parse_range(k, v, p->espeak_pitch);
+        else if (!strcmp(k, "espeak_range")) ok = parse_range(k, v, p->espeak_range);
+        else if (!strcmp(k, "espeak_word_gap")) ok = parse_range(k, v, p->espeak_word_gap);
         else if (!strcmp(k, "flite_stretch")) ok = parse_range(k, v, p->flite_stretch);
+        else if (!strcmp(k, "festival_stretch")) ok = parse_range(k, v, p->festival_stretch);
+        else if (!strcmp(k, "f0_shift")) ok = parse_range(k, v, p->f0_shift);
+        else if (!strcmp(k, "f0_spread")) ok = parse_range(k, v, p->f0_spread);
+        else if (!strcmp(k, "gain_db")) ok = parse_range(k, v, p->gain_db);
         else if (!strcmp(k, "speed_prob")) ok = parse_f64(k, v, &p->speed_prob);
         else if (!strcmp(k, "speed_range")) ok = parse_range(k, v, p->speed_range);
         else if (!strcmp(k, "noise_prob")) ok = parse_f64(k, v, &p->noise_prob);

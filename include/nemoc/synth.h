@@ -4,12 +4,14 @@
  * (no processes, no files besides reading a text set): it fixes every
  * utterance's text, voice, split and engine/augmentation parameters from the
  * seed alone, so the same parameters give the same dataset whatever the
- * number of workers. Rendering then runs the engines (espeak-ng, flite) as
- * child processes, resamples to the output rate with libsoxr, augments
+ * number of workers. Rendering then runs the engines (espeak-ng, flite,
+ * festival) as child processes, resamples to the output rate with libsoxr,
+ * applies the utterance's gain, augments
  * training utterances, and writes 16-bit mono WAV files and
  * train/validation/test manifests in NeMo's JSON-lines format
  * (nemo/collections/common/parts/preprocessing/manifest.py: audio_filepath
- * relative to the manifest's folder, duration in seconds, text, speaker).
+ * relative to the manifest's folder, duration in seconds, text, speaker;
+ * extra synth_* keys record the prosody each engine was given).
  *
  * The split is by voice: a voice serves exactly one split, so validation and
  * test measure generalisation to unseen speakers. */
@@ -28,6 +30,7 @@ extern "C" {
 typedef enum nc_synth_engine {
     NC_SYNTH_ESPEAK = 0, /* espeak-ng: formant / klatt synthesis, many accents and variants */
     NC_SYNTH_FLITE = 1,  /* flite: diphone (kal, kal16) and clustergen (awb, rms, slt) voices */
+    NC_SYNTH_FESTIVAL = 2, /* festival (text2wave): diphone (kal_diphone, ked_diphone) and HTS voices */
     NC_SYNTH_N_ENGINES
 } nc_synth_engine;
 
@@ -38,7 +41,7 @@ typedef enum nc_synth_split {
     NC_SPLIT_N
 } nc_synth_split;
 
-/* "espeak-ng" / "flite" (the program names); "train" / "validation" / "test". */
+/* "espeak-ng" / "flite" / "festival"; "train" / "validation" / "test". */
 const char *nc_synth_engine_name(nc_synth_engine e);
 const char *nc_synth_split_name(nc_synth_split s);
 
@@ -56,6 +59,7 @@ typedef struct nc_synth_params {
     const char *espeak_accents;  /* comma list */
     const char *espeak_variants; /* comma list; "" = the accent's default voice only */
     const char *flite_voices;    /* comma list */
+    const char *festival_voices; /* comma list: the names of festival's (voice_NAME) functions */
     /* Utterances per split: a count >= 0 wins over the fraction. Train gets the rest. */
     double validation_fraction, test_fraction;
     int64_t num_validation, num_test;
@@ -64,10 +68,21 @@ typedef struct nc_synth_params {
      * split that has utterances, when the engine has three or more voices).
      * Lists name voices as "en-gb+f2", "slt" or "flite:slt" and fix them. */
     const char *validation_voices, *test_voices;
-    /* Per-utterance engine parameters, drawn uniformly from [min, max]. */
-    double espeak_rate[2];   /* words per minute (espeak-ng -s; its default is 175) */
-    double espeak_pitch[2];  /* 0..99 (espeak-ng -p; default 50) */
-    double flite_stretch[2]; /* flite duration_stretch: > 1 is slower */
+    /* Per-utterance prosody, drawn uniformly from [min, max] by each
+     * utterance's draws of the seed. */
+    double espeak_rate[2];     /* words per minute (espeak-ng -s; its default is 175) */
+    double espeak_pitch[2];    /* 0..99 (espeak-ng -p; default 50) */
+    double espeak_range[2];    /* pitch range, % of the voice's (SSML <prosody range="N%">; 100 = its own) */
+    double espeak_word_gap[2]; /* extra pause between words, units of 10 ms (espeak-ng -g; default 0) */
+    double flite_stretch[2];   /* flite duration_stretch: > 1 is slower */
+    double festival_stretch[2]; /* festival Duration_Stretch (diphone voices), HTS speed 1/x: > 1 is slower */
+    /* Voices with an F0 target (flite kal, kal16, awb, slt; festival
+     * kal_diphone, ked_diphone): the target mean is the voice's own mean
+     * F0 shifted by f0_shift semitones, the target standard deviation
+     * f0_spread times that mean. Other voices keep their own F0. */
+    double f0_shift[2];        /* semitones */
+    double f0_spread[2];       /* F0 standard deviation / mean F0 */
+    double gain_db[2];         /* every engine: gain applied to the rendered audio, dB (<= 0: never clips) */
     /* Training-only augmentation. */
     double speed_prob;     /* chance of a speed perturbation */
     double speed_range[2]; /* tempo factor: 1.1 plays 10% faster (and higher) */
@@ -91,8 +106,11 @@ typedef struct nc_synth_utt {
     const char *text;      /* lowercase a-z, apostrophes, single spaces */
     int64_t voice;         /* index into plan->voices */
     nc_synth_split split;
-    double rate;           /* espeak-ng words/min, or flite duration_stretch */
-    double pitch;          /* espeak-ng pitch; 0 for flite */
+    double rate;           /* espeak-ng words/min, or flite / festival duration stretch */
+    double pitch;          /* espeak-ng pitch 0..99; else the F0 target mean in Hz (0: the voice's own) */
+    double pitch_range;    /* espeak-ng range %; else the F0 target std in Hz (0: the voice's own) */
+    double word_gap;       /* espeak-ng -g (10 ms units); 0 for the other engines */
+    double gain_db;        /* applied after rendering */
     double speed;          /* 1 = no speed perturbation */
     double snr_db;         /* INFINITY = no noise */
     uint64_t noise_seed;
@@ -130,13 +148,17 @@ extern const char *const nc_synth_digits_vocab[];
 
 /* The engine command line for utterance i writing `wav_path`: argv[] points
  * into `store` (a caller buffer of store_cap bytes) and ends with NULL;
- * argv has room for 16 entries. */
+ * argv has room for 16 entries. festival (text2wave) reads the text from the
+ * file named wav_path + ".txt", which the caller writes (nc_synth_render
+ * does); the other engines take it on the command line. */
 nc_status nc_synth_command(const nc_synth_plan *plan, int64_t i, const char *wav_path,
                            const char *argv[16], char *store, int64_t store_cap);
 
 /* Checks that every engine the plan uses is on PATH and knows every planned
- * voice (espeak-ng --voices / --voices=variant, flite -lv): both engines
- * silently fall back to a default voice for unknown names. */
+ * voice (espeak-ng --voices / --voices=variant, flite -lv, festival's
+ * (voice.list)): espeak-ng and flite silently fall back to a default voice
+ * for unknown names, and text2wave exits 0 after an unknown voice. A missing
+ * festival voice names the Debian package that holds it. */
 nc_status nc_synth_check_engines(const nc_synth_plan *plan);
 
 /* Renders utterance i: runs the engine into tmp_dir, resamples to

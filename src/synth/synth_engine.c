@@ -14,6 +14,7 @@
 #include "nemoc/rng.h"
 #include "nemoc/synth.h"
 #include "io/spawn.h"
+#include "synth/synth_internal.h"
 
 /* Drops trailing whitespace (an engine's message ends in a newline). */
 static const char *rstrip(char *s) {
@@ -33,30 +34,96 @@ static const char *stash(char *store, int64_t cap, int64_t *used, const char *s)
     return p;
 }
 
+/* Appends the stashed copies of parts[0..n) to a[*k]; a full store leaves
+ * NULL entries that the caller reports, and so does an argv past 15
+ * entries (room for the final NULL). */
+static void push(const char **a, int64_t *k, char *store, int64_t cap, int64_t *used, const char *const *parts,
+                 size_t n) {
+    for (size_t j = 0; j < n; j++) {
+        if (*k >= 15) {
+            a[14] = NULL;
+            return;
+        }
+        a[(*k)++] = stash(store, cap, used, parts[j]);
+    }
+}
+
 nc_status nc_synth_command(const nc_synth_plan *plan, int64_t i, const char *wav_path,
                            const char *argv[16], char *store, int64_t store_cap) {
     if (i < 0 || i >= plan->n_utts)
         return nc_error(NC_ERR_INVALID_ARG, "utterance %lld of %lld", (long long)i, (long long)plan->n_utts);
     const nc_synth_utt *u = &plan->utts[i];
     const nc_synth_voice *v = &plan->voices[u->voice];
-    char num[2][32];
+    nc_synth_voice_info info = nc_synth_voice_info_of(v->engine, v->name);
+    char num[4][160];
     int64_t used = 0, k = 0;
     const char *a[16] = {NULL};
     if (v->engine == NC_SYNTH_ESPEAK) {
-        /* espeak-ng -v voice -s words/min -p pitch -w out.wav "text" */
+        /* espeak-ng -v voice -s words/min -p pitch -g gap -m -w out.wav
+         * '<prosody range="N%">text</prosody>': espeak-ng has no flag for
+         * the pitch range, but its SSML reader scales the voice's range by
+         * an unsigned percentage (100% gives the plain-text audio, byte for
+         * byte; measured: 50% halves, 200% doubles the F0 deviation). The
+         * text is letters, apostrophes and spaces, so it needs no escaping. */
         snprintf(num[0], sizeof num[0], "%d", (int)u->rate);
         snprintf(num[1], sizeof num[1], "%d", (int)u->pitch);
-        const char *parts[] = {"espeak-ng", "-v", v->name, "-s", num[0], "-p", num[1], "-w", wav_path, u->text};
-        for (size_t j = 0; j < sizeof parts / sizeof parts[0]; j++) a[k++] = stash(store, store_cap, &used, parts[j]);
-    } else {
-        /* flite -voice name --setf duration_stretch=x -t "text" -o out.wav */
+        snprintf(num[2], sizeof num[2], "%d", (int)u->word_gap);
+        char *ssml = nc_strdupf("<prosody range=\"%d%%\">%s</prosody>", (int)u->pitch_range, u->text);
+        if (!ssml) return nc_error(NC_ERR_OOM, "utterance %lld: command line", (long long)i);
+        const char *parts[] = {"espeak-ng", "-v", v->name, "-s", num[0], "-p", num[1], "-g", num[2],
+                               "-m", "-w", wav_path, ssml};
+        push(a, &k, store, store_cap, &used, parts, sizeof parts / sizeof parts[0]);
+        nc_free(ssml);
+    } else if (v->engine == NC_SYNTH_FLITE) {
+        /* flite -voice name --setf duration_stretch=x [--setf int_f0_target_mean=Hz
+         * --setf int_f0_target_stddev=Hz] -t "text" -o out.wav */
         snprintf(num[0], sizeof num[0], "duration_stretch=%.3f", u->rate);
-        const char *parts[] = {"flite", "-voice", v->name, "--setf", num[0], "-t", u->text, "-o", wav_path};
-        for (size_t j = 0; j < sizeof parts / sizeof parts[0]; j++) a[k++] = stash(store, store_cap, &used, parts[j]);
+        const char *head[] = {"flite", "-voice", v->name, "--setf", num[0]};
+        push(a, &k, store, store_cap, &used, head, 5);
+        if (info.f0_kind == NC_SYNTH_F0_FLITE && u->pitch > 0) {
+            snprintf(num[1], sizeof num[1], "int_f0_target_mean=%.1f", u->pitch);
+            snprintf(num[2], sizeof num[2], "int_f0_target_stddev=%.1f", u->pitch_range);
+            const char *f0[] = {"--setf", num[1], "--setf", num[2]};
+            push(a, &k, store, store_cap, &used, f0, 4);
+        }
+        const char *tail[] = {"-t", u->text, "-o", wav_path};
+        push(a, &k, store, store_cap, &used, tail, 4);
+    } else {
+        /* text2wave -eval '(voice_NAME)' -eval <rate> [-eval <F0>] -o out.wav
+         * out.wav.txt. Each -eval runs after the voice function, which sets
+         * its own Duration_Stretch and int_lr_params (kal_diphone.scm), so
+         * ours win. Diphone voices take Duration_Stretch; festival's HTS
+         * module ignores it and reads only the speed "-r" of
+         * hts_engine_params (fest2hts_engine.cc), so HTS gets speed 1/x. */
+        snprintf(num[0], sizeof num[0], "(voice_%s)", v->name);
+        if (info.festival_hts)
+            snprintf(num[1], sizeof num[1], "(set! hts_engine_params (append hts_engine_params '((\"-r\" %.4f))))",
+                     1.0 / u->rate);
+        else
+            snprintf(num[1], sizeof num[1], "(Parameter.set 'Duration_Stretch %.3f)", u->rate);
+        const char *head[] = {"text2wave", "-eval", num[0], "-eval", num[1]};
+        push(a, &k, store, store_cap, &used, head, 5);
+        if (info.f0_kind == NC_SYNTH_F0_FEST_LR && u->pitch > 0) {
+            /* Int_Targets_LR maps the model's F0 (model mean / std) onto
+             * the target mean / std; the model values are the voice's own
+             * (kal_diphone.scm, ked_diphone.scm: 170 / 34). */
+            snprintf(num[2], sizeof num[2],
+                     "(set! int_lr_params '((target_f0_mean %.1f) (target_f0_std %.1f) (model_f0_mean %g) "
+                     "(model_f0_std %g)))",
+                     u->pitch, u->pitch_range, info.model_f0_mean, info.model_f0_std);
+            const char *f0[] = {"-eval", num[2]};
+            push(a, &k, store, store_cap, &used, f0, 2);
+        }
+        char *txt = nc_strdupf("%s.txt", wav_path);
+        if (!txt) return nc_error(NC_ERR_OOM, "utterance %lld: command line", (long long)i);
+        const char *tail[] = {"-o", wav_path, txt};
+        push(a, &k, store, store_cap, &used, tail, 3);
+        nc_free(txt);
     }
     for (int64_t j = 0; j < k; j++)
-        if (!a[j]) return nc_error(NC_ERR_INVALID_ARG, "utterance %lld: command longer than %lld bytes",
-                                   (long long)i, (long long)store_cap);
+        if (!a[j])
+            return nc_error(NC_ERR_INVALID_ARG, "utterance %lld: command longer than %lld bytes or 15 arguments",
+                            (long long)i, (long long)store_cap);
     for (int64_t j = 0; j < 16; j++) argv[j] = j < k ? a[j] : NULL;
     return NC_OK;
 }
@@ -105,7 +172,18 @@ static nc_status query(const char *const argv[], char **out) {
     return NC_OK;
 }
 
-static const char *install_hint = "install it with scripts/install-deps.sh (Debian packages espeak-ng, flite)";
+static const char *install_hint =
+    "install it with scripts/install-deps.sh (Debian packages espeak-ng, flite, festival)";
+
+/* festival's answer to (print (voice.list)): "(cmu_us_slt_arctic_hts ked_diphone kal_diphone)". */
+static int festival_has(const char *list, const char *name) {
+    size_t n = strlen(name);
+    for (const char *p = list; (p = strstr(p, name)) != NULL; p += n) {
+        char before = p == list ? ' ' : p[-1], after = p[n];
+        if (strchr("( \n\t", before) && after && strchr(") \n\t", after)) return 1;
+    }
+    return 0;
+}
 
 nc_status nc_synth_check_engines(const nc_synth_plan *plan) {
     int used[NC_SYNTH_N_ENGINES] = {0};
@@ -114,7 +192,9 @@ nc_status nc_synth_check_engines(const nc_synth_plan *plan) {
         if (used[e] && !nc_spawn_on_path(nc_synth_engine_name(e)))
             return nc_error(NC_ERR_NOT_FOUND, "engine '%s' is not on PATH; %s", nc_synth_engine_name(e),
                             install_hint);
-    char *langs = NULL, *variants = NULL, *flite = NULL;
+    if (used[NC_SYNTH_FESTIVAL] && !nc_spawn_on_path("text2wave"))
+        return nc_error(NC_ERR_NOT_FOUND, "festival's 'text2wave' is not on PATH; %s", install_hint);
+    char *langs = NULL, *variants = NULL, *flite = NULL, *fest = NULL;
     nc_status st = NC_OK;
     if (used[NC_SYNTH_ESPEAK]) {
         const char *q1[] = {"espeak-ng", "--voices", NULL};
@@ -125,9 +205,25 @@ nc_status nc_synth_check_engines(const nc_synth_plan *plan) {
         const char *q[] = {"flite", "-lv", NULL};
         if ((st = query(q, &flite))) goto done;
     }
+    if (used[NC_SYNTH_FESTIVAL]) {
+        const char *q[] = {"festival", "-b", "(print (voice.list))", NULL};
+        if ((st = query(q, &fest))) goto done;
+    }
     for (int64_t i = 0; i < plan->n_voices; i++) {
         const nc_synth_voice *v = &plan->voices[i];
         if (!v->n_utts) continue;
+        if (v->engine == NC_SYNTH_FESTIVAL) {
+            if (festival_has(fest, v->name)) continue;
+            nc_synth_voice_info info = nc_synth_voice_info_of(v->engine, v->name);
+            if (info.package)
+                st = nc_error(NC_ERR_NOT_FOUND,
+                              "festival has no voice '%s' (voice.list: %s); install the Debian package %s "
+                              "(scripts/install-deps.sh)",
+                              v->name, rstrip(fest), info.package);
+            else
+                st = nc_error(NC_ERR_CONFIG, "festival has no voice '%s' (voice.list: %s)", v->name, rstrip(fest));
+            goto done;
+        }
         if (v->engine == NC_SYNTH_FLITE) {
             /* "Voices available: kal awb_time kal16 awb rms slt" */
             char pad[80];
@@ -163,6 +259,7 @@ done:
     nc_free(langs);
     nc_free(variants);
     nc_free(flite);
+    nc_free(fest);
     return st;
 }
 
@@ -184,8 +281,13 @@ static nc_status render(const nc_synth_plan *plan, int64_t i, const char *const 
     if (st == NC_ERR_NOT_FOUND)
         return fail_utt(plan, i, nc_error(st, "command `%s`: '%s' is not on PATH; %s", cmd, argv[0], install_hint));
     if (st) return fail_utt(plan, i, nc_error_prefix(st, "command `%s`", cmd));
-    if (res.exit_code != 0) {
-        if (res.term_signal)
+    /* text2wave reports a Scheme error (an unknown voice function, a bad
+     * -eval) on stderr and still exits 0. */
+    const char *scheme_error = res.exit_code == 0 && res.err ? strstr(res.err, "SIOD ERROR") : NULL;
+    if (res.exit_code != 0 || scheme_error) {
+        if (scheme_error)
+            st = nc_error(NC_ERR_IO, "command `%s` failed (exit status 0): %s", cmd, rstrip(res.err));
+        else if (res.term_signal)
             st = nc_error(NC_ERR_IO, "command `%s` was killed by signal %d", cmd, res.term_signal);
         else
             st = nc_error(NC_ERR_IO, "command `%s` exited with status %d: %s", cmd, res.exit_code,
@@ -215,6 +317,10 @@ static nc_status render(const nc_synth_plan *plan, int64_t i, const char *const 
     st = nc_audio_resample(a.samples, a.n_samples, (double)a.sample_rate * u->speed, (double)sr, &y, &ny);
     nc_audio_free(&a);
     if (st) return fail_utt(plan, i, st);
+    /* The utterance's loudness (every engine alike, so one scale for all):
+     * gain_db <= 0 (checked in the plan), so a sample never clips. */
+    const float gain = (float)pow(10.0, u->gain_db / 20.0);
+    for (int64_t k = 0; k < ny && gain != 1.0f; k++) y[k] *= gain;
     if (isfinite(u->snr_db)) {
         /* A generator per utterance (seeded from the plan) keeps the noise
          * identical for any number of workers; 2.5 KB, so not on the stack. */
@@ -250,9 +356,9 @@ nc_status nc_synth_render(const nc_synth_plan *plan, int64_t i, const char *tmp_
         nc_free(tmp);
         return nc_error(NC_ERR_OOM, "utterance %lld: paths", (long long)i);
     }
-    /* Room for the text (a line of a user's file can be long), the path and
-     * the fixed arguments. */
-    int64_t cap = (int64_t)(strlen(plan->utts[i].text) + strlen(tmp)) + 512;
+    /* Room for the text (a line of a user's file can be long), the paths
+     * (festival's text file too) and the fixed arguments. */
+    int64_t cap = 2 * (int64_t)(strlen(plan->utts[i].text) + strlen(tmp)) + 1024;
     char *store = nc_malloc((size_t)cap);
     if (!store) {
         nc_free(tmp);
@@ -261,7 +367,24 @@ nc_status nc_synth_render(const nc_synth_plan *plan, int64_t i, const char *tmp_
     }
     const char *argv[16];
     nc_status st = nc_synth_command(plan, i, tmp, argv, store, cap);
+    char *txt = NULL;
+    if (!st && plan->voices[plan->utts[i].voice].engine == NC_SYNTH_FESTIVAL) {
+        /* text2wave reads its text from a file: tmp + ".txt" (see nc_synth_command). */
+        txt = nc_strdupf("%s.txt", tmp);
+        FILE *f = txt ? fopen(txt, "w") : NULL;
+        if (!f) {
+            st = txt ? nc_error(NC_ERR_IO, "utterance %lld: cannot write '%s': %s", (long long)i, txt,
+                                strerror(errno))
+                     : nc_error(NC_ERR_OOM, "utterance %lld: paths", (long long)i);
+        } else {
+            int bad = fprintf(f, "%s\n", plan->utts[i].text) < 0;
+            bad |= fclose(f) != 0;
+            if (bad) st = nc_error(NC_ERR_IO, "utterance %lld: cannot write '%s'", (long long)i, txt);
+        }
+    }
     if (!st) st = render(plan, i, argv, tmp, out, duration);
+    if (txt) unlink(txt);
+    nc_free(txt);
     nc_free(store);
     nc_free(tmp);
     nc_free(out);

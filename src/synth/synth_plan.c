@@ -11,12 +11,20 @@
 #include "nemoc/synth.h"
 
 /* Independent random streams (see nc_synth_stream_seed). */
-enum { STREAM_TEXT = 1, STREAM_VOICE_SPLIT = 2, STREAM_VOICE_ORDER = 3, STREAM_PARAMS = 4, STREAM_NOISE = 5 };
+enum {
+    STREAM_TEXT = 1,
+    STREAM_VOICE_SPLIT = 2,
+    STREAM_VOICE_ORDER = 3,
+    STREAM_PARAMS = 4,
+    STREAM_NOISE = 5,
+    STREAM_PROSODY = 6, /* pitch range, word gap, gain: their own stream, so adding them kept the others */
+};
 
 const char *nc_synth_engine_name(nc_synth_engine e) {
     switch (e) {
     case NC_SYNTH_ESPEAK: return "espeak-ng";
     case NC_SYNTH_FLITE: return "flite";
+    case NC_SYNTH_FESTIVAL: return "festival";
     default: return "?";
     }
 }
@@ -41,15 +49,26 @@ nc_synth_params nc_synth_default_params(void) {
                           "en-029,en-us-nyc",
         .espeak_variants = "m1,m2,m3,m4,m5,m6,m7,f1,f2,f3,f4,f5,klatt,klatt2,klatt3,klatt4",
         .flite_voices = "kal,kal16,awb,rms,slt",
+        .festival_voices = "kal_diphone,ked_diphone,cmu_us_slt_arctic_hts",
         .validation_fraction = 0.1,
         .test_fraction = 0.1,
         .num_validation = -1,
         .num_test = -1,
         .validation_voices = "",
         .test_voices = "",
-        .espeak_rate = {130, 210},
-        .espeak_pitch = {25, 75},
-        .flite_stretch = {0.85, 1.25},
+        /* Wider than the first ranges ({130, 210}, {25, 75}, {0.85, 1.25})
+         * and new axes, for models that meet more speaking styles (issue 17);
+         * the ends of each range were rendered with the Debian engines and
+         * their duration and F0 measured (src/synth/synth_voices.c). */
+        .espeak_rate = {120, 230},
+        .espeak_pitch = {20, 80},
+        .espeak_range = {60, 160},
+        .espeak_word_gap = {0, 3},
+        .flite_stretch = {0.8, 1.35},
+        .festival_stretch = {0.8, 1.35},
+        .f0_shift = {-3, 3},
+        .f0_spread = {0.08, 0.2},
+        .gain_db = {-12, 0},
         .speed_prob = 0.0,
         .speed_range = {0.9, 1.1},
         .noise_prob = 0.0,
@@ -147,12 +166,14 @@ static nc_status add_accent(const char *accent, void *ctx) {
 
 static nc_status add_flite(const char *name, void *ctx) { return pool_add(ctx, NC_SYNTH_FLITE, name); }
 
+static nc_status add_festival(const char *name, void *ctx) { return pool_add(ctx, NC_SYNTH_FESTIVAL, name); }
+
 typedef struct assign_ctx {
     pool *p;
     nc_synth_split split;
 } assign_ctx;
 
-/* "slt", "en-gb+f2" or the speaker form "flite:slt". */
+/* "slt", "en-gb+f2" or the speaker form "flite:slt", "festival:kal_diphone". */
 static nc_status assign_named(const char *item, void *ctx) {
     assign_ctx *a = ctx;
     for (int64_t i = 0; i < a->p->n; i++) {
@@ -233,15 +254,21 @@ static nc_status check_params(const nc_synth_params *p) {
         return nc_error(NC_ERR_CONFIG, "num_validation=%lld, num_test=%lld: each must be at most num_utts=%lld",
                         (long long)p->num_validation, (long long)p->num_test, (long long)p->num_utts);
     if (!p->text_set || !*p->text_set) return nc_error(NC_ERR_CONFIG, "text_set is empty");
-    if (!p->engines[NC_SYNTH_ESPEAK] && !p->engines[NC_SYNTH_FLITE])
-        return nc_error(NC_ERR_CONFIG, "engines: choose at least one of espeak, flite");
+    if (!p->engines[NC_SYNTH_ESPEAK] && !p->engines[NC_SYNTH_FLITE] && !p->engines[NC_SYNTH_FESTIVAL])
+        return nc_error(NC_ERR_CONFIG, "engines: choose at least one of espeak, flite, festival");
     if (!(p->validation_fraction >= 0 && p->test_fraction >= 0 &&
           p->validation_fraction + p->test_fraction <= 1))
         return nc_error(NC_ERR_CONFIG, "validation_fraction=%g test_fraction=%g: need >= 0 and sum <= 1",
                         p->validation_fraction, p->test_fraction);
     if ((st = check_range(p->espeak_rate, 80, 450, "espeak_rate")) ||
         (st = check_range(p->espeak_pitch, 0, 99, "espeak_pitch")) ||
+        (st = check_range(p->espeak_range, 10, 300, "espeak_range")) ||
+        (st = check_range(p->espeak_word_gap, 0, 100, "espeak_word_gap")) ||
         (st = check_range(p->flite_stretch, 0.3, 3, "flite_stretch")) ||
+        (st = check_range(p->festival_stretch, 0.3, 3, "festival_stretch")) ||
+        (st = check_range(p->f0_shift, -12, 12, "f0_shift")) ||
+        (st = check_range(p->f0_spread, 0, 0.5, "f0_spread")) ||
+        (st = check_range(p->gain_db, -40, 0, "gain_db")) ||
         (st = check_range(p->speed_range, 0.5, 2, "speed_range")) ||
         (st = check_range(p->snr_db, -20, 100, "snr_db")))
         return st;
@@ -307,6 +334,29 @@ static nc_status plan_texts(nc_synth_plan *plan, const nc_synth_params *p, nc_rn
 /* The point a fraction d in [0, 1) of the way through [range[0], range[1]]. */
 static double lerp(const double range[2], double d) { return range[0] + (range[1] - range[0]) * d; }
 
+/* The utterance's engine parameters from its draws d_* in [0, 1). Values
+ * are rounded to what the command line prints, so the plan says exactly
+ * what the engine was given. */
+static void set_prosody(nc_synth_utt *u, const nc_synth_voice *v, const nc_synth_params *p, double d_rate,
+                        double d_pitch, double d_range, double d_gap) {
+    u->pitch = u->pitch_range = u->word_gap = 0;
+    if (v->engine == NC_SYNTH_ESPEAK) {
+        u->rate = round(lerp(p->espeak_rate, d_rate)); /* espeak-ng takes integers */
+        u->pitch = round(lerp(p->espeak_pitch, d_pitch));
+        u->pitch_range = round(lerp(p->espeak_range, d_range));
+        u->word_gap = round(lerp(p->espeak_word_gap, d_gap));
+        return;
+    }
+    const double *stretch = v->engine == NC_SYNTH_FLITE ? p->flite_stretch : p->festival_stretch;
+    u->rate = round(1000 * lerp(stretch, d_rate)) / 1000;
+    nc_synth_voice_info info = nc_synth_voice_info_of(v->engine, v->name);
+    if (info.f0_kind == NC_SYNTH_F0_NONE) return;
+    /* A shift of s semitones multiplies F0 by 2^(s/12); the spread is the
+     * target standard deviation over the target mean (kal's own: 11/95). */
+    u->pitch = round(10 * info.f0_mean * exp2(lerp(p->f0_shift, d_pitch) / 12)) / 10;
+    u->pitch_range = round(10 * u->pitch * lerp(p->f0_spread, d_range)) / 10;
+}
+
 /* Voices for the utterances of each split: engines take turns (so a small
  * flite pool is not drowned by a large espeak-ng pool), and within an engine
  * the split's voices are used round-robin in an order reshuffled every
@@ -361,6 +411,9 @@ static nc_status build(nc_synth_plan *plan, const nc_synth_params *p, nc_rng *r)
         goto fail_pool;
     if (p->engines[NC_SYNTH_FLITE] && (st = each_item(p->flite_voices, "flite_voices", "", add_flite, &pl)))
         goto fail_pool;
+    if (p->engines[NC_SYNTH_FESTIVAL] &&
+        (st = each_item(p->festival_voices, "festival_voices", "", add_festival, &pl)))
+        goto fail_pool;
     if (pl.n == 0) {
         st = nc_error(NC_ERR_CONFIG, "no voices: the voice lists of the chosen engines are empty");
         goto fail_pool;
@@ -391,24 +444,24 @@ static nc_status build(nc_synth_plan *plan, const nc_synth_params *p, nc_rng *r)
     nc_rng_seed(r, nc_synth_stream_seed(p->seed, STREAM_VOICE_ORDER));
     if ((st = plan_voices(plan, r))) return st;
 
-    /* Six draws per utterance whatever the outcomes, so that changing a
-     * probability never shifts the draws of later utterances. */
+    /* Six draws per utterance whatever the outcomes (and three of the
+     * prosody stream), so that changing a probability, an engine or a voice
+     * never shifts the draws of later utterances. */
     nc_rng_seed(r, nc_synth_stream_seed(p->seed, STREAM_PARAMS));
+    nc_rng *rp = nc_malloc(sizeof *rp);
+    if (!rp) return nc_error(NC_ERR_OOM, "prosody generator");
+    nc_rng_seed(rp, nc_synth_stream_seed(p->seed, STREAM_PROSODY));
     for (int64_t i = 0; i < plan->n_utts; i++) {
         nc_synth_utt *u = &plan->utts[i];
         const nc_synth_voice *v = &plan->voices[u->voice];
         double d_rate = nc_rng_double(r), d_pitch = nc_rng_double(r);
         double d_speed_on = nc_rng_double(r), d_speed = nc_rng_double(r);
         double d_noise_on = nc_rng_double(r), d_snr = nc_rng_double(r);
+        double d_range = nc_rng_double(rp), d_gap = nc_rng_double(rp), d_gain = nc_rng_double(rp);
         u->id = i;
-        if (v->engine == NC_SYNTH_ESPEAK) {
-            u->rate = round(lerp(p->espeak_rate, d_rate)); /* espeak-ng takes integers */
-            u->pitch = round(lerp(p->espeak_pitch, d_pitch));
-        } else {
-            /* Three decimals: the value is printed on the command line. */
-            u->rate = round(1000 * lerp(p->flite_stretch, d_rate)) / 1000;
-            u->pitch = 0;
-        }
+        set_prosody(u, v, p, d_rate, d_pitch, d_range, d_gap);
+        u->gain_db = round(100 * lerp(p->gain_db, d_gain)) / 100;
+        if (u->gain_db == 0) u->gain_db = 0; /* not -0: it is printed into the manifest */
         int train = u->split == NC_SPLIT_TRAIN;
         u->speed = train && d_speed_on < p->speed_prob ? round(1000 * lerp(p->speed_range, d_speed)) / 1000 : 1.0;
         u->snr_db = train && d_noise_on < p->noise_prob ? lerp(p->snr_db, d_snr) : INFINITY;
@@ -416,6 +469,7 @@ static nc_status build(nc_synth_plan *plan, const nc_synth_params *p, nc_rng *r)
         snprintf(u->audio_filepath, sizeof u->audio_filepath, "audio/%s/%06lld.wav",
                  nc_synth_split_name(u->split), (long long)i);
     }
+    nc_free(rp);
     return NC_OK;
 
 fail_pool:
@@ -435,6 +489,7 @@ nc_status nc_synth_plan_build(const nc_synth_params *p, nc_synth_plan **out) {
     plan->params = *p;
     plan->params.text_set = NULL;
     plan->params.espeak_accents = plan->params.espeak_variants = plan->params.flite_voices = NULL;
+    plan->params.festival_voices = NULL;
     plan->params.validation_voices = plan->params.test_voices = NULL;
     nc_status st = build(plan, p, r);
     nc_free(r);

@@ -39,7 +39,8 @@ static void sb_duration(nc_strbuf *b, double d) {
 }
 
 /* One line per utterance in the style of NeMo's scripts (json.dumps):
- * {"audio_filepath": "audio/train/000000.wav", "duration": 1.2, "text": "...", "speaker": "flite:slt"} */
+ * {"audio_filepath": "audio/train/000000.wav", "duration": 1.2, "text": "...", "speaker": "flite:slt",
+ *  "synth_rate": 1.1, "synth_pitch": 160.2, "synth_pitch_range": 19.2, "synth_word_gap": 0, "synth_gain_db": -3.5} */
 static nc_status write_manifests(const nc_synth_plan *plan, const char *out_dir, const double *durations) {
     for (int s = 0; s < NC_SPLIT_N; s++) {
         nc_strbuf b = {0};
@@ -55,7 +56,12 @@ static nc_status write_manifests(const nc_synth_plan *plan, const char *out_dir,
             sb_json(&b, u->text);
             nc_sb_puts(&b, ", \"speaker\": ");
             sb_json(&b, plan->voices[u->voice].speaker);
-            nc_sb_puts(&b, "}\n");
+            /* The prosody the engine was given (extra keys: NeMo's manifest
+             * reader and ours skip them), for slicing results by it. */
+            nc_sb_appendf(&b,
+                          ", \"synth_rate\": %g, \"synth_pitch\": %g, \"synth_pitch_range\": %g, "
+                          "\"synth_word_gap\": %g, \"synth_gain_db\": %g}\n",
+                          u->rate, u->pitch, u->pitch_range, u->word_gap, u->gain_db);
         }
         char *path = b.oom ? NULL : nc_strdupf("%s/%s_manifest.json", out_dir, nc_synth_split_name(s));
         if (!path) {
@@ -161,8 +167,11 @@ nc_status nc_synth_run(const nc_synth_plan *plan, const nc_synth_run_params *rp)
     /* Engine outputs are removed as they are read; a failure can leave some. */
     for (int64_t i = 0; failed && i < plan->n_utts; i++) {
         char *f = nc_strdupf("%s/%06lld.wav", tmp, (long long)i);
+        char *t = f ? nc_strdupf("%s.txt", f) : NULL; /* festival's text file */
         if (f) unlink(f);
+        if (t) unlink(t);
         nc_free(f);
+        nc_free(t);
     }
     rmdir(tmp);
     nc_free(tmp);

@@ -29,7 +29,8 @@ for split in train validation test; do
   m="${split}_manifest.json"
   [ -f "$m" ] || fail "$m missing"
   # The exact line NeMo's json.dumps style gives, with this split's folder.
-  re='^\{"audio_filepath": "audio/'$split'/[0-9]{6}\.wav", "duration": [0-9]+\.[0-9]+, "text": "[a-z'"'"' ]+", "speaker": "(espeak-ng|flite):[A-Za-z0-9+._-]+"\}$'
+  re='^\{"audio_filepath": "audio/'$split'/[0-9]{6}\.wav", "duration": [0-9]+\.[0-9]+, "text": "[a-z'"'"' ]+", "speaker": "(espeak-ng|flite):[A-Za-z0-9+._-]+"'
+  re+=', "synth_rate": [0-9.]+, "synth_pitch": [0-9.]+, "synth_pitch_range": [0-9.]+, "synth_word_gap": [0-9]+, "synth_gain_db": (0|-[0-9.]+)\}$'
   bad=$(grep -Ecv "$re" "$m" || true)
   [ "$bad" -eq 0 ] || { grep -Ev "$re" "$m" | head -3; fail "$m: $bad malformed lines"; }
   total=$((total + $(wc -l <"$m")))

@@ -113,10 +113,16 @@ static void test_default_plan(void) {
         bad_order += u->id != i || (i > 0 && u->split < plan->utts[i - 1].split);
         per_engine[u->split][v->engine]++;
         if (v->engine == NC_SYNTH_ESPEAK)
-            bad_range += !(u->rate >= 130 && u->rate <= 210 && u->pitch >= 25 && u->pitch <= 75 &&
-                           u->rate == floor(u->rate));
-        else
-            bad_range += !(u->rate >= 0.85 && u->rate <= 1.25 && u->pitch == 0);
+            bad_range += !(u->rate >= 120 && u->rate <= 230 && u->pitch >= 20 && u->pitch <= 80 &&
+                           u->rate == floor(u->rate) && u->pitch_range >= 60 && u->pitch_range <= 160 &&
+                           u->word_gap >= 0 && u->word_gap <= 3 && u->word_gap == floor(u->word_gap));
+        else /* flite: F0 targets within 3 semitones of the voice's mean (none for rms) */
+            bad_range += !(u->rate >= 0.8 && u->rate <= 1.35 &&
+                           (strcmp(v->name, "rms") ? u->pitch >= 93 * 0.84 && u->pitch <= 171 * 1.19 &&
+                                                         u->pitch_range >= 0.08 * u->pitch - 0.05 &&
+                                                         u->pitch_range <= 0.2 * u->pitch + 0.05
+                                                   : u->pitch == 0 && u->pitch_range == 0));
+        bad_range += !(u->gain_db >= -12 && u->gain_db <= 0);
         if (u->split != NC_SPLIT_TRAIN) {
             bad_aug += u->speed != 1.0 || isfinite(u->snr_db); /* augmentation: training only */
         } else {
@@ -166,7 +172,8 @@ static int same_plan(const nc_synth_plan *a, const nc_synth_plan *b, int texts_a
         const nc_synth_utt *x = &a->utts[i], *y = &b->utts[i];
         if (strcmp(x->text, y->text) || x->voice != y->voice || x->split != y->split) return 0;
         if (texts_and_voices_only) continue;
-        if (x->rate != y->rate || x->pitch != y->pitch || x->speed != y->speed ||
+        if (x->rate != y->rate || x->pitch != y->pitch || x->pitch_range != y->pitch_range ||
+            x->word_gap != y->word_gap || x->gain_db != y->gain_db || x->speed != y->speed ||
             !(x->snr_db == y->snr_db) || x->noise_seed != y->noise_seed)
             return 0;
     }
@@ -296,6 +303,7 @@ static void test_explicit_voices_and_errors(void) {
     p = nc_synth_default_params();
     p.engines[NC_SYNTH_ESPEAK] = p.engines[NC_SYNTH_FLITE] = false;
     CHECK(nc_synth_plan_build(&p, &plan) == NC_ERR_CONFIG);
+    CHECK(strstr(nc_last_error(), "festival") != NULL);
     p = nc_synth_default_params();
     p.flite_voices = "slt,slt";
     CHECK(nc_synth_plan_build(&p, &plan) == NC_ERR_CONFIG);
@@ -315,11 +323,17 @@ static void test_commands(void) {
         CHECK_OK(nc_synth_command(plan, i, "/tmp/x.wav", argv, store, sizeof store));
         char want[512];
         if (v->engine == NC_SYNTH_ESPEAK) {
-            snprintf(want, sizeof want, "espeak-ng|-v|%s|-s|%d|-p|%d|-w|/tmp/x.wav|%s", v->name, (int)u->rate,
-                     (int)u->pitch, u->text);
-        } else {
+            snprintf(want, sizeof want,
+                     "espeak-ng|-v|%s|-s|%d|-p|%d|-g|%d|-m|-w|/tmp/x.wav|<prosody range=\"%d%%\">%s</prosody>",
+                     v->name, (int)u->rate, (int)u->pitch, (int)u->word_gap, (int)u->pitch_range, u->text);
+        } else if (!strcmp(v->name, "rms")) { /* no F0 target */
             snprintf(want, sizeof want, "flite|-voice|%s|--setf|duration_stretch=%.3f|-t|%s|-o|/tmp/x.wav",
                      v->name, u->rate, u->text);
+        } else {
+            snprintf(want, sizeof want,
+                     "flite|-voice|%s|--setf|duration_stretch=%.3f|--setf|int_f0_target_mean=%.1f|"
+                     "--setf|int_f0_target_stddev=%.1f|-t|%s|-o|/tmp/x.wav",
+                     v->name, u->rate, u->pitch, u->pitch_range, u->text);
         }
         char got[512] = "";
         for (int k = 0; argv[k]; k++) {
