@@ -4,14 +4,16 @@
  *
  *   bench_asr_loader [--manifest M] [--utts 200] [--min-sec 2] [--max-sec 6]
  *                    [--file-sr 16000] [--workers 2] [--batch 16] [--mels 80]
- *                    [--epochs 6] [--step-ms 0] [--training]
+ *                    [--epochs 6] [--step-ms 0] [--training] [--augmentor DS.yaml]
  *
  * Without --manifest, writes --utts synthetic utterances (tones plus noise,
  * 16-bit WAV at --file-sr, durations uniform in [min-sec, max-sec]) and a
  * manifest into a temporary folder. --step-ms simulates a trainer step per
  * batch (sleep) so that the waiting time of a consumer slower than the
- * loader can be read off. The first epoch warms the page cache; the
- * numbers are totals over the others. */
+ * loader can be read off. --augmentor takes a dataset config (a YAML map
+ * as model.train_ds) whose `augmentor` runs on the workers (implies
+ * --training): the cost of waveform augmentation per utterance. The first
+ * epoch warms the page cache; the numbers are totals over the others. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +25,7 @@
 #include "nemoc/alloc.h"
 #include "nemoc/asr_data.h"
 #include "nemoc/audio.h"
+#include "nemoc/config.h"
 #include "nemoc/log.h"
 #include "nemoc/rng.h"
 
@@ -64,7 +67,7 @@ static int make_dataset(const char *dir, int n, double lo, double hi, int sr, ch
 }
 
 int main(int argc, char **argv) {
-    const char *manifest_arg = NULL;
+    const char *manifest_arg = NULL, *aug_path = NULL;
     int utts = 200, file_sr = 16000, workers = 2, mels = 80, epochs = 6, training = 0;
     double lo = 2, hi = 6, step_ms = 0;
     int64_t batch = 16;
@@ -80,10 +83,12 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--epochs") && i + 1 < argc) epochs = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--step-ms") && i + 1 < argc) step_ms = atof(argv[++i]);
         else if (!strcmp(argv[i], "--training")) training = 1;
+        else if (!strcmp(argv[i], "--augmentor") && i + 1 < argc) aug_path = argv[++i], training = 1;
         else {
             fprintf(stderr,
                     "usage: %s [--manifest M] [--utts N] [--min-sec S] [--max-sec S] [--file-sr R] [--workers W]\n"
-                    "          [--batch B] [--mels F] [--epochs E] [--step-ms MS] [--training]\n",
+                    "          [--batch B] [--mels F] [--epochs E] [--step-ms MS] [--training]\n"
+                    "          [--augmentor DS.yaml]\n",
                     argv[0]);
             return 2;
         }
@@ -135,6 +140,20 @@ int main(int argc, char **argv) {
     p.spec_augment = &sa;
     p.tokenizer = tok;
     p.training = training;
+    /* The augmentor of a dataset config, read as the trainer reads train_ds. */
+    nc_cfg *aug_cfg = NULL;
+    nc_asr_loader_params aug = nc_asr_loader_default_params();
+    if (aug_path) {
+        char ov[4400];
+        snprintf(ov, sizeof ov, "++manifest_filepath=%s", manifest);
+        if (nc_cfg_load(aug_path, &aug_cfg) || nc_cfg_apply_override(aug_cfg, ov) ||
+            nc_asr_loader_params_from_cfg(aug_cfg, &aug)) {
+            fprintf(stderr, "%s\n", nc_last_error());
+            return 1;
+        }
+        p.perturb = aug.perturb;
+        p.n_perturb = aug.n_perturb;
+    }
     nc_asr_loader *l = NULL;
     if (nc_asr_loader_create(&p, &l)) {
         fprintf(stderr, "%s\n", nc_last_error());
@@ -169,13 +188,15 @@ int main(int argc, char **argv) {
     const double n = (double)(after.n_utterances - before.n_utterances);
     const double sec = after.audio_seconds - before.audio_seconds;
     const double wait = after.seconds_waiting - before.seconds_waiting;
-    printf("workers=%d batch=%lld mels=%d training=%d step_ms=%g file_sr=%d\n", workers, (long long)batch, mels,
-           training, step_ms, file_sr);
+    printf("workers=%d batch=%lld mels=%d training=%d step_ms=%g file_sr=%d augmentor=%s (%d steps)\n", workers,
+           (long long)batch, mels, training, step_ms, file_sr, aug_path ? aug_path : "none", p.n_perturb);
     printf("%d timed epoch(s): %.0f utterances, %.1f s of audio in %.3f s: %.1f utt/s, %.1f audio-s/s (x%.0f real time)\n",
            epochs > 1 ? epochs - 1 : 1, n, sec, wall, n / wall, sec / wall, sec / wall);
     printf("consumer waited %.3f s (%.1f%% of the time); %lld batches\n", wait, 100 * wait / wall,
            (long long)(after.n_batches - before.n_batches));
     nc_asr_loader_free(l);
+    nc_asr_loader_params_clear(&aug);
+    nc_cfg_free(aug_cfg);
     nc_tokenizer_free(tok);
     if (dir[0]) {
         char cmd[200];

@@ -64,7 +64,7 @@ static nc_status perturb_one(const nc_manifest_perturb_params *p, const nc_asr_l
     rp.duration = e->duration;
     nc_audio a = {0};
     nc_status s = nc_audio_read(e->audio_filepath, &rp, &a);
-    if (s) return nc_error_prefix(s, e->source);
+    if (s) return nc_error_prefix(s, "%s", e->source);
     nc_rng rng;
     nc_rng_seed(&rng, asr_seed_hash(p->seed, ASR_STREAM_UTT, 0, (uint64_t)i));
     s = nc_audio_augment(lp->perturb, lp->n_perturb, &a, &rng);
@@ -73,7 +73,7 @@ static nc_status perturb_one(const nc_manifest_perturb_params *p, const nc_asr_l
             s = nc_error(NC_ERR_NUMERIC, "augmentation gave a non-finite sample %lld", (long long)k);
     if (s) {
         nc_audio_free(&a);
-        return nc_error_prefix(s, e->source);
+        return nc_error_prefix(s, "%s", e->source);
     }
     char rel[64];
     snprintf(rel, sizeof rel, "audio/%06lld.wav", (long long)i);
