@@ -167,8 +167,8 @@ nc_status nc_synth_render_festival_batch(const nc_synth_plan *plan, const int64_
                           "festival", "--script", script, NULL};
     char cmd[1200];
     nc_spawn_format_argv(argv, cmd, sizeof cmd);
-    /* Room for every marker and a few lines of messages per utterance. */
-    st = nc_spawn_run(argv, 0, 1, (size_t)(65536 + 512 * n), &res);
+    /* Room for every marker and festival's warnings (a line or two per utterance). */
+    st = nc_spawn_run(argv, 0, 1, (size_t)(65536 + 4096 * n), &res);
     if (st) {
         *failed = idx[0];
         st = st == NC_ERR_NOT_FOUND ? nc_error(st, "command `%s`: 'festival' is not on PATH", cmd)
