@@ -71,6 +71,9 @@ static void synth_help(FILE *f) {
         "                             split they take turns, and each engine's voices are\n"
         "                             used round-robin");
     opt(f, "num_workers", "0", "engine processes at once; 0 = number of CPUs");
+    opt(f, "festival_batch", "0",
+        "festival utterances per festival process: 0 = up to 32, 1 = one\n"
+        "                             text2wave per utterance (same audio, ~0.3 s more each)");
     snprintf(b, sizeof b, "%d", d.sample_rate);
     opt(f, "sample_rate", b, "output rate in Hz (engine audio resampled with libsoxr)");
     snprintf(b, sizeof b, "%g", d.validation_fraction);
@@ -206,6 +209,7 @@ typedef struct synth_args {
     const char *out_dir;
     const char *data_dir;
     int64_t num_workers;
+    int64_t festival_batch;
     char text_path[PATH_MAX];
 } synth_args;
 
@@ -237,6 +241,9 @@ static int parse_args(int argc, char **argv, synth_args *a) {
         else if (!strcmp(k, "num_workers"))
             ok = parse_i64(k, v, &a->num_workers) &&
                  ((a->num_workers >= 0 && a->num_workers <= 256) || bad_value(k, v, "0..256"));
+        else if (!strcmp(k, "festival_batch"))
+            ok = parse_i64(k, v, &a->festival_batch) &&
+                 ((a->festival_batch >= 0 && a->festival_batch <= 4096) || bad_value(k, v, "0..4096"));
         else if (!strcmp(k, "sample_rate")) {
             ok = parse_i64(k, v, &iv) && ((iv > 0 && iv < INT_MAX) || bad_value(k, v, "a rate in Hz"));
             if (ok) p->sample_rate = (int)iv;
@@ -398,6 +405,7 @@ static int run_synth(int argc, char **argv) {
     nc_synth_run_params rp = {
         .out_dir = a.out_dir,
         .num_workers = (int)a.num_workers,
+        .festival_batch = (int)a.festival_batch,
         .progress = on_progress,
         .user_data = &ps,
         .durations = durations,

@@ -48,6 +48,32 @@ static void push(const char **a, int64_t *k, char *store, int64_t cap, int64_t *
     }
 }
 
+int nc_synth_festival_evals(const nc_synth_plan *plan, int64_t i, char forms[3][160]) {
+    const nc_synth_utt *u = &plan->utts[i];
+    const nc_synth_voice *v = &plan->voices[u->voice];
+    nc_synth_voice_info info = nc_synth_voice_info_of(v->engine, v->name);
+    /* The voice function runs first: it sets its own Duration_Stretch and
+     * int_lr_params (kal_diphone.scm), so ours win. Diphone voices take
+     * Duration_Stretch; festival's HTS module ignores it and reads only the
+     * speed "-r" of hts_engine_params (fest2hts_engine.cc), so HTS gets
+     * speed 1/x. */
+    snprintf(forms[0], 160, "(voice_%s)", v->name);
+    if (info.festival_hts)
+        snprintf(forms[1], 160, "(set! hts_engine_params (append hts_engine_params '((\"-r\" %.4f))))",
+                 1.0 / u->rate);
+    else
+        snprintf(forms[1], 160, "(Parameter.set 'Duration_Stretch %.3f)", u->rate);
+    if (info.f0_kind != NC_SYNTH_F0_FEST_LR || u->pitch <= 0) return 2;
+    /* Int_Targets_LR maps the model's F0 (model mean / std) onto the target
+     * mean / std; the model values are the voice's own (kal_diphone.scm,
+     * ked_diphone.scm: 170 / 34). */
+    snprintf(forms[2], 160,
+             "(set! int_lr_params '((target_f0_mean %.1f) (target_f0_std %.1f) (model_f0_mean %g) "
+             "(model_f0_std %g)))",
+             u->pitch, u->pitch_range, info.model_f0_mean, info.model_f0_std);
+    return 3;
+}
+
 nc_status nc_synth_command(const nc_synth_plan *plan, int64_t i, const char *wav_path,
                            const char *argv[16], char *store, int64_t store_cap) {
     if (i < 0 || i >= plan->n_utts)
@@ -90,27 +116,11 @@ nc_status nc_synth_command(const nc_synth_plan *plan, int64_t i, const char *wav
         push(a, &k, store, store_cap, &used, tail, 4);
     } else {
         /* text2wave -eval '(voice_NAME)' -eval <rate> [-eval <F0>] -o out.wav
-         * out.wav.txt. Each -eval runs after the voice function, which sets
-         * its own Duration_Stretch and int_lr_params (kal_diphone.scm), so
-         * ours win. Diphone voices take Duration_Stretch; festival's HTS
-         * module ignores it and reads only the speed "-r" of
-         * hts_engine_params (fest2hts_engine.cc), so HTS gets speed 1/x. */
-        snprintf(num[0], sizeof num[0], "(voice_%s)", v->name);
-        if (info.festival_hts)
-            snprintf(num[1], sizeof num[1], "(set! hts_engine_params (append hts_engine_params '((\"-r\" %.4f))))",
-                     1.0 / u->rate);
-        else
-            snprintf(num[1], sizeof num[1], "(Parameter.set 'Duration_Stretch %.3f)", u->rate);
+         * out.wav.txt (the forms: nc_synth_festival_evals). */
+        int ne = nc_synth_festival_evals(plan, i, num);
         const char *head[] = {"text2wave", "-eval", num[0], "-eval", num[1]};
         push(a, &k, store, store_cap, &used, head, 5);
-        if (info.f0_kind == NC_SYNTH_F0_FEST_LR && u->pitch > 0) {
-            /* Int_Targets_LR maps the model's F0 (model mean / std) onto
-             * the target mean / std; the model values are the voice's own
-             * (kal_diphone.scm, ked_diphone.scm: 170 / 34). */
-            snprintf(num[2], sizeof num[2],
-                     "(set! int_lr_params '((target_f0_mean %.1f) (target_f0_std %.1f) (model_f0_mean %g) "
-                     "(model_f0_std %g)))",
-                     u->pitch, u->pitch_range, info.model_f0_mean, info.model_f0_std);
+        if (ne > 2) {
             const char *f0[] = {"-eval", num[2]};
             push(a, &k, store, store_cap, &used, f0, 2);
         }
@@ -264,7 +274,7 @@ done:
 }
 
 /* "utterance 12 (flite:slt, \"turn left\")" for error messages. */
-static nc_status fail_utt(const nc_synth_plan *plan, int64_t i, nc_status st) {
+nc_status nc_synth_fail_utt(const nc_synth_plan *plan, int64_t i, nc_status st) {
     const nc_synth_utt *u = &plan->utts[i];
     return nc_error_prefix(st, "utterance %lld (%s, \"%s\")", (long long)i, plan->voices[u->voice].speaker,
                            u->text);
@@ -273,14 +283,14 @@ static nc_status fail_utt(const nc_synth_plan *plan, int64_t i, nc_status st) {
 /* Renders utterance i whose engine command is argv (writing `tmp`). */
 static nc_status render(const nc_synth_plan *plan, int64_t i, const char *const argv[], const char *tmp,
                         const char *out, double *duration) {
-    const nc_synth_utt *u = &plan->utts[i];
     char cmd[1200];
     nc_spawn_format_argv(argv, cmd, sizeof cmd);
     nc_spawn_result res;
     nc_status st = nc_spawn_run(argv, 0, 1, 2048, &res);
     if (st == NC_ERR_NOT_FOUND)
-        return fail_utt(plan, i, nc_error(st, "command `%s`: '%s' is not on PATH; %s", cmd, argv[0], install_hint));
-    if (st) return fail_utt(plan, i, nc_error_prefix(st, "command `%s`", cmd));
+        return nc_synth_fail_utt(
+            plan, i, nc_error(st, "command `%s`: '%s' is not on PATH; %s", cmd, argv[0], install_hint));
+    if (st) return nc_synth_fail_utt(plan, i, nc_error_prefix(st, "command `%s`", cmd));
     /* text2wave reports a Scheme error (an unknown voice function, a bad
      * -eval) on stderr and still exits 0. */
     const char *scheme_error = res.exit_code == 0 && res.err ? strstr(res.err, "SIOD ERROR") : NULL;
@@ -294,18 +304,23 @@ static nc_status render(const nc_synth_plan *plan, int64_t i, const char *const 
                           rstrip(res.err));
         nc_spawn_result_free(&res);
         unlink(tmp);
-        return fail_utt(plan, i, st);
+        return nc_synth_fail_utt(plan, i, st);
     }
     nc_spawn_result_free(&res);
+    return nc_synth_finish(plan, i, tmp, out, cmd, duration);
+}
 
+nc_status nc_synth_finish(const nc_synth_plan *plan, int64_t i, const char *tmp, const char *out,
+                          const char *cmd, double *duration) {
+    const nc_synth_utt *u = &plan->utts[i];
     nc_audio a;
     nc_audio_read_params rp = nc_audio_read_default_params();
-    st = nc_audio_read(tmp, &rp, &a);
+    nc_status st = nc_audio_read(tmp, &rp, &a);
     unlink(tmp);
-    if (st) return fail_utt(plan, i, nc_error_prefix(st, "output of `%s`", cmd));
+    if (st) return nc_synth_fail_utt(plan, i, nc_error_prefix(st, "output of `%s`", cmd));
     if (a.n_samples == 0) {
         nc_audio_free(&a);
-        return fail_utt(plan, i, nc_error(NC_ERR_FORMAT, "command `%s` produced no audio", cmd));
+        return nc_synth_fail_utt(plan, i, nc_error(NC_ERR_FORMAT, "command `%s` produced no audio", cmd));
     }
     /* Speed perturbation (Ko et al., "Audio augmentation for speech
      * recognition", 2015; Kaldi's sox `speed`): treating the engine's audio
@@ -316,7 +331,7 @@ static nc_status render(const nc_synth_plan *plan, int64_t i, const char *const 
     int64_t ny;
     st = nc_audio_resample(a.samples, a.n_samples, (double)a.sample_rate * u->speed, (double)sr, &y, &ny);
     nc_audio_free(&a);
-    if (st) return fail_utt(plan, i, st);
+    if (st) return nc_synth_fail_utt(plan, i, st);
     /* The utterance's loudness (every engine alike, so one scale for all):
      * gain_db <= 0 (checked in the plan), so a sample never clips. */
     const float gain = (float)pow(10.0, u->gain_db / 20.0);
@@ -335,13 +350,25 @@ static nc_status render(const nc_synth_plan *plan, int64_t i, const char *const 
         }
         if (st) {
             nc_free(y);
-            return fail_utt(plan, i, st);
+            return nc_synth_fail_utt(plan, i, st);
         }
     }
     st = nc_audio_write_wav(out, y, ny, 1, sr, NC_WAV_PCM16);
     nc_free(y);
-    if (st) return fail_utt(plan, i, st);
+    if (st) return nc_synth_fail_utt(plan, i, st);
     *duration = (double)ny / (double)sr;
+    return NC_OK;
+}
+
+nc_status nc_synth_write_text(const nc_synth_plan *plan, int64_t i, const char *wav_path, char **txt) {
+    *txt = nc_strdupf("%s.txt", wav_path);
+    if (!*txt) return nc_error(NC_ERR_OOM, "utterance %lld: paths", (long long)i);
+    FILE *f = fopen(*txt, "w");
+    if (!f)
+        return nc_error(NC_ERR_IO, "utterance %lld: cannot write '%s': %s", (long long)i, *txt, strerror(errno));
+    int bad = fprintf(f, "%s\n", plan->utts[i].text) < 0;
+    bad |= fclose(f) != 0;
+    if (bad) return nc_error(NC_ERR_IO, "utterance %lld: cannot write '%s'", (long long)i, *txt);
     return NC_OK;
 }
 
@@ -368,20 +395,8 @@ nc_status nc_synth_render(const nc_synth_plan *plan, int64_t i, const char *tmp_
     const char *argv[16];
     nc_status st = nc_synth_command(plan, i, tmp, argv, store, cap);
     char *txt = NULL;
-    if (!st && plan->voices[plan->utts[i].voice].engine == NC_SYNTH_FESTIVAL) {
-        /* text2wave reads its text from a file: tmp + ".txt" (see nc_synth_command). */
-        txt = nc_strdupf("%s.txt", tmp);
-        FILE *f = txt ? fopen(txt, "w") : NULL;
-        if (!f) {
-            st = txt ? nc_error(NC_ERR_IO, "utterance %lld: cannot write '%s': %s", (long long)i, txt,
-                                strerror(errno))
-                     : nc_error(NC_ERR_OOM, "utterance %lld: paths", (long long)i);
-        } else {
-            int bad = fprintf(f, "%s\n", plan->utts[i].text) < 0;
-            bad |= fclose(f) != 0;
-            if (bad) st = nc_error(NC_ERR_IO, "utterance %lld: cannot write '%s'", (long long)i, txt);
-        }
-    }
+    if (!st && plan->voices[plan->utts[i].voice].engine == NC_SYNTH_FESTIVAL)
+        st = nc_synth_write_text(plan, i, tmp, &txt); /* text2wave reads it (see nc_synth_command) */
     if (!st) st = render(plan, i, argv, tmp, out, duration);
     if (txt) unlink(txt);
     nc_free(txt);

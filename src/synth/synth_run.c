@@ -10,6 +10,7 @@
 #include "io/fileutil.h"
 #include "nemoc/alloc.h"
 #include "nemoc/synth.h"
+#include "synth/synth_internal.h"
 
 /* A JSON string, quoted, with json.dumps' escapes for quote, backslash and
  * control characters. */
@@ -107,6 +108,65 @@ static nc_status make_audio_dirs(const nc_synth_plan *plan, const char *out_dir)
     return st;
 }
 
+/* The work of a run: job j renders order[start[j] .. start[j+1]), either
+ * one utterance (batch[j] == 0) or a batch of one festival voice's
+ * utterances for one festival process. */
+typedef struct jobs {
+    int64_t n_jobs;
+    int64_t *order; /* (n_utts,) utterance ids */
+    int64_t *start; /* (n_jobs + 1,) */
+    unsigned char *batch; /* (n_jobs,) */
+} jobs;
+
+static void jobs_free(jobs *J) {
+    nc_free(J->order);
+    nc_free(J->start);
+    nc_free(J->batch);
+}
+
+/* Festival batches first (the longest jobs, so the dynamic schedule ends
+ * with short ones), then one job per other utterance. A voice's utterances
+ * are cut into batches of near-equal size, at most `batch` (0: 32) each,
+ * and small enough that every worker gets one when there are fewer
+ * festival utterances than workers x 32. batch == 1 keeps text2wave, one
+ * process per utterance (the path batches are tested against). Batching
+ * changes no byte of the output, so the cut may depend on `workers`. */
+static nc_status plan_jobs(const nc_synth_plan *plan, int batch, int workers, jobs *J) {
+    const int64_t N = plan->n_utts;
+    *J = (jobs){0};
+    J->order = nc_malloc((size_t)(N > 0 ? N : 1) * sizeof(int64_t));
+    J->start = nc_malloc((size_t)(N + 1) * sizeof(int64_t));
+    J->batch = nc_calloc((size_t)(N > 0 ? N : 1), 1);
+    if (!J->order || !J->start || !J->batch) {
+        jobs_free(J);
+        return nc_error(NC_ERR_OOM, "job list of %lld utterances", (long long)N);
+    }
+    int64_t cap = batch > 0 ? batch : 32, n_fest = 0, k = 0;
+    for (int64_t i = 0; i < N; i++) n_fest += plan->voices[plan->utts[i].voice].engine == NC_SYNTH_FESTIVAL;
+    int64_t fair = (n_fest + workers - 1) / workers;
+    if (fair < cap) cap = fair > 1 ? fair : 1;
+    const int batches = batch != 1;
+    for (int64_t v = 0; batches && v < plan->n_voices; v++) {
+        const nc_synth_voice *vo = &plan->voices[v];
+        if (vo->engine != NC_SYNTH_FESTIVAL || vo->n_utts == 0) continue;
+        int64_t first = k;
+        for (int64_t i = 0; i < N; i++)
+            if (plan->utts[i].voice == v) J->order[k++] = i;
+        int64_t m = k - first, nb = (m + cap - 1) / cap;
+        for (int64_t b = 0; b < nb; b++) {
+            J->start[J->n_jobs] = first + m * b / nb;
+            J->batch[J->n_jobs++] = 1;
+        }
+    }
+    for (int64_t i = 0; i < N; i++) {
+        if (batches && plan->voices[plan->utts[i].voice].engine == NC_SYNTH_FESTIVAL) continue;
+        J->start[J->n_jobs++] = k;
+        J->order[k++] = i;
+    }
+    J->start[J->n_jobs] = k;
+    return NC_OK;
+}
+
 nc_status nc_synth_run(const nc_synth_plan *plan, const nc_synth_run_params *rp) {
     if (!rp || !rp->out_dir || !*rp->out_dir) return nc_error(NC_ERR_CONFIG, "out_dir is not set");
     const char *out_dir = rp->out_dir;
@@ -126,29 +186,44 @@ nc_status nc_synth_run(const nc_synth_plan *plan, const nc_synth_run_params *rp)
     }
     int workers = rp->num_workers > 0 ? rp->num_workers : omp_get_num_procs();
     if (workers < 1) workers = 1;
+    jobs J;
+    if ((st = plan_jobs(plan, rp->festival_batch, workers, &J))) {
+        nc_free(durations);
+        rmdir(tmp);
+        nc_free(tmp);
+        return st;
+    }
     int failed = 0;
     int64_t done = 0, failed_at = -1;
     nc_status first_st = NC_OK;
     char *first_msg = NULL;
-    /* Each iteration spends its time waiting on a child process, so one
-     * thread per worker with dynamic scheduling keeps `workers` engines busy.
+    /* Each job spends its time waiting on a child process, so one thread
+     * per worker with dynamic scheduling keeps `workers` engines busy.
      * Every result is tied to its utterance, not to the order of completion:
      * the output does not depend on the number of workers. */
 #pragma omp parallel for schedule(dynamic, 1) num_threads(workers)
-    for (int64_t i = 0; i < plan->n_utts; i++) {
+    for (int64_t j = 0; j < J.n_jobs; j++) {
         int stop;
 #pragma omp atomic read
         stop = failed;
         if (stop) continue;
-        double d = 0;
-        nc_status s = nc_synth_render(plan, i, tmp, out_dir, &d);
-        durations[i] = d;
+        const int64_t *idx = J.order + J.start[j];
+        int64_t n = J.start[j + 1] - J.start[j], bad = -1;
+        nc_status s;
+        if (J.batch[j]) {
+            s = nc_synth_render_festival_batch(plan, idx, n, tmp, out_dir, durations, &bad);
+        } else {
+            double d = 0;
+            s = nc_synth_render(plan, idx[0], tmp, out_dir, &d);
+            durations[idx[0]] = d;
+            bad = idx[0];
+        }
         if (s) {
 #pragma omp critical(nc_synth_error)
             {
                 /* Keep the lowest-numbered failure: stable across runs. */
-                if (failed_at < 0 || i < failed_at) {
-                    failed_at = i;
+                if (failed_at < 0 || bad < failed_at) {
+                    failed_at = bad;
                     first_st = s;
                     nc_free(first_msg);
                     first_msg = nc_strdup(nc_last_error());
@@ -160,18 +235,24 @@ nc_status nc_synth_run(const nc_synth_plan *plan, const nc_synth_run_params *rp)
         }
 #pragma omp critical(nc_synth_progress)
         {
-            done++;
-            if (rp->progress) rp->progress(done, plan->n_utts, rp->user_data);
+            for (int64_t k = 0; k < n; k++) {
+                done++;
+                if (rp->progress) rp->progress(done, plan->n_utts, rp->user_data);
+            }
         }
     }
+    jobs_free(&J);
     /* Engine outputs are removed as they are read; a failure can leave some. */
     for (int64_t i = 0; failed && i < plan->n_utts; i++) {
         char *f = nc_strdupf("%s/%06lld.wav", tmp, (long long)i);
         char *t = f ? nc_strdupf("%s.txt", f) : NULL; /* festival's text file */
+        char *b = nc_strdupf("%s/batch-%06lld.scm", tmp, (long long)i); /* a festival batch's script */
         if (f) unlink(f);
         if (t) unlink(t);
+        if (b) unlink(b);
         nc_free(f);
         nc_free(t);
+        nc_free(b);
     }
     rmdir(tmp);
     nc_free(tmp);

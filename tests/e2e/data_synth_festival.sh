@@ -6,7 +6,11 @@
 # through Duration_Stretch, the HTS voice through its speed), that the split
 # is by voice, that f0_shift reaches the diphone voices (not the HTS one)
 # and gain_db every voice, and that a missing voice names its Debian package
-# and a Scheme error (text2wave exits 0) is a failure.
+# and a Scheme error (text2wave exits 0) is a failure. Batches (one festival
+# process for many utterances, the default) give WAVs byte-identical to
+# text2wave per utterance (festival_batch=1) and to themselves for another
+# num_workers; a Scheme error or a missing output inside a batch names its
+# utterance.
 # Skipped (exit 77) when festival or its voices are not installed;
 # scripts/install-deps.sh installs them, so CI runs it.
 # ctest-skip-return-code: 77
@@ -108,10 +112,61 @@ exit 0
 FAKE
 chmod +x "$TMP/fake/text2wave"
 rm "$TMP/fake/festival"
-if PATH="$TMP/fake:$PATH" "$NEMOC" data synth out_dir="$TMP/e" "${args[@]}" >/dev/null 2>"$TMP/e.err"; then
+if PATH="$TMP/fake:$PATH" "$NEMOC" data synth out_dir="$TMP/e" "${args[@]}" festival_batch=1 >/dev/null \
+  2>"$TMP/e.err"; then
   fail "text2wave's Scheme error not reported"
 fi
 grep -q "SIOD ERROR" "$TMP/e.err" && grep -q "text2wave -eval" "$TMP/e.err" ||
   { cat "$TMP/e.err"; fail "Scheme error message lacks context"; }
+
+rm "$TMP/fake/text2wave"
+
+# Batches against text2wave: 48 utterances (16 per voice) with prosody,
+# speed and noise drawn per utterance; every WAV and manifest the same bytes.
+bargs=(engines=festival num_utts=48 num_validation=16 num_test=16 seed=11
+  f0_shift=[-3,3] festival_stretch=[0.8,1.3] speed_prob=0.5 noise_prob=0.5)
+for run in ref:1:2 b2:0:2 b1:0:1 b5:5:2; do
+  IFS=: read -r name batch workers <<<"$run"
+  "$NEMOC" data synth out_dir="$TMP/$name" "${bargs[@]}" festival_batch="$batch" num_workers="$workers" \
+    >"$TMP/$name.log" 2>&1 || { cat "$TMP/$name.log"; fail "synth $name"; }
+done
+n=$(find "$TMP/ref/audio" -name '*.wav' | wc -l)
+[ "$n" -eq 48 ] || fail "festival_batch=1 wrote $n WAVs, want 48"
+for name in b2 b1 b5; do
+  diff -r "$TMP/ref/audio" "$TMP/$name/audio" >/dev/null ||
+    fail "$name: WAVs differ from text2wave's (festival_batch=1): $(diff -rq "$TMP/ref/audio" "$TMP/$name/audio" | head -3)"
+  for split in train validation test; do
+    cmp -s "$TMP/ref/${split}_manifest.json" "$TMP/$name/${split}_manifest.json" || fail "$name: $split manifest differs"
+  done
+done
+echo "  batches: 48 WAVs byte-identical to text2wave's (batch 0/5, 1 and 2 workers)"
+
+# A Scheme error inside a batch (festival --script stops there, exit 0): the
+# utterance is named with festival's message. A stand-in festival rewrites
+# the script so that ked_diphone's voice function does not exist.
+real_festival="$(command -v festival)"
+cat >"$TMP/fake/festival" <<FAKE
+#!/bin/sh
+if [ "\$1" = --script ]; then sed -i 's/(voice_ked_diphone)/(voice_nosuch_x)/' "\$2"; fi
+exec "$real_festival" "\$@"
+FAKE
+chmod +x "$TMP/fake/festival"
+if PATH="$TMP/fake:$PATH" "$NEMOC" data synth out_dir="$TMP/e" "${bargs[@]}" >/dev/null 2>"$TMP/e.err"; then
+  fail "a Scheme error inside a festival batch was not reported"
+fi
+grep -q 'utterance [0-9]* (festival:ked_diphone' "$TMP/e.err" && grep -q 'SIOD ERROR: unbound variable : voice_nosuch_x' \
+  "$TMP/e.err" && grep -q 'festival --script' "$TMP/e.err" || { cat "$TMP/e.err"; fail "batch Scheme error lacks context"; }
+# Outputs that never appear (the script saves them elsewhere): named too.
+cat >"$TMP/fake/festival" <<FAKE
+#!/bin/sh
+if [ "\$1" = --script ]; then sed -i 's/\.wav")\$/.wav.elsewhere")/' "\$2"; fi
+exec "$real_festival" "\$@"
+FAKE
+if TMPDIR="$TMP" PATH="$TMP/fake:$PATH" "$NEMOC" data synth out_dir="$TMP/e" "${bargs[@]}" >/dev/null \
+  2>"$TMP/e.err"; then
+  fail "missing festival batch outputs were not reported"
+fi
+grep -q 'utterance [0-9]* (festival:' "$TMP/e.err" && grep -q 'output of `env .*festival --script' "$TMP/e.err" ||
+  { cat "$TMP/e.err"; fail "a missing batch output is not named"; }
 
 echo "data_synth_festival: all checks passed"

@@ -10,6 +10,7 @@
 
 #include "nc_test.h"
 #include "nemoc/synth.h"
+#include "synth/synth_internal.h"
 
 static nc_synth_plan *build(const nc_synth_params *p) {
     nc_synth_plan *plan = NULL;
@@ -168,6 +169,15 @@ static void test_festival_commands(void) {
         }
         if (strcmp(got, want) != 0) nc_test_fail(__FILE__, __LINE__, "command %s, want %s", got, want);
         nc_test_checks++;
+        /* A festival batch script runs the same forms, in the same order,
+         * as text2wave's -eval arguments. */
+        char forms[3][160];
+        int nf = nc_synth_festival_evals(plan, i, forms), ne = 0;
+        for (int k = 1; argv[k] && !strcmp(argv[k], "-eval"); k += 2, ne++)
+            if (ne < nf && strcmp(argv[k + 1], forms[ne]) != 0)
+                nc_test_fail(__FILE__, __LINE__, "batch form %d '%s', text2wave -eval '%s'", ne, forms[ne],
+                             argv[k + 1]);
+        CHECK(nf == ne);
     }
     CHECK(saw_lr && saw_hts);
     /* An unknown festival voice: stretch only, no F0 target. */
