@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "progress.h"
 #include "core/clock.h"
 #include "nemoc/alloc.h"
 #include "nemoc/rir.h"
@@ -344,25 +345,6 @@ static void print_voices(const nc_synth_plan *plan, nc_synth_split s) {
     printf("\n");
 }
 
-typedef struct progress_state {
-    int tty;
-    int64_t last_pct;
-    double t0;
-} progress_state;
-
-static void on_progress(int64_t done, int64_t total, void *user_data) {
-    progress_state *ps = user_data;
-    int64_t pct = done * 100 / total;
-    if (ps->tty) {
-        fprintf(stderr, "\rsynth: %lld/%lld utterances (%lld%%)", (long long)done, (long long)total,
-                (long long)pct);
-        if (done == total) fprintf(stderr, "\n");
-    } else if (pct / 10 > ps->last_pct / 10 || done == total) {
-        fprintf(stderr, "synth: %lld/%lld utterances, %.1f s\n", (long long)done, (long long)total,
-                nc_now_s() - ps->t0);
-    }
-    ps->last_pct = pct;
-}
 
 static int run_synth(int argc, char **argv) {
     for (int i = 1; i < argc; i++)
@@ -401,12 +383,13 @@ static int run_synth(int argc, char **argv) {
         nc_synth_plan_free(plan);
         return 1;
     }
-    progress_state ps = {.tty = isatty(2), .last_pct = 0, .t0 = nc_now_s()};
+    nc_count_progress ps;
+    nc_count_progress_init(&ps, "synth", "utterances");
     nc_synth_run_params rp = {
         .out_dir = a.out_dir,
         .num_workers = (int)a.num_workers,
         .festival_batch = (int)a.festival_batch,
-        .progress = on_progress,
+        .progress = nc_count_progress_fn,
         .user_data = &ps,
         .durations = durations,
     };
@@ -512,17 +495,6 @@ static int parse_rirs_args(int argc, char **argv, nc_rir_bank_params *p, const c
     return 1;
 }
 
-static void on_rir_progress(int64_t done, int64_t total, void *user_data) {
-    progress_state *ps = user_data;
-    int64_t pct = done * 100 / total;
-    if (ps->tty) {
-        fprintf(stderr, "\rrirs: %lld/%lld (%lld%%)", (long long)done, (long long)total, (long long)pct);
-        if (done == total) fprintf(stderr, "\n");
-    } else if (pct / 10 > ps->last_pct / 10 || done == total) {
-        fprintf(stderr, "rirs: %lld/%lld, %.1f s\n", (long long)done, (long long)total, nc_now_s() - ps->t0);
-    }
-    ps->last_pct = pct;
-}
 
 int nc_cmd_data_rirs(int argc, char **argv) {
     cmd_name = "nemoc data rirs";
@@ -534,8 +506,9 @@ int nc_cmd_data_rirs(int argc, char **argv) {
     nc_rir_bank_params p = nc_rir_bank_default_params();
     const char *out_dir = NULL;
     if (!parse_rirs_args(argc, argv, &p, &out_dir)) return 2;
-    progress_state ps = {.tty = isatty(2), .last_pct = 0, .t0 = nc_now_s()};
-    if (nc_rir_bank_write(&p, out_dir, on_rir_progress, &ps)) {
+    nc_count_progress ps;
+    nc_count_progress_init(&ps, "rirs", "rooms");
+    if (nc_rir_bank_write(&p, out_dir, nc_count_progress_fn, &ps)) {
         if (ps.tty) fprintf(stderr, "\n");
         fprintf(stderr, "nemoc data rirs: %s\n", nc_last_error());
         return 1;

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "progress.h"
 #include "core/strbuf.h"
 #include "nemoc/alloc.h"
 #include "nemoc/asr_data.h"
@@ -29,22 +30,6 @@ static void usage(FILE *f) {
           f);
 }
 
-typedef struct prog {
-    int tty;
-    int64_t last_pct;
-} prog;
-
-static void on_progress(int64_t done, int64_t total, void *user_data) {
-    prog *ps = user_data;
-    int64_t pct = done * 100 / total;
-    if (ps->tty) {
-        fprintf(stderr, "\rperturb: %lld/%lld utterances (%lld%%)", (long long)done, (long long)total, (long long)pct);
-        if (done == total) fprintf(stderr, "\n");
-    } else if (pct / 25 > ps->last_pct / 25 || done == total) {
-        fprintf(stderr, "perturb: %lld/%lld utterances\n", (long long)done, (long long)total);
-    }
-    ps->last_pct = pct;
-}
 
 int nc_cmd_data_perturb(int argc, char **argv) {
     const char *in = NULL, *out = NULL;
@@ -93,9 +78,10 @@ int nc_cmd_data_perturb(int argc, char **argv) {
     nc_status s = ov ? nc_cfg_apply_override(ds, ov) : nc_error(NC_ERR_OOM, "arguments");
     nc_free(ov);
     if (s) goto fail;
-    prog ps = {.tty = isatty(2), .last_pct = -1};
+    nc_count_progress ps;
+    nc_count_progress_init(&ps, "perturb", "utterances");
     nc_manifest_perturb_params p = {.in_manifest = in, .out_dir = out, .dataset = ds, .seed = seed,
-                                    .progress = on_progress, .user_data = &ps};
+                                    .progress = nc_count_progress_fn, .user_data = &ps};
     nc_manifest_perturb_stats st;
     if ((s = nc_manifest_perturb(&p, &st))) {
         rc = s == NC_ERR_CONFIG || s == NC_ERR_INVALID_ARG ? 2 : 1;

@@ -5,6 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/clock.h"
+
 void nc_progress_init(nc_progress *p, FILE *out, bool enabled) {
     memset(p, 0, sizeof *p);
     p->out = out;
@@ -96,4 +98,22 @@ void nc_progress_event(const nc_train_event *ev, void *ud) {
                 ev->elapsed_s > 0 ? 100 * ev->data_wait_s / ev->elapsed_s : 0.0);
         break;
     }
+}
+
+void nc_count_progress_init(nc_count_progress *p, const char *label, const char *unit) {
+    *p = (nc_count_progress){.label = label, .unit = unit, .tty = isatty(2), .last_pct = 0, .t0 = nc_now_s()};
+}
+
+void nc_count_progress_fn(int64_t done, int64_t total, void *user_data) {
+    nc_count_progress *p = user_data;
+    const int64_t pct = total > 0 ? done * 100 / total : 100;
+    if (p->tty) {
+        fprintf(stderr, "\r%s: %lld/%lld %s (%lld%%)", p->label, (long long)done, (long long)total, p->unit,
+                (long long)pct);
+        if (done == total) fprintf(stderr, "\n");
+    } else if (pct / 10 > p->last_pct / 10 || done == total) {
+        fprintf(stderr, "%s: %lld/%lld %s, %.1f s\n", p->label, (long long)done, (long long)total, p->unit,
+                nc_now_s() - p->t0);
+    }
+    p->last_pct = pct;
 }
