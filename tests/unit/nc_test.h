@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "nemoc/status.h"
 #include "nemoc/tensor.h"
@@ -30,6 +31,16 @@ void nc_test_fail(const char *file, int line, const char *fmt, ...)
         if (s_ != NC_OK)                                                                     \
             nc_test_fail(__FILE__, __LINE__, "%s -> %s: %s", #expr, nc_status_str(s_),       \
                          nc_last_error());                                                   \
+    } while (0)
+
+/* expr fails with status `code` and a message containing `needle`. */
+#define CHECK_ERR(expr, code, needle)                                                              \
+    do {                                                                                           \
+        nc_test_checks++;                                                                          \
+        nc_status s_ = (expr);                                                                     \
+        if (s_ != (code) || !strstr(nc_last_error(), (needle)))                                    \
+            nc_test_fail(__FILE__, __LINE__, "%s -> %s \"%s\"; wanted %s containing \"%s\"", #expr, \
+                         nc_status_str(s_), nc_last_error(), nc_status_str(code), (needle));       \
     } while (0)
 
 #define CHECK_NEAR(a, b, tol)                                                                \

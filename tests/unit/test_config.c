@@ -9,15 +9,6 @@
 #include "nemoc/alloc.h"
 #include "nemoc/config.h"
 
-#define CHECK_ERR(expr, code, needle)                                                              \
-    do {                                                                                           \
-        nc_test_checks++;                                                                          \
-        nc_status s_ = (expr);                                                                     \
-        if (s_ != (code) || !strstr(nc_last_error(), (needle)))                                    \
-            nc_test_fail(__FILE__, __LINE__, "%s -> %s \"%s\"; wanted %s containing \"%s\"", #expr, \
-                         nc_status_str(s_), nc_last_error(), nc_status_str(code), (needle));       \
-    } while (0)
-
 #define CHECK_STR(got, want)                                                                    \
     do {                                                                                        \
         nc_test_checks++;                                                                       \

@@ -9,7 +9,7 @@
 #include "nc_test.h"
 #include "nemoc/config.h"
 
-#define CHECK_ERR(expr, needle)                                                                      \
+#define CHECK_CONFIG_ERR(expr, needle)                                                               \
     do {                                                                                             \
         nc_test_checks++;                                                                            \
         nc_status s_ = (expr);                                                                       \
@@ -65,7 +65,7 @@ static void test_bools(void) {
     CHECK_OK(nc_cfg_get_bool(c, "flag", &b));
     CHECK(b);
     CHECK_OK(nc_cfg_apply_override(c, "flag=nope"));
-    CHECK_ERR(nc_cfg_get_bool_or(c, "flag", true, &b), "flag (t.yaml:1): expected bool");
+    CHECK_CONFIG_ERR(nc_cfg_get_bool_or(c, "flag", true, &b), "flag (t.yaml:1): expected bool");
     nc_cfg_free(c);
 }
 
@@ -73,17 +73,17 @@ static void test_enums(void) {
     static const char *const strategies[] = {"greedy", "greedy_batch", "beam", NULL};
     nc_cfg *c = parse("dec:\n  strategy: greedyy\n  other: beam\n  num: 3\n");
     int k = -1;
-    CHECK_ERR(nc_cfg_get_enum_or(c, "dec.strategy", strategies, 0, &k),
+    CHECK_CONFIG_ERR(nc_cfg_get_enum_or(c, "dec.strategy", strategies, 0, &k),
               "dec.strategy (t.yaml:2): 'greedyy' is not one of: greedy, greedy_batch, beam (did you mean 'greedy'?)");
     CHECK_OK(nc_cfg_get_enum_or(c, "dec.other", strategies, 0, &k));
     CHECK(k == 2);
     CHECK_OK(nc_cfg_get_enum_or(c, "dec.absent", strategies, 1, &k));
     CHECK(k == 1);
     /* Nothing close: the set, no suggestion. */
-    CHECK_ERR(nc_cfg_get_enum_or(c, "dec.num", strategies, 0, &k), "'3' is not one of: greedy, greedy_batch, beam");
+    CHECK_CONFIG_ERR(nc_cfg_get_enum_or(c, "dec.num", strategies, 0, &k), "'3' is not one of: greedy, greedy_batch, beam");
     CHECK(!strstr(nc_last_error(), "did you mean"));
     /* Case matters, as in NeMo's string comparisons; the suggestion shows the spelling. */
-    CHECK_ERR(nc_cfg_check_enum(c, "dec.other", "Beam", strategies, NULL), "(did you mean 'beam'?)");
+    CHECK_CONFIG_ERR(nc_cfg_check_enum(c, "dec.other", "Beam", strategies, NULL), "(did you mean 'beam'?)");
     nc_cfg_free(c);
 }
 
@@ -92,12 +92,12 @@ static void test_ranges(void) {
                       "  nothing: null\n  neg: -1\n");
     int64_t i = 0;
     double f = 0;
-    CHECK_ERR(nc_cfg_get_int_in(c, "t.bs", 1, 1 << 20, &i), "t.bs (t.yaml:3): must be in [1, 1048576], found 0");
-    CHECK_ERR(nc_cfg_get_int_in_or(c, "t.max_steps", -1, -1, INT64_MAX, &i), "t.max_steps (t.yaml:2): must be >= -1, found -5");
-    CHECK_ERR(nc_cfg_get_float_in_or(c, "t.lr", 1e-3, 0, INFINITY, &f), "t.lr (t.yaml:4): must be a finite number >= 0, found nan");
-    CHECK_ERR(nc_cfg_get_float_in_or(c, "t.clip", 0, -INFINITY, INFINITY, &f), "t.clip (t.yaml:5): must be a finite number, found -inf");
-    CHECK_ERR(nc_cfg_get_prob_or(c, "t.drop", 0.1, &f), "t.drop (t.yaml:6): must be in [0, 1) (a probability), found 1");
-    CHECK_ERR(nc_cfg_get_prob_or(c, "t.neg", 0.1, &f), "must be in [0, 1) (a probability), found -1");
+    CHECK_CONFIG_ERR(nc_cfg_get_int_in(c, "t.bs", 1, 1 << 20, &i), "t.bs (t.yaml:3): must be in [1, 1048576], found 0");
+    CHECK_CONFIG_ERR(nc_cfg_get_int_in_or(c, "t.max_steps", -1, -1, INT64_MAX, &i), "t.max_steps (t.yaml:2): must be >= -1, found -5");
+    CHECK_CONFIG_ERR(nc_cfg_get_float_in_or(c, "t.lr", 1e-3, 0, INFINITY, &f), "t.lr (t.yaml:4): must be a finite number >= 0, found nan");
+    CHECK_CONFIG_ERR(nc_cfg_get_float_in_or(c, "t.clip", 0, -INFINITY, INFINITY, &f), "t.clip (t.yaml:5): must be a finite number, found -inf");
+    CHECK_CONFIG_ERR(nc_cfg_get_prob_or(c, "t.drop", 0.1, &f), "t.drop (t.yaml:6): must be in [0, 1) (a probability), found 1");
+    CHECK_CONFIG_ERR(nc_cfg_get_prob_or(c, "t.neg", 0.1, &f), "must be in [0, 1) (a probability), found -1");
     CHECK_OK(nc_cfg_get_prob_or(c, "t.ok", 0.1, &f));
     CHECK(f == 0.5);
     /* A default is not checked: -1 stays a sentinel for "unset". */
@@ -106,9 +106,9 @@ static void test_ranges(void) {
     CHECK_OK(nc_cfg_get_int_in_or(c, "t.nothing", -1, 0, 10, &i));
     CHECK(i == -1);
     /* A type error keeps its own message. */
-    CHECK_ERR(nc_cfg_get_int_in(c, "t.ok", 0, 1, &i), "expected int, found float '0.5'");
-    CHECK_ERR(nc_cfg_error_at(c, "t.bs", "custom %d", 7), "t.bs (t.yaml:3): custom 7");
-    CHECK_ERR(nc_cfg_error_at(c, "t.absent", "why"), "t.absent: why");
+    CHECK_CONFIG_ERR(nc_cfg_get_int_in(c, "t.ok", 0, 1, &i), "expected int, found float '0.5'");
+    CHECK_CONFIG_ERR(nc_cfg_error_at(c, "t.bs", "custom %d", 7), "t.bs (t.yaml:3): custom 7");
+    CHECK_CONFIG_ERR(nc_cfg_error_at(c, "t.absent", "why"), "t.absent: why");
     nc_cfg_free(c);
 }
 
@@ -121,12 +121,12 @@ static void test_copy_origin(void) {
     double f;
     CHECK_OK(nc_cfg_get_node(c, "model", &model));
     CHECK_OK(nc_cfg_copy(model, true, &copy));
-    CHECK_ERR(nc_cfg_get_prob_or(copy, "encoder.dropout", 0.1, &f), "encoder.dropout: must be in [0, 1)");
+    CHECK_CONFIG_ERR(nc_cfg_get_prob_or(copy, "encoder.dropout", 0.1, &f), "encoder.dropout: must be in [0, 1)");
     CHECK_OK(nc_cfg_keep_origin(copy, model));
-    CHECK_ERR(nc_cfg_get_prob_or(copy, "encoder.dropout", 0.1, &f), "model.encoder.dropout (t.yaml:7): must be in [0, 1)");
-    CHECK_ERR(nc_cfg_get_prob_or(copy, "encoder.layers[1].p", 0.1, &f), "model.encoder.layers[1].p (t.yaml:8)");
+    CHECK_CONFIG_ERR(nc_cfg_get_prob_or(copy, "encoder.dropout", 0.1, &f), "model.encoder.dropout (t.yaml:7): must be in [0, 1)");
+    CHECK_CONFIG_ERR(nc_cfg_get_prob_or(copy, "encoder.layers[1].p", 0.1, &f), "model.encoder.layers[1].p (t.yaml:8)");
     int64_t i;
-    CHECK_ERR(nc_cfg_get_int_in(copy, "encoder.d_model", 5, 10, &i),
+    CHECK_CONFIG_ERR(nc_cfg_get_int_in(copy, "encoder.d_model", 5, 10, &i),
               "model.encoder.d_model (t.yaml:6): must be in [5, 10], found 4");
     nc_cfg_free(copy);
     nc_cfg_free(c);

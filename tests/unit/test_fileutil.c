@@ -19,15 +19,6 @@
 #include "nemoc/alloc.h"
 #include "nemoc/jsonl.h"
 
-#define CHECK_ERR(expr, code, needle)                                                              \
-    do {                                                                                           \
-        nc_test_checks++;                                                                          \
-        nc_status s_ = (expr);                                                                     \
-        if (s_ != (code) || !strstr(nc_last_error(), (needle)))                                    \
-            nc_test_fail(__FILE__, __LINE__, "%s -> %s \"%s\"; wanted %s containing \"%s\"", #expr, \
-                         nc_status_str(s_), nc_last_error(), nc_status_str(code), (needle));       \
-    } while (0)
-
 static char dir[4096];
 
 static const char *at(const char *name) {

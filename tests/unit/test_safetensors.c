@@ -14,15 +14,6 @@
 #include "nemoc/alloc.h"
 #include "nemoc/safetensors.h"
 
-#define CHECK_ERR(expr, code, needle)                                                              \
-    do {                                                                                           \
-        nc_test_checks++;                                                                          \
-        nc_status s_ = (expr);                                                                     \
-        if (s_ != (code) || !strstr(nc_last_error(), (needle)))                                    \
-            nc_test_fail(__FILE__, __LINE__, "%s -> %s \"%s\"; wanted %s containing \"%s\"", #expr, \
-                         nc_status_str(s_), nc_last_error(), nc_status_str(code), (needle));       \
-    } while (0)
-
 static nc_tensor *mk(nc_dtype dt, int ndim, const int64_t *shape, const void *data) {
     nc_tensor *t = NULL;
     if (nc_tensor_new(dt, ndim, shape, &t) != NC_OK) return NULL;

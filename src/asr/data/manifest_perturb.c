@@ -55,9 +55,10 @@ static char *perturbed_line(const nc_manifest_entry *e, const char *rel_path, do
     return s;
 }
 
-/* Reads, perturbs and writes utterance i; *line gets its manifest line. */
+/* Reads, perturbs and writes utterance i; *line gets its manifest line and
+ * *seconds the length written. */
 static nc_status perturb_one(const nc_manifest_perturb_params *p, const nc_asr_loader_params *lp,
-                             const nc_manifest_entry *e, int64_t i, char **line) {
+                             const nc_manifest_entry *e, int64_t i, char **line, double *seconds) {
     nc_audio_read_params rp = nc_audio_read_default_params();
     rp.target_sr = (int)lp->sample_rate;
     rp.offset = e->offset;
@@ -84,6 +85,7 @@ static nc_status perturb_one(const nc_manifest_perturb_params *p, const nc_asr_l
     nc_free(path);
     nc_audio_free(&a);
     if (s) return s;
+    *seconds = dur;
     *line = perturbed_line(e, rel, dur);
     return *line ? NC_OK : nc_error(NC_ERR_OOM, "%s: manifest line", e->source);
 }
@@ -106,7 +108,8 @@ nc_status nc_manifest_perturb(const nc_manifest_perturb_params *p, nc_manifest_p
     }
     char *audio_dir = nc_strdupf("%s/audio", p->out_dir);
     char **lines = nc_calloc((size_t)(m.n ? m.n : 1), sizeof *lines);
-    if (!audio_dir || !lines) s = nc_error(NC_ERR_OOM, "manifest perturb");
+    double *secs = nc_calloc((size_t)(m.n ? m.n : 1), sizeof *secs); /* summed in order: any thread count */
+    if (!audio_dir || !lines || !secs) s = nc_error(NC_ERR_OOM, "manifest perturb");
     if (!s) s = nc_mkdir_p(audio_dir);
     int64_t done = 0;
     int failed = s != NC_OK;
@@ -120,7 +123,7 @@ nc_status nc_manifest_perturb(const nc_manifest_perturb_params *p, nc_manifest_p
 #pragma omp atomic read
         stop = failed;
         if (stop) continue;
-        nc_status si = perturb_one(p, &lp, &m.entries[i], i, &lines[i]);
+        nc_status si = perturb_one(p, &lp, &m.entries[i], i, &lines[i], &secs[i]);
 #pragma omp critical(nc_manifest_perturb)
         {
             if (si && !failed) { /* the message is thread-local: carry it to this thread */
@@ -135,24 +138,22 @@ nc_status nc_manifest_perturb(const nc_manifest_perturb_params *p, nc_manifest_p
     if (s && why[0]) s = nc_error(s, "%s", why);
     if (!s) {
         nc_strbuf b = {0};
-        double secs = 0;
+        double total = 0;
         for (int64_t i = 0; i < m.n; i++) {
             nc_sb_puts(&b, lines[i]);
             nc_sb_putc(&b, '\n');
-            cJSON *o = cJSON_Parse(lines[i]);
-            const cJSON *d = o ? cJSON_GetObjectItemCaseSensitive(o, "duration") : NULL;
-            if (cJSON_IsNumber(d)) secs += d->valuedouble;
-            cJSON_Delete(o);
+            total += secs[i];
         }
         char *out = nc_strdupf("%s/manifest.json", p->out_dir);
         s = b.oom || !out ? nc_error(NC_ERR_OOM, "manifest perturb: output manifest")
                           : nc_write_file_atomic(out, b.p, b.n);
         nc_free(out);
         nc_sb_free(&b);
-        if (!s && stats) stats->n_utts = m.n, stats->seconds = secs;
+        if (!s && stats) stats->n_utts = m.n, stats->seconds = total;
     }
     for (int64_t i = 0; lines && i < m.n; i++) cJSON_free(lines[i]);
     nc_free(lines);
+    nc_free(secs);
     nc_free(audio_dir);
     nc_manifest_free(&m);
     nc_asr_loader_params_clear(&lp);
