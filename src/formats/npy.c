@@ -44,8 +44,15 @@ static const char *find_key(const char *h, const char *key) {
     return p;
 }
 
-nc_status nc_npy_parse(const void *buf, size_t len, const char *what, nc_tensor **out) {
-    *out = NULL;
+/* Item size of a numeric descr: "<u4" -> 4, "|u1" -> 1; 0 if not one. */
+static size_t descr_item_size(const char *d) {
+    if ((d[0] != '<' && d[0] != '|') || !strchr("uifb", d[1]) || d[2] < '1' || d[2] > '8' || d[3]) return 0;
+    size_t n = (size_t)(d[2] - '0');
+    return (n == 1 || n == 2 || n == 4 || n == 8) && (d[0] == '<' || n == 1) ? n : 0;
+}
+
+nc_status nc_npy_parse_info(const void *buf, size_t len, const char *what, nc_npy_info *info) {
+    memset(info, 0, sizeof *info);
     const unsigned char *b = buf;
     if (len < 10 || memcmp(b, MAGIC, 6) != 0)
         return nc_error(NC_ERR_FORMAT, "%s: not a .npy file (bad magic)", what);
@@ -70,24 +77,21 @@ nc_status nc_npy_parse(const void *buf, size_t len, const char *what, nc_tensor 
     const char *d = find_key(h, "descr");
     const char *fo = find_key(h, "fortran_order");
     const char *sh = find_key(h, "shape");
-    char descr[16] = {0};
-    nc_dtype dt = NC_F32;
-    int ndim = 0;
-    int64_t shape[NC_MAX_DIMS];
     if (!d || !fo || !sh || *d != '\'') {
         st = nc_error(NC_ERR_FORMAT, "%s: header lacks descr/fortran_order/shape", what);
         goto done;
     }
     {
         const char *e = strchr(d + 1, '\'');
-        if (!e || e - d - 1 >= (long)sizeof descr) {
+        if (!e || e - d - 1 >= (long)sizeof info->descr) {
             st = nc_error(NC_ERR_FORMAT, "%s: bad descr", what);
             goto done;
         }
-        memcpy(descr, d + 1, (size_t)(e - d - 1));
+        memcpy(info->descr, d + 1, (size_t)(e - d - 1));
     }
-    if (!descr_dtype(descr, &dt)) {
-        st = nc_error(NC_ERR_DTYPE, "%s: unsupported dtype '%s'", what, descr);
+    info->item_size = descr_item_size(info->descr);
+    if (!info->item_size) {
+        st = nc_error(NC_ERR_DTYPE, "%s: unsupported dtype '%s'", what, info->descr);
         goto done;
     }
     if (strncmp(fo, "False", 5) != 0) {
@@ -101,7 +105,7 @@ nc_status nc_npy_parse(const void *buf, size_t len, const char *what, nc_tensor 
     for (const char *p = sh + 1;;) {
         while (*p == ' ' || *p == ',') p++;
         if (*p == ')') break;
-        if (*p < '0' || *p > '9' || ndim == NC_MAX_DIMS) {
+        if (*p < '0' || *p > '9' || info->ndim == NC_MAX_DIMS) {
             st = nc_error(NC_ERR_FORMAT, "%s: bad shape", what);
             goto done;
         }
@@ -112,44 +116,57 @@ nc_status nc_npy_parse(const void *buf, size_t len, const char *what, nc_tensor 
             st = nc_error(NC_ERR_FORMAT, "%s: bad dimension", what);
             goto done;
         }
-        shape[ndim++] = v;
+        info->shape[info->ndim++] = v;
         p = end;
     }
     {
         /* Bytes needed, checked per dimension: a header may claim a shape
          * whose element count overflows (each dim alone is <= 2^40). */
         size_t avail = len - hoff - hlen;
-        size_t need = nc_dtype_size(dt);
+        size_t need = info->item_size;
         bool empty = false; /* a zero dim anywhere: no data at all, whatever the others say */
         int64_t nonzero = 1; /* as NumPy: the nonzero dims' product must fit, even for an empty array */
-        for (int i = 0; i < ndim; i++) {
-            empty |= shape[i] == 0;
-            if (shape[i] && __builtin_mul_overflow(nonzero, shape[i], &nonzero)) {
+        for (int i = 0; i < info->ndim; i++) {
+            empty |= info->shape[i] == 0;
+            if (info->shape[i] && __builtin_mul_overflow(nonzero, info->shape[i], &nonzero)) {
                 st = nc_error(NC_ERR_FORMAT, "%s: shape too large (element count overflows)", what);
                 goto done;
             }
         }
-        for (int i = 0; i < ndim && !empty; i++) {
-            if (shape[i] && need > avail / (size_t)shape[i]) {
+        for (int i = 0; i < info->ndim && !empty; i++) {
+            if (info->shape[i] && need > avail / (size_t)info->shape[i]) {
                 char shp[256];
-                nc_dims_str(ndim, shape, shp, sizeof shp);
+                nc_dims_str(info->ndim, info->shape, shp, sizeof shp);
                 st = nc_error(NC_ERR_FORMAT, "%s: data truncated (%zu bytes for shape %s)", what, avail, shp);
                 goto done;
             }
-            need *= (size_t)shape[i];
+            need *= (size_t)info->shape[i];
         }
         if (empty) need = 0;
         if (need > avail) {
             st = nc_error(NC_ERR_FORMAT, "%s: data truncated (%zu bytes, need %zu)", what, avail, need);
             goto done;
         }
-        st = nc_tensor_new(dt, ndim, shape, out);
-        if (st) goto done;
-        memcpy((*out)->data, b + hoff + hlen, need);
+        info->data_offset = hoff + hlen;
+        info->data_bytes = need;
     }
 done:
     nc_free(h);
     return st;
+}
+
+nc_status nc_npy_parse(const void *buf, size_t len, const char *what, nc_tensor **out) {
+    *out = NULL;
+    nc_npy_info info;
+    nc_status st = nc_npy_parse_info(buf, len, what, &info);
+    if (st) return st;
+    nc_dtype dt;
+    if (!descr_dtype(info.descr, &dt))
+        return nc_error(NC_ERR_DTYPE, "%s: unsupported dtype '%s'", what, info.descr);
+    st = nc_tensor_new(dt, info.ndim, info.shape, out);
+    if (st) return st;
+    memcpy((*out)->data, (const unsigned char *)buf + info.data_offset, info.data_bytes);
+    return NC_OK;
 }
 
 nc_status nc_npy_load(const char *path, nc_tensor **out) {
@@ -165,28 +182,44 @@ nc_status nc_npy_load(const char *path, nc_tensor **out) {
 nc_status nc_npy_save(const char *path, const nc_tensor *t) {
     const char *descr = dtype_descr(t->dtype);
     if (!descr) return nc_error(NC_ERR_DTYPE, "%s: cannot store %s in .npy", path, nc_dtype_name(t->dtype));
+    return nc_npy_save_raw(path, descr, t->ndim, t->shape, t->data);
+}
+
+nc_status nc_npy_save_raw(const char *path, const char *descr, int ndim, const int64_t *shape, const void *data) {
+    size_t item = descr_item_size(descr);
+    if (!item) return nc_error(NC_ERR_DTYPE, "%s: cannot store dtype '%s' in .npy", path, descr);
+    if (ndim < 0 || ndim > NC_MAX_DIMS) return nc_error(NC_ERR_INVALID_ARG, "%s: %d dimensions", path, ndim);
+    /* numpy.lib.format's header: repr of the dict, the shape as a Python
+     * tuple ("(5,)", "(3, 2)"), spaces up to a 64-byte boundary, '\n'. */
     char dict[512];
     int o = snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (", descr);
-    for (int i = 0; i < t->ndim; i++)
-        o += snprintf(dict + o, sizeof dict - (size_t)o, "%lld%s", (long long)t->shape[i],
-                      (t->ndim == 1 || i < t->ndim - 1) ? "," : "");
+    size_t n = item;
+    for (int i = 0; i < ndim; i++) {
+        o += snprintf(dict + o, sizeof dict - (size_t)o, "%s%lld%s", i ? " " : "", (long long)shape[i],
+                      (ndim == 1 || i < ndim - 1) ? "," : "");
+        n *= (size_t)shape[i];
+    }
     o += snprintf(dict + o, sizeof dict - (size_t)o, "), }");
-    /* Pad with spaces so data starts on a 64-byte boundary, newline-terminated. */
     size_t total = 10 + (size_t)o + 1;
     size_t pad = (64 - total % 64) % 64;
     size_t hlen = (size_t)o + pad + 1;
     unsigned char head[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(hlen & 0xff),
                               (unsigned char)(hlen >> 8)};
-    size_t n = nc_nbytes(t);
-    size_t all = 10 + hlen + n;
+    size_t all = 10 + hlen;
     char *img = nc_malloc(all);
     if (!img) return nc_error(NC_ERR_OOM, "%s: cannot allocate %zu bytes", path, all);
     memcpy(img, head, 10);
     memcpy(img + 10, dict, (size_t)o);
     memset(img + 10 + o, ' ', pad);
     img[10 + hlen - 1] = '\n';
-    memcpy(img + 10 + hlen, t->data, n);
-    nc_status s = nc_write_file_atomic(path, img, all);
+    nc_atomic_file *f;
+    nc_status s = nc_atomic_open(path, &f);
+    if (!s) {
+        s = nc_atomic_write(f, img, all);
+        if (!s && n) s = nc_atomic_write(f, data, n);
+        if (s) nc_atomic_abort(f);
+        else s = nc_atomic_commit(f);
+    }
     nc_free(img);
     return s;
 }
