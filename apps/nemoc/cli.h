@@ -49,5 +49,7 @@ int nc_cmd_asr_train(int argc, char **argv); /* cmd_asr.c */
 int nc_cmd_asr_transcribe(int argc, char **argv);
 int nc_cmd_asr_eval(int argc, char **argv);
 int nc_cmd_export(int argc, char **argv);
+int nc_cmd_llm_preprocess(int argc, char **argv); /* cmd_llm_data.c */
+int nc_cmd_llm_inspect(int argc, char **argv);
 
 #endif
