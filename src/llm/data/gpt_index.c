@@ -55,14 +55,14 @@ void nc_np_shuffle_i64(nc_rng *r, int64_t *x, int64_t n) {
 }
 
 int64_t nc_gpt_num_epochs(int64_t tokens_per_epoch, int64_t seq_length, int64_t num_samples, int add_extra) {
-    int64_t epochs = 0, total = 0;
-    for (;;) {
-        epochs++;
-        total += tokens_per_epoch;
-        /* -1 (add_extra): each sample takes seq_length + 1 tokens, but its
-         * last token is the next sample's first. */
-        if ((total - add_extra) / seq_length >= num_samples) return epochs;
-    }
+    /* _num_epochs loops until (epochs * tokens - 1) // seq_length >=
+     * num_samples (-1: each sample takes seq_length + 1 tokens, but its last
+     * token is the next sample's first). For integers that is
+     * epochs * tokens >= num_samples * seq_length + 1: the smallest such
+     * epochs (at least one), without looping. Callers bound num_samples. */
+    int64_t need = num_samples * seq_length + add_extra;
+    int64_t epochs = (need + tokens_per_epoch - 1) / tokens_per_epoch;
+    return epochs < 1 ? 1 : epochs;
 }
 
 void nc_gpt_index_free(nc_gpt_index *g) {
@@ -143,7 +143,8 @@ nc_status nc_gpt_index_build(const nc_indexed_dataset *data, int64_t begin, int6
                         (long long)n, (long long)tokens_per_epoch);
     if (seq_length <= 1 || seq_length > INT32_MAX / 2)
         return nc_error(NC_ERR_INVALID_ARG, "seq_length %lld: must be in [2, 2^30)", (long long)seq_length);
-    if (num_samples < 0) return nc_error(NC_ERR_INVALID_ARG, "num_samples %lld < 0", (long long)num_samples);
+    if (num_samples < 0 || num_samples > (INT64_MAX / 2) / seq_length)
+        return nc_error(NC_ERR_INVALID_ARG, "num_samples %lld: out of range", (long long)num_samples);
     int64_t num_epochs = nc_gpt_num_epochs(tokens_per_epoch, seq_length, num_samples, add_extra);
     if (num_epochs > INT32_MAX / n)
         return nc_error(NC_ERR_INVALID_ARG, "%lld epochs of %lld documents do not fit an int32 document index",
