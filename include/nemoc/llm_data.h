@@ -171,6 +171,11 @@ typedef struct nc_gpt_data_params {
      * (n_prefix strings; the weights as written in the config). */
     const char *const *data_prefix;
     int n_prefix;
+    /* Or NeMo's dict form {train: ..., validation: ..., test: ...}: a list
+     * per split (same syntax), every document used, splits_string ignored.
+     * Used when any n_split_prefix is non-zero. */
+    const char *const *split_prefix[3];
+    int n_split_prefix[3];
     const char *splits_string; /* "98,1,1" */
     int64_t num_samples[3];    /* train, valid, test */
     int64_t seq_length;

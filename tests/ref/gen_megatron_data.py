@@ -26,6 +26,7 @@ Writes tests/ref/megatron_data/:
   cases.json       the GPTDataset cases, the splits cases, the blended datasets
   blend_<split>_samples.npy, blend_<split>_source.npy  the blended train/valid/test datasets
                    (samples; dataset index and sample index per blended sample)
+  dict_<split>_samples.npy  data_prefix as a dict {train: [b], validation: [.5, a, .5, b], test: [a]}
 Run: NEMO_SRC=... /usr/bin/python3 tests/ref/gen_megatron_data.py"""
 import glob
 import importlib.util
@@ -179,8 +180,21 @@ def main():
                 np.stack([ds[i]["labels"].numpy() for i in range(len(ds))]).astype(np.int64))
         np.save(os.path.join(OUT, "blend_%s_source.npy" % name),
                 np.stack([ds.dataset_index.astype(np.int64), ds.dataset_sample_index]))
+    # The dict form: a prefix list per split, all documents, no splits_string.
+    cfg = OmegaConf.create({"data": {"index_mapping_dir": os.path.join(OUT, "idx"), "validation_drop_last": False,
+                                     "splits_string": None}})
+    per_split = dict(train=["b"], validation=["0.5", "a", "0.5", "b"], test=["a"], num_samples=[30, 11, 4],
+                     seq_length=5, seed=8)
+    dprefix = OmegaConf.create({"train": [pb], "validation": ["0.5", pa, "0.5", pb], "test": [pa]})
+    dss = gpt.build_train_valid_test_datasets(cfg, None, dprefix, "mmap", None, per_split["num_samples"],
+                                              per_split["seq_length"], per_split["seed"], True, tok)
+    per_split["len"] = []
+    for name, ds in zip(["train", "valid", "test"], dss):
+        per_split["len"].append(len(ds))
+        np.save(os.path.join(OUT, "dict_%s_samples.npy" % name),
+                np.stack([ds[i]["tokens"].numpy() for i in range(len(ds))]).astype(np.int64))
     with open(os.path.join(OUT, "cases.json"), "w") as f:
-        json.dump(dict(gpt=cases, splits=splits, blend=blend), f, indent=1)
+        json.dump(dict(gpt=cases, splits=splits, blend=blend, per_split=per_split), f, indent=1)
     total = sum(os.path.getsize(p) for p in glob.glob(os.path.join(OUT, "**"), recursive=True) if os.path.isfile(p))
     print("wrote %s (%d bytes)" % (OUT, total))
 

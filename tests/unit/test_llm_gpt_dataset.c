@@ -10,6 +10,7 @@
  *  - get_train_valid_test_split_ boundaries for ten splits_string/size pairs;
  *  - a 0.3/0.7 blend of a and b over "8,1,1": lengths, the dataset and sample
  *    each blended index comes from, and tokens/labels equal NeMo's;
+ *  - data_prefix as a dict of per-split lists (one of them blended);
  *  - corrupt caches and bad parameters are named errors. Exact equality
  *    everywhere (integers). */
 #include <stdlib.h>
@@ -198,6 +199,52 @@ static void blend(const cJSON *b, const char *tmp) {
     CHECK(s[0] == NULL && s[1] == NULL && s[2] == NULL);
 }
 
+/* data_prefix as a dict: {train: [b], validation: [.5, a, .5, b], test: [a]}. */
+static void per_split(const cJSON *c, const char *tmp) {
+    char pa[1100], pb[1100];
+    snprintf(pa, sizeof pa, "%s/a", fixture);
+    snprintf(pb, sizeof pb, "%s/b", fixture);
+    const char *train[1] = {pb}, *valid[4] = {"0.5", pa, "0.5", pb}, *test[1] = {pa};
+    nc_gpt_data_params p = nc_gpt_data_default_params();
+    p.split_prefix[0] = train;
+    p.split_prefix[1] = valid;
+    p.split_prefix[2] = test;
+    p.n_split_prefix[0] = 1;
+    p.n_split_prefix[1] = 4;
+    p.n_split_prefix[2] = 1;
+    p.splits_string = "garbage: ignored in the dict form";
+    const cJSON *ns = cJSON_GetObjectItemCaseSensitive(c, "num_samples"), *lens = cJSON_GetObjectItemCaseSensitive(c, "len");
+    for (int k = 0; k < 3; k++) p.num_samples[k] = (int64_t)cJSON_GetArrayItem(ns, k)->valuedouble;
+    p.seq_length = num(c, "seq_length");
+    p.seed = (uint64_t)num(c, "seed");
+    p.validation_drop_last = false;
+    p.index_mapping_dir = tmp;
+    nc_gpt_split_data *s[3];
+    CHECK_OK(nc_gpt_build_datasets(&p, s));
+    static const char *const names[3] = {"train", "valid", "test"};
+    for (int k = 0; k < 3; k++) {
+        if (!s[k]) continue;
+        int64_t n = nc_gpt_split_data_len(s[k]), L = nc_gpt_split_data_sample_len(s[k]);
+        if (n != (int64_t)cJSON_GetArrayItem(lens, k)->valuedouble)
+            nc_test_fail(__FILE__, __LINE__, "dict form, %s: %lld samples, NeMo %lld", names[k], (long long)n,
+                         (long long)cJSON_GetArrayItem(lens, k)->valuedouble);
+        char name[64];
+        snprintf(name, sizeof name, "dict_%s_samples", names[k]);
+        nc_tensor *want = nc_test_npy(fixture, name);
+        int bad = 0;
+        int32_t out[64];
+        for (int64_t i = 0; want && L <= 64 && i < n && i < want->shape[0]; i++) {
+            CHECK_OK(nc_gpt_split_data_sample(s[k], i, out));
+            /* NeMo's tokens: the first seq_length ids, -1 padding shown as 0. */
+            for (int64_t q = 0; q < L - 1; q++)
+                bad += (out[q] < 0 ? 0 : out[q]) != ((const int64_t *)want->data)[i * (L - 1) + q];
+        }
+        if (!want || bad) nc_test_fail(__FILE__, __LINE__, "dict form, %s: %d differences", names[k], bad);
+        nc_tensor_free(want);
+        nc_gpt_split_data_free(s[k]);
+    }
+}
+
 /* Caches that do not fit the data, and parameters NeMo cannot take. */
 static void bad_caches(const char *tmp) {
     char prefix[1100], base[1300], path[1400];
@@ -261,6 +308,7 @@ int main(void) {
     gpt_cases(cJSON_GetObjectItemCaseSensitive(cases, "gpt"), nc_test_tmpdir("llm_gpt_cases"));
     split_cases(cJSON_GetObjectItemCaseSensitive(cases, "splits"));
     blend(cJSON_GetObjectItemCaseSensitive(cases, "blend"), nc_test_tmpdir("llm_gpt_blend"));
+    per_split(cJSON_GetObjectItemCaseSensitive(cases, "per_split"), nc_test_tmpdir("llm_gpt_dict"));
     bad_caches(nc_test_tmpdir("llm_gpt_bad"));
     cJSON_Delete(cases);
     return nc_test_finish("llm_gpt_dataset");

@@ -138,11 +138,65 @@ static nc_status parse_weight(const char *s, double *w) {
     return NC_OK;
 }
 
-/* The GPT datasets of prefix i for every non-empty split. Each split owns
- * its own mapping of the files (mmap is shared by the kernel; only the
- * open-time checks are repeated), so splits can be freed independently. */
-static nc_status build_prefix(const nc_gpt_data_params *p, int i, const double *w, nc_gpt_split_data *out[3]) {
+/* Weights of a [w1, p1, w2, p2, ...] list (or one prefix: weight 1),
+ * normalised. Returns the number of datasets. */
+static nc_status list_weights(const char *const *list, int n, const char *key, double *w, int *np) {
+    if (n < 1 || (n > 1 && n % 2))
+        return nc_error(NC_ERR_CONFIG, "%s: %d entries; expected one prefix or [w1, prefix1, w2, prefix2, ...]", key,
+                        n);
+    *np = n == 1 ? 1 : n / 2;
+    if (*np > 254) return nc_error(NC_ERR_CONFIG, "%s: %d datasets (BlendableDataset takes < 255)", key, *np);
+    double sum = 0;
+    for (int i = 0; i < *np; i++) {
+        w[i] = 1.0;
+        if (n > 1) {
+            nc_status s = parse_weight(list[2 * i], &w[i]);
+            if (s) return nc_error_prefix(s, "%s", key);
+        }
+        sum += w[i];
+    }
+    if (!(sum > 0)) return nc_error(NC_ERR_CONFIG, "%s: the weights sum to 0", key);
+    for (int i = 0; i < *np; i++) w[i] /= sum;
+    return NC_OK;
+}
+
+static nc_status split_new(int np, bool blend, nc_gpt_split_data **out) {
+    nc_gpt_split_data *sd = nc_calloc(1, sizeof *sd);
+    if (!sd) return nc_error(NC_ERR_OOM, "GPT datasets");
+    sd->n = np;
+    sd->blend = blend;
+    sd->ds = nc_calloc((size_t)np, sizeof *sd->ds);
+    sd->data = nc_calloc((size_t)np, sizeof *sd->data);
+    *out = sd;
+    if (!sd->ds || !sd->data) return nc_error(NC_ERR_OOM, "GPT datasets");
+    return NC_OK;
+}
+
+/* GPTDataset i of split k over sequences [b, e) of `data` (which sd takes). */
+static nc_status add_dataset(const nc_gpt_data_params *p, nc_gpt_split_data *sd, int i, int k, const char *prefix,
+                             nc_indexed_dataset *data, int64_t b, int64_t e, double w) {
     static const char *const names[3] = {"train", "valid", "test"};
+    sd->data[i] = data;
+    nc_gpt_dataset_params dp = nc_gpt_dataset_default_params();
+    dp.name = names[k];
+    /* int(math.ceil(num_samples * weight * 1.005)) per blended dataset:
+     * 0.5% more so that the blend does not run short. */
+    dp.num_samples = sd->blend ? (int64_t)ceil((double)p->num_samples[k] * w * 1.005) : p->num_samples[k];
+    dp.seq_length = p->seq_length;
+    dp.seed = p->seed;
+    dp.drop_last = k == 1 ? p->validation_drop_last : true;
+    dp.add_extra_token = p->add_extra_token;
+    dp.shuffle_documents = p->shuffle_documents;
+    dp.index_mapping_dir = p->index_mapping_dir;
+    sd->size += dp.num_samples;
+    return nc_gpt_dataset_new(data, prefix, b, e, &dp, &sd->ds[i]);
+}
+
+/* The list form: prefix i split by splits_string into every non-empty
+ * split. Each split owns its own mapping of the files (the kernel shares the
+ * pages; only the open-time checks are repeated), so splits are freed
+ * independently. */
+static nc_status build_prefix(const nc_gpt_data_params *p, int i, const double *w, nc_gpt_split_data *out[3]) {
     const char *prefix = p->n_prefix == 1 ? p->data_prefix[0] : p->data_prefix[2 * i + 1];
     nc_indexed_dataset *first;
     nc_status s = nc_indexed_open(prefix, &first);
@@ -152,83 +206,81 @@ static nc_status build_prefix(const nc_gpt_data_params *p, int i, const double *
     bool used = false;
     for (int k = 0; k < 3 && !s; k++) {
         if (split[k + 1] <= split[k]) continue; /* an empty split: no dataset */
-        if (!used) {
-            out[k]->data[i] = first;
-            used = true;
-        } else {
-            s = nc_indexed_open(prefix, &out[k]->data[i]);
-            if (s) break;
-        }
-        nc_gpt_dataset_params dp = nc_gpt_dataset_default_params();
-        dp.name = names[k];
-        /* int(math.ceil(num_samples * weight * 1.005)) per blended dataset:
-         * 0.5% more so that the blend does not run short. */
-        dp.num_samples = p->n_prefix == 1 ? p->num_samples[k] : (int64_t)ceil((double)p->num_samples[k] * w[i] * 1.005);
-        dp.seq_length = p->seq_length;
-        dp.seed = p->seed;
-        dp.drop_last = k == 1 ? p->validation_drop_last : true;
-        dp.add_extra_token = p->add_extra_token;
-        dp.shuffle_documents = p->shuffle_documents;
-        dp.index_mapping_dir = p->index_mapping_dir;
-        out[k]->size += dp.num_samples;
-        s = nc_gpt_dataset_new(out[k]->data[i], prefix, split[k], split[k + 1], &dp, &out[k]->ds[i]);
+        nc_indexed_dataset *data = first;
+        if (used) s = nc_indexed_open(prefix, &data);
+        used = true;
+        if (!s) s = add_dataset(p, out[k], i, k, prefix, data, split[k], split[k + 1], w[i]);
     }
     if (!used) nc_indexed_close(first);
     return s;
 }
 
-nc_status nc_gpt_build_datasets(const nc_gpt_data_params *p, nc_gpt_split_data *out[3]) {
-    out[0] = out[1] = out[2] = NULL;
-    if (p->n_prefix < 1 || (p->n_prefix > 1 && p->n_prefix % 2))
-        return nc_error(NC_ERR_CONFIG, "data_prefix: %d entries; expected one prefix or [w1, prefix1, w2, ...]",
-                        p->n_prefix);
-    int np = p->n_prefix == 1 ? 1 : p->n_prefix / 2;
-    if (np > 254) return nc_error(NC_ERR_CONFIG, "data_prefix: %d datasets (BlendableDataset takes < 255)", np);
-    double w[256];
-    double wsum = 0;
-    for (int i = 0; i < np; i++) {
-        w[i] = 1.0;
-        if (p->n_prefix > 1) {
-            nc_status s = parse_weight(p->data_prefix[2 * i], &w[i]);
-            if (s) return s;
-        }
-        wsum += w[i];
-    }
-    if (!(wsum > 0)) return nc_error(NC_ERR_CONFIG, "data_prefix: the weights sum to 0");
-    for (int i = 0; i < np; i++) w[i] /= wsum;
-    nc_status s = NC_OK;
-    for (int k = 0; k < 3 && !s; k++) {
-        out[k] = nc_calloc(1, sizeof *out[k]);
-        if (!out[k]) s = nc_error(NC_ERR_OOM, "GPT datasets");
-        else {
-            out[k]->n = np;
-            out[k]->blend = p->n_prefix > 1;
-            out[k]->ds = nc_calloc((size_t)np, sizeof *out[k]->ds);
-            out[k]->data = nc_calloc((size_t)np, sizeof *out[k]->data);
-            if (!out[k]->ds || !out[k]->data) s = nc_error(NC_ERR_OOM, "GPT datasets");
-        }
-    }
-    for (int i = 0; i < np && !s; i++) s = build_prefix(p, i, w, out);
+/* The blend indices of every split, once its datasets exist; an empty
+ * split is dropped. */
+static nc_status finish_splits(const nc_gpt_data_params *p, nc_gpt_split_data *out[3], const double w[3][256]) {
     static const char *const names[3] = {"train", "validation", "test"};
-    for (int k = 0; k < 3 && !s; k++) {
+    for (int k = 0; k < 3; k++) {
+        if (!out[k]) continue;
         int present = 0;
-        for (int i = 0; i < np; i++) present += out[k]->ds[i] != NULL;
+        for (int i = 0; i < out[k]->n; i++) present += out[k]->ds[i] != NULL;
         /* A split empty for some prefixes only cannot be blended with the
          * weights given (NeMo's BlendableDataset asserts on it). */
-        if (present && present < np) {
-            s = nc_error(NC_ERR_CONFIG, "splits_string '%s': the %s split is empty for some data_prefix entries only",
-                         p->splits_string, names[k]);
-        } else if (!present) {
+        if (present && present < out[k]->n)
+            return nc_error(NC_ERR_CONFIG, "splits_string '%s': the %s split is empty for some data_prefix entries only",
+                            p->splits_string, names[k]);
+        if (!present) {
             nc_gpt_split_data_free(out[k]);
             out[k] = NULL;
         } else if (out[k]->blend) {
             int64_t n = out[k]->size ? out[k]->size : 1;
             out[k]->dataset_index = nc_malloc((size_t)n);
             out[k]->dataset_sample_index = nc_malloc((size_t)n * sizeof(int64_t));
-            if (!out[k]->dataset_index || !out[k]->dataset_sample_index) s = nc_error(NC_ERR_OOM, "blend indices");
-            else blending_indices(w, np, out[k]->size, out[k]->dataset_index, out[k]->dataset_sample_index);
+            if (!out[k]->dataset_index || !out[k]->dataset_sample_index) return nc_error(NC_ERR_OOM, "blend indices");
+            blending_indices(w[k], out[k]->n, out[k]->size, out[k]->dataset_index, out[k]->dataset_sample_index);
         }
     }
+    return NC_OK;
+}
+
+/* The dict form (data_prefix: {train: [...], validation: [...], test: [...]}):
+ * each split its own prefixes, every document of them, no splits_string. */
+static nc_status build_per_split(const nc_gpt_data_params *p, nc_gpt_split_data *out[3], double w[3][256]) {
+    static const char *const keys[3] = {"data_prefix.train", "data_prefix.validation", "data_prefix.test"};
+    nc_status s = NC_OK;
+    for (int k = 0; k < 3 && !s; k++) {
+        int np;
+        const char *const *list = p->split_prefix[k];
+        int n = p->n_split_prefix[k];
+        s = list_weights(list, n, keys[k], w[k], &np);
+        if (!s) s = split_new(np, n > 1, &out[k]);
+        for (int i = 0; i < np && !s; i++) {
+            const char *prefix = n == 1 ? list[0] : list[2 * i + 1];
+            nc_indexed_dataset *data;
+            s = nc_indexed_open(prefix, &data);
+            if (!s) s = add_dataset(p, out[k], i, k, prefix, data, 0, nc_indexed_len(data), w[k][i]);
+        }
+        /* build_dataset blends into exactly num_samples (the list form into
+         * the sum of the per-dataset counts). */
+        if (!s) out[k]->size = p->num_samples[k];
+    }
+    return s;
+}
+
+nc_status nc_gpt_build_datasets(const nc_gpt_data_params *p, nc_gpt_split_data *out[3]) {
+    out[0] = out[1] = out[2] = NULL;
+    double w[3][256];
+    nc_status s;
+    if (p->n_split_prefix[0] || p->n_split_prefix[1] || p->n_split_prefix[2]) {
+        s = build_per_split(p, out, w);
+    } else {
+        int np;
+        s = list_weights(p->data_prefix, p->n_prefix, "data_prefix", w[0], &np);
+        memcpy(w[1], w[0], sizeof w[0]);
+        memcpy(w[2], w[0], sizeof w[0]);
+        for (int k = 0; k < 3 && !s; k++) s = split_new(np, p->n_prefix > 1, &out[k]);
+        for (int i = 0; i < np && !s; i++) s = build_prefix(p, i, w[0], out);
+    }
+    if (!s) s = finish_splits(p, out, (const double(*)[256])w);
     if (s) {
         for (int k = 0; k < 3; k++) {
             nc_gpt_split_data_free(out[k]);
