@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "nemoc/config.h"
 #include "nemoc/status.h"
 #include "nemoc/tokenizer.h"
 
@@ -187,6 +188,18 @@ typedef struct nc_gpt_data_params {
 } nc_gpt_data_params;
 
 nc_gpt_data_params nc_gpt_data_default_params(void);
+
+/* From a NeMo model config (the `model:` node of megatron_gpt_config.yaml):
+ * data.data_prefix (a prefix, [w1, p1, ...] or {train, validation, test}),
+ * data.data_impl (mmap), data.splits_string, data.seq_length (else
+ * encoder_seq_length), seed, data.index_mapping_dir,
+ * data.no_seqlen_plus_one_input_tokens, data.shuffle_documents,
+ * data.validation_drop_last. Errors name the key. num_samples stay 0 for the
+ * trainer to fill (NeMo: max_steps * global_batch_size, ...). Strings point
+ * into the config, which must outlive p; free the lists with
+ * nc_gpt_data_params_free. */
+nc_status nc_gpt_data_params_from_cfg(const nc_cfg *model, nc_gpt_data_params *p);
+void nc_gpt_data_params_free(nc_gpt_data_params *p);
 
 /* One split: a GPTDataset, or a BlendableDataset of one per prefix. */
 typedef struct nc_gpt_split_data nc_gpt_split_data;
