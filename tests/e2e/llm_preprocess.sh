@@ -4,7 +4,7 @@
 # model; the indexed dataset read back holds one document per non-empty line
 # whose ids are `nemoc tokenizer encode`'s plus the eos id (--append-eod);
 # 1 and 3 workers and a gzip-compressed input give byte-identical files; two
-# --json-keys give two datasets. Bad input: malformed JSON, a missing key, a
+# --json-keys give two datasets. Bad input: malformed JSON (trailing junk too), a missing key, a
 # number where text belongs, invalid UTF-8 (each exit 1 naming file:line, no
 # output left behind), --skip-bad-lines (counted, first one named), empty
 # texts (skipped with a warning, as NeMo skips them), truncated and
@@ -74,11 +74,13 @@ bad() { # bad NAME LINE3: in.jsonl's first lines with line 3 replaced
 }
 bad notjson '{"text": "unterminated'
 bad nokey '{"body": "no text key"}'
+bad junk '{"text": "fine"} and then junk'
 bad number '{"text": 42}'
 printf '{"text": "\xff\xfe bad bytes"}\n' >"$TMP/utf8_line"
 bad utf8 "$(cat "$TMP/utf8_line")"
 expect 1 "notjson.jsonl:3: not valid JSON" -- "${PP[@]}" --input "$TMP/notjson.jsonl" --output-prefix "$TMP/bad1"
 [ ! -e "$TMP/bad1_text_document.bin" ] && [ ! -e "$TMP/bad1_text_document.idx" ] || fail "a failed run left output"
+expect 1 "junk.jsonl:3: not valid JSON" -- "${PP[@]}" --input "$TMP/junk.jsonl" --output-prefix "$TMP/bad6"
 expect 1 "nokey.jsonl:3: missing key 'text'" -- "${PP[@]}" --input "$TMP/nokey.jsonl" --output-prefix "$TMP/bad2"
 expect 1 "number.jsonl:3: 'text' is not a string" -- "${PP[@]}" --input "$TMP/number.jsonl" --output-prefix "$TMP/bad3"
 expect 1 "utf8.jsonl:3: 'text' is not valid UTF-8" -- "${PP[@]}" --input "$TMP/utf8.jsonl" --output-prefix "$TMP/bad4"
@@ -89,6 +91,9 @@ expect 0 "2 bad lines skipped; the first: $TMP/two.jsonl:3: not valid JSON" -- \
 # A list of inputs (comma-separated and a glob), in order.
 expect 0 "12 lines, 10 documents" -- "${PP[@]}" --input "$TMP/nokey.jsonl,$TMP/notjso*.jsonl" --output-prefix "$TMP/list" --skip-bad-lines
 expect 1 "missing.jsonl" -- "${PP[@]}" --input "$TMP/missing.jsonl" --output-prefix "$TMP/bad5"
+mkfifo "$TMP/fifo.jsonl"
+expect 1 "is a FIFO" -- "${PP[@]}" --input "$TMP/fifo.jsonl" --output-prefix "$TMP/bad7"
+expect 1 "$TMP/nodir/x_text_document.bin" -- "${PP[@]}" --input "$TMP/in.jsonl" --output-prefix "$TMP/nodir/x"
 
 # Corrupt index files.
 head -c 40 "$TMP/w1_text_document.idx" >"$TMP/trunc.idx"

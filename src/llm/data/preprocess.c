@@ -174,7 +174,9 @@ static void process(const pp_ctx *c, pp_chunk *k, nc_token_ids *tok) {
         if (is_blank(line, n)) continue;
         k->lines++;
         const char *perr = NULL;
-        cJSON *obj = cJSON_ParseWithLengthOpts(line, (size_t)n, &perr, false);
+        /* n + 1: the NUL after the line, so that anything after the value
+         * ("{...} junk") is an error, as in json.loads. */
+        cJSON *obj = cJSON_ParseWithLengthOpts(line, (size_t)n + 1, &perr, true);
         char why[200];
         if (!obj || !cJSON_IsObject(obj)) {
             snprintf(why, sizeof why, "%s", obj ? "not a JSON object" : "not valid JSON");
