@@ -268,18 +268,18 @@ static void bad_caches(const char *tmp) {
     /* A shuffle entry past the samples. */
     snprintf(path, sizeof path, "%s_shuffle_idx.npy", base);
     uint32_t sh[3] = {0, 1, 999};
-    int64_t shape[2] = {3, 2};
-    CHECK_OK(nc_npy_save_raw(path, "<u4", 1, shape, sh));
+    int64_t three = 3, two = 2;
+    CHECK_OK(nc_npy_save_raw(path, "<u4", 1, &three, sh));
     CHECK_ERR(nc_gpt_dataset_new(d, prefix, 0, 10, &p, &g), NC_ERR_FORMAT, "entry 2 is sample 999");
     /* A document index naming documents outside the split. */
     int32_t docs[2] = {0, 57};
     snprintf(path, sizeof path, "%s_doc_idx.npy", base);
-    CHECK_OK(nc_npy_save_raw(path, "<i4", 1, shape, docs));
+    CHECK_OK(nc_npy_save_raw(path, "<i4", 1, &two, docs));
     CHECK_ERR(nc_gpt_dataset_new(d, prefix, 0, 10, &p, &g), NC_ERR_FORMAT, "document 57");
     /* A sample index of the wrong dtype. */
     snprintf(path, sizeof path, "%s_doc_idx.npy", base);
     int64_t docs64[2] = {0, 1};
-    CHECK_OK(nc_npy_save_raw(path, "<i8", 1, shape, docs64));
+    CHECK_OK(nc_npy_save_raw(path, "<i8", 1, &two, docs64));
     CHECK_ERR(nc_gpt_dataset_new(d, prefix, 0, 10, &p, &g), NC_ERR_FORMAT, "dtype '<i8'");
     /* Parameters. */
     p.index_mapping_dir = tmp;
