@@ -6,7 +6,10 @@
  *        tokenizer.model + tokenizer.vocab (Debian's spm_train, run with the
  *        flags NeMo's create_spt_model passes) and vocab.txt (NeMo's format:
  *        "▁x" -> "x", "x" -> "##x", special and user symbols left out)
- *   wpe: DATA_ROOT/tokenizer_wpe_v{V}/vocab.txt (nc_wordpiece_train).
+ *   wpe: DATA_ROOT/tokenizer_wpe_v{V}/vocab.txt (nc_wordpiece_train)
+ *   gpt2bpe: DATA_ROOT/tokenizer_gpt2bpe_v{V}/vocab.json + merges.txt, a
+ *        byte-level BPE for NeMo's GPT2BPETokenizer (nc_bpe_train; case
+ *        is kept, as GPT-2's tokenizer is case-sensitive).
  * As in NeMo the corpus keeps the manifests' text as is; lower-casing happens
  * in the tokenizer (spe: --normalization_rule_name=nmt_nfkc_cf; wpe: the BERT
  * normaliser) unless --no_lower_case. */
@@ -36,7 +39,7 @@
 typedef struct tok_args {
     const char *manifest, *data_file, *data_root;
     long vocab_size;
-    const char *tokenizer; /* spe | wpe */
+    const char *tokenizer; /* spe | wpe | gpt2bpe */
     const char *spe_type;  /* bpe | unigram | char | word */
     const char *coverage;
     int lower_case, log;
@@ -55,7 +58,8 @@ static void usage(FILE *f) {
             "  --data_file LIST               comma-separated text files, one sentence per line\n"
             "  --data_root DIR                output directory (created)\n"
             "  --vocab_size N                 vocabulary size (default 1024)\n"
-            "  --tokenizer spe|wpe            SentencePiece or BERT WordPiece (default wpe)\n"
+            "  --tokenizer spe|wpe|gpt2bpe    SentencePiece, BERT WordPiece (default) or GPT-2 byte-level\n"
+            "                                 BPE (vocab.json + merges.txt, for --type gpt2)\n"
             "  --spe_type bpe|unigram|char|word  SentencePiece model type (default bpe)\n"
             "  --spe_character_coverage X     character coverage (default 1.0; ~0.9995 for CJK)\n"
             "  --spe_max_sentencepiece_length N  longest piece (default: no limit)\n"
@@ -198,8 +202,8 @@ static int parse(int argc, char **argv, tok_args *a) {
         fprintf(stderr, "nemoc tokenizer train: --data_root is required\n");
         return 2;
     }
-    if (strcmp(a->tokenizer, "spe") && strcmp(a->tokenizer, "wpe")) {
-        fprintf(stderr, "nemoc tokenizer train: --tokenizer must be spe or wpe, got '%s'\n", a->tokenizer);
+    if (strcmp(a->tokenizer, "spe") && strcmp(a->tokenizer, "wpe") && strcmp(a->tokenizer, "gpt2bpe")) {
+        fprintf(stderr, "nemoc tokenizer train: --tokenizer must be spe, wpe or gpt2bpe, got '%s'\n", a->tokenizer);
         return 2;
     }
     const char *types[] = {"bpe", "unigram", "char", "word"};
@@ -499,8 +503,10 @@ static int train_spe(const tok_args *a, const char *text_path) {
     return rc;
 }
 
-static int train_wpe(const tok_args *a, const char *text_path) {
-    char *dir = nc_strdupf("%s/tokenizer_wpe_v%ld", a->data_root, a->vocab_size);
+/* wpe and gpt2bpe: vocabularies built by the library, not by a program. */
+static int train_in_c(const tok_args *a, const char *text_path) {
+    bool bbpe = !strcmp(a->tokenizer, "gpt2bpe");
+    char *dir = nc_strdupf("%s/tokenizer_%s_v%ld", a->data_root, bbpe ? "gpt2bpe" : "wpe", a->vocab_size);
     char *vocab = dir ? nc_strdupf("%s/vocab.txt", dir) : NULL;
     char *list = nc_strdup(text_path);
     const char **files = NULL; /* the comma-separated data files, any number */
@@ -511,7 +517,14 @@ static int train_wpe(const tok_args *a, const char *text_path) {
         st = nc_vec_reserve(&files, &cap, nf + 1, sizeof *files);
         if (!st) files[nf++] = f;
     }
-    if (!rc && !st) {
+    if (!rc && !st && bbpe) {
+        nc_bpe_train_params p = nc_bpe_train_default_params();
+        p.vocab_size = a->vocab_size;
+        st = nc_bpe_train(files, nf, &p, dir, &size);
+        nc_tokenizer *t = NULL; /* what was written must load */
+        if (!st) st = nc_tokenizer_gpt2_load_dir(dir, &t);
+        nc_tokenizer_free(t);
+    } else if (!rc && !st) {
         nc_wordpiece_train_params p = nc_wordpiece_train_default_params();
         p.vocab_size = a->vocab_size;
         p.lower_case = a->lower_case;
@@ -521,7 +534,7 @@ static int train_wpe(const tok_args *a, const char *text_path) {
         fprintf(stderr, "nemoc tokenizer train: %s\n", nc_last_error());
         rc = 1;
     } else if (!rc) {
-        if (a->log) fprintf(stderr, "WordPiece vocabulary: %lld tokens\n", (long long)size);
+        if (a->log) fprintf(stderr, "%s vocabulary: %lld tokens\n", bbpe ? "Byte-level BPE" : "WordPiece", (long long)size);
         printf("Serialized tokenizer at location : %s\n", dir);
     }
     nc_free(files);
@@ -549,7 +562,7 @@ int nc_cmd_tokenizer_train(int argc, char **argv) {
             /* reported */
         } else {
             if (a.manifest) text = doc;
-            rc = !strcmp(a.tokenizer, "spe") ? train_spe(&a, text) : train_wpe(&a, text);
+            rc = !strcmp(a.tokenizer, "spe") ? train_spe(&a, text) : train_in_c(&a, text);
         }
         nc_free(doc);
     }
