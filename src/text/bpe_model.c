@@ -150,6 +150,24 @@ nc_status nc_bpe_finish(nc_bpe *m, const char *what) {
             return nc_error(NC_ERR_FORMAT, "%s: byte 0x%02X has no vocabulary entry '%.*s' (not a byte-level BPE vocabulary)",
                             what, b, n, c);
     }
+    /* ordered: each merge's parts are bytes or made by an earlier merge.
+     * Then a merge never creates a pair that outranks the one just merged,
+     * so merging by (rank, position) from a heap (HF's Word::merge_all)
+     * equals GPT-2's "lowest-ranked pair, every occurrence, left to right". */
+    int32_t *made = nc_malloc((size_t)m->n_ids * sizeof *made);
+    if (!made) return nc_error(NC_ERR_OOM, "%s: out of memory", what);
+    for (int64_t i = 0; i < m->n_ids; i++) made[i] = INT32_MAX;
+    for (int64_t i = 0; i < m->cap_merges; i++)
+        if (m->merges[i].rank >= 0 && m->merges[i].rank < made[m->merges[i].merged])
+            made[m->merges[i].merged] = m->merges[i].rank;
+    m->ordered = true;
+    for (int64_t i = 0; i < m->cap_merges && m->ordered; i++) {
+        const nc_bpe_merge *e = &m->merges[i];
+        if (e->rank < 0) continue;
+        int32_t l = (int32_t)(e->key >> 32), r = (int32_t)(uint32_t)e->key;
+        if ((made[l] != INT32_MAX && made[l] >= e->rank) || (made[r] != INT32_MAX && made[r] >= e->rank)) m->ordered = false;
+    }
+    nc_free(made);
     /* Decoded bytes per id, as HF's ByteLevel decoder: a piece made only of
      * byte characters becomes those bytes; any other piece (an added token
      * such as "<|endoftext|>" stays as it is written. */
@@ -181,6 +199,78 @@ nc_status nc_bpe_finish(nc_bpe *m, const char *what) {
     return NC_OK;
 }
 
+/* A pending merge of the symbols at pos and its successor. */
+typedef struct hentry {
+    int32_t rank;
+    int32_t pos;
+    int32_t left, right; /* the ids it was made for: stale when they changed */
+} hentry;
+
+static bool hless(const hentry *a, const hentry *b) { return a->rank < b->rank || (a->rank == b->rank && a->pos < b->pos); }
+
+static void hpush(hentry *h, int64_t *n, hentry e) {
+    int64_t i = (*n)++;
+    while (i > 0 && hless(&e, &h[(i - 1) / 2])) {
+        h[i] = h[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    h[i] = e;
+}
+
+static hentry hpop(hentry *h, int64_t *n) {
+    hentry top = h[0], last = h[--*n];
+    int64_t i = 0;
+    for (;;) {
+        int64_t c = 2 * i + 1;
+        if (c >= *n) break;
+        if (c + 1 < *n && hless(&h[c + 1], &h[c])) c++;
+        if (!hless(&h[c], &last)) break;
+        h[i] = h[c];
+        i = c;
+    }
+    if (*n > 0) h[i] = last;
+    return top;
+}
+
+/* The long-chunk merge: symbols in a linked list over their byte positions,
+ * candidate merges in a heap ordered by (rank, position). */
+static nc_status merge_heap(const nc_bpe *m, int32_t *sym, int64_t n, nc_token_ids *out) {
+    int32_t *next = nc_malloc((size_t)n * sizeof *next), *prev = nc_malloc((size_t)n * sizeof *prev);
+    hentry *h = nc_malloc((size_t)(3 * n) * sizeof *h); /* n - 1 initial pairs, at most 2 per merge */
+    nc_status st = NC_OK;
+    if (!next || !prev || !h) {
+        st = nc_error(NC_ERR_OOM, "tokenizer: cannot allocate a %lld-byte chunk", (long long)n);
+        goto done;
+    }
+    int64_t nh = 0;
+    for (int64_t i = 0; i < n; i++) {
+        next[i] = i + 1 < n ? (int32_t)(i + 1) : -1;
+        prev[i] = (int32_t)i - 1;
+        const nc_bpe_merge *e = i + 1 < n ? lookup(m, sym[i], sym[i + 1]) : NULL;
+        if (e) hpush(h, &nh, (hentry){.rank = e->rank, .pos = (int32_t)i, .left = sym[i], .right = sym[i + 1]});
+    }
+    while (nh > 0) {
+        hentry t = hpop(h, &nh);
+        int32_t p = t.pos, q = next[p];
+        if (sym[p] != t.left || q < 0 || sym[q] != t.right) continue; /* stale */
+        sym[p] = lookup(m, t.left, t.right)->merged;
+        sym[q] = -1; /* gone */
+        next[p] = next[q];
+        if (next[q] >= 0) prev[next[q]] = p;
+        const nc_bpe_merge *e;
+        if (prev[p] >= 0 && (e = lookup(m, sym[prev[p]], sym[p])))
+            hpush(h, &nh, (hentry){.rank = e->rank, .pos = prev[p], .left = sym[prev[p]], .right = sym[p]});
+        if (next[p] >= 0 && (e = lookup(m, sym[p], sym[next[p]])))
+            hpush(h, &nh, (hentry){.rank = e->rank, .pos = p, .left = sym[p], .right = sym[next[p]]});
+    }
+    for (int32_t i = 0; i >= 0 && !st; i = next[i]) st = nc_token_ids_push(out, sym[i]);
+done:
+    nc_free(next);
+    nc_free(prev);
+    nc_free(h);
+    return st;
+}
+
 /* Encoder.bpe of one chunk: sym[0..n) holds its byte ids on entry. */
 static nc_status bpe_chunk(const nc_bpe *m, const char *chunk, int64_t len, int32_t *sym, nc_token_ids *out) {
     int64_t n = len;
@@ -195,6 +285,7 @@ static nc_status bpe_chunk(const nc_bpe *m, const char *chunk, int64_t len, int3
         }
         if (node >= 0 && nc_trie_value(&m->vocab, node) >= 0) return nc_token_ids_push(out, nc_trie_value(&m->vocab, node));
     }
+    if (n > NC_BPE_LONG_CHUNK && m->ordered && n < INT32_MAX / 3) return merge_heap(m, sym, n, out);
     while (n > 1) {
         int32_t best = INT32_MAX, merged = -1;
         int64_t at = -1;

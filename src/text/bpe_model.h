@@ -9,7 +9,11 @@
  * merge the adjacent pair of lowest rank (every occurrence, left to right)
  * until no ranked pair is left. A chunk is short, so the merge loop is the
  * plain O(n^2)-per-chunk one, with no cache: the model stays read-only and
- * one handle serves many threads. */
+ * one handle serves many threads. Chunks longer than NC_BPE_LONG_CHUNK bytes
+ * (a hostile line of one letter repeated) take HF tokenizers' O(n log n)
+ * heap of (rank, position) instead, which merges in the same order whenever
+ * the merges are ordered (true of every trained merges file). */
+#define NC_BPE_LONG_CHUNK 256
 #ifndef NC_TEXT_BPE_MODEL_H
 #define NC_TEXT_BPE_MODEL_H
 
@@ -37,6 +41,7 @@ typedef struct nc_bpe {
     int32_t byte_id[256]; /* id of each byte's character */
     nc_trie added[2];  /* HF added tokens: [0] normalized=false, [1] normalized=true */
     int64_t n_added[2];
+    bool ordered;          /* every merge only uses bytes and results of earlier merges (see bpe_model.c) */
     bool ignore_merges;    /* HF model.ignore_merges: a chunk in the vocabulary is one id */
     bool add_prefix_space; /* HF ByteLevel add_prefix_space */
     bool use_regex;        /* HF ByteLevel use_regex (GPT-2: always) */

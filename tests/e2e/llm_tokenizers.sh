@@ -71,8 +71,22 @@ head -n 1 "$dir/merges.txt" | grep -q '^#version: 0.2$' || fail "merges.txt head
 "$nemoc" tokenizer encode --type gpt2 "$dir" --decode <"$work/tr.ids" >"$work/tr.txt"
 cmp "$work/tr.txt" "$work/text.txt" || fail "trained: decode(encode(x)) != x"
 
+# --- hostile input ------------------------------------------------------------------
+# A 4 MB line of one letter is one pre-tokenisation chunk: merged through the
+# heap in O(n log n), not the O(n^2) loop short chunks use.
+{ head -c 4000000 /dev/zero | tr '\0' 'a'; echo; } >"$work/long.txt"
+timeout 60 "$nemoc" tokenizer encode --type gpt2 "$tiny" <"$work/long.txt" >"$work/long.ids" || fail "a 4 MB line took too long"
+"$nemoc" tokenizer encode --type gpt2 "$tiny" --decode <"$work/long.ids" | cmp - "$work/long.txt" || fail "long line round trip"
+mkfifo "$work/fifo" && mkdir -p "$work/ff" && mkfifo "$work/ff/vocab.json" "$work/ff/merges.txt"
+
 # --- bad input ---------------------------------------------------------------------
 set +e
+err=$("$nemoc" tokenizer encode --type gpt2 "$work/ff" </dev/null 2>&1); rc=$?
+[ $rc -eq 1 ] && grep -q "vocab.json' is a FIFO" <<<"$err" || fail "FIFO vocab.json: $err"
+err=$("$nemoc" tokenizer encode --type hf "$work/fifo" </dev/null 2>&1); rc=$?
+[ $rc -eq 1 ] && grep -q "is a FIFO" <<<"$err" || fail "FIFO tokenizer.json: $err"
+err=$("$nemoc" tokenizer encode --type llama /dev/zero </dev/null 2>&1); rc=$?
+[ $rc -eq 1 ] && grep -q "is a character device" <<<"$err" || fail "/dev/zero as llama-tokenizer.js: $err"
 err=$("$nemoc" tokenizer encode --type gpt3 "$tiny" </dev/null 2>&1); rc=$?
 [ $rc -eq 2 ] && grep -q "unknown --type 'gpt3'" <<<"$err" || fail "unknown --type: rc $rc, $err"
 err=$("$nemoc" tokenizer encode --type gpt2 "$work/nowhere" </dev/null 2>&1); rc=$?

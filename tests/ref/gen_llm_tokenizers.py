@@ -10,7 +10,8 @@ llama-tokenizer-js for LLaMA, run by node (tests/ref/llm_tokenizers_ref.cjs).
                     hard cases: accents, combining marks, CJK, other scripts,
                     emoji and ZWJ sequences, whitespace runs, tabs, newlines,
                     CR, contractions, digit and punctuation runs, control
-                    characters, long runs, "<|endoftext|>" inside text.
+                    characters, long runs and chunks (over 256 bytes),
+                    "<|endoftext|>" inside text.
   tiny_gpt2/        GPT-2 cut to its 256 byte entries and first 500 merges
                     (ids unchanged: GPT-2's merge k makes id 256 + k):
                     vocab.json + merges.txt, and the same model as an HF
@@ -66,6 +67,10 @@ HARD = [
     "a" * 200, " " * 40 + "x", "=" * 100, "ab" * 60, "\n" * 5 + "x",
     EOT, "Hello" + EOT + "World", " " + EOT + " end", EOT + EOT, "<|endoftext|", "<|",
     "mixedCaseWordsAndCamelCaseIdentifiers snake_case_words kebab-case-words",
+    # chunks over 256 bytes (nemoc merges those through a heap)
+    "x" * 300 + "yz", "pneumonoultramicroscopicsilicovolcanoconiosis" * 8, " " + "ab" * 200,
+    "31415926535897932384626433832795028841971693993751" * 6, "!?.,;:-" * 50 + " end",
+    "".join("etaoinshrdlucmfwypvbgkjqxz"[(i * 7919 + i * i * 31) % 26] for i in range(700)),
     "https://example.com/path?query=1&x=y#frag user@example.org",
     "def f(x):\n    return x ** 2  # comment\n\tprint(f(3))",
     "The year 1969: Apollo 11's crew (Armstrong, Aldrin & Collins) landed.",
