@@ -194,11 +194,14 @@ static nc_status build(llama *t, const char *path, const unsigned char *mb, size
 
 /* ---- encoding ------------------------------------------------------------ */
 
-/* One node of the package's linked list; a merge makes new nodes (the
- * merged one and a copy of its left neighbour), as the package does. */
+/* One node of the package's linked list. A merge replaces the left
+ * neighbour by a copy (its heap entry, if any, goes stale and is skipped when
+ * popped, comparing by the old priority meanwhile), as the package does; the
+ * merged node takes the popped node's slot, which no heap entry refers to
+ * any more (every node is pushed at most once). So 2n slots suffice. */
 typedef struct lnode {
-    int64_t orig, prev, next;
     double prio;
+    int32_t orig, prev, next;
     int32_t id, merged;
     bool deleted;
 } lnode;
@@ -207,7 +210,7 @@ typedef struct lstate {
     const llama *t;
     lnode *nd;
     int64_t n_nd;
-    int64_t *heap;
+    int32_t *heap;
     int64_t n_heap;
     double len16; /* prompt.length */
 } lstate;
@@ -216,12 +219,12 @@ typedef struct lstate {
  * package's siftUp/siftDown, step for step. */
 static bool hgreater(const lstate *s, int64_t i, int64_t j) { return s->nd[s->heap[i]].prio < s->nd[s->heap[j]].prio; }
 static void hswap(lstate *s, int64_t i, int64_t j) {
-    int64_t x = s->heap[i];
+    int32_t x = s->heap[i];
     s->heap[i] = s->heap[j];
     s->heap[j] = x;
 }
 
-static void hpush(lstate *s, int64_t v) {
+static void hpush(lstate *s, int32_t v) {
     s->heap[s->n_heap++] = v;
     int64_t node = s->n_heap - 1;
     while (node > 0 && hgreater(s, node, ((node + 1) >> 1) - 1)) {
@@ -230,8 +233,9 @@ static void hpush(lstate *s, int64_t v) {
     }
 }
 
-static int64_t hpop(lstate *s) {
-    int64_t top = s->heap[0], bottom = s->n_heap - 1;
+static int32_t hpop(lstate *s) {
+    int32_t top = s->heap[0];
+    int64_t bottom = s->n_heap - 1;
     if (bottom > 0) hswap(s, 0, bottom);
     s->n_heap--;
     int64_t node = 0, n = s->n_heap;
@@ -245,13 +249,13 @@ static int64_t hpop(lstate *s) {
     return top;
 }
 
-static int64_t new_node(lstate *s, int64_t orig, int32_t id, int64_t prev, int64_t next) {
+static int32_t new_node(lstate *s, int32_t orig, int32_t id, int32_t prev, int32_t next) {
     s->nd[s->n_nd] = (lnode){.orig = orig, .prev = prev, .next = next, .id = id, .merged = -1};
-    return s->n_nd++;
+    return (int32_t)s->n_nd++;
 }
 
 /* addToMergeQueue */
-static void add_merge(lstate *s, int64_t left) {
+static void add_merge(lstate *s, int32_t left) {
     lnode *l = &s->nd[left];
     const llama_merge *m = mslot(s->t, mkey(l->id, s->nd[l->next].id));
     if (!m->prio) return;
@@ -284,51 +288,53 @@ static nc_status llama_encode(const void *impl, const char *text, int64_t len, n
     }
     if (st) return st;
     int64_t n = out->n;
+    if (n >= INT32_MAX / 3)
+        return nc_error(NC_ERR_INVALID_ARG, "llama tokenizer: a text of %lld tokens is too long to encode at once", (long long)n);
     lstate s = {.t = t, .len16 = len16};
-    s.nd = nc_malloc((size_t)(3 * n + 1) * sizeof *s.nd);
-    s.heap = nc_malloc((size_t)(3 * n + 1) * sizeof *s.heap);
+    s.nd = nc_malloc((size_t)(2 * n + 1) * sizeof *s.nd);
+    s.heap = nc_malloc((size_t)(3 * n + 1) * sizeof *s.heap); /* n - 1 pairs, then at most 2 per merge */
     if (!s.nd || !s.heap) {
         nc_free(s.nd);
         nc_free(s.heap);
-        return nc_error(NC_ERR_OOM, "llama tokenizer: cannot allocate %lld nodes", (long long)(3 * n + 1));
+        return nc_error(NC_ERR_OOM, "llama tokenizer: cannot allocate %lld nodes", (long long)(2 * n + 1));
     }
-    int64_t first = new_node(&s, 0, out->ids[0], -1, -1), prev = first;
-    for (int64_t i = 1; i < n; i++) {
-        int64_t cur = new_node(&s, i, out->ids[i], prev, -1);
+    int32_t first = new_node(&s, 0, out->ids[0], -1, -1), prev = first;
+    for (int32_t i = 1; i < (int32_t)n; i++) {
+        int32_t cur = new_node(&s, i, out->ids[i], prev, -1);
         s.nd[prev].next = cur;
         add_merge(&s, prev);
         prev = cur;
     }
     while (s.n_heap > 0) {
-        int64_t L = hpop(&s);
+        int32_t L = hpop(&s);
         lnode *l = &s.nd[L];
         if (l->deleted || l->next < 0 || s.nd[l->next].deleted) continue;
-        int64_t R = l->next;
-        l->deleted = true;
+        int32_t R = l->next;
         s.nd[R].deleted = true;
         if (l->prev >= 0) { /* replace the left neighbour by a copy of itself */
-            int64_t P = l->prev;
+            int32_t P = l->prev;
             s.nd[P].deleted = true;
-            int64_t np = new_node(&s, s.nd[P].orig, s.nd[P].id, s.nd[P].prev, s.nd[P].next);
+            int32_t np = new_node(&s, s.nd[P].orig, s.nd[P].id, s.nd[P].prev, s.nd[P].next);
             l = &s.nd[L];
             l->prev = np;
             if (s.nd[np].prev >= 0) s.nd[s.nd[np].prev].next = np;
             else first = np;
         }
-        int64_t res = new_node(&s, s.nd[L].orig, s.nd[L].merged, s.nd[L].prev, s.nd[R].next);
-        if (s.nd[res].prev >= 0) {
-            s.nd[s.nd[res].prev].next = res;
-            add_merge(&s, s.nd[res].prev);
+        /* the merged node, in L's slot */
+        *l = (lnode){.orig = l->orig, .prev = l->prev, .next = s.nd[R].next, .id = l->merged, .merged = -1};
+        if (l->prev >= 0) {
+            s.nd[l->prev].next = L;
+            add_merge(&s, l->prev);
         } else {
-            first = res;
+            first = L;
         }
-        if (s.nd[res].next >= 0) {
-            s.nd[s.nd[res].next].prev = res;
-            add_merge(&s, res);
+        if (s.nd[L].next >= 0) {
+            s.nd[s.nd[L].next].prev = L;
+            add_merge(&s, L);
         }
     }
     out->n = 0;
-    for (int64_t c = first; c >= 0; c = s.nd[c].next) out->ids[out->n++] = s.nd[c].id;
+    for (int32_t c = first; c >= 0; c = s.nd[c].next) out->ids[out->n++] = s.nd[c].id;
     nc_free(s.nd);
     nc_free(s.heap);
     return NC_OK;
