@@ -108,8 +108,8 @@ nc_status nc_tokenizer_wordpiece_from_memory(const char *vocab, int64_t len, con
 
 /* ---- byte-level BPE ------------------------------------------------------ */
 /* GPT-2: vocab.json ({"piece": id}) + merges.txt ("left right" per line).
- * "<|endoftext|>" is eos = bos (50256 for GPT-2) and is not matched inside
- * text, as in Megatron's GPT2Tokenizer. */
+ * "<|endoftext|>" is eos = bos (50256 for GPT-2) and, as in NeMo's
+ * GPT2BPETokenizer (HF GPT2Tokenizer), one id wherever the text holds it. */
 nc_status nc_tokenizer_gpt2_load(const char *vocab_json, const char *merges_txt, nc_tokenizer **out);
 /* dir/vocab.json + dir/merges.txt, or GPT-2's dir/encoder.json + dir/vocab.bpe. */
 nc_status nc_tokenizer_gpt2_load_dir(const char *dir, nc_tokenizer **out);

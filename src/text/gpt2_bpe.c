@@ -3,9 +3,13 @@
  * GPT2Tokenizer; GPT-2's own release names them encoder.json + vocab.bpe),
  * and the tokenizer handle every byte-level BPE model is served through.
  *
- * As in Megatron's GPT2Tokenizer (and openai/gpt-2's encoder), text is
- * never scanned for "<|endoftext|>": its id is the end-of-document token
- * that data preprocessing appends (eod = eos = bos = 50256 for GPT-2). */
+ * NeMo builds GPT2BPETokenizer as HF's AutoTokenizer("gpt2", vocab_file,
+ * merges_file) (nemo/collections/nlp/modules/common/tokenizer_utils.py,
+ * get_nmt_tokenizer -> get_tokenizer), whose tokenize() keeps its special
+ * token "<|endoftext|>" whole wherever it occurs in the text; so does this
+ * loader (openai/gpt-2's encoder.py and the npm gpt-3-encoder split it into
+ * 7 pieces instead). Its id is eos = bos = eod (50256 for GPT-2), the
+ * end-of-document token data preprocessing appends. */
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -141,6 +145,8 @@ nc_status nc_tokenizer_gpt2_load(const char *vocab_path, const char *merges_path
     if (!st) st = nc_bpe_vocab_from_json(m, j, where);
     cJSON_Delete(j);
     if (!st) st = read_merges(m, merges_path);
+    int32_t eod = st ? -1 : nc_trie_get(&m->vocab, "<|endoftext|>", 13);
+    if (eod >= 0) st = nc_bpe_add_token(m, "<|endoftext|>", eod, false, where);
     if (!st) st = nc_bpe_finish(m, where);
     nc_free(where);
     if (st) {

