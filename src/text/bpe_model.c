@@ -170,7 +170,7 @@ nc_status nc_bpe_finish(nc_bpe *m, const char *what) {
     nc_free(made);
     /* Decoded bytes per id, as HF's ByteLevel decoder: a piece made only of
      * byte characters becomes those bytes; any other piece (an added token
-     * such as "<|endoftext|>" stays as it is written. */
+     * such as "<|endoftext|>") stays as it is written. */
     int64_t total = 0;
     for (int64_t i = 0; i < m->n_ids; i++) total += (int64_t)strlen(m->piece[i]);
     m->dec = nc_malloc((size_t)total + 1);

@@ -35,6 +35,7 @@ static nc_status refuse(hf_ctx *c, const char *field, const cJSON *v, const char
     if (cJSON_IsString(type)) snprintf(got, sizeof got, "type '%.60s'", type->valuestring);
     else if (cJSON_IsString(v)) snprintf(got, sizeof got, "'%.60s'", v->valuestring);
     else if (cJSON_IsBool(v)) snprintf(got, sizeof got, "%s", cJSON_IsTrue(v) ? "true" : "false");
+    else if (!v || cJSON_IsNull(v)) snprintf(got, sizeof got, "%s", v ? "null" : "a missing value");
     else snprintf(got, sizeof got, "this value");
     return nc_error(NC_ERR_UNSUPPORTED, "%s: %s is not supported (supported: %s)", at(c, field), got, supported);
 }

@@ -92,7 +92,7 @@ static void check_hf_files(void) {
     } cases[] = {
         {"normalizer", "{\"type\": \"NFC\"}", "field normalizer: type 'NFC' is not supported"},
         {"pre_tokenizer", "{\"type\": \"Metaspace\"}", "field pre_tokenizer: type 'Metaspace' is not supported"},
-        {"pre_tokenizer", "null", "field pre_tokenizer: this value is not supported"},
+        {"pre_tokenizer", "null", "field pre_tokenizer: null is not supported"},
         {"decoder", "{\"type\": \"WordPiece\"}", "field decoder: type 'WordPiece'"},
         {"post_processor", "{\"type\": \"TemplateProcessing\"}", "field post_processor: type 'TemplateProcessing'"},
         {"truncation", "{\"max_length\": 8}", "field truncation"},
