@@ -114,7 +114,7 @@ nc_status nc_tokenizer_gpt2_load(const char *vocab_json, const char *merges_txt,
 /* dir/vocab.json + dir/merges.txt, or GPT-2's dir/encoder.json + dir/vocab.bpe. */
 nc_status nc_tokenizer_gpt2_load_dir(const char *dir, nc_tokenizer **out);
 /* HF tokenizer.json (a file, or a folder holding one): model.type "BPE",
- * normalizer null, pre_tokenizer and decoder ByteLevel (or null). Its
+ * normalizer null or NFC, pre_tokenizer and decoder ByteLevel. Its
  * added_tokens are matched in the text before pre-tokenisation. Any other
  * model, normalizer, pre-tokenizer, decoder or post-processor is refused
  * with an error naming the field. */

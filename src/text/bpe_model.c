@@ -8,6 +8,7 @@
 #include "core/vec.h"
 #include "nemoc/alloc.h"
 #include "text/bytelevel.h"
+#include "text/unicode.h"
 #include "text/tokenizer_impl.h"
 
 void nc_bpe_init(nc_bpe *m) {
@@ -343,19 +344,59 @@ static nc_status encode_segment(const nc_bpe *m, const char *s, int64_t len, int
     return st;
 }
 
+static nc_status encode_added(const nc_bpe *m, int pass, const char *s, int64_t len, int32_t *sym, nc_token_ids *out);
+
+/* HF normalizer NFC on a segment outside the normalized=false added tokens,
+ * then the normalized added tokens. Malformed UTF-8 bytes (which a Rust
+ * String cannot hold) pass through as they are, splitting the NFC runs. */
+static nc_status normalize_then(const nc_bpe *m, const char *s, int64_t len, nc_token_ids *out) {
+    uint32_t *cp = nc_malloc((size_t)(len + 1) * sizeof *cp), *nf = nc_malloc((size_t)(4 * len + 4) * sizeof *nf);
+    nc_strbuf b = {0};
+    int32_t *sym = NULL;
+    nc_status st = cp && nf ? NC_OK : nc_error(NC_ERR_OOM, "tokenizer: out of memory");
+    for (int64_t i = 0, n = 0; i <= len && !st;) {
+        int k = 1;
+        uint32_t c = i < len ? nc_utf8_decode(s + i, s + len, &k) : 0;
+        bool bad = i < len && c == NC_UNI_REPLACEMENT && k == 1 && (unsigned char)s[i] >= 0x80;
+        if (i < len && !bad) {
+            cp[n++] = c;
+        } else { /* flush the run */
+            int64_t nn = nc_uni_nfc(cp, n, nf);
+            for (int64_t j = 0; j < nn && !st; j++) st = nc_sb_put_cp(&b, nf[j]);
+            if (bad && !st) st = nc_sb_putc(&b, s[i]);
+            n = 0;
+        }
+        i += k;
+    }
+    if (!st && !(sym = nc_malloc((b.n + 1) * sizeof *sym))) st = nc_error(NC_ERR_OOM, "tokenizer: out of memory");
+    if (!st) st = encode_added(m, 1, nc_sb_str(&b), (int64_t)b.n, sym, out);
+    nc_free(cp);
+    nc_free(nf);
+    nc_free(sym);
+    nc_sb_free(&b);
+    return st;
+}
+
+/* What follows pass `pass` of added-token matching on a segment. */
+static nc_status next_pass(const nc_bpe *m, int pass, const char *s, int64_t len, int32_t *sym, nc_token_ids *out) {
+    if (pass == 1) return encode_segment(m, s, len, sym, out);
+    if (m->nfc && len > 0) return normalize_then(m, s, len, out);
+    return encode_added(m, 1, s, len, sym, out);
+}
+
 /* HF AddedVocabulary: split at the leftmost-longest occurrences of the
- * added tokens of pass `pass` (0: normalized=false, 1: normalized=true);
- * the rest goes to the next pass, then to the model. */
+ * added tokens of pass `pass` (0: normalized=false, on the raw text; 1:
+ * normalized=true, on the normalized text); the rest goes on to the next
+ * pass, then to the model. */
 static nc_status encode_added(const nc_bpe *m, int pass, const char *s, int64_t len, int32_t *sym, nc_token_ids *out) {
-    if (pass == 2) return encode_segment(m, s, len, sym, out);
-    if (!m->n_added[pass]) return encode_added(m, pass + 1, s, len, sym, out);
+    if (!m->n_added[pass]) return next_pass(m, pass, s, len, sym, out);
     nc_status st = NC_OK;
     int64_t seg = 0;
     for (int64_t pos = 0; pos < len && !st;) {
         int32_t id = -1;
         int64_t k = nc_trie_longest_prefix(&m->added[pass], s + pos, len - pos, &id);
         if (k > 0) {
-            st = encode_added(m, pass + 1, s + seg, pos - seg, sym, out);
+            st = next_pass(m, pass, s + seg, pos - seg, sym, out);
             if (!st) st = nc_token_ids_push(out, id);
             pos += k;
             seg = pos;
@@ -363,7 +404,7 @@ static nc_status encode_added(const nc_bpe *m, int pass, const char *s, int64_t 
             pos++;
         }
     }
-    if (!st) st = encode_added(m, pass + 1, s + seg, len - seg, sym, out);
+    if (!st) st = next_pass(m, pass, s + seg, len - seg, sym, out);
     return st;
 }
 

@@ -4,7 +4,7 @@
  *
  * Encoding mirrors openai/gpt-2 src/encoder.py (and HF tokenizers'
  * models/bpe with the ByteLevel pre-tokenizer): split the text at added
- * tokens (HF only), pre-tokenise each remaining segment with GPT-2's regex,
+ * tokens (and NFC-normalise between them, HF only), pre-tokenise each remaining segment with GPT-2's regex,
  * map the bytes of each chunk to their byte characters, then repeatedly
  * merge the adjacent pair of lowest rank (every occurrence, left to right)
  * until no ranked pair is left. A chunk is short, so the merge loop is the
@@ -43,6 +43,7 @@ typedef struct nc_bpe {
     int64_t n_added[2];
     bool ordered;          /* every merge only uses bytes and results of earlier merges (see bpe_model.c) */
     bool ignore_merges;    /* HF model.ignore_merges: a chunk in the vocabulary is one id */
+    bool nfc;              /* HF normalizer {"type": "NFC"} (GPT-NeoX, Pythia) */
     bool add_prefix_space; /* HF ByteLevel add_prefix_space */
     bool use_regex;        /* HF ByteLevel use_regex (GPT-2: always) */
     int32_t eos_id;        /* <|endoftext|>, or -1 */

@@ -3,7 +3,8 @@
  * byte-level BPE model of bpe_model.h.
  *
  * Honoured: model {type "BPE", vocab, merges ("a b" strings or ["a", "b"]
- * pairs), ignore_merges}, pre_tokenizer ByteLevel {add_prefix_space,
+ * pairs), ignore_merges}, normalizer null or NFC (GPT-NeoX, Pythia; the
+ * tables of unicode_nfc.c), pre_tokenizer ByteLevel {add_prefix_space,
  * use_regex}, decoder ByteLevel, post_processor ByteLevel (offsets only),
  * added_tokens (matched leftmost-longest before pre-tokenisation: first
  * those with normalized=false, then the others, as tokenizers'
@@ -61,7 +62,9 @@ static nc_status check_parts(hf_ctx *c, const cJSON *root, nc_bpe *m) {
     const cJSON *v;
     if (!is_null(v = cJSON_GetObjectItemCaseSensitive(root, "truncation"))) return refuse(c, "truncation", v, "null");
     if (!is_null(v = cJSON_GetObjectItemCaseSensitive(root, "padding"))) return refuse(c, "padding", v, "null");
-    if (!is_null(v = cJSON_GetObjectItemCaseSensitive(root, "normalizer"))) return refuse(c, "normalizer", v, "null");
+    v = cJSON_GetObjectItemCaseSensitive(root, "normalizer");
+    if (!is_null(v) && !type_is(v, "NFC")) return refuse(c, "normalizer", v, "null or type 'NFC'");
+    m->nfc = !is_null(v);
     v = cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer");
     if (!type_is(v, "ByteLevel")) return refuse(c, "pre_tokenizer", v, "type 'ByteLevel'");
     nc_status st = get_bool(c, v, "add_prefix_space", "pre_tokenizer.add_prefix_space", true, &m->add_prefix_space);

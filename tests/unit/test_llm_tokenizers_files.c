@@ -90,7 +90,7 @@ static void check_hf_files(void) {
     static const struct {
         const char *field, *json, *needle;
     } cases[] = {
-        {"normalizer", "{\"type\": \"NFC\"}", "field normalizer: type 'NFC' is not supported"},
+        {"normalizer", "{\"type\": \"NFKC\"}", "field normalizer: type 'NFKC' is not supported"},
         {"pre_tokenizer", "{\"type\": \"Metaspace\"}", "field pre_tokenizer: type 'Metaspace' is not supported"},
         {"pre_tokenizer", "null", "field pre_tokenizer: null is not supported"},
         {"decoder", "{\"type\": \"WordPiece\"}", "field decoder: type 'WordPiece'"},
