@@ -52,7 +52,8 @@ nc_status nc_bpe_vocab_from_json(nc_bpe *m, const cJSON *vocab, const char *wher
     if (!cJSON_IsObject(vocab)) return nc_error(NC_ERR_FORMAT, "%s: expected a JSON object {\"piece\": id, ...}", where);
     for (const cJSON *e = vocab->child; e; e = e->next) {
         double v = e->valuedouble;
-        if (!cJSON_IsNumber(e) || v != (double)(int64_t)v || v < 0 || v >= INT32_MAX)
+        /* the range first: converting an out-of-range double is undefined */
+        if (!cJSON_IsNumber(e) || !(v >= 0 && v < INT32_MAX) || v != (double)(int64_t)v)
             return nc_error(NC_ERR_FORMAT, "%s: the id of '%.60s' is not a non-negative integer", where, e->string);
         nc_status st = nc_bpe_set_piece(m, (int64_t)v, e->string, (int64_t)strlen(e->string), where);
         if (st) return st;

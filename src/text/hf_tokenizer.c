@@ -134,8 +134,8 @@ static nc_status read_added(hf_ctx *c, const cJSON *root, nc_bpe *m) {
         char f[96];
         snprintf(f, sizeof f, "added_tokens[%d]", i);
         const cJSON *id = cJSON_GetObjectItemCaseSensitive(e, "id"), *content = cJSON_GetObjectItemCaseSensitive(e, "content");
-        if (!cJSON_IsNumber(id) || id->valuedouble != (double)(int32_t)id->valuedouble || id->valuedouble < 0 ||
-            !cJSON_IsString(content) || !content->valuestring[0])
+        double v = cJSON_IsNumber(id) ? id->valuedouble : -1; /* range checked before the conversion */
+        if (!(v >= 0 && v < INT32_MAX) || v != (double)(int32_t)v || !cJSON_IsString(content) || !content->valuestring[0])
             return nc_error(NC_ERR_FORMAT, "%s: needs an integer \"id\" and a non-empty \"content\"", at(c, f));
         static const char *const flags[] = {"single_word", "lstrip", "rstrip"};
         for (int k = 0; k < 3; k++) {

@@ -1,7 +1,8 @@
 /* libFuzzer target: arbitrary bytes as text for the byte-level BPE
  * tokenizers (the cut GPT-2 of tests/ref/llm_tok/tiny_gpt2 as vocab.json +
  * merges.txt and as tokenizer.json), where decode(encode(x)) must give x
- * back byte for byte; and as a merges.txt and a tokenizer.json to load.
+ * back byte for byte; and as a merges.txt, a tokenizer.json and a
+ * llama-tokenizer.js to load.
  * Errors are fine; faults and lost bytes are not. */
 #include <stddef.h>
 #include <stdint.h>
@@ -14,7 +15,7 @@
 #include "nemoc/tokenizer.h"
 
 static nc_tokenizer *gpt2, *hf;
-static char tiny[4096], tmp_merges[256], tmp_json[256];
+static char tiny[4096], tmp_merges[256], tmp_json[256], tmp_js[256];
 
 static void setup(void) {
     /* tests/fuzz/<this file> -> tests/ref/llm_tok/tiny_gpt2 */
@@ -27,6 +28,7 @@ static void setup(void) {
     }
     snprintf(tmp_merges, sizeof tmp_merges, "/tmp/nc_fuzz_llm.%ld.merges.txt", (long)getpid());
     snprintf(tmp_json, sizeof tmp_json, "/tmp/nc_fuzz_llm.%ld.tokenizer.json", (long)getpid());
+    snprintf(tmp_js, sizeof tmp_js, "/tmp/nc_fuzz_llm.%ld.llama-tokenizer.js", (long)getpid());
 }
 
 static void round_trip(const nc_tokenizer *t, const uint8_t *data, size_t size) {
@@ -67,6 +69,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             char *out = NULL;
             if (nc_tokenizer_decode(t, ids.ids, ids.n, &out) == NC_OK) nc_free(out);
         }
+        nc_token_ids_free(&ids);
+    }
+    nc_tokenizer_free(t);
+    t = NULL;
+    write_file(tmp_js, data, size);
+    if (nc_tokenizer_llama_js_load(tmp_js, NULL, &t) == NC_OK) { /* a vocabulary without <0xNN> may not round-trip */
+        nc_token_ids ids = {0};
+        char *out = NULL;
+        if (nc_tokenizer_encode(t, "the quick \xf0\x9f\xa6\x99 fox", -1, &ids) == NC_OK &&
+            nc_tokenizer_decode(t, ids.ids, ids.n, &out) == NC_OK)
+            nc_free(out);
         nc_token_ids_free(&ids);
     }
     nc_tokenizer_free(t);

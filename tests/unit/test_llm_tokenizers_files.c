@@ -69,6 +69,8 @@ static void check_gpt2_files(void) {
     CHECK_ERR(nc_tokenizer_gpt2_load(vp, mp, &t), NC_ERR_FORMAT, "vocab.json': invalid JSON at line 2, column 6");
     vp = put("vocab.json", "{\"a\": \"0\"}");
     CHECK_ERR(nc_tokenizer_gpt2_load(vp, mp, &t), NC_ERR_FORMAT, "the id of 'a' is not a non-negative integer");
+    vp = put("vocab.json", "{\"a\": 1e300}"); /* found by fuzz_llm_tokenizers: no undefined conversion */
+    CHECK_ERR(nc_tokenizer_gpt2_load(vp, mp, &t), NC_ERR_FORMAT, "the id of 'a' is not a non-negative integer");
     vp = put("vocab.json", "{\"a\": 0, \"b\": 0}");
     CHECK_ERR(nc_tokenizer_gpt2_load(vp, mp, &t), NC_ERR_FORMAT, "id 0 is given twice");
     vp = put("vocab.json", "{\"a\": 0, \"b\": 2}");
@@ -99,6 +101,7 @@ static void check_hf_files(void) {
         {"added_tokens", "[{\"id\": 756, \"content\": \"<|endoftext|>\", \"lstrip\": true}]",
          "field added_tokens[0].lstrip: true is not supported"},
         {"added_tokens", "[{\"id\": 5, \"content\": \"<|endoftext|>\"}]", "id 5 is '&' in the model vocabulary"},
+        {"added_tokens", "[{\"id\": -1e300, \"content\": \"x\"}]", "field added_tokens[0]: needs an integer \"id\""},
         {"model", "{\"type\": \"WordPiece\", \"vocab\": {}}", "field model.type: 'WordPiece' is not supported"},
         {"model", "{\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": [\"a\"]}", "field model.merges[0]: expected"},
     };
