@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Writes src/text/unicode_{classes,nfd,nfc}.c: the Unicode property tables the text
+"""Writes src/text/unicode_{classes,nfd,nfc,ln}.c: the Unicode property tables the text
 tokenizers need, taken from Python's unicodedata (Debian python3 3.11,
 Unicode 14.0.0), which is exactly what HF transformers' BertTokenizer and
 NeMo's char parsers consult at run time.
@@ -27,6 +27,9 @@ ordering and composition (unicode_nfc.c):
                 (NFKD) minus non-spacing marks is 1-4 ASCII characters
                 ("é" -> "e", "ﬁ" -> "fi", "Ａ" -> "A"), packed little-endian
                 into a uint32: the char parser's transliteration to ASCII.
+  nc_uni_letter, nc_uni_number  ranges of general categories L* and N*: the
+                \p{L} and \p{N} of GPT-2's byte-level BPE pre-tokenisation
+                regex (unicode_ln.c).
 
 Run: /usr/bin/python3 scripts/gen_unicode_tables.py
 """
@@ -68,6 +71,8 @@ def main():
     mn = ranges(lambda c: cat(c) == "Mn")
     ctrl = ranges(lambda c: cat(c) in ("Cc", "Cf"))
     zs = ranges(lambda c: cat(c) == "Zs")
+    letter = ranges(lambda c: cat(c).startswith("L"))
+    number = ranges(lambda c: cat(c).startswith("N"))
     lower = []
     for c in range(0x110000):
         lo = chr(c).lower()
@@ -116,6 +121,7 @@ def main():
                     ("nc_uni_ascii_fold_map", fold, 2, 6)],
         "nfd": [("nc_uni_nfd_map", nfd, 5, 4)],
         "nfc": [("nc_uni_ccc", ccc, 3, 5), ("nc_uni_compose", compose, 3, 4)],
+        "ln": [("nc_uni_letter", letter, 2, 6), ("nc_uni_number", number, 2, 6)],
     }
     for part, tables in files.items():
         with open(OUT % part, "w", encoding="utf-8") as f:
@@ -125,8 +131,9 @@ def main():
             f.write('#include "text/unicode.h"\n\n')
             for name, rows, width, per_line in tables:
                 emit_rows(f, name, rows, width, per_line)
-    print("wrote %s: %d punct, %d Mn, %d ctrl, %d Zs ranges; %d lower, %d nfd, %d fold, %d ccc, %d compose" %
-          (OUT % "*", len(punct), len(mn), len(ctrl), len(zs), len(lower), len(nfd), len(fold), len(ccc), len(compose)))
+    print("wrote %s: %d punct, %d Mn, %d ctrl, %d Zs, %d L, %d N ranges; %d lower, %d nfd, %d fold, %d ccc, "
+          "%d compose" % (OUT % "*", len(punct), len(mn), len(ctrl), len(zs), len(letter), len(number), len(lower),
+                          len(nfd), len(fold), len(ccc), len(compose)))
 
 
 if __name__ == "__main__":

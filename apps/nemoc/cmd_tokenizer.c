@@ -6,7 +6,10 @@
  *        tokenizer.model + tokenizer.vocab (Debian's spm_train, run with the
  *        flags NeMo's create_spt_model passes) and vocab.txt (NeMo's format:
  *        "▁x" -> "x", "x" -> "##x", special and user symbols left out)
- *   wpe: DATA_ROOT/tokenizer_wpe_v{V}/vocab.txt (nc_wordpiece_train).
+ *   wpe: DATA_ROOT/tokenizer_wpe_v{V}/vocab.txt (nc_wordpiece_train)
+ *   gpt2bpe: DATA_ROOT/tokenizer_gpt2bpe_v{V}/vocab.json + merges.txt, a
+ *        byte-level BPE for NeMo's GPT2BPETokenizer (nc_bpe_train; case
+ *        is kept, as GPT-2's tokenizer is case-sensitive).
  * As in NeMo the corpus keeps the manifests' text as is; lower-casing happens
  * in the tokenizer (spe: --normalization_rule_name=nmt_nfkc_cf; wpe: the BERT
  * normaliser) unless --no_lower_case. */
@@ -36,7 +39,7 @@
 typedef struct tok_args {
     const char *manifest, *data_file, *data_root;
     long vocab_size;
-    const char *tokenizer; /* spe | wpe */
+    const char *tokenizer; /* spe | wpe | gpt2bpe */
     const char *spe_type;  /* bpe | unigram | char | word */
     const char *coverage;
     int lower_case, log;
@@ -55,7 +58,8 @@ static void usage(FILE *f) {
             "  --data_file LIST               comma-separated text files, one sentence per line\n"
             "  --data_root DIR                output directory (created)\n"
             "  --vocab_size N                 vocabulary size (default 1024)\n"
-            "  --tokenizer spe|wpe            SentencePiece or BERT WordPiece (default wpe)\n"
+            "  --tokenizer spe|wpe|gpt2bpe    SentencePiece, BERT WordPiece (default) or GPT-2 byte-level\n"
+            "                                 BPE (vocab.json + merges.txt, for --type gpt2)\n"
             "  --spe_type bpe|unigram|char|word  SentencePiece model type (default bpe)\n"
             "  --spe_character_coverage X     character coverage (default 1.0; ~0.9995 for CJK)\n"
             "  --spe_max_sentencepiece_length N  longest piece (default: no limit)\n"
@@ -198,8 +202,8 @@ static int parse(int argc, char **argv, tok_args *a) {
         fprintf(stderr, "nemoc tokenizer train: --data_root is required\n");
         return 2;
     }
-    if (strcmp(a->tokenizer, "spe") && strcmp(a->tokenizer, "wpe")) {
-        fprintf(stderr, "nemoc tokenizer train: --tokenizer must be spe or wpe, got '%s'\n", a->tokenizer);
+    if (strcmp(a->tokenizer, "spe") && strcmp(a->tokenizer, "wpe") && strcmp(a->tokenizer, "gpt2bpe")) {
+        fprintf(stderr, "nemoc tokenizer train: --tokenizer must be spe, wpe or gpt2bpe, got '%s'\n", a->tokenizer);
         return 2;
     }
     const char *types[] = {"bpe", "unigram", "char", "word"};
@@ -499,8 +503,10 @@ static int train_spe(const tok_args *a, const char *text_path) {
     return rc;
 }
 
-static int train_wpe(const tok_args *a, const char *text_path) {
-    char *dir = nc_strdupf("%s/tokenizer_wpe_v%ld", a->data_root, a->vocab_size);
+/* wpe and gpt2bpe: vocabularies built by the library, not by a program. */
+static int train_in_c(const tok_args *a, const char *text_path) {
+    bool bbpe = !strcmp(a->tokenizer, "gpt2bpe");
+    char *dir = nc_strdupf("%s/tokenizer_%s_v%ld", a->data_root, bbpe ? "gpt2bpe" : "wpe", a->vocab_size);
     char *vocab = dir ? nc_strdupf("%s/vocab.txt", dir) : NULL;
     char *list = nc_strdup(text_path);
     const char **files = NULL; /* the comma-separated data files, any number */
@@ -511,7 +517,14 @@ static int train_wpe(const tok_args *a, const char *text_path) {
         st = nc_vec_reserve(&files, &cap, nf + 1, sizeof *files);
         if (!st) files[nf++] = f;
     }
-    if (!rc && !st) {
+    if (!rc && !st && bbpe) {
+        nc_bpe_train_params p = nc_bpe_train_default_params();
+        p.vocab_size = a->vocab_size;
+        st = nc_bpe_train(files, nf, &p, dir, &size);
+        nc_tokenizer *t = NULL; /* what was written must load */
+        if (!st) st = nc_tokenizer_gpt2_load_dir(dir, &t);
+        nc_tokenizer_free(t);
+    } else if (!rc && !st) {
         nc_wordpiece_train_params p = nc_wordpiece_train_default_params();
         p.vocab_size = a->vocab_size;
         p.lower_case = a->lower_case;
@@ -521,7 +534,7 @@ static int train_wpe(const tok_args *a, const char *text_path) {
         fprintf(stderr, "nemoc tokenizer train: %s\n", nc_last_error());
         rc = 1;
     } else if (!rc) {
-        if (a->log) fprintf(stderr, "WordPiece vocabulary: %lld tokens\n", (long long)size);
+        if (a->log) fprintf(stderr, "%s vocabulary: %lld tokens\n", bbpe ? "Byte-level BPE" : "WordPiece", (long long)size);
         printf("Serialized tokenizer at location : %s\n", dir);
     }
     nc_free(files);
@@ -549,106 +562,11 @@ int nc_cmd_tokenizer_train(int argc, char **argv) {
             /* reported */
         } else {
             if (a.manifest) text = doc;
-            rc = !strcmp(a.tokenizer, "spe") ? train_spe(&a, text) : train_wpe(&a, text);
+            rc = !strcmp(a.tokenizer, "spe") ? train_spe(&a, text) : train_in_c(&a, text);
         }
         nc_free(doc);
     }
     free(a.user_symbols);
     free(a.control_symbols);
-    return rc;
-}
-
-/* `nemoc tokenizer encode`: ids of each stdin line, like spm_encode
- * --output_format=id (or --decode: text of each line of ids). */
-int nc_cmd_tokenizer_encode(int argc, char **argv) {
-    const char *dir = NULL, *type = "bpe", *model = NULL;
-    int decode = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            printf("usage: nemoc tokenizer encode (--dir DIR [--type bpe|wpe] | --model tokenizer.model) [--decode]\n\n"
-                   "Reads text lines from stdin and prints their token ids (space-separated, one line\n"
-                   "each), as spm_encode --output_format=id. With --decode, reads id lines and prints text.\n"
-                   "  --dir DIR     a NeMo tokenizer directory (model.tokenizer.dir)\n"
-                   "  --type T      bpe (DIR/tokenizer.model, default) or wpe (DIR/vocab.txt)\n"
-                   "  --model FILE  a SentencePiece model file\n");
-            return 0;
-        }
-        if (!strcmp(argv[i], "--decode")) decode = 1;
-        else if (i + 1 < argc && !strcmp(argv[i], "--dir")) dir = argv[++i];
-        else if (i + 1 < argc && !strcmp(argv[i], "--type")) type = argv[++i];
-        else if (i + 1 < argc && !strcmp(argv[i], "--model")) model = argv[++i];
-        else {
-            fprintf(stderr, "nemoc tokenizer encode: unexpected argument '%s' (see --help)\n", argv[i]);
-            return 2;
-        }
-    }
-    if (!dir == !model) {
-        fprintf(stderr, "nemoc tokenizer encode: give --dir or --model\n");
-        return 2;
-    }
-    nc_tokenizer *t = NULL;
-    nc_status st = model ? nc_tokenizer_spm_load(model, &t) : nc_tokenizer_load_dir(dir, type, &t);
-    if (st) {
-        fprintf(stderr, "nemoc tokenizer encode: %s\n", nc_last_error());
-        return 1;
-    }
-    nc_token_ids ids = {0};
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n;
-    int rc = 0;
-    long long lineno = 0;
-    while (!rc && (n = getline(&line, &cap, stdin)) >= 0) {
-        if (n > 0 && line[n - 1] == '\n') line[--n] = 0;
-        lineno++;
-        if (decode) {
-            /* Ids are checked by value against the vocabulary before any
-             * narrowing: 4294967311 must not wrap to 15. */
-            const int64_t V = nc_tokenizer_vocab_size(t);
-            ids.n = 0;
-            for (char *s = line, *e; !rc; s = e) {
-                while (*s == ' ' || *s == '\t' || *s == '\r') s++;
-                if (!*s) break;
-                errno = 0;
-                long long v = strtoll(s, &e, 10);
-                if (e == s || (*e && *e != ' ' && *e != '\t' && *e != '\r')) {
-                    int k = 0;
-                    while (s[k] && s[k] != ' ' && s[k] != '\t' && k < 40) k++;
-                    fprintf(stderr, "nemoc tokenizer encode: stdin:%lld: '%.*s' is not a token id (an integer)\n",
-                            lineno, k, s);
-                    rc = 1;
-                } else if (errno == ERANGE || v < 0 || v >= V) {
-                    fprintf(stderr, "nemoc tokenizer encode: stdin:%lld: id %.*s is outside the vocabulary "
-                            "(ids 0 to %lld)\n", lineno, (int)(e - s), s, (long long)V - 1);
-                    rc = 1;
-                } else if (nc_vec_reserve(&ids.ids, &ids.cap, ids.n + 1, sizeof *ids.ids)) {
-                    fprintf(stderr, "nemoc tokenizer encode: %s\n", nc_last_error());
-                    rc = 1;
-                } else {
-                    ids.ids[ids.n++] = (int32_t)v;
-                }
-            }
-            if (rc) break;
-            char *text = NULL;
-            if (nc_tokenizer_decode(t, ids.ids, ids.n, &text) != NC_OK) {
-                fprintf(stderr, "nemoc tokenizer encode: %s\n", nc_last_error());
-                rc = 1;
-            } else {
-                printf("%s\n", text);
-            }
-            nc_free(text);
-            continue;
-        }
-        if (nc_tokenizer_encode(t, line, n, &ids) != NC_OK) {
-            fprintf(stderr, "nemoc tokenizer encode: %s\n", nc_last_error());
-            rc = 1;
-            break;
-        }
-        for (int64_t k = 0; k < ids.n; k++) printf(k ? " %d" : "%d", ids.ids[k]);
-        printf("\n");
-    }
-    free(line);
-    nc_token_ids_free(&ids);
-    nc_tokenizer_free(t);
     return rc;
 }

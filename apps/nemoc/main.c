@@ -19,7 +19,7 @@ static const nc_cli_command commands[] = {
     {"data", "perturb", "a manifest passed through a NeMo augmentor (degraded-channel test sets)", nc_cmd_data_perturb},
     {"data", "rirs", "simulate room impulse responses (image method) with a NeMo RIR manifest", nc_cmd_data_rirs},
     {"audio", "features", "log-mel features of an audio file (NeMo preprocessor) to .npy", nc_cmd_audio_features},
-    {"tokenizer", "train", "build a SentencePiece or WordPiece tokenizer from manifests", nc_cmd_tokenizer_train},
+    {"tokenizer", "train", "build a SentencePiece, WordPiece or byte-level BPE tokenizer", nc_cmd_tokenizer_train},
     {"tokenizer", "encode", "text lines to token ids (or --decode ids to text)", nc_cmd_tokenizer_encode},
     {"llm", "preprocess", "JSONL to Megatron .bin/.idx (preprocess_data_for_megatron.py)", nc_cmd_llm_preprocess},
     {"llm", "inspect", "counts and first documents of a Megatron indexed dataset", nc_cmd_llm_inspect},

@@ -9,6 +9,13 @@
  *                  sentencepiece's spm_encode.
  *   wordpiece      NeMo `tokenizer.type: wpe` (dir/vocab.txt): HF BERT
  *                  basic tokenisation + greedy longest-match WordPiece.
+ *   byte-level BPE GPT-2 (NeMo `library: megatron`, GPT2BPETokenizer:
+ *                  vocab.json + merges.txt) and HF tokenizer.json files
+ *                  with a BPE model and the ByteLevel pre-tokenizer.
+ *   llama          LLaMA's SentencePiece BPE as llama-tokenizer-js
+ *                  encodes it (the vocabulary and merges that package
+ *                  ships): "▁" for spaces and a leading one, <0xNN> byte
+ *                  fallback, <s> = 1 first.
  *
  * A loaded tokenizer is read-only: encode/decode may run concurrently from
  * many threads on one handle. The CTC blank of every kind is vocab_size
@@ -31,6 +38,8 @@ typedef enum nc_tokenizer_kind {
     NC_TOKENIZER_CHAR = 0,
     NC_TOKENIZER_SENTENCEPIECE = 1,
     NC_TOKENIZER_WORDPIECE = 2,
+    NC_TOKENIZER_BYTE_BPE = 3,
+    NC_TOKENIZER_LLAMA = 4,
 } nc_tokenizer_kind;
 
 /* A growable id list. Zero-initialise; encode reuses its memory. */
@@ -97,8 +106,35 @@ nc_status nc_tokenizer_wordpiece_load(const char *vocab_path, const nc_wordpiece
 nc_status nc_tokenizer_wordpiece_from_memory(const char *vocab, int64_t len, const nc_wordpiece_params *p,
                                              nc_tokenizer **out);
 
+/* ---- byte-level BPE ------------------------------------------------------ */
+/* GPT-2: vocab.json ({"piece": id}) + merges.txt ("left right" per line).
+ * "<|endoftext|>" is eos = bos (50256 for GPT-2) and, as in NeMo's
+ * GPT2BPETokenizer (HF GPT2Tokenizer), one id wherever the text holds it. */
+nc_status nc_tokenizer_gpt2_load(const char *vocab_json, const char *merges_txt, nc_tokenizer **out);
+/* dir/vocab.json + dir/merges.txt, or GPT-2's dir/encoder.json + dir/vocab.bpe. */
+nc_status nc_tokenizer_gpt2_load_dir(const char *dir, nc_tokenizer **out);
+/* HF tokenizer.json (a file, or a folder holding one): model.type "BPE",
+ * normalizer null or NFC, pre_tokenizer and decoder ByteLevel. Its
+ * added_tokens are matched in the text before pre-tokenisation. Any other
+ * model, normalizer, pre-tokenizer, decoder or post-processor is refused
+ * with an error naming the field. */
+nc_status nc_tokenizer_hf_load(const char *path, nc_tokenizer **out);
+
+/* ---- llama (llama-tokenizer-js) ----------------------------------------- */
+typedef struct nc_llama_params {
+    bool add_bos;             /* <s> (id 1) first (default true) */
+    bool add_preceding_space; /* a leading "▁" (default true) */
+} nc_llama_params;
+nc_llama_params nc_llama_default_params(void);
+/* The package's llama-tokenizer.js (or its folder): the base64 vocabulary
+ * (32000 pieces, id = line) and merges (pairs of little-endian uint16 ids)
+ * it embeds. */
+nc_status nc_tokenizer_llama_js_load(const char *path, const nc_llama_params *p, nc_tokenizer **out);
+
 /* ---- NeMo's model.tokenizer {dir, type} ---------------------------------- */
-/* type "bpe": dir/tokenizer.model; type "wpe": dir/vocab.txt. */
+/* type "bpe": dir/tokenizer.model; "wpe": dir/vocab.txt; "gpt2": as
+ * nc_tokenizer_gpt2_load_dir; "hf": dir/tokenizer.json (dir may be the file);
+ * "llama": dir/llama-tokenizer.js (dir may be the file). */
 nc_status nc_tokenizer_load_dir(const char *dir, const char *type, nc_tokenizer **out);
 
 /* ---- common -------------------------------------------------------------- */

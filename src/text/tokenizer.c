@@ -88,5 +88,11 @@ nc_status nc_tokenizer_load_dir(const char *dir, const char *type, nc_tokenizer 
         nc_wordpiece_params p = nc_wordpiece_default_params();
         return nc_tokenizer_wordpiece_load(path, &p, out);
     }
-    return nc_error(NC_ERR_CONFIG, "tokenizer.type must be 'bpe' or 'wpe', got '%s'", type);
+    if (!strcmp(type, "gpt2")) return nc_tokenizer_gpt2_load_dir(dir, out);
+    if (!strcmp(type, "hf")) return nc_tokenizer_hf_load(dir, out);
+    if (!strcmp(type, "llama")) {
+        nc_llama_params p = nc_llama_default_params();
+        return nc_tokenizer_llama_js_load(dir, &p, out);
+    }
+    return nc_error(NC_ERR_CONFIG, "tokenizer.type must be 'bpe', 'wpe', 'gpt2', 'hf' or 'llama', got '%s'", type);
 }

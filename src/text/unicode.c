@@ -27,6 +27,23 @@ bool nc_uni_is_mn(uint32_t cp) { return in_ranges(nc_uni_mn, nc_uni_mn_n, cp); }
 bool nc_uni_is_ctrl(uint32_t cp) { return in_ranges(nc_uni_ctrl, nc_uni_ctrl_n, cp); }
 bool nc_uni_is_zs(uint32_t cp) { return in_ranges(nc_uni_zs, nc_uni_zs_n, cp); }
 
+bool nc_uni_is_letter(uint32_t cp) {
+    if (cp < 0x80) return (cp | 0x20) >= 'a' && (cp | 0x20) <= 'z';
+    return in_ranges(nc_uni_letter, nc_uni_letter_n, cp);
+}
+
+bool nc_uni_is_number(uint32_t cp) {
+    if (cp < 0x80) return cp >= '0' && cp <= '9';
+    return in_ranges(nc_uni_number, nc_uni_number_n, cp);
+}
+
+/* PropList.txt White_Space (Unicode 14; unchanged since 6.3). */
+bool nc_uni_is_white_space(uint32_t cp) {
+    return (cp >= 0x09 && cp <= 0x0D) || cp == 0x20 || cp == 0x85 || cp == 0xA0 || cp == 0x1680 ||
+           (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F ||
+           cp == 0x3000;
+}
+
 int nc_uni_lower(uint32_t cp, uint32_t out[3]) {
     if (cp < 0x80) {
         out[0] = (cp >= 'A' && cp <= 'Z') ? cp + 32 : cp;

@@ -19,6 +19,13 @@ bool nc_uni_is_punct(uint32_t cp); /* general category P* */
 bool nc_uni_is_mn(uint32_t cp);    /* general category Mn */
 bool nc_uni_is_ctrl(uint32_t cp);  /* general category Cc or Cf */
 bool nc_uni_is_zs(uint32_t cp);    /* general category Zs */
+bool nc_uni_is_letter(uint32_t cp); /* general category L* (regex \p{L}) */
+bool nc_uni_is_number(uint32_t cp); /* general category N* (regex \p{N}) */
+/* The Unicode White_Space property: what \s matches in Python's `regex`
+ * module (GPT-2's encoder.py) and in HF tokenizers' Rust regex. Differs
+ * from str.isspace() (no U+001C..U+001F) and from JavaScript's \s (which
+ * adds U+FEFF and drops U+0085). */
+bool nc_uni_is_white_space(uint32_t cp);
 
 /* Python's str.lower() of one code point: writes 1 or 2 code points. */
 int nc_uni_lower(uint32_t cp, uint32_t out[3]);
@@ -52,6 +59,10 @@ extern const uint32_t nc_uni_ctrl[][2];
 extern const int64_t nc_uni_ctrl_n;
 extern const uint32_t nc_uni_zs[][2];
 extern const int64_t nc_uni_zs_n;
+extern const uint32_t nc_uni_letter[][2];
+extern const int64_t nc_uni_letter_n;
+extern const uint32_t nc_uni_number[][2];
+extern const int64_t nc_uni_number_n;
 extern const uint32_t nc_uni_lower_map[][2];
 extern const int64_t nc_uni_lower_map_n;
 extern const uint32_t nc_uni_nfd_map[][5];

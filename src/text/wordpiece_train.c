@@ -1,7 +1,6 @@
 /* WordPiece vocabulary builder: see nemoc/tokenizer_train.h for the
  * algorithm (HF tokenizers WordPieceTrainer / BpeTrainer with a "##"
- * continuing-subword prefix). Pair counts live in a hash map and are updated
- * incrementally: a merge rescans only the words that hold the pair. */
+ * continuing-subword prefix). Pair counts and merges: text/bpe_pairs.h. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +11,7 @@
 #include "nemoc/log.h"
 #include "nemoc/tokenizer_train.h"
 #include "text/bert_basic.h"
+#include "text/bpe_pairs.h"
 #include "text/piece_trie.h"
 #include "text/unicode.h"
 
@@ -19,80 +19,14 @@ nc_wordpiece_train_params nc_wordpiece_train_default_params(void) {
     return (nc_wordpiece_train_params){.vocab_size = 1024, .lower_case = true, .min_frequency = 2, .limit_alphabet = 1000};
 }
 
-typedef struct word {
-    int32_t *sym;
-    int32_t n;
-    int64_t count;
-} word;
-
-/* uint64 (left << 32 | right) -> count, open addressing, never shrinks. */
-typedef struct pair_map {
-    uint64_t *key; /* UINT64_MAX: empty */
-    int64_t *count;
-    int64_t cap, n;
-} pair_map;
-
-static uint64_t mix(uint64_t k) {
-    k ^= k >> 33;
-    k *= 0xff51afd7ed558ccdull;
-    return k ^ (k >> 33);
-}
-
-static nc_status pm_grow(pair_map *m) {
-    int64_t cap = m->cap ? m->cap * 2 : 4096;
-    uint64_t *key = nc_malloc((size_t)cap * sizeof *key);
-    int64_t *cnt = nc_calloc((size_t)cap, sizeof *cnt);
-    if (!key || !cnt) {
-        nc_free(key);
-        nc_free(cnt);
-        return nc_error(NC_ERR_OOM, "wordpiece train: cannot allocate %lld pairs", (long long)cap);
-    }
-    memset(key, 0xFF, (size_t)cap * sizeof *key);
-    for (int64_t i = 0; i < m->cap; i++) {
-        if (m->key[i] == UINT64_MAX) continue;
-        uint64_t j = mix(m->key[i]) & (uint64_t)(cap - 1);
-        while (key[j] != UINT64_MAX) j = (j + 1) & (uint64_t)(cap - 1);
-        key[j] = m->key[i];
-        cnt[j] = m->count[i];
-    }
-    nc_free(m->key);
-    nc_free(m->count);
-    m->key = key;
-    m->count = cnt;
-    m->cap = cap;
-    return NC_OK;
-}
-
-static nc_status pm_add(pair_map *m, int32_t a, int32_t b, int64_t delta) {
-    if ((m->n + 1) * 2 > m->cap) {
-        nc_status st = pm_grow(m);
-        if (st) return st;
-    }
-    uint64_t k = (uint64_t)(uint32_t)a << 32 | (uint32_t)b;
-    uint64_t j = mix(k) & (uint64_t)(m->cap - 1);
-    while (m->key[j] != UINT64_MAX && m->key[j] != k) j = (j + 1) & (uint64_t)(m->cap - 1);
-    if (m->key[j] == UINT64_MAX) {
-        m->key[j] = k;
-        m->n++;
-    }
-    m->count[j] += delta;
-    return NC_OK;
-}
-
-static nc_status pm_word(pair_map *m, const word *w, int64_t sign) {
-    nc_status st = NC_OK;
-    for (int32_t i = 0; i + 1 < w->n && !st; i++) st = pm_add(m, w->sym[i], w->sym[i + 1], sign * w->count);
-    return st;
-}
-
 typedef struct trainer {
     nc_trie word_ix;  /* word string -> index */
-    word *words;
+    nc_bpe_word *words;
     nc_str_list word_str;
     int64_t n_words, cap_words;
     nc_str_list vocab; /* token strings by id */
     nc_trie vocab_ix;
-    pair_map pairs;
+    nc_pair_map pairs;
 } trainer;
 
 static nc_status add_token(trainer *t, const char *s, int64_t len, int32_t *id) {
@@ -117,7 +51,7 @@ static nc_status count_word(trainer *t, const char *s, int64_t len) {
     }
     if (t->n_words == t->cap_words) {
         int64_t cap = t->cap_words ? t->cap_words * 2 : 1024;
-        word *w = nc_calloc((size_t)cap, sizeof *w);
+        nc_bpe_word *w = nc_calloc((size_t)cap, sizeof *w);
         if (!w) return nc_error(NC_ERR_OOM, "wordpiece train: cannot allocate %lld words", (long long)cap);
         if (t->words) memcpy(w, t->words, (size_t)t->n_words * sizeof *w);
         nc_free(t->words);
@@ -235,7 +169,7 @@ static nc_status init_vocab(trainer *t, int64_t limit_alphabet) {
     /* initial symbols: characters outside the alphabet are skipped */
     for (int64_t w = 0; w < t->n_words && !st; w++) {
         const char *s = nc_str_list_at(&t->word_str, w), *e = s + nc_str_list_len(&t->word_str, w);
-        word *wd = &t->words[w];
+        nc_bpe_word *wd = &t->words[w];
         wd->sym = nc_malloc((size_t)(e - s + 1) * sizeof *wd->sym);
         if (!wd->sym) {
             st = nc_error(NC_ERR_OOM, "wordpiece train: out of memory");
@@ -250,7 +184,7 @@ static nc_status init_vocab(trainer *t, int64_t limit_alphabet) {
             if (sid >= 0) wd->sym[wd->n++] = sid;
             q += mb;
         }
-        st = pm_word(&t->pairs, wd, 1);
+        st = nc_pair_map_word(&t->pairs, wd, 1);
     }
     return st;
 }
@@ -259,17 +193,8 @@ static nc_status merge_all(trainer *t, int64_t vocab_size, int64_t min_freq) {
     nc_status st = NC_OK;
     nc_strbuf tok = {0};
     while (!st && t->vocab.n < vocab_size) {
-        int64_t best = -1;
-        uint64_t best_key = 0;
-        for (int64_t i = 0; i < t->pairs.cap; i++) {
-            if (t->pairs.key[i] == UINT64_MAX || t->pairs.count[i] < min_freq) continue;
-            if (t->pairs.count[i] > best || (t->pairs.count[i] == best && t->pairs.key[i] < best_key)) {
-                best = t->pairs.count[i];
-                best_key = t->pairs.key[i];
-            }
-        }
-        if (best < 0) break;
-        int32_t a = (int32_t)(best_key >> 32), b = (int32_t)(uint32_t)best_key;
+        int32_t a, b;
+        if (!nc_pair_map_best(&t->pairs, min_freq, &a, &b)) break;
         const char *rs = nc_str_list_at(&t->vocab, b);
         int64_t rl = nc_str_list_len(&t->vocab, b);
         if (rl >= 2 && rs[0] == '#' && rs[1] == '#') {
@@ -281,24 +206,7 @@ static nc_status merge_all(trainer *t, int64_t vocab_size, int64_t min_freq) {
         if (!st) st = nc_sb_append(&tok, rs, rl);
         int32_t id = -1;
         if (!st) st = add_token(t, tok.p, tok.n, &id);
-        for (int64_t w = 0; w < t->n_words && !st; w++) {
-            word *wd = &t->words[w];
-            bool has = false;
-            for (int32_t i = 0; i + 1 < wd->n && !has; i++) has = wd->sym[i] == a && wd->sym[i + 1] == b;
-            if (!has) continue;
-            if ((st = pm_word(&t->pairs, wd, -1))) break;
-            int32_t o = 0;
-            for (int32_t i = 0; i < wd->n; i++) {
-                if (i + 1 < wd->n && wd->sym[i] == a && wd->sym[i + 1] == b) {
-                    wd->sym[o++] = id;
-                    i++;
-                } else {
-                    wd->sym[o++] = wd->sym[i];
-                }
-            }
-            wd->n = o;
-            st = pm_word(&t->pairs, wd, 1);
-        }
+        if (!st) st = nc_bpe_words_merge(&t->pairs, t->words, t->n_words, a, b, id);
     }
     nc_sb_free(&tok);
     return st;
@@ -335,7 +243,6 @@ nc_status nc_wordpiece_train(const char *const *files, int64_t n_files, const nc
     nc_trie_free(&t.vocab_ix);
     nc_str_list_free(&t.word_str);
     nc_str_list_free(&t.vocab);
-    nc_free(t.pairs.key);
-    nc_free(t.pairs.count);
+    nc_pair_map_free(&t.pairs);
     return st;
 }
