@@ -10,8 +10,12 @@
 set -euo pipefail
 NEMOC=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 ROOT=${NC_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-W=$(mktemp -d "${TMPDIR:-/tmp}/nemoc_e2e_hostile.XXXXXX")
-trap 'chmod -R u+w "$W" 2>/dev/null; rm -rf "$W"' EXIT
+# The work folder sits one level down in a private folder, so the escape
+# checks ("../x") look at a place no other program writes to.
+W0=$(mktemp -d "${TMPDIR:-/tmp}/nemoc_e2e_hostile.XXXXXX")
+W=$W0/w
+mkdir "$W"
+trap 'chmod -R u+w "$W0" 2>/dev/null; rm -rf "$W0"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 cd "$W"
@@ -181,7 +185,7 @@ is_chr /dev/full /dev/null
 mkdir -p ro && chmod 555 ro
 AS=()
 if [ "$(id -u)" = 0 ]; then
-    chmod 755 "$W" && AS=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+    chmod 755 "$W0" "$W" && AS=(setpriv --reuid=65534 --regid=65534 --clear-groups)
 fi
 if "${AS[@]}" true 2>/dev/null; then
     expect 1 "cannot write 'ro/o.json': cannot create its temp file" -- "${AS[@]}" "${TR[@]}" dataset_manifest=$VM output_filename=ro/o.json
