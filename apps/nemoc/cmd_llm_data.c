@@ -43,10 +43,12 @@ static void pp_usage(FILE *f) {
           "  --input IN              a JSONL file (.gz too); several: comma-separated, globs allowed\n"
           "  --preproc-folder        --input is a folder: every *.json and *.json.gz in it (sorted)\n"
           "  --json-keys K [K ...]   the keys to tokenize (default: text)\n"
-          "  --tokenizer-library L   sentencepiece (with --tokenizer-model tokenizer.model);\n"
-          "                          megatron, huggingface, yttm are not available yet\n"
-          "  --tokenizer-type T      for megatron/huggingface tokenizers\n"
-          "  --vocab-file F, --merge-file F  for megatron GPT2BPETokenizer\n"
+          "  --tokenizer-library L   sentencepiece (with --tokenizer-model tokenizer.model); megatron\n"
+          "                          (--tokenizer-type GPT2BPETokenizer --vocab-file vocab.json\n"
+          "                          --merge-file merges.txt); huggingface (--tokenizer-type: a local\n"
+          "                          tokenizer.json or its folder; BPE with ByteLevel pre-tokenizer)\n"
+          "  --tokenizer-type T      GPT2BPETokenizer (megatron) or a tokenizer.json path (huggingface)\n"
+          "  --vocab-file F, --merge-file F  GPT-2's vocab.json and merges.txt (megatron)\n"
           "  --append-eod            end every document with the tokenizer's eos id\n"
           "  --workers N             tokenizing threads (default 1; the output is the same for any N)\n"
           "  --dataset-impl mmap     the only format written (NeMo's default)\n"
@@ -69,14 +71,36 @@ static nc_status load_sentencepiece(const pp_args *a, nc_tokenizer **out) {
     return nc_tokenizer_spm_load(a->model, out);
 }
 
+/* NeMo's megatron library: GPT2BPETokenizer with --vocab-file/--merge-file
+ * (GPT-2's vocab.json/merges.txt, or encoder.json/vocab.bpe). Its other
+ * types (BERT word pieces) are not LLM tokenizers nemoc trains with. */
+static nc_status load_megatron(const pp_args *a, nc_tokenizer **out) {
+    if (!a->type || strcmp(a->type, "GPT2BPETokenizer") != 0)
+        return nc_error(NC_ERR_UNSUPPORTED, "--tokenizer-library megatron: --tokenizer-type '%s': only GPT2BPETokenizer",
+                        a->type ? a->type : "");
+    if (!a->vocab || !a->merges)
+        return nc_error(NC_ERR_INVALID_ARG, "--tokenizer-type GPT2BPETokenizer needs --vocab-file and --merge-file");
+    return nc_tokenizer_gpt2_load(a->vocab, a->merges, out);
+}
+
+/* NeMo's huggingface library: AutoTokenizer(--tokenizer-type). Nothing is
+ * downloaded, so the type is a local tokenizer.json or a folder holding one
+ * (what AutoTokenizer accepts as a local pretrained_model_name). */
+static nc_status load_huggingface(const pp_args *a, nc_tokenizer **out) {
+    if (!a->type)
+        return nc_error(NC_ERR_INVALID_ARG, "--tokenizer-library huggingface needs --tokenizer-type: a tokenizer.json "
+                                            "file or a folder holding one (nothing is downloaded)");
+    return nc_tokenizer_hf_load(a->type, out);
+}
+
 static const struct {
     const char *library;
-    tok_loader load; /* NULL: a library NeMo has and nemoc does not yet */
+    tok_loader load; /* NULL: a library NeMo has and nemoc does not */
     const char *missing;
 } libraries[] = {
     {"sentencepiece", load_sentencepiece, NULL},
-    {"megatron", NULL, "GPT-2 BPE (GPT2BPETokenizer with --vocab-file/--merge-file) is not in nemoc yet"},
-    {"huggingface", NULL, "HF tokenizer.json tokenizers are not in nemoc yet"},
+    {"megatron", load_megatron, NULL},
+    {"huggingface", load_huggingface, NULL},
     {"yttm", NULL, "YouTokenToMe models are not supported"},
 };
 

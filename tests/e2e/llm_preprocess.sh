@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # End-to-end: `nemoc llm preprocess` (preprocess_data_for_megatron.py) and
 # `nemoc llm inspect`. A JSONL of 300 sentences goes through a SentencePiece
-# model; the indexed dataset read back holds one document per non-empty line
+# model (and a GPT-2 BPE, as megatron and as huggingface library); the indexed dataset read back holds one document per non-empty line
 # whose ids are `nemoc tokenizer encode`'s plus the eos id (--append-eod);
 # 1 and 3 workers and a gzip-compressed input give byte-identical files; two
 # --json-keys give two datasets. Bad input: malformed JSON (trailing junk too), a missing key, a
 # number where text belongs, invalid UTF-8 (each exit 1 naming file:line, no
 # output left behind), --skip-bad-lines (counted, first one named), empty
 # texts (skipped with a warning, as NeMo skips them), truncated and
-# wrong-magic .idx files, tokenizer libraries not available yet, and flags
+# wrong-magic .idx files, tokenizer flags NeMo's libraries need, and flags
 # nemoc does not mirror.
 # Usage: llm_preprocess.sh /path/to/nemoc   (ctest passes it; CWD is the build dir)
 set -euo pipefail
@@ -106,11 +106,39 @@ head -c 100 "$TMP/w1_text_document.bin" >"$TMP/short.bin"
 cp "$TMP/w1_text_document.idx" "$TMP/short.idx"
 expect 1 "pointers beyond .bin" -- "$NEMOC" llm inspect "$TMP/short"
 
+# GPT-2 byte-level BPE (a committed cut of GPT-2: 500 merges, eos
+# <|endoftext|> = 756) through NeMo's megatron library flags and through a
+# tokenizer.json (huggingface): ids equal `tokenizer encode --type gpt2` + eos.
+TINY="$SRC/tests/ref/llm_tok/tiny_gpt2"
+"$NEMOC" llm preprocess --input "$TMP/in.jsonl" --output-prefix "$TMP/meg" --append-eod --tokenizer-library megatron \
+  --tokenizer-type GPT2BPETokenizer --vocab-file "$TINY/vocab.json" --merge-file "$TINY/merges.txt" >/dev/null 2>&1 ||
+  fail "preprocess, megatron GPT2BPETokenizer"
+"$NEMOC" llm preprocess --input "$TMP/in.jsonl" --output-prefix "$TMP/hf" --append-eod --tokenizer-library huggingface \
+  --tokenizer-type "$TINY/tokenizer.json" >/dev/null 2>&1 || fail "preprocess, huggingface tokenizer.json"
+for ext in bin idx; do
+  cmp -s "$TMP/meg_text_document.$ext" "$TMP/hf_text_document.$ext" || fail "megatron vs huggingface: .$ext differs"
+done
+head -n 300 "$SRC/tests/data/text/sentences.txt" |
+  awk 'NR == 5 { $0 = "café \"quoted\" " $0 } NR != 7' | "$NEMOC" tokenizer encode --type gpt2 "$TINY" |
+  sed 's/$/ 756/' >"$TMP/want_gpt2.txt"
+"$NEMOC" llm inspect "$TMP/meg_text_document" --count 400 --tokens 100000 |
+  sed -n 's/^document [0-9]*: 1 sequence, [0-9]* tokens: //p' >"$TMP/got_gpt2.txt"
+diff -q "$TMP/want_gpt2.txt" "$TMP/got_gpt2.txt" >/dev/null ||
+  { diff "$TMP/want_gpt2.txt" "$TMP/got_gpt2.txt" | head; fail "megatron ids differ from tokenizer encode --type gpt2"; }
+
 # Arguments.
-expect 1 "--tokenizer-library megatron: GPT-2 BPE" -- "$NEMOC" llm preprocess --input "$TMP/in.jsonl" \
-  --output-prefix "$TMP/x" --tokenizer-library megatron --tokenizer-type GPT2BPETokenizer --vocab-file v --merge-file m
-expect 1 "--tokenizer-library huggingface" -- "$NEMOC" llm preprocess --input "$TMP/in.jsonl" \
-  --output-prefix "$TMP/x" --tokenizer-library huggingface --tokenizer-type gpt2
+expect 1 "only GPT2BPETokenizer" -- "$NEMOC" llm preprocess --input "$TMP/in.jsonl" \
+  --output-prefix "$TMP/x" --tokenizer-library megatron --tokenizer-type BertWordPieceCase --vocab-file v
+expect 1 "needs --vocab-file and --merge-file" -- "$NEMOC" llm preprocess --input "$TMP/in.jsonl" \
+  --output-prefix "$TMP/x" --tokenizer-library megatron --tokenizer-type GPT2BPETokenizer --vocab-file v
+expect 1 "$TMP/nothing/vocab.json" -- "$NEMOC" llm preprocess --input "$TMP/in.jsonl" --output-prefix "$TMP/x" \
+  --tokenizer-library megatron --tokenizer-type GPT2BPETokenizer --vocab-file "$TMP/nothing/vocab.json" --merge-file m
+expect 1 "huggingface needs --tokenizer-type" -- "$NEMOC" llm preprocess --input "$TMP/in.jsonl" \
+  --output-prefix "$TMP/x" --tokenizer-library huggingface
+expect 1 "$TMP/gpt2" -- "$NEMOC" llm preprocess --input "$TMP/in.jsonl" \
+  --output-prefix "$TMP/x" --tokenizer-library huggingface --tokenizer-type "$TMP/gpt2"
+expect 1 "YouTokenToMe" -- "$NEMOC" llm preprocess --input "$TMP/in.jsonl" \
+  --output-prefix "$TMP/x" --tokenizer-library yttm --tokenizer-model m
 expect 1 "needs --tokenizer-model" -- "$NEMOC" llm preprocess --input "$TMP/in.jsonl" --output-prefix "$TMP/x" \
   --tokenizer-library sentencepiece
 expect 2 "only mmap" -- "${PP[@]}" --input "$TMP/in.jsonl" --output-prefix "$TMP/x" --dataset-impl lazy
