@@ -32,12 +32,12 @@ HELD_VAL=en-gb+f5,en-gb+klatt2,en-gb-scotland+f1,en-gb-scotland+klatt,en-gb-x-gb
 HELD_TEST=en-029+f1,en-029+m7,en-gb-scotland+f3,en-gb-scotland+m5,en-gb-x-gbclan+klatt3,en-gb-x-gbcwmd+f4,en-gb-x-rp+m1,en-us+m7
 TRAIN="$OUT/data/train_manifest.json"
 if [ "$RECIPE" = robust ]; then
-    echo "== 1/5 synthesizing $UTTS utterances with espeak-ng and $((UTTS / 5)) more with festival"
+    echo "== 1/5 synthesizing $UTTS utterances with espeak-ng and $((UTTS / 2)) more with festival"
     "$NEMOC" data synth out_dir="$OUT/data" text_set=digits letters=false engines=espeak num_utts="$UTTS" seed=7 \
         validation_voices="$HELD_VAL" test_voices="$HELD_TEST" | tail -n 4
-    # Festival's three voices all train (a fifth of the training set).
+    # Festival's three voices all train (a third of the training set).
     "$NEMOC" data synth out_dir="$OUT/data_festival" text_set=digits letters=false engines=festival \
-        num_utts="$((UTTS / 5))" num_validation=0 num_test=0 seed=9 | tail -n 1
+        num_utts="$((UTTS / 2))" num_validation=0 num_test=0 seed=9 | tail -n 1
     TRAIN="$TRAIN,$OUT/data_festival/train_manifest.json"
 else
     echo "== 1/5 synthesizing $UTTS utterances of digits and commands with espeak-ng"
@@ -48,24 +48,9 @@ fi
 AUG=()
 if [ "$RECIPE" = robust ]; then
     echo "== 2/5 augmentation banks: 200 simulated rooms (nemoc data rirs) and noise (sox)"
-    if [ ! -s "$OUT/train_rirs/rir_manifest.json" ]; then
-        "$NEMOC" data rirs out_dir="$OUT/train_rirs" num_rirs=200 seed=1 2>&1 | tail -n 1
-    fi
-    if [ ! -s "$OUT/train_noise/noise_manifest.json" ]; then
-        # Band-limited colours, unlike the evaluation's plain white/pink/brown noise.
-        mkdir -p "$OUT/train_noise"
-        : > "$OUT/train_noise/noise_manifest.json.tmp"
-        k=0
-        for spec in "whitenoise vol 0.5 lowpass 3000" "whitenoise vol 0.5 highpass 1000" \
-                    "pinknoise vol 0.5 bandpass 1500 2000h" "brownnoise vol 0.5 highpass 200" \
-                    "pinknoise vol 0.5 lowpass 1000" "tpdfnoise vol 0.5 bandpass 3000 1000h"; do
-            sox -q -R -n -r 16000 -b 16 -c 1 "$OUT/train_noise/n$k.wav" synth 30 $spec gain -n -6
-            echo "{\"audio_filepath\": \"n$k.wav\", \"duration\": 30.0}" >> "$OUT/train_noise/noise_manifest.json.tmp"
-            k=$((k + 1))
-        done
-        mv "$OUT/train_noise/noise_manifest.json.tmp" "$OUT/train_noise/noise_manifest.json"
-    fi
-    AUG=(model.train_ds.augmentor.impulse.manifest_path="$OUT/train_rirs/rir_manifest.json"
+    "$ROOT/scripts/aug_banks.sh" "$NEMOC" "$OUT"
+    AUG=(+model.train_ds.num_buckets=4
+         model.train_ds.augmentor.impulse.manifest_path="$OUT/train_rirs/rir_manifest.json"
          model.train_ds.augmentor.noise.manifest_path="$OUT/train_noise/noise_manifest.json")
 fi
 

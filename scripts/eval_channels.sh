@@ -12,7 +12,8 @@
 # usage: scripts/eval_channels.sh NEMOC MODEL DATA_DIR EVAL_DIR [TEXT_SET] [extra eval args...]
 #   DATA_DIR holds test_manifest.json (from `nemoc data synth`); EVAL_DIR gets
 #   the evaluation sets (built once, reused) and the predictions.
-#   TEXT_SET (default digits) is what the unseen-engine set says.
+#   TEXT_SET (default digits) is what the unseen-engine set says: digits, or
+#   anything else for the test split's own texts.
 # Prints one "name: WER" line per set and a last line
 #   "columns: unseen_voices=X unseen_engine=Y degraded=Z" (degraded = mean of the four channels).
 set -euo pipefail
@@ -23,11 +24,17 @@ mkdir -p "$EVAL"
 TEST="$DATA/test_manifest.json"
 N=$(grep -c . "$TEST")
 
-# (b) unseen engine: every flite voice, the same kind of text as the test split.
+# (b) unseen engine: every flite voice. Digits: new digit strings and
+# commands of the same kind; any other text set: the test split's own texts
+# (each once), so the column does not hear texts the model trained on.
 if [ ! -s "$EVAL/flite/test_manifest.json" ]; then
-    LETTERS=()
-    [ "$TEXT_SET" = digits ] && LETTERS=(letters=false)
-    "$NEMOC" data synth out_dir="$EVAL/flite" text_set="$TEXT_SET" ${LETTERS[@]+"${LETTERS[@]}"} engines=flite \
+    if [ "$TEXT_SET" = digits ]; then
+        TEXTS=(text_set=digits letters=false)
+    else
+        sed 's/.*"text": *"\([^"]*\)".*/\1/' "$TEST" > "$EVAL/test_texts.txt"
+        TEXTS=(text_set="$EVAL/test_texts.txt")
+    fi
+    "$NEMOC" data synth out_dir="$EVAL/flite" "${TEXTS[@]}" engines=flite \
         num_utts="$N" num_validation=0 num_test="$N" test_voices=kal,kal16,awb,rms,slt seed=8 >/dev/null 2>&1
 fi
 
@@ -43,7 +50,7 @@ if [ ! -s "$EVAL/noise/noise_manifest.json" ]; then
 fi
 # Rooms for (c): a bank of image-method impulse responses.
 if [ ! -s "$EVAL/rirs/rir_manifest.json" ]; then
-    "$NEMOC" data rirs out_dir="$EVAL/rirs" num_rirs=40 seed=3 >/dev/null
+    "$NEMOC" data rirs out_dir="$EVAL/rirs" num_rirs=40 seed=3 >/dev/null 2>&1
 fi
 
 perturb() { # name, augmentor overrides...
