@@ -1,8 +1,11 @@
 /* Tiled (flash-style) attention kernels (see attention_tiled.h for the maths).
  *
- * Tiles: TILE_Q query rows x TILE_K keys of scores (32 KB of floats) stay in
- * L1/L2 between the two products that use them, where the materialised
- * kernel writes and re-reads T floats per row (16 MB per head at T = 2048).
+ * Tiles: TILE_Q query rows x TILE_KF keys of scores in the forward (128 KB),
+ * TILE_K keys in the backward (two 32 KB tiles, P and dS) stay in L2
+ * between the products that use them, where the materialised kernel writes
+ * and re-reads T floats per row (16 MB per head at T = 2048). The sizes
+ * are the fastest of 64/128 x 128/256/512/1024 in bench_attention (larger
+ * forward tiles mean fewer rescales and wider gemms; bench/README.md).
  * Products are single-threaded gemms (nc_attn_sgemm), one parallel region
  * per pass, as in attention.c. */
 #include "backend/cpu/attention_tiled.h"
@@ -14,7 +17,7 @@
 #include "backend/cpu/attention.h"
 #include "backend/cpu/vmath.h"
 
-enum { TILE_Q = 64, TILE_K = 128 };
+enum { TILE_Q = 64, TILE_K = 128, TILE_KF = 512 };
 
 static int64_t valid_len(const nc_attn_geom *g, int64_t b) {
     if (!g->len) return g->T;
@@ -34,7 +37,7 @@ static inline int64_t row_keys(const nc_attn_geom *g, int64_t L, int64_t i) {
 }
 
 int64_t nc_attn_tiled_work_floats(const nc_attn_geom *g, bool backward) {
-    return backward ? 2 * TILE_Q * TILE_K + g->T : TILE_Q * TILE_K + TILE_Q * g->dk + 2 * TILE_Q;
+    return backward ? 2 * TILE_Q * TILE_K + g->T : TILE_Q * TILE_KF + TILE_Q * g->dk + 2 * TILE_Q;
 }
 
 /* max of x[0, n), n > 0 (NaN skipped, as attention.c's softmax_row) */
@@ -90,16 +93,16 @@ static void fwd_block(const nc_attn_geom *g, bool ref, int64_t b, int64_t h, int
         if (lb) lb[i] = INFINITY; /* P = e^(s - inf) = 0: no key */
     }
     if (nr == 0) return;
-    float *S = w, *acc = S + TILE_Q * TILE_K, *m = acc + TILE_Q * dk, *l = m + TILE_Q;
+    float *S = w, *acc = S + TILE_Q * TILE_KF, *m = acc + TILE_Q * dk, *l = m + TILE_Q;
     for (int64_t r = 0; r < nr; r++) m[r] = -INFINITY, l[r] = 0.0f;
     memset(acc, 0, (size_t)(nr * dk) * sizeof(float));
     const float *qb = q + off + i0 * ld, *kb = k + off, *vb = v + off;
     const int64_t nk = row_keys(g, L, i0 + nr - 1); /* keys the block's last row sees */
-    for (int64_t j0 = 0; j0 < nk; j0 += TILE_K) {
-        const int64_t bc = j0 + TILE_K < nk ? TILE_K : nk - j0;
-        nc_attn_sgemm(ref, false, true, nr, bc, dk, qb, ld, kb + j0 * ld, ld, 0.0f, S, TILE_K);
+    for (int64_t j0 = 0; j0 < nk; j0 += TILE_KF) {
+        const int64_t bc = j0 + TILE_KF < nk ? TILE_KF : nk - j0;
+        nc_attn_sgemm(ref, false, true, nr, bc, dk, qb, ld, kb + j0 * ld, ld, 0.0f, S, TILE_KF);
         for (int64_t r = 0; r < nr; r++) {
-            float *s = S + r * TILE_K;
+            float *s = S + r * TILE_KF;
             int64_t n = row_keys(g, L, i0 + r) - j0;
             n = n < 0 ? 0 : (n > bc ? bc : n);
             if (n == 0) { /* keys of this tile are all in the row's future */
@@ -114,7 +117,7 @@ static void fwd_block(const nc_attn_geom *g, bool ref, int64_t b, int64_t h, int
             if (c != 1.0f)
                 for (int64_t d = 0; d < dk; d++) acc[r * dk + d] *= c;
         }
-        nc_attn_sgemm(ref, false, false, nr, dk, bc, S, TILE_K, vb + j0 * ld, ld, 1.0f, acc, dk);
+        nc_attn_sgemm(ref, false, false, nr, dk, bc, S, TILE_KF, vb + j0 * ld, ld, 1.0f, acc, dk);
     }
     for (int64_t r = 0; r < nr; r++) {
         const float inv = 1.0f / l[r];
@@ -158,11 +161,13 @@ static void bwd_task(const nc_attn_geom *g, bool ref, int64_t b, int64_t h, cons
     }
     const int64_t nkeys = row_keys(g, L, R - 1); /* keys any output row sees */
     for (int64_t j0 = 0; j0 < nkeys; j0 += TILE_K) {
-        const int64_t bc = j0 + TILE_K < nkeys ? TILE_K : nkeys - j0;
+        const int64_t bcb = j0 + TILE_K < nkeys ? TILE_K : nkeys - j0;
         /* causal: rows before j0 see none of these keys */
         const int64_t first = g->causal ? (j0 / TILE_Q) * TILE_Q : 0;
         for (int64_t i0 = first; i0 < R; i0 += TILE_Q) {
             const int64_t nr = i0 + TILE_Q < R ? TILE_Q : R - i0;
+            /* causal: the block's rows see no key past its last row */
+            const int64_t kvis = row_keys(g, L, i0 + nr - 1) - j0, bc = kvis < bcb ? kvis : bcb;
             /* in the forward pass this was: S = q k^T, P = softmax(S * scale) */
             nc_attn_sgemm(ref, false, true, nr, bc, dk, qb + i0 * ld, ld, kb + j0 * ld, ld, 0.0f,
                           P, TILE_K);
