@@ -132,11 +132,12 @@ void nc_attn_tiled_forward(const nc_attn_geom *g, const nc_attn_exec *e, const f
     const int64_t nqb = (g->T + TILE_Q - 1) / TILE_Q, tasks = g->B * g->H * nqb;
     const int64_t wf = nc_attn_tiled_work_floats(g, false);
     const bool par = e->threads && !e->reference;
-    /* causal blocks late in time see the most keys: hand those out first */
+    /* a head's row blocks one after another, so its k and v stay in cache;
+     * inside a head the late blocks (the most keys when causal) first */
 #pragma omp parallel for if (par) schedule(dynamic, 1)
     for (int64_t t = 0; t < tasks; t++) {
         float *w = work + (par ? (int64_t)omp_get_thread_num() : 0) * wf;
-        const int64_t qi = nqb - 1 - t / (g->B * g->H), bh = t % (g->B * g->H);
+        const int64_t qi = nqb - 1 - t % nqb, bh = t / nqb;
         fwd_block(g, e->reference, bh / g->H, bh % g->H, qi * TILE_Q, q, k, v, out, lse, w);
     }
 }
