@@ -42,11 +42,12 @@ nc_tensor *nc_rel_shift(nc_ctx *ctx, nc_tensor *x) {
 /* ==================================================================== attention */
 
 /* Causal attention from this many frames on runs the tiled kernel. On the
- * CPU it costs 5-20% more time than the materialised one at every length
- * measured (it recomputes q k^T in backward), but from here on the
- * materialised kernel keeps >= 4 MiB of probabilities per head and sequence
- * (192 MiB per layer at B=4, H=12), the tiled one 4 KiB (bench/README.md,
- * "Causal attention: tiled vs materialised"). */
+ * CPU, with gradients, it costs 6-15% more time than the materialised one
+ * at every length measured (its backward recomputes q k^T); without, it is
+ * 5-11% faster from here on. From here on the materialised kernel also
+ * keeps >= 4 MiB of probabilities per head and sequence (192 MiB per layer
+ * at B=4, H=12), the tiled one 4 KiB (bench/README.md, "Causal attention:
+ * tiled vs materialised"). */
 enum { ATTN_TILED_MIN_T = 1024 };
 
 typedef struct attn_saved {
