@@ -1,9 +1,10 @@
 /* The tiled (flash-style) attention kernel (src/backend/cpu/attention_tiled.c)
  * against the materialised one (attention.c), both through nc_attention with
  * the kernel forced by nc_ctx_set_attn_tiled: output and the gradients of q,
- * k and v, at T = 1, T not a multiple of the 64-row / 128-key tiles, long T
- * (1024), several heads, key padding with different lengths per batch (an
- * empty one too), masked query rows, and a non-causal case. Tolerance 1e-4
+ * k and v, at T = 1, T not a multiple of the 64-row / 128-key (backward)
+ * tiles, long T (1024: two 512-key forward tiles, the online rescale),
+ * several heads, key padding with different lengths per batch (an empty
+ * one too), masked query rows, and a non-causal case. Tolerance 1e-4
  * relative to each array's scale (the online softmax sums in another order).
  * Also: the tiled forward keeps O(T) state, not the (B, H, T, T)
  * probabilities, and with positions the forced tiled mode still runs the
