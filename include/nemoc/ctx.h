@@ -73,6 +73,13 @@ nc_precision nc_ctx_precision(const nc_ctx *ctx);
 void nc_ctx_set_precision(nc_ctx *ctx, nc_precision p);
 bool nc_ctx_reference(const nc_ctx *ctx);
 void nc_ctx_set_reference(nc_ctx *ctx, bool on);
+/* Which kernel nc_attention uses where both apply (no positions, no
+ * bias): -1 (default) the measured rule (tiled for causal T >= 1024,
+ * bench/README.md), 1 the tiled (flash-style) kernel, 0 the one that keeps
+ * the (T, T) probabilities. The environment NC_ATTN_TILED=0/1 sets it at
+ * nc_ctx_create. */
+int nc_ctx_attn_tiled(const nc_ctx *ctx);
+void nc_ctx_set_attn_tiled(nc_ctx *ctx, int mode);
 nc_gemm_engine nc_ctx_gemm(const nc_ctx *ctx);
 void nc_ctx_set_gemm(nc_ctx *ctx, nc_gemm_engine e);
 

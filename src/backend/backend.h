@@ -343,6 +343,17 @@ typedef struct nc_backend {
                           const float *bv, const float *probs, const float *dout, float *dq,
                           float *dk, float *dv, float *dp, float *dbu, float *dbv,
                           float *dp_part, float *bias_part, float *work);
+    /* tiled (flash-style) form without positions: keeps lse (B, H, T), not
+     * the probabilities (contracts in backend/cpu/attention_tiled.h) */
+    int64_t (*attn_tiled_work_floats)(const nc_attn_geom *g, const nc_attn_exec *e,
+                                      bool backward);
+    void (*attn_tiled_forward)(const nc_attn_geom *g, const nc_attn_exec *e, const float *q,
+                               const float *k, const float *v, float *out, float *lse,
+                               float *work);
+    void (*attn_tiled_backward)(const nc_attn_geom *g, const nc_attn_exec *e, const float *q,
+                                const float *k, const float *v, const float *out,
+                                const float *lse, const float *dout, float *dq, float *dk,
+                                float *dv, float *work);
 
     /* ---- LSTM (contracts in backend/cpu/lstm_cell.h) ---- */
     /* G (rows, G4) = b_ih + b_hh (either may be NULL) */

@@ -45,6 +45,10 @@ nc_status nc_ctx_create(const nc_ctx_params *p, nc_ctx **out) {
     } else {
         c->reference = p->reference_kernels != 0;
     }
+    /* NC_ATTN_TILED=1/0 forces the tiled / materialised causal attention
+     * (tests, benches); unset, the op picks by its measured size rule */
+    const char *at = getenv("NC_ATTN_TILED");
+    c->attn_tiled = at && at[0] ? (strcmp(at, "0") != 0) : -1;
     nc_rng_seed(&c->rng, p->seed);
     const char *pe = getenv("NC_PROFILE");
     if (pe && pe[0] && strcmp(pe, "0") != 0) nc_ctx_set_profile(c, true);
@@ -198,6 +202,8 @@ nc_precision nc_ctx_precision(const nc_ctx *ctx) { return ctx->precision; }
 void nc_ctx_set_precision(nc_ctx *ctx, nc_precision p) { ctx->precision = p; }
 bool nc_ctx_reference(const nc_ctx *ctx) { return ctx->reference; }
 void nc_ctx_set_reference(nc_ctx *ctx, bool on) { ctx->reference = on; }
+int nc_ctx_attn_tiled(const nc_ctx *ctx) { return ctx->attn_tiled; }
+void nc_ctx_set_attn_tiled(nc_ctx *ctx, int mode) { ctx->attn_tiled = mode < 0 ? -1 : mode > 0; }
 nc_gemm_engine nc_ctx_gemm(const nc_ctx *ctx) { return ctx->gemm; }
 void nc_ctx_set_gemm(nc_ctx *ctx, nc_gemm_engine e) { ctx->gemm = e; }
 

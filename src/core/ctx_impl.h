@@ -23,6 +23,7 @@ struct nc_ctx {
     bool grad_enabled;
     bool training;
     bool reference;        /* plain reference kernels everywhere */
+    int attn_tiled;        /* -1 size rule, 0 never, 1 always (nc_ctx_set_attn_tiled) */
     nc_precision precision;
     nc_gemm_engine gemm;
     nc_rng rng;

@@ -41,11 +41,46 @@ nc_tensor *nc_rel_shift(nc_ctx *ctx, nc_tensor *x) {
 
 /* ==================================================================== attention */
 
+/* Causal attention from this many frames on runs the tiled kernel. On the
+ * CPU, with gradients, it costs 6-15% more time than the materialised one
+ * at every length measured (its backward recomputes q k^T); without, it is
+ * 5-11% faster from here on. From here on the materialised kernel also
+ * keeps >= 4 MiB of probabilities per head and sequence (192 MiB per layer
+ * at B=4, H=12), the tiled one 4 KiB (bench/README.md, "Causal attention:
+ * tiled vs materialised"). */
+enum { ATTN_TILED_MIN_T = 1024 };
+
 typedef struct attn_saved {
     nc_attn_geom g;
-    float *probs; /* (B, H, T, T) */
+    float *probs; /* (B, H, T, T), materialised kernel */
+    float *lse;   /* (B, H, T), tiled kernel (probs NULL) */
     bool has_u, has_v;
 } attn_saved;
+
+/* The tiled kernel: positions and biases are not in it; where it applies
+ * the ctx forces either kernel, or causal attention of ATTN_TILED_MIN_T
+ * frames and more takes it. */
+static bool attn_use_tiled(const nc_ctx *ctx, const nc_tensor *pos, const nc_tensor *bu,
+                           const nc_tensor *bv, bool causal, int64_t T) {
+    if (pos || bu || bv) return false;
+    const int mode = nc_ctx_attn_tiled(ctx);
+    return mode > 0 || (mode < 0 && causal && T >= ATTN_TILED_MIN_T);
+}
+
+static void attn_tiled_backward(nc_ctx *ctx, nc_node *n) {
+    const attn_saved *s = n->saved;
+    nc_tensor *q = n->in[0], *k = n->in[1], *v = n->in[2];
+    float *dq = nc_grad_buf(ctx, q), *dk = nc_grad_buf(ctx, k), *dv = nc_grad_buf(ctx, v);
+    if (ctx->status) return;
+    const nc_attn_geom *g = &s->g;
+    nc_attn_exec e = {.reference = ctx->reference,
+                      .threads = nc_par(ctx, g->B * g->H * g->T * g->T)};
+    const nc_backend *be = nc_ctx_backend(ctx);
+    float *work = nc_scratch(ctx, (size_t)be->attn_tiled_work_floats(g, &e, true) * sizeof(float));
+    if (!work) return;
+    be->attn_tiled_backward(g, &e, q->data, k->data, v->data, n->out->data, s->lse,
+                            nc_out_grad(n), dq, dk, dv, work);
+}
 
 static void attn_backward(nc_ctx *ctx, nc_node *n) {
     const attn_saved *s = n->saved;
@@ -128,11 +163,24 @@ nc_tensor *nc_attention(nc_ctx *ctx, nc_tensor *q, nc_tensor *k, nc_tensor *v, n
                       .causal = p->causal, .mask_queries = p->mask_queries, .has_pos = pos != NULL};
     nc_attn_exec e = {.reference = ctx->reference, .threads = nc_par(ctx, B * H * T * T)};
     nc_tensor *out = nc_empty(ctx, NC_F32, NC_DIMS(B, T, D));
+    const nc_backend *be = nc_ctx_backend(ctx);
+    if (attn_use_tiled(ctx, pos, bias_u, bias_v, p->causal, T)) {
+        float *lse = rec ? nc_scratch(ctx, (size_t)(B * H * T) * sizeof(float)) : NULL;
+        if (!out || (rec && !lse)) return NULL;
+        nc_arena_mark m = nc_arena_mark_get(ctx->arena);
+        float *work =
+            nc_scratch(ctx, (size_t)be->attn_tiled_work_floats(&g, &e, false) * sizeof(float));
+        if (!work) return NULL;
+        be->attn_tiled_forward(&g, &e, q->data, k->data, v->data, out->data, lse, work);
+        nc_arena_rewind(ctx->arena, m);
+        nc_node *n = nc_record(ctx, op, attn_tiled_backward, out, n_in, ins, sizeof(attn_saved));
+        if (n) *(attn_saved *)n->saved = (attn_saved){.g = g, .lse = lse};
+        return ctx->status ? NULL : out;
+    }
     float *probs = rec ? nc_scratch(ctx, (size_t)(B * H * T * T) * sizeof(float)) : NULL;
     if (!out || (rec && !probs)) return NULL;
     /* forward scratch is only needed during the call: hand it back after */
     nc_arena_mark m = nc_arena_mark_get(ctx->arena);
-    const nc_backend *be = nc_ctx_backend(ctx);
     float *work = nc_scratch(ctx, (size_t)be->attn_work_floats(&g, &e, false) * sizeof(float));
     if (!work) return NULL;
     be->attn_forward(&g, &e, q->data, k->data, v->data, pos ? pos->data : NULL,

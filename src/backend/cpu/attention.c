@@ -37,9 +37,9 @@ static inline int64_t block_keys(const nc_attn_geom *g, int64_t L, int64_t i1) {
     return g->causal && i1 < L ? i1 : L;
 }
 
-/* C (M, N) = op(A) op(B) + beta C, row-major, one thread. */
-static void sg(bool ref, bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *A,
-               int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
+void nc_attn_sgemm(bool ref, bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *A,
+                   int64_t lda, const float *B, int64_t ldb, float beta, float *C,
+                   int64_t ldc) {
     if (M <= 0 || N <= 0) return;
     if (K <= 0 || ref) {
         for (int64_t i = 0; i < M; i++)
@@ -55,6 +55,13 @@ static void sg(bool ref, bool ta, bool tb, int64_t M, int64_t N, int64_t K, cons
     }
     /* Arguments are valid by construction; oneDNN only fails on bad ones. */
     (void)dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
+}
+
+/* the short name this file's many products use */
+static inline void sg(bool ref, bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *A,
+                      int64_t lda, const float *B, int64_t ldb, float beta, float *C,
+                      int64_t ldc) {
+    nc_attn_sgemm(ref, ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
 }
 
 static int64_t valid_len(const nc_attn_geom *g, int64_t b) {

@@ -29,6 +29,11 @@
 
 #include "backend/kernel_args.h"
 
+/* C (M, N) = op(A) op(B) + beta C, row-major, on the calling thread
+ * (plain double-accumulating loops when ref), for the attention kernels. */
+void nc_attn_sgemm(bool ref, bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *A,
+                   int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
+
 /* Scratch floats per thread for forward and backward. */
 int64_t nc_attn_work_floats(const nc_attn_geom *g, bool backward);
 

@@ -4,6 +4,7 @@
 #include <omp.h>
 
 #include "backend/cpu/attention.h"
+#include "backend/cpu/attention_tiled.h"
 #include "backend/cpu/conv.h"
 #include "backend/cpu/conv_dw_tc.h"
 #include "backend/cpu/cpu_kernels.h"
@@ -15,6 +16,11 @@
 static int64_t attn_work_floats(const nc_attn_geom *g, const nc_attn_exec *e, bool backward) {
     const int64_t nt = e->reference ? 1 : omp_get_max_threads();
     return nt * nc_attn_work_floats(g, backward);
+}
+static int64_t attn_tiled_work_floats(const nc_attn_geom *g, const nc_attn_exec *e,
+                                      bool backward) {
+    const int64_t nt = e->reference ? 1 : omp_get_max_threads();
+    return nt * nc_attn_tiled_work_floats(g, backward);
 }
 
 static const nc_backend cpu = {
@@ -106,6 +112,9 @@ static const nc_backend cpu = {
     .attn_work_floats = attn_work_floats,
     .attn_forward = nc_attn_forward,
     .attn_backward = nc_attn_backward,
+    .attn_tiled_work_floats = attn_tiled_work_floats,
+    .attn_tiled_forward = nc_attn_tiled_forward,
+    .attn_tiled_backward = nc_attn_tiled_backward,
 
     .lstm_gate_bias = nc_cpu_lstm_gate_bias,
     .lstm_bias_grad = nc_cpu_lstm_bias_grad,
