@@ -5,7 +5,7 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build build-asan test test-release test-asan demo demo-tdt demo-rnnt bench check-clang fuzz check-valgrind clean
+.PHONY: all deps build build-asan test test-release test-asan demo demo-tdt demo-rnnt demo-long bench check-clang fuzz check-valgrind clean
 
 all: build
 
@@ -40,6 +40,10 @@ demo-tdt: deps build
 
 demo-rnnt: deps build
 	@DEMO_MODEL=rnnt scripts/demo.sh $(BUILD)/bin/nemoc
+
+# Sentences: FastConformer-CTC (BPE) with the augmentations, <= 60 CPU-minutes.
+demo-long: deps build
+	@scripts/demo_long.sh $(BUILD)/bin/nemoc
 
 bench: deps build
 	@bench/run.sh $(BUILD)
