@@ -55,6 +55,22 @@ nc_status nc_sb_put_cp(nc_strbuf *b, uint32_t cp) {
     return nc_sb_append(b, u, (size_t)n);
 }
 
+nc_status nc_sb_put_json_str(nc_strbuf *b, const char *s, size_t len) {
+    nc_sb_putc(b, '"');
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') {
+            nc_sb_putc(b, '\\');
+            nc_sb_putc(b, (char)c);
+        } else if (c < 0x20) {
+            nc_sb_appendf(b, "\\u%04x", c);
+        } else {
+            nc_sb_putc(b, (char)c);
+        }
+    }
+    return nc_sb_putc(b, '"');
+}
+
 nc_status nc_sb_vappendf(nc_strbuf *b, const char *fmt, va_list ap) {
     if (b->oom) return NC_ERR_OOM;
     va_list ap2;

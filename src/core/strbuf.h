@@ -28,6 +28,10 @@ nc_status nc_sb_append(nc_strbuf *b, const void *s, size_t len);
 nc_status nc_sb_puts(nc_strbuf *b, const char *s);
 nc_status nc_sb_putc(nc_strbuf *b, char c);
 nc_status nc_sb_put_cp(nc_strbuf *b, uint32_t cp); /* UTF-8 encodes cp */
+/* s[0..len) as a quoted JSON string: quote and backslash escaped, every
+ * control byte as \u00xx (json.dumps writes \n, \t ... short; both read the
+ * same), the rest (UTF-8 included) verbatim, as json.dumps(ensure_ascii=False). */
+nc_status nc_sb_put_json_str(nc_strbuf *b, const char *s, size_t len);
 nc_status nc_sb_appendf(nc_strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 nc_status nc_sb_vappendf(nc_strbuf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 /* The text so far (owned by b); "" when nothing was appended. */

@@ -12,24 +12,6 @@
 #include "nemoc/synth.h"
 #include "synth/synth_internal.h"
 
-/* A JSON string, quoted, with json.dumps' escapes for quote, backslash and
- * control characters. */
-static void sb_json(nc_strbuf *b, const char *s) {
-    nc_sb_putc(b, '"');
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') {
-            nc_sb_putc(b, '\\');
-            nc_sb_putc(b, (char)c);
-        } else if (c < 0x20) {
-            nc_sb_appendf(b, "\\u%04x", c);
-        } else {
-            nc_sb_putc(b, (char)c);
-        }
-    }
-    nc_sb_putc(b, '"');
-}
-
 /* Exact for n/16000 (at most 7 decimals), trailing zeros dropped: "1.2345". */
 static void sb_duration(nc_strbuf *b, double d) {
     char num[64];
@@ -50,13 +32,13 @@ static nc_status write_manifests(const nc_synth_plan *plan, const char *out_dir,
             const nc_synth_utt *u = &plan->utts[i];
             if (u->split != (nc_synth_split)s) continue;
             nc_sb_puts(&b, "{\"audio_filepath\": ");
-            sb_json(&b, u->audio_filepath);
+            nc_sb_put_json_str(&b, u->audio_filepath, strlen(u->audio_filepath));
             nc_sb_puts(&b, ", \"duration\": ");
             sb_duration(&b, durations[i]);
             nc_sb_puts(&b, ", \"text\": ");
-            sb_json(&b, u->text);
+            nc_sb_put_json_str(&b, u->text, strlen(u->text));
             nc_sb_puts(&b, ", \"speaker\": ");
-            sb_json(&b, plan->voices[u->voice].speaker);
+            nc_sb_put_json_str(&b, plan->voices[u->voice].speaker, strlen(plan->voices[u->voice].speaker));
             /* The prosody the engine was given (extra keys: NeMo's manifest
              * reader and ours skip them), for slicing results by it. */
             nc_sb_appendf(&b,

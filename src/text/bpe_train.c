@@ -133,22 +133,6 @@ static nc_status learn(btrainer *t, int64_t max_pieces, int64_t min_freq) {
     return st;
 }
 
-static void json_str(nc_strbuf *b, const char *s, int64_t len) {
-    nc_sb_putc(b, '"');
-    for (int64_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\') {
-            nc_sb_putc(b, '\\');
-            nc_sb_putc(b, (char)c);
-        } else if (c < 0x20) {
-            nc_sb_appendf(b, "\\u%04x", c);
-        } else {
-            nc_sb_putc(b, (char)c);
-        }
-    }
-    nc_sb_putc(b, '"');
-}
-
 /* vocab.json ({"piece": id, ...} in id order) and merges.txt
  * ("#version: 0.2", then "left right" per merge, as HF writes them). */
 static nc_status write_files(const btrainer *t, const char *dir) {
@@ -156,7 +140,7 @@ static nc_status write_files(const btrainer *t, const char *dir) {
     nc_sb_putc(&v, '{');
     for (int64_t i = 0; i < t->vocab.n; i++) {
         if (i) nc_sb_puts(&v, ", ");
-        json_str(&v, nc_str_list_at(&t->vocab, i), nc_str_list_len(&t->vocab, i));
+        nc_sb_put_json_str(&v, nc_str_list_at(&t->vocab, i), (size_t)nc_str_list_len(&t->vocab, i));
         nc_sb_appendf(&v, ": %lld", (long long)i);
     }
     nc_sb_puts(&v, "}\n");

@@ -163,6 +163,14 @@ static void test_strbuf(void) {
     nc_sb_clear(&b);
     CHECK(nc_sb_appendf(&b, "<%s>", big) == NC_OK && b.n == sizeof big + 1 && b.p[b.n - 1] == '>');
     CHECK(nc_sb_put_cp(&b, 0x2581) == NC_OK && !memcmp(b.p + b.n - 3, "\xE2\x96\x81", 3));
+    /* quote and backslash escaped, control bytes (an embedded NUL too: len
+     * counts it) as \u00xx, UTF-8 verbatim. */
+    nc_strbuf j = {0};
+    static const char raw[] = "a\"b\\c\n\x01\xC3\xA9\0z";
+    CHECK(nc_sb_put_json_str(&j, raw, sizeof raw - 1) == NC_OK);
+    static const char want[] = "\"a\\\"b\\\\c\\u000a\\u0001\xC3\xA9\\u0000z\"";
+    CHECK(j.n == sizeof want - 1 && !memcmp(j.p, want, sizeof want - 1));
+    nc_sb_free(&j);
     char *s = nc_sb_take(&b);
     CHECK(s && strlen(s) == sizeof big + 4 && b.p == NULL && b.n == 0);
     nc_free(s);
