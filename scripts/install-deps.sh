@@ -51,5 +51,10 @@ done
 if [ ${#npm_missing[@]} -ne 0 ]; then
   echo "install-deps: npm install ${npm_missing[*]} into $npm_dir" >&2
   mkdir -p "$npm_dir"
-  npm install --prefix "$npm_dir" --no-audit --no-fund --no-save "${npm_missing[@]}" >/dev/null
+  # Without a registry (offline machines) everything else still works: the
+  # full-vocabulary tokenizer tests then report themselves skipped.
+  if ! npm install --prefix "$npm_dir" --no-audit --no-fund --no-save "${npm_missing[@]}" >/dev/null; then
+    echo "install-deps: WARNING: npm install ${npm_missing[*]} failed; the full-vocabulary checks of" \
+         "test_llm_tokenizers and e2e_llm_tokenizers will be skipped" >&2
+  fi
 fi
