@@ -3,6 +3,7 @@
 #define NC_APP_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "nemoc/config.h"
 
@@ -37,6 +38,10 @@ int nc_cli_train(const nc_cli_collection *c, int argc, char **argv);
 int nc_cli_predict(const nc_cli_collection *c, bool eval, int argc, char **argv);
 /* Prints the registered classes of a collection, one per line. */
 void nc_cli_list_classes(const char *collection);
+
+/* cli_args.c: argparse's "--opt" or "--opt=value": the option name, cut at
+ * '=' and to cap - 1 bytes, into name; *val = the text after '=' or NULL. */
+void nc_cli_split_opt(char *arg, char *name, size_t cap, char **val);
 
 int nc_cmd_demo(int argc, char **argv);
 int nc_cmd_data_synth(int argc, char **argv); /* cmd_data.c */

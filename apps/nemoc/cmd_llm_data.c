@@ -204,12 +204,7 @@ static int pp_parse(int argc, char **argv, pp_args *a) {
             return 2;
         }
         char name[64];
-        char *eq = strchr(arg, '=');
-        size_t nl = eq ? (size_t)(eq - arg) : strlen(arg);
-        if (nl >= sizeof name) nl = sizeof name - 1;
-        memcpy(name, arg, nl);
-        name[nl] = 0;
-        if (eq) val = eq + 1;
+        nc_cli_split_opt(arg, name, sizeof name, &val);
         int *flag = !strcmp(name, "--append-eod")       ? &a->append_eod
                     : !strcmp(name, "--preproc-folder") ? &a->preproc_folder
                     : !strcmp(name, "--skip-bad-lines") ? &a->skip_bad

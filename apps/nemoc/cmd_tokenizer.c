@@ -102,12 +102,7 @@ static int parse(int argc, char **argv, tok_args *a) {
             return 2;
         }
         char name[64];
-        char *eq = strchr(arg, '=');
-        size_t nl = eq ? (size_t)(eq - arg) : strlen(arg);
-        if (nl >= sizeof name) nl = sizeof name - 1;
-        memcpy(name, arg, nl);
-        name[nl] = 0;
-        if (eq) val = eq + 1;
+        nc_cli_split_opt(arg, name, sizeof name, &val);
         const struct {
             const char *opt;
             int *field;

@@ -104,3 +104,27 @@ nc_status nc_bpe_words_merge(nc_pair_map *m, nc_bpe_word *words, int64_t n_words
     }
     return st;
 }
+
+nc_status nc_bpe_words_count(nc_trie *ix, nc_bpe_word **words, int64_t *n_words, int64_t *cap_words, const char *s,
+                             int64_t len, const char *who, bool *added) {
+    *added = false;
+    int32_t k = nc_trie_get(ix, s, len);
+    if (k >= 0) {
+        (*words)[k].count++;
+        return NC_OK;
+    }
+    if (*n_words == *cap_words) {
+        int64_t cap = *cap_words ? *cap_words * 2 : 1024;
+        nc_bpe_word *w = nc_calloc((size_t)cap, sizeof *w);
+        if (!w) return nc_error(NC_ERR_OOM, "%s: cannot allocate %lld words", who, (long long)cap);
+        if (*words) memcpy(w, *words, (size_t)*n_words * sizeof *w);
+        nc_free(*words);
+        *words = w;
+        *cap_words = cap;
+    }
+    nc_status st = nc_trie_put(ix, s, len, (int32_t)*n_words);
+    if (st) return st;
+    (*words)[(*n_words)++].count = 1;
+    *added = true;
+    return NC_OK;
+}

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "nemoc/status.h"
+#include "text/piece_trie.h"
 
 typedef struct nc_bpe_word {
     int32_t *sym; /* current symbol ids */
@@ -22,6 +23,13 @@ typedef struct nc_pair_map {
     int64_t *count;
     int64_t cap, n;
 } nc_pair_map;
+
+/* Counts one occurrence of the word s[0..len): an entry already in `ix`
+ * gets count + 1 (*added = false); a new one gets the next slot of *words
+ * (grown as needed) with count 1, its index in `ix` and *added = true, for
+ * the caller to fill in its symbols. `who` names the trainer in errors. */
+nc_status nc_bpe_words_count(nc_trie *ix, nc_bpe_word **words, int64_t *n_words, int64_t *cap_words, const char *s,
+                             int64_t len, const char *who, bool *added);
 
 void nc_pair_map_free(nc_pair_map *m);
 nc_status nc_pair_map_add(nc_pair_map *m, int32_t a, int32_t b, int64_t delta);

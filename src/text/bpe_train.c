@@ -34,30 +34,15 @@ typedef struct btrainer {
 } btrainer;
 
 static nc_status count_chunk(btrainer *t, const char *s, int64_t len) {
-    int32_t ix = nc_trie_get(&t->word_ix, s, len);
-    if (ix >= 0) {
-        t->words[ix].count++;
-        return NC_OK;
-    }
-    if (t->n_words == t->cap_words) {
-        int64_t cap = t->cap_words ? t->cap_words * 2 : 1024;
-        nc_bpe_word *w = nc_calloc((size_t)cap, sizeof *w);
-        if (!w) return nc_error(NC_ERR_OOM, "bpe train: cannot allocate %lld words", (long long)cap);
-        if (t->words) memcpy(w, t->words, (size_t)t->n_words * sizeof *w);
-        nc_free(t->words);
-        t->words = w;
-        t->cap_words = cap;
-    }
-    nc_bpe_word *w = &t->words[t->n_words];
+    bool added;
+    nc_status st = nc_bpe_words_count(&t->word_ix, &t->words, &t->n_words, &t->cap_words, s, len, "bpe train", &added);
+    if (st || !added) return st;
+    nc_bpe_word *w = &t->words[t->n_words - 1];
     w->sym = nc_malloc((size_t)len * sizeof *w->sym);
     if (!w->sym) return nc_error(NC_ERR_OOM, "bpe train: out of memory");
     for (int64_t i = 0; i < len; i++) w->sym[i] = nc_bytelevel_rank((uint8_t)s[i]);
     w->n = (int32_t)len;
-    w->count = 1;
-    nc_status st = nc_trie_put(&t->word_ix, s, len, (int32_t)t->n_words);
-    if (!st) t->n_words++;
-    else nc_free(w->sym);
-    return st;
+    return NC_OK;
 }
 
 static nc_status read_corpus(btrainer *t, const char *const *files, int64_t n_files) {

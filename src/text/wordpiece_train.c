@@ -44,25 +44,10 @@ static nc_status add_token(trainer *t, const char *s, int64_t len, int32_t *id) 
 }
 
 static nc_status count_word(trainer *t, const char *s, int64_t len) {
-    int32_t ix = nc_trie_get(&t->word_ix, s, len);
-    if (ix >= 0) {
-        t->words[ix].count++;
-        return NC_OK;
-    }
-    if (t->n_words == t->cap_words) {
-        int64_t cap = t->cap_words ? t->cap_words * 2 : 1024;
-        nc_bpe_word *w = nc_calloc((size_t)cap, sizeof *w);
-        if (!w) return nc_error(NC_ERR_OOM, "wordpiece train: cannot allocate %lld words", (long long)cap);
-        if (t->words) memcpy(w, t->words, (size_t)t->n_words * sizeof *w);
-        nc_free(t->words);
-        t->words = w;
-        t->cap_words = cap;
-    }
-    t->words[t->n_words].count = 1;
-    nc_status st = nc_trie_put(&t->word_ix, s, len, (int32_t)t->n_words);
-    if (!st) st = nc_str_list_push(&t->word_str, s, len);
-    if (!st) t->n_words++;
-    return st;
+    bool added;
+    nc_status st =
+        nc_bpe_words_count(&t->word_ix, &t->words, &t->n_words, &t->cap_words, s, len, "wordpiece train", &added);
+    return st || !added ? st : nc_str_list_push(&t->word_str, s, len);
 }
 
 static nc_status read_corpus(trainer *t, const char *const *files, int64_t n_files, bool lower) {
