@@ -231,6 +231,22 @@ nc_tensor *nc_batch_norm_cl(nc_ctx *ctx, nc_tensor *x, nc_tensor *weight, nc_ten
                             nc_tensor *running_mean, nc_tensor *running_var,
                             nc_tensor *num_batches_tracked, float momentum, float eps, bool silu);
 
+/* ---- language-model ops (ops_llm.c) ---- */
+/* RMSNorm over the last dim: x * rsqrt(mean(x^2) + eps) * weight (weight (C) or NULL). */
+nc_tensor *nc_rms_norm(nc_ctx *ctx, nc_tensor *x, nc_tensor *weight, float eps);
+/* Rotary position embedding (Megatron-core's non-interleaved "rotate half"
+ * layout) on the first rot_dim dims of each head of x (B, T, n_heads*hd).
+ * Positions: positions[b*T + t] when given (int64, B*T), else pos0 + t. */
+typedef struct nc_rope_params {
+    int64_t n_heads, rot_dim;
+    double base; /* rotary_base, 10000 */
+    int64_t pos0;
+    const int64_t *positions;
+} nc_rope_params;
+nc_tensor *nc_rope(nc_ctx *ctx, nc_tensor *x, const nc_rope_params *p);
+/* x (..., 2F) -> silu(x[..., :F]) * x[..., F:] (Megatron's swiglu on [gate; up]). */
+nc_tensor *nc_swiglu(nc_ctx *ctx, nc_tensor *x);
+
 /* ---- registry ---- */
 /* Names of every op that records a backward; the gradient test suite must
  * hold an entry for each (tests/unit/test_gradcheck.c). */

@@ -232,6 +232,19 @@ typedef struct nc_backend {
     void (*layer_norm_grad)(bool th, const float *x, const float *g, const float *w,
                             const float *mean, const float *rstd, float *dx, float *dw,
                             float *db, double *part, int64_t rows, int64_t C);
+    /* RMSNorm over rows (cpu_llm.c): y, rstd (rows) written; part: C *
+     * ceil(rows / 32) doubles when dw is wanted; gradients accumulate */
+    void (*rms_norm)(bool th, const float *x, const float *w, float eps, float *y, float *rstd,
+                     int64_t rows, int64_t C);
+    void (*rms_norm_grad)(bool th, const float *x, const float *g, const float *w,
+                          const float *rstd, float *dx, float *dw, double *part, int64_t rows,
+                          int64_t C);
+    /* y = rotate(x) (inverse: the transpose, for backward); accumulate: y += */
+    void (*rope)(bool th, const nc_rope_geom *g, const float *x, float *y, bool inverse,
+                 bool accumulate);
+    /* x (rows, 2F) -> y (rows, F) = silu(x[:, :F]) * x[:, F:]; grad accumulates into dx */
+    void (*swiglu)(bool th, const float *x, float *y, int64_t rows, int64_t F);
+    void (*swiglu_grad)(bool th, const float *x, const float *g, float *dx, int64_t rows, int64_t F);
     void (*batch_norm)(bool th, const nc_bn_fwd_args *a);
     void (*batch_norm_grad)(bool th, const nc_bn_bwd_args *a);
     /* synchronized batch norm helpers (single-threaded, (N, C, L)):

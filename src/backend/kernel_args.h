@@ -77,6 +77,16 @@ typedef struct nc_attn_exec {
     bool threads;
 } nc_attn_exec;
 
+/* ---- rotary position embedding over (B, T, H*hd) rows of stride ld ---- */
+typedef struct nc_rope_geom {
+    int64_t B, T, H, hd, ld;
+    int64_t rot;            /* rotated dims per head (even, <= hd) */
+    const int64_t *pos;     /* (B*T) positions, or NULL: pos0 + t */
+    int64_t pos0;
+    const float *cos, *sin; /* (positions table_lo.., rot/2) */
+    int64_t table_lo;
+} nc_rope_geom;
+
 /* ---- 1-D pooling over rows of length L ---- */
 typedef struct nc_pool1d_geom {
     int64_t rows, L, Lout;

@@ -29,6 +29,8 @@ static const char *const names[] = {
     "conv1d", "conv2d", "conv2d_relu", "conv2d_cl", "conv_transpose1d", "max_pool1d", "avg_pool1d", "lstm",
     /* ops_fused.c, ops_norm_cl.c */
     "add_dropout", "silu_dropout", "glu_mask", "dwconv1d_tc", "batch_norm_cl",
+    /* ops_llm.c */
+    "rms_norm", "rope", "swiglu",
 };
 
 const char *const *nc_op_names(int *count) {

@@ -69,6 +69,11 @@ static const nc_backend cpu = {
 
     .layer_norm = nc_cpu_layer_norm,
     .layer_norm_grad = nc_cpu_layer_norm_grad,
+    .rms_norm = nc_cpu_rms_norm,
+    .rms_norm_grad = nc_cpu_rms_norm_grad,
+    .rope = nc_cpu_rope,
+    .swiglu = nc_cpu_swiglu,
+    .swiglu_grad = nc_cpu_swiglu_grad,
     .batch_norm = nc_cpu_batch_norm,
     .batch_norm_grad = nc_cpu_batch_norm_grad,
     .bn_channel_sums = nc_cpu_bn_channel_sums,

@@ -7,6 +7,15 @@
 
 #include "backend/backend.h"
 
+/* cpu_llm.c */
+void nc_cpu_rms_norm(bool th, const float *X, const float *W, float eps, float *Y, float *rstd,
+                     int64_t rows, int64_t C);
+void nc_cpu_rms_norm_grad(bool th, const float *X, const float *G, const float *W, const float *rstd,
+                          float *dx, float *dw, double *part, int64_t rows, int64_t C);
+void nc_cpu_rope(bool th, const nc_rope_geom *g, const float *x, float *y, bool inverse, bool accumulate);
+void nc_cpu_swiglu(bool th, const float *X, float *Y, int64_t rows, int64_t F);
+void nc_cpu_swiglu_grad(bool th, const float *X, const float *G, float *dX, int64_t rows, int64_t F);
+
 /* cpu_eltwise.c */
 void nc_cpu_acc(bool th, float *dst, const float *src, int64_t n);
 void nc_cpu_scale(bool th, float *dst, const float *src, float s, int64_t n);
