@@ -31,6 +31,9 @@ typedef struct nc_cli_collection {
     char *(*default_output)(const nc_cfg *args);
     /* The metric eval prints last as "name: value" (NULL: none). */
     const char *(*eval_headline)(const nc_cfg *args);
+    /* Config sections of the training and validation data (NULL:
+     * model.train_ds / model.validation_ds; Megatron models: model.data). */
+    const char *train_data_key, *val_data_key;
 } nc_cli_collection;
 
 /* cmd_train.c, cmd_predict.c */
@@ -56,5 +59,7 @@ int nc_cmd_asr_eval(int argc, char **argv);
 int nc_cmd_export(int argc, char **argv);
 int nc_cmd_llm_preprocess(int argc, char **argv); /* cmd_llm_data.c */
 int nc_cmd_llm_inspect(int argc, char **argv);
+int nc_cmd_llm_pretrain(int argc, char **argv); /* cmd_llm.c */
+int nc_cmd_llm_generate(int argc, char **argv); /* cmd_llm_generate.c */
 
 #endif

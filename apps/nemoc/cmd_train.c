@@ -59,13 +59,14 @@ static void usage(const nc_cli_collection *c) {
 }
 
 static int g_rank, g_world = 1;
-static const char *g_group = "";
+static const char *g_group = "", *g_verb = "train";
 
 static int fail(const char *what) {
     if (g_world > 1)
-        fprintf(stderr, "nemoc %s train (rank %d of %d): %s: %s\n", g_group, g_rank, g_world, what, nc_last_error());
+        fprintf(stderr, "nemoc %s %s (rank %d of %d): %s: %s\n", g_group, g_verb, g_rank, g_world, what,
+                nc_last_error());
     else
-        fprintf(stderr, "nemoc %s train: %s: %s\n", g_group, what, nc_last_error());
+        fprintf(stderr, "nemoc %s %s: %s: %s\n", g_group, g_verb, what, nc_last_error());
     return 1;
 }
 
@@ -84,6 +85,7 @@ static nc_status setup_source(nc_model *m, const nc_cfg *cfg, const char *key, n
 
 int nc_cli_train(const nc_cli_collection *c, int argc, char **argv) {
     g_group = c->name;
+    if (argc > 0 && argv[0]) g_verb = argv[0];
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             nc_register_collections(); /* the class listing */
@@ -138,15 +140,21 @@ int nc_cli_train(const nc_cli_collection *c, int argc, char **argv) {
             printf("initialised %lld of %lld tensors from %s\n", (long long)n_loaded,
                    (long long)nc_params_count(model->params), init_from);
     }
+    if (model->cls->configure_trainer && model->cls->configure_trainer(model, cfg, g_world, &tp)) {
+        fail("config");
+        goto done;
+    }
     nc_data_env env = {.seed = tp.seed, .rank = g_rank, .world_size = g_world};
-    if (setup_source(model, cfg, "model.train_ds", NC_DATA_TRAIN, &env, &train_src)) {
+    const char *train_key = c->train_data_key ? c->train_data_key : "model.train_ds";
+    const char *val_key = c->val_data_key ? c->val_data_key : "model.validation_ds";
+    if (setup_source(model, cfg, train_key, NC_DATA_TRAIN, &env, &train_src)) {
         fail("training data");
         goto done;
     }
     nc_cfg *vds = NULL;
-    if (nc_cfg_has(cfg, "model.validation_ds") && nc_cfg_get_node(cfg, "model.validation_ds", &vds) == NC_OK &&
+    if (nc_cfg_has(cfg, val_key) && nc_cfg_get_node(cfg, val_key, &vds) == NC_OK &&
         vds && nc_cfg_kind_of(vds) == NC_CFG_MAP &&
-        setup_source(model, cfg, "model.validation_ds", NC_DATA_VALIDATION, &env, &val_src)) {
+        setup_source(model, cfg, val_key, NC_DATA_VALIDATION, &env, &val_src)) {
         fail("validation data");
         goto done;
     }

@@ -23,6 +23,7 @@ static const nc_cli_command commands[] = {
     {"tokenizer", "encode", "text lines to token ids (or --decode ids to text)", nc_cmd_tokenizer_encode},
     {"llm", "preprocess", "JSONL to Megatron .bin/.idx (preprocess_data_for_megatron.py)", nc_cmd_llm_preprocess},
     {"llm", "inspect", "counts and first documents of a Megatron indexed dataset", nc_cmd_llm_inspect},
+    {"llm", "pretrain", "train a GPT/Llama model on Megatron data (megatron_gpt_pretraining.py)", nc_cmd_llm_pretrain},
 };
 
 static void usage(FILE *f) {

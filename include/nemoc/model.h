@@ -28,6 +28,7 @@ extern "C" {
 
 typedef struct nc_model nc_model;
 typedef struct nc_model_class nc_model_class;
+struct nc_trainer_params;
 
 /* ---- metrics -------------------------------------------------------------
  * A model's validation step adds into an array of sums (n_sums doubles);
@@ -40,6 +41,7 @@ typedef struct nc_metric_def {
     const char *name;
     int num, den;
     bool percent; /* shown as a percentage (rates) */
+    bool exp;     /* the value is exp(ratio): perplexity from a mean log-loss */
 } nc_metric_def;
 
 /* The value of metric `d` from sums (NAN when its denominator is 0). */
@@ -156,6 +158,11 @@ struct nc_model_class {
     const char *const *finetune_reinit;
     /* Items per second in progress lines: "utt", "tok". */
     const char *throughput_unit;
+    /* Adjusts the trainer's settings from the model's own keys before its
+     * data are set up (Megatron's micro/global batch sizes give the gradient
+     * accumulation); NULL: none. */
+    nc_status (*configure_trainer)(nc_model *m, const nc_cfg *root, int world_size,
+                                   struct nc_trainer_params *tp);
 };
 
 struct nc_model {

@@ -246,6 +246,12 @@ typedef struct nc_rope_params {
 nc_tensor *nc_rope(nc_ctx *ctx, nc_tensor *x, const nc_rope_params *p);
 /* x (..., 2F) -> silu(x[..., :F]) * x[..., F:] (Megatron's swiglu on [gate; up]). */
 nc_tensor *nc_swiglu(nc_ctx *ctx, nc_tensor *x);
+/* Generation attention (no backward: gradients must be off): q (B, Tn,
+ * n_heads*hd) over caches (B, cap, G*hd) whose positions [0, past + Tn) are
+ * filled (the new tokens' keys at past..); query t sees keys <= past + t;
+ * head h reads group h / (n_heads / G). scale <= 0: 1/sqrt(hd). */
+nc_tensor *nc_attention_cached(nc_ctx *ctx, nc_tensor *q, const nc_tensor *k_cache, const nc_tensor *v_cache,
+                               int64_t past, int64_t n_heads, float scale);
 
 /* ---- registry ---- */
 /* Names of every op that records a backward; the gradient test suite must

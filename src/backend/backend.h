@@ -245,6 +245,10 @@ typedef struct nc_backend {
     /* x (rows, 2F) -> y (rows, F) = silu(x[:, :F]) * x[:, F:]; grad accumulates into dx */
     void (*swiglu)(bool th, const float *x, float *y, int64_t rows, int64_t F);
     void (*swiglu_grad)(bool th, const float *x, const float *g, float *dx, int64_t rows, int64_t F);
+    /* generation attention over a cache (cpu_llm.c); work: attn_cached_work(cap) floats */
+    int64_t (*attn_cached_work)(int64_t cap);
+    void (*attn_cached)(bool th, const nc_attn_cache_geom *g, const float *q, const float *k,
+                        const float *v, float *out, float *work);
     void (*batch_norm)(bool th, const nc_bn_fwd_args *a);
     void (*batch_norm_grad)(bool th, const nc_bn_bwd_args *a);
     /* synchronized batch norm helpers (single-threaded, (N, C, L)):

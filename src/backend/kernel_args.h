@@ -87,6 +87,13 @@ typedef struct nc_rope_geom {
     int64_t table_lo;
 } nc_rope_geom;
 
+/* ---- attention of new queries over a key/value cache ---- */
+typedef struct nc_attn_cache_geom {
+    int64_t B, Tn, H, G, hd; /* batch, new tokens, query heads, key/value groups, head dim */
+    int64_t L0, cap;         /* cached positions before the new ones, cache capacity */
+    float scale;
+} nc_attn_cache_geom;
+
 /* ---- 1-D pooling over rows of length L ---- */
 typedef struct nc_pool1d_geom {
     int64_t rows, L, Lout;

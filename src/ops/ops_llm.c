@@ -137,3 +137,30 @@ nc_tensor *nc_swiglu(nc_ctx *ctx, nc_tensor *x) {
     nc_record(ctx, op, swiglu_backward, y, 1, &x, 0);
     return ctx->status ? NULL : y;
 }
+
+/* ==================================================================== attention_cached */
+
+nc_tensor *nc_attention_cached(nc_ctx *ctx, nc_tensor *q, const nc_tensor *k_cache, const nc_tensor *v_cache,
+                               int64_t past, int64_t n_heads, float scale) {
+    const char *op = "attention_cached";
+    if (!nc_ok1(ctx, q) || !nc_check_dtype(ctx, op, q, NC_F32)) return NULL;
+    if (nc_grad_enabled(ctx) && nc_needs_grad(q))
+        return nc_ctx_fail(ctx, NC_ERR_UNSUPPORTED, "attention_cached: inference only (no backward); "
+                                                    "run it with gradients disabled");
+    if (q->ndim != 3 || k_cache->ndim != 3 || v_cache->ndim != 3 || k_cache->shape[0] != q->shape[0] ||
+        nc_numel(k_cache) != nc_numel(v_cache) || n_heads <= 0 || q->shape[2] % n_heads)
+        return nc_shape_fail(ctx, op, "q (B, Tn, H*hd), caches (B, cap, G*hd)", q, k_cache);
+    const int64_t B = q->shape[0], Tn = q->shape[1], hd = q->shape[2] / n_heads, cap = k_cache->shape[1];
+    if (k_cache->shape[2] % hd || !(k_cache->shape[2] / hd) || n_heads % (k_cache->shape[2] / hd) ||
+        past < 0 || past + Tn > cap)
+        return nc_shape_fail(ctx, op, "cache groups or positions do not fit", q, k_cache);
+    nc_attn_cache_geom g = {.B = B, .Tn = Tn, .H = n_heads, .G = k_cache->shape[2] / hd, .hd = hd, .L0 = past,
+                            .cap = cap, .scale = scale > 0 ? scale : 1.0f / sqrtf((float)hd)};
+    const nc_backend *be = nc_ctx_backend(ctx);
+    float *work = nc_scratch(ctx, (size_t)be->attn_cached_work(cap) * sizeof(float));
+    nc_tensor *y = nc_empty_like(ctx, q);
+    if (!work || !y) return NULL;
+    be->attn_cached(nc_par(ctx, B * n_heads * Tn * (past + Tn) * hd), &g, q->data, k_cache->data, v_cache->data,
+                    y->data, work);
+    return ctx->status ? NULL : y;
+}

@@ -136,8 +136,8 @@ nc_status nc_model_expect(const nc_model *m, const char *collection, bool need_p
 /* ---- metrics ---- */
 
 double nc_metric_value(const nc_metric_def *d, const double *sums) {
-    if (d->den < 0) return sums[d->num];
-    return sums[d->den] != 0 ? sums[d->num] / sums[d->den] : NAN;
+    double v = d->den < 0 ? sums[d->num] : sums[d->den] != 0 ? sums[d->num] / sums[d->den] : NAN;
+    return d->exp ? exp(v) : v;
 }
 
 int nc_model_metric_index(const nc_model *m, const char *name) {

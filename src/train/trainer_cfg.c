@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "nemoc/alloc.h"
+#include "nemoc/log.h"
 #include "nemoc/trainer.h"
 
 /* Caps on the trainer's counts: 10^12 steps is decades at a millisecond a
@@ -54,7 +55,10 @@ static const char *const es_keys[] = {
 static const char *const optim_keys[] = {
     "name", "lr", "betas", "weight_decay", "momentum", "dampening", "nesterov", "eps", "amsgrad",
     "grad_averaging", "luc", "luc_trust", "luc_eps", "sched", "foreach", "capturable",
-    "maximize", "fused", "differentiable", NULL};
+    "maximize", "fused", "differentiable",
+    /* distributed_fused_adam tuning (NeMo Megatron configs): no effect on one CPU process */
+    "bucket_cap_mb", "overlap_grad_sync", "overlap_param_sync", "contiguous_grad_buffer",
+    "contiguous_param_buffer", "grad_sync_dtype", NULL};
 
 static const char *const sched_keys[] = {
     "name", "warmup_steps", "warmup_ratio", "hold_steps", "hold_ratio", "constant_steps",
@@ -233,6 +237,12 @@ static nc_status parse_optim(const nc_cfg *root, nc_trainer_params *p) {
     const char *name;
     if ((s = nc_cfg_get_str(o, "name", &name))) return s;
     nc_optim_kind kind;
+    /* NeMo Megatron's GPU optimizers: apex FusedAdam (adam_w_mode, the
+     * default) and the distributed optimizer are AdamW's update. */
+    if (!strcmp(name, "fused_adam") || !strcmp(name, "distributed_fused_adam")) {
+        nc_log_msg(NC_LOG_WARN, "model.optim.name: %s runs as adamw (the same update, unfused, not sharded)", name);
+        name = "adamw";
+    }
     if ((s = nc_optim_kind_from_name(name, &kind))) return nc_error_prefix(s, "model.optim.name");
     p->optim = nc_optim_default_params(kind);
     nc_optim_params *op = &p->optim;

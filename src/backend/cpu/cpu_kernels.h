@@ -15,6 +15,9 @@ void nc_cpu_rms_norm_grad(bool th, const float *X, const float *G, const float *
 void nc_cpu_rope(bool th, const nc_rope_geom *g, const float *x, float *y, bool inverse, bool accumulate);
 void nc_cpu_swiglu(bool th, const float *X, float *Y, int64_t rows, int64_t F);
 void nc_cpu_swiglu_grad(bool th, const float *X, const float *G, float *dX, int64_t rows, int64_t F);
+int64_t nc_cpu_attn_cached_work(int64_t cap);
+void nc_cpu_attn_cached(bool th, const nc_attn_cache_geom *g, const float *q, const float *K, const float *V,
+                        float *out, float *work);
 
 /* cpu_eltwise.c */
 void nc_cpu_acc(bool th, float *dst, const float *src, int64_t n);

@@ -127,3 +127,46 @@ void nc_cpu_swiglu_grad(bool th, const float *X, const float *G, float *dX, int6
         }
     }
 }
+
+/* Attention of new queries over a key/value cache (generation): q (B, Tn,
+ * H*hd); caches (B, cap, G*hd) whose positions [0, L0 + Tn) are filled, the
+ * new tokens' at L0..; query t attends to keys j <= L0 + t (causal); head h
+ * reads group h / (H / G). One task per (b, h, t); work: one row of cap
+ * floats per thread. */
+#include <omp.h>
+
+int64_t nc_cpu_attn_cached_work(int64_t cap) { return (int64_t)omp_get_max_threads() * (cap > 0 ? cap : 1); }
+
+void nc_cpu_attn_cached(bool th, const nc_attn_cache_geom *g, const float *q, const float *K, const float *V,
+                        float *out, float *work) {
+    const int64_t H = g->H, G = g->G, hd = g->hd, Tn = g->Tn, cap = g->cap, rep = H / G;
+    const int64_t ldq = H * hd, ldk = G * hd;
+#pragma omp parallel for if (th) schedule(dynamic, 1)
+    for (int64_t task = 0; task < g->B * H * Tn; task++) {
+        const int64_t b = task / (H * Tn), h = task / Tn % H, t = task % Tn;
+        float *sc = work + (int64_t)omp_get_thread_num() * cap;
+        const float *qr = q + (b * Tn + t) * ldq + h * hd;
+        const float *kb = K + b * cap * ldk + h / rep * hd, *vb = V + b * cap * ldk + h / rep * hd;
+        const int64_t n = g->L0 + t + 1;
+        float mx = -INFINITY;
+        for (int64_t j = 0; j < n; j++) {
+            const float *kr = kb + j * ldk;
+            float d = 0;
+            for (int64_t i = 0; i < hd; i++) d += qr[i] * kr[i];
+            sc[j] = d * g->scale;
+            if (sc[j] > mx) mx = sc[j];
+        }
+        double z = 0;
+        for (int64_t j = 0; j < n; j++) {
+            sc[j] = expf(sc[j] - mx);
+            z += sc[j];
+        }
+        const float inv = (float)(1.0 / z);
+        float *o = out + (b * Tn + t) * ldq + h * hd;
+        for (int64_t i = 0; i < hd; i++) o[i] = 0;
+        for (int64_t j = 0; j < n; j++) {
+            const float p = sc[j] * inv, *vr = vb + j * ldk;
+            for (int64_t i = 0; i < hd; i++) o[i] += p * vr[i];
+        }
+    }
+}
