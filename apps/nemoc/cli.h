@@ -60,6 +60,7 @@ int nc_cmd_export(int argc, char **argv);
 int nc_cmd_llm_preprocess(int argc, char **argv); /* cmd_llm_data.c */
 int nc_cmd_llm_inspect(int argc, char **argv);
 int nc_cmd_llm_pretrain(int argc, char **argv); /* cmd_llm.c */
+int nc_cmd_llm_baseline(int argc, char **argv);
 int nc_cmd_llm_generate(int argc, char **argv); /* cmd_llm_generate.c */
 
 #endif

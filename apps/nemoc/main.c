@@ -24,6 +24,8 @@ static const nc_cli_command commands[] = {
     {"llm", "preprocess", "JSONL to Megatron .bin/.idx (preprocess_data_for_megatron.py)", nc_cmd_llm_preprocess},
     {"llm", "inspect", "counts and first documents of a Megatron indexed dataset", nc_cmd_llm_inspect},
     {"llm", "pretrain", "train a GPT/Llama model on Megatron data (megatron_gpt_pretraining.py)", nc_cmd_llm_pretrain},
+    {"llm", "baseline", "unigram and bigram perplexity of a config's validation split", nc_cmd_llm_baseline},
+    {"llm", "generate", "continue prompts with a GPT model (megatron_gpt_eval.py)", nc_cmd_llm_generate},
 };
 
 static void usage(FILE *f) {

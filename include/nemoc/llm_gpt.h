@@ -55,6 +55,18 @@ nc_status nc_gpt_generate(nc_model *m, int64_t B, const int32_t *const *ids, con
                           const nc_gen_params *p, nc_gen_token_fn on_token, void *user, int32_t **out_ids,
                           int64_t *out_n, nc_gen_stats *stats);
 
+/* ---- baselines (gpt_baseline.c) ---- */
+/* Unigram (add-one) and bigram (interpolated Kneser-Ney) perplexities of
+ * the validation split of model_cfg's data (one data prefix), counted on its
+ * training split's documents and scored on the same next-token predictions
+ * the model's validation makes (micro_batch_size batches, drop_last). */
+typedef struct nc_gpt_baseline {
+    double unigram_ppl, bigram_ppl;
+    int64_t tokens;       /* predictions scored */
+    int64_t train_tokens; /* tokens counted */
+} nc_gpt_baseline;
+nc_status nc_gpt_ngram_baseline(const nc_cfg *model_cfg, int64_t vocab, nc_gpt_baseline *out);
+
 /* The model's tokenizer (NULL when its config names none). */
 const struct nc_tokenizer *nc_gpt_tokenizer(const nc_model *m);
 
