@@ -5,7 +5,7 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build build-asan test test-release test-asan demo demo-tdt demo-rnnt demo-long bench check-clang fuzz check-valgrind clean
+.PHONY: all deps build build-asan test test-release test-asan demo demo-tdt demo-rnnt demo-long demo-llm bench check-clang fuzz check-valgrind clean
 
 all: build
 
@@ -44,6 +44,9 @@ demo-rnnt: deps build
 # Sentences: FastConformer-CTC (BPE) with the augmentations, <= 60 CPU-minutes.
 demo-long: deps build
 	@scripts/demo_long.sh $(BUILD)/bin/nemoc
+
+demo-llm: deps build
+	@scripts/demo_llm.sh $(BUILD)/bin/nemoc
 
 bench: deps build
 	@bench/run.sh $(BUILD)

@@ -12,12 +12,14 @@ pkgs=(build-essential cmake pkg-config clang
 # Data synthesis for the demo and end-to-end tests.
 pkgs+=(espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts
        sentencepiece fortunes-min sox)
+# English text for the language-model demo (the King James Version, public domain).
+pkgs+=(bible-kjv bible-kjv-text)
 # Reference tokenizers for the LLM tokenizer tests (npm packages below); a
 # node/npm already on PATH (e.g. NodeSource's nodejs, which conflicts with
 # Debian's npm) is used as it is.
 command -v npm >/dev/null || pkgs+=(npm)
 # Optional extras, e.g. NC_DEPS_EXTRA="python3-torch python3-numpy" for fixtures and
-# bench, or "bible-kjv bible-kjv-text" to regenerate data/text/sentences.txt.
+# bench.
 if [ -n "${NC_DEPS_EXTRA:-}" ]; then
   read -r -a extra <<<"$NC_DEPS_EXTRA"
   pkgs+=("${extra[@]}")
