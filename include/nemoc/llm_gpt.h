@@ -16,6 +16,15 @@ extern "C" {
 
 extern const nc_model_class nc_gpt_model_class;
 
+/* A training batch as the model's data source hands it to training_step
+ * (also for tools and benchmarks that drive the model directly). */
+typedef struct nc_gpt_batch {
+    int64_t B, T;
+    int64_t *tokens, *labels; /* (B, T); labels -100 where the loss is masked */
+    int64_t n_loss;           /* tokens that count */
+    int64_t end;              /* batches of the plan consumed */
+} nc_gpt_batch;
+
 /* Registers the LLM collection's classes. */
 nc_status nc_llm_register(void);
 

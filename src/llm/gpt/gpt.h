@@ -71,12 +71,7 @@ nc_status nc_gpt_cache_init(const nc_gpt *g, int64_t B, int64_t cap, gpt_kv_cach
 void nc_gpt_cache_free(gpt_kv_cache *c);
 
 /* gpt_data.c */
-typedef struct gpt_batch {
-    int64_t B, T;
-    int64_t *tokens, *labels; /* (B, T); labels -100 where the loss is masked */
-    int64_t n_loss;           /* tokens that count */
-    int64_t end;              /* batches of the plan consumed */
-} gpt_batch;
+typedef nc_gpt_batch gpt_batch;
 
 nc_status nc_gpt_setup_data(nc_model *m, const nc_cfg *ds, nc_data_role role, const nc_data_env *env,
                             nc_data_source **out);
