@@ -163,6 +163,13 @@ struct nc_model_class {
      * accumulation); NULL: none. */
     nc_status (*configure_trainer)(nc_model *m, const nc_cfg *root, int world_size,
                                    struct nc_trainer_params *tp);
+    /* Maps a `.nemo` state_dict key to the model's name for the same tensor
+     * (another layer spec's spelling) in buf, or returns NULL to drop the
+     * entry (framework state that is not a weight); NULL hook: keys as they
+     * are. A class with this hook also accepts Python objects other than
+     * tensors in model_weights.ckpt (never imported or called: Transformer
+     * Engine's `_extra_state` buffers), which it then drops. */
+    const char *(*map_state_key)(const char *key, char *buf, size_t cap);
 };
 
 struct nc_model {

@@ -80,6 +80,31 @@ static nc_status load_state_dict(nc_model *m, const nc_tensor_list *sd, const ch
     return NC_OK;
 }
 
+/* Renames (or drops) the entries of sd with the class's map_state_key. */
+static nc_status map_keys(const nc_model *m, nc_tensor_list *sd) {
+    if (!m->cls->map_state_key) return NC_OK;
+    int64_t o = 0;
+    for (int64_t i = 0; i < sd->n; i++) {
+        nc_named_tensor it = sd->items[i];
+        char buf[512];
+        const char *k = m->cls->map_state_key(it.name, buf, sizeof buf);
+        if (!k || !it.tensor) {
+            nc_free(it.name);
+            nc_tensor_free(it.tensor);
+            continue;
+        }
+        if (k != it.name) {
+            char *nn = nc_strdup(k);
+            if (!nn) return nc_error(NC_ERR_OOM, "state_dict key");
+            nc_free(it.name);
+            it.name = nn;
+        }
+        sd->items[o++] = it;
+    }
+    sd->n = o;
+    return NC_OK;
+}
+
 /* Artifacts of the model being restored: "nemo:" references are members of
  * the archive, read in memory (nothing is extracted). */
 static nc_status read_member(void *self, const char *ref, void **data, size_t *len) {
@@ -103,7 +128,9 @@ nc_status nc_nemo_model_load(const char *path, nc_model **out) {
     if (!s) s = nc_cfg_get_str(cfg, "target", &target);
     if (!s) s = nc_model_create(cfg, target, &ba, out);
     nc_torch_read_params rp = nc_torch_read_default_params();
+    if (!s) rp.allow_unknown_globals = (*out)->cls->map_state_key != NULL;
     if (!s) s = nc_nemo_load_weights(n, "model_weights.ckpt", &rp, &sd);
+    if (!s) s = map_keys(*out, &sd);
     if (!s) s = load_state_dict(*out, &sd, path, false, NULL, NULL);
     if (s) {
         nc_error_prefix(s, "%s", path);
@@ -123,7 +150,9 @@ nc_status nc_nemo_model_init_from(nc_model *m, const char *path, int64_t *n_load
     if (s) return s;
     nc_tensor_list sd = {0};
     nc_torch_read_params rp = nc_torch_read_default_params();
+    rp.allow_unknown_globals = m->cls->map_state_key != NULL;
     s = nc_nemo_load_weights(n, "model_weights.ckpt", &rp, &sd);
+    if (!s) s = map_keys(m, &sd);
     /* speech_to_text_finetune.py: a new vocabulary re-initialises the decoder. */
     if (!s) s = load_state_dict(m, &sd, path, true, m->cls->finetune_reinit, n_loaded);
     nc_tensor_list_clear(&sd);

@@ -119,6 +119,31 @@ static nc_status gpt_configure_trainer(nc_model *m, const nc_cfg *root, int worl
     return NC_OK;
 }
 
+/* Transformer Engine's layer spec fuses the norms into the next linear
+ * (megatron/core/models/gpt/gpt_layer_specs.py): its names map onto the
+ * local spec's; `_extra_state` (TE's fp8 metadata) is not a weight. */
+static const char *gpt_map_state_key(const char *key, char *buf, size_t cap) {
+    static const struct {
+        const char *te, *local;
+    } names[] = {
+        {".self_attention.linear_qkv.layer_norm_weight", ".input_layernorm.weight"},
+        {".self_attention.linear_qkv.layer_norm_bias", ".input_layernorm.bias"},
+        {".mlp.linear_fc1.layer_norm_weight", ".pre_mlp_layernorm.weight"},
+        {".mlp.linear_fc1.layer_norm_bias", ".pre_mlp_layernorm.bias"},
+    };
+    const size_t n = strlen(key);
+    if (n >= 12 && !strcmp(key + n - 12, "_extra_state")) return NULL;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const size_t m = strlen(names[i].te);
+        if (n > m && !strcmp(key + n - m, names[i].te) && n - m + strlen(names[i].local) < cap) {
+            memcpy(buf, key, n - m);
+            strcpy(buf + n - m, names[i].local);
+            return buf;
+        }
+    }
+    return key;
+}
+
 const nc_tokenizer *nc_gpt_tokenizer(const nc_model *m) { return ((const nc_gpt *)m->impl)->tok; }
 
 static const nc_metric_def gpt_metrics[] = {
@@ -140,6 +165,7 @@ const nc_model_class nc_gpt_model_class = {
     .n_sums = 2,
     .throughput_unit = "tok",
     .configure_trainer = gpt_configure_trainer,
+    .map_state_key = gpt_map_state_key,
 };
 
 static const nc_model_class *const llm_classes[] = {&nc_gpt_model_class};
