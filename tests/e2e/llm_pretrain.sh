@@ -76,6 +76,21 @@ lv=$(grep -o "val_loss [0-9.]*" "$TMP/llama.log" | tail -n 1 | cut -d' ' -f2)
 awk -v v="$lv" 'BEGIN { exit !(v < 6.2) }' || fail "llama-style val_loss $lv is not below 6.2"
 echo "llama-style GPT: val_loss $lv after 60 bf16 steps"
 
+# ---- data parallel: 2 ranks x micro batch 4 = one process accumulating 2
+# micro batches (MegatronPretrainingSampler order): the same validation losses
+if command -v mpirun >/dev/null; then
+  DP=(model.hidden_dropout=0.0 trainer.max_steps=30 trainer.val_check_interval=15)
+  "$NEMOC" llm pretrain "${CONF[@]}" "${DP[@]}" exp_manager.exp_dir="$TMP/dp1" >"$TMP/dp1.log" 2>&1 ||
+    { cat "$TMP/dp1.log"; fail "single-process run"; }
+  OMP_NUM_THREADS=1 mpirun --allow-run-as-root --oversubscribe -np 2 "$NEMOC" llm pretrain "${CONF[@]}" "${DP[@]}" \
+    trainer.devices=2 exp_manager.exp_dir="$TMP/dp2" >"$TMP/dp2.log" 2>&1 || { cat "$TMP/dp2.log"; fail "mpirun -np 2"; }
+  grep -o "val_loss [0-9.]*" "$TMP/dp1.log" >"$TMP/v1.txt"
+  grep -o "val_loss [0-9.]*" "$TMP/dp2.log" >"$TMP/v2.txt"
+  [ "$(wc -l <"$TMP/v1.txt")" -eq 2 ] && cmp -s "$TMP/v1.txt" "$TMP/v2.txt" ||
+    { paste "$TMP/v1.txt" "$TMP/v2.txt"; fail "2 ranks and 1 process validate differently"; }
+  echo "data parallel: 2 ranks give the single process's validation losses ($(tr '\n' ' ' <"$TMP/v2.txt"))"
+fi
+
 # ---- bad input: named errors, exit 1
 expect_err() { # what, pattern, command...
   local what=$1 pat=$2; shift 2
