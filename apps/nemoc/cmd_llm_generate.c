@@ -251,6 +251,7 @@ int nc_cmd_llm_generate(int argc, char **argv) {
             nc_free(t);
         }
     }
+    fflush(stdout);
     fprintf(stderr, "prompt: %lld tokens in %.3f s (%.1f tok/s); generated %lld tokens in %.3f s (%.1f tok/s)\n",
             (long long)st.prompt_tokens, st.prompt_s, st.prompt_s > 0 ? (double)st.prompt_tokens / st.prompt_s : 0.0,
             (long long)st.new_tokens, st.decode_s, st.decode_s > 0 ? (double)st.new_tokens / st.decode_s : 0.0);

@@ -253,6 +253,16 @@ nc_tensor *nc_swiglu(nc_ctx *ctx, nc_tensor *x);
 nc_tensor *nc_attention_cached(nc_ctx *ctx, nc_tensor *q, const nc_tensor *k_cache, const nc_tensor *v_cache,
                                int64_t past, int64_t n_heads, float scale);
 
+/* ---- activation checkpointing (ops_checkpoint.c) ---- */
+/* A segment of the network: one output from up to 8 inputs. It may run
+ * twice (forward, then again in backward), so it must compute the same
+ * thing both times and keep no state of its own between them. */
+typedef nc_tensor *(*nc_checkpoint_fn)(nc_ctx *ctx, void *user, nc_tensor *const *in);
+/* fn(in) without keeping its activations: they are recomputed in backward.
+ * Dropout inside sees the same random draws both times. With gradients off
+ * (or no input needing one) it is simply fn(ctx, user, in). */
+nc_tensor *nc_checkpoint(nc_ctx *ctx, nc_checkpoint_fn fn, void *user, int n_in, nc_tensor *const *in);
+
 /* ---- registry ---- */
 /* Names of every op that records a backward; the gradient test suite must
  * hold an entry for each (tests/unit/test_gradcheck.c). */

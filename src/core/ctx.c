@@ -58,6 +58,7 @@ nc_status nc_ctx_create(const nc_ctx_params *p, nc_ctx **out) {
 
 void nc_ctx_free(nc_ctx *ctx) {
     if (!ctx) return;
+    nc_ctx_free(ctx->ckpt_child);
     nc_arena_free(ctx->arena);
     if (ctx->bf16_arena) nc_arena_free(ctx->bf16_arena);
     if (ctx->prof) nc_free(ctx->prof->e);

@@ -35,6 +35,9 @@ struct nc_ctx {
      * by layer (nc_arena_rewind), which must not free a copy that is still
      * listed, nor the list itself. */
     nc_arena *bf16_arena; /* created on first use */
+    /* Activation checkpointing (ops_checkpoint.c) runs its segments in this
+     * child context, reset after each, so their activations never stay. */
+    struct nc_ctx *ckpt_child;
     struct nc_bf16_entry *bf16;
     int64_t n_bf16, cap_bf16;
 };

@@ -31,6 +31,8 @@ static const char *const names[] = {
     "add_dropout", "silu_dropout", "glu_mask", "dwconv1d_tc", "batch_norm_cl",
     /* ops_llm.c */
     "rms_norm", "rope", "swiglu",
+    /* ops_checkpoint.c */
+    "checkpoint",
 };
 
 const char *const *nc_op_names(int *count) {

@@ -32,6 +32,8 @@ typedef struct gpt_config {
     double init_std;
     bool scaled_init; /* use_scaled_init_method: output layers std / sqrt(2 L) */
     int ckpt_granularity; /* 0 none, 1 selective, 2 full */
+    bool ckpt_block;      /* activations_checkpoint_method: block (else uniform) */
+    int64_t ckpt_layers;  /* activations_checkpoint_num_layers */
     int64_t micro_batch_size, global_batch_size;
 } gpt_config;
 

@@ -165,11 +165,22 @@ nc_status nc_gpt_config_parse(const nc_cfg *m, int64_t tokenizer_vocab, gpt_conf
                                    "(need an even number >= 2)", (long long)c->kv_channels,
                                    c->rotary_percentage, (long long)c->rot_dim);
     }
-    const char *gran = NULL;
-    if ((s = nc_cfg_get_str_or(m, "activations_checkpoint_granularity", NULL, &gran))) return s;
-    if (gran)
-        return nc_cfg_error_at(m, "activations_checkpoint_granularity",
-                               "'%s': activation checkpointing is not available in nemoc yet (null only)", gran);
+    /* activation checkpointing (megatron_gpt_config.yaml): selective
+     * recomputes the core attention, full whole layers: uniform groups of
+     * activations_checkpoint_num_layers, or (block) that many first layers */
+    static const char *const grans[] = {"none", "selective", "full", NULL};
+    static const char *const methods[] = {"uniform", "block", NULL};
+    int gran = 0, method = 0;
+    if ((s = nc_cfg_get_enum_or(m, "activations_checkpoint_granularity", grans, 0, &gran)) ||
+        (s = nc_cfg_get_enum_or(m, "activations_checkpoint_method", methods, 0, &method)) ||
+        (s = nc_cfg_get_int_in_or(m, "activations_checkpoint_num_layers", 1, 1, 4096, &c->ckpt_layers)))
+        return s;
+    const char *method_str = NULL;
+    if ((s = nc_cfg_get_str_or(m, "activations_checkpoint_method", NULL, &method_str))) return s;
+    if (gran == 2 && !method_str)
+        return nc_cfg_error_at(m, "activations_checkpoint_method", "full checkpointing needs a method: uniform or block");
+    c->ckpt_granularity = gran;
+    c->ckpt_block = method == 1;
     /* vocabulary: the tokenizer's (or override_vocab_size), padded as
      * megatron_base_model._vocab_size_with_padding does */
     int64_t ov = 0, div = 128;

@@ -132,6 +132,18 @@ static nc_tensor *attention_dropout(nc_ctx *ctx, nc_tensor *q, nc_tensor *k, nc_
     return nc_reshape(ctx, nc_contiguous_copy(ctx, o), NC_DIMS(B, T, H * dk));
 }
 
+/* Megatron's core attention: (q, k, v) -> context, the part selective
+ * activation checkpointing recomputes. */
+static nc_tensor *core_attention(nc_ctx *ctx, void *user, nc_tensor *const *in) {
+    const nc_gpt *g = user;
+    const gpt_config *c = &g->c;
+    const int64_t G = c->groups, rep = c->heads / G, kv = c->kv_channels;
+    nc_tensor *k = repeat_groups(ctx, in[1], G, rep, kv), *v = repeat_groups(ctx, in[2], G, rep, kv);
+    if (c->attention_dropout > 0 && nc_training(ctx)) return attention_dropout(ctx, in[0], k, v, c->heads, c->attention_dropout);
+    nc_attention_params ap = {.n_heads = c->heads, .causal = true};
+    return nc_attention(ctx, in[0], k, v, NULL, NULL, NULL, &ap);
+}
+
 static nc_tensor *self_attention(nc_ctx *ctx, const nc_gpt *g, const gpt_layer *L, nc_tensor *x, int l,
                                  gpt_kv_cache *cache) {
     const gpt_config *c = &g->c;
@@ -165,16 +177,35 @@ static nc_tensor *self_attention(nc_ctx *ctx, const nc_gpt *g, const gpt_layer *
         nc_tensor_init(&vt, NC_F32, NC_DIMS(B, cache->cap, row), vc);
         a = nc_attention_cached(ctx, q, &kt, &vt, pos0, c->heads, 0.0f);
     } else {
-        k = repeat_groups(ctx, k, G, rep, kv);
-        v = repeat_groups(ctx, v, G, rep, kv);
-        if (c->attention_dropout > 0 && nc_training(ctx)) {
-            a = attention_dropout(ctx, q, k, v, c->heads, c->attention_dropout);
-        } else {
-            nc_attention_params ap = {.n_heads = c->heads, .causal = true};
-            a = nc_attention(ctx, q, k, v, NULL, NULL, NULL, &ap);
-        }
+        nc_tensor *qkv3[3] = {q, k, v};
+        a = c->ckpt_granularity == 1 ? nc_checkpoint(ctx, core_attention, (void *)g, 3, qkv3)
+                                     : core_attention(ctx, (void *)g, qkv3);
     }
     return nc_linear(ctx, a, L->proj_w, L->proj_b);
+}
+
+/* One transformer layer (Megatron-core's TransformerLayer with the local spec). */
+static nc_tensor *layer_fwd(nc_ctx *ctx, const nc_gpt *g, int l, nc_tensor *x, gpt_kv_cache *cache) {
+    const gpt_config *c = &g->c;
+    const gpt_layer *L = &g->layers[l];
+    nc_tensor *a = self_attention(ctx, g, L, norm(ctx, c, x, L->ln1_w, L->ln1_b), l, cache);
+    x = nc_add_dropout(ctx, x, a, c->hidden_dropout, 1.0f);
+    nc_tensor *h = nc_linear(ctx, norm(ctx, c, x, L->ln2_w, L->ln2_b), L->fc1_w, L->fc1_b);
+    h = nc_linear(ctx, activation(ctx, c, h), L->fc2_w, L->fc2_b);
+    return nc_add_dropout(ctx, x, h, c->hidden_dropout, 1.0f);
+}
+
+/* Layers [l0, l1) as one checkpointed segment (full granularity). */
+typedef struct layer_span {
+    const nc_gpt *g;
+    int l0, l1;
+} layer_span;
+
+static nc_tensor *layer_segment(nc_ctx *ctx, void *user, nc_tensor *const *in) {
+    const layer_span *sp = user;
+    nc_tensor *x = in[0];
+    for (int l = sp->l0; l < sp->l1 && x; l++) x = layer_fwd(ctx, sp->g, l, x, NULL);
+    return x;
 }
 
 nc_tensor *nc_gpt_hidden(nc_ctx *ctx, const nc_gpt *g, const int64_t *tokens, int64_t B, int64_t T,
@@ -193,13 +224,23 @@ nc_tensor *nc_gpt_hidden(nc_ctx *ctx, const nc_gpt *g, const int64_t *tokens, in
         x = nc_add(ctx, x, nc_embedding(ctx, g->wpe, pos, -1));
     }
     x = nc_dropout(ctx, x, c->hidden_dropout);
-    for (int l = 0; l < c->num_layers && x; l++) {
-        const gpt_layer *L = &g->layers[l];
-        nc_tensor *a = self_attention(ctx, g, L, norm(ctx, c, x, L->ln1_w, L->ln1_b), l, cache);
-        x = nc_add_dropout(ctx, x, a, c->hidden_dropout, 1.0f);
-        nc_tensor *h = nc_linear(ctx, norm(ctx, c, x, L->ln2_w, L->ln2_b), L->fc1_w, L->fc1_b);
-        h = nc_linear(ctx, activation(ctx, c, h), L->fc2_w, L->fc2_b);
-        x = nc_add_dropout(ctx, x, h, c->hidden_dropout, 1.0f);
+    for (int l = 0; l < c->num_layers && x;) {
+        int n = 1;
+        if (c->ckpt_granularity == 2 && !cache) {
+            /* full: uniform groups of ckpt_layers layers, or (block) the first ckpt_layers layers one by one */
+            n = c->ckpt_block ? 1 : (int)c->ckpt_layers;
+            if (l + n > c->num_layers) n = c->num_layers - l;
+            if (!c->ckpt_block || l < c->ckpt_layers) {
+                layer_span *sp = nc_scratch(ctx, sizeof *sp);
+                if (!sp) return NULL;
+                *sp = (layer_span){g, l, l + n};
+                x = nc_checkpoint(ctx, layer_segment, sp, 1, &x);
+                l += n;
+                continue;
+            }
+        }
+        x = layer_fwd(ctx, g, l, x, cache);
+        l++;
     }
     if (cache && x) cache->len += T;
     return norm(ctx, c, x, g->lnf_w, g->lnf_b);

@@ -31,3 +31,26 @@ static const gc_case cases[] = {
 __attribute__((constructor)) static void reg(void) {
     gc_register(cases, (int)(sizeof cases / sizeof cases[0]));
 }
+
+/* checkpointed segments: a two-input segment with a parameter-like input
+ * and dropout (train mode: the recomputation must draw the same mask) */
+static nc_tensor *seg(nc_ctx *c, void *user, nc_tensor *const *in) {
+    (void)user;
+    nc_tensor *h = nc_gelu(c, nc_rms_norm(c, in[0], in[1], 1e-5f), true);
+    return nc_dropout(c, nc_add_scaled(c, in[0], h, 0.5f), 0.3f);
+}
+static nc_tensor *f_ckpt(nc_ctx *c, nc_tensor **x) {
+    nc_tensor *in[2] = {x[0], x[1]};
+    nc_tensor *y = nc_checkpoint(c, seg, NULL, 2, in);
+    return nc_add(c, nc_checkpoint(c, seg, NULL, 2, (nc_tensor *[]){y, x[1]}), x[0]); /* nested use of the output */
+}
+
+static const gc_case ckpt_cases[] = {
+    {.op = "checkpoint", .label = "two segments, dropout (train)", .fn = f_ckpt, .n_in = 2,
+     .in = {IN(GC_GRAD, 2, 3, 6), IN(GC_GRAD, 6)}, .train = true},
+    GC_CASE("checkpoint", "two segments (eval)", f_ckpt, 2, IN(GC_GRAD, 3, 5), IN(GC_GRAD, 5)),
+};
+
+__attribute__((constructor)) static void reg_ckpt(void) {
+    gc_register(ckpt_cases, (int)(sizeof ckpt_cases / sizeof ckpt_cases[0]));
+}
