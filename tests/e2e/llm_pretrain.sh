@@ -76,6 +76,21 @@ lv=$(grep -o "val_loss [0-9.]*" "$TMP/llama.log" | tail -n 1 | cut -d' ' -f2)
 awk -v v="$lv" 'BEGIN { exit !(v < 6.2) }' || fail "llama-style val_loss $lv is not below 6.2"
 echo "llama-style GPT: val_loss $lv after 60 bf16 steps"
 
+# ---- activation checkpointing recomputes the same numbers (dropout 0.1 included)
+CK=(trainer.max_steps=20 trainer.log_every_n_steps=1 trainer.val_check_interval=20)
+for g in none "full +model.activations_checkpoint_method=uniform +model.activations_checkpoint_num_layers=1" \
+         "full +model.activations_checkpoint_method=block +model.activations_checkpoint_num_layers=1" selective; do
+  read -r -a extra <<<"$g"
+  gran=${extra[0]}; extra=("${extra[@]:1}")
+  [ "$gran" = none ] && set_gran=() || set_gran=(+model.activations_checkpoint_granularity="$gran")
+  "$NEMOC" llm pretrain "${CONF[@]}" "${CK[@]}" "${set_gran[@]}" "${extra[@]}" exp_manager.exp_dir="$TMP/ck" \
+    >"$TMP/ck.log" 2>&1 || { cat "$TMP/ck.log"; fail "checkpointing $g"; }
+  grep -o "step [0-9]*/20 loss [0-9.]*\|val_loss [0-9.]*" "$TMP/ck.log" >"$TMP/ck_$gran.txt"
+  [ "$gran" = none ] && cp "$TMP/ck_none.txt" "$TMP/ck_ref.txt"
+  cmp -s "$TMP/ck_ref.txt" "$TMP/ck_$gran.txt" || fail "activation checkpointing ($g) changed the losses"
+done
+echo "activation checkpointing (full uniform/block, selective): identical losses"
+
 # ---- data parallel: 2 ranks x micro batch 4 = one process accumulating 2
 # micro batches (MegatronPretrainingSampler order): the same validation losses
 if command -v mpirun >/dev/null; then
@@ -107,7 +122,8 @@ expect_err "accumulate" "trainer.accumulate_grad_batches" "${P[@]}" trainer.accu
 expect_err "heads/groups" "model.num_query_groups" "${P[@]}" model.num_query_groups=3
 expect_err "missing data" "nope_text_document" "${P[@]}" "model.data.data_prefix=[$TMP/nope_text_document]"
 expect_err "other tokenizer" "outside the model's vocabulary" "${P[@]}" ~model.tokenizer +model.override_vocab_size=100
-expect_err "checkpointing" "activations_checkpoint_granularity" "${P[@]}" +model.activations_checkpoint_granularity=full
+expect_err "checkpointing method" "activations_checkpoint_method" "${P[@]}" +model.activations_checkpoint_granularity=full
+expect_err "checkpointing granularity" "activations_checkpoint_granularity" "${P[@]}" +model.activations_checkpoint_granularity=most
 expect_err "long prompt" "exceeds the model's context" "$NEMOC" llm generate model="$NEMO" \
   prompt_ids="$(seq -s ' ' 1 70)" print_ids=true
 expect_err "id outside the vocabulary" "outside the vocabulary" "$NEMOC" llm generate model="$NEMO" prompt_ids="5 4000"

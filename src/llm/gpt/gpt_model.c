@@ -19,6 +19,7 @@
 
 #include "llm/gpt/gpt.h"
 #include "nemoc/alloc.h"
+#include "nemoc/arena.h"
 #include "nemoc/rng.h"
 
 static nc_tensor *add_param(nc_params *p, nc_init init, const char *fmt, int layer, const char *leaf, int nd,
@@ -224,7 +225,30 @@ nc_tensor *nc_gpt_hidden(nc_ctx *ctx, const nc_gpt *g, const int64_t *tokens, in
         x = nc_add(ctx, x, nc_embedding(ctx, g->wpe, pos, -1));
     }
     x = nc_dropout(ctx, x, c->hidden_dropout);
+    /* Without gradients nothing outlives the layer that reads it: each layer
+     * runs in arena space handed back once its output is copied into one of
+     * two buffers made before (validation and generation memory stays one
+     * layer's, as conformer_fwd.c does for speech). */
+    const bool frugal = !nc_grad_enabled(ctx) && x;
+    nc_arena *arena = nc_ctx_arena(ctx);
+    nc_tensor *buf[2] = {NULL, NULL};
+    if (frugal) {
+        buf[0] = nc_empty(ctx, NC_F32, x->ndim, x->shape);
+        buf[1] = nc_empty(ctx, NC_F32, x->ndim, x->shape);
+        if (!buf[0] || !buf[1]) return NULL;
+    }
     for (int l = 0; l < c->num_layers && x;) {
+        if (frugal) {
+            nc_arena_mark mk = nc_arena_mark_get(arena);
+            nc_tensor *y = layer_fwd(ctx, g, l, x, cache);
+            if (!y) return NULL;
+            nc_tensor *dst = buf[x == buf[0] ? 1 : 0];
+            memcpy(dst->data, y->data, nc_nbytes(y));
+            nc_arena_rewind(arena, mk);
+            x = dst;
+            l++;
+            continue;
+        }
         int n = 1;
         if (c->ckpt_granularity == 2 && !cache) {
             /* full: uniform groups of ckpt_layers layers, or (block) the first ckpt_layers layers one by one */
