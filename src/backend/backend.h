@@ -242,9 +242,9 @@ typedef struct nc_backend {
     /* y = rotate(x) (inverse: the transpose, for backward); accumulate: y += */
     void (*rope)(bool th, const nc_rope_geom *g, const float *x, float *y, bool inverse,
                  bool accumulate);
-    /* x (rows, 2F) -> y (rows, F) = silu(x[:, :F]) * x[:, F:]; grad accumulates into dx */
+    /* x (rows, 2F) -> y (rows, F) = silu(x[:, :F]) * x[:, F:]; grad added into dx (acc) or written */
     void (*swiglu)(bool th, const float *x, float *y, int64_t rows, int64_t F);
-    void (*swiglu_grad)(bool th, const float *x, const float *g, float *dx, int64_t rows, int64_t F);
+    void (*swiglu_grad)(bool th, const float *x, const float *g, float *dx, int64_t rows, int64_t F, bool acc);
     /* generation attention over a cache (cpu_llm.c); work: attn_cached_work(cap) floats */
     int64_t (*attn_cached_work)(int64_t cap);
     void (*attn_cached)(bool th, const nc_attn_cache_geom *g, const float *q, const float *k,

@@ -115,11 +115,12 @@ nc_tensor *nc_rope(nc_ctx *ctx, nc_tensor *x, const nc_rope_params *p) {
 /* ==================================================================== swiglu */
 
 static void swiglu_backward(nc_ctx *ctx, nc_node *nd) {
-    float *dx = nc_grad_buf(ctx, nd->in[0]);
+    bool fresh = false;
+    float *dx = nc_grad_buf_fresh(ctx, nd->in[0], &fresh);
     if (!dx) return;
     const nc_tensor *x = nd->in[0];
     const int64_t F = x->shape[x->ndim - 1] / 2, rows = nc_numel(x) / (2 * F);
-    nc_ctx_backend(ctx)->swiglu_grad(nc_par(ctx, rows * F), x->data, nc_out_grad(nd), dx, rows, F);
+    nc_ctx_backend(ctx)->swiglu_grad(nc_par(ctx, rows * F), x->data, nc_out_grad(nd), dx, rows, F, !fresh);
 }
 
 nc_tensor *nc_swiglu(nc_ctx *ctx, nc_tensor *x) {

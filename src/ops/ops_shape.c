@@ -132,10 +132,15 @@ nc_tensor *nc_slice(nc_ctx *ctx, nc_tensor *x, int dim, int64_t start, int64_t e
     size_t es = nc_dtype_size(x->dtype);
     const char *X = x->data;
     char *Y = y->data;
-    for (int64_t o = 0; o < outer; o++)
-        for (int64_t j = 0; j < len; j++)
-            memcpy(Y + (size_t)((o * len + j) * inner) * es,
-                   X + (size_t)((o * n + start + j * step) * inner) * es, (size_t)inner * es);
+    if (step == 1) /* one contiguous run per outer row (a last-dim slice has inner 1) */
+        for (int64_t o = 0; o < outer; o++)
+            memcpy(Y + (size_t)(o * len * inner) * es, X + (size_t)((o * n + start) * inner) * es,
+                   (size_t)(len * inner) * es);
+    else
+        for (int64_t o = 0; o < outer; o++)
+            for (int64_t j = 0; j < len; j++)
+                memcpy(Y + (size_t)((o * len + j) * inner) * es,
+                       X + (size_t)((o * n + start + j * step) * inner) * es, (size_t)inner * es);
     nc_node *nd = nc_record(ctx, "slice", slice_backward, y, 1, &x, sizeof(slice_saved));
     if (nd) *(slice_saved *)nd->saved = (slice_saved){outer, n, len, inner, start, step};
     return ctx->status ? NULL : y;

@@ -112,7 +112,6 @@ void nc_cpu_binary_grad(bool th, nc_bin_kind k, bool for_b, const float *g, cons
 enum { VBLK = 1024 };
 static inline int64_t blk(int64_t n, int64_t b0) { return n - b0 < VBLK ? n - b0 : VBLK; }
 
-static const float SQRT_2_PI = 0.79788456080286535588f; /* sqrt(2/pi) */
 
 void nc_cpu_unary(bool par, nc_un_kind k, float p, const float *x, float *y, int64_t n) {
     switch (k) {
@@ -144,10 +143,7 @@ void nc_cpu_unary(bool par, nc_un_kind k, float p, const float *x, float *y, int
         break;
     case NC_UN_GELU_TANH:
 #pragma omp parallel for if (par) schedule(static)
-        for (int64_t i = 0; i < n; i++) {
-            float v = x[i];
-            y[i] = 0.5f * v * (1.0f + tanhf(SQRT_2_PI * (v + 0.044715f * v * v * v)));
-        }
+        for (int64_t b0 = 0; b0 < n; b0 += VBLK) nc_vgelu_tanh(y + b0, x + b0, blk(n, b0));
         break;
     case NC_UN_TANH:
 #pragma omp parallel for if (par) schedule(static)
@@ -216,12 +212,11 @@ void nc_cpu_unary_grad(bool par, nc_un_kind k, float p, const float *x, const fl
         break;
     case NC_UN_GELU_TANH:
 #pragma omp parallel for if (par) schedule(static)
-        for (int64_t i = 0; i < n; i++) {
-            float v = x[i];
-            float inner = SQRT_2_PI * (v + 0.044715f * v * v * v);
-            float t = tanhf(inner);
-            float dinner = SQRT_2_PI * (1.0f + 3.0f * 0.044715f * v * v);
-            dx[i] += g[i] * (0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * dinner);
+        for (int64_t b0 = 0; b0 < n; b0 += VBLK) {
+            float dg[VBLK];
+            const int64_t m = blk(n, b0);
+            nc_vgelu_tanh_deriv(dg, x + b0, m);
+            for (int64_t i = 0; i < m; i++) dx[b0 + i] += g[b0 + i] * dg[i];
         }
         break;
     case NC_UN_TANH:

@@ -14,7 +14,7 @@ void nc_cpu_rms_norm_grad(bool th, const float *X, const float *G, const float *
                           float *dx, float *dw, double *part, int64_t rows, int64_t C);
 void nc_cpu_rope(bool th, const nc_rope_geom *g, const float *x, float *y, bool inverse, bool accumulate);
 void nc_cpu_swiglu(bool th, const float *X, float *Y, int64_t rows, int64_t F);
-void nc_cpu_swiglu_grad(bool th, const float *X, const float *G, float *dX, int64_t rows, int64_t F);
+void nc_cpu_swiglu_grad(bool th, const float *X, const float *G, float *dX, int64_t rows, int64_t F, bool acc);
 int64_t nc_cpu_attn_cached_work(int64_t cap);
 void nc_cpu_attn_cached(bool th, const nc_attn_cache_geom *g, const float *q, const float *K, const float *V,
                         float *out, float *work);

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "backend/cpu/cpu_kernels.h"
+#include "backend/cpu/vmath.h"
 
 enum { RMS_ROWS_PER_BLOCK = 32 };
 
@@ -102,28 +103,40 @@ void nc_cpu_rope(bool th, const nc_rope_geom *g, const float *x, float *y, bool 
 
 /* SwiGLU (Shazeer 2020) as Megatron-core's fast-swiglu / swiglu,
  * megatron/core/transformer/mlp.py glu(): x (rows, 2F) chunked into [a; b]
- * along the last dim, y = silu(a) * b. */
-static inline float sigm(float v) { return 1.0f / (1.0f + expf(-v)); }
+ * along the last dim, y = silu(a) * b. Sigmoids come 256 at a time from the
+ * vectorised exp (vmath.h). */
+enum { SWIGLU_BLK = 256 };
 
 void nc_cpu_swiglu(bool th, const float *X, float *Y, int64_t rows, int64_t F) {
 #pragma omp parallel for if (th) schedule(static)
     for (int64_t r = 0; r < rows; r++) {
         const float *a = X + r * 2 * F, *b = a + F;
         float *y = Y + r * F;
-        for (int64_t j = 0; j < F; j++) y[j] = a[j] * sigm(a[j]) * b[j];
+        float sg[SWIGLU_BLK];
+        for (int64_t j0 = 0; j0 < F; j0 += SWIGLU_BLK) {
+            const int64_t m = F - j0 < SWIGLU_BLK ? F - j0 : SWIGLU_BLK;
+            nc_vsigmoid(sg, a + j0, m);
+            for (int64_t j = 0; j < m; j++) y[j0 + j] = a[j0 + j] * sg[j] * b[j0 + j];
+        }
     }
 }
 
 /* d silu(a)/da = s (1 + a (1 - s)), s = sigmoid(a) */
-void nc_cpu_swiglu_grad(bool th, const float *X, const float *G, float *dX, int64_t rows, int64_t F) {
+void nc_cpu_swiglu_grad(bool th, const float *X, const float *G, float *dX, int64_t rows, int64_t F, bool acc) {
 #pragma omp parallel for if (th) schedule(static)
     for (int64_t r = 0; r < rows; r++) {
         const float *a = X + r * 2 * F, *b = a + F, *g = G + r * F;
         float *da = dX + r * 2 * F, *db = da + F;
-        for (int64_t j = 0; j < F; j++) {
-            const float s = sigm(a[j]);
-            da[j] += g[j] * b[j] * s * (1.0f + a[j] * (1.0f - s));
-            db[j] += g[j] * a[j] * s;
+        float sg[SWIGLU_BLK];
+        for (int64_t j0 = 0; j0 < F; j0 += SWIGLU_BLK) {
+            const int64_t m = F - j0 < SWIGLU_BLK ? F - j0 : SWIGLU_BLK;
+            nc_vsigmoid(sg, a + j0, m);
+            for (int64_t j = 0; j < m; j++) {
+                const float s = sg[j], av = a[j0 + j], gv = g[j0 + j];
+                const float ga = gv * b[j0 + j] * s * (1.0f + av * (1.0f - s)), gb = gv * av * s;
+                da[j0 + j] = acc ? da[j0 + j] + ga : ga;
+                db[j0 + j] = acc ? db[j0 + j] + gb : gb;
+            }
         }
     }
 }

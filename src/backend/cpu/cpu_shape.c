@@ -50,6 +50,16 @@ void nc_cpu_permute(bool th, const void *sdata_, void *dst_, int nd, const int64
 
 void nc_cpu_slice_grad(bool th, const float *g, float *dx, int64_t outer, int64_t n_in,
                        int64_t n_out, int64_t inner, int64_t start, int64_t step) {
+    if (step == 1) { /* one contiguous run per outer row (a last-dim slice has inner 1) */
+        const int64_t run = n_out * inner;
+#pragma omp parallel for if (th) schedule(static)
+        for (int64_t o = 0; o < outer; o++) {
+            float *d = dx + (o * n_in + start) * inner;
+            const float *gs = g + o * run;
+            for (int64_t i = 0; i < run; i++) d[i] += gs[i];
+        }
+        return;
+    }
 #pragma omp parallel for if (th) schedule(static)
     for (int64_t o = 0; o < outer; o++)
         for (int64_t j = 0; j < n_out; j++) {

@@ -192,4 +192,38 @@ static inline void nc_vgelu_deriv(float *d, const float *x, int64_t n) {
     }
 }
 
+/* GELU's tanh approximation, 0.5 x (1 + tanh(u)) with u = sqrt(2/pi)(x +
+ * 0.044715 x^3), computed as x * sigmoid(2u) (the same function:
+ * (1 + tanh u) / 2 = sigmoid(2u)), so one exp per lane and no cancellation. */
+static inline void nc_vgelu_tanh(float *y, const float *x, int64_t n) {
+    nc_v16f v, e;
+    for (int64_t i = 0; i < n; i += 16) {
+        int64_t k = n - i < 16 ? n - i : 16;
+        if (k == 16) nc_v16_load(&v, x + i);
+        else nc_v16_load_tail(&v, x + i, k, 0.0f);
+        e = -1.5957691216057308f * (v + 0.044715f * v * v * v); /* -2u */
+        nc_v16_exp(&e);
+        v = v / (1.0f + e);
+        if (k == 16) nc_v16_store(y + i, &v);
+        else nc_v16_store_tail(y + i, &v, k);
+    }
+}
+
+/* d[i] = d/dx x sigmoid(2u) = s + x s (1 - s) 2u', s = sigmoid(2u),
+ * 2u' = 2 sqrt(2/pi) (1 + 3 * 0.044715 x^2) */
+static inline void nc_vgelu_tanh_deriv(float *d, const float *x, int64_t n) {
+    nc_v16f v, e;
+    for (int64_t i = 0; i < n; i += 16) {
+        int64_t k = n - i < 16 ? n - i : 16;
+        if (k == 16) nc_v16_load(&v, x + i);
+        else nc_v16_load_tail(&v, x + i, k, 0.0f);
+        e = -1.5957691216057308f * (v + 0.044715f * v * v * v);
+        nc_v16_exp(&e);
+        nc_v16f sg = 1.0f / (1.0f + e);
+        v = sg + v * sg * (1.0f - sg) * (1.5957691216057308f * (1.0f + 0.134145f * v * v));
+        if (k == 16) nc_v16_store(d + i, &v);
+        else nc_v16_store_tail(d + i, &v, k);
+    }
+}
+
 #endif
