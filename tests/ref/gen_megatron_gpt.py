@@ -596,6 +596,28 @@ def model_config_yaml(cfg):
     return yaml.safe_dump({k: cfg[k] for k in keys}, sort_keys=False, default_flow_style=False)
 
 
+# NeMo's save_to writes the model's whole cfg, whose first key is the class.
+NEMO_TARGET = "target: nemo.collections.nlp.models.language_modeling.megatron_gpt_model.MegatronGPTModel\n"
+
+
+def te_names(sd):
+    """The state_dict as a Transformer Engine layer spec names it (the spec NeMo trains with on
+    GPUs): the norms fused into the next linear (input_layernorm -> self_attention.linear_qkv.
+    layer_norm_weight/_bias, pre_mlp_layernorm -> mlp.linear_fc1.layer_norm_weight/_bias) and an
+    `_extra_state` entry per fused module (TE's fp8 metadata, a BytesIO object, not a tensor),
+    so the .nemo exercises a loader's handling of both."""
+    out = {}
+    for k, v in sd.items():
+        k2 = k.replace(".input_layernorm.weight", ".self_attention.linear_qkv.layer_norm_weight")
+        k2 = k2.replace(".input_layernorm.bias", ".self_attention.linear_qkv.layer_norm_bias")
+        k2 = k2.replace(".pre_mlp_layernorm.weight", ".mlp.linear_fc1.layer_norm_weight")
+        k2 = k2.replace(".pre_mlp_layernorm.bias", ".mlp.linear_fc1.layer_norm_bias")
+        out[k2] = v
+        if k.endswith("linear_qkv.weight") or k.endswith("linear_fc1.weight"):
+            out[k[: -len("weight")] + "_extra_state"] = io.BytesIO(b"")
+    return out
+
+
 def nemo_tar(cfg_yaml, sd):
     """SaveRestoreConnector._make_nemo_file_from_folder: tarfile.open(path, "w:") (uncompressed,
     Python's default PAX format) and tar.add(folder, arcname=".") -> members ".",
@@ -638,7 +660,7 @@ def main():
             f.write(transformer_config_json(tc, model))
         if name == "gpt2":
             with open(os.path.join(d, "gpt2.nemo"), "wb") as f:
-                f.write(nemo_tar(y, sd))
+                f.write(nemo_tar(NEMO_TARGET + y, te_names(sd)))
         print("%-9s loss %.6f  params %d  greedy %s" % (name, io_t["loss"].item(),
               sum(v.numel() for v in sd.values()), gen["greedy"].tolist()))
 
