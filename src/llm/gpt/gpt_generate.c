@@ -141,7 +141,19 @@ nc_status nc_gpt_generate(nc_model *m, int64_t B, const int32_t *const *ids, con
     if (max_len > ctx_max)
         return nc_error(NC_ERR_INVALID_ARG, "generate: a prompt of %lld tokens exceeds the model's context of %lld",
                         (long long)max_len, (long long)ctx_max);
-    int64_t total = max_len + (p->max_new_tokens > 0 ? p->max_new_tokens : 0);
+    if (p->max_new_tokens <= 0) { /* nothing to generate */
+        for (int64_t b = 0; b < B; b++) {
+            out_n[b] = 0;
+            out_ids[b] = nc_malloc(sizeof(int32_t));
+            if (!out_ids[b]) {
+                for (int64_t q = 0; q < b; q++) nc_free(out_ids[q]);
+                return nc_error(NC_ERR_OOM, "generate: output");
+            }
+        }
+        if (stats) *stats = (nc_gen_stats){0};
+        return NC_OK;
+    }
+    int64_t total = max_len + p->max_new_tokens;
     if (total > ctx_max) total = ctx_max; /* generation stops at the context's end */
     const int64_t cap = total;
     nc_ctx_params cp = nc_ctx_default_params();
