@@ -66,6 +66,11 @@ bool nc_grad_enabled(const nc_ctx *ctx);
 /* Training mode drives dropout, batch-norm statistics and dither. */
 void nc_set_training(nc_ctx *ctx, bool on);
 bool nc_training(const nc_ctx *ctx);
+/* Inference with fixed parameters: the bf16 copies of parameters
+ * (bf16-mixed precision) survive nc_ctx_reset instead of being remade every
+ * step, so per-token generation converts each weight once. Turn it on only
+ * while no parameter changes. */
+void nc_ctx_keep_bf16_params(nc_ctx *ctx, bool on);
 
 nc_rng *nc_ctx_rng(nc_ctx *ctx);
 nc_arena *nc_ctx_arena(nc_ctx *ctx);

@@ -44,6 +44,7 @@ typedef struct nc_gen_params {
     uint64_t seed;
     const char *const *stop_strings; /* end_strings; NULL-ended or NULL */
     bool stop_at_eos;
+    bool bf16; /* weights read as bf16 copies made once (half the bytes per token) */
 } nc_gen_params;
 
 nc_gen_params nc_gen_default_params(void);

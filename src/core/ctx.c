@@ -71,10 +71,21 @@ void nc_ctx_reset(nc_ctx *ctx) {
     ctx->nodes = NULL;
     ctx->n_nodes = 0;
     ctx->cap_nodes = 0;
-    if (ctx->bf16_arena) nc_arena_reset(ctx->bf16_arena);
-    ctx->bf16 = NULL;
-    ctx->n_bf16 = ctx->cap_bf16 = 0;
+    if (!ctx->keep_bf16) {
+        if (ctx->bf16_arena) nc_arena_reset(ctx->bf16_arena);
+        ctx->bf16 = NULL;
+        ctx->n_bf16 = ctx->cap_bf16 = 0;
+    }
     nc_ctx_profile_mark(ctx);
+}
+
+void nc_ctx_keep_bf16_params(nc_ctx *ctx, bool on) {
+    if (ctx->keep_bf16 && !on) { /* drop what was kept */
+        if (ctx->bf16_arena) nc_arena_reset(ctx->bf16_arena);
+        ctx->bf16 = NULL;
+        ctx->n_bf16 = ctx->cap_bf16 = 0;
+    }
+    ctx->keep_bf16 = on;
 }
 
 const uint16_t *nc_ctx_bf16_param(nc_ctx *ctx, const nc_tensor *t) {

@@ -38,6 +38,7 @@ struct nc_ctx {
     /* Activation checkpointing (ops_checkpoint.c) runs its segments in this
      * child context, reset after each, so their activations never stay. */
     struct nc_ctx *ckpt_child;
+    bool keep_bf16; /* nc_ctx_keep_bf16_params */
     struct nc_bf16_entry *bf16;
     int64_t n_bf16, cap_bf16;
 };

@@ -157,6 +157,7 @@ nc_status nc_gpt_generate(nc_model *m, int64_t B, const int32_t *const *ids, con
     if (total > ctx_max) total = ctx_max; /* generation stops at the context's end */
     const int64_t cap = total;
     nc_ctx_params cp = nc_ctx_default_params();
+    cp.precision = p->bf16 ? NC_PREC_BF16 : NC_PREC_F32;
     nc_ctx *ctx = NULL;
     gpt_kv_cache cache = {0};
     int64_t *seq = nc_calloc((size_t)(B * cap), sizeof(int64_t));
@@ -173,6 +174,7 @@ nc_status nc_gpt_generate(nc_model *m, int64_t B, const int32_t *const *ids, con
     if (s) goto out;
     nc_set_grad_enabled(ctx, false);
     nc_set_training(ctx, false);
+    nc_ctx_keep_bf16_params(ctx, p->bf16); /* the weights do not change while generating */
     for (int64_t b = 0; b < B; b++)
         for (int64_t i = 0; i < n[b]; i++) seq[b * cap + i] = ids[b][i];
     nc_rng rng;
