@@ -4,7 +4,7 @@
 # `nemoc llm baseline`. A tiny GPT (tests/data/llm/tiny_gpt.yaml) trains for
 # 60 steps on 4,000 KJV clauses: the validation loss must fall well below the
 # uniform level (ln 1024 = 6.93, where it starts); the .nemo
-# it writes reloads and generates the same greedy ids twice (and from the
+# it writes reloads and samples the same ids twice with one seed (and from the
 # .ckpt); a run resumed from its step-30 checkpoint logs the same losses as
 # the straight run (exact resume). Llama-style keys (rmsnorm, fast-swiglu,
 # rope, GQA, untied) train too. Bad input: unsupported keys and values,
@@ -45,11 +45,12 @@ NEMO=$(ls "$TMP"/exp/megatron_gpt/*/checkpoints/megatron_gpt.nemo)
 LAST=$(ls "$TMP"/exp/megatron_gpt/*/checkpoints/*-last.ckpt | head -n 1)
 
 # ---- generation: deterministic, the same from .nemo and .ckpt
-G=(prompt_ids="5 17 42 9" print_ids=true greedy=true tokens_to_generate=12 end_strings=[])
+G=(prompt_ids="5 17 42 9" print_ids=true top_k=20 seed=11 tokens_to_generate=12 end_strings=[])
 "$NEMOC" llm generate model="$NEMO" "${G[@]}" >"$TMP/g1.txt" 2>"$TMP/g1.err" || { cat "$TMP/g1.err"; fail "generate"; }
 "$NEMOC" llm generate model="$NEMO" "${G[@]}" >"$TMP/g2.txt" 2>/dev/null || fail "generate again"
 "$NEMOC" llm generate model="$LAST" "${G[@]}" >"$TMP/g3.txt" 2>/dev/null || fail "generate from .ckpt"
-cmp -s "$TMP/g1.txt" "$TMP/g2.txt" || fail "greedy generation differs between two runs"
+cmp -s "$TMP/g1.txt" "$TMP/g2.txt" || fail "seeded sampling differs between two runs"
+[ "$(wc -w <"$TMP/g1.txt")" -ge 3 ] || fail "the continuation has fewer than 3 ids"
 cmp -s "$TMP/g1.txt" "$TMP/g3.txt" || fail "the .nemo and the last .ckpt generate differently"
 grep -q "generated .* tok/s" "$TMP/g1.err" || fail "no speed line"
 "$NEMOC" llm generate model="$NEMO" "${G[@]}" precision=bf16 >"$TMP/g4.txt" 2>/dev/null || fail "generate in bf16"
