@@ -195,6 +195,28 @@ static void nemo_file(void) {
     CHECK(cls->map_state_key("model.decoder.layers.0.self_attention.core_attention._extra_state", buf,
                              sizeof buf) == NULL);
     CHECK(!strcmp(cls->map_state_key("model.output_layer.weight", buf, sizeof buf), "model.output_layer.weight"));
+    /* megatron_amp_O2's model.module. prefix and NeMo 1.x's non-mcore names
+     * (convert_gpt_nemo_to_mcore.py build_key_mapping) */
+    static const char *const legacy[][2] = {
+        {"model.module.decoder.layers.1.mlp.linear_fc2.bias", "model.decoder.layers.1.mlp.linear_fc2.bias"},
+        {"model.language_model.embedding.word_embeddings.weight", "model.embedding.word_embeddings.weight"},
+        {"model.language_model.embedding.position_embeddings.weight", "model.embedding.position_embeddings.weight"},
+        {"model.language_model.encoder.layers.11.input_layernorm.bias", "model.decoder.layers.11.input_layernorm.bias"},
+        {"model.language_model.encoder.layers.0.self_attention.query_key_value.weight",
+         "model.decoder.layers.0.self_attention.linear_qkv.weight"},
+        {"model.language_model.encoder.layers.0.self_attention.dense.bias", "model.decoder.layers.0.self_attention.linear_proj.bias"},
+        {"model.language_model.encoder.layers.2.post_attention_layernorm.weight",
+         "model.decoder.layers.2.pre_mlp_layernorm.weight"},
+        {"model.language_model.encoder.layers.2.mlp.dense_h_to_4h.weight", "model.decoder.layers.2.mlp.linear_fc1.weight"},
+        {"model.language_model.encoder.layers.2.mlp.dense_4h_to_h.weight", "model.decoder.layers.2.mlp.linear_fc2.weight"},
+        {"model.language_model.encoder.final_layernorm.weight", "model.decoder.final_layernorm.weight"},
+        {"model.language_model.output_layer.weight", "model.output_layer.weight"},
+    };
+    for (size_t i = 0; i < sizeof legacy / sizeof legacy[0]; i++) {
+        const char *got = cls->map_state_key(legacy[i][0], buf, sizeof buf);
+        CHECK(got && !strcmp(got, legacy[i][1]));
+    }
+    CHECK(cls->map_state_key("model.language_model.rotary_pos_emb.inv_freq", buf, sizeof buf) == NULL);
     nc_model_free(m);
 }
 

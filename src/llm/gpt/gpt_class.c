@@ -119,29 +119,56 @@ static nc_status gpt_configure_trainer(nc_model *m, const nc_cfg *root, int worl
     return NC_OK;
 }
 
-/* Transformer Engine's layer spec fuses the norms into the next linear
- * (megatron/core/models/gpt/gpt_layer_specs.py): its names map onto the
- * local spec's; `_extra_state` (TE's fp8 metadata) is not a weight. */
+/* Replaces `from` (at pos, len n) in buf by `to`; false when it would not fit. */
+static bool splice(char *buf, size_t cap, size_t pos, size_t n, const char *to) {
+    const size_t len = strlen(buf), tl = strlen(to);
+    if (len - n + tl + 1 > cap) return false;
+    memmove(buf + pos + tl, buf + pos + n, len - pos - n + 1);
+    memcpy(buf + pos, to, tl);
+    return true;
+}
+
+/* Rewrites the first occurrence of `from` in buf into `to`. */
+static void rewrite(char *buf, size_t cap, const char *from, const char *to) {
+    char *at = strstr(buf, from);
+    if (at) splice(buf, cap, (size_t)(at - buf), strlen(from), to);
+}
+
+/* Other spellings of the same weights, mapped onto the local layer spec's:
+ *  - Transformer Engine's spec fuses the norms into the next linear
+ *    (megatron/core/models/gpt/gpt_layer_specs.py): linear_qkv.layer_norm_*,
+ *    linear_fc1.layer_norm_*; its `_extra_state` (fp8 metadata) is no weight;
+ *  - megatron_amp_O2 checkpoints hold the model under `model.module.`;
+ *  - NeMo 1.x's non-mcore GPT (`mcore_gpt: false`): the 1:1 names of
+ *    scripts/checkpoint_converters/convert_gpt_nemo_to_mcore.py
+ *    (build_key_mapping: language_model.encoder.layers.N.query_key_value ->
+ *    decoder.layers.N.self_attention.linear_qkv, ... the tensors are the same;
+ *    its rotary_pos_emb.inv_freq buffer is recomputed, not loaded). */
 static const char *gpt_map_state_key(const char *key, char *buf, size_t cap) {
     static const struct {
-        const char *te, *local;
+        const char *from, *to;
     } names[] = {
         {".self_attention.linear_qkv.layer_norm_weight", ".input_layernorm.weight"},
         {".self_attention.linear_qkv.layer_norm_bias", ".input_layernorm.bias"},
         {".mlp.linear_fc1.layer_norm_weight", ".pre_mlp_layernorm.weight"},
         {".mlp.linear_fc1.layer_norm_bias", ".pre_mlp_layernorm.bias"},
+        {"model.language_model.embedding.", "model.embedding."},
+        {"model.language_model.encoder.layers.", "model.decoder.layers."},
+        {"model.language_model.encoder.final_layernorm.", "model.decoder.final_layernorm."},
+        {"model.language_model.output_layer.", "model.output_layer."},
+        {".self_attention.query_key_value.", ".self_attention.linear_qkv."},
+        {".self_attention.dense.", ".self_attention.linear_proj."},
+        {".post_attention_layernorm.", ".pre_mlp_layernorm."},
+        {".mlp.dense_h_to_4h.", ".mlp.linear_fc1."},
+        {".mlp.dense_4h_to_h.", ".mlp.linear_fc2."},
     };
     const size_t n = strlen(key);
-    if (n >= 12 && !strcmp(key + n - 12, "_extra_state")) return NULL;
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        const size_t m = strlen(names[i].te);
-        if (n > m && !strcmp(key + n - m, names[i].te) && n - m + strlen(names[i].local) < cap) {
-            memcpy(buf, key, n - m);
-            strcpy(buf + n - m, names[i].local);
-            return buf;
-        }
-    }
-    return key;
+    if ((n >= 12 && !strcmp(key + n - 12, "_extra_state")) || strstr(key, "rotary_pos_emb.inv_freq")) return NULL;
+    if (n + 64 >= cap) return key;
+    memcpy(buf, key, n + 1);
+    if (!strncmp(buf, "model.module.", 13)) splice(buf, cap, 6, 7, "");
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) rewrite(buf, cap, names[i].from, names[i].to);
+    return buf;
 }
 
 const nc_tokenizer *nc_gpt_tokenizer(const nc_model *m) { return ((const nc_gpt *)m->impl)->tok; }
