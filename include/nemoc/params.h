@@ -77,6 +77,10 @@ void nc_params_set_init(nc_params *p, const nc_tensor *t, nc_init init);
 struct nc_rng;
 nc_status nc_params_initialize(nc_params *p, struct nc_rng *rng);
 
+/* Weight-decay exclusion (Megatron's no_wd group: biases and norm weights):
+ * the optimizer applies no weight decay to a tensor marked so. */
+void nc_params_set_no_decay(nc_params *p, const nc_tensor *t, bool on);
+bool nc_params_no_decay_at(const nc_params *p, int64_t i);
 /* Freezing: a frozen trainable tensor gets no gradient and no update. */
 void nc_params_set_frozen(nc_params *p, const char *prefix, bool frozen);
 

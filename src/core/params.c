@@ -14,6 +14,7 @@ typedef struct entry {
     char *name;
     nc_param_kind kind;
     nc_init init;
+    bool no_decay; /* excluded from weight decay (biases, norm weights) */
     int64_t offset; /* elements into flat data (trainable) or bytes into buffers */
 } entry;
 
@@ -209,6 +210,13 @@ void nc_params_set_frozen(nc_params *p, const char *prefix, bool frozen) {
             e->t.flags |= NC_TF_REQUIRES_GRAD;
     }
 }
+
+void nc_params_set_no_decay(nc_params *p, const nc_tensor *t, bool on) {
+    for (int64_t i = 0; i < p->n; i++)
+        if (&p->e[i]->t == t) p->e[i]->no_decay = on;
+}
+
+bool nc_params_no_decay_at(const nc_params *p, int64_t i) { return i >= 0 && i < p->n && p->e[i]->no_decay; }
 
 void nc_params_set_init(nc_params *p, const nc_tensor *t, nc_init init) {
     for (int64_t i = 0; i < p->n; i++)

@@ -98,6 +98,7 @@ void nc_optim_free(nc_optim *o) {
     nc_free(o->vmax);
     nc_free(o->chunks);
     nc_free(o->active);
+    nc_free(o->nodecay);
     nc_free(o->acc);
     nc_free(o->tsc);
     nc_free(o);
@@ -110,7 +111,7 @@ static bool alloc_all(nc_optim *o) {
     size_t nc = (size_t)(o->cap_chunks ? o->cap_chunks : 1);
     if (!(o->pidx = nc_calloc(nt, sizeof(int64_t))) || !(o->off = nc_calloc(nt, sizeof(int64_t))) ||
         !(o->len = nc_calloc(nt, sizeof(int64_t))) || !(o->step = nc_calloc(nt, sizeof(int64_t))) ||
-        !(o->active = nc_calloc(nt, sizeof(bool))) ||
+        !(o->active = nc_calloc(nt, sizeof(bool))) || !(o->nodecay = nc_calloc(nt, sizeof(bool))) ||
         !(o->tsc = nc_calloc(nt * NC_OPTIM_NSC, sizeof(float))) ||
         !(o->chunks = nc_calloc(nc, sizeof(nc_optim_chunk))) ||
         !(o->acc = nc_calloc(2 * nc, sizeof(double))))
@@ -157,6 +158,7 @@ nc_status nc_optim_create(nc_params *params, const nc_optim_params *p, nc_optim 
         o->pidx[k] = i;
         o->off[k] = nc_params_offset_at(params, i);
         o->len[k] = nc_numel(nc_params_at(params, i));
+        o->nodecay[k] = nc_params_no_decay_at(params, i);
         k++;
     }
     bool per_tensor_v = p->kind == NC_OPTIM_NOVOGRAD;

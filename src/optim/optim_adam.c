@@ -64,17 +64,20 @@ void nc_optim_adam_step(nc_optim *o) {
 #pragma omp parallel for schedule(dynamic, 1) if (nc_optim_par(o))
     for (int64_t c = 0; c < o->n_chunks; c++) {
         const nc_optim_chunk ch = o->chunks[c];
-        adam_coef k = {.decay = decay, .wd = wd, .b1 = b1, .b2 = b2, .ob1 = ob1, .ob2 = ob2,
+        /* a tensor in the no-decay group (Megatron's biases and norms):
+         * decay 1 multiplies exactly, and no L2 term */
+        const bool nd = o->nodecay[ch.k];
+        adam_coef k = {.decay = nd ? 1.0f : decay, .wd = wd, .b1 = b1, .b2 = b2, .ob1 = ob1, .ob2 = ob2,
                        .eps = eps, .nss = o->tsc[ch.k * NC_OPTIM_NSC + 0],
                        .bc2s = o->tsc[ch.k * NC_OPTIM_NSC + 1]};
         /* one instantiation per variant: GCC at -O2 does not unswitch loops,
          * and the variant tests inside the loop kept it scalar (46 ms for
          * 16M parameters, 10x slower than the memory traffic needs) */
         if (vmax)
-            adam_run(&k, x, gr, m, v, vmax, ch.begin, ch.end, adamw, l2, true);
+            adam_run(&k, x, gr, m, v, vmax, ch.begin, ch.end, adamw, l2 && !nd, true);
         else if (adamw)
             adam_run(&k, x, gr, m, v, NULL, ch.begin, ch.end, true, false, false);
-        else if (l2)
+        else if (l2 && !nd)
             adam_run(&k, x, gr, m, v, NULL, ch.begin, ch.end, false, true, false);
         else
             adam_run(&k, x, gr, m, v, NULL, ch.begin, ch.end, false, false, false);

@@ -51,6 +51,7 @@ struct nc_optim {
     int64_t n_chunks, cap_chunks;
     int64_t n_active; /* elements taking part in this step */
     bool *active;     /* (nt) */
+    bool *nodecay;    /* (nt) no weight decay for this tensor (nc_params_set_no_decay) */
     double *acc;      /* (2 * cap_chunks) per-chunk partial sums */
     float *tsc;       /* (nt * NC_OPTIM_NSC) per-tensor scalars */
     nc_optim_state state[NC_OPTIM_MAX_STATE];

@@ -71,10 +71,11 @@ void nc_optim_novograd_step(nc_optim *o) {
     for (int64_t c2 = 0; c2 < o->n_chunks; c2++) {
         const nc_optim_chunk ch = o->chunks[c2];
         const float denom = o->tsc[ch.k * NC_OPTIM_NSC];
+        const bool wd_here = use_wd && !o->nodecay[ch.k];
         double sm = 0;
         for (int64_t i = ch.begin; i < ch.end; i++) {
             float g = gr[i] / denom;
-            if (use_wd) g = g + wd * x[i];
+            if (wd_here) g = g + wd * x[i];
             if (ga) g = g * ob1;
             float mi = m[i] * b1 + g;
             m[i] = mi;

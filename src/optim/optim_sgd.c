@@ -15,7 +15,7 @@ void nc_optim_sgd_step(nc_optim *o) {
     float *m = o->m;
     const float wd = (float)P->weight_decay, mom = (float)P->momentum;
     const float damp1 = (float)(1.0 - P->dampening), neglr = (float)-P->lr;
-    const bool use_wd = P->weight_decay != 0, use_mom = P->momentum != 0, nest = P->nesterov;
+    const bool use_wd_all = P->weight_decay != 0, use_mom = P->momentum != 0, nest = P->nesterov;
     /* torch creates the momentum buffer on a tensor's first step */
     for (int64_t k = 0; k < o->nt; k++) {
         if (!o->active[k]) continue;
@@ -26,6 +26,7 @@ void nc_optim_sgd_step(nc_optim *o) {
     for (int64_t c = 0; c < o->n_chunks; c++) {
         const nc_optim_chunk ch = o->chunks[c];
         const bool first = o->tsc[ch.k * NC_OPTIM_NSC] != 0.0f;
+        const bool use_wd = use_wd_all && !o->nodecay[ch.k];
         if (!use_mom) {
             for (int64_t i = ch.begin; i < ch.end; i++) {
                 float d = use_wd ? gr[i] + wd * x[i] : gr[i];

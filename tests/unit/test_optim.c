@@ -412,7 +412,40 @@ static void test_oom(void) {
     nc_params_free(p);
 }
 
+/* Megatron's no-weight-decay group: with zero gradients a decayed tensor
+ * shrinks by exactly the decay factor (AdamW) and an excluded one keeps its
+ * values; for Adam's and SGD's L2 term the excluded tensor does not move. */
+static void test_no_decay(void) {
+    static const nc_optim_kind kinds[] = {NC_OPTIM_ADAMW, NC_OPTIM_ADAM, NC_OPTIM_SGD, NC_OPTIM_NOVOGRAD};
+    for (int ki = 0; ki < 4; ki++) {
+        nc_params *p = NULL;
+        CHECK_OK(nc_params_create(&p));
+        nc_tensor *w = nc_params_add(p, "w", NC_PARAM_TRAINABLE, NC_F32, NC_DIMS(4, 3));
+        nc_tensor *b = nc_params_add(p, "b", NC_PARAM_TRAINABLE, NC_F32, NC_DIMS(5));
+        CHECK_OK(nc_params_finalize(p));
+        nc_params_set_no_decay(p, b, true);
+        CHECK(nc_params_no_decay_at(p, 1) && !nc_params_no_decay_at(p, 0));
+        for (int i = 0; i < 12; i++) nc_f32(w)[i] = 1.0f + 0.1f * (float)i;
+        for (int i = 0; i < 5; i++) nc_f32(b)[i] = 2.0f - 0.2f * (float)i;
+        nc_optim_params op = nc_optim_default_params(kinds[ki]);
+        op.lr = 0.1;
+        op.weight_decay = 0.5;
+        nc_optim *o = NULL;
+        CHECK_OK(nc_optim_create(p, &op, &o));
+        nc_params_zero_grad(p);
+        CHECK_OK(nc_optim_step(o));
+        for (int i = 0; i < 5; i++) CHECK(nc_f32(b)[i] == 2.0f - 0.2f * (float)i);
+        if (kinds[ki] == NC_OPTIM_ADAMW)
+            for (int i = 0; i < 12; i++) CHECK(nc_f32(w)[i] == (1.0f + 0.1f * (float)i) * (float)(1.0 - 0.1 * 0.5));
+        else
+            CHECK(nc_f32(w)[11] < 1.0f + 0.1f * 11.0f);
+        nc_optim_free(o);
+        nc_params_free(p);
+    }
+}
+
 int main(void) {
+    test_no_decay();
     test_against_torch();
     test_big();
     test_state_roundtrip();

@@ -82,6 +82,13 @@ nc_status nc_gpt_build_params(nc_model *m, nc_gpt *g, uint64_t seed) {
     g->layers = nc_calloc((size_t)c->num_layers, sizeof *g->layers);
     if (!g->layers) return nc_error(NC_ERR_OOM, "MegatronGPTModel: layers");
     if ((s = nc_params_create(&m->params)) || (s = declare(m, g)) || (s = nc_params_finalize(m->params))) return s;
+    /* NeMo's get_params_for_weight_decay_optimization
+     * (nlp/modules/common/megatron/utils.py): layer norms and biases get no
+     * weight decay; here those are exactly the 1-D parameters */
+    for (int64_t i = 0; i < nc_params_count(m->params); i++) {
+        nc_tensor *t = nc_params_at(m->params, i);
+        if (t->ndim == 1) nc_params_set_no_decay(m->params, t, true);
+    }
     nc_rng rng;
     nc_rng_seed(&rng, seed);
     return nc_params_initialize(m->params, &rng);
