@@ -56,5 +56,7 @@ int nc_cmd_asr_eval(int argc, char **argv);
 int nc_cmd_export(int argc, char **argv);
 int nc_cmd_llm_preprocess(int argc, char **argv); /* cmd_llm_data.c */
 int nc_cmd_llm_inspect(int argc, char **argv);
+int nc_cmd_llm_import_hf(int argc, char **argv); /* cmd_llm_convert.c */
+int nc_cmd_llm_export_hf(int argc, char **argv);
 
 #endif

@@ -23,6 +23,8 @@ static const nc_cli_command commands[] = {
     {"tokenizer", "encode", "text lines to token ids (or --decode ids to text)", nc_cmd_tokenizer_encode},
     {"llm", "preprocess", "JSONL to Megatron .bin/.idx (preprocess_data_for_megatron.py)", nc_cmd_llm_preprocess},
     {"llm", "inspect", "counts and first documents of a Megatron indexed dataset", nc_cmd_llm_inspect},
+    {"llm", "import-hf", "a Hugging Face GPT-2/Llama folder to a MegatronGPTModel .nemo", nc_cmd_llm_import_hf},
+    {"llm", "export-hf", "a MegatronGPTModel .nemo to a Hugging Face GPT-2/Llama folder", nc_cmd_llm_export_hf},
 };
 
 static void usage(FILE *f) {
