@@ -373,6 +373,6 @@ nc_status nc_llm_export_hf(const char *nemo_path, const char *out_dir, const nc_
     nc_free(used);
     nc_tensor_list_clear(&in);
     nc_nemo_close(n);
-    if (st) nc_error_prefix(st, "%s: ", nemo_path);
+    if (st) nc_error_prefix(st, "%s", nemo_path);
     return st;
 }

@@ -148,7 +148,7 @@ nc_status nc_hf_weights_get(nc_hf_weights *w, const char *name, nc_dtype dt, int
                         nc_st_dtype_name(in->dtype));
     nc_tensor view;
     nc_status st = nc_st_get(w->files[f], name, &view);
-    if (st || (st = nc_tensor_as(&view, dt, out))) return nc_error_prefix(st, "%s: tensor '%s': ", file, name);
+    if (st || (st = nc_tensor_as(&view, dt, out))) return nc_error_prefix(st, "%s: tensor '%s'", file, name);
     w->used[idx] = true;
     return NC_OK;
 }

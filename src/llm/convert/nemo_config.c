@@ -218,13 +218,13 @@ nc_status nc_nemo_gpt_arch(const nc_cfg *c, nc_gpt_arch *a) {
         (st = nc_cfg_get_float_or(c, "seq_len_interpolation_factor", 0.0, &interp)) ||
         (st = nc_cfg_get_int_or(c, "num_moe_experts", 0, &experts)) ||
         (st = nc_cfg_get_int_or(c, "make_vocab_size_divisible_by", 128, &a->divisible_by)))
-        return nc_error_prefix(st, "model_config.yaml: ");
+        return nc_error_prefix(st, "model_config.yaml");
     if (a->heads <= 0 || a->groups <= 0 || a->heads % a->groups || a->hidden <= 0 || a->num_layers <= 0)
         return nc_error(NC_ERR_CONFIG, "model_config.yaml: num_attention_heads %lld / num_query_groups %lld / "
                                        "hidden_size %lld / num_layers %lld do not describe a model",
                         (long long)a->heads, (long long)a->groups, (long long)a->hidden, (long long)a->num_layers);
     if ((st = nc_cfg_get_int_or(c, "kv_channels", a->hidden / a->heads, &a->kv)))
-        return nc_error_prefix(st, "model_config.yaml: ");
+        return nc_error_prefix(st, "model_config.yaml");
     if (nc_cfg_has(c, "init_method_std") && !nc_cfg_get_float(c, "init_method_std", &a->init_std)) a->has_init_std = true;
     nc_clear_error();
     if (!normalize) return refuse_str("normalize_attention_scores", "false", "HF scales scores by 1/sqrt(head dim)");
