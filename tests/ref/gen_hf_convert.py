@@ -46,6 +46,8 @@ Files:
               250 pieces, from spm_train)
   gpt2_nemo.safetensors, llama_nemo.safetensors   expected NeMo state dicts
   expected_config.json   the model_config.yaml values expected per model
+  llama_interleaved.safetensors   linear_qkv of the Llama model for
+              rotary_interleaved: true (q/k rows in Meta's interleaved order)
   llama_split.safetensors   NeMo's split_qkv/split_fc1/prune_padding of the
               expected Llama tensors padded to 256 rows (export check)
 
@@ -251,7 +253,22 @@ def llama(tf, g):
         split[p + "self_attn.q_proj.weight"], split[p + "self_attn.k_proj.weight"] = qw, kw
         split[p + "self_attn.v_proj.weight"] = vw
         split[p + "mlp.gate_proj.weight"], split[p + "mlp.up_proj.weight"] = tf.split_fc1(ne[q + "mlp.linear_fc1.weight"])
-    return cfg, hf, ne, exp, split
+
+    # rotary_interleaved: true (Megatron's GPT-J-style RoPE on adjacent channel
+    # pairs, Meta's original Llama layout). Its q/k rows are the inverse of
+    # transformers' convert_llama_weights_to_hf.py permute(w, n_heads) =
+    # w.view(n_heads, dim1 // n_heads // 2, 2, dim2).transpose(1, 2).reshape(dim1, dim2),
+    # which turns them into HF's rotate-half rows; export must apply permute.
+    def unpermute(w, n):
+        return w.view(n, 2, kv // 2, H).transpose(1, 2).reshape(n * kv, H)
+
+    inter = {}
+    for i in range(L):
+        p, q = "model.layers.%d." % i, "model.decoder.layers.%d." % i
+        inter[q + "self_attention.linear_qkv.weight"] = tf.merge_qkv(
+            ctx, unpermute(hf[p + "self_attn.q_proj.weight"], heads), unpermute(hf[p + "self_attn.k_proj.weight"], groups),
+            hf[p + "self_attn.v_proj.weight"])
+    return cfg, hf, ne, exp, split, inter
 
 
 def gpt2_tokenizer(d):
@@ -300,7 +317,7 @@ def main():
     write_st(os.path.join(OUT, "gpt2_nemo.safetensors"), ne)
     expected["gpt2"] = exp
 
-    cfg, hf, ne, exp, split = llama(tf, g)
+    cfg, hf, ne, exp, split, inter = llama(tf, g)
     d = os.path.join(OUT, "llama")
     with open(os.path.join(d, "config.json"), "w") as f:
         json.dump(cfg, f, indent=2)
@@ -317,6 +334,7 @@ def main():
     llama_tokenizer(d)
     write_st(os.path.join(OUT, "llama_nemo.safetensors"), ne)
     write_st(os.path.join(OUT, "llama_split.safetensors"), split)
+    write_st(os.path.join(OUT, "llama_interleaved.safetensors"), inter)
     expected["llama"] = exp
     with open(os.path.join(OUT, "expected_config.json"), "w") as f:
         json.dump(expected, f, indent=2, sort_keys=True)

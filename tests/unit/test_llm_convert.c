@@ -285,6 +285,50 @@ static void test_te_names(const char *tmp) {
     nc_nemo_close(n);
 }
 
+/* rotary_interleaved: true with q/k rows in Meta's interleaved order
+ * (gen_hf_convert.py, the inverse of transformers' permute): export applies
+ * the permutation and gives HF's rows back. */
+static void test_interleaved(const char *tmp) {
+    const char *nemo = cat(tmp, "llama.nemo"), *inter = cat(tmp, "llama_inter.nemo");
+    CHECK_OK(nc_llm_import_hf(ref("llama"), nemo, NULL, NULL));
+    nc_nemo *n = NULL;
+    nc_st_file *f = NULL;
+    nc_tensor_list l = {0};
+    char *yaml = NULL;
+    size_t len = 0;
+    CHECK_OK(nc_nemo_open(nemo, &n));
+    CHECK_OK(nc_st_open(ref("llama_interleaved.safetensors"), &f));
+    if (!n || !f) goto out;
+    CHECK_OK(nc_nemo_load_weights(n, NULL, NULL, &l));
+    CHECK_OK(nc_nemo_read_config(n, &yaml, &len));
+    int replaced = 0;
+    for (int64_t i = 0; i < l.n; i++) {
+        nc_tensor v;
+        if (nc_st_get(f, l.items[i].name, &v)) continue;
+        CHECK(nc_nbytes(&v) == nc_nbytes(l.items[i].tensor));
+        memcpy(l.items[i].tensor->data, v.data, nc_nbytes(&v));
+        replaced++;
+    }
+    nc_clear_error();
+    CHECK(replaced == 2);
+    char *at = strstr(yaml, "rotary_interleaved: false");
+    CHECK(at != NULL);
+    if (!at) goto out;
+    memcpy(at, "rotary_interleaved: true ", 25);
+    nc_nemo_contents c = {.config_yaml = yaml, .tensors = l.items, .n_tensors = l.n};
+    CHECK_OK(nc_nemo_save(inter, &c));
+    nc_hf_export_params ep = nc_hf_export_default_params();
+    ep.vocab_size = 250;
+    CHECK_OK(nc_llm_export_hf(inter, cat(tmp, "llama_inter_hf"), &ep, NULL));
+    const char *src[] = {ref("llama/model-00001-of-00002.safetensors"), ref("llama/model-00002-of-00002.safetensors")};
+    check_hf_tensors(cat(cat(tmp, "llama_inter_hf"), "model.safetensors"), src, 2, false);
+out:
+    nc_free(yaml);
+    nc_tensor_list_clear(&l);
+    nc_st_close(f);
+    nc_nemo_close(n);
+}
+
 /* An HF folder in tmp/name: the GPT-2 fixture's files, config.json text
  * with `from` replaced by `to` (when given). */
 static const char *hf_variant(const char *tmp, const char *name, const char *from, const char *to) {
@@ -387,6 +431,7 @@ int main(void) {
     test_gpt2(tmp);
     test_llama(tmp);
     test_te_names(tmp);
+    test_interleaved(tmp);
     test_errors(tmp);
     return nc_test_finish("llm_convert");
 }

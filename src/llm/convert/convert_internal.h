@@ -27,6 +27,7 @@ typedef struct nc_gpt_arch {
     bool has_init_std;
     bool tie;         /* share_embeddings_and_output_weights / tie_word_embeddings */
     bool openai_gelu; /* GPT-2: gelu_new (tanh approximation) rather than erf gelu */
+    bool rotary_interleaved; /* NeMo rotary_interleaved: RoPE on adjacent channel pairs */
     nc_dtype dtype;   /* of the source tensors */
 } nc_gpt_arch;
 
@@ -90,6 +91,9 @@ nc_status nc_rows_qkv_merge(const nc_tensor *q, const nc_tensor *k, const nc_ten
                             int64_t groups, int64_t kv, nc_tensor **out);
 /* The inverse (TransformFns.split_qkv): out[0..2] = q, k, v. */
 nc_status nc_rows_qkv_split(const nc_tensor *qkv, int64_t heads, int64_t groups, int64_t kv, nc_tensor *out[3]);
+/* Per head of kv rows, interleaved RoPE pairs (2i, 2i+1) to rotate-half
+ * rows (i, i + kv/2): transformers' convert_llama_weights_to_hf.py permute(). */
+nc_status nc_rows_rope_permute(const nc_tensor *x, int64_t n_heads, int64_t kv, nc_tensor **out);
 /* Rows [r0, r1) of x. */
 nc_status nc_rows_slice(const nc_tensor *x, int64_t r0, int64_t r1, nc_tensor **out);
 /* [a; b]. */

@@ -191,6 +191,15 @@ static nc_status export_llama(exp_ctx *e, int64_t rows) {
         TRY(nc_rows_qkv_split(t, a->heads, a->groups, a->kv, qkv));
         nc_tensor_free(t);
         t = NULL;
+        /* HF Llama rotates halves; Megatron's rotary_interleaved rotates
+         * adjacent pairs (Meta's original layout): permute q and k rows as
+         * transformers' convert_llama_weights_to_hf.py does */
+        for (int k = 0; a->rotary_interleaved && k < 2; k++) {
+            TRY(nc_rows_rope_permute(qkv[k], k ? a->groups : a->heads, a->kv, &u));
+            nc_tensor_free(qkv[k]);
+            qkv[k] = u;
+            u = NULL;
+        }
         static const char *const qkv_name[3] = {"q_proj", "k_proj", "v_proj"};
         for (int k = 0; k < 3; k++) {
             snprintf(d, sizeof d, "model.layers.%lld.self_attn.%s.weight", li, qkv_name[k]);

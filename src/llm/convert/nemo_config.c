@@ -118,6 +118,8 @@ nc_status nc_nemo_config_write(const nc_gpt_arch *a, const char *const tok_membe
     SET(nc_cfg_set_str(c, "position_embedding_type", gpt2 ? "learned_absolute" : "rope"));
     SET(nc_cfg_set_float(c, "rotary_percentage", 1.0));
     SET(nc_cfg_set_float(c, "rotary_base", a->rotary_base));
+    /* HF Llama's rotate-half RoPE is Megatron core's default */
+    SET(nc_cfg_set_bool(c, "rotary_interleaved", false));
     SET(nc_cfg_set_str(c, "attention_type", "multihead"));
     SET(nc_cfg_set_bool(c, "share_embeddings_and_output_weights", a->tie));
     /* MegatronGPTModel builds override_vocab_size rows when set, otherwise
@@ -217,6 +219,7 @@ nc_status nc_nemo_gpt_arch(const nc_cfg *c, nc_gpt_arch *a) {
         (st = nc_cfg_get_str_or(c, "transformer_block_type", "pre_ln", &block)) ||
         (st = nc_cfg_get_float_or(c, "seq_len_interpolation_factor", 0.0, &interp)) ||
         (st = nc_cfg_get_int_or(c, "num_moe_experts", 0, &experts)) ||
+        (st = nc_cfg_get_bool_or(c, "rotary_interleaved", false, &a->rotary_interleaved)) ||
         (st = nc_cfg_get_int_or(c, "make_vocab_size_divisible_by", 128, &a->divisible_by)))
         return nc_error_prefix(st, "model_config.yaml");
     if (a->heads <= 0 || a->groups <= 0 || a->heads % a->groups || a->hidden <= 0 || a->num_layers <= 0)
@@ -251,6 +254,7 @@ nc_status nc_nemo_gpt_arch(const nc_cfg *c, nc_gpt_arch *a) {
         if (bias) return refuse_str("bias", "true", "Llama has no biases");
         if (rot_pct != 1.0) return refuse_str("rotary_percentage", "< 1", "Llama rotates every channel");
         if (openai) return refuse_str("openai_gelu", "true", "Llama uses SwiGLU");
+        if (a->rotary_interleaved && a->kv % 2) return refuse_str("kv_channels", "odd", "RoPE rotates channel pairs");
     } else {
         return refuse_str("position_embedding_type", pos, "learned_absolute (GPT-2) or rope (Llama)");
     }

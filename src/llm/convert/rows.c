@@ -90,6 +90,24 @@ nc_status nc_rows_qkv_split(const nc_tensor *qkv, int64_t heads, int64_t groups,
     return NC_OK;
 }
 
+/* permute(w, n_heads) = w.view(n_heads, kv / 2, 2, dim).transpose(1, 2):
+ * row 2i + j of a head goes to row j * kv/2 + i. */
+nc_status nc_rows_rope_permute(const nc_tensor *x, int64_t n_heads, int64_t kv, nc_tensor **out) {
+    if (kv % 2 || rows_of(x) != n_heads * kv)
+        return nc_error(NC_ERR_SHAPE, "rotary permutation: %lld rows are not %lld heads of an even %lld channels",
+                        (long long)rows_of(x), (long long)n_heads, (long long)kv);
+    nc_status st = new_like(x, rows_of(x), out);
+    if (st) return st;
+    size_t rb = row_bytes(x);
+    int64_t half = kv / 2;
+    for (int64_t h = 0; h < n_heads; h++)
+        for (int64_t i = 0; i < half; i++)
+            for (int64_t j = 0; j < 2; j++)
+                memcpy((char *)(*out)->data + (size_t)(h * kv + j * half + i) * rb,
+                       (const char *)x->data + (size_t)(h * kv + 2 * i + j) * rb, rb);
+    return NC_OK;
+}
+
 nc_status nc_rows_slice(const nc_tensor *x, int64_t r0, int64_t r1, nc_tensor **out) {
     if (r0 < 0 || r1 < r0 || r1 > rows_of(x))
         return nc_error(NC_ERR_SHAPE, "rows [%lld, %lld) of a tensor with %lld rows", (long long)r0, (long long)r1,
