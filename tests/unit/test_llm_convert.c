@@ -311,12 +311,13 @@ static void test_interleaved(const char *tmp) {
     }
     nc_clear_error();
     CHECK(replaced == 2);
-    char *at = strstr(yaml, "rotary_interleaved: false");
-    CHECK(at != NULL);
-    if (!at) goto out;
-    memcpy(at, "rotary_interleaved: true ", 25);
-    nc_nemo_contents c = {.config_yaml = yaml, .tensors = l.items, .n_tensors = l.n};
+    CHECK(!strstr(yaml, "rotary_interleaved")); /* NeMo's default, false, is not written */
+    char *y2 = nc_malloc(len + 32);
+    if (!y2) goto out;
+    snprintf(y2, len + 32, "%srotary_interleaved: true\n", yaml);
+    nc_nemo_contents c = {.config_yaml = y2, .tensors = l.items, .n_tensors = l.n};
     CHECK_OK(nc_nemo_save(inter, &c));
+    nc_free(y2);
     nc_hf_export_params ep = nc_hf_export_default_params();
     ep.vocab_size = 250;
     CHECK_OK(nc_llm_export_hf(inter, cat(tmp, "llama_inter_hf"), &ep, NULL));
@@ -326,6 +327,55 @@ out:
     nc_free(yaml);
     nc_tensor_list_clear(&l);
     nc_st_close(f);
+    nc_nemo_close(n);
+}
+
+/* Export's GELU: Megatron core runs the tanh approximation for openai_gelu
+ * or for bias_activation_fusion with a bias (bias_gelu_impl; NeMo's default
+ * fusion is on), erf GELU otherwise: HF gelu_new vs gelu. */
+static void test_gelu(const char *tmp) {
+    const char *nemo = cat(tmp, "gpt2.nemo"), *g2 = cat(tmp, "gelu.nemo");
+    CHECK_OK(nc_llm_import_hf(ref("gpt2"), nemo, NULL, NULL));
+    nc_nemo *n = NULL;
+    nc_tensor_list l = {0};
+    char *yaml = NULL;
+    size_t len = 0;
+    CHECK_OK(nc_nemo_open(nemo, &n));
+    if (!n) return;
+    CHECK_OK(nc_nemo_load_weights(n, NULL, NULL, &l));
+    CHECK_OK(nc_nemo_read_config(n, &yaml, &len));
+    static const struct {
+        const char *openai, *fusion, *want;
+    } cases[] = {{"openai_gelu: false", "bias_activation_fusion: false", "\"gelu\""},
+                 {"openai_gelu: false", "bias_activation_fusion: true", "\"gelu_new\""},
+                 {"openai_gelu: true", "bias_activation_fusion: false", "\"gelu_new\""}};
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        char *y = nc_malloc(len + 64), *a = strstr(yaml, "openai_gelu: true"), *b = strstr(yaml, "bias_activation_fusion: false");
+        CHECK(y && a && b && a < b);
+        if (!y || !a || !b || a > b) {
+            nc_free(y);
+            break;
+        }
+        snprintf(y, len + 64, "%.*s%s%.*s%s%s", (int)(a - yaml), yaml, cases[k].openai,
+                 (int)(b - a - strlen("openai_gelu: true")), a + strlen("openai_gelu: true"), cases[k].fusion,
+                 b + strlen("bias_activation_fusion: false"));
+        nc_nemo_contents c = {.config_yaml = y, .tensors = l.items, .n_tensors = l.n};
+        CHECK_OK(nc_nemo_save(g2, &c));
+        nc_free(y);
+        char out[4200];
+        snprintf(out, sizeof out, "%s/gelu%zu", tmp, k);
+        CHECK_OK(nc_llm_export_hf(g2, out, NULL, NULL));
+        void *js = NULL;
+        size_t jl = 0;
+        CHECK_OK(nc_read_file(cat(out, "config.json"), &js, &jl));
+        char want[64];
+        snprintf(want, sizeof want, "\"activation_function\":\t%s", cases[k].want);
+        if (js && !strstr(js, want)) nc_test_fail(__FILE__, __LINE__, "case %zu: config.json lacks %s", k, want);
+        nc_test_checks++;
+        nc_free(js);
+    }
+    nc_free(yaml);
+    nc_tensor_list_clear(&l);
     nc_nemo_close(n);
 }
 
@@ -348,6 +398,58 @@ static const char *hf_variant(const char *tmp, const char *name, const char *fro
     nc_free(out);
     nc_free(b);
     return dir;
+}
+
+/* tokenizer.json: alone -> library huggingface with `type` the artifact;
+ * beside vocab.json + merges.txt -> megatron, tokenizer.json carried as
+ * tokenizer_file. Export writes every file back. The 757-entry
+ * tokenizer.json (tests/ref/llm_tok/tiny_gpt2) is larger than the 257-row
+ * embedding: override_vocab_size keeps NeMo at 257 rows, export keeps them. */
+static void test_hf_tokenizer(const char *tmp) {
+    const char *tj = nc_test_src("tests/ref/llm_tok/tiny_gpt2/tokenizer.json");
+    char tok_json[4200];
+    snprintf(tok_json, sizeof tok_json, "%s", tj);
+    for (int both = 0; both < 2; both++) {
+        char dir[4200];
+        snprintf(dir, sizeof dir, "%s/hf_tok%d", tmp, both);
+        CHECK_OK(nc_mkdir_p(dir));
+        copy_file(ref("gpt2/config.json"), cat(dir, "config.json"));
+        copy_file(ref("gpt2/model.safetensors"), cat(dir, "model.safetensors"));
+        copy_file(tok_json, cat(dir, "tokenizer.json"));
+        if (both) {
+            copy_file(ref("gpt2/vocab.json"), cat(dir, "vocab.json"));
+            copy_file(ref("gpt2/merges.txt"), cat(dir, "merges.txt"));
+        }
+        const char *nemo = cat(tmp, "hf_tok.nemo");
+        nc_hf_report r;
+        CHECK_OK(nc_llm_import_hf(dir, nemo, NULL, &r));
+        CHECK(r.tokenizer_library && !strcmp(r.tokenizer_library, both ? "megatron" : "huggingface"));
+        nc_nemo *n = NULL;
+        char *yaml = NULL;
+        size_t len;
+        nc_cfg *c = NULL;
+        CHECK_OK(nc_nemo_open(nemo, &n));
+        if (!n) continue;
+        CHECK_OK(nc_nemo_read_config(n, &yaml, &len));
+        CHECK_OK(nc_cfg_parse(yaml, len, "model_config.yaml", &c));
+        const char *ref_json = NULL;
+        int64_t ov = 0;
+        CHECK_OK(nc_cfg_get_str(c, both ? "tokenizer.tokenizer_file" : "tokenizer.type", &ref_json));
+        CHECK(ref_json && !strncmp(ref_json, "nemo:", 5) && nc_nemo_find(n, ref_json));
+        if (!both) CHECK_OK(nc_cfg_get_int(c, "override_vocab_size", &ov));
+        CHECK(both || ov == 257);
+        nc_cfg_free(c);
+        nc_free(yaml);
+        nc_nemo_close(n);
+        char back[4200];
+        snprintf(back, sizeof back, "%s/hf_tok_back%d", tmp, both);
+        CHECK_OK(nc_llm_export_hf(nemo, back, NULL, &r));
+        CHECK(r.vocab_size == 257);
+        CHECK(same_file(cat(back, "tokenizer.json"), tok_json));
+        if (both) CHECK(same_file(cat(back, "vocab.json"), ref("gpt2/vocab.json")));
+        const char *src[] = {ref("gpt2/model.safetensors")};
+        check_hf_tensors(cat(back, "model.safetensors"), src, 1, false);
+    }
 }
 
 static void test_errors(const char *tmp) {
@@ -432,6 +534,8 @@ int main(void) {
     test_llama(tmp);
     test_te_names(tmp);
     test_interleaved(tmp);
+    test_hf_tokenizer(tmp);
+    test_gelu(tmp);
     test_errors(tmp);
     return nc_test_finish("llm_convert");
 }

@@ -51,9 +51,9 @@ const char *nc_tok_library(const bool present[NC_TOK_COUNT]);
 nc_status nc_tok_vocab_size(const char *dir, const bool present[NC_TOK_COUNT], int64_t *n);
 /* arch + tokenizer -> model_config.yaml text (nc_free). `tok_member` holds
  * the artifact member names (NULL when absent), `tok_vocab` the tokenizer's
- * vocabulary size or -1, `hf_dir` the source folder (huggingface `type`). */
+ * vocabulary size or -1. */
 nc_status nc_nemo_config_write(const nc_gpt_arch *a, const char *const tok_member[NC_TOK_COUNT],
-                               int64_t tok_vocab, const char *hf_dir, const char *precision, char **yaml);
+                               int64_t tok_vocab, const char *precision, char **yaml);
 
 /* Megatron's _vocab_size_with_padding for TP=1. */
 int64_t nc_vocab_padded(int64_t vocab, int64_t divisible_by);

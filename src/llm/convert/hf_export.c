@@ -265,7 +265,16 @@ static nc_status write_tokenizer(const nc_nemo *n, const nc_cfg *cfg, const char
         const char *ref = NULL;
         present[i] = false;
         snprintf(key, sizeof key, "tokenizer.%s", nc_tok_cfg_key[i]);
-        if ((st = nc_cfg_get_str_or(cfg, key, NULL, &ref)) || !ref) continue;
+        if ((st = nc_cfg_get_str_or(cfg, key, NULL, &ref))) break;
+        if (!ref && i == NC_TOK_JSON) { /* library huggingface: type names the tokenizer.json */
+            const char *lib = NULL;
+            snprintf(key, sizeof key, "tokenizer.type");
+            if ((st = nc_cfg_get_str_or(cfg, "tokenizer.library", NULL, &lib)) ||
+                (st = nc_cfg_get_str_or(cfg, key, NULL, &ref)))
+                break;
+            if (!lib || strcmp(lib, "huggingface") || !ref || strncmp(ref, "nemo:", 5)) ref = NULL;
+        }
+        if (!ref) continue;
         if (!nc_nemo_find(n, ref)) {
             NC_WARN("model_config.yaml: %s '%s' is not in the archive; not written", key, ref);
             continue;

@@ -10,7 +10,6 @@
  * TransformFns.merge_qkv_concat does. The vocabulary rows are padded with
  * zeros to make_vocab_size_divisible_by (nemoc/llm_convert.h). */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -239,7 +238,7 @@ static nc_status write_nemo(const char *dir, const char *nemo_path, const nc_gpt
     nc_nemo_artifact arts[NC_TOK_COUNT];
     int64_t n_arts = 0, tok_vocab = -1;
     nc_status st = NC_OK;
-    char *yaml = NULL, absdir[4096];
+    char *yaml = NULL;
     for (int i = 0; i < NC_TOK_COUNT && !st; i++) {
         if (!(paths[i] = join(dir, nc_tok_file[i]))) st = nc_error(NC_ERR_OOM, "out of memory");
         present[i] = paths[i] && !access(paths[i], R_OK);
@@ -255,9 +254,8 @@ static nc_status write_nemo(const char *dir, const char *nemo_path, const nc_gpt
     if (!st && tok_vocab > a->padded_vocab)
         NC_WARN("%s: the tokenizer has %lld entries but the embedding %lld rows", dir, (long long)tok_vocab,
                 (long long)a->padded_vocab);
-    if (!st && !realpath(dir, absdir)) snprintf(absdir, sizeof absdir, "%s", dir);
     const char *prec = dt == NC_BF16 ? "bf16" : dt == NC_F16 ? "16" : "32";
-    if (!st) st = nc_nemo_config_write(a, (const char *const *)members, tok_vocab, absdir, prec, &yaml);
+    if (!st) st = nc_nemo_config_write(a, (const char *const *)members, tok_vocab, prec, &yaml);
     if (!st) {
         nc_nemo_contents c = {.config_yaml = yaml, .tensors = tensors->items, .n_tensors = tensors->n,
                               .artifacts = arts, .n_artifacts = n_arts};

@@ -15,9 +15,9 @@
 
 const char *const nc_tok_file[NC_TOK_COUNT] = {"tokenizer.model", "vocab.json", "merges.txt", "tokenizer.json"};
 /* tokenizer.model / vocab_file / merge_file are the artifacts NeMo's
- * MegatronBaseModel._build_tokenizer registers. tokenizer.json has no NeMo
- * key (library huggingface resolves `type` with AutoTokenizer); it rides
- * under HF's own argument name so that export can restore it. */
+ * MegatronBaseModel._build_tokenizer registers. tokenizer.json is `type`
+ * with library huggingface; beside another library it rides under HF's own
+ * argument name, tokenizer_file, so that export can restore it. */
 const char *const nc_tok_cfg_key[NC_TOK_COUNT] = {"model", "vocab_file", "merge_file", "tokenizer_file"};
 
 /* The precedence of NeMo's converters: a SentencePiece model (Llama 2:
@@ -73,7 +73,7 @@ nc_status nc_tok_vocab_size(const char *dir, const bool present[NC_TOK_COUNT], i
     } while (0)
 
 nc_status nc_nemo_config_write(const nc_gpt_arch *a, const char *const tok_member[NC_TOK_COUNT], int64_t tok_vocab,
-                               const char *hf_dir, const char *precision, char **yaml) {
+                               const char *precision, char **yaml) {
     *yaml = NULL;
     nc_cfg *c = NULL;
     nc_status st = nc_cfg_new(NC_CFG_MAP, &c);
@@ -118,8 +118,6 @@ nc_status nc_nemo_config_write(const nc_gpt_arch *a, const char *const tok_membe
     SET(nc_cfg_set_str(c, "position_embedding_type", gpt2 ? "learned_absolute" : "rope"));
     SET(nc_cfg_set_float(c, "rotary_percentage", 1.0));
     SET(nc_cfg_set_float(c, "rotary_base", a->rotary_base));
-    /* HF Llama's rotate-half RoPE is Megatron core's default */
-    SET(nc_cfg_set_bool(c, "rotary_interleaved", false));
     SET(nc_cfg_set_str(c, "attention_type", "multihead"));
     SET(nc_cfg_set_bool(c, "share_embeddings_and_output_weights", a->tie));
     /* MegatronGPTModel builds override_vocab_size rows when set, otherwise
@@ -132,13 +130,16 @@ nc_status nc_nemo_config_write(const nc_gpt_arch *a, const char *const tok_membe
     for (int i = 0; i < NC_TOK_COUNT; i++) present[i] = tok_member[i] != NULL;
     lib = nc_tok_library(present);
     if (lib) {
+        bool hf = !strcmp(lib, "huggingface");
         SET(nc_cfg_set_str(c, "tokenizer.library", lib));
+        /* huggingface: `type` names the tokenizer.json, as nemoc's GPT model
+         * and `nemoc llm preprocess --tokenizer-type` read it (NeMo's
+         * AutoTokenizer wants the HF folder or hub name there instead) */
         if (!strcmp(lib, "megatron")) SET(nc_cfg_set_str(c, "tokenizer.type", "GPT2BPETokenizer"));
-        else if (!strcmp(lib, "huggingface")) SET(nc_cfg_set_str(c, "tokenizer.type", hf_dir));
-        else SET(nc_cfg_set_null(c, "tokenizer.type"));
+        else if (!hf) SET(nc_cfg_set_null(c, "tokenizer.type"));
         for (int i = 0; i < NC_TOK_COUNT; i++) {
             char key[64];
-            snprintf(key, sizeof key, "tokenizer.%s", nc_tok_cfg_key[i]);
+            snprintf(key, sizeof key, "tokenizer.%s", hf && i == NC_TOK_JSON ? "type" : nc_tok_cfg_key[i]);
             if (tok_member[i]) {
                 size_t n = strlen(tok_member[i]) + 6;
                 char *v = nc_malloc(n);
@@ -156,7 +157,7 @@ nc_status nc_nemo_config_write(const nc_gpt_arch *a, const char *const tok_membe
         }
         SET(nc_cfg_set_null(c, "tokenizer.delimiter"));
         SET(nc_cfg_set_bool(c, "tokenizer.sentencepiece_legacy", false));
-        if (!strcmp(lib, "huggingface")) SET(nc_cfg_set_bool(c, "tokenizer.use_fast", true));
+        if (hf) SET(nc_cfg_set_bool(c, "tokenizer.use_fast", true));
     }
     SET(nc_cfg_set_int(c, "native_amp_init_scale", 4294967296LL));
     SET(nc_cfg_set_int(c, "native_amp_growth_interval", 1000));
@@ -193,7 +194,7 @@ static nc_status refuse_str(const char *key, const char *value, const char *why)
 nc_status nc_nemo_gpt_arch(const nc_cfg *c, nc_gpt_arch *a) {
     memset(a, 0, sizeof *a);
     nc_status st;
-    bool mcore, bias, openai, normalize;
+    bool mcore, bias, openai, normalize, fusion;
     const char *pos, *norm, *act, *block;
     double rot_pct, interp;
     int64_t enc_len, experts;
@@ -212,6 +213,7 @@ nc_status nc_nemo_gpt_arch(const nc_cfg *c, nc_gpt_arch *a) {
         (st = nc_cfg_get_float_or(c, "rotary_percentage", 1.0, &rot_pct)) ||
         (st = nc_cfg_get_bool_or(c, "share_embeddings_and_output_weights", true, &a->tie)) ||
         (st = nc_cfg_get_bool_or(c, "bias", true, &bias)) || (st = nc_cfg_get_bool_or(c, "openai_gelu", false, &openai)) ||
+        (st = nc_cfg_get_bool_or(c, "bias_activation_fusion", true, &fusion)) ||
         (st = nc_cfg_get_bool_or(c, "normalize_attention_scores", true, &normalize)) ||
         (st = nc_cfg_get_str_or(c, "position_embedding_type", "learned_absolute", &pos)) ||
         (st = nc_cfg_get_str_or(c, "normalization", "layernorm", &norm)) ||
@@ -245,7 +247,10 @@ nc_status nc_nemo_gpt_arch(const nc_cfg *c, nc_gpt_arch *a) {
         if (a->groups != a->heads) return refuse_str("num_query_groups", "< num_attention_heads", "GPT-2 is MHA");
         if (a->kv * a->heads != a->hidden)
             return refuse_str("kv_channels", "!= hidden_size / num_attention_heads", "GPT-2's head size");
-        a->openai_gelu = openai;
+        /* Megatron core's MLP with bias_activation_fusion (NeMo's default)
+         * and a bias runs bias_gelu_impl, the tanh approximation, as does
+         * openai_gelu: HF's gelu_new; otherwise F.gelu (erf): HF's gelu */
+        a->openai_gelu = openai || fusion;
     } else if (!strcmp(pos, "rope")) {
         a->family = NC_HF_LLAMA;
         if (!rmsnorm) return refuse_str("normalization", norm, "Llama uses rmsnorm");
