@@ -43,7 +43,8 @@ Files:
               vocab.json + merges.txt (257 entries: bytes + <|endoftext|>)
   llama/      config.json (GQA: 4 heads, 2 KV heads), two BF16 shards +
               model.safetensors.index.json, tokenizer.model (SentencePiece,
-              250 pieces, from spm_train)
+              250 pieces, from spm_train; spm_train's output differs between
+              runs, the tests only copy it and read its size)
   gpt2_nemo.safetensors, llama_nemo.safetensors   expected NeMo state dicts
   expected_config.json   the model_config.yaml values expected per model
   llama_interleaved.safetensors   linear_qkv of the Llama model for
