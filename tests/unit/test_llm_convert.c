@@ -182,6 +182,31 @@ static void test_gpt2(const char *tmp) {
     CHECK(same_file(cat(back, "vocab.json"), ref("gpt2/vocab.json")));
     CHECK(same_file(cat(back, "merges.txt"), ref("gpt2/merges.txt")));
 
+    /* the hub's gpt2 model.safetensors names its tensors without the
+     * "transformer." prefix (GPT2Model's state_dict): same result */
+    nc_st_file *f = NULL;
+    CHECK_OK(nc_st_open(ref("gpt2/model.safetensors"), &f));
+    if (f) {
+        int64_t n = nc_st_count(f);
+        nc_st_entry *ents = nc_calloc((size_t)n, sizeof *ents);
+        nc_tensor *views = nc_calloc((size_t)n, sizeof *views);
+        char dir[4200];
+        snprintf(dir, sizeof dir, "%s/gpt2_bare", tmp);
+        CHECK_OK(nc_mkdir_p(dir));
+        for (int64_t i = 0; ents && views && i < n; i++) {
+            const char *name = nc_st_at(f, i)->name;
+            CHECK_OK(nc_st_get(f, name, &views[i]));
+            ents[i] = (nc_st_entry){.name = strncmp(name, "transformer.", 12) ? name : name + 12, .tensor = &views[i]};
+        }
+        if (ents && views) CHECK_OK(nc_st_save(cat(dir, "model.safetensors"), ents, n, NULL));
+        copy_file(ref("gpt2/config.json"), cat(dir, "config.json"));
+        CHECK_OK(nc_llm_import_hf(dir, nemo, NULL, &r));
+        check_weights(nemo, ref("gpt2_nemo.safetensors"), 257, NC_F16);
+        nc_free(ents);
+        nc_free(views);
+        nc_st_close(f);
+    }
+
     /* Megatron padding to 128 rows (384), then fp32: f16 -> f32 is exact */
     nc_hf_import_params p = nc_hf_import_default_params();
     p.make_vocab_size_divisible_by = 128;
