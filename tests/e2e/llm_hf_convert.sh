@@ -8,7 +8,8 @@
 # naming the file, tensor or key and leaves no output: no config.json, an
 # unsupported model_type, a config/tensor shape mismatch, a truncated
 # safetensors file, a .nemo whose activation HF cannot express; usage errors
-# exit 2. (Tensor-by-tensor checks against NeMo's own conversion code are in
+# exit 2. Where `nemoc llm generate` exists, the imported models continue a
+# prompt with the greedy ids of the HF forward. (Tensor-by-tensor checks against NeMo's own conversion code are in
 # tests/unit/test_llm_convert.c.)
 # Usage: llm_hf_convert.sh /path/to/nemoc   (ctest passes it; CWD is the build dir)
 set -euo pipefail
@@ -43,6 +44,22 @@ grep -q "llama model, 21 tensors, vocabulary 250 (embedding rows 256)" "$TMP/log
 cmp -s "$REF/llama/tokenizer.model" "$TMP/l_hf/tokenizer.model" || fail "tokenizer.model not restored"
 "$NEMOC" llm import-hf "$TMP/l_hf" out="$TMP/l2.nemo" >/dev/null 2>&1 || fail "re-import llama"
 cmp -s <(weights "$TMP/l.nemo") <(weights "$TMP/l2.nemo") || fail "llama weights changed through fp32 and padding"
+
+# The imported checkpoints run in nemoc's MegatronGPTModel: greedy ids equal
+# those of the HF models' forward (gen_hf_convert.py greedy(); fp32 weights)
+if "$NEMOC" llm generate --help >/dev/null 2>&1; then
+  for m in gpt2 llama; do
+    want=$(tr -d ' \n' <"$REF/expected_generate.json" | grep -o "\"$m\":{\"greedy\":\[[0-9,]*\]" | grep -o '\[.*\]' |
+      tr -d '[]' | tr ',' ' ')
+    [ -n "$want" ] || fail "$m: no expected ids"
+    "$NEMOC" llm import-hf "$REF/$m" out="$TMP/${m}32.nemo" dtype=fp32 >/dev/null 2>&1 || fail "import $m fp32"
+    got=$("$NEMOC" llm generate model="$TMP/${m}32.nemo" prompt_ids="5 17 42 9" greedy=true tokens_to_generate=10 \
+      repetition_penalty=1.0 print_ids=true stream=false 2>/dev/null | head -n 1) || fail "generate $m"
+    [ "$got" = "$want" ] || fail "$m: nemoc generates '$got', the HF forward '$want'"
+  done
+else
+  echo "llm_hf_convert: no 'nemoc llm generate' in this build: generation check skipped"
+fi
 
 # bad input: exit 1, a named error, no output
 bad() { # name expected-message args...

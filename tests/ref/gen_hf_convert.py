@@ -47,6 +47,8 @@ Files:
               runs, the tests only copy it and read its size)
   gpt2_nemo.safetensors, llama_nemo.safetensors   expected NeMo state dicts
   expected_config.json   the model_config.yaml values expected per model
+  expected_generate.json   greedy continuation ids of a prompt under the HF
+              models' forward semantics (see greedy() below)
   llama_interleaved.safetensors   linear_qkv of the Llama model for
               rotary_interleaved: true (q/k rows in Meta's interleaved order)
   llama_split.safetensors   NeMo's split_qkv/split_fc1/prune_padding of the
@@ -272,6 +274,87 @@ def llama(tf, g):
     return cfg, hf, ne, exp, split, inter
 
 
+# Greedy continuations under the Hugging Face models' own forward semantics
+# (transformers' modeling_gpt2.py: Conv1D x @ W + b, [q; k; v] split of
+# c_attn, gelu_new, tied lm_head; modeling_llama.py: RMSNorm, rotate-half RoPE
+# with inv_freq = 1 / theta^(2i/d), repeat_kv for GQA, down(silu(gate) * up)),
+# written out in torch since transformers is not installed. The e2e test
+# checks that nemoc's MegatronGPTModel, given the imported .nemo, continues
+# the prompt with the same ids.
+PROMPT = [5, 17, 42, 9]
+
+
+def _causal_attn(q, k, v):  # (heads, T, d)
+    t = q.shape[1]
+    s = q @ k.transpose(1, 2) / float(q.shape[-1]) ** 0.5
+    s = s.masked_fill(torch.triu(torch.ones(t, t, dtype=torch.bool), 1), float("-inf"))
+    return torch.softmax(s, -1) @ v
+
+
+def gpt2_logits(cfg, w, ids):
+    H, nh = cfg["n_embd"], cfg["n_head"]
+    d, T = H // nh, len(ids)
+    w = {k: v.float() for k, v in w.items()}
+
+    def ln(x, p):
+        return torch.nn.functional.layer_norm(x, (H,), w[p + ".weight"], w[p + ".bias"], cfg["layer_norm_epsilon"])
+
+    def gelu_new(x):
+        return 0.5 * x * (1.0 + torch.tanh((2.0 / torch.pi) ** 0.5 * (x + 0.044715 * x ** 3)))
+
+    x = w["transformer.wte.weight"][ids] + w["transformer.wpe.weight"][:T]
+    for i in range(cfg["n_layer"]):
+        p = "transformer.h.%d." % i
+        qkv = ln(x, p + "ln_1") @ w[p + "attn.c_attn.weight"] + w[p + "attn.c_attn.bias"]
+        q, k, v = [t.view(T, nh, d).transpose(0, 1) for t in qkv.split(H, -1)]
+        o = _causal_attn(q, k, v).transpose(0, 1).reshape(T, H)
+        x = x + o @ w[p + "attn.c_proj.weight"] + w[p + "attn.c_proj.bias"]
+        h = gelu_new(ln(x, p + "ln_2") @ w[p + "mlp.c_fc.weight"] + w[p + "mlp.c_fc.bias"])
+        x = x + h @ w[p + "mlp.c_proj.weight"] + w[p + "mlp.c_proj.bias"]
+    return ln(x, "transformer.ln_f") @ w["transformer.wte.weight"].T
+
+
+def llama_logits(cfg, w, ids):
+    H, nh, ng = cfg["hidden_size"], cfg["num_attention_heads"], cfg["num_key_value_heads"]
+    d, T, eps = H // nh, len(ids), cfg["rms_norm_eps"]
+    w = {k: v.float() for k, v in w.items()}
+
+    def rms(x, name):
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * w[name]
+
+    inv = 1.0 / (cfg["rope_theta"] ** (torch.arange(0, d, 2).float() / d))
+    f = torch.outer(torch.arange(T).float(), inv)
+    cos, sin = torch.cat([f, f], -1).cos(), torch.cat([f, f], -1).sin()
+
+    def rope(x):
+        return x * cos + torch.cat([-x[..., d // 2:], x[..., : d // 2]], -1) * sin
+
+    x = w["model.embed_tokens.weight"][ids]
+    for i in range(cfg["num_hidden_layers"]):
+        p = "model.layers.%d." % i
+        h = rms(x, p + "input_layernorm.weight")
+        q = (h @ w[p + "self_attn.q_proj.weight"].T).view(T, nh, d).transpose(0, 1)
+        k = (h @ w[p + "self_attn.k_proj.weight"].T).view(T, ng, d).transpose(0, 1)
+        v = (h @ w[p + "self_attn.v_proj.weight"].T).view(T, ng, d).transpose(0, 1)
+        q, k = rope(q), rope(k).repeat_interleave(nh // ng, 0)
+        o = _causal_attn(q, k, v.repeat_interleave(nh // ng, 0)).transpose(0, 1).reshape(T, H)
+        x = x + o @ w[p + "self_attn.o_proj.weight"].T
+        h = rms(x, p + "post_attention_layernorm.weight")
+        g = torch.nn.functional.silu(h @ w[p + "mlp.gate_proj.weight"].T) * (h @ w[p + "mlp.up_proj.weight"].T)
+        x = x + g @ w[p + "mlp.down_proj.weight"].T
+    return rms(x, "model.norm.weight") @ w["lm_head.weight"].T
+
+
+def greedy(logits_fn, cfg, w, n=10):
+    ids, margin = list(PROMPT), float("inf")
+    for _ in range(n):
+        lg = logits_fn(cfg, w, ids)[-1]
+        top = torch.topk(lg, 2).values
+        margin = min(margin, float(top[0] - top[1]))
+        ids.append(int(lg.argmax()))
+    return {"prompt_ids": PROMPT, "greedy": ids[len(PROMPT):], "min_top1_top2_margin": round(margin, 4)}
+
+
 def gpt2_tokenizer(d):
     # GPT-2's byte-to-unicode table (openai/gpt-2 encoder.py bytes_to_unicode) and
     # "<|endoftext|>": 257 entries, no merges (vocab.json + merges.txt as HF writes them).
@@ -317,6 +400,7 @@ def main():
     gpt2_tokenizer(d)
     write_st(os.path.join(OUT, "gpt2_nemo.safetensors"), ne)
     expected["gpt2"] = exp
+    generate = {"gpt2": greedy(gpt2_logits, cfg, hf)}
 
     cfg, hf, ne, exp, split, inter = llama(tf, g)
     d = os.path.join(OUT, "llama")
@@ -337,6 +421,9 @@ def main():
     write_st(os.path.join(OUT, "llama_split.safetensors"), split)
     write_st(os.path.join(OUT, "llama_interleaved.safetensors"), inter)
     expected["llama"] = exp
+    generate["llama"] = greedy(llama_logits, cfg, hf)
+    with open(os.path.join(OUT, "expected_generate.json"), "w") as f:
+        json.dump(generate, f, indent=2, sort_keys=True)
     with open(os.path.join(OUT, "expected_config.json"), "w") as f:
         json.dump(expected, f, indent=2, sort_keys=True)
     for root, _, files in os.walk(OUT):
