@@ -404,6 +404,65 @@ static void test_gelu(const char *tmp) {
     nc_nemo_close(n);
 }
 
+/* PyTorch checkpoints: the fixtures' tensors as pytorch_model.bin (GPT-2)
+ * and two shards + pytorch_model.bin.index.json (Llama), written by nemoc's
+ * torch.save writer (test_torch_ckpt_write checks it against torch.load). */
+static void write_bin(const char *st_path, const char *bin_path) {
+    nc_st_file *f = NULL;
+    CHECK_OK(nc_st_open(st_path, &f));
+    if (!f) return;
+    nc_tensor_list l = {0};
+    for (int64_t i = 0; i < nc_st_count(f); i++) {
+        nc_tensor v, *c = NULL;
+        CHECK_OK(nc_st_get(f, nc_st_at(f, i)->name, &v));
+        CHECK_OK(nc_tensor_clone(&v, &c));
+        CHECK_OK(nc_tensor_list_push(&l, nc_st_at(f, i)->name, c, NC_TORCH_AUTO));
+    }
+    CHECK_OK(nc_torch_ckpt_save(bin_path, l.items, l.n, NULL));
+    nc_tensor_list_clear(&l);
+    nc_st_close(f);
+}
+
+static void test_bin(const char *tmp) {
+    char d[4200];
+    snprintf(d, sizeof d, "%s/gpt2_bin", tmp);
+    CHECK_OK(nc_mkdir_p(d));
+    copy_file(ref("gpt2/config.json"), cat(d, "config.json"));
+    write_bin(ref("gpt2/model.safetensors"), cat(d, "pytorch_model.bin"));
+    const char *nemo = cat(tmp, "bin.nemo");
+    CHECK_OK(nc_llm_import_hf(d, nemo, NULL, NULL));
+    check_weights(nemo, ref("gpt2_nemo.safetensors"), 257, NC_F16);
+
+    snprintf(d, sizeof d, "%s/llama_bin", tmp);
+    CHECK_OK(nc_mkdir_p(d));
+    copy_file(ref("llama/config.json"), cat(d, "config.json"));
+    write_bin(ref("llama/model-00001-of-00002.safetensors"), cat(d, "pytorch_model-00001-of-00002.bin"));
+    write_bin(ref("llama/model-00002-of-00002.safetensors"), cat(d, "pytorch_model-00002-of-00002.bin"));
+    void *b = NULL;
+    size_t n = 0;
+    CHECK_OK(nc_read_file(ref("llama/model.safetensors.index.json"), &b, &n));
+    if (b) { /* the same index with the .bin shard names */
+        char *text = b, *out = nc_malloc(2 * n + 1), *o = out;
+        for (const char *p = text; out && *p;) {
+            const char *q = strstr(p, "\"model-");
+            if (!q) {
+                o += sprintf(o, "%s", p);
+                break;
+            }
+            const char *e = strstr(q, ".safetensors\"");
+            o += sprintf(o, "%.*s\"pytorch_model-%.*s.bin\"", (int)(q - p), p, (int)(e - q - 7), q + 7);
+            p = e + 13;
+        }
+        if (out) CHECK_OK(nc_write_file_atomic(cat(d, "pytorch_model.bin.index.json"), out, strlen(out)));
+        nc_free(out);
+        nc_free(b);
+    }
+    CHECK_OK(nc_llm_import_hf(d, nemo, NULL, NULL));
+    check_weights(nemo, ref("llama_nemo.safetensors"), 250, NC_BF16);
+    remove(cat(d, "pytorch_model-00002-of-00002.bin"));
+    CHECK_ERR(nc_llm_import_hf(d, nemo, NULL, NULL), NC_ERR_NOT_FOUND, "pytorch_model-00002-of-00002.bin");
+}
+
 /* An HF folder in tmp/name: the GPT-2 fixture's files, config.json text
  * with `from` replaced by `to` (when given). */
 static const char *hf_variant(const char *tmp, const char *name, const char *from, const char *to) {
@@ -508,7 +567,7 @@ static void test_errors(const char *tmp) {
     nc_free(b);
     CHECK_ERR(nc_llm_import_hf(d, out, NULL, NULL), NC_ERR_FORMAT, "model.safetensors");
     remove(cat(d, "model.safetensors"));
-    CHECK_ERR(nc_llm_import_hf(d, out, NULL, NULL), NC_ERR_NOT_FOUND, "no model.safetensors");
+    CHECK_ERR(nc_llm_import_hf(d, out, NULL, NULL), NC_ERR_NOT_FOUND, "no model.safetensors, model.safetensors.index.json, pytorch_model.bin");
 
     /* Llama: rope_scaling refused; a missing shard named */
     char ld[4200];
@@ -561,6 +620,7 @@ int main(void) {
     test_interleaved(tmp);
     test_hf_tokenizer(tmp);
     test_gelu(tmp);
+    test_bin(tmp);
     test_errors(tmp);
     return nc_test_finish("llm_convert");
 }

@@ -61,13 +61,24 @@ int64_t nc_vocab_padded(int64_t vocab, int64_t divisible_by);
 int64_t nc_vocab_divisor(int64_t vocab);
 
 /* The weights of an HF folder: model.safetensors, or the shards that
- * model.safetensors.index.json names. */
+ * model.safetensors.index.json names; else pytorch_model.bin or the shards
+ * of pytorch_model.bin.index.json (torch.save zip files). */
+typedef struct nc_hf_tensor {
+    const char *name;
+    const char *file; /* base name, for messages */
+    nc_tensor view;   /* into the mapped safetensors file or the loaded .bin tensor */
+    const char *bad_dtype; /* dtype name when not F32/BF16/F16, else NULL */
+    bool used;
+} nc_hf_tensor;
+
 typedef struct nc_hf_weights {
-    nc_st_file **files;
-    char **paths;
+    nc_st_file **files; /* safetensors files */
     int64_t n_files;
-    bool *used; /* per tensor over all files in order, for the leftover check */
-    int64_t n_tensors;
+    char **paths; /* every file opened */
+    int64_t n_paths;
+    nc_tensor_list bin; /* tensors of .bin files */
+    nc_hf_tensor *t;
+    int64_t n;
 } nc_hf_weights;
 
 nc_status nc_hf_weights_open(const char *dir, nc_hf_weights *w);
