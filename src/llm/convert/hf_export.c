@@ -82,6 +82,15 @@ static nc_status put(exp_ctx *e, const char *name, nc_tensor *t) {
         if ((st = (call))) goto fail;                                                                                 \
     } while (0)
 
+/* Hands `var` to put(), which owns it from then on (and frees it on failure):
+ * cleared first, so the fail path cannot free it again. */
+#define PUT(name, var)                                                                                                \
+    do {                                                                                                              \
+        nc_tensor *x_ = (var);                                                                                        \
+        (var) = NULL;                                                                                                 \
+        TRY(put(e, (name), x_));                                                                                      \
+    } while (0)
+
 /* The first `rows` rows of the (padded) vocabulary tensor `name`. */
 static nc_status put_vocab(exp_ctx *e, const char *name, const char *hf, int64_t rows_in) {
     nc_tensor *t = NULL, *u = NULL;
@@ -99,8 +108,7 @@ static nc_status export_gpt2(exp_ctx *e, int64_t rows) {
     nc_tensor *t = NULL, *u = NULL, *qkv[3] = {0};
     TRY(put_vocab(e, "model.embedding.word_embeddings.weight", "transformer.wte.weight", rows));
     TRY(get(e, "model.embedding.position_embeddings.weight", 2, a->max_pos, H, "max_position_embeddings, hidden_size", &t));
-    TRY(put(e, "transformer.wpe.weight", t));
-    t = NULL;
+    PUT("transformer.wpe.weight", t);
     for (int64_t i = 0; i < a->num_layers; i++) {
         long long li = (long long)i;
         static const char *const norms[2][2] = {{"ln_1", "input_layernorm"}, {"ln_2", "pre_mlp_layernorm"}};
@@ -109,8 +117,7 @@ static nc_status export_gpt2(exp_ctx *e, int64_t rows) {
                 snprintf(s, sizeof s, "model.decoder.layers.%lld.%s.%s", li, norms[n][1], b ? "bias" : "weight");
                 snprintf(d, sizeof d, "transformer.h.%lld.%s.%s", li, norms[n][0], b ? "bias" : "weight");
                 TRY(get(e, s, 1, H, 0, "hidden_size", &t));
-                TRY(put(e, d, t));
-                t = NULL;
+                PUT(d, t);
             }
         for (int b = 0; b < 2; b++) {
             snprintf(s, sizeof s, "model.decoder.layers.%lld.self_attention.linear_qkv.%s", li, b ? "bias" : "weight");
@@ -130,8 +137,7 @@ static nc_status export_gpt2(exp_ctx *e, int64_t rows) {
                 u = NULL;
             }
             snprintf(d, sizeof d, "transformer.h.%lld.attn.c_attn.%s", li, b ? "bias" : "weight");
-            TRY(put(e, d, t));
-            t = NULL;
+            PUT(d, t);
         }
         static const struct {
             const char *hf, *nemo;
@@ -147,21 +153,18 @@ static nc_status export_gpt2(exp_ctx *e, int64_t rows) {
             TRY(nc_rows_transpose(t, &u));
             nc_tensor_free(t);
             t = NULL;
-            TRY(put(e, d, u));
-            u = NULL;
+            PUT(d, u);
             snprintf(s, sizeof s, "model.decoder.layers.%lld.%s.bias", li, lin[l].nemo);
             snprintf(d, sizeof d, "transformer.h.%lld.%s.bias", li, lin[l].hf);
             TRY(get(e, s, 1, outd, 0, "hidden_size, ffn_hidden_size", &t));
-            TRY(put(e, d, t));
-            t = NULL;
+            PUT(d, t);
         }
     }
     for (int b = 0; b < 2; b++) {
         snprintf(s, sizeof s, "model.decoder.final_layernorm.%s", b ? "bias" : "weight");
         snprintf(d, sizeof d, "transformer.ln_f.%s", b ? "bias" : "weight");
         TRY(get(e, s, 1, H, 0, "hidden_size", &t));
-        TRY(put(e, d, t));
-        t = NULL;
+        PUT(d, t);
     }
     if (!a->tie) TRY(put_vocab(e, "model.output_layer.weight", "lm_head.weight", rows));
     return NC_OK;
@@ -184,8 +187,7 @@ static nc_status export_llama(exp_ctx *e, int64_t rows) {
         snprintf(s, sizeof s, "model.decoder.layers.%lld.input_layernorm.weight", li);
         snprintf(d, sizeof d, "model.layers.%lld.input_layernorm.weight", li);
         TRY(get(e, s, 1, H, 0, "hidden_size", &t));
-        TRY(put(e, d, t));
-        t = NULL;
+        PUT(d, t);
         snprintf(s, sizeof s, "model.decoder.layers.%lld.self_attention.linear_qkv.weight", li);
         TRY(get(e, s, 2, (a->heads + 2 * a->groups) * a->kv, H, "num_attention_heads, num_query_groups, kv_channels", &t));
         TRY(nc_rows_qkv_split(t, a->heads, a->groups, a->kv, qkv));
@@ -210,35 +212,29 @@ static nc_status export_llama(exp_ctx *e, int64_t rows) {
         snprintf(s, sizeof s, "model.decoder.layers.%lld.self_attention.linear_proj.weight", li);
         snprintf(d, sizeof d, "model.layers.%lld.self_attn.o_proj.weight", li);
         TRY(get(e, s, 2, H, Q, "hidden_size, num_attention_heads x kv_channels", &t));
-        TRY(put(e, d, t));
-        t = NULL;
+        PUT(d, t);
         snprintf(s, sizeof s, "model.decoder.layers.%lld.pre_mlp_layernorm.weight", li);
         snprintf(d, sizeof d, "model.layers.%lld.post_attention_layernorm.weight", li);
         TRY(get(e, s, 1, H, 0, "hidden_size", &t));
-        TRY(put(e, d, t));
-        t = NULL;
+        PUT(d, t);
         /* linear_fc1 = [gate; up] (TransformFns.split_fc1) */
         snprintf(s, sizeof s, "model.decoder.layers.%lld.mlp.linear_fc1.weight", li);
         TRY(get(e, s, 2, 2 * F, H, "2 x ffn_hidden_size (gated), hidden_size", &t));
         TRY(nc_rows_slice(t, 0, F, &u));
         snprintf(d, sizeof d, "model.layers.%lld.mlp.gate_proj.weight", li);
-        TRY(put(e, d, u));
-        u = NULL;
+        PUT(d, u);
         TRY(nc_rows_slice(t, F, 2 * F, &u));
         nc_tensor_free(t);
         t = NULL;
         snprintf(d, sizeof d, "model.layers.%lld.mlp.up_proj.weight", li);
-        TRY(put(e, d, u));
-        u = NULL;
+        PUT(d, u);
         snprintf(s, sizeof s, "model.decoder.layers.%lld.mlp.linear_fc2.weight", li);
         snprintf(d, sizeof d, "model.layers.%lld.mlp.down_proj.weight", li);
         TRY(get(e, s, 2, H, F, "hidden_size, ffn_hidden_size", &t));
-        TRY(put(e, d, t));
-        t = NULL;
+        PUT(d, t);
     }
     TRY(get(e, "model.decoder.final_layernorm.weight", 1, H, 0, "hidden_size", &t));
-    TRY(put(e, "model.norm.weight", t));
-    t = NULL;
+    PUT("model.norm.weight", t);
     if (!a->tie) TRY(put_vocab(e, "model.output_layer.weight", "lm_head.weight", rows));
     return NC_OK;
 fail:
