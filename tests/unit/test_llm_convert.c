@@ -610,6 +610,52 @@ static void test_errors(const char *tmp) {
     CHECK_ERR(nc_ckpt_dtype_parse("fp8", &dt), NC_ERR_INVALID_ARG, "dtype 'fp8'");
 }
 
+/* Every allocation of import and export can fail: with the debug allocator
+ * failing allocation k (k = 1, 2, ... until the call succeeds), the call
+ * returns NC_ERR_OOM and leaves no live blocks. */
+static const char *oom_tmp;
+static nc_status op_import_gpt2(void) { return nc_llm_import_hf(ref("gpt2"), cat(oom_tmp, "oom_g.nemo"), NULL, NULL); }
+static nc_status op_import_llama(void) {
+    nc_hf_import_params p = nc_hf_import_default_params();
+    p.make_vocab_size_divisible_by = 128;
+    return nc_llm_import_hf(ref("llama"), cat(oom_tmp, "oom_l.nemo"), &p, NULL);
+}
+static nc_status op_export_gpt2(void) { return nc_llm_export_hf(cat(oom_tmp, "oom_g.nemo"), cat(oom_tmp, "oom_g_hf"), NULL, NULL); }
+static nc_status op_export_llama(void) { return nc_llm_export_hf(cat(oom_tmp, "oom_l.nemo"), cat(oom_tmp, "oom_l_hf"), NULL, NULL); }
+
+static void sweep(const char *what, nc_status (*op)(void)) {
+    int k;
+    for (k = 1; k < 20000; k++) {
+        nc_debug_alloc st = {.fail_at = k};
+        nc_allocator dbg = nc_debug_allocator(&st);
+        nc_allocator prev = nc_set_allocator(&dbg);
+        nc_status s = op();
+        nc_set_allocator(&prev);
+        if (st.live_blocks != 0) {
+            nc_test_fail(__FILE__, __LINE__, "%s: %lld blocks leaked with allocation %d failing", what,
+                         (long long)st.live_blocks, k);
+            break;
+        }
+        if (s == NC_OK && st.n_failed == 0) break;
+        /* success despite a refused allocation: the atomic writer's folder fsync is best effort */
+        if (s != NC_OK && s != NC_ERR_OOM) {
+            nc_test_fail(__FILE__, __LINE__, "%s: allocation %d failing gave %s: %s", what, k, nc_status_str(s),
+                         nc_last_error());
+            break;
+        }
+    }
+    CHECK(k > 1 && k < 20000);
+    printf("  %-14s %d allocation points\n", what, k - 1);
+}
+
+static void test_oom(const char *tmp) {
+    oom_tmp = tmp;
+    sweep("import gpt2", op_import_gpt2);
+    sweep("import llama", op_import_llama);
+    sweep("export gpt2", op_export_gpt2);
+    sweep("export llama", op_export_llama);
+}
+
 int main(void) {
     snprintf(ref_dir, sizeof ref_dir, "%s", nc_test_src("tests/ref/hf_convert"));
     char tmp[4096];
@@ -621,6 +667,7 @@ int main(void) {
     test_hf_tokenizer(tmp);
     test_gelu(tmp);
     test_bin(tmp);
+    test_oom(tmp);
     test_errors(tmp);
     return nc_test_finish("llm_convert");
 }

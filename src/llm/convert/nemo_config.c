@@ -54,6 +54,11 @@ nc_status nc_tok_vocab_size(const char *dir, const bool present[NC_TOK_COUNT], i
     nc_status st = !strcmp(lib, "sentencepiece") ? nc_tokenizer_spm_load(a, &t)
                    : !strcmp(lib, "megatron")    ? nc_tokenizer_gpt2_load(a, b, &t)
                                                  : nc_tokenizer_hf_load(a, &t);
+    if (st == NC_ERR_OOM) {
+        nc_free(a);
+        nc_free(b);
+        return st;
+    }
     if (st) {
         /* a tokenizer nemoc does not read still travels; only its size is unknown */
         NC_WARN("%s: %s (its vocabulary size is not checked)", a, nc_last_error());
