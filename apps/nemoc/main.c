@@ -26,6 +26,8 @@ static const nc_cli_command commands[] = {
     {"llm", "pretrain", "train a GPT/Llama model on Megatron data (megatron_gpt_pretraining.py)", nc_cmd_llm_pretrain},
     {"llm", "baseline", "unigram and bigram perplexity of a config's validation split", nc_cmd_llm_baseline},
     {"llm", "generate", "continue prompts with a GPT model (megatron_gpt_eval.py)", nc_cmd_llm_generate},
+    {"llm", "import-hf", "a Hugging Face GPT-2/Llama folder to a MegatronGPTModel .nemo", nc_cmd_llm_import_hf},
+    {"llm", "export-hf", "a MegatronGPTModel .nemo to a Hugging Face GPT-2/Llama folder", nc_cmd_llm_export_hf},
 };
 
 static void usage(FILE *f) {
