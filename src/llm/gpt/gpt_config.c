@@ -42,7 +42,7 @@ static const char *const inert_keys[] = {
     "num_attention_heads", "num_query_groups", "kv_channels", "init_method_std", "hidden_dropout",
     "attention_dropout", "ffn_dropout", "layernorm_epsilon", "normalization", "bias", "activation",
     "position_embedding_type", "rotary_percentage", "rotary_base", "share_embeddings_and_output_weights",
-    "tokenizer", "data", "optim", "train_ds", "validation_ds", "test_ds", "name", NULL};
+    "tokenizer", "data", "optim", "train_ds", "validation_ds", "test_ds", "name", "rotary_interleaved", NULL};
 
 static bool in_list(const char *k, const char *const *l) {
     for (; *l; l++)
@@ -76,6 +76,7 @@ static nc_status check_unsupported(const nc_cfg *m) {
         (s = want_bool(m, "headscale", false, "no head scaling")) ||
         (s = want_bool(m, "normalize_attention_scores", true, "scores are always scaled by 1/sqrt(kv_channels)")) ||
         (s = want_bool(m, "fp8", false, "no fp8 on CPU (use trainer.precision=bf16-mixed)")) ||
+        (s = want_bool(m, "rotary_interleaved", false, "RoPE runs Megatron-core's rotate-half layout only")) ||
         (s = nc_cfg_get_str_or(m, "transformer_block_type", "pre_ln", &blk)))
         return s;
     if (strcmp(blk, "pre_ln"))
