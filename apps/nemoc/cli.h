@@ -62,5 +62,6 @@ int nc_cmd_llm_inspect(int argc, char **argv);
 int nc_cmd_llm_pretrain(int argc, char **argv); /* cmd_llm.c */
 int nc_cmd_llm_baseline(int argc, char **argv);
 int nc_cmd_llm_generate(int argc, char **argv); /* cmd_llm_generate.c */
+int nc_cmd_llm_serve(int argc, char **argv);    /* cmd_llm_serve.c */
 
 #endif

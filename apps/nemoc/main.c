@@ -26,6 +26,7 @@ static const nc_cli_command commands[] = {
     {"llm", "pretrain", "train a GPT/Llama model on Megatron data (megatron_gpt_pretraining.py)", nc_cmd_llm_pretrain},
     {"llm", "baseline", "unigram and bigram perplexity of a config's validation split", nc_cmd_llm_baseline},
     {"llm", "generate", "continue prompts with a GPT model (megatron_gpt_eval.py)", nc_cmd_llm_generate},
+    {"llm", "serve", "HTTP text-generation server: NeMo /generate, OpenAI /v1 (megatron_gpt_eval.py server=True)", nc_cmd_llm_serve},
 };
 
 static void usage(FILE *f) {
