@@ -144,6 +144,8 @@ static int on_token(void *user, int64_t b, int32_t id, const char *piece) {
     }
     q->gen[q->n_gen++] = id;
     if (atomic_load(&r->cancelled)) {
+        nc_log_msg(NC_LOG_INFO, "llm serve: %s: the client went away; its sequence stopped after %lld tokens", r->id,
+                   (long long)q->n_gen);
         q->finish = SRV_FIN_CANCELLED;
         stop = 1;
     } else {
