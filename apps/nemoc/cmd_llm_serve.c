@@ -81,15 +81,16 @@ int nc_cmd_llm_serve(int argc, char **argv) {
         nc_cfg_free(a);
         return 2;
     }
-    if (nc_register_collections() || nc_model_load(path, &m) ||
-        nc_model_expect(m, "llm", false, "a language model", path))
-        goto fail;
-    /* the flag only: the main loop below stops the server */
+    /* the flag only (a signal while the model loads is seen after it): the main
+     * loop below stops the server */
     struct sigaction sa = {.sa_handler = on_signal};
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    if (nc_register_collections() || nc_model_load(path, &m) ||
+        nc_model_expect(m, "llm", false, "a language model", path))
+        goto fail;
     if (nc_serve_start(m, &p, &srv)) goto fail;
     fprintf(stderr, "nemoc llm serve: %s listening on http://%s:%d (max_batch=%lld, batch_wait_ms=%lld, max_queue=%lld)\n",
             path, p.host, nc_serve_port(srv), (long long)p.max_batch, (long long)p.batch_wait_ms,
