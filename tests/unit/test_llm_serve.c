@@ -112,6 +112,9 @@ static void openai_api(void) {
         CHECK(r->n_seq == 3 && !r->gp.greedy && r->gp.temperature == 0.7 && r->stream && r->gp.min_new_tokens == 2);
         CHECK(r->max_new == 50 && r->gp.max_new_tokens == 50); /* max_tokens_cap */
         CHECK(r->n_stops == 2 && !strcmp(r->stops[1], "\n"));
+        /* the answer ends before the first stop string */
+        CHECK(srv_stop_cut(r, "ab<|endoftext|>c\nd") == 2 && srv_stop_cut(r, "ab\ncd<|endoftext|>") == 2 &&
+              srv_stop_cut(r, "abc") == 3);
         srv_req_free(r);
     }
     r = parse(SRV_API_CHAT, "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], \"stop\": [\"z\"]}", 0, NULL);

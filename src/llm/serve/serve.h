@@ -104,6 +104,8 @@ char *srv_error_json(int status, const char *msg, const char *param);
 /* Appends the server-sent event of new completion text of sequence b
  * (finish set: its final event); mutex held. */
 bool srv_stream_delta(const nc_serve *s, srv_req *r, int64_t b, const char *text, size_t n, bool final);
+/* Where an OpenAI answer's text ends: before the first stop string. */
+size_t srv_stop_cut(const srv_req *r, const char *text);
 /* The completion text of sequence b so far (nc_free it): what follows the
  * prompt in the decoded prompt + generated ids; mutex held. */
 char *srv_completion_text(const nc_serve *s, const srv_seq *q);

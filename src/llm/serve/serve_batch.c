@@ -91,22 +91,10 @@ static size_t hold_back(const srv_req *r, const char *text, size_t len) {
     return hold;
 }
 
-/* Where the text to show ends: before the first stop string for OpenAI's
- * answers (its whole length otherwise). */
-static size_t shown_len(const srv_req *r, const char *text) {
-    size_t cut = strlen(text);
-    if (!r->strip_stop) return cut;
-    for (int64_t i = 0; i < r->n_stops; i++) {
-        const char *h = strstr(text, r->stops[i]);
-        if (h && (size_t)(h - text) < cut) cut = (size_t)(h - text);
-    }
-    return cut;
-}
-
 /* Emits what is new in sequence b's text; final: all of it and the finish. */
 static void stream_step(nc_serve *s, srv_req *r, int64_t b, const char *text, bool final) {
     srv_seq *q = &r->seq[b];
-    size_t end = shown_len(r, text);
+    size_t end = r->strip_stop ? srv_stop_cut(r, text) : strlen(text);
     if (!final) {
         const size_t h = hold_back(r, text, end);
         end = end > h ? end - h : 0;

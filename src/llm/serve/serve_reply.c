@@ -76,8 +76,7 @@ char *srv_completion_text(const nc_serve *s, const srv_seq *q) {
     return out;
 }
 
-/* Where an OpenAI answer ends: before the first stop string (len if none). */
-static size_t stop_cut(const srv_req *r, const char *text) {
+size_t srv_stop_cut(const srv_req *r, const char *text) {
     size_t cut = strlen(text);
     for (int64_t i = 0; i < r->n_stops; i++) {
         const char *h = strstr(text, r->stops[i]);
@@ -174,7 +173,7 @@ static char *reply_openai(const nc_serve *s, const srv_req *r) {
         np += q->n, ng += q->n_gen;
         char *c = srv_completion_text(s, q);
         if (!c) goto fail;
-        c[stop_cut(r, c)] = 0;
+        c[srv_stop_cut(r, c)] = 0;
         cJSON *ch = cJSON_CreateObject();
         cJSON_AddItemToArray(choices, ch);
         cJSON_AddNumberToObject(ch, "index", (double)b);
