@@ -101,7 +101,8 @@ static void stream_step(nc_serve *s, srv_req *r, int64_t b, const char *text, bo
     }
     if (end < q->sent) end = q->sent; /* decoding never takes back what was sent */
     if (end == q->sent && !final) return;
-    if (!srv_stream_delta(s, r, b, text + q->sent, end - q->sent, final))
+    const size_t len = strlen(text);
+    if (!srv_stream_delta(s, r, b, text + (q->sent < len ? q->sent : len), end - q->sent, final))
         nc_log_msg(NC_LOG_WARN, "llm serve: out of memory streaming %s", r->id);
     q->sent = end;
 }

@@ -27,7 +27,7 @@
 
 typedef struct conn {
     srv_api api;
-    int route_status; /* 0, 404 or 405 */
+    int route_status; /* 0; 404, 405 or 413 answered on the headers; -1 answered after the body */
     const char *allow;
     srv_buf body;
     bool too_big;
@@ -161,6 +161,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         }
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && strtoll(cl, NULL, 10) > s->p.max_body) {
+            cn->route_status = 413; /* answered now; the body is dropped */
             char msg[128];
             snprintf(msg, sizeof msg, "the request body (%s bytes) is larger than max_body=%lld bytes", cl,
                      (long long)s->p.max_body);
