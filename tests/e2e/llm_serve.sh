@@ -109,6 +109,29 @@ st=$(req POST /v1/completions "{\"prompt\": \"$P\", \"max_tokens\": 8, \"min_tok
 TEXT=$(jget "d['choices'][0]['text']")
 [ "$P$TEXT" = "$SENT" ] || fail "completion text '$TEXT' is not the continuation in '$SENT'"
 
+# ---- a request's own stop string: the answer ends before it, streamed or not ----
+# the stop string spans the first two tokens' boundary (" and and" -> "d a"),
+# so a stream must hold back the piece that may begin it
+WORD=$("$PY" -c "import sys; t = sys.argv[1]; k = t.index(' ', 1); print(t[k - 1:k + 2])" "$TEXT")
+WANT=$("$PY" -c "import sys; t, w = sys.argv[1], sys.argv[2]; print(t[:t.find(w)])" "$TEXT" "$WORD")
+st=$(req POST /v1/completions "{\"prompt\": \"$P\", \"max_tokens\": 8, \"min_tokens\": 8, \"stop\": [\"$WORD\"]}")
+[ "$st" = 200 ] && [ "$(jget "d['choices'][0]['finish_reason']")" = stop ] &&
+    [ "$(jget "repr(d['choices'][0]['text'])")" = "$("$PY" -c "import sys; print(repr(sys.argv[1]))" "$WANT")" ] ||
+    fail "stop '$WORD': want '$WANT' and finish stop: $(cat out.json)"
+curl -sN "http://127.0.0.1:$PORT/v1/completions" -d "{\"prompt\": \"$P\", \"max_tokens\": 8, \"min_tokens\": 8, \"stop\": \"$WORD\", \"stream\": true}" >sse_stop.txt
+"$PY" - "$WANT" <<'EOF' || fail "streamed stop: $(cat sse_stop.txt)"
+import json, sys
+t = "".join(json.loads(l[6:])["choices"][0]["text"] for l in open("sse_stop.txt") if l.startswith("data: {"))
+sys.exit(0 if t == sys.argv[1] else "streamed %r, want %r" % (t, sys.argv[1]))
+EOF
+# NeMo keeps the end string in sentences and stops at it
+st=$(req PUT /generate "{\"sentences\": [\"$P\"], \"tokens_to_generate\": 8, \"min_tokens_to_generate\": 8, \"greedy\": true, \"end_strings\": [\"$WORD\"]}")
+[ "$st" = 200 ] && "$PY" -c "
+import json, sys
+s = json.load(open('out.json'))['sentences'][0]
+sys.exit(not (s.startswith(sys.argv[1]) and sys.argv[2].startswith(s) and len(s) < len(sys.argv[2])))" "$P$WANT$WORD" "$SENT" ||
+    fail "/generate end_strings [$WORD]: want a prefix of '$SENT' holding '$P$WANT$WORD': $(cat out.json)"
+
 # ---- chat ----
 st=$(req POST /v1/chat/completions '{"messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": "and god said"}], "max_tokens": 6, "min_tokens": 6}')
 [ "$st" = 200 ] || fail "/v1/chat/completions: $st $(cat out.json)"
@@ -142,7 +165,16 @@ for i in "${!PROMPTS[@]}"; do
     curl -s -o "conc$i.json" -w '%{http_code}' "http://127.0.0.1:$PORT/v1/completions" \
         -d "{\"prompt\": \"${PROMPTS[$i]}\", \"max_tokens\": 6, \"min_tokens\": 6}" >"conc$i.status" &
 done
+# two sampled requests with their own temperatures: they cannot share the greedy call
+for t in 0.7 1.3; do
+    curl -s -o "samp$t.json" -w '%{http_code}' "http://127.0.0.1:$PORT/v1/completions" \
+        -d "{\"prompt\": \"and\", \"max_tokens\": 6, \"min_tokens\": 6, \"temperature\": $t}" >"samp$t.status" &
+done
 wait $(jobs -p | grep -v "^$SRV_PID$") 2>/dev/null || true
+for t in 0.7 1.3; do
+    [ "$(cat "samp$t.status")" = 200 ] && grep -q '"completion_tokens":6' "samp$t.json" ||
+        fail "sampled request at temperature $t: $(cat "samp$t.status") $(cat "samp$t.json")"
+done
 for i in "${!PROMPTS[@]}"; do
     [ "$(cat "conc$i.status")" = 200 ] || fail "concurrent request $i: $(cat "conc$i.status") $(cat "conc$i.json")"
     cp "conc$i.json" out.json
