@@ -99,6 +99,14 @@ NP=$(printf '%s' "$P" | "$NEMOC" tokenizer encode --model "$SPM" | wc -w)
     fail "greedy text differs: '$(jget "d['sentences'][0]")' vs '$(cat cli_text.txt)'"
 [ "$(jget "len(d['tokens'][0]) == len(d['token_ids'][0]) == len(d['offsets'][0]) == $NP + 8")" = True ] ||
     fail "tokens / token_ids / offsets lengths"
+# NeMo's offsets: 0, then the running length of every piece but the last, special tokens zero-wide
+"$PY" -c "
+import json, sys
+d = json.load(open('out.json'))
+t, o = d['tokens'][0], d['offsets'][0]
+want = [0]
+for i, p in enumerate(t[:-1]): want.append(want[-1] + (0 if p in ('<s>', '</s>', '<pad>', '<unk>') else len(p)))
+sys.exit(0 if o == want else 'offsets %s, want %s' % (o, want))" || fail "offsets"
 SENT=$(jget "d['sentences'][0]")
 
 # ---- OpenAI-style completion (temperature 0: greedy) ----
