@@ -8,7 +8,8 @@
 # generate calls and give the answers each gets alone; malformed JSON, an
 # oversized body, an unknown path, a wrong method, a too-long prompt and
 # NeMo's field checks give the right status and a JSON error; a client that
-# drops a stream leaves the server answering; SIGTERM stops it cleanly.
+# drops a stream leaves the server answering; SIGTERM stops it cleanly, a
+# stream in flight finishing whole.
 # Usage: llm_serve.sh /path/to/nemoc   (ctest passes it; CWD is the build dir)
 # ctest-skip-return-code: 77
 set -euo pipefail
@@ -230,6 +231,19 @@ st=$(req POST /v1/completions "{\"prompt\": \"$P\", \"max_tokens\": 8, \"min_tok
 # client has gone; when it notices, the sequence is stopped and logged)
 grep -h "the client went away" srv.log || echo "note: the dropped stream ended before the server noticed"
 
+# SIGTERM with a stream in flight: a request taken before the stop is
+# finished ([DONE]); one that comes after is refused (503) or not connected
+curl -sN "http://127.0.0.1:$PORT/v1/completions" -d '{"prompt": "in the", "max_tokens": 60, "min_tokens": 60, "stream": true}' >sse_term.txt &
+CURL_PID=$!
+sleep 0.05
 stop_server
+rc=0
+wait "$CURL_PID" || rc=$?
+if [ -s sse_term.txt ] && ! grep -q '"code":503' sse_term.txt; then
+    [ "$rc" -eq 0 ] && [ "$(tail -n 2 sse_term.txt | head -n 1)" = "data: [DONE]" ] ||
+        fail "stream cut by SIGTERM (curl rc $rc): $(tail -c 300 sse_term.txt)"
+else
+    [ "$rc" -ne 0 ] || grep -q '"code":503' sse_term.txt || fail "empty answer at SIGTERM (curl rc $rc)"
+fi
 grep -Eq "largest batch [2-8]\)" srv.log || fail "concurrent requests were not batched: $(tail -n 1 srv.log)"
 echo "OK: llm serve ($(tail -n 1 srv.log | sed 's/.*stopped: //'))"

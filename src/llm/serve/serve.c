@@ -2,6 +2,7 @@
  * ids, the generation thread, the listener), statistics, graceful stop. */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "llm/serve/serve.h"
 #include "nemoc/alloc.h"
@@ -88,7 +89,15 @@ void nc_serve_stop(nc_serve *s) {
     pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
     if (s->worker_started) pthread_join(s->worker, NULL);
-    /* every request is done now: handlers and streams finish, then the listener closes */
+    /* every request is done now; MHD_stop_daemon would cut the answers still
+     * being sent (a stream's last chunk), so wait for them (10 s at most) */
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 10;
+    pthread_mutex_lock(&s->mu);
+    while (s->live > 0 && pthread_cond_timedwait(&s->cv, &s->mu, &until) == 0) {
+    }
+    pthread_mutex_unlock(&s->mu);
     srv_http_stop(s);
     pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->mu);

@@ -83,6 +83,7 @@ struct nc_serve {
     srv_req *head, *tail;
     int64_t queued;
     bool stopping;
+    int64_t live; /* requests whose connection has not completed yet */
     uint64_t next_id;
     nc_serve_stats stats;
 };

@@ -110,6 +110,9 @@ static enum MHD_Result run(nc_serve *s, struct MHD_Connection *c, conn *cn) {
     if (!r) return send_error(s, c, (unsigned)status, msg, param, NULL);
     r->refs = 1; /* the connection's */
     cn->req = r;
+    pthread_mutex_lock(&s->mu);
+    s->live++;
+    pthread_mutex_unlock(&s->mu);
     if (!srv_enqueue(s, r, msg, sizeof msg)) return send_error(s, c, 503, msg, NULL, NULL);
     if (r->stream) {
         stream *st = nc_malloc(sizeof *st);
@@ -198,6 +201,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
         if (why != MHD_REQUEST_TERMINATED_COMPLETED_OK) atomic_store(&cn->req->cancelled, true);
         pthread_mutex_lock(&s->mu);
         srv_req_release(s, cn->req);
+        s->live--;
+        pthread_cond_broadcast(&s->cv); /* nc_serve_stop waits for the last answers */
         pthread_mutex_unlock(&s->mu);
     }
     srv_buf_free(&cn->body);
