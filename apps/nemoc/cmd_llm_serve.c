@@ -40,7 +40,7 @@ static void on_signal(int sig) { g_stop = sig; }
 
 static const char *const keys[] = {"model", "gpt_model_file", "model_path", "host", "port", "max_batch",
                                    "batch_wait_ms", "max_queue", "max_body", "max_tokens_cap", "model_name",
-                                   "server", "trainer", NULL};
+                                   NULL};
 
 int nc_cmd_llm_serve(int argc, char **argv) {
     for (int i = 1; i < argc; i++)
