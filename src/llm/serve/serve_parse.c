@@ -345,7 +345,7 @@ static bool add_prompt(const perr *e, nc_serve *s, srv_req *r, int64_t i, const 
         return fail(e, 500, param, "out of memory");
     }
     if (add_bos && s->bos_id >= 0) q->ids[q->n++] = s->bos_id;
-    memcpy(q->ids + q->n, t.ids, (size_t)t.n * sizeof(int32_t));
+    if (t.n) memcpy(q->ids + q->n, t.ids, (size_t)t.n * sizeof(int32_t));
     q->n += t.n;
     nc_token_ids_free(&t);
     if (q->n < 1) return fail(e, 400, param, "%s[%lld] is empty: it gives no tokens", param, (long long)i);

@@ -60,7 +60,7 @@ char *srv_completion_text(const nc_serve *s, const srv_seq *q) {
     char *full = NULL, *out = NULL;
     if (!all) return NULL;
     memcpy(all, q->ids, (size_t)q->n * sizeof(int32_t));
-    memcpy(all + q->n, q->gen, (size_t)q->n_gen * sizeof(int32_t));
+    if (q->n_gen) memcpy(all + q->n, q->gen, (size_t)q->n_gen * sizeof(int32_t));
     if (nc_tokenizer_decode(s->tok, all, q->n + q->n_gen, &full)) full = NULL;
     nc_free(all);
     const size_t pl = q->prompt_text ? strlen(q->prompt_text) : 0;
