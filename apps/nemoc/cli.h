@@ -64,5 +64,6 @@ int nc_cmd_llm_baseline(int argc, char **argv);
 int nc_cmd_llm_generate(int argc, char **argv); /* cmd_llm_generate.c */
 int nc_cmd_llm_import_hf(int argc, char **argv); /* cmd_llm_convert.c */
 int nc_cmd_llm_export_hf(int argc, char **argv);
+int nc_cmd_llm_serve(int argc, char **argv);    /* cmd_llm_serve.c */
 
 #endif

@@ -28,6 +28,7 @@ static const nc_cli_command commands[] = {
     {"llm", "generate", "continue prompts with a GPT model (megatron_gpt_eval.py)", nc_cmd_llm_generate},
     {"llm", "import-hf", "a Hugging Face GPT-2/Llama folder to a MegatronGPTModel .nemo", nc_cmd_llm_import_hf},
     {"llm", "export-hf", "a MegatronGPTModel .nemo to a Hugging Face GPT-2/Llama folder", nc_cmd_llm_export_hf},
+    {"llm", "serve", "HTTP text-generation server: NeMo /generate, OpenAI /v1 (megatron_gpt_eval.py server=True)", nc_cmd_llm_serve},
 };
 
 static void usage(FILE *f) {
