@@ -253,12 +253,22 @@ int nc_cmd_llm_generate(int argc, char **argv) {
             for (int64_t i = 0; i < olen[b]; i++) printf("%s%d", i ? " " : "", out[b][i]);
             putchar('\n');
         } else {
+            /* the prompt and its continuation decoded together, as NeMo's
+             * generate returns them (a separate decode would lose the space
+             * a continuation's first piece carries) */
+            int32_t *all = nc_malloc((size_t)(plen[b] + olen[b] + 1) * sizeof(int32_t));
             char *t = NULL;
-            if (nc_tokenizer_decode(tok, out[b], olen[b], &t)) {
+            if (all) {
+                memcpy(all, prompts[b], (size_t)plen[b] * sizeof(int32_t));
+                memcpy(all + plen[b], out[b], (size_t)olen[b] * sizeof(int32_t));
+            }
+            if (!all || nc_tokenizer_decode(tok, all, plen[b] + olen[b], &t)) {
+                nc_free(all);
                 fail("decoding");
                 goto done;
             }
-            printf("%s%s\n", texts ? texts[b] : "", t);
+            nc_free(all);
+            printf("%s\n", t);
             nc_free(t);
         }
     }
