@@ -11,6 +11,7 @@
 #   env: REPEATS=3 STEPS=3 WARMUP=2 THREADS=2
 #        CASES="conformer fastconformer transducer gpt llama gen llmc infer features rnnt_greedy loss_curve"
 #        LLMC=bench/llm.c (llm.c checkout for the llmc case)
+#        LLM_LAYERS=N (gpt, llama, gen, llmc with N layers: quick checks only)
 #        SECONDS_AUDIO=16 OMP_WAIT_POLICY (default passive for both sides, see README)
 #        PYTHON=/usr/bin/python3 OUT=bench_out
 set -euo pipefail
@@ -28,6 +29,7 @@ THREADS=${THREADS:-2}
 SECS=${SECONDS_AUDIO:-16}
 CASES=${CASES:-"conformer fastconformer transducer gpt llama gen llmc infer features rnnt_greedy loss_curve"}
 LLMC=${LLMC:-$ROOT/bench/llm.c}
+LL=${LLM_LAYERS:+--layers $LLM_LAYERS}
 OUT=${OUT:-bench_out}
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 mkdir -p "$OUT"
@@ -139,17 +141,17 @@ for c in $CASES; do
         # (bench/torch/gpt.py): GPT-2 124M / Llama-style, B=4, T=256
         arch=$c; [ "$c" = gpt ] && arch=gpt2
         d="$OUT/$arch"
-        "$BIN/bench_gpt" --arch "$arch" --steps 0 --warmup 0 --save "$d" > /dev/null
+        "$BIN/bench_gpt" --arch "$arch" $LL --steps 0 --warmup 0 --save "$d" > /dev/null
         peaks
         # first-step loss of both sides on the same weights and batch, dropout 0
         for p in 32 bf16; do
-            l=$(field loss0 "$("$BIN/bench_gpt" --arch "$arch" --prec $p --dropout 0 --steps 1 --warmup 0 | grep '^result')")
+            l=$(field loss0 "$(OMP_NUM_THREADS=$THREADS "$BIN/bench_gpt" --arch "$arch" $LL --prec $p --dropout 0 --steps 1 --warmup 0 | grep '^result')")
             "$PY" "$ROOT/bench/torch/gpt.py" --dir "$d" --arch "$arch" --prec $p --dropout 0 --steps 1 --warmup 0 \
                 --threads "$THREADS" --nemoc-loss0 "$l" | grep '^check' | tee -a "$TABLE"
         done
         for p in 32 bf16; do
             pk=$PEAK_F32; [ $p = bf16 ] && pk=$PEAK_BF16
-            run_pair "$c.$p" "$BIN/bench_gpt --arch $arch --prec $p --steps $STEPS --warmup $WARMUP --peak-gflops $pk" \
+            run_pair "$c.$p" "$BIN/bench_gpt --arch $arch $LL --prec $p --steps $STEPS --warmup $WARMUP --peak-gflops $pk" \
                 "$PY $ROOT/bench/torch/gpt.py --dir $d --arch $arch --prec $p --steps $STEPS --warmup $WARMUP --threads $THREADS"
         done
         {
@@ -177,7 +179,7 @@ for c in $CASES; do
         checks=()
         for arch in gpt2 llama; do
             d="$OUT/gen_$arch"
-            nl=$(OMP_NUM_THREADS=$THREADS "$BIN/bench_gpt_generate" --arch $arch --repeats "$REPEATS" --save "$d" | grep '^result')
+            nl=$(OMP_NUM_THREADS=$THREADS "$BIN/bench_gpt_generate" --arch $arch $LL --repeats "$REPEATS" --save "$d" | grep '^result')
             echo "[gen.$arch] $nl" >> "$LOG"
             tout=$("$PY" "$ROOT/bench/torch/gpt_generate.py" --dir "$d" --arch $arch --repeats "$REPEATS" --threads "$THREADS")
             tl=$(grep '^result' <<< "$tout")
@@ -198,11 +200,11 @@ for c in $CASES; do
             echo "llmc: no llm.c checkout in $LLMC (git clone https://github.com/karpathy/llm.c $LLMC)" | tee -a "$TABLE"
             continue
         fi
-        cc -Ofast -march=native -fopenmp -DOMP -Wno-unused-result -I"$LLMC" "$ROOT/bench/llmc/llmc_train.c" -lm -o "$BIN/llmc_train"
+        "${CC:-gcc}" -Ofast -march=native -fopenmp -DOMP -Wno-unused-result -I"$LLMC" "$ROOT/bench/llmc/llmc_train.c" -lm -o "$BIN/llmc_train"
         d="$OUT/llmc"
-        "$BIN/bench_gpt" --arch gpt2 --steps 0 --warmup 0 --save "$d" > /dev/null
+        "$BIN/bench_gpt" --arch gpt2 $LL --steps 0 --warmup 0 --save "$d" > /dev/null
         "$PY" "$ROOT/bench/llmc/llmc_files.py" --dir "$d" > /dev/null
-        run_pair llmc "$BIN/bench_gpt --arch gpt2 --dropout 0 --steps $STEPS --warmup $WARMUP" \
+        run_pair llmc "$BIN/bench_gpt --arch gpt2 $LL --dropout 0 --steps $STEPS --warmup $WARMUP" \
             "OMP_NUM_THREADS=$THREADS $BIN/llmc_train $d/gpt2_124M.bin $d/train.bin 4 256 $STEPS $WARMUP"
         {
             header llm.c

@@ -72,7 +72,7 @@ def main():
     if a.nemoc_loss0 is not None:
         # fp32: the same math in another summation order; bf16: both round
         # the matmul inputs, in different places (autocast vs nemoc's casts)
-        d, tol = abs(loss0 - a.nemoc_loss0), 1e-3 if a.prec == "32" else 2e-2
+        d, tol = abs(loss0 - a.nemoc_loss0), 1e-3 if a.prec == "32" else 5e-3
         print(f"check {a.arch} prec={a.prec} first-step loss: nemoc {a.nemoc_loss0:.6f} torch {loss0:.6f} "
               f"|diff| {d:.2e} ({'ok' if d <= tol else 'MISMATCH'} at {tol:g})")
 
