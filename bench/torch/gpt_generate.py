@@ -2,8 +2,9 @@
 """PyTorch twin of bench/bench_gpt_generate.c: batch-1 greedy generation
 with a key/value cache (bench/torch/gpt_model.py keeps each layer's keys and
 values after RoPE and attends the new position over them), fp32, on the
-weights and the prompt bench_gpt_generate --save wrote. Greedy picks the
-argmax over the real vocabulary (padded ids never win, as nc_gpt_generate).
+weights and the prompt bench_gpt_generate --save wrote. The head runs on
+the last position only (as nc_gpt_generate). Greedy picks the argmax over the
+real vocabulary (padded ids never win, as nc_gpt_generate).
 Timing as the nemoc side: prompt_s is the prefill through the first token,
 decode tokens/s is (new - 1) / decode_s; median of --repeats runs after one
 warm-up. Prints how many of the greedy ids agree with nemoc's (gen.npy,
@@ -30,12 +31,12 @@ import nemo_modules as nm  # noqa: E402
 def generate(model, prompt, n_new, vocab):
     caches = [[None, None] for _ in model.model.decoder.layers]
     t0 = time.perf_counter()
-    logits = model(prompt[None, :], 0, caches)
+    logits = model(prompt[None, :], 0, caches, last_only=True)
     out = [int(logits[0, -1, :vocab].argmax())]
     t1 = time.perf_counter()
     pos = prompt.numel()
     while len(out) < n_new:
-        logits = model(torch.tensor([[out[-1]]]), pos, caches)
+        logits = model(torch.tensor([[out[-1]]]), pos, caches, last_only=True)
         out.append(int(logits[0, -1, :vocab].argmax()))
         pos += 1
     return out, t1 - t0, time.perf_counter() - t1

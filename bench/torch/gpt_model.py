@@ -149,7 +149,7 @@ class GPTModel(nn.Module):
             self.output_layer = nn.Linear(c["hidden"], padded(c["vocab"]), bias=False)
         self.drop = nn.Dropout(c["dropout"])
 
-    def forward(self, ids, pos0=0, caches=None):
+    def forward(self, ids, pos0=0, caches=None, last_only=False):
         t = ids.shape[1]
         x = self.embedding.word_embeddings(ids)
         if self.c["pos"] == "learned_absolute":
@@ -157,6 +157,8 @@ class GPTModel(nn.Module):
         x = self.drop(x)
         for i, layer in enumerate(self.decoder.layers):
             x = layer(x, pos0, caches[i] if caches is not None else None)
+        if last_only:  # generation: the head for the last position only, as nc_gpt_generate
+            x = x[:, -1:]
         x = self.decoder.final_layernorm(x)
         w = self.embedding.word_embeddings.weight if self.c["tied"] else self.output_layer.weight
         return F.linear(x, w)
