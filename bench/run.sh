@@ -9,7 +9,9 @@
 #
 #   bench/run.sh [BUILD_DIR]          (default build)
 #   env: REPEATS=3 STEPS=3 WARMUP=2 THREADS=2
-#        CASES="conformer fastconformer transducer gpt infer features rnnt_greedy loss_curve"
+#        CASES="conformer fastconformer transducer gpt llama gen llmc infer features rnnt_greedy loss_curve"
+#        LLMC=bench/llm.c (llm.c checkout for the llmc case)
+#        LLM_LAYERS=N (gpt, llama, gen, llmc with N layers: quick checks only)
 #        SECONDS_AUDIO=16 OMP_WAIT_POLICY (default passive for both sides, see README)
 #        PYTHON=/usr/bin/python3 OUT=bench_out
 set -euo pipefail
@@ -25,14 +27,16 @@ STEPS=${STEPS:-3}
 WARMUP=${WARMUP:-2}
 THREADS=${THREADS:-2}
 SECS=${SECONDS_AUDIO:-16}
-CASES=${CASES:-"conformer fastconformer transducer gpt infer features rnnt_greedy loss_curve"}
+CASES=${CASES:-"conformer fastconformer transducer gpt llama gen llmc infer features rnnt_greedy loss_curve"}
+LLMC=${LLMC:-$ROOT/bench/llm.c}
+LL=${LLM_LAYERS:+--layers $LLM_LAYERS}
 OUT=${OUT:-bench_out}
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 mkdir -p "$OUT"
 LOG="$OUT/runs.log"
 : > "$LOG"
 
-for b in bench_conformer bench_gpt bench_features bench_rnnt_greedy; do
+for b in bench_conformer bench_gpt bench_gpt_generate bench_matmul bench_features bench_rnnt_greedy; do
     [ -x "$BIN/$b" ] || { echo "missing $BIN/$b: build first (make build)" >&2; exit 1; }
 done
 "$PY" -c "import torch" 2>/dev/null || { echo "PyTorch not found for $PY (apt install python3-torch)" >&2; exit 1; }
@@ -77,10 +81,23 @@ row() { # LABEL description [torch label to compare with]
                  w, nw, tw, tw / nw, nc, tc, tc / nc, nr, tr, gf / nw }'
 }
 
-header() {
+header() { # [other side's name, default torch]
+    local o=${1:-torch}
     echo
-    echo "| case | nemoc s/step | torch s/step | speed-up (wall) | nemoc CPU s | torch CPU s | speed-up (CPU) | nemoc RSS MB | torch RSS MB | nemoc GFLOP/s |"
+    echo "| case | nemoc s/step | $o s/step | speed-up (wall) | nemoc CPU s | $o CPU s | speed-up (CPU) | nemoc RSS MB | $o RSS MB | nemoc GFLOP/s |"
     echo "|---|---|---|---|---|---|---|---|---|---|"
+}
+
+# The best GFLOP/s bench_matmul measures per precision (fp32: OpenBLAS or
+# oneDNN; bf16: oneDNN), the peak the LLM cases' MFU divides by; once.
+PEAK_F32= PEAK_BF16=
+peaks() {
+    [ -n "$PEAK_F32" ] && return
+    local mm
+    mm=$(OMP_NUM_THREADS=$THREADS "$BIN/bench_matmul")
+    PEAK_F32=$(awk '$5 ~ /_f32$/ && $8 > m { m = $8 } END { print m + 0 }' <<< "$mm")
+    PEAK_BF16=$(awk '$5 == "dnnl_bf16" && $8 > m { m = $8 } END { print m + 0 }' <<< "$mm")
+    echo "bench_matmul peaks ($THREADS threads): fp32 $PEAK_F32 GFLOP/s, bf16 $PEAK_BF16 GFLOP/s" | tee -a "$TABLE"
 }
 
 TABLE="$OUT/table.md"
@@ -119,18 +136,82 @@ for c in $CASES; do
             row rnnt_fused.32 "Conformer-RNNT fused joint fp32 vs torch"
         } | tee -a "$TABLE"
         ;;
-    gpt)
-        d="$OUT/gpt"
-        "$BIN/bench_gpt" --steps 0 --warmup 0 --save "$d" > /dev/null
+    gpt|llama)
+        # MegatronGPTModel training step (bench_gpt.c) vs the twin
+        # (bench/torch/gpt.py): GPT-2 124M / Llama-style, B=4, T=256
+        arch=$c; [ "$c" = gpt ] && arch=gpt2
+        d="$OUT/$arch"
+        "$BIN/bench_gpt" --arch "$arch" $LL --steps 0 --warmup 0 --save "$d" > /dev/null
+        peaks
+        # first-step loss of both sides on the same weights and batch, dropout 0
         for p in 32 bf16; do
-            run_pair "gpt.$p" "$BIN/bench_gpt --prec $p --steps $STEPS --warmup $WARMUP" \
-                "$PY $ROOT/bench/torch/gpt.py --dir $d --prec $p --steps $STEPS --warmup $WARMUP --threads $THREADS"
+            l=$(field loss0 "$(OMP_NUM_THREADS=$THREADS "$BIN/bench_gpt" --arch "$arch" $LL --prec $p --dropout 0 --steps 1 --warmup 0 | grep '^result')")
+            "$PY" "$ROOT/bench/torch/gpt.py" --dir "$d" --arch "$arch" --prec $p --dropout 0 --steps 1 --warmup 0 \
+                --threads "$THREADS" --nemoc-loss0 "$l" | grep '^check' | tee -a "$TABLE"
+        done
+        for p in 32 bf16; do
+            pk=$PEAK_F32; [ $p = bf16 ] && pk=$PEAK_BF16
+            run_pair "$c.$p" "$BIN/bench_gpt --arch $arch $LL --prec $p --steps $STEPS --warmup $WARMUP --peak-gflops $pk" \
+                "$PY $ROOT/bench/torch/gpt.py --dir $d --arch $arch --prec $p --steps $STEPS --warmup $WARMUP --threads $THREADS"
         done
         {
             header
-            row gpt.32 "GPT-2-small step fp32 vs torch fp32"
-            row gpt.bf16 "GPT-2-small step bf16 vs torch fp32" gpt.32
-            row gpt.bf16 "GPT-2-small step bf16 vs torch bf16"
+            row "$c.32" "$arch B4xT256 step fp32 vs torch fp32"
+            row "$c.bf16" "$arch B4xT256 step bf16 vs torch fp32" "$c.32"
+            row "$c.bf16" "$arch B4xT256 step bf16 vs torch bf16"
+            echo
+            for p in 32 bf16; do
+                pk=$PEAK_F32; [ $p = bf16 ] && pk=$PEAK_BF16
+                awk -v a="$arch" -v p=$p -v nw="${WALL[$c.$p.nc]}" -v tw="${WALL[$c.$p.th]}" -v gf="${GF[$c.$p]}" -v pk="$pk" \
+                    'BEGIN { printf "%s %s: nemoc %.0f tokens/s, MFU %.1f%% of the bench_matmul peak %.0f GFLOP/s; torch %.0f tokens/s\n",
+                             a, p, 1024 / nw, 100 * gf / nw / pk, pk, 1024 / tw }'
+            done
+        } | tee -a "$TABLE"
+        ;;
+    gen)
+        # batch-1 greedy generation, prompt 128 + 128 new tokens, fp32
+        # (bench_gpt_generate.c vs bench/torch/gpt_generate.py, KV cache both)
+        {
+            echo
+            echo "| generation (B=1, 128 + 128) | nemoc prompt tok/s | torch prompt tok/s | nemoc decode tok/s | torch decode tok/s | bandwidth limit tok/s | nemoc share of limit | nemoc RSS MB | torch RSS MB |"
+            echo "|---|---|---|---|---|---|---|---|---|"
+        } | tee -a "$TABLE"
+        checks=()
+        for arch in gpt2 llama; do
+            d="$OUT/gen_$arch"
+            nl=$(OMP_NUM_THREADS=$THREADS "$BIN/bench_gpt_generate" --arch $arch $LL --repeats "$REPEATS" --save "$d" | grep '^result')
+            echo "[gen.$arch] $nl" >> "$LOG"
+            tout=$("$PY" "$ROOT/bench/torch/gpt_generate.py" --dir "$d" --arch $arch --repeats "$REPEATS" --threads "$THREADS")
+            tl=$(grep '^result' <<< "$tout")
+            echo "[gen.$arch] $tl" >> "$LOG"
+            checks+=("$(grep '^check' <<< "$tout"); bandwidth copy $(field copy_gbs "$nl") GB/s, triad $(field triad_gbs "$nl") GB/s; weights read per token $(field weight_mb "$nl") MB, mean KV cache read $(field kv_mb "$nl") MB")
+            awk -v a=$arch -v np="$(field prompt_tok_s "$nl")" -v tp="$(field prompt_tok_s "$tl")" -v nd="$(field decode_tok_s "$nl")" \
+                -v td="$(field decode_tok_s "$tl")" -v lim="$(field limit_tok_s "$nl")" -v sh="$(field share "$nl")" \
+                -v nr="$(field rss_mb "$nl")" -v tr="$(field rss_mb "$tl")" \
+                'BEGIN { printf "| %s | %.0f | %.0f | %.1f | %.1f | %.1f | %.0f%% | %d | %d |\n", a, np, tp, nd, td, lim, 100 * sh, nr, tr }' | tee -a "$TABLE"
+        done
+        printf '%s\n' "${checks[@]}" | tee -a "$TABLE"
+        ;;
+    llmc)
+        # llm.c's CPU trainer (train_gpt2.c) on the same GPT-2 124M weights and
+        # batch (bench/llmc/), vs bench_gpt --arch gpt2 fp32 without dropout
+        # (llm.c has none)
+        if [ ! -f "$LLMC/train_gpt2.c" ]; then
+            echo "llmc: no llm.c checkout in $LLMC (put a checkout of karpathy/llm.c's source there)" | tee -a "$TABLE"
+            continue
+        fi
+        "${CC:-gcc}" -Ofast -march=native -fopenmp -DOMP -Wno-unused-result -I"$LLMC" "$ROOT/bench/llmc/llmc_train.c" -lm -o "$BIN/llmc_train"
+        d="$OUT/llmc"
+        "$BIN/bench_gpt" --arch gpt2 $LL --steps 0 --warmup 0 --save "$d" > /dev/null
+        "$PY" "$ROOT/bench/llmc/llmc_files.py" --dir "$d" > /dev/null
+        run_pair llmc "$BIN/bench_gpt --arch gpt2 $LL --dropout 0 --steps $STEPS --warmup $WARMUP" \
+            "OMP_NUM_THREADS=$THREADS $BIN/llmc_train $d/gpt2_124M.bin $d/train.bin 4 256 $STEPS $WARMUP"
+        {
+            header llm.c
+            row llmc "gpt2 B4xT256 step fp32 vs llm.c train_gpt2.c"
+            awk -v a="$(grep -m1 'side=nemoc' <(grep '^\[llmc\]' "$LOG") | sed -n 's/.* loss0=\([^ ]*\).*/\1/p')" \
+                -v b="$(grep -m1 'side=llmc' <(grep '^\[llmc\]' "$LOG") | sed -n 's/.* loss0=\([^ ]*\).*/\1/p')" \
+                'BEGIN { printf "\nllmc: first-step loss nemoc %s, llm.c %s (llm.c'"'"'s softmax skips the 47 padded vocabulary logits, NeMo'"'"'s and nemoc'"'"'s cross-entropy includes them)\n", a, b }'
         } | tee -a "$TABLE"
         ;;
     infer)
