@@ -165,6 +165,9 @@ void nc_cpu_attn_cached(bool th, const nc_attn_cache_geom *g, const float *q, co
         for (int64_t j = 0; j < n; j++) {
             const float *kr = kb + j * ldk;
             float d = 0;
+            /* the reduction may be reordered, so it vectorises (without the
+             * pragma a float sum stays scalar) */
+#pragma omp simd reduction(+ : d)
             for (int64_t i = 0; i < hd; i++) d += qr[i] * kr[i];
             sc[j] = d * g->scale;
             if (sc[j] > mx) mx = sc[j];
