@@ -2,6 +2,8 @@
 #include "backend/cpu/gemm.h"
 
 #include <cblas.h>
+#include <stdlib.h>
+#include <string.h>
 
 void nc_cpu_gemm_ref(const nc_gemm_args *g) {
     for (int64_t b = 0; b < g->batch; b++) {
@@ -62,6 +64,13 @@ nc_status nc_cpu_gemm(nc_gemm_engine engine, nc_precision prec, bool reference,
     }
     if (reference || engine == NC_GEMM_REF) {
         nc_cpu_gemm_ref(g);
+        return NC_OK;
+    }
+    /* a few rows against a weight matrix (decoding): bound by reading B */
+    static int gemv_off = -1; /* NC_NO_GEMV=1: oneDNN for these too (comparisons) */
+    if (gemv_off < 0) gemv_off = getenv("NC_NO_GEMV") && strcmp(getenv("NC_NO_GEMV"), "0") != 0;
+    if (!gemv_off && nc_cpu_gemv_applies(g) && (prec != NC_PREC_BF16 || g->B16)) {
+        nc_cpu_gemv(g, prec == NC_PREC_BF16);
         return NC_OK;
     }
     if (prec == NC_PREC_BF16) return nc_cpu_gemm_dnnl(g, true);

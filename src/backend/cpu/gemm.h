@@ -28,6 +28,13 @@ nc_status nc_cpu_gemm_dnnl(const nc_gemm_args *g, bool bf16);
 
 /* Drops cached oneDNN primitives, matmul and convolution (tests; process exit). */
 void nc_cpu_dnnl_cache_clear(void);
+
+/* gemv.c: C = alpha A B^T + beta C (+ bias) for a few rows of A (generation):
+ * batch 1, M <= NC_GEMV_MAX_M, B (N, K) row-major (tb), K >= 16; with bf16,
+ * g->B16 (dense) is read instead of B when given. */
+#define NC_GEMV_MAX_M 8
+bool nc_cpu_gemv_applies(const nc_gemm_args *g);
+void nc_cpu_gemv(const nc_gemm_args *g, bool bf16);
 /* bf16 matmuls as fp32 matmuls of bf16-rounded operands: switched on by
  * itself when oneDNN has no bf16 kernel for the CPU; tests force it. */
 void nc_cpu_gemm_bf16_emulate(bool on);
