@@ -9,7 +9,7 @@
  * write bytes counted, arrays far larger than the caches, OpenMP threads as
  * nemoc's kernels use them); the limit takes the larger.
  *
- *   bench_gpt_generate [--arch gpt2|llama] [--layers N] [--prompt 128]
+ *   bench_gpt_generate [--arch gpt2|llama] [--layers N] [--prompt 128] [--prec 32|bf16]
  *                      [--new 128] [--repeats 3] [--save DIR]
  *
  * Timing: prompt_s is the prefill of the prompt through the first token's
@@ -66,6 +66,7 @@ static double weight_bytes_per_token(const nc_model *m, const bench_arch *a) {
 }
 
 int main(int argc, char **argv) {
+    bool bf16 = false;
     const char *arch = "gpt2", *save = NULL;
     int64_t layers = 0, P = 128, N = 128;
     int repeats = 3;
@@ -77,6 +78,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(k, "--new")) N = atoll(v);
         else if (!strcmp(k, "--repeats")) repeats = atoi(v);
         else if (!strcmp(k, "--save")) save = v;
+        else if (!strcmp(k, "--prec")) bf16 = !strcmp(v, "bf16");
         else { fprintf(stderr, "unknown option %s\n", k); return 2; }
     }
     if (argc % 2 == 0) { fprintf(stderr, "%s needs a value\n", argv[argc - 1]); return 2; }
@@ -94,6 +96,7 @@ int main(int argc, char **argv) {
     for (int64_t i = 0; i < P; i++) prompt[i] = (int32_t)p64[i];
 
     nc_gen_params gp = nc_gen_default_params();
+    gp.bf16 = bf16; /* weights read from bf16 copies made once */
     gp.greedy = true;
     gp.max_new_tokens = N;
     gp.stop_at_eos = false;
@@ -130,7 +133,9 @@ int main(int argc, char **argv) {
     const double rss = bench_max_rss_mb(); /* before the bandwidth arrays */
     double copy, triad;
     stream_bw((int64_t)1 << 26, &copy, &triad); /* 3 x 256 MiB */
-    const double bw = copy > triad ? copy : triad, wb = weight_bytes_per_token(m, a);
+    /* bf16: every weight matrix is read as a 2-byte copy (the embedding rows
+     * looked up stay fp32, a few KB) */
+    const double bw = copy > triad ? copy : triad, wb = weight_bytes_per_token(m, a) / (bf16 ? 2.0 : 1.0);
     const double kv = 2.0 * (double)L * (double)(P + N / 2) * (double)(a->groups * (a->hidden / a->heads)) * 4.0;
     const double dec = (double)(N - 1) / ds, limit = bw * 1e9 / wb;
     printf("result side=nemoc case=gen_%s prompt=%lld new=%lld prompt_s=%.4f prompt_tok_s=%.1f decode_s=%.4f "

@@ -169,7 +169,7 @@ for c in $CASES; do
         } | tee -a "$TABLE"
         ;;
     gen)
-        # batch-1 greedy generation, prompt 128 + 128 new tokens, fp32
+        # batch-1 greedy generation, prompt 128 + 128 new tokens, fp32 (and nemoc with bf16 weights)
         # (bench_gpt_generate.c vs bench/torch/gpt_generate.py, KV cache both)
         {
             echo
@@ -188,6 +188,13 @@ for c in $CASES; do
             awk -v a=$arch -v np="$(field prompt_tok_s "$nl")" -v tp="$(field prompt_tok_s "$tl")" -v nd="$(field decode_tok_s "$nl")" \
                 -v td="$(field decode_tok_s "$tl")" -v lim="$(field limit_tok_s "$nl")" -v sh="$(field share "$nl")" \
                 -v nr="$(field rss_mb "$nl")" -v tr="$(field rss_mb "$tl")" \
+                'BEGIN { printf "| %s | %.0f | %.0f | %.1f | %.1f | %.1f | %.0f%% | %d | %d |\n", a, np, tp, nd, td, lim, 100 * sh, nr, tr }' | tee -a "$TABLE"
+            # nemoc with precision=bf16 (weights read as bf16 copies made once) against the same fp32 twin
+            bl=$(OMP_NUM_THREADS=$THREADS "$BIN/bench_gpt_generate" --arch $arch $LL --repeats "$REPEATS" --prec bf16 | grep '^result')
+            echo "[gen.$arch.bf16] $bl" >> "$LOG"
+            awk -v a="$arch, nemoc bf16 weights" -v np="$(field prompt_tok_s "$bl")" -v tp="$(field prompt_tok_s "$tl")" \
+                -v nd="$(field decode_tok_s "$bl")" -v td="$(field decode_tok_s "$tl")" -v lim="$(field limit_tok_s "$bl")" \
+                -v sh="$(field share "$bl")" -v nr="$(field rss_mb "$bl")" -v tr="$(field rss_mb "$tl")" \
                 'BEGIN { printf "| %s | %.0f | %.0f | %.1f | %.1f | %.1f | %.0f%% | %d | %d |\n", a, np, tp, nd, td, lim, 100 * sh, nr, tr }' | tee -a "$TABLE"
         done
         printf '%s\n' "${checks[@]}" | tee -a "$TABLE"
