@@ -49,12 +49,16 @@ def main():
     ap.add_argument("--new", type=int, default=128)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--prec", default="32", choices=["32", "bf16"],
+                    help="bf16: the model's weights and activations in bfloat16 (model.bfloat16())")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     sd = nm.load_safetensors(os.path.join(a.dir, "weights.safetensors"))
     prompt = torch.from_numpy(np.load(os.path.join(a.dir, "prompt.npy")))
     model = gpt_model.build(a.arch, sd, dropout=0.0)
     model.eval()
+    if a.prec == "bf16":
+        model = model.bfloat16()
     vocab = gpt_model.ARCHS[a.arch]["vocab"]
     ids, _, _ = generate(model, prompt, a.new, vocab)  # warm-up
     tp, td = [], []
@@ -65,7 +69,7 @@ def main():
     ps, ds = float(np.median(tp)), float(np.median(td))
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     P = prompt.numel()
-    print(f"result side=torch case=gen_{a.arch} prompt={P} new={a.new} prompt_s={ps:.4f} prompt_tok_s={P / ps:.1f} "
+    print(f"result side=torch case=gen_{a.arch} prec={a.prec} prompt={P} new={a.new} prompt_s={ps:.4f} prompt_tok_s={P / ps:.1f} "
           f"decode_s={ds:.4f} decode_tok_s={(a.new - 1) / ds:.2f} rss_mb={rss:.0f}")
     print("ids: " + " ".join(str(i) for i in ids[:16]))
     ref = os.path.join(a.dir, "gen.npy")

@@ -45,9 +45,13 @@ class Norm(nn.Module):
 
     def forward(self, x):
         x = x.float()
+        w = self.weight.float()
         if self.kind == "rmsnorm":
-            return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
-        return F.layer_norm(x, (x.shape[-1],), self.weight, self.bias, self.eps)
+            y = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * w
+        else:
+            y = F.layer_norm(x, (x.shape[-1],), w, self.bias.float(), self.eps)
+        # a model cast to bfloat16 (generation --prec bf16) gets its own dtype back
+        return y if self.weight.dtype == torch.float32 else y.to(self.weight.dtype)
 
 
 def rotate_half(x):
