@@ -111,6 +111,14 @@ nc_status nc_rows_slice(const nc_tensor *x, int64_t r0, int64_t r1, nc_tensor **
 nc_status nc_rows_cat(const nc_tensor *a, const nc_tensor *b, nc_tensor **out);
 /* x with zero rows appended up to `rows`. */
 nc_status nc_rows_pad(const nc_tensor *x, int64_t rows, nc_tensor **out);
+/* GPT-2's Conv1D linears ((in, out) weights) and their Megatron-core names;
+ * in_ffn / out_ffn: that side is ffn wide (else hidden). */
+typedef struct nc_gpt2_linear {
+    const char *hf, *nemo;
+    int in_ffn, out_ffn;
+} nc_gpt2_linear;
+extern const nc_gpt2_linear nc_gpt2_linears[3];
+
 /* A heap copy converted to dt. */
 nc_status nc_tensor_as(const nc_tensor *x, nc_dtype dt, nc_tensor **out);
 

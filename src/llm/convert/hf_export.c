@@ -139,12 +139,7 @@ static nc_status export_gpt2(exp_ctx *e, int64_t rows) {
             snprintf(d, sizeof d, "transformer.h.%lld.attn.c_attn.%s", li, b ? "bias" : "weight");
             PUT(d, t);
         }
-        static const struct {
-            const char *hf, *nemo;
-            int in_ffn, out_ffn;
-        } lin[3] = {{"attn.c_proj", "self_attention.linear_proj", 0, 0},
-                    {"mlp.c_fc", "mlp.linear_fc1", 0, 1},
-                    {"mlp.c_proj", "mlp.linear_fc2", 1, 0}};
+        const nc_gpt2_linear *lin = nc_gpt2_linears;
         for (int l = 0; l < 3; l++) {
             int64_t in = lin[l].in_ffn ? F : H, outd = lin[l].out_ffn ? F : H;
             snprintf(s, sizeof s, "model.decoder.layers.%lld.%s.weight", li, lin[l].nemo);

@@ -19,6 +19,10 @@
 #include "nemoc/log.h"
 #include "nemoc/nemo_archive.h"
 
+const nc_gpt2_linear nc_gpt2_linears[3] = {{"attn.c_proj", "self_attention.linear_proj", 0, 0},
+                                           {"mlp.c_fc", "mlp.linear_fc1", 0, 1},
+                                           {"mlp.c_proj", "mlp.linear_fc2", 1, 0}};
+
 typedef struct imp {
     nc_hf_weights *w;
     const nc_gpt_arch *a;
@@ -112,12 +116,7 @@ static nc_status import_gpt2(imp *m) {
             TRY(put_qkv(m, d, q, k, v));
         }
         /* Conv1D (in, out) weights and their biases */
-        static const struct {
-            const char *hf, *nemo;
-            int in_ffn, out_ffn;
-        } lin[3] = {{"attn.c_proj", "self_attention.linear_proj", 0, 0},
-                    {"mlp.c_fc", "mlp.linear_fc1", 0, 1},
-                    {"mlp.c_proj", "mlp.linear_fc2", 1, 0}};
+        const nc_gpt2_linear *lin = nc_gpt2_linears;
         for (int l = 0; l < 3; l++) {
             int64_t in = lin[l].in_ffn ? F : H, outd = lin[l].out_ffn ? F : H;
             snprintf(s, sizeof s, "%sh.%lld.%s.weight", pre, (long long)i, lin[l].hf);
