@@ -77,6 +77,11 @@ typedef struct nc_gpt_baseline {
 } nc_gpt_baseline;
 nc_status nc_gpt_ngram_baseline(const nc_cfg *model_cfg, int64_t vocab, nc_gpt_baseline *out);
 
+/* The longest sequence (prompt + generated) nc_gpt_generate runs:
+ * max_position_embeddings with learned positions, else the larger of it and
+ * encoder_seq_length. */
+int64_t nc_gpt_context(const nc_model *m);
+
 /* The model's tokenizer (NULL when its config names none). */
 const struct nc_tokenizer *nc_gpt_tokenizer(const nc_model *m);
 

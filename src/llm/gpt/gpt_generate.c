@@ -15,6 +15,11 @@
 #include "nemoc/alloc.h"
 #include "nemoc/rng.h"
 
+int64_t nc_gpt_context(const nc_model *m) {
+    const gpt_config *c = &((const nc_gpt *)m->impl)->c;
+    return c->pos == GPT_POS_LEARNED ? c->max_pos : (c->max_pos > c->seq_length ? c->max_pos : c->seq_length);
+}
+
 nc_gen_params nc_gen_default_params(void) {
     return (nc_gen_params){.max_new_tokens = 30, .greedy = false, .temperature = 1.0, .top_k = 0, .top_p = 0.9,
                            .repetition_penalty = 1.2, .seed = 1234, .stop_at_eos = true};
@@ -137,7 +142,7 @@ nc_status nc_gpt_generate(nc_model *m, int64_t B, const int32_t *const *ids, con
         if (n[b] < min_len) min_len = n[b];
         if (n[b] > max_len) max_len = n[b];
     }
-    const int64_t ctx_max = c->pos == GPT_POS_LEARNED ? c->max_pos : (c->max_pos > c->seq_length ? c->max_pos : c->seq_length);
+    const int64_t ctx_max = nc_gpt_context(m);
     if (max_len > ctx_max)
         return nc_error(NC_ERR_INVALID_ARG, "generate: a prompt of %lld tokens exceeds the model's context of %lld",
                         (long long)max_len, (long long)ctx_max);

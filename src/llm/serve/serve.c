@@ -13,20 +13,6 @@ nc_serve_params nc_serve_default_params(void) {
                              .max_queue = 64, .max_body = 1 << 20, .max_tokens_cap = 0, .model_name = "nemo model"};
 }
 
-/* The context nc_gpt_generate allows: max_position_embeddings with learned
- * positions, else the larger of it and encoder_seq_length. */
-static nc_status model_context(const nc_model *m, int64_t *out) {
-    int64_t seq = 0, maxpos = 0;
-    const char *pos = "learned_absolute";
-    nc_status st;
-    if ((st = nc_cfg_get_int(m->cfg, "encoder_seq_length", &seq)) ||
-        (st = nc_cfg_get_int_or(m->cfg, "max_position_embeddings", seq, &maxpos)) ||
-        (st = nc_cfg_get_str_or(m->cfg, "position_embedding_type", "learned_absolute", &pos)))
-        return st;
-    *out = !strcmp(pos, "learned_absolute") ? maxpos : maxpos > seq ? maxpos : seq;
-    return NC_OK;
-}
-
 nc_status nc_serve_start(nc_model *m, const nc_serve_params *p, nc_serve **out) {
     *out = NULL;
     nc_status st = nc_model_expect(m, "llm", false, "a language model", "model");
@@ -53,10 +39,7 @@ nc_status nc_serve_start(nc_model *m, const nc_serve_params *p, nc_serve **out) 
     s->eos_id = sp.eos_id >= 0 ? sp.eos_id : nc_tokenizer_piece_to_id(tok, "<|endoftext|>");
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
-    if ((st = model_context(m, &s->ctx_len))) {
-        nc_serve_stop(s);
-        return st;
-    }
+    s->ctx_len = nc_gpt_context(m); /* prompts longer than it are refused with 400 */
     if (pthread_create(&s->worker, NULL, srv_worker_main, s)) {
         nc_serve_stop(s);
         return nc_error(NC_ERR_INTERNAL, "llm serve: cannot start the generation thread");
