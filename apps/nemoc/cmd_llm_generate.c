@@ -283,8 +283,7 @@ done:
         if (out) nc_free(out[b]);
     }
     nc_free(prompts), nc_free(out), nc_free(plen), nc_free(olen);
-    if (!pfile && !one) nc_free(texts);
-    else nc_free(texts);
+    nc_free(texts);
     nc_free(ends);
     nc_free(file_buf);
     nc_token_ids_free(&tids);

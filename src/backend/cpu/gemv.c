@@ -9,6 +9,7 @@
 
 #include "backend/cpu/gemm.h"
 #include "backend/cpu/vmath.h"
+#include "nemoc/tensor.h"
 
 typedef uint16_t nc_v16u16 __attribute__((vector_size(32)));
 
@@ -57,16 +58,8 @@ void nc_cpu_gemv(const nc_gemm_args *g, bool bf16) {
 #pragma omp parallel for schedule(static) if (N * K >= 65536)
         for (int64_t j = 0; j < N; j++) {
             float s = dot1(g->A, g->B + j * g->ldb, B16 ? B16 + j * K : NULL, K16);
-            for (int64_t k = K16; k < K; k++) {
-                float wv;
-                if (B16) {
-                    uint32_t u = (uint32_t)B16[j * K + k] << 16;
-                    memcpy(&wv, &u, 4);
-                } else {
-                    wv = g->B[j * g->ldb + k];
-                }
-                s += g->A[k] * wv;
-            }
+            for (int64_t k = K16; k < K; k++)
+                s += g->A[k] * (B16 ? nc_bf16_to_f32(B16[j * K + k]) : g->B[j * g->ldb + k]);
             float *c = g->C + j;
             *c = g->alpha * s + (g->beta == 0.0f ? 0.0f : g->beta * *c) + (g->bias ? g->bias[j] : 0.0f);
         }
@@ -91,16 +84,8 @@ void nc_cpu_gemv(const nc_gemm_args *g, bool bf16) {
         }
         for (int64_t i = 0; i < M; i++) {
             float s = nc_v16_hsum(&acc[i]);
-            for (int64_t k = K16; k < K; k++) {
-                const float wv = B16 ? ({
-                    uint32_t u = (uint32_t)B16[j * ldb16 + k] << 16;
-                    float f;
-                    memcpy(&f, &u, 4);
-                    f;
-                })
-                                     : g->B[j * g->ldb + k];
-                s += g->A[i * g->lda + k] * wv;
-            }
+            for (int64_t k = K16; k < K; k++)
+                s += g->A[i * g->lda + k] * (B16 ? nc_bf16_to_f32(B16[j * ldb16 + k]) : g->B[j * g->ldb + k]);
             float *c = g->C + i * g->ldc + j;
             *c = g->alpha * s + (g->beta == 0.0f ? 0.0f : g->beta * *c) + (g->bias ? g->bias[j] : 0.0f);
         }

@@ -86,14 +86,17 @@ static int32_t pick(const float *logits, int64_t V, int64_t n_real, const nc_gen
     }
     const float invt = (float)(1.0 / (p->temperature > 0 ? p->temperature : 1.0));
     for (int64_t i = 0; i < V; i++) work[i] *= invt;
-    if (p->repetition_penalty != 1.0 && p->repetition_penalty > 0)
+    if (p->repetition_penalty != 1.0 && p->repetition_penalty > 0) {
+        /* torch.scatter with the gathered values: a repeated id is divided
+         * once (idx marks the ids done; filter_logits refills it after) */
+        for (int64_t j = 0; j < n_gen; j++) idx[gen[j]] = 0;
         for (int64_t j = 0; j < n_gen; j++) {
-            /* torch.scatter with the gathered values: repeated ids are divided once */
             const int32_t t = gen[j];
-            bool seen = false;
-            for (int64_t q = 0; q < j && !seen; q++) seen = gen[q] == t;
-            if (!seen && work[t] > -INFINITY) work[t] = (float)(work[t] / p->repetition_penalty);
+            if (idx[t]) continue;
+            idx[t] = 1;
+            if (work[t] > -INFINITY) work[t] = (float)(work[t] / p->repetition_penalty);
         }
+    }
     filter_logits(work, V, p->top_k, p->top_p, tmp, idx);
     float mx = -INFINITY;
     for (int64_t i = 0; i < V; i++)
